@@ -1,0 +1,171 @@
+"""Checkpoints that are either complete or absent.
+
+Everything is written into `checkpoints/.tmp-step-N/` and renamed to `checkpoints/step-N/` only
+when every rank has finished writing; a rename within one directory is atomic, so a process killed
+mid-write leaves a `.tmp-*` directory that resume never looks at (and the next save removes).
+
+A checkpoint holds the model in Hugging Face format (loadable with from_pretrained), the
+optimizer and scheduler states (or DeepSpeed's ZeRO shards under `deepspeed/`), every rank's RNG
+states and `trainer_state.json` with the step and the number of samples consumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.distributed import DistributedContext, barrier
+
+CHECKPOINT_NAME = re.compile(r"^step-(\d+)$")
+STATE_FILE = "trainer_state.json"
+DEEPSPEED_TAG = "deepspeed"
+
+
+def checkpoint_dir(output: Path, step: int) -> Path:
+    return output / "checkpoints" / f"step-{step}"
+
+
+def complete_checkpoints(output: Path) -> list[Path]:
+    """Finished checkpoints, oldest first."""
+    root = output / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.iterdir():
+        match = CHECKPOINT_NAME.match(path.name)
+        if match and (path / STATE_FILE).is_file():
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(output: Path) -> Path | None:
+    checkpoints = complete_checkpoints(output)
+    return checkpoints[-1] if checkpoints else None
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush file contents and directory entries so a crash right after the rename cannot leave
+    a complete-looking checkpoint with empty files."""
+    for root, _, files in os.walk(path):
+        for name in files:
+            with open(Path(root) / name, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_directory(Path(root))
+
+
+def fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def publish_directory(temporary: Path, final: Path) -> None:
+    """Atomically make `temporary` visible as `final`, replacing an older `final` if any."""
+    fsync_tree(temporary)
+    if final.exists():
+        retired = final.with_name(f".old-{final.name}")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(final, retired)
+        os.replace(temporary, final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(temporary, final)
+    fsync_directory(final.parent)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    *,
+    output: Path,
+    step: int,
+    model: torch.nn.Module,
+    tokenizer,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    engine,
+    trainer_state: dict[str, Any],
+    keep: int,
+    context: DistributedContext,
+) -> Path:
+    """Write checkpoint `step` from every rank (all must call this) and return its path."""
+    final = checkpoint_dir(output, step)
+    temporary = final.with_name(f".tmp-{final.name}")
+    if context.is_main:
+        for stale in final.parent.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        temporary.mkdir(parents=True)
+    barrier(context)
+    if engine is not None:
+        # ZeRO shards the optimizer state: every rank writes its own part.
+        engine.save_checkpoint(str(temporary), tag=DEEPSPEED_TAG, save_latest=False)
+    torch.save(rng_state(), temporary / f"rng-rank{context.rank}.pt")
+    if context.is_main:
+        model.save_pretrained(temporary)
+        tokenizer.save_pretrained(temporary)
+        if engine is None:
+            torch.save(optimizer.state_dict(), temporary / "optimizer.pt")
+        torch.save(scheduler.state_dict(), temporary / "scheduler.pt")
+        # The state file goes last: its presence is what makes a directory a checkpoint.
+        (temporary / STATE_FILE).write_text(json.dumps(trainer_state, indent=2))
+    barrier(context)
+    if context.is_main:
+        publish_directory(temporary, final)
+        for old in complete_checkpoints(output)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    barrier(context)
+    return final
+
+
+def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
+    return json.loads((checkpoint / STATE_FILE).read_text())
+
+
+def load_training_state(
+    *, checkpoint: Path, optimizer: torch.optim.Optimizer, scheduler, engine, context: DistributedContext
+) -> None:
+    """Restore optimizer, scheduler and RNG states (the weights come from from_pretrained)."""
+    if engine is not None:
+        engine.load_checkpoint(
+            str(checkpoint), tag=DEEPSPEED_TAG, load_optimizer_states=True, load_lr_scheduler_states=False
+        )
+    else:
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=context.device, weights_only=False))
+    scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=False))
+    rng_file = checkpoint / f"rng-rank{context.rank}.pt"
+    if rng_file.is_file():
+        restore_rng_state(torch.load(rng_file, weights_only=False))
+
+
+def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer) -> Path:
+    """OUTPUT/final/ in Hugging Face format, published atomically like a checkpoint."""
+    final = output / "final"
+    temporary = output / ".tmp-final"
+    shutil.rmtree(temporary, ignore_errors=True)
+    model.save_pretrained(temporary)
+    tokenizer.save_pretrained(temporary)
+    publish_directory(temporary, final)
+    return final
