@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CleaningConfig(AppConfig):
+    name = "flywheel.cleaning"
+    label = "cleaning"

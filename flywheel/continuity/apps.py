@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ContinuityConfig(AppConfig):
+    name = "flywheel.continuity"
+    label = "continuity"

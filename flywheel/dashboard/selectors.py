@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from flywheel.dashboard.models import DailyStats, RollupWatermark
+from flywheel.ui.charts import line_chart
+
+
+def dashboard_figures(*, days: int = 30) -> dict:
+    since = timezone.now().date() - timedelta(days=days - 1)
+    rows = list(DailyStats.objects.filter(day__gte=since).order_by("day"))
+    labels = [(since + timedelta(days=i)).isoformat() for i in range(days)]
+    index = {day: i for i, day in enumerate(labels)}
+    volume = {"messages": [0] * days, "sessions": [0] * days}
+    up_down: dict[str, list[list[int]]] = defaultdict(lambda: [[0] * days, [0] * days])
+    for row in rows:
+        i = index[row.day.isoformat()]
+        volume["messages"][i] += row.messages
+        volume["sessions"][i] += row.sessions
+        if row.thumbs_up or row.thumbs_down:
+            counts = up_down[row.model_version or "(unknown)"]
+            counts[0][i] += row.thumbs_up
+            counts[1][i] += row.thumbs_down
+    rate_series = {
+        version: [round(u / (u + d), 3) if u + d else None for u, d in zip(ups, downs)]
+        for version, (ups, downs) in sorted(up_down.items())
+    }
+    totals = DailyStats.objects.aggregate(
+        sessions=Sum("sessions"), messages=Sum("messages"), thumbs_up=Sum("thumbs_up"), thumbs_down=Sum("thumbs_down")
+    )
+    totals = {k: v or 0 for k, v in totals.items()}
+    rated = totals["thumbs_up"] + totals["thumbs_down"]
+    return {
+        "totals": totals,
+        "thumbs_up_rate": round(totals["thumbs_up"] / rated, 3) if rated else None,
+        "volume_chart": line_chart(labels, volume, y_title="per day"),
+        "rate_chart": line_chart(labels, rate_series, y_title="thumbs-up rate", y_max=1),
+        "rolled_up_at": RollupWatermark.objects.order_by("-updated_at").values_list("updated_at", flat=True).first(),
+    }
+
+

@@ -1,0 +1,86 @@
+"""POST /api/v1/ingest/: the chat product's batch endpoint.
+
+The body is checked before it is parsed: no Content-Length gets 411, more than
+FLYWHEEL_INGEST_MAX_BYTES gets 413 without reading it, then strict UTF-8 and JSON (400), then
+the item count (413). Past that, every item gets its own result.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from flywheel.accounts.permissions import API_KEY
+from flywheel.accounts.roles import ENGINEERS
+from flywheel.ingest.schema import IngestRequest, IngestResponse
+from flywheel.ingest.services import ingest_batch
+
+LISTS = ("sessions", "feedback", "pairs")
+
+
+def _error(status: int, code: str, detail: str) -> Response:
+    return Response({"error": code, "detail": detail}, status=status)
+
+
+class IngestView(APIView):
+    allowed_roles = frozenset(ENGINEERS | {API_KEY})
+    parser_classes: list = []  # the body is read and checked here, not by a parser
+
+    @extend_schema(
+        request=IngestRequest,
+        responses={
+            200: IngestResponse,
+            400: OpenApiResponse(description="Body is not UTF-8, not JSON, or not an object of lists."),
+            401: OpenApiResponse(description="Missing or unknown API key."),
+            411: OpenApiResponse(description="No Content-Length header."),
+            413: OpenApiResponse(description="Body over the size limit, or too many items."),
+            415: OpenApiResponse(description="Content-Type is not application/json."),
+        },
+        summary="Ingest a batch of sessions (with their messages), feedback and preference pairs",
+        description=(
+            "Idempotent: an id sent again changes nothing (status `unchanged`); messages for an "
+            "existing session are appended after its last one. Each item gets its own result."
+        ),
+    )
+    def post(self, request):
+        raw_request = request._request
+        content_type = raw_request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(415, "unsupported_media_type", "send the batch as application/json")
+        length = raw_request.META.get("CONTENT_LENGTH") or ""
+        if not length.isdigit():
+            return _error(411, "length_required", "a Content-Length header is required")
+        limit = settings.FLYWHEEL_INGEST_MAX_BYTES
+        if int(length) > limit:
+            return _error(413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}")
+        body = raw_request.read(limit + 1)
+        if len(body) < int(length):
+            return _error(400, "incomplete_body", f"received {len(body)} of {length} bytes")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _error(400, "invalid_utf8", f"the body is not valid UTF-8 (byte {exc.start})")
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return _error(400, "malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+        if not isinstance(payload, dict):
+            return _error(400, "invalid_body", 'the body must be an object: {"sessions": [...], "feedback": [...]}')
+        unknown = sorted(set(payload) - set(LISTS))
+        if unknown:
+            return _error(400, "invalid_body", f"unknown keys: {', '.join(unknown)}; expected {', '.join(LISTS)}")
+        for key in LISTS:
+            if not isinstance(payload.get(key, []), list):
+                return _error(400, "invalid_body", f'"{key}" must be a list')
+        items = sum(len(payload.get(key, [])) for key in LISTS)
+        if items > settings.FLYWHEEL_INGEST_MAX_ITEMS:
+            return _error(
+                413, "too_many_items", f"{items} items; send at most {settings.FLYWHEEL_INGEST_MAX_ITEMS} per batch"
+            )
+        source = "api"
+        result = ingest_batch(**{key: payload.get(key, []) for key in LISTS}, source=source)
+        return Response(result.as_dict())

@@ -1,0 +1,298 @@
+"""Writing sessions, messages, feedback and preference pairs: one path for the HTTP API,
+file imports and the demo generator.
+
+Guarantees:
+- An item sent again changes nothing: rows are keyed by the client's ids, inserts skip ids
+  that exist (first write wins), and the result says `unchanged`.
+- A session that exists gets its new messages appended after its last one; sessions are
+  locked (in id order) while positions are assigned, so concurrent appends never collide.
+- Each item is validated alone: a bad item gets its error, its neighbours are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from pydantic import ValidationError
+
+from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
+from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
+
+CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
+
+
+@dataclass
+class IngestResult:
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    new_session_ids: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter()
+        for kind in ("sessions", "feedback", "pairs"):
+            for item in getattr(self, kind):
+                counts[f"{kind}_{item['status']}"] += 1
+        counts["messages_created"] = sum(i.get("messages_created", 0) for i in self.sessions)
+        counts["errors"] = counts["sessions_error"] + counts["feedback_error"] + counts["pairs_error"]
+        return dict(counts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sessions": self.sessions, "feedback": self.feedback, "pairs": self.pairs, "counts": self.counts()}
+
+
+def anonymise_user_id(user_id: str | None) -> str:
+    if not user_id:
+        return ""
+    digest = hmac.new(settings.FLYWHEEL_USER_ID_SALT.encode(), user_id.encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def _validated(raw_items: Iterable[Any], model, results: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """Validate each item alone; an invalid one gets its error row in `results`."""
+    valid = []
+    for index, raw in enumerate(raw_items):
+        try:
+            valid.append((index, model.model_validate(raw)))
+        except ValidationError as exc:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            results.append(
+                {"index": index, "id": raw_id if isinstance(raw_id, str) else None, "status": ERROR,
+                 "error": describe_errors(exc)}
+            )
+    return valid
+
+
+def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, Any]], what: str):
+    seen: set[str] = set()
+    kept = []
+    for index, item in items:
+        if item.id in seen:
+            results.append({"index": index, "id": item.id, "status": ERROR,
+                            "error": f"{what} id {item.id!r} appears twice in this batch"})
+            continue
+        seen.add(item.id)
+        kept.append((index, item))
+    return kept
+
+
+@transaction.atomic
+def ingest_batch(
+    *, sessions: list[Any] = (), feedback: list[Any] = (), pairs: list[Any] = (), source: str = "api"
+) -> IngestResult:
+    result = IngestResult()
+    now = timezone.now()
+    valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
+    _write_sessions(valid_sessions, result, source=source, now=now)
+    valid_feedback = _refuse_repeated_ids(_validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback")
+    _write_feedback(valid_feedback, result, now=now)
+    valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
+    _write_pairs(valid_pairs, result, source=source)
+    for kind in ("sessions", "feedback", "pairs"):
+        getattr(result, kind).sort(key=lambda item: item["index"])
+    if result.new_session_ids or any(i.get("messages_created") for i in result.sessions):
+        transaction.on_commit(_announce_new_data)
+    return result
+
+
+def _announce_new_data() -> None:
+    """Let the processing pipeline know there is new data, if one is installed."""
+    from flywheel.jobs.registry import HANDLERS
+    from flywheel.jobs.services import job_create
+
+    if "pipeline.new_data" in HANDLERS:
+        job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
+
+
+def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *, source: str, now) -> None:
+    if not items:
+        return
+    ids = [s.id for _, s in items]
+    known = set(ChatSession.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
+    ChatSession.objects.bulk_create(
+        [
+            ChatSession(
+                external_id=s.id,
+                app=s.app,
+                channel=s.channel,
+                anon_user_id=anonymise_user_id(s.user_id),
+                model_version=s.model_version,
+                started_at=s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now),
+                metadata=s.metadata,
+                source=source,
+            )
+            for _, s in items
+            if s.id not in known
+        ],
+        ignore_conflicts=True,
+    )
+    # Lock every session of the batch, in a fixed order, before positions are handed out.
+    rows = {
+        row.external_id: row
+        for row in ChatSession.objects.select_for_update().filter(external_id__in=ids).order_by("id")
+    }
+    message_ids = [m.id for _, s in items for m in s.messages] + [
+        m.alternative_to for _, s in items for m in s.messages if m.alternative_to
+    ]
+    stored = {
+        ext: (session_id, seq, pk)
+        for ext, session_id, seq, pk in Message.objects.filter(external_id__in=message_ids).values_list(
+            "external_id", "session_id", "seq", "id"
+        )
+    }
+    last_seq = dict(
+        Message.objects.filter(session_id__in=[r.id for r in rows.values()], alternative_to__isnull=True)
+        .values("session_id")
+        .annotate(last=Max("seq"))
+        .values_list("session_id", "last")
+    )
+    new_messages: list[Message] = []
+    alternatives: list[tuple[Message, str]] = []
+    for index, item in items:
+        row = rows[item.id]
+        created = item.id not in known
+        outcome = _plan_messages(item, row, stored, last_seq, now)
+        if isinstance(outcome, str):
+            if created:
+                ChatSession.objects.filter(id=row.id).delete()
+            result.sessions.append({"index": index, "id": item.id, "status": ERROR, "error": outcome})
+            continue
+        plain, alts, unchanged = outcome
+        new_messages.extend(plain)
+        alternatives.extend(alts)
+        if created:
+            result.new_session_ids.append(row.id)
+        status = CREATED if created else (APPENDED if plain or alts else UNCHANGED)
+        result.sessions.append(
+            {"index": index, "id": item.id, "status": status,
+             "messages_created": len(plain) + len(alts), "messages_unchanged": unchanged}
+        )
+    Message.objects.bulk_create(new_messages, ignore_conflicts=True)
+    if alternatives:
+        targets = dict(
+            Message.objects.filter(external_id__in=[t for _, t in alternatives]).values_list("external_id", "id")
+        )
+        for message, target in alternatives:
+            message.alternative_to_id = targets[target]
+        Message.objects.bulk_create([m for m, _ in alternatives], ignore_conflicts=True)
+
+
+def _plan_messages(item: SessionIn, row: ChatSession, stored, last_seq, now):
+    """The messages of one session item that are new, with their positions; or an error."""
+    foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != row.id]
+    if foreign:
+        return f"message ids already belong to another session: {', '.join(foreign[:5])}"
+    seq = last_seq.get(row.id, 0)
+    positions: dict[str, int] = {}  # external id -> seq, for alternatives sent in the same item
+    plain, alts, unchanged, seen = [], [], 0, set()
+    for message in item.messages:
+        if message.id in stored or message.id in seen:
+            unchanged += 1
+            continue
+        seen.add(message.id)
+        fields = dict(
+            session_id=row.id,
+            external_id=message.id,
+            role=message.role,
+            content=message.content,
+            model_version=message.model_version or (row.model_version if message.role == "assistant" else ""),
+            created_at=message.created_at or now,
+        )
+        if message.alternative_to:
+            target = message.alternative_to
+            if target in positions:
+                target_seq = positions[target]
+            elif target in stored and stored[target][0] == row.id:
+                target_seq = stored[target][1]
+            else:
+                return f"message {message.id!r}: alternative_to {target!r} is not a message of this session"
+            if message.role != "assistant":
+                return f"message {message.id!r}: only assistant messages can be alternatives"
+            alts.append((Message(seq=target_seq, **fields), target))
+            continue
+        seq += 1
+        positions[message.id] = seq
+        plain.append(Message(seq=seq, **fields))
+    last_seq[row.id] = seq
+    return plain, alts, unchanged
+
+
+def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, *, now) -> None:
+    if not items:
+        return
+    messages = {
+        ext: (pk, role)
+        for ext, pk, role in Message.objects.filter(external_id__in=[f.message_id for _, f in items]).values_list(
+            "external_id", "id", "role"
+        )
+    }
+    known = set(Feedback.objects.filter(external_id__in=[f.id for _, f in items]).values_list("external_id", flat=True))
+    new = []
+    for index, item in items:
+        if item.id in known:
+            result.feedback.append({"index": index, "id": item.id, "status": UNCHANGED})
+            continue
+        target = messages.get(item.message_id)
+        if target is None:
+            error = f"unknown message id {item.message_id!r}"
+        elif target[1] != Message.Role.ASSISTANT:
+            error = f"message {item.message_id!r} is a {target[1]} message; feedback goes on assistant answers"
+        else:
+            error = None
+        if error:
+            result.feedback.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+            continue
+        new.append(
+            Feedback(
+                external_id=item.id, message_id=target[0], rating=item.rating, comment=item.comment,
+                reasons=list(item.reasons), created_at=item.created_at or now,
+            )
+        )
+        result.feedback.append({"index": index, "id": item.id, "status": CREATED})
+    Feedback.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, *, source: str) -> None:
+    if not items:
+        return
+    wanted = [p.chosen_message_id for _, p in items] + [p.rejected_message_id for _, p in items]
+    messages = {
+        ext: (pk, session_id, role)
+        for ext, pk, session_id, role in Message.objects.filter(external_id__in=wanted).values_list(
+            "external_id", "id", "session_id", "role"
+        )
+    }
+    known = set(
+        PreferencePair.objects.filter(external_id__in=[p.id for _, p in items]).values_list("external_id", flat=True)
+    )
+    new = []
+    for index, item in items:
+        if item.id in known:
+            result.pairs.append({"index": index, "id": item.id, "status": UNCHANGED})
+            continue
+        chosen, rejected = messages.get(item.chosen_message_id), messages.get(item.rejected_message_id)
+        error = None
+        if chosen is None or rejected is None:
+            missing = item.chosen_message_id if chosen is None else item.rejected_message_id
+            error = f"unknown message id {missing!r}"
+        elif chosen[0] == rejected[0]:
+            error = "chosen and rejected are the same message"
+        elif chosen[1] != rejected[1]:
+            error = "chosen and rejected answers belong to different sessions"
+        elif chosen[2] != Message.Role.ASSISTANT or rejected[2] != Message.Role.ASSISTANT:
+            error = "both sides of a pair must be assistant answers"
+        if error:
+            result.pairs.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+            continue
+        new.append(PreferencePair(external_id=item.id, session_id=chosen[1], chosen_id=chosen[0],
+                                  rejected_id=rejected[0], source=source))
+        result.pairs.append({"index": index, "id": item.id, "status": CREATED})
+    PreferencePair.objects.bulk_create(new, ignore_conflicts=True)

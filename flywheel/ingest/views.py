@@ -1,0 +1,66 @@
+from django.contrib import messages as flash
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from flywheel.accounts.roles import ENGINEERS, REVIEWERS, STAFF_ROLES, role_required
+from flywheel.accounts.services import audit_record
+from flywheel.ingest.formats import FORMATS, RecordError
+from flywheel.ingest.imports import import_file_start
+from flywheel.ingest.models import ImportFile
+from flywheel.ingest.panels import session_panels
+from flywheel.ingest.selectors import imports_recent, session_get, session_transcript, sessions_page
+
+
+@role_required(STAFF_ROLES)
+def session_list(request):
+    before = request.GET.get("before", "")
+    filters = {
+        "app": request.GET.get("app", "")[:64],
+        "model_version": request.GET.get("model_version", "")[:128],
+        "thumbs_down": request.GET.get("thumbs_down") == "1",
+    }
+    page = sessions_page(**filters, before_id=int(before) if before.isdigit() else None)
+    return render(request, "ingest/session_list.html",
+                  {"sessions": page, "filters": filters, "next_before": page[-1].id if len(page) == 50 else None})
+
+
+@role_required(REVIEWERS | STAFF_ROLES)
+def session_detail(request, external_id: str):
+    session = session_get(external_id=external_id)
+    if session is None:
+        raise Http404("no session with that id")
+    return render(request, "ingest/session_detail.html", {
+        "session": session,
+        "turns": session_transcript(session=session),
+        "panels": session_panels(session),
+        "pairs": session.preference_pairs.select_related("chosen", "rejected"),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ENGINEERS)
+def import_upload(request):
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        fmt = request.POST.get("format", "auto")
+        if upload is None:
+            flash.error(request, "Choose a file to import.")
+        elif fmt not in FORMATS + ("auto",):
+            flash.error(request, f"Unknown format {fmt!r}.")
+        else:
+            try:
+                import_file = import_file_start(source=upload, name=upload.name, fmt=fmt, user=request.user)
+            except RecordError as exc:
+                flash.error(request, str(exc))
+            else:
+                audit_record(actor=request.user, action="import.start", target_type="import", target_id=import_file.id,
+                             detail={"name": import_file.name, "format": import_file.format})
+                return redirect("ingest:import_detail", import_id=import_file.id)
+    return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports_recent()})
+
+
+@role_required(ENGINEERS)
+def import_detail(request, import_id: int):
+    import_file = get_object_or_404(ImportFile.objects.select_related("job"), id=import_id)
+    return render(request, "ingest/import_detail.html", {"import_file": import_file})

@@ -1,0 +1,2 @@
+app_name = "labeling"
+urlpatterns: list = []

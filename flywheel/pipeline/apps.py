@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PipelineConfig(AppConfig):
+    name = "flywheel.pipeline"
+    label = "pipeline"
+    verbose_name = "Processing pipeline"

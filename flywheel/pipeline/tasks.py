@@ -1,0 +1,9 @@
+from flywheel.jobs.registry import job_handler
+from flywheel.jobs.services import JobContext
+from flywheel.pipeline.services import pipeline_run
+
+
+@job_handler("pipeline.new_data", queue="default")
+def new_data(ctx: JobContext) -> dict:
+    """Queued (at most one waiting) whenever ingest writes new data."""
+    return pipeline_run(on_stage=lambda i, n, name: ctx.progress(i, n, note=name))

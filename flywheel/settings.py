@@ -1,0 +1,294 @@
+"""Django settings, read from the environment (every variable is listed in .env.example).
+
+With no variable set, Flywheel runs on the embedded default: SQLite under var/ and jobs
+executed in-process on a background thread. DATABASE_URL switches to PostgreSQL, REDIS_URL to
+Celery on Redis. FLYWHEEL_PRODUCTION=1 turns on the HTTPS-only settings that
+`manage.py check --deploy` asks for.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+
+from flywheel.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("FLYWHEEL_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+PRODUCTION = env_bool("FLYWHEEL_PRODUCTION", False)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def _secret_key() -> str:
+    if PRODUCTION:
+        return env_required("DJANGO_SECRET_KEY")
+    configured = env_str("DJANGO_SECRET_KEY")
+    if configured:
+        return configured
+    # Embedded default: one random key per installation, kept so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "django_htmx",
+    "csp",
+    "flywheel.ui",
+    "flywheel.accounts",
+    "flywheel.jobs",
+    "flywheel.ingest",
+    "flywheel.pipeline",
+    "flywheel.cleaning",
+    "flywheel.labeling",
+    "flywheel.continuity",
+    "flywheel.review",
+    "flywheel.construction",
+    "flywheel.datasets",
+    "flywheel.runs",
+    "flywheel.dashboard",
+    "flywheel.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "flywheel.urls"
+WSGI_APPLICATION = "flywheel.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "flywheel.accounts.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    # Lets concurrent test runs on one server use separate test databases.
+    if env_str("FLYWHEEL_TEST_DB_NAME"):
+        DATABASES["default"]["TEST"] = {"NAME": env_str("FLYWHEEL_TEST_DB_NAME")}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "flywheel.sqlite3",
+            # Background job threads write while requests read: wait for the lock, don't fail.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Jobs and Celery ----------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+# celery: jobs go to Celery workers on Redis. thread: in-process background threads (the
+# embedded default). sync: run inline at commit time (foreground commands such as `demo`).
+FLYWHEEL_TASK_MODE = env_choice(
+    "FLYWHEEL_TASK_MODE", "celery" if REDIS_URL else "thread", {"celery", "thread", "sync"}
+)
+# A job that stops heartbeating for this long is considered lost and is re-driven.
+FLYWHEEL_JOB_LEASE_S = env_int("FLYWHEEL_JOB_LEASE_S", 300, minimum=5)
+# A queued job whose broker message has not been picked up for this long is re-sent.
+FLYWHEEL_JOB_REQUEUE_AFTER_S = env_int("FLYWHEEL_JOB_REQUEUE_AFTER_S", 600, minimum=5)
+FLYWHEEL_SWEEP_INTERVAL_S = env_int("FLYWHEEL_SWEEP_INTERVAL_S", 60, minimum=1)
+# Longest single task (a training run waits on its trainer process); the broker's
+# visibility timeout must exceed it or Redis redelivers a message that is still being worked.
+FLYWHEEL_LONGEST_TASK_S = env_int("FLYWHEEL_LONGEST_TASK_S", 24 * 3600, minimum=60)
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None  # job rows in the database are the source of truth
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": FLYWHEEL_LONGEST_TASK_S + 3600,
+    # Several installations (or test runs) can share one Redis without sharing queues.
+    "global_keyprefix": env_str("FLYWHEEL_REDIS_PREFIX", ""),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BEAT_SCHEDULE = {
+    "sweep-lost-jobs": {"task": "flywheel.jobs.tasks.jobs_sweep", "schedule": FLYWHEEL_SWEEP_INTERVAL_S},
+}
+
+# --- Cache --------------------------------------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("FLYWHEEL_REDIS_PREFIX", ""),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Auth ---------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# --- API ----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "flywheel.accounts.api_auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["flywheel.accounts.permissions.HasAllowedRole"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "flywheel.accounts.api_errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Flywheel API",
+    "DESCRIPTION": "Batch ingest of chat sessions, messages and feedback.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+# The ingest endpoint refuses bodies above this before reading them whole (413).
+FLYWHEEL_INGEST_MAX_BYTES = env_int("FLYWHEEL_INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+FLYWHEEL_INGEST_MAX_ITEMS = env_int("FLYWHEEL_INGEST_MAX_ITEMS", 1000, minimum=1)
+# Django's own limit must not pre-empt ours with a different error for the same body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = FLYWHEEL_INGEST_MAX_BYTES + 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FLYWHEEL_UPLOAD_MAX_BYTES = env_int("FLYWHEEL_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
+# Anonymised user ids are keyed hashes; the key makes them useless outside this installation.
+FLYWHEEL_USER_ID_SALT = env_str("FLYWHEEL_USER_ID_SALT", SECRET_KEY[:32])
+
+# --- LLM and models (used by labeling, construction, evaluation) -------------------------
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+FLYWHEEL_LABEL_MODEL = env_str("FLYWHEEL_LABEL_MODEL", "gpt-4o")
+FLYWHEEL_TEACHER_MODEL = env_str("FLYWHEEL_TEACHER_MODEL", FLYWHEEL_LABEL_MODEL)
+FLYWHEEL_JUDGE_MODEL = env_str("FLYWHEEL_JUDGE_MODEL", FLYWHEEL_LABEL_MODEL)
+FLYWHEEL_LLM_TIMEOUT_S = env_float("FLYWHEEL_LLM_TIMEOUT_S", 60.0)
+FLYWHEEL_LLM_CONCURRENCY = env_int("FLYWHEEL_LLM_CONCURRENCY", 4, minimum=1)
+FLYWHEEL_LLM_MAX_RETRIES = env_int("FLYWHEEL_LLM_MAX_RETRIES", 5, minimum=0)
+# Path to a sentence-transformers model; empty means the packaged all-MiniLM-L6-v2.
+FLYWHEEL_EMBEDDING_MODEL = env_str("FLYWHEEL_EMBEDDING_MODEL", "")
+
+# --- Training runs ------------------------------------------------------------------------
+FLYWHEEL_RUNS_DIR = Path(env_str("FLYWHEEL_RUNS_DIR", str(VAR_DIR / "runs")))
+FLYWHEEL_MEDIA_DIR = Path(env_str("FLYWHEEL_MEDIA_DIR", str(VAR_DIR / "media")))
+MEDIA_ROOT = FLYWHEEL_MEDIA_DIR
+MEDIA_URL = "/media/"
+
+# --- i18n, static -------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("FLYWHEEL_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it even before collectstatic
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # npm packages, served as they were installed (never copied into the repository).
+    ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Security -----------------------------------------------------------------------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FLYWHEEL_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
