@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "flywheel.jobs",
     "flywheel.ingest",
     "flywheel.pipeline",
+    "flywheel.llm",
     "flywheel.cleaning",
     "flywheel.labeling",
     "flywheel.continuity",
