@@ -86,8 +86,11 @@ def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, A
 
 @transaction.atomic
 def ingest_batch(
-    *, sessions: list[Any] = (), feedback: list[Any] = (), pairs: list[Any] = (), source: str = "api"
+    *, sessions: list[Any] = (), feedback: list[Any] = (), pairs: list[Any] = (), source: str = "api",
+    announce: bool = True,
 ) -> IngestResult:
+    """Validate and write one batch. `announce=False` skips queueing the pipeline, for bulk
+    loaders that run it themselves once at the end."""
     result = IngestResult()
     now = timezone.now()
     valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
@@ -98,7 +101,7 @@ def ingest_batch(
     _write_pairs(valid_pairs, result, source=source)
     for kind in ("sessions", "feedback", "pairs"):
         getattr(result, kind).sort(key=lambda item: item["index"])
-    if result.new_session_ids or any(i.get("messages_created") for i in result.sessions):
+    if announce and (result.new_session_ids or any(i.get("messages_created") for i in result.sessions)):
         transaction.on_commit(_announce_new_data)
     return result
 
