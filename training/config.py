@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +97,8 @@ class TrainConfig:
     deepspeed: str | dict[str, Any] | None = None
     """DeepSpeed config (path or inline dict) to train with ZeRO stage 0-2 instead of DDP."""
 
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Keys of config.json the trainer does not know; kept for the record, never read."""
 
-
-FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra")
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
 PATH_FIELDS = ("model", "data", "output", "eval_data")
 
 
@@ -127,8 +124,11 @@ def config_from_file(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
 
 def build_config(values: dict[str, Any], run_dir: Path | None = None) -> TrainConfig:
     """A validated TrainConfig from merged values; run_dir supplies the contract's defaults."""
-    known = {key: value for key, value in values.items() if key in FIELD_NAMES}
-    extra = {key: value for key, value in values.items() if key not in FIELD_NAMES}
+    unknown = sorted(set(values) - set(FIELD_NAMES))
+    if unknown:
+        # A misspelt key silently falling back to a default would train something else.
+        raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; known fields: {', '.join(FIELD_NAMES)}")
+    known = dict(values)
     if "resume" in known:
         known["resume"] = normalise_resume(known["resume"])
     if run_dir is not None:
@@ -138,7 +138,7 @@ def build_config(values: dict[str, Any], run_dir: Path | None = None) -> TrainCo
         if not known.get("eval_data") and (run_dir / "eval.jsonl").is_file():
             known["eval_data"] = str(run_dir / "eval.jsonl")
     try:
-        config = TrainConfig(**known, extra=extra)
+        config = TrainConfig(**known)
     except TypeError as error:
         raise ConfigError(str(error)) from error
     validate_config(config)
@@ -158,6 +158,13 @@ def validate_config(config: TrainConfig) -> None:
     for name in ("model", "data", "output"):
         if not getattr(config, name):
             raise ConfigError(f"{name} is required (--{name} or the config file)")
+    for name in ("lr", "weight_decay", "warmup_ratio", "max_grad_norm"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+    for name in ("packing", "gradient_checkpointing"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"{name} must be true or false, not {getattr(config, name)!r}")
     choices = {
         "loss": LOSS_MODES,
         "supervise": SUPERVISE_MODES,
@@ -193,6 +200,4 @@ def validate_config(config: TrainConfig) -> None:
 
 
 def config_as_dict(config: TrainConfig) -> dict[str, Any]:
-    values = dataclasses.asdict(config)
-    values.pop("extra")
-    return values
+    return dataclasses.asdict(config)

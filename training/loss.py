@@ -66,7 +66,8 @@ def supervised_token_losses(
     if bool((turn_ids[supervised] == NO_TURN).any()):
         raise ValueError("every supervised label needs a turn id (found one with NO_TURN)")
     # Select before upcasting: only supervised positions pay for the float32 copy of the vocab.
-    token_logits = logits[supervised].float()  # (N, V)
+    token_logits = logits[supervised]  # (N, V)
+    token_logits = token_logits.to(torch.promote_types(token_logits.dtype, torch.float32))
     token_losses = F.cross_entropy(token_logits, labels[supervised], reduction="none")  # (N,)
     return token_losses, turn_ids[supervised]
 
@@ -98,7 +99,7 @@ def micro_batch_loss(
     if mode not in LOSS_MODES:
         raise ValueError(f"unknown loss mode {mode!r}; expected one of {', '.join(LOSS_MODES)}")
     token_losses, token_turn_ids = supervised_token_losses(logits, labels, turn_ids)
-    turn_weights = turn_weights.to(token_losses.device, torch.float32)
+    turn_weights = turn_weights.to(token_losses.device, token_losses.dtype)
     turn_means = turn_means_from_token_losses(token_losses, token_turn_ids, len(turn_weights))
     if mode == "per_turn":
         numerator = (turn_weights * turn_means).sum()
@@ -120,7 +121,7 @@ def micro_batch_denominator_share(
     _, shifted_labels, shifted_turn_ids = shift_for_next_token_prediction(None, labels, turn_ids)
     supervised_turns = shifted_turn_ids[shifted_labels != IGNORE_INDEX]
     if mode == "per_token":
-        return float(turn_weights.to(torch.float32)[supervised_turns].sum())
+        return float(turn_weights.to(torch.float64)[supervised_turns].sum())
     if mode == "naive":
         return 1.0 if len(supervised_turns) > 0 else 0.0
     raise ValueError(f"unknown loss mode {mode!r}; expected one of {', '.join(LOSS_MODES)}")

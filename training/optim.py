@@ -78,6 +78,9 @@ def deepspeed_config(config: TrainConfig, world_size: int, bf16: bool) -> dict[s
         ds[key] = value
     if bf16 and "bf16" not in ds and "fp16" not in ds:
         ds["bf16"] = {"enabled": True}
+    # DeepSpeed only vouches for its own optimizers under ZeRO; torch's SGD and AdamW are plain
+    # per-parameter updates, which is all ZeRO needs.
+    ds.setdefault("zero_allow_untested_optimizer", True)
     ds.setdefault("steps_per_print", 10**9)
     ds.setdefault("wall_clock_breakdown", False)
     return ds
