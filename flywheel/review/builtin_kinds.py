@@ -1,0 +1,100 @@
+"""The kinds the review framework brings: bad-case answers (every thumbs-down answer lands
+here), preference pairs, and adjudication of disagreements. An owning app may take one over
+with `review_kind_register(MyKind(...), replace=True)`; "label" and "continuity" come from the
+labeling and continuity apps."""
+
+from __future__ import annotations
+
+from flywheel.ingest.models import PreferencePair
+from flywheel.review import conf
+from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register_default
+from flywheel.review.models import ReviewItem
+
+QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
+
+
+def task_type_field() -> ChoiceField:
+    return ChoiceField("task_type", "Task type", tuple((t, t) for t in conf.REVIEW_TASK_TYPES))
+
+
+def quality_field() -> ChoiceField:
+    return ChoiceField("quality", "Quality of the conversation's answers", QUALITY_CHOICES)
+
+
+BADCASE_ANSWER = ReviewKind(
+    name="badcase_answer",
+    title="Bad-case answers",
+    template="review/kinds/_badcase_answer.html",
+    fields=[
+        ChoiceField("verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))),
+        task_type_field(),
+        quality_field(),
+    ],
+    turn_controls={"train", "edit", "continuity"},
+    description="Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on.",
+)
+
+
+class PreferencePairKind(ReviewKind):
+    def context(self, item: ReviewItem) -> dict:
+        pair = (PreferencePair.objects.select_related("chosen", "rejected")
+                .filter(id=int(item.subject_id)).first() if item.subject_id.isdigit() else None)
+        return {"pair": pair}
+
+
+PREFERENCE_PAIR = PreferencePairKind(
+    name="preference_pair",
+    title="Preference pairs",
+    template="review/kinds/_preference_pair.html",
+    fields=[ChoiceField("preferred", "Which answer is better?", (
+        ("chosen", "the marked “chosen” one"), ("rejected", "the marked “rejected” one"),
+        ("tie", "equally good"), ("both_bad", "both are bad")))],
+    description="Check that the chosen answer of a pair really is the better one.",
+)
+
+
+class AdjudicationKind(ReviewKind):
+    """Decides an item whose reviewers disagreed, with the fields of the item's own kind; the
+    adjudicator's decision is final and is what that kind's `apply` receives."""
+
+    def parent_kind(self, item: ReviewItem) -> ReviewKind:
+        return review_kind_get(item.parent.kind)
+
+    def fields_for(self, item):
+        return self.parent_kind(item).fields_for(item.parent)
+
+    def turn_controls_for(self, item):
+        return self.parent_kind(item).turn_controls_for(item.parent)
+
+    def validate_for(self, item, decision):
+        return self.parent_kind(item).validate_for(item.parent, decision)
+
+    def agreement_units(self, item, decision):
+        return self.parent_kind(item).agreement_units(item.parent, decision)
+
+    def apply_final(self, item, decision, user):
+        from flywheel.review.services import ReviewError, review_item_decide
+
+        parent = ReviewItem.objects.select_for_update().get(id=item.parent_id)
+        if parent.status != ReviewItem.Status.ADJUDICATING:
+            raise ReviewError(f"the disputed item is {parent.status}, not waiting for adjudication")
+        review_item_decide(item=parent, decision=decision, user=user)
+
+    def context(self, item):
+        parent_kind = self.parent_kind(item)
+        return {"parent": item.parent, "parent_kind": parent_kind, "parent_extra": parent_kind.context(item.parent),
+                "decisions": item.payload.get("decisions", []), "disagreements": item.payload.get("disagreements", [])}
+
+
+ADJUDICATION = AdjudicationKind(
+    name="adjudication",
+    title="Adjudication",
+    template="review/kinds/_adjudication.html",
+    default_audience="engineers",
+    description="Items whose reviewers disagreed: the decision made here is final.",
+)
+
+
+def register_builtin_kinds() -> None:
+    for kind in (BADCASE_ANSWER, PREFERENCE_PAIR, ADJUDICATION):
+        review_kind_register_default(kind)

@@ -1,0 +1,225 @@
+"""Kinds of review item and how each is judged.
+
+An app that wants people to judge something registers a kind once (in its AppConfig.ready or
+tasks.py) and then enqueues items with `flywheel.review.services.review_item_enqueue`:
+
+    class LabelReview(ReviewKind):
+        def apply(self, item, decision, user):
+            label_correct(label_id=int(item.subject_id), task_type=decision["task_type"], ...)
+
+    review_kind_register(LabelReview(
+        name="label", title="Label review",
+        fields=[ChoiceField("task_type", "Task type", task_type_choices()),
+                ChoiceField("quality", "Quality", QUALITY_CHOICES)],
+        turn_controls={"train"},
+    ))
+
+The annotator's page draws every kind the same way: the conversation turn by turn, the kind's
+own partial (`template`, given `item`, `payload` and `extra` = `kind.context(item)`), one group
+of buttons per `ChoiceField` (digit keys pick), and per-turn controls ("train": train on this
+turn, "edit": rewrite an assistant answer, "continuity": does this user turn continue the topic).
+
+A decision is a dict: one value per field, `turns` = {"<message id>": {"train": bool,
+"edited": str, "continuity": bool}} for the turns the reviewer touched, and an optional `note`.
+`validate` cleans it or raises ValueError with a message the reviewer can act on; `apply` runs
+exactly once per item, inside the transaction that records the final decision (the single
+reviewer's, the agreed one, or the adjudicator's), so if it raises nothing is recorded.
+Agreement between reviewers is measured per field and per turn control (`agreement_units`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flywheel.review.models import ReviewItem
+
+TURN_CONTROLS = frozenset({"train", "edit", "continuity"})
+GENERIC_TEMPLATE = "review/kinds/_generic.html"
+NOTE_MAX_CHARS = 5_000
+EDIT_MAX_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class ChoiceField:
+    """One question with fixed answers; the page shows buttons and digits 1..9 pick them."""
+
+    name: str
+    label: str
+    choices: tuple[tuple[str, str], ...]
+    """(value, label) pairs, at most 9 so every answer has a digit key."""
+    required: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "choices", tuple((str(v), str(lbl)) for v, lbl in self.choices))
+        if not self.choices:
+            raise ValueError(f"field {self.name!r} has no choices")
+        if len(self.choices) > 9:
+            raise ValueError(f"field {self.name!r} has {len(self.choices)} choices; digit keys allow at most 9")
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
+
+
+class ReviewKind:
+    """Subclass and override `apply` (and `validate`, `context` if needed), or instantiate
+    directly for a kind whose decisions are only read by others (selectors.review_decisions_final)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        title: str,
+        template: str = GENERIC_TEMPLATE,
+        fields: Iterable[ChoiceField] = (),
+        turn_controls: Iterable[str] = (),
+        default_reviewers: int = 1,
+        default_audience: str = "reviewers",
+        description: str = "",
+    ):
+        self.name = name
+        self.title = title
+        self.template = template
+        self.fields = tuple(fields)
+        self.turn_controls = frozenset(turn_controls)
+        unknown = self.turn_controls - TURN_CONTROLS
+        if unknown:
+            raise ValueError(f"unknown turn controls {sorted(unknown)}; use {sorted(TURN_CONTROLS)}")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names) or {"turns", "note"} & set(names):
+            raise ValueError(f"field names must be unique and not 'turns' or 'note': {names}")
+        self.default_reviewers = default_reviewers
+        self.default_audience = default_audience
+        self.description = description
+
+    # --- hooks an app overrides -------------------------------------------------------------
+
+    def validate(self, decision: dict) -> dict:
+        """The cleaned decision, or ValueError with a message for the reviewer."""
+        if not isinstance(decision, dict):
+            raise ValueError("a decision must be an object")
+        cleaned: dict[str, Any] = {}
+        for field in self.fields:
+            value = decision.get(field.name)
+            if value in (None, ""):
+                if field.required:
+                    raise ValueError(f"choose a value for “{field.label}”")
+                continue
+            value = str(value)
+            if value not in field.values:
+                raise ValueError(f"“{value}” is not a choice for “{field.label}” (choose one of {', '.join(field.values)})")
+            cleaned[field.name] = value
+        turns = self.validate_turns(decision.get("turns") or {})
+        if turns:
+            cleaned["turns"] = turns
+        note = decision.get("note") or ""
+        if not isinstance(note, str):
+            raise ValueError("the note must be text")
+        if len(note) > NOTE_MAX_CHARS:
+            raise ValueError(f"the note is longer than {NOTE_MAX_CHARS} characters")
+        if note.strip():
+            cleaned["note"] = note.strip()
+        return cleaned
+
+    def apply(self, item: ReviewItem, decision: dict, user) -> None:
+        """Act on the final decision (write a corrected label, mark a pair...). Default: nothing;
+        the decision stays readable on the item."""
+
+    def context(self, item: ReviewItem) -> dict:
+        """Extra template context for `template` (as `extra`)."""
+        return {}
+
+    # --- used by the framework; adjudication overrides them to borrow the parent's kind ------
+
+    def fields_for(self, item: ReviewItem) -> tuple[ChoiceField, ...]:
+        return self.fields
+
+    def turn_controls_for(self, item: ReviewItem) -> frozenset[str]:
+        return self.turn_controls
+
+    def validate_for(self, item: ReviewItem, decision: dict) -> dict:
+        return self.validate(decision)
+
+    def apply_final(self, item: ReviewItem, decision: dict, user) -> None:
+        self.apply(item, decision, user)
+
+    def agreement_units(self, item: ReviewItem, decision: dict) -> dict[tuple[str, str], str]:
+        """{(field, unit): value}: what two reviewers of one item can agree on. A field is one
+        unit per item; a turn control is one unit per turn (edits are free text: not compared)."""
+        units = {}
+        for field in self.fields_for(item):
+            if field.name in decision:
+                units[(field.name, "")] = str(decision[field.name])
+        for message_id, turn in (decision.get("turns") or {}).items():
+            for control in ("train", "continuity"):
+                if control in turn:
+                    units[(control, str(message_id))] = "yes" if turn[control] else "no"
+        return units
+
+    def validate_turns(self, turns: Any) -> dict:
+        if not isinstance(turns, dict):
+            raise ValueError("turns must be an object keyed by message id")
+        cleaned = {}
+        for key, turn in turns.items():
+            if not str(key).isdigit():
+                raise ValueError(f"turn key {key!r} is not a message id")
+            if not isinstance(turn, dict):
+                raise ValueError(f"turn {key}: expected an object")
+            out = {}
+            for control, value in turn.items():
+                if control == "train" and "train" in self.turn_controls:
+                    if not isinstance(value, bool):
+                        raise ValueError(f"turn {key}: train must be true or false")
+                    out["train"] = value
+                elif control == "continuity" and "continuity" in self.turn_controls:
+                    if not isinstance(value, bool):
+                        raise ValueError(f"turn {key}: continuity must be yes or no")
+                    out["continuity"] = value
+                elif control == "edited" and "edit" in self.turn_controls:
+                    if not isinstance(value, str):
+                        raise ValueError(f"turn {key}: the edited answer must be text")
+                    if len(value) > EDIT_MAX_CHARS:
+                        raise ValueError(f"turn {key}: the edited answer is longer than {EDIT_MAX_CHARS} characters")
+                    if not value.strip():
+                        raise ValueError(f"turn {key}: the edited answer is empty")
+                    out["edited"] = value
+                else:
+                    raise ValueError(f"turn {key}: {control!r} is not something this kind of review records")
+            if out:
+                cleaned[str(int(key))] = out
+        return cleaned
+
+    def __repr__(self) -> str:
+        return f"<ReviewKind {self.name}>"
+
+
+_KINDS: dict[str, ReviewKind] = {}
+
+
+def review_kind_register(kind: ReviewKind, *, replace: bool = False) -> ReviewKind:
+    """Register a kind. Registering the same name twice is an error unless `replace=True`
+    (an owning app taking over one of the framework's built-in kinds)."""
+    existing = _KINDS.get(kind.name)
+    same = existing is not None and type(existing) is type(kind) and existing.title == kind.title
+    if existing is not None and not replace and not same:
+        raise ValueError(f"review kind {kind.name!r} is already registered ({existing!r})")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def review_kind_register_default(kind: ReviewKind) -> ReviewKind:
+    """Register a framework default unless the owning app already registered its own."""
+    return _KINDS.setdefault(kind.name, kind)
+
+
+def review_kind_get(name: str) -> ReviewKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown review kind {name!r}; registered: {', '.join(sorted(_KINDS)) or 'none'}") from None
+
+
+def review_kinds() -> list[ReviewKind]:
+    return sorted(_KINDS.values(), key=lambda k: k.name)
