@@ -77,15 +77,24 @@ def small_conversations() -> list[dict]:
     ]
 
 
-@pytest.fixture()
-def run_cli():
-    """Run a command in a fresh Python process from the repository root; returns the completed
+@pytest.fixture(scope="session")
+def trainer_env() -> dict:
+    """Environment of a trainer subprocess: offline, importing `training` from this checkout."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def run_cli(trainer_env):
+    """Run `python ARGUMENTS` in a fresh process from the repository root; returns the completed
     process and fails the test with its output when the exit status is not the expected one."""
 
-    def run(arguments: list[str], expect: int | None = 0, timeout: float = 240, extra_env: dict | None = None):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
-        env.update(extra_env or {})
-        completed = subprocess.run([sys.executable, *arguments], cwd=REPO_ROOT, env=env, capture_output=True,
+    def run(arguments: list[str], expect: int | None = 0, timeout: float = 240):
+        completed = subprocess.run([sys.executable, *arguments], cwd=REPO_ROOT, env=trainer_env, capture_output=True,
                                    text=True, timeout=timeout)
         if expect is not None and completed.returncode != expect:
             pytest.fail(f"exit status {completed.returncode} (expected {expect})\n--- stdout\n{completed.stdout[-4000:]}"
