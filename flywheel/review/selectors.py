@@ -60,3 +60,80 @@ def review_open_count(*, queue: ReviewQueue, cap: int = 10_000) -> tuple[int, bo
     (count, capped)."""
     count = ReviewItem.objects.filter(Q(queue=queue) & Q(status=ReviewItem.Status.OPEN))[: cap + 1].count()
     return min(count, cap), count > cap
+
+
+# --- the engineers' pages -----------------------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+def review_items_page(*, item_filter, after: tuple[int, int] | None = None, size: int = PAGE_SIZE) -> dict:
+    """One page of a queue's items in claim order (priority high to low, then oldest first),
+    by key: `after` is the (priority, id) of the last row shown. Two index range scans (the rest
+    of the current priority, then lower priorities) keep every page as fast as the first."""
+    from flywheel.review.item_filters import ItemFilter  # noqa: F401  (type of item_filter)
+
+    qs = item_filter.apply().select_related("session", "message")
+    if after is None:
+        rows = list(qs.order_by("-priority", "id")[: size + 1])
+    else:
+        priority, last_id = after
+        rows = list(qs.filter(priority=priority, id__gt=last_id).order_by("id")[: size + 1])
+        if len(rows) <= size:
+            rows += list(qs.filter(priority__lt=priority).order_by("-priority", "id")[: size + 1 - len(rows)])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    claims: dict[int, list[str]] = {}
+    for item_id, username in (ReviewAssignment.objects
+                              .filter(item__in=[r.id for r in rows], state=ReviewAssignment.State.CLAIMED)
+                              .values_list("item_id", "reviewer__username")):
+        claims.setdefault(item_id, []).append(username)
+    for row in rows:
+        row.claimed_by = claims.get(row.id, [])
+    return {"items": rows, "next": f"{rows[-1].priority}:{rows[-1].id}" if has_next else None}
+
+
+def parse_cursor(value: str | None) -> tuple[int, int] | None:
+    try:
+        priority, last_id = (value or "").split(":")
+        return int(priority), int(last_id)
+    except ValueError:
+        return None
+
+
+def review_queue_overview() -> list[ReviewQueue]:
+    queues = list(ReviewQueue.objects.order_by("-active", "-priority", "name"))
+    for queue in queues:
+        queue.open_count, queue.open_capped = review_open_count(queue=queue)
+    return queues
+
+
+def review_my_day(*, user) -> dict:
+    from django.utils import timezone
+
+    from flywheel.review import conf
+
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    done = ReviewAssignment.objects.filter(reviewer=user, state=ReviewAssignment.State.SUBMITTED,
+                                           finished_at__gte=start).count()
+    target = conf.REVIEW_DAILY_TARGET
+    return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}
+
+
+def audit_events_page(*, actor: str = "", action: str = "", target_type: str = "", target_id: str = "",
+                      before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
+    from flywheel.accounts.models import AuditEvent
+
+    qs = AuditEvent.objects.select_related("actor")
+    if actor:
+        qs = qs.filter(actor__username=actor)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if target_type:
+        qs = qs.filter(target_type=target_type)
+    if target_id:
+        qs = qs.filter(target_id=target_id)
+    if before_id:
+        qs = qs.filter(id__lt=before_id)
+    rows = list(qs.order_by("-id")[: size + 1])
+    return {"events": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}

@@ -1,0 +1,34 @@
+"""JSON endpoints for reviewers' tools (and the load test): claim the next item of a queue."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from flywheel.accounts.roles import REVIEWERS
+from flywheel.review.models import ReviewQueue
+from flywheel.review.services import ReviewError, review_item_claim_next
+
+
+class ClaimNextView(APIView):
+    """POST: the caller's running claim in the queue, or a new one; 204 when nothing is left."""
+
+    allowed_roles = REVIEWERS
+
+    def post(self, request, slug: str):
+        queue = get_object_or_404(ReviewQueue, slug=slug, active=True)
+        try:
+            claim = review_item_claim_next(queue=queue, user=request.user)
+        except ReviewError as exc:
+            return Response({"error": "forbidden", "detail": str(exc)}, status=403)
+        if claim is None:
+            return Response(status=204)
+        return Response({
+            "item": claim.item.id,
+            "kind": claim.item.kind,
+            "resumed": claim.resumed,
+            "lease_expires_at": claim.assignment.lease_expires_at.isoformat(),
+            "url": reverse("review:item", args=[claim.item.id]),
+        })

@@ -1,0 +1,82 @@
+"""Which tokens will carry loss: the annotator's preview of a conversation as the trainer sees it.
+
+It runs the trainer's own code (training.data + training.tokenization, the same functions
+`python -m training sft` uses with supervise="flagged"), so the highlighted tokens are exactly
+the supervised ones: each ticked assistant answer and its end-of-turn token, never role headers.
+The tokenizer is FLYWHEEL_REVIEW_TOKENIZER, or a tiny offline one made on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from functools import lru_cache
+
+from flywheel.review import conf
+
+PREVIEW_MAX_TOKENS = 8192
+_make_lock = threading.Lock()
+
+
+def _ensure_default_tokenizer() -> None:
+    target = conf.review_tokenizer_dir()
+    if (target / "config.json").is_file():
+        return
+    from training.tiny_model import make_tiny_model
+
+    with _make_lock:
+        if (target / "config.json").is_file():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Built beside the target and renamed into place: another process racing us either
+        # wins the rename (we throw ours away) or sees the finished directory.
+        scratch = target.parent / f".{target.name}-{uuid.uuid4().hex}"
+        make_tiny_model(scratch)
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def review_tokenizer():
+    from training.modeling import load_tokenizer
+
+    if conf.review_tokenizer_is_default():
+        _ensure_default_tokenizer()
+    return load_tokenizer(str(conf.review_tokenizer_dir()))
+
+
+def loss_preview(*, messages: list[dict]) -> dict:
+    """{"tokens": [{"text", "loss"}], "supervised", "total", "turns", "error"} for a conversation
+    of {"role", "content", "train"} messages."""
+    from training.data import DataError, conversation_from_record
+    from training.loss import IGNORE_INDEX
+    from training.tokenization import TemplateError, TokenizationReport, assistant_turn_spans, tokenize_conversation
+
+    empty = {"tokens": [], "supervised": 0, "total": 0, "turns": 0}
+    try:
+        conversation = conversation_from_record({"messages": messages}, "flagged", "this conversation")
+    except DataError as exc:
+        return {**empty, "error": str(exc).replace("this conversation: ", "")}
+    tokenizer = review_tokenizer()
+    report = TokenizationReport()
+    try:
+        text, _ = assistant_turn_spans(tokenizer, conversation)
+        tokenized = tokenize_conversation(tokenizer, conversation, PREVIEW_MAX_TOKENS, report)
+    except TemplateError as exc:
+        return {**empty, "error": str(exc)}
+    if tokenized is None:
+        return {**empty, "error": f"every trained turn ends past {PREVIEW_MAX_TOKENS} tokens, so none would be kept"}
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    tokens, shown_until = [], 0
+    for position, (start, end) in enumerate(offsets[: len(tokenized.labels)]):
+        # Byte-level BPE splits one CJK character over several tokens with the same span:
+        # show the character once, on its first token.
+        piece = text[max(start, shown_until):end]
+        shown_until = max(shown_until, end)
+        tokens.append({"text": piece, "loss": bool(tokenized.labels[position] != IGNORE_INDEX)})
+    return {"tokens": tokens, "supervised": report.supervised_tokens, "total": len(tokens),
+            "turns": report.turns, "error": ""}

@@ -1,0 +1,24 @@
+"""Badges beside each turn on the annotator's page, contributed by other apps (labels from
+labeling, topic segments from continuity) without review importing them:
+
+    turn_badges_register("labeling", lambda *, session, message_ids: {message_id: ["qa", "quality 4"]})
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+_SOURCES: dict[str, Callable[..., dict[int, list[str]]]] = {}
+
+
+def turn_badges_register(name: str, func: Callable[..., dict[int, list[str]]]) -> None:
+    _SOURCES[name] = func
+
+
+def turn_badges(*, session, message_ids: list[int]) -> dict[int, list[str]]:
+    badges: dict[int, list[str]] = {}
+    for name, func in sorted(_SOURCES.items()):
+        for message_id, texts in (func(session=session, message_ids=message_ids) or {}).items():
+            badges.setdefault(message_id, []).extend(str(t) for t in texts)
+    return badges

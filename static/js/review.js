@@ -1,0 +1,138 @@
+// The review pages' keyboard and small behaviours. No inline code anywhere (the CSP forbids it):
+// everything hangs off data- attributes the templates render.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    if (!target || !target.tagName) return false;
+    var tag = target.tagName.toLowerCase();
+    if (tag === "textarea" || tag === "select") return true;
+    if (tag === "input") return !/^(checkbox|radio|button|submit)$/.test(target.type);
+    return target.isContentEditable;
+  }
+
+  function changed(input) {
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // --- the annotator's item page --------------------------------------------------------------
+  function itemPage(form) {
+    var turns = Array.prototype.slice.call(document.querySelectorAll("[data-turn]"));
+    var groups = Array.prototype.slice.call(form.querySelectorAll(".choice-group"));
+    var overlay = document.getElementById("help-overlay");
+    var currentTurn = -1;
+    var currentGroup = 0;
+
+    function focusTurn(index) {
+      if (!turns.length) return;
+      currentTurn = Math.max(0, Math.min(turns.length - 1, index));
+      turns.forEach(function (t, i) { t.classList.toggle("turn-focused", i === currentTurn); });
+      turns[currentTurn].scrollIntoView({ block: "center" });
+    }
+
+    function activateGroup(index) {
+      if (!groups.length) return;
+      currentGroup = Math.max(0, Math.min(groups.length - 1, index));
+      groups.forEach(function (g, i) { g.classList.toggle("active", i === currentGroup); });
+    }
+
+    function nextUnansweredGroup(from) {
+      for (var i = from + 1; i < groups.length; i++) {
+        if (!groups[i].querySelector("input:checked")) return i;
+      }
+      return Math.min(from + 1, groups.length - 1);
+    }
+
+    function toggleHelp(show) {
+      if (!overlay) return;
+      var visible = show === undefined ? overlay.classList.contains("hidden") : show;
+      overlay.classList.toggle("hidden", !visible);
+    }
+
+    var subject = turns.findIndex(function (t) { return t.classList.contains("turn-subject"); });
+    if (subject >= 0) focusTurn(subject);
+    activateGroup(groups.findIndex(function (g) { return !g.querySelector("input:checked"); }));
+    groups.forEach(function (g, i) { g.addEventListener("click", function () { activateGroup(i); }); });
+    turns.forEach(function (t, i) { t.addEventListener("click", function () { focusTurn(i); }); });
+    document.querySelectorAll("[data-help-toggle]").forEach(function (b) {
+      b.addEventListener("click", function () { toggleHelp(); });
+    });
+
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey || event.metaKey) return;
+      var inText = typing(event.target);
+      if (event.key === "Escape") {
+        if (overlay && !overlay.classList.contains("hidden")) { toggleHelp(false); return; }
+        if (inText) { event.target.blur(); return; }
+      }
+      if (event.key === "Enter" && (event.ctrlKey || !inText)) {
+        var tag = event.target.tagName ? event.target.tagName.toLowerCase() : "";
+        if (!event.ctrlKey && (tag === "button" || tag === "a" || tag === "summary")) return;
+        event.preventDefault();
+        form.requestSubmit(document.getElementById("submit-button"));
+        return;
+      }
+      if (inText || event.ctrlKey) return;
+      var turn = currentTurn >= 0 ? turns[currentTurn] : null;
+      var key = event.key;
+      if (/^[1-9]$/.test(key) && groups.length) {
+        var options = groups[currentGroup].querySelectorAll("input[type=radio]");
+        var option = options[parseInt(key, 10) - 1];
+        if (option) {
+          option.checked = true;
+          changed(option);
+          activateGroup(nextUnansweredGroup(currentGroup));
+        }
+      } else if (key === "j") { focusTurn(currentTurn + 1); }
+      else if (key === "k") { focusTurn(currentTurn - 1); }
+      else if (key === "l") { activateGroup(currentGroup + 1); }
+      else if (key === "h") { activateGroup(currentGroup - 1); }
+      else if (key === "t" && turn) {
+        var train = turn.querySelector("[data-train]");
+        if (train) { train.checked = !train.checked; changed(train); }
+      } else if (key === "e" && turn) {
+        var edit = turn.querySelector("[data-edit]");
+        if (edit) { edit.open = true; var box = edit.querySelector("textarea"); box.focus(); }
+      } else if ((key === "y" || key === "n") && turn) {
+        var answer = turn.querySelector('[data-continuity="' + (key === "y" ? "yes" : "no") + '"]');
+        if (answer) { answer.checked = true; changed(answer); }
+      } else if (key === "s") {
+        var skip = document.getElementById("skip-form");
+        if (skip) skip.requestSubmit();
+      } else if (key === "?") { toggleHelp(); }
+      else { return; }
+      event.preventDefault();
+    });
+  }
+
+  // --- the queues page: digits start a queue ---------------------------------------------------
+  function homePage(forms) {
+    document.addEventListener("keydown", function (event) {
+      if (typing(event.target) || event.ctrlKey || event.altKey || event.metaKey) return;
+      var form = document.querySelector('[data-start-queue="' + event.key + '"]');
+      if (form && !form.querySelector("button").disabled) { event.preventDefault(); form.requestSubmit(); }
+    });
+  }
+
+  // --- the engineers' item list: "select all" is the filter, not the ticked rows ---------------
+  function itemList(selectAll) {
+    var rows = document.querySelectorAll("[data-row]");
+    var pageBox = document.querySelector("[data-check-page]");
+    selectAll.addEventListener("change", function () {
+      rows.forEach(function (r) { r.checked = selectAll.checked; r.disabled = selectAll.checked; });
+      if (pageBox) { pageBox.checked = selectAll.checked; pageBox.disabled = selectAll.checked; }
+    });
+    if (pageBox) pageBox.addEventListener("change", function () {
+      rows.forEach(function (r) { r.checked = pageBox.checked; });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("review-form");
+    if (form && form.hasAttribute("data-claimed")) itemPage(form);
+    var starts = document.querySelectorAll("[data-start-queue]");
+    if (starts.length) homePage(starts);
+    var selectAll = document.querySelector("[data-select-all]");
+    if (selectAll) itemList(selectAll);
+  });
+})();
