@@ -102,6 +102,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # Available in every template without {% load %}.
+            "builtins": ["django.contrib.humanize.templatetags.humanize", "flywheel.ui.templatetags.flywheel_ui"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -29,7 +29,7 @@ class _Source:
 
 SOURCES = {
     "sessions": _Source(ChatSession.objects.all, "started_at", "model_version", {"sessions": Count("id")}),
-    "messages": _Source(lambda: Message.objects.filter(alternative_to__isnull=True), "created_at", "model_version",
+    "messages": _Source(lambda: Message.objects.filter(alternative_to__isnull=True), "created_at", "session__model_version",
                         {"messages": Count("id")}),
     "feedback": _Source(Feedback.objects.all, "created_at", "message__model_version",
                         {"thumbs_up": Count("id", filter=Q(rating=1)), "thumbs_down": Count("id", filter=Q(rating=-1))}),

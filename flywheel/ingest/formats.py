@@ -117,22 +117,25 @@ def _hh_turns(transcript: str) -> list[dict[str, str]]:
 
 
 def convert_hh_rlhf(record: Any, raw: bytes) -> dict[str, list]:
-    """hh-rlhf: two transcripts that share all turns but the last answer. The chosen one is the
-    session; the rejected answer is an alternative to the chosen one; +1 / -1 on them; a pair."""
+    """hh-rlhf: two transcripts that share every turn up to the answer a person preferred.
+    The chosen transcript is the session; the rejected answer is an alternative to the chosen
+    one at the turn where the two diverge (the last turn, except in a few records whose
+    transcripts run on); +1 on the chosen answer, -1 on the rejected one, and a pair."""
     if not isinstance(record, dict) or not isinstance(record.get("chosen"), str) or not isinstance(
         record.get("rejected"), str
     ):
         raise RecordError('expected {"chosen": "...", "rejected": "..."} transcripts')
     chosen, rejected = _hh_turns(record["chosen"]), _hh_turns(record["rejected"])
-    if not chosen or chosen[-1]["role"] != "assistant" or not rejected or rejected[-1]["role"] != "assistant":
-        raise RecordError("both transcripts must end with an Assistant answer")
-    if chosen[:-1] != rejected[:-1]:
-        raise RecordError("chosen and rejected transcripts differ before the final answer")
+    split = next((i for i, (a, b) in enumerate(zip(chosen, rejected)) if a != b), min(len(chosen), len(rejected)))
+    if split >= len(chosen) or split >= len(rejected):
+        raise RecordError("chosen and rejected transcripts do not differ in an answer")
+    if chosen[split]["role"] != "assistant" or rejected[split]["role"] != "assistant":
+        raise RecordError("chosen and rejected transcripts differ in a Human turn, not in an answer")
     session_id = f"hh:{_digest(raw)}"
     messages = _messages_with_ids(session_id, chosen)
-    chosen_id = messages[-1]["id"]
+    chosen_id = messages[split]["id"]
     rejected_id = f"{session_id}:rejected"
-    messages.append({"id": rejected_id, "role": "assistant", "content": rejected[-1]["content"],
+    messages.append({"id": rejected_id, "role": "assistant", "content": rejected[split]["content"],
                      "alternative_to": chosen_id})
     return {
         "sessions": [{"id": session_id, "app": "hh-rlhf", "messages": messages}],

@@ -53,7 +53,7 @@ class Message(models.Model):
     # Set on a second answer to the same context (a regeneration, the rejected side of a
     # preference pair); such messages are not part of the transcript.
     alternative_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="alternatives"
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="alternatives", db_index=False
     )
 
     class Meta:
@@ -62,9 +62,13 @@ class Message(models.Model):
                 fields=["session", "seq"], condition=Q(alternative_to__isnull=True), name="message_unique_position"
             ),
         ]
+        # Every index here is paid on each ingested message: the session's own FK index serves
+        # per-session reads, and alternatives (rare) get a small partial index of their own.
         indexes = [
-            models.Index(fields=["session", "seq"]),
             models.Index(fields=["created_at"]),
+            models.Index(
+                fields=["alternative_to"], condition=Q(alternative_to__isnull=False), name="message_alternative_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
+from flywheel.ingest.sql import insert_returning, lock_rows
 
 CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
 
@@ -119,81 +120,73 @@ def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *,
     if not items:
         return
     ids = [s.id for _, s in items]
-    known = set(ChatSession.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
-    ChatSession.objects.bulk_create(
-        [
-            ChatSession(
-                external_id=s.id,
-                app=s.app,
-                channel=s.channel,
-                anon_user_id=anonymise_user_id(s.user_id),
-                model_version=s.model_version,
-                started_at=s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now),
-                metadata=s.metadata,
-                source=source,
-            )
-            for _, s in items
-            if s.id not in known
-        ],
-        ignore_conflicts=True,
-    )
-    # Lock every session of the batch, in a fixed order, before positions are handed out.
-    rows = {
-        row.external_id: row
-        for row in ChatSession.objects.select_for_update().filter(external_id__in=ids).order_by("id")
-    }
-    message_ids = [m.id for _, s in items for m in s.messages] + [
-        m.alternative_to for _, s in items for m in s.messages if m.alternative_to
-    ]
+    # Messages already stored, looked up before anything is written so that an item whose
+    # message ids belong to another session is refused without touching the database.
+    message_ids = {m.id for _, s in items for m in s.messages} | {
+        m.alternative_to for _, s in items for m in s.messages if m.alternative_to}
     stored = {
-        ext: (session_id, seq, pk)
-        for ext, session_id, seq, pk in Message.objects.filter(external_id__in=message_ids).values_list(
-            "external_id", "session_id", "seq", "id"
-        )
+        ext: (session_ext, seq, pk)
+        for ext, session_ext, seq, pk in Message.objects.filter(external_id__in=message_ids).values_list(
+            "external_id", "session__external_id", "seq", "id")
     }
-    last_seq = dict(
-        Message.objects.filter(session_id__in=[r.id for r in rows.values()], alternative_to__isnull=True)
-        .values("session_id")
-        .annotate(last=Max("seq"))
-        .values_list("session_id", "last")
-    )
-    new_messages: list[Message] = []
-    alternatives: list[tuple[Message, str]] = []
+    accepted = []
     for index, item in items:
-        row = rows[item.id]
-        created = item.id not in known
-        outcome = _plan_messages(item, row, stored, last_seq, now)
+        foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != item.id]
+        if foreign:
+            result.sessions.append({"index": index, "id": item.id, "status": ERROR,
+                                    "error": f"message ids already belong to another session: {', '.join(foreign[:5])}"})
+        else:
+            accepted.append((index, item))
+    if not accepted:
+        return
+    created = dict((ext, pk) for pk, ext in insert_returning(ChatSession, [
+        {"external_id": s.id, "app": s.app, "channel": s.channel, "anon_user_id": anonymise_user_id(s.user_id),
+         "model_version": s.model_version, "metadata": s.metadata, "source": source, "ingested_at": now,
+         "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
+        for _, s in accepted
+    ], conflict=["external_id"], returning=["id", "external_id"]))
+    existing = dict(ChatSession.objects.filter(external_id__in=[s.id for _, s in accepted if s.id not in created])
+                    .values_list("external_id", "id"))
+    # Rows inserted above are locked by this transaction already; lock the others (in id
+    # order, so two requests never wait on each other in a cycle) before taking positions.
+    lock_rows(ChatSession, existing.values())
+    session_pk = {**existing, **created}
+    last_seq = dict(
+        Message.objects.filter(session_id__in=existing.values(), alternative_to__isnull=True)
+        .values("session_id").annotate(last=Max("seq")).values_list("session_id", "last")
+    ) if existing else {}
+    plans = []
+    for index, item in accepted:
+        pk = session_pk[item.id]
+        outcome = _plan_messages(item, pk, stored, last_seq, now)
         if isinstance(outcome, str):
-            if created:
-                ChatSession.objects.filter(id=row.id).delete()
             result.sessions.append({"index": index, "id": item.id, "status": ERROR, "error": outcome})
             continue
-        plain, alts, unchanged = outcome
-        new_messages.extend(plain)
-        alternatives.extend(alts)
-        if created:
-            result.new_session_ids.append(row.id)
-        status = CREATED if created else (APPENDED if plain or alts else UNCHANGED)
-        result.sessions.append(
-            {"index": index, "id": item.id, "status": status,
-             "messages_created": len(plain) + len(alts), "messages_unchanged": unchanged}
-        )
-    Message.objects.bulk_create(new_messages, ignore_conflicts=True)
-    if alternatives:
-        targets = dict(
-            Message.objects.filter(external_id__in=[t for _, t in alternatives]).values_list("external_id", "id")
-        )
-        for message, target in alternatives:
-            message.alternative_to_id = targets[target]
-        Message.objects.bulk_create([m for m, _ in alternatives], ignore_conflicts=True)
+        plans.append((index, item, outcome))
+    plain = [row for _, _, (rows, _, _) in plans for row in rows]
+    inserted = dict(insert_returning(Message, plain, conflict=["external_id"], returning=["external_id", "id"]))
+    alternatives = []
+    for _, _, (_, alts, _) in plans:
+        for row, target in alts:
+            target_pk = inserted.get(target) or stored.get(target, (None, None, None))[2]
+            alternatives.append({**row, "alternative_to_id": target_pk})
+    inserted.update(insert_returning(Message, alternatives, conflict=["external_id"], returning=["external_id", "id"]))
+    for index, item, (rows, alts, unchanged) in plans:
+        new = sum(1 for row in rows if row["external_id"] in inserted) + sum(
+            1 for row, _ in alts if row["external_id"] in inserted)
+        raced = len(rows) + len(alts) - new  # written by a concurrent request in the meantime
+        if item.id in created:
+            result.new_session_ids.append(created[item.id])
+            status = CREATED
+        else:
+            status = APPENDED if new else UNCHANGED
+        result.sessions.append({"index": index, "id": item.id, "status": status,
+                                "messages_created": new, "messages_unchanged": unchanged + raced})
 
 
-def _plan_messages(item: SessionIn, row: ChatSession, stored, last_seq, now):
-    """The messages of one session item that are new, with their positions; or an error."""
-    foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != row.id]
-    if foreign:
-        return f"message ids already belong to another session: {', '.join(foreign[:5])}"
-    seq = last_seq.get(row.id, 0)
+def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
+    """The rows of one session item's new messages, with their positions; or an error."""
+    seq = last_seq.get(session_pk, 0)
     positions: dict[str, int] = {}  # external id -> seq, for alternatives sent in the same item
     plain, alts, unchanged, seen = [], [], 0, set()
     for message in item.messages:
@@ -201,30 +194,25 @@ def _plan_messages(item: SessionIn, row: ChatSession, stored, last_seq, now):
             unchanged += 1
             continue
         seen.add(message.id)
-        fields = dict(
-            session_id=row.id,
-            external_id=message.id,
-            role=message.role,
-            content=message.content,
-            model_version=message.model_version or (row.model_version if message.role == "assistant" else ""),
-            created_at=message.created_at or now,
-        )
+        row = {"session_id": session_pk, "external_id": message.id, "role": message.role, "content": message.content,
+               "model_version": message.model_version or (item.model_version if message.role == "assistant" else ""),
+               "created_at": message.created_at or now, "alternative_to_id": None}
         if message.alternative_to:
             target = message.alternative_to
+            if message.role != "assistant":
+                return f"message {message.id!r}: only assistant messages can be alternatives"
             if target in positions:
                 target_seq = positions[target]
-            elif target in stored and stored[target][0] == row.id:
+            elif target in stored and stored[target][0] == item.id:
                 target_seq = stored[target][1]
             else:
                 return f"message {message.id!r}: alternative_to {target!r} is not a message of this session"
-            if message.role != "assistant":
-                return f"message {message.id!r}: only assistant messages can be alternatives"
-            alts.append((Message(seq=target_seq, **fields), target))
+            alts.append(({**row, "seq": target_seq}, target))
             continue
         seq += 1
         positions[message.id] = seq
-        plain.append(Message(seq=seq, **fields))
-    last_seq[row.id] = seq
+        plain.append({**row, "seq": seq})
+    last_seq[session_pk] = seq
     return plain, alts, unchanged
 
 
@@ -234,33 +222,24 @@ def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, *
     messages = {
         ext: (pk, role)
         for ext, pk, role in Message.objects.filter(external_id__in=[f.message_id for _, f in items]).values_list(
-            "external_id", "id", "role"
-        )
+            "external_id", "id", "role")
     }
-    known = set(Feedback.objects.filter(external_id__in=[f.id for _, f in items]).values_list("external_id", flat=True))
-    new = []
+    rows, positions = [], []
     for index, item in items:
-        if item.id in known:
-            result.feedback.append({"index": index, "id": item.id, "status": UNCHANGED})
-            continue
         target = messages.get(item.message_id)
         if target is None:
             error = f"unknown message id {item.message_id!r}"
         elif target[1] != Message.Role.ASSISTANT:
             error = f"message {item.message_id!r} is a {target[1]} message; feedback goes on assistant answers"
         else:
-            error = None
-        if error:
-            result.feedback.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+            rows.append({"external_id": item.id, "message_id": target[0], "rating": item.rating, "comment": item.comment,
+                         "reasons": list(item.reasons), "created_at": item.created_at or now})
+            positions.append((index, item.id))
             continue
-        new.append(
-            Feedback(
-                external_id=item.id, message_id=target[0], rating=item.rating, comment=item.comment,
-                reasons=list(item.reasons), created_at=item.created_at or now,
-            )
-        )
-        result.feedback.append({"index": index, "id": item.id, "status": CREATED})
-    Feedback.objects.bulk_create(new, ignore_conflicts=True)
+        result.feedback.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+    created = {ext for (ext,) in insert_returning(Feedback, rows, conflict=["external_id"], returning=["external_id"])}
+    for index, external_id in positions:
+        result.feedback.append({"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED})
 
 
 def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, *, source: str) -> None:
@@ -270,22 +249,14 @@ def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, *, sourc
     messages = {
         ext: (pk, session_id, role)
         for ext, pk, session_id, role in Message.objects.filter(external_id__in=wanted).values_list(
-            "external_id", "id", "session_id", "role"
-        )
+            "external_id", "id", "session_id", "role")
     }
-    known = set(
-        PreferencePair.objects.filter(external_id__in=[p.id for _, p in items]).values_list("external_id", flat=True)
-    )
-    new = []
+    rows, positions = [], []
     for index, item in items:
-        if item.id in known:
-            result.pairs.append({"index": index, "id": item.id, "status": UNCHANGED})
-            continue
         chosen, rejected = messages.get(item.chosen_message_id), messages.get(item.rejected_message_id)
         error = None
         if chosen is None or rejected is None:
-            missing = item.chosen_message_id if chosen is None else item.rejected_message_id
-            error = f"unknown message id {missing!r}"
+            error = f"unknown message id {item.chosen_message_id if chosen is None else item.rejected_message_id!r}"
         elif chosen[0] == rejected[0]:
             error = "chosen and rejected are the same message"
         elif chosen[1] != rejected[1]:
@@ -295,7 +266,9 @@ def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, *, sourc
         if error:
             result.pairs.append({"index": index, "id": item.id, "status": ERROR, "error": error})
             continue
-        new.append(PreferencePair(external_id=item.id, session_id=chosen[1], chosen_id=chosen[0],
-                                  rejected_id=rejected[0], source=source))
-        result.pairs.append({"index": index, "id": item.id, "status": CREATED})
-    PreferencePair.objects.bulk_create(new, ignore_conflicts=True)
+        rows.append({"external_id": item.id, "session_id": chosen[1], "chosen_id": chosen[0], "rejected_id": rejected[0],
+                     "source": source, "created_at": timezone.now()})
+        positions.append((index, item.id))
+    created = {ext for (ext,) in insert_returning(PreferencePair, rows, conflict=["external_id"], returning=["external_id"])}
+    for index, external_id in positions:
+        result.pairs.append({"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED})

@@ -5,7 +5,7 @@ import time
 from celery import shared_task
 
 from flywheel.jobs.models import SelfTestMark
-from flywheel.jobs.registry import job_handler
+from flywheel.jobs.registry import RetryableJobError, job_handler
 from flywheel.jobs.services import JobContext, job_dispatch, job_execute
 from flywheel.jobs.services import jobs_sweep as jobs_sweep_service
 
@@ -28,6 +28,8 @@ def selftest(ctx: JobContext) -> dict:
     """Checks that workers pick jobs up, report progress and finish them exactly once."""
     steps = int(ctx.payload.get("steps", 5))
     step_seconds = float(ctx.payload.get("step_seconds", 0.5))
+    if ctx.attempt <= int(ctx.payload.get("fail_attempts", 0)):
+        raise RetryableJobError(f"failing attempt {ctx.attempt} on purpose", retry_after_s=0.5)
     for step in range(steps):
         time.sleep(step_seconds)
         ctx.progress(step + 1, steps, note=f"step {step + 1} of {steps}")
