@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
 from flywheel.ingest.sql import insert_returning, lock_rows
+from flywheel.pipeline.services import pipeline_announce_new_data
 
 CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
 
@@ -103,17 +104,8 @@ def ingest_batch(
     for kind in ("sessions", "feedback", "pairs"):
         getattr(result, kind).sort(key=lambda item: item["index"])
     if announce and (result.new_session_ids or any(i.get("messages_created") for i in result.sessions)):
-        transaction.on_commit(_announce_new_data)
+        transaction.on_commit(pipeline_announce_new_data)
     return result
-
-
-def _announce_new_data() -> None:
-    """Let the processing pipeline know there is new data, if one is installed."""
-    from flywheel.jobs.registry import HANDLERS
-    from flywheel.jobs.services import job_create
-
-    if "pipeline.new_data" in HANDLERS:
-        job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
 
 
 def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *, source: str, now) -> None:

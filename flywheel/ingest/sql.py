@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import DateTimeField, JSONField
 
 # SQLite allows 32766 parameters per statement; stay well below for any backend.
 _MAX_PARAMS = 30_000
@@ -23,6 +24,7 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
     if not rows:
         return []
     fields = [model._meta.get_field(name) for name in rows[0]]
+    adapters = [_adapter(field) for field in fields]
     columns = [field.column for field in fields]
     quote = connection.ops.quote_name
     per_row = len(columns)
@@ -32,7 +34,8 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
         chunk = rows[start:start + step]
         params: list[Any] = []
         for row in chunk:
-            params.extend(field.get_db_prep_save(row[field.attname], connection) for field in fields)
+            params.extend(adapt(row[field.attname]) if adapt else row[field.attname]
+                          for field, adapt in zip(fields, adapters))
         placeholders = ", ".join(["(" + ", ".join(["%s"] * per_row) + ")"] * len(chunk))
         sql = (
             f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) VALUES {placeholders} "
@@ -43,6 +46,16 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
             cursor.execute(sql, params)
             inserted.extend(cursor.fetchall())
     return inserted
+
+
+def _adapter(field):
+    """How a value of this field becomes a query parameter. Strings and numbers go as they are;
+    only times and JSON need the backend's conversion (asked of the real connection object, not
+    the thread-local proxy, which costs a lookup per value)."""
+    if isinstance(field, (DateTimeField, JSONField)):
+        real_connection = connections[DEFAULT_DB_ALIAS]
+        return lambda value: field.get_db_prep_save(value, real_connection)
+    return None
 
 
 def lock_rows(model, ids: Iterable[int]) -> None:

@@ -3,9 +3,30 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from django.core.cache import cache
+
 from flywheel.pipeline.registry import stages_in_order
 
 logger = logging.getLogger(__name__)
+
+# Set while a pipeline run is waiting to start: such a run will see every row committed
+# before it starts, so further announcements can be skipped until it does.
+_WAITING_RUN_KEY = "flywheel:pipeline:run-waiting"
+
+
+def pipeline_announce_new_data() -> None:
+    """Called after new data commits. Costs one cache operation while a run is already
+    waiting, instead of a job lookup per ingested batch."""
+    from flywheel.jobs.services import job_create
+
+    # The key expires, so a waiting run that was cancelled blocks announcements for minutes at most.
+    if cache.add(_WAITING_RUN_KEY, 1, timeout=300):
+        job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
+
+
+def pipeline_run_starting() -> None:
+    """A run is starting: data committed from now on must queue the next run."""
+    cache.delete(_WAITING_RUN_KEY)
 
 
 def pipeline_run(*, only: set[str] | None = None, on_stage: Callable[[int, int, str], None] | None = None) -> dict:

@@ -1,9 +1,10 @@
 from flywheel.jobs.registry import job_handler
 from flywheel.jobs.services import JobContext
-from flywheel.pipeline.services import pipeline_run
+from flywheel.pipeline.services import pipeline_run, pipeline_run_starting
 
 
 @job_handler("pipeline.new_data", queue="default")
 def new_data(ctx: JobContext) -> dict:
     """Queued (at most one waiting) whenever ingest writes new data."""
+    pipeline_run_starting()
     return pipeline_run(on_stage=lambda i, n, name: ctx.progress(i, n, note=name))
