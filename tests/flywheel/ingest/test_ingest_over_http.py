@@ -1,0 +1,68 @@
+"""Ingest over a real HTTP connection: a request cut off mid-body, and concurrent appends to
+one live session."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.parse
+from http.client import HTTPConnection
+
+import pytest
+
+from flywheel.ingest.models import ChatSession, Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def batch_body(session_id: str, messages: list[tuple[str, str, str]]) -> bytes:
+    return json.dumps({"sessions": [{"id": session_id, "messages": [
+        {"id": mid, "role": role, "content": text} for mid, role, text in messages]}]}).encode()
+
+
+def post(live_server, api_key, body: bytes) -> tuple[int, dict]:
+    url = urllib.parse.urlparse(live_server.url)
+    connection = HTTPConnection(url.hostname, url.port, timeout=30)
+    connection.request("POST", "/api/v1/ingest/", body=body,
+                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def test_a_batch_cut_off_mid_request_writes_nothing_and_its_resend_writes_it_once(live_server, api_key):
+    body = batch_body("cut", [("cut-1", "user", "hello " * 200), ("cut-2", "assistant", "hi " * 200)])
+    url = urllib.parse.urlparse(live_server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        head = (f"POST /api/v1/ingest/ HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {api_key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        raw.sendall(head.encode() + body[: len(body) // 2])
+        raw.shutdown(socket.SHUT_WR)  # the client goes away half-way through the body
+        answer = raw.recv(4096).decode(errors="replace")
+    assert not answer or " 400 " in answer.splitlines()[0]
+    assert ChatSession.objects.count() == 0
+    for _ in range(2):
+        status, _ = post(live_server, api_key, body)
+        assert status == 200
+    assert ChatSession.objects.count() == 1 and Message.objects.count() == 2
+
+
+def test_concurrent_appends_to_one_live_session_get_distinct_consecutive_positions(live_server, api_key):
+    post(live_server, api_key, batch_body("live", [("live-0", "user", "start")]))
+    errors = []
+
+    def append(worker: int):
+        for turn in range(5):
+            status, result = post(live_server, api_key, batch_body("live", [
+                (f"live-{worker}-{turn}", "user" if turn % 2 == 0 else "assistant", f"turn {worker}.{turn}")]))
+            if status != 200 or result["counts"]["errors"]:
+                errors.append(result)
+
+    threads = [threading.Thread(target=append, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    positions = list(Message.objects.filter(session__external_id="live").order_by("seq").values_list("seq", flat=True))
+    assert positions == list(range(1, 32))
