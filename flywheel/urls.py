@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from flywheel.accounts import views as account_views
+from flywheel.accounts.permissions import HasAllowedRole
 from flywheel.accounts.roles import STAFF_ROLES, public
 
 
@@ -14,6 +15,9 @@ def healthz(request):
 
 class SchemaView(SpectacularAPIView):
     allowed_roles = STAFF_ROLES
+    # SpectacularAPIView sets its own (AllowAny) permission classes; without this line the
+    # schema is served to anyone, whatever allowed_roles says.
+    permission_classes = [HasAllowedRole]
 
 
 urlpatterns = [

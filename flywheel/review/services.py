@@ -278,7 +278,9 @@ def _own_claim(*, item_id: int, user) -> ReviewAssignment:
 
 def _give_back(*, item_id: int, user, state: str) -> ReviewItem:
     with transaction.atomic():
-        item = ReviewItem.objects.select_for_update().get(id=item_id)
+        item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
+        if item is None:
+            raise ReviewError("there is no such item")
         assignment = _own_claim(item_id=item_id, user=user)
         assignment.state, assignment.finished_at = state, timezone.now()
         assignment.save(update_fields=["state", "finished_at"])

@@ -138,3 +138,10 @@ def test_the_queue_item_list_renders(client, engineer, badcase_item):
     response = client.get(reverse("review:queue_items", args=[badcase_item.queue.slug]))
     assert response.status_code == 200
     assert f"#{badcase_item.id}" in response.content.decode()
+
+
+def test_the_session_page_shows_the_review_panel(client, engineer, badcase_item, conversation):
+    client.force_login(engineer)
+    html = client.get(reverse("ingest:session_detail", args=[conversation.external_id])).content.decode()
+    assert "sort() returns None" in html  # the user's feedback comment beside the turn
+    assert f"#{badcase_item.id}" in html and "badcase_answer" in html
