@@ -58,7 +58,8 @@ class ScrubResult:
 
 
 # --- detectors ------------------------------------------------------------------------------
-# Each yields (start, end, type) for validated candidates.
+# Each yields (start, end, type) for validated candidates. Boundaries are ASCII classes, not
+# \w: in Chinese text a value touches CJK characters ("发到1.2.3.4就行"), which \w would include.
 
 _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
@@ -85,17 +86,25 @@ _SECRET_ZH = re.compile(r"(?:密码|口令|密钥|验证码)\s*(?:是|为|[:：]
 
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,24})(?![A-Za-z0-9-])"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,24})(?![A-Za-z0-9-]|:\w)"
 )
-# `icon@2x.png` and `module@1.2.js` are file names, not addresses.
+# `icon@2x.png` and `module@1.2.js` are file names, not addresses; `X@W.shape` is code.
 _FILE_EXTENSIONS = frozenset(
     "png jpg jpeg gif svg webp bmp ico css js mjs ts tsx jsx json py md txt html htm xml yaml yml toml lock "
-    "zip gz tar pdf csv map woff woff2 ttf".split()
+    "zip gz tar pdf csv map woff woff2 ttf rs go sh".split()
+)
+# Two-letter top-level domains are countries (all accepted); longer ones must be known.
+_LONG_TLDS = frozenset(
+    "com net org edu gov mil int info biz name pro aero coop museum mobi asia tel travel jobs cat post app dev ai "
+    "io xyz top site online store tech shop blog cloud email live life world today space website news media link "
+    "club vip work group team company services solutions agency digital network systems email center global "
+    "international academy school college university tv me cc ltd inc llc co law legal health care bank finance "
+    "money insurance market studio design art photo page wiki social chat mail google apple microsoft amazon".split()
 )
 
 _CN_MOBILE = re.compile(r"(?<![\d.])(?:(?:\+|00)86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?![\d])")
 _CN_LANDLINE = re.compile(r"(?<![\d-])(?:\(0\d{2,3}\)\s?|0\d{2,3}-)\d{7,8}(?![\d])")
-_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d(?:[\s.()-]{0,2}\d){7,14}(?![\d])")
+_INTERNATIONAL = re.compile(r"(?<![A-Za-z0-9_+])\+\d(?:[\s.()-]{0,2}\d){7,14}(?![\d])")
 _NANP = re.compile(r"(?<![\d-])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![\d-])")
 # An order, invoice or tracking number is not a phone number even when it has 11 digits.
 _NUMBER_CONTEXT = re.compile(r"(?i)(?:订单|单号|编号|工单|快递|运单|order|invoice|tracking|ticket|ref|no\.|#)\W{0,3}\S{0,4}$")
@@ -111,12 +120,14 @@ _CARD = re.compile(
 )
 
 _IPV4 = re.compile(
-    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
+    r"(?<![A-Za-z0-9_.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+    r"(?![A-Za-z0-9_]|\.\d)"
 )
-_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*::?[0-9A-Fa-f]*:)[0-9A-Fa-f:]{3,39}(?![\w:])")
+_IPV6 = re.compile(r"(?<![A-Za-z0-9_:.])(?=[0-9A-Fa-f:]*::?[0-9A-Fa-f]*:)[0-9A-Fa-f:]{3,39}(?![A-Za-z0-9_:])")
 _VERSION_CONTEXT = re.compile(r"(?i)(?:version|ver\.?|release|v|版本|版本号)\s*[:：]?\s*$")
 
-_URL = re.compile(r"(?i)https?://[^\s<>\"'`\u3000-\u303f\uff00-\uffef]+")
+# A URL ends at whitespace, quotes, or CJK text and punctuation ("发到https://x.cn/?t=1就行").
+_URL = re.compile(r"(?i)https?://[^\s<>\"'`\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 _SENSITIVE_PARAMS = frozenset(
     "token access_token refresh_token id_token auth auth_token key api_key apikey secret client_secret password "
     "passwd pwd sig signature session sessionid session_id sid code ticket jwt credential credentials "
@@ -138,7 +149,12 @@ def _find_jwt(text: str):
             yield match.start(), match.end(), "jwt"
 
 
+_KEY_HINT = re.compile(r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|glpat-|hf_|_live_|_test_|fw_")
+
+
 def _find_api_keys(text: str):
+    if not _KEY_HINT.search(text):
+        return
     for pattern, needs_mixed in _KEY_PATTERNS:
         for match in pattern.finditer(text):
             value = match.group()
@@ -160,8 +176,10 @@ def _find_secrets(text: str):
 def _find_emails(text: str):
     if "@" in text:
         for match in _EMAIL.finditer(text):
-            if match.group("tld").lower() not in _FILE_EXTENSIONS:
-                yield match.start(), match.end(), "email"
+            tld = match.group("tld").lower()
+            if tld in _FILE_EXTENSIONS or (len(tld) > 2 and tld not in _LONG_TLDS):
+                continue
+            yield match.start(), match.end(), "email"
 
 
 def _digits(value: str) -> str:
@@ -207,14 +225,36 @@ def luhn_is_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+def card_number_is_plausible(number: str) -> bool:
+    """An issuer prefix with its card length (Visa 4, Mastercard 51-55/2221-2720, Amex 34/37,
+    JCB 35, Diners 30/36/38, UnionPay 62, Discover/Maestro 6) and a valid Luhn check digit.
+    The prefix and length keep timestamps (1...), order numbers and compact dates out even
+    when they pass Luhn by chance."""
+    length, head = len(number), number[:4]
+    if len(set(number)) == 1:
+        return False
+    if number[0] == "4":
+        ok = length in (13, 16, 19)
+    elif number[0] == "5":
+        ok = (length == 16 and "51" <= number[:2] <= "55") or (12 <= length <= 19 and number[:2] in ("50", "56", "57", "58"))
+    elif number[0] == "2":
+        ok = length == 16 and "2221" <= head <= "2720"
+    elif number[:2] in ("34", "37"):
+        ok = length == 15
+    elif number[:2] == "35":
+        ok = length in (16, 17, 18, 19)
+    elif number[:2] in ("30", "36", "38", "39"):
+        ok = length in (14, 15, 16, 17, 18, 19)
+    elif number[0] == "6":
+        ok = 16 <= length <= 19
+    else:
+        ok = False
+    return ok and luhn_is_valid(number)
+
+
 def _find_cards(text: str):
     for match in _CARD.finditer(text):
-        number = _digits(match.group())
-        # Issuers' prefixes start with 2-6 (Mastercard 2/5, Amex/JCB/Diners 3, Visa 4, UnionPay/Discover 6):
-        # this keeps timestamps (1...) and most order numbers out even when they pass Luhn by chance.
-        if not 13 <= len(number) <= 19 or number[0] not in "23456" or len(set(number)) == 1:
-            continue
-        if luhn_is_valid(number):
+        if card_number_is_plausible(_digits(match.group())):
             yield match.start(), match.end(), "bank_card"
 
 
@@ -262,17 +302,23 @@ def _find_urls(text: str):
 
 
 _DETECTORS = (_find_jwt, _find_api_keys, _find_secrets, _find_emails, _find_urls)
-_NUMERIC_DETECTORS = (_find_cn_ids, _find_cards, _find_phones, _find_ips)
-_HAS_DIGIT = re.compile(r"\d")
+_LONG_NUMBER_DETECTORS = (_find_cn_ids, _find_cards, _find_phones)
+# Cheap guards, so the common chat turn pays for a few scans instead of every detector:
+# phone, card and ID numbers all have seven digits or more, apart by at most two separators
+# ("+33 1 46 57 31 34"); addresses have "1.2" or "a:b".
+_SEVEN_DIGITS = re.compile(r"\d(?:[\s().-]{0,2}\d){6}")
+_IP_HINT = re.compile(r"\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f:]")
 
 
 def _candidates(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for detector in _DETECTORS:
         found.extend(detector(text))
-    if _HAS_DIGIT.search(text):
-        for detector in _NUMERIC_DETECTORS:
+    if _SEVEN_DIGITS.search(text):
+        for detector in _LONG_NUMBER_DETECTORS:
             found.extend(detector(text))
+    if _IP_HINT.search(text):
+        found.extend(_find_ips(text))
     return found
 
 

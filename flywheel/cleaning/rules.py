@@ -199,8 +199,9 @@ def repetition(message: MessageView, params: dict) -> Hit | None:
     return None
 
 
-# Symbols and punctuation; emoji (and their joiners) are ordinary chat, not noise.
-_SPECIAL = re.compile(r"[^\w\s\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f]")
+# ASCII-style symbols and punctuation. Emoji (and their joiners) are ordinary chat, and so is
+# CJK punctuation: a list of film titles is half 《》、 and still a fine message.
+_SPECIAL = re.compile(r"[^\w\s\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f\u3000-\u303f\uff00-\uffef\u2026\u2014]")
 _NON_SPACE = re.compile(r"\S")
 
 
@@ -240,37 +241,45 @@ def garbled(message: MessageView, params: dict) -> Hit | None:
 
 
 @rule("language", version=1, title="Language", action=FLAG,
-      params={"allowed": ["zh", "en"], "min_letters": 15, "min_cjk_chars": 2})
+      params={"allowed": ["zh", "en"], "min_letters": 20, "min_cjk_chars": 2, "min_confidence": 0.7})
 def language(message: MessageView, params: dict) -> Hit | None:
-    """Turns in a language the product does not serve. Not trusted on very short turns:
-    those are "und" (undetermined) and never flagged."""
-    code = detect_language(message.facts, candidates=CLEANING_LANGUAGES, min_letters=params["min_letters"],
-                           min_cjk_chars=params["min_cjk_chars"])
-    message.language = code
-    if code == UNDETERMINED or code in params["allowed"]:
+    """Turns in a language the product does not serve. Not trusted on very short turns, nor
+    when the identifier is unsure: those are "und" (undetermined) and never flagged."""
+    detection = detect_language(message.facts, candidates=CLEANING_LANGUAGES, min_letters=params["min_letters"],
+                                min_cjk_chars=params["min_cjk_chars"])
+    sure = detection.confidence >= params["min_confidence"]
+    message.language = detection.language if sure else UNDETERMINED
+    if not sure or detection.language == UNDETERMINED or detection.language in params["allowed"]:
         return None
-    return Hit(f"language {code} is not one of {', '.join(params['allowed'])}", {"language": code})
+    return Hit(f"language {detection.language} ({detection.confidence:.0%} sure) is not one of "
+               f"{', '.join(params['allowed'])}", {"language": detection.language,
+                                                    "confidence": round(detection.confidence, 3)})
 
 
+# Matched on lower-cased text (cheaper than re.I for long alternations).
 _DISCLAIMERS = [
-    r"\bas an? (?:ai|a\.i\.|artificial intelligence)(?: language model| assistant| model| chatbot)?\b",
-    r"\bas a (?:large )?language model\b",
-    r"\bI(?:'m| am) (?:just |only )?an? (?:ai|artificial intelligence|language model)\b",
-    r"\bI (?:do not|don't) have (?:personal )?(?:opinions|feelings|emotions|beliefs|preferences)\b",
-    r"作为一?个?(?:AI|ai|人工智能)(?:语言模型|助手|模型|程序)?",
+    r"as an? (?:ai|a\.i\.|artificial intelligence)\b(?: language model| assistant| model| chatbot)?",
+    r"as a (?:large )?language model\b",
+    r"i(?:'m| am) (?:just |only )?an? (?:ai|artificial intelligence|language model)\b",
+    r"i (?:do not|don't) have (?:personal )?(?:opinions|feelings|emotions|beliefs|preferences)\b",
+    r"作为一?个?(?:ai|人工智能)(?:语言模型|助手|模型|程序)?",
     r"作为一?个?(?:大型)?语言模型",
-    r"我(?:只)?是一?个?(?:AI|ai|人工智能)",
+    r"我(?:只)?是一?个?(?:ai|人工智能)",
     r"我没有个人(?:观点|感情|情感|意见|喜好)",
 ]
 _REFUSALS = [
-    r"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?I (?:can(?:not|'t)|am unable to|won't|will not)\b",
-    r"\bI (?:can(?:not|'t)|am unable to|won't|will not) (?:help|assist|provide|fulfill|comply|do that|answer)\b",
-    r"\bI must (?:decline|refuse)\b",
+    r"i(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can(?:not|'t)|am unable to|won't|will not)\b",
+    r"i (?:can(?:not|'t)|am unable to|won't|will not) (?:help|assist|provide|fulfill|comply|do that|answer)\b",
+    r"i must (?:decline|refuse)\b",
     r"(?:抱歉|对不起|很遗憾)[，,]?\s*我(?:无法|不能|没办法|不可以)",
     r"我(?:无法|不能)(?:回答|提供|帮助|满足|完成|协助)",
 ]
-_DISCLAIMER = re.compile("|".join(_DISCLAIMERS), re.I)
-_REFUSAL = re.compile("|".join(_REFUSALS), re.I)
+_DISCLAIMER = re.compile(r"(?<![a-z])(?:" + "|".join(_DISCLAIMERS) + ")")
+_REFUSAL = re.compile(r"(?<![a-z])(?:" + "|".join(_REFUSALS) + ")")
+# Every stock phrase above contains one of these; most answers contain none and skip the scan.
+_STOCK_HINT = re.compile(r" ai\b|a\.i\.|artificial|language model|opinions|feelings|emotions|beliefs|preferences"
+                         r"|sorry|afraid|i can|i cannot|i am unable|i won|i will not|i must|作为|我是|我只是|我没有"
+                         r"|我无法|我不能|抱歉|对不起|很遗憾")
 
 
 @lru_cache(maxsize=64)
@@ -284,21 +293,27 @@ def boilerplate(message: MessageView, params: dict) -> Hit | None:
     """Answers built from stock phrases: "As an AI language model", "作为一个AI语言模型",
     "I'm sorry, but I can't", "抱歉，我无法" (plus any patterns configured)."""
     text = message.facts.prose
-    for kind, pattern in (("AI disclaimer", _DISCLAIMER), ("refusal", _REFUSAL),
-                          ("configured pattern", _compiled_extra(tuple(params["extra_patterns"])))):
-        match = pattern.search(text) if pattern is not None else None
+    lowered = text.lower().replace("\u2019", "'")
+    stock = _STOCK_HINT.search(lowered) is not None
+    for kind, pattern, subject in (("AI disclaimer", _DISCLAIMER if stock else None, lowered),
+                                   ("refusal", _REFUSAL if stock else None, lowered),
+                                   ("configured pattern", _compiled_extra(tuple(params["extra_patterns"])), text)):
+        match = pattern.search(subject) if pattern is not None else None
         if match:
             return Hit(f"{kind}: {match.group()[:60]!r}", {"kind": kind})
     return None
 
 
 _TERMINAL = set(".!?。！？…~～」』\"'”’)）]】>*`_|}")
-_CONTINUATION = set(",，、:：;；-—–/(（[【")
+_CONTINUATION = set(",，、:：;；-—–(（[【")
+# Sentence-final particles: a Chinese chat turn ending with one is complete without punctuation.
+_FINAL_PARTICLES = set("呢吧啊呀哦嘛啦哈了的吗哇喔噢咯嘞么")
+_CJK_CLOSING = re.compile("[。！？!?]")
 _FUNCTION_WORDS = frozenset(
     "the a an to of and or but with for in on at by from that which is are was were be been my your their this "
     "these those as if then than so because into onto".split()
 )
-_LAST_WORD = re.compile(r"([A-Za-z]+)\W*$")
+_LAST_WORD = re.compile(r"([A-Za-z]+)$")
 _LIST_OR_TABLE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\||#)")
 
 
@@ -306,7 +321,7 @@ _LIST_OR_TABLE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\||#)")
       params={"min_units": 8})
 def truncated(message: MessageView, params: dict) -> Hit | None:
     """An answer that stops mid-sentence: an unclosed code block, a trailing comma or colon,
-    a dangling "the"/"to", or Chinese with no closing punctuation."""
+    a dangling "the"/"to", or Chinese that closes its earlier sentences but not the last."""
     facts = message.facts
     text = facts.stripped
     if facts.units < params["min_units"]:
@@ -321,11 +336,14 @@ def truncated(message: MessageView, params: dict) -> Hit | None:
     last_line = text.rsplit("\n", 1)[-1]
     if _LIST_OR_TABLE.match(last_line):
         return None
-    word = _LAST_WORD.search(text)
-    if word and word.end(1) == len(text) and word.group(1).lower() in _FUNCTION_WORDS:
+    word = _LAST_WORD.search(text[-40:])
+    if word and word.group(1).lower() in _FUNCTION_WORDS:
         return Hit(f"ends with {word.group(1)!r}")
-    if facts.mostly_cjk and unicodedata.category(last).startswith("L"):
-        return Hit("Chinese answer without closing punctuation")
+    # Chinese chat often ends without "。"; only an answer that closes its other sentences
+    # and then stops on a bare character reads as cut off.
+    if (facts.mostly_cjk and unicodedata.category(last).startswith("L") and last not in _FINAL_PARTICLES
+            and _CJK_CLOSING.search(text)):
+        return Hit("Chinese answer stops without closing its last sentence")
     return None
 
 

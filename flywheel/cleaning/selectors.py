@@ -20,6 +20,7 @@ from flywheel.cleaning.rules import RULES
 from flywheel.ingest.models import ChatSession, Message
 
 REPORT_CACHE_S = 60
+_GENERATION_KEY = "cleaning:report-generation"
 
 
 def sessions_ready_for_labeling(*, after_id: int | None = None, limit: int | None = 500,
@@ -68,7 +69,18 @@ def apps_known() -> list[str]:
 # --- the report ---------------------------------------------------------------------------------
 
 
+def report_cache_invalidate() -> None:
+    """Called after every cleaning batch: cached figures carry the generation they were
+    computed in, so new verdicts show at once while a quiet report stays cached."""
+    cache.add(_GENERATION_KEY, 0, timeout=None)
+    try:
+        cache.incr(_GENERATION_KEY)
+    except ValueError:  # evicted between add and incr
+        cache.set(_GENERATION_KEY, 1, timeout=None)
+
+
 def _cached(key: str, compute):
+    key = f"{key}:g{cache.get(_GENERATION_KEY, 0)}"
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -95,14 +107,16 @@ def report_figures(*, app: str | None) -> dict:
     return _cached(f"cleaning:report:{app if app is not None else '*'}", compute)
 
 
-def rule_hit_counts(figures: dict, ruleset: RuleSet) -> list[tuple[str, int]]:
-    """Hits per rule under the rule set in force (old versions and parameters left out)."""
-    current = {c.rule.name: c.config_hash for c in ruleset.rules}
+def rule_hit_counts(figures: dict, ruleset: RuleSet | None) -> list[tuple[str, int]]:
+    """Hits per rule under the rule set in force (old versions and parameters left out);
+    with no rule set, under each rule's current version whatever its parameters."""
+    current = {c.rule.name: c.config_hash for c in ruleset.rules} if ruleset is not None else None
     counts = []
     for name in list(RULES) + [PII_RULE, "duplicate"]:
         rows = figures["hits"].get(name, [])
         if name in RULES:
-            rows = [r for r in rows if r["version"] == RULES[name].version and r["config_hash"] == current.get(name)]
+            rows = [r for r in rows if r["version"] == RULES[name].version
+                    and (current is None or r["config_hash"] == current.get(name))]
         total = sum(r["count"] for r in rows)
         if total:
             counts.append((name, total))

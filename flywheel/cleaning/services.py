@@ -40,7 +40,7 @@ from flywheel.cleaning.ruleset import (
     evaluate_session,
     validate_overrides,
 )
-from flywheel.cleaning.selectors import ruleset_for_app
+from flywheel.cleaning.selectors import report_cache_invalidate, ruleset_for_app
 from flywheel.ingest.models import ChatSession, Message
 
 DEDUP_VERSION = 1
@@ -103,7 +103,7 @@ def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | 
     for ids in _appended_session_batches(size):
         _merge(totals, cleaning_batch_process(session_ids=ids))
         if progress:
-            progress(totals["sessions"], None, f"re-cleaned sessions with new messages")
+            progress(totals["sessions"], None, "re-cleaned sessions with new messages")
     return dict(totals)
 
 
@@ -144,6 +144,8 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
     totals: Counter = Counter()
     after = 0
     fingerprints: dict[str, str] = {}
+    # One count per job (not per page view) buys a real progress bar.
+    total = sessions.count() if progress else None
     while True:
         rows = list(sessions.filter(id__gt=after).order_by("id").values_list("id", "app", "cleaning__config_fingerprint")[:size])
         if not rows:
@@ -159,7 +161,7 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
         if stale:
             _merge(totals, cleaning_batch_process(session_ids=stale))
         if progress:
-            progress(totals["sessions_seen"], None, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']}")
+            progress(totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen")
     return dict(totals)
 
 
@@ -191,6 +193,7 @@ def cleaning_batch_process(*, session_ids: list[int]) -> dict:
         _store_results(sessions, outcomes, rulesets, session_dups)
         _store_messages(outcomes, prompt_dups, now)
         _store_sessions(sessions, outcomes, rulesets, session_dups, last_message, now)
+    report_cache_invalidate()
     counts = Counter(sessions=len(sessions))
     for sid, outcome in outcomes.items():
         counts[f"sessions_{outcome.status}"] += 1
