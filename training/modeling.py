@@ -39,12 +39,13 @@ def quiet_transformers() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def resolve_attention(requested: str, device: torch.device) -> str:
-    flash_available = importlib.util.find_spec("flash_attn") is not None
+def resolve_attention(requested: str, device: torch.device, bf16: bool) -> str:
+    """flash-attn kernels take only half-precision inputs, so they come with bf16 autocast."""
+    flash_usable = device.type == "cuda" and bf16 and importlib.util.find_spec("flash_attn") is not None
     if requested == "auto":
-        return "flash_attention_2" if device.type == "cuda" and flash_available else "sdpa"
-    if requested == "flash_attention_2" and (device.type != "cuda" or not flash_available):
-        raise ConfigError("attn_implementation=flash_attention_2 needs a CUDA GPU and the flash-attn package")
+        return "flash_attention_2" if flash_usable else "sdpa"
+    if requested == "flash_attention_2" and not flash_usable:
+        raise ConfigError("attn_implementation=flash_attention_2 needs a CUDA GPU, bf16 and the flash-attn package")
     return requested
 
 

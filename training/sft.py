@@ -119,7 +119,7 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
     pad_token_id = pad_token_id_of(tokenizer)
     data = prepare_data(config, tokenizer)
     bf16 = resolve_bf16(config, context.device)
-    attention = resolve_attention(config.attn_implementation, context.device)
+    attention = resolve_attention(config.attn_implementation, context.device, bf16)
     model = load_model(str(checkpoint or config.model), attention, config.gradient_checkpointing).to(context.device)
 
     num_conversations = len(data.train)

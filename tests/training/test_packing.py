@@ -109,3 +109,27 @@ def test_an_empty_micro_batch_still_gives_every_parameter_a_zero_gradient(tiny_m
     (forward_for_loss(model, batch, "sdpa").logits.sum() * 0.0).backward()
 
     assert all(parameter.grad is not None and not parameter.grad.any() for parameter in model.parameters())
+
+
+class RecordingModel(torch.nn.Module):
+    """Stands in for a flash-attn model: records what it is called with, returns zero logits."""
+
+    def forward(self, input_ids, **kwargs):
+        self.calls = getattr(self, "calls", []) + [dict(kwargs, input_ids=input_ids)]
+        return type("Output", (), {"logits": torch.zeros(*input_ids.shape, 5)})()
+
+
+def test_the_flash_attn_varlen_path_lays_conversations_end_to_end_with_their_cumulative_lengths(
+        tokenized_conversations, channel_index):
+    batch = collate(tokenized_conversations[:3], channel_index=channel_index, pad_token_id=0, packing=True, max_len=100)
+    model = RecordingModel()
+
+    out = forward_for_loss(model, batch, "flash_attention_2")
+
+    call = model.calls[0]
+    lengths = sorted(len(c) for c in tokenized_conversations[:3])
+    assert call["input_ids"].shape == (1, sum(lengths))
+    assert call.get("attention_mask") is None
+    assert sorted(torch.diff(call["cu_seq_lens_q"]).tolist()) == lengths
+    assert call["max_length_q"] == max(lengths)
+    assert out.labels.shape == out.turn_ids.shape == (1, sum(lengths))
