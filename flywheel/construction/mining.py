@@ -1,0 +1,218 @@
+"""Bad-case mining: every signal that an assistant answer is bad becomes a `BadCase` (one per
+answer) with a `BadCaseReason` per source, and the context construction needs (the scrubbed
+conversation before the answer).
+
+Sources read their own table past a cursor, like routing rules, and are cheap (no LLM): the
+pipeline stage (order 40) runs them all. Built in: thumbs-down feedback, cleaning flags on
+assistant answers; reviewers' verdicts on bad-case answers arrive through the review kind
+(flywheel/construction/kinds.py). Another app adds a source with `badcase_source_register`:
+
+    def low_quality_labels(*, after: int, limit: int) -> tuple[int, list[Signal]]:
+        rows = Label.objects.filter(id__gt=after, quality__lte=2).order_by("id")[:limit]
+        return (rows[-1].id if rows else after), [Signal(r.message_id, "label", {"label_ids": [r.id]}) for r in rows]
+
+A source must only move forward and may return the same signal twice (recording is an upsert).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Greatest
+
+from flywheel.cleaning.models import RuleResult
+from flywheel.cleaning.pii import scrub_text
+from flywheel.cleaning.services import message_texts_for_llm
+from flywheel.construction import conf
+from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
+from flywheel.construction.verifiers import tests_from_prompt
+from flywheel.ingest.models import Feedback, Message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Signal:
+    message_id: int
+    source: str
+    detail: dict = field(default_factory=dict)
+    hint: str = ""  # what a user said about the answer (scrubbed before it is stored)
+
+
+Source = Callable[..., tuple[int, list[Signal]]]
+_SOURCES: dict[str, Source] = {}
+
+
+def badcase_source_register(name: str, func: Source) -> Source:
+    existing = _SOURCES.get(name)
+    if existing is not None and existing.__qualname__ != func.__qualname__:
+        raise ValueError(f"bad-case source {name!r} is registered twice")
+    _SOURCES[name] = func
+    return func
+
+
+def badcase_sources() -> list[str]:
+    return sorted(_SOURCES)
+
+
+# --- built-in sources ---------------------------------------------------------------------------
+
+
+def thumbs_down_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
+    rows = list(Feedback.objects.filter(id__gt=after).order_by("id")
+                .values("id", "rating", "comment", "reasons", "message_id", "message__role")[:limit])
+    signals = []
+    for row in rows:
+        if row["rating"] != -1 or row["message__role"] != Message.Role.ASSISTANT:
+            continue
+        reasons = row["reasons"] if isinstance(row["reasons"], list) else []
+        hint = "; ".join(filter(None, [", ".join(map(str, reasons)), row["comment"] or ""]))
+        signals.append(Signal(row["message_id"], "thumbs_down", {"feedback_ids": [row["id"]]}, hint=hint))
+    return (rows[-1]["id"] if rows else after), signals
+
+
+def cleaning_flag_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
+    rows = list(RuleResult.objects.filter(id__gt=after).order_by("id")
+                .values("id", "action", "rule", "reason", "message_id", "message__role")[:limit])
+    signals = [
+        Signal(row["message_id"], "cleaning", {"rules": [row["rule"]], "rule_result_ids": [row["id"]]})
+        for row in rows
+        if row["message_id"] and row["action"] == "flag" and row["message__role"] == Message.Role.ASSISTANT
+    ]
+    return (rows[-1]["id"] if rows else after), signals
+
+
+badcase_source_register("thumbs_down", thumbs_down_source)
+badcase_source_register("cleaning", cleaning_flag_source)
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+def _merge_detail(old: dict, new: dict) -> dict:
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, list):
+            merged[key] = sorted(set(merged.get(key, [])) | set(value), key=str)[:200]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _contexts(messages: list[Message]) -> dict[int, dict]:
+    """For each bad answer: its scrubbed context, scrubbed text, or why it is blocked."""
+    by_session: dict[int, list[Message]] = defaultdict(list)
+    for row in (Message.objects.filter(session_id__in={m.session_id for m in messages}, alternative_to__isnull=True)
+                .only("id", "session_id", "seq", "role").order_by("seq", "id")):
+        by_session[row.session_id].append(row)
+    before = {}
+    for message in messages:
+        turns = [t for t in by_session[message.session_id] if t.seq < message.seq and t.role != Message.Role.TOOL]
+        before[message.id] = turns[-conf.CONTEXT_TURNS:]
+    wanted = {t.id for turns in before.values() for t in turns} | {m.id for m in messages}
+    texts = message_texts_for_llm(message_ids=sorted(wanted))
+    out = {}
+    for message in messages:
+        turns = before[message.id]
+        unscrubbed = [t.id for t in turns if t.id not in texts] + ([] if message.id in texts else [message.id])
+        if unscrubbed:
+            out[message.id] = {"blocked": f"message {unscrubbed[0]} could not be PII-scrubbed; it must not go to an LLM"}
+        elif not any(t.role == Message.Role.USER for t in turns):
+            out[message.id] = {"blocked": "there is no user message before this answer"}
+        else:
+            context = [{"message_id": t.id, "role": t.role, "content": texts[t.id][:conf.TURN_MAX_CHARS]} for t in turns]
+            out[message.id] = {"context": context, "bad_answer": texts[message.id][:conf.TURN_MAX_CHARS]}
+    return out
+
+
+def _scrubbed_hint(hints: list[str]) -> str:
+    text = " | ".join(dict.fromkeys(h for h in hints if h))[:2000]
+    if not text:
+        return ""
+    scrub = scrub_text(text)
+    return scrub.text if scrub.ok else ""
+
+
+def badcase_signals_record(*, signals: list[Signal]) -> dict:
+    """Upsert the bad cases and reasons these signals point at. Returns counts."""
+    signals = [s for s in signals if s.message_id]
+    if not signals:
+        return {"bad_cases_new": 0, "reasons_new": 0}
+    by_message: dict[int, list[Signal]] = defaultdict(list)
+    for signal in signals:
+        by_message[signal.message_id].append(signal)
+    existing = {bc.message_id: bc for bc in BadCase.objects.filter(message_id__in=list(by_message))}
+    fresh = list(Message.objects.filter(id__in=[m for m in by_message if m not in existing], role=Message.Role.ASSISTANT))
+    contexts = _contexts(fresh) if fresh else {}
+    created_cases = created_reasons = 0
+    with transaction.atomic():
+        for message in fresh:
+            built = contexts[message.id]
+            hint = _scrubbed_hint([s.hint for s in by_message[message.id]])
+            last_user = next((t["content"] for t in reversed(built.get("context", [])) if t["role"] == "user"), "")
+            tests = tests_from_prompt(last_user)
+            try:
+                with transaction.atomic():
+                    case = BadCase.objects.create(
+                        message=message, session_id=message.session_id, context=built.get("context", []),
+                        bad_answer=built.get("bad_answer", ""), feedback_hint=hint,
+                        status=BadCase.Status.BLOCKED if "blocked" in built else BadCase.Status.NEW,
+                        blocked_reason=built.get("blocked", ""),
+                        verifier={"kind": "code", "tests": tests} if tests else None,
+                        task_type="coding" if tests else "",
+                    )
+                created_cases += 1
+            except IntegrityError:  # mined concurrently
+                case = BadCase.objects.get(message=message)
+            existing[message.id] = case
+        for message_id, group in by_message.items():
+            case = existing.get(message_id)
+            if case is None:  # not an assistant answer, or gone
+                continue
+            for source in sorted({s.source for s in group}):
+                detail: dict = {}
+                for signal in group:
+                    if signal.source == source:
+                        detail = _merge_detail(detail, signal.detail)
+                reason = BadCaseReason.objects.select_for_update().filter(bad_case=case, source=source).first()
+                if reason is None:
+                    try:
+                        with transaction.atomic():
+                            BadCaseReason.objects.create(bad_case=case, source=source, detail=detail)
+                        created_reasons += 1
+                        continue
+                    except IntegrityError:
+                        reason = BadCaseReason.objects.select_for_update().get(bad_case=case, source=source)
+                merged = _merge_detail(reason.detail, detail)
+                if merged != reason.detail:
+                    reason.detail = merged
+                    reason.save(update_fields=["detail"])
+    return {"bad_cases_new": created_cases, "reasons_new": created_reasons}
+
+
+def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> dict:
+    """Run every source from its cursor until none has anything new. Returns counts per source."""
+    batch_size = batch_size or conf.MINING_BATCH_SIZE
+    report = {}
+    for name in badcase_sources():
+        source = _SOURCES[name]
+        cursor, _ = MiningCursor.objects.get_or_create(source=name)
+        position, totals = cursor.position, {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
+        while True:
+            new_position, signals = source(after=position, limit=batch_size)
+            counts = badcase_signals_record(signals=signals)
+            totals["signals"] += len(signals)
+            totals["bad_cases_new"] += counts["bad_cases_new"]
+            totals["reasons_new"] += counts["reasons_new"]
+            if new_position <= position:
+                break
+            MiningCursor.objects.filter(source=name).update(position=Greatest("position", new_position))
+            position = new_position
+            if progress:
+                progress(f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
+        report[name] = totals
+    return report
