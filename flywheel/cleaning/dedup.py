@@ -43,6 +43,7 @@ _PERM_A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) << np.uint64(1)) |
 _PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _POSITION = (_rng.integers(1, 2**63, 8, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
 _BAND_SALT = _rng.integers(1, 2**63, LSH_BANDS, dtype=np.uint64)
+_SCOPE_SALT = {"prompt": np.uint64(0x9E3779B97F4A7C15), "session": np.uint64(0xC2B2AE3D27D4EB4F)}
 _CHUNK_SHINGLES = 16384
 _ROLE_MARKERS = {"user": 1 << 40, "assistant": (1 << 40) + 1, "system": (1 << 40) + 2, "tool": (1 << 40) + 3}
 
@@ -141,11 +142,12 @@ def _signatures(shingle_sets: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _band_keys(signatures: np.ndarray) -> np.ndarray:
-    """(B, LSH_BANDS) positive int63 keys, one per band of LSH_ROWS signature values."""
+def _band_keys(signatures: np.ndarray, scope: str) -> np.ndarray:
+    """(B, LSH_BANDS) positive int63 keys, one per band of LSH_ROWS signature values. The band
+    number and the scope are mixed in, so one indexed column serves every band of every scope."""
     rows = signatures[:, :LSH_BANDS * LSH_ROWS].astype(np.uint64).reshape(len(signatures), LSH_BANDS, LSH_ROWS)
     with np.errstate(over="ignore"):
-        combined = _BAND_SALT[None, :] + np.zeros(rows.shape[:2], dtype=np.uint64)
+        combined = (_BAND_SALT ^ _SCOPE_SALT[scope])[None, :] + np.zeros(rows.shape[:2], dtype=np.uint64)
         for k in range(LSH_ROWS):
             combined = _mix(combined ^ (rows[:, :, k] * _POSITION[k]))
     return (combined >> np.uint64(1)).astype(np.int64)
@@ -166,7 +168,7 @@ def fingerprints(prepared: list[Prepared], *, scope: str) -> list[Fingerprint]:
             shingle_sets.append(_shingles(item.ids, n))
             with_signature.append(index)
     signatures = _signatures(shingle_sets) if shingle_sets else np.empty((0, NUM_PERM), np.uint32)
-    bands = _band_keys(signatures) if len(signatures) else np.empty((0, LSH_BANDS), np.int64)
+    bands = _band_keys(signatures, scope) if len(signatures) else np.empty((0, LSH_BANDS), np.int64)
     by_index = {index: row for row, index in enumerate(with_signature)}
     result = []
     for index, item in enumerate(prepared):

@@ -152,12 +152,11 @@ class DedupEntry(models.Model):
 
 
 class DedupBand(models.Model):
-    scope = models.CharField(max_length=8)
-    key = models.BigIntegerField()
-    entry = models.ForeignKey(DedupEntry, on_delete=models.CASCADE, related_name="bands")
+    """One LSH band of a representative. The key mixes in the band number and the scope, so
+    one bigint index finds candidates. Written once, with its entry, under the cleaning lock."""
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key", "entry"], name="dedup_band_unique")]
+    key = models.BigIntegerField(db_index=True)
+    entry = models.ForeignKey(DedupEntry, on_delete=models.CASCADE, related_name="bands")
 
 
 class CleaningState(models.Model):

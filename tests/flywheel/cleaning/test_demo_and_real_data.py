@@ -3,6 +3,8 @@ public samples (hh-rlhf in English, KdConv in Chinese)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.management import call_command
 
@@ -89,9 +91,11 @@ def test_the_pipeline_runs_end_to_end_on_the_real_samples(shared_datasets, clean
     for name in ("kdconv-film-dev.json.gz", "kdconv-music-dev.json.gz"):
         for batch in kdconv_batches(shared_datasets / name):
             ingest_batch(**batch, source="import:kdconv", announce=False)
+    started = time.perf_counter()
     report = clean()
+    seconds = time.perf_counter() - started  # printed for the record, never asserted
     hh, kd = _counts("hh-rlhf"), _counts("kdconv")
-    print(f"\nreal samples: {report}\nhh-rlhf: {hh}\nkdconv: {kd}")
+    print(f"\nreal samples: {report}\ncleaning stage: {seconds:.1f} s\nhh-rlhf: {hh}\nkdconv: {kd}")
     assert report["sessions"] == ChatSession.objects.count() == hh["kept"] + hh["flagged"] + hh["dropped"] + 300
     # hh-rlhf: mostly usable English; red-team refusals and cut-off answers are flagged, a few
     # empty answers dropped, some personal data (mostly made up by the model) scrubbed.
