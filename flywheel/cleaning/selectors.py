@@ -70,8 +70,9 @@ def apps_known() -> list[str]:
 
 
 def report_cache_invalidate() -> None:
-    """Called after every cleaning batch: cached figures carry the generation they were
-    computed in, so new verdicts show at once while a quiet report stays cached."""
+    """Called when a cleaning run finishes: cached figures carry the generation they were
+    computed in, so a finished run shows at once, while during a long run (or on a quiet
+    day) the aggregates are computed at most once a minute."""
     cache.add(_GENERATION_KEY, 0, timeout=None)
     try:
         cache.incr(_GENERATION_KEY)

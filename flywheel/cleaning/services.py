@@ -104,6 +104,8 @@ def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | 
         _merge(totals, cleaning_batch_process(session_ids=ids))
         if progress:
             progress(totals["sessions"], None, "re-cleaned sessions with new messages")
+    if totals["sessions"]:
+        report_cache_invalidate()  # the report is cached for a minute; show a finished run at once
     return dict(totals)
 
 
@@ -162,6 +164,8 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
             _merge(totals, cleaning_batch_process(session_ids=stale))
         if progress:
             progress(totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen")
+    if totals["sessions"]:
+        report_cache_invalidate()
     return dict(totals)
 
 
@@ -193,7 +197,6 @@ def cleaning_batch_process(*, session_ids: list[int]) -> dict:
         _store_results(sessions, outcomes, rulesets, session_dups)
         _store_messages(outcomes, prompt_dups, now)
         _store_sessions(sessions, outcomes, rulesets, session_dups, last_message, now)
-    report_cache_invalidate()
     counts = Counter(sessions=len(sessions))
     for sid, outcome in outcomes.items():
         counts[f"sessions_{outcome.status}"] += 1

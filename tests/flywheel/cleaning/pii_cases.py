@@ -124,8 +124,6 @@ def synthetic_cases(kind: str, count: int, seed: int) -> list[tuple[str, int, in
     for _ in range(count):
         value = MAKERS[kind](rng)
         template = rng.choice(TEMPLATES)
-        if kind in ("url_token", "email", "api_key", "jwt") and template in ("value={v};",):
-            template = "{v}"
         start = template.index("{v}")
         cases.append((template.replace("{v}", value), start, start + len(value)))
     return cases
@@ -143,7 +141,7 @@ def look_alikes(seed: int = 11) -> list[str]:
     rng = random.Random(seed)
     cases = [
         # order numbers and timestamps
-        f"订单号{rng.choice('13579')}{_digits(rng, 10)}" if False else "订单号：13812345678 已发货",
+        "订单号：13812345678 已发货",
         "Order #13812345678 has shipped", "快递单号 SF1234567890123", "tracking no. 15012345678",
         "created at 1700000000", "ts=1700000000123", "2024-03-15 12:30:45", "2024-03-15T12:30:45Z",
         "20240315123045", "at 12:30:45 on 15/03/2024", "ISBN 978-3-16-148410-0", "¥12800.00",

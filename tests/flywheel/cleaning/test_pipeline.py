@@ -248,3 +248,14 @@ def test_message_texts_for_llm_uses_the_repaired_text(clean):
     clean()
     message_id = session.messages.get(seq=1).id
     assert message_texts_for_llm(message_ids=[message_id]) == {message_id: "怎么重置密码？"}
+
+
+def test_the_rerun_command_recleans_in_the_foreground(clean, engineer, capsys):
+    from django.core.management import call_command
+
+    session = session_with_turns(GOOD, app="shop")
+    clean()
+    ruleset_config_save(app="shop", overrides={"rules": {"length": {"params": {"max_units": 3}}}}, user=engineer)
+    call_command("rerun_cleaning", app="shop")
+    assert '"sessions": 1' in capsys.readouterr().out
+    assert SessionCleaning.objects.get(session=session).status == "flagged"
