@@ -29,7 +29,7 @@ from flywheel.cleaning.pii import scrub_text
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.construction import conf
 from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
-from flywheel.construction.verifiers import tests_from_prompt
+from flywheel.construction.verifiers import asserts_in_prompt
 from flywheel.ingest.models import Feedback, Message
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
             built = contexts[message.id]
             hint = _scrubbed_hint([s.hint for s in by_message[message.id]])
             last_user = next((t["content"] for t in reversed(built.get("context", [])) if t["role"] == "user"), "")
-            tests = tests_from_prompt(last_user)
+            tests = asserts_in_prompt(last_user)
             try:
                 with transaction.atomic():
                     case = BadCase.objects.create(

@@ -60,7 +60,7 @@ def extract_code(text: str) -> str | None:
     return text if defines else None
 
 
-def tests_from_prompt(prompt: str) -> str | None:
+def asserts_in_prompt(prompt: str) -> str | None:
     """Tests the user gave in the prompt: a code block made only of assert statements (and
     imports), e.g. "Write is_prime(n). ```python\\nassert is_prime(7)\\n```"."""
     for _lang, body in reversed(code_blocks(prompt)):

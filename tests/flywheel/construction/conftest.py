@@ -4,6 +4,7 @@ test server, and bad cases mined from real ingested conversations."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -56,12 +57,15 @@ class Script:
     pointwise_reply: Callable[[str], str] | None = None
     pairwise: Callable[[str, str], str] | None = None
     synth: Callable[[dict], str] | None = None
+    delay_s: float = 0.0  # answer slowly (to kill a worker mid-run)
     calls: list[str] = field(default_factory=list)
 
     def score(self, text: str) -> float:
         return self.scores.get(text, self.default_score)
 
     def __call__(self, request: dict):
+        if self.delay_s and request.get("_choice_index", 0) == 0:
+            time.sleep(self.delay_s)
         kind = request_kind(request)
         self.calls.append(kind)
         data = request_data(request)

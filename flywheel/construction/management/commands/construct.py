@@ -4,12 +4,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from flywheel.construction import conf
 from flywheel.construction.mining import badcase_mine_pending
-from flywheel.construction.services import NothingToConstruct, construction_run_abandon, construction_run_create, construction_run_execute
+from flywheel.construction.services import (
+    NothingToConstruct,
+    construction_run_abandon,
+    construction_run_create,
+    construction_run_execute,
+)
 from flywheel.llm.client import LLMRequestRejected, LLMUnavailable, llm_is_configured
+from flywheel.pipeline.registry import STAGES
+from flywheel.pipeline.services import pipeline_run
 
 
 class Command(BaseCommand):
-    help = ("Mine new bad cases, then run Best-of-N construction for up to --limit of them in the foreground "
+    help = ("Clean pending sessions and mine new bad cases, then run Best-of-N construction for up to --limit of them in the foreground "
             "(teacher and judge from OPENAI_BASE_URL). Prints a one-line JSON summary last.")
 
     def add_arguments(self, parser):
@@ -25,8 +32,14 @@ class Command(BaseCommand):
         if not llm_is_configured():
             raise CommandError("no LLM is configured: set OPENAI_BASE_URL (and OPENAI_API_KEY, FLYWHEEL_TEACHER_MODEL, "
                                "FLYWHEEL_JUDGE_MODEL); construction needs a teacher and a judge")
+        # Only sessions cleaning kept are constructed: clean what is pending first (cheap, no LLM),
+        # then mine.
+        stages = pipeline_run(only={"cleaning"} & set(STAGES),
+                              on_stage=lambda i, n, name: self.stderr.write(f"running the {name} stage"))
         mined = badcase_mine_pending(progress=lambda note: self.stderr.write(f"mining {note}"))
         new_cases = sum(source["bad_cases_new"] for source in mined.values())
+        if stages.get("cleaning"):
+            self.stderr.write(f"cleaning: {stages['cleaning']}")
         self.stderr.write(f"mined {new_cases} new bad cases")
         config = {"n": n, "temperature": temperature, "margin": margin, "max_calls": max_calls, "max_cost_usd": max_cost}
         try:

@@ -1,0 +1,109 @@
+"""Bad-case mining: signals become one bad case per answer, with its reasons and scrubbed context."""
+
+import pytest
+
+from flywheel.construction.models import BadCase, BadCaseReason
+from flywheel.review.services import review_item_claim_next, review_item_enqueue, review_item_submit
+from tests.factories import FeedbackFactory, session_with_turns
+from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_thumbs_down_answer_becomes_a_bad_case_with_its_context_and_the_users_complaint():
+    session = thumbs_down_conversation()
+    mine()
+    case = BadCase.objects.get()
+    assert case.message == session.messages.get(seq=2) and case.status == BadCase.Status.NEW
+    assert [t["role"] for t in case.context] == ["user"] and case.bad_answer.endswith("Sydney.")
+    assert case.feedback_hint == "wrong city"
+    assert list(case.reasons.values_list("source", flat=True)) == ["thumbs_down"]
+
+
+def test_personal_data_in_the_context_is_scrubbed_before_it_is_stored():
+    thumbs_down_conversation(prompt="Email me at jane.doe@example.com: what is 2+2?", answer="5")
+    mine()
+    context = BadCase.objects.get().context[0]["content"]
+    assert "jane.doe@example.com" not in context and "<EMAIL>" in context
+
+
+def test_an_answer_flagged_by_a_thumbs_down_and_by_cleaning_is_one_bad_case_with_two_reasons():
+    thumbs_down_conversation(prompt="Tell me a joke.", answer="As an AI language model, I cannot tell jokes.")
+    mine()
+    assert BadCase.objects.count() == 1
+    assert sorted(BadCaseReason.objects.values_list("source", flat=True)) == ["cleaning", "thumbs_down"]
+
+
+def test_two_thumbs_down_on_one_answer_are_one_reason_listing_both():
+    session = thumbs_down_conversation()
+    FeedbackFactory(message=session.messages.get(seq=2), rating=-1)
+    mine()
+    reason = BadCaseReason.objects.get()
+    assert len(reason.detail["feedback_ids"]) == 2
+
+
+def test_mining_again_adds_nothing():
+    thumbs_down_conversation()
+    mine()
+    report = mine()
+    assert report["badcases"]["thumbs_down"]["bad_cases_new"] == 0
+    assert BadCase.objects.count() == 1 and BadCaseReason.objects.count() == 1
+
+
+def test_a_thumbs_up_is_not_a_bad_case():
+    session = session_with_turns([("user", "Hi"), ("assistant", "Hello! How can I help?")])
+    FeedbackFactory(message=session.messages.get(seq=2), rating=1)
+    mine()
+    assert not BadCase.objects.exists()
+
+
+def test_an_answer_without_a_user_message_before_it_is_blocked_with_the_reason():
+    session = session_with_turns([("assistant", "Welcome! Ask me anything."), ("user", "ok")])
+    FeedbackFactory(message=session.messages.get(seq=1), rating=-1)
+    mine()
+    case = BadCase.objects.get()
+    assert case.status == BadCase.Status.BLOCKED and "no user message" in case.blocked_reason
+
+
+def test_tests_given_in_the_prompt_become_the_bad_cases_code_verifier():
+    thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(1, 2) == 3\n```", answer="def add(a,b): pass")
+    mine()
+    case = BadCase.objects.get()
+    assert case.verifier == {"kind": "code", "tests": "assert add(1, 2) == 3\n"} and case.task_type == "coding"
+
+
+def _review(annotator, session, decision):
+    answer = session.messages.get(seq=2)
+    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
+                               session_id=session.id, message_id=answer.id, payload={})
+    claim = review_item_claim_next(queue=item.queue, user=annotator)
+    review_item_submit(item_id=claim.item.id, user=annotator, decision=decision)
+    return answer
+
+
+def test_a_reviewers_bad_verdict_adds_a_reason_and_their_rewrite_becomes_the_judges_reference(annotator):
+    session = thumbs_down_conversation()
+    mine()
+    answer = _review(annotator, session, {"verdict": "bad", "task_type": "qa", "quality": "1",
+                                          "turns": {str(session.messages.get(seq=2).id): {"edited": "It is Canberra."}}})
+    case = BadCase.objects.get(message=answer)
+    assert case.reference_text == "It is Canberra." and case.reference_source.startswith("review:")
+    assert sorted(case.reasons.values_list("source", flat=True)) == ["review", "thumbs_down"]
+
+
+def test_a_reviewer_finding_the_answer_acceptable_dismisses_the_bad_case(annotator):
+    session = thumbs_down_conversation(answer="The capital of Australia is Canberra.")
+    mine()
+    _review(annotator, session, {"verdict": "acceptable", "task_type": "qa", "quality": "4"})
+    assert BadCase.objects.get().status == BadCase.Status.DISMISSED
+
+
+def test_a_session_cleaning_dropped_is_not_offered_for_construction():
+    from flywheel.construction.selectors import badcases_ready_for_construction
+
+    session = session_with_turns([("user", "hi"), ("assistant", "")])  # no answer: cleaning drops it
+    FeedbackFactory(message=session.messages.get(seq=2), rating=-1)
+    thumbs_down_conversation()
+    mine()
+    ready = list(badcases_ready_for_construction(limit=10))
+    assert len(ready) == 1 and ready[0].session != session
