@@ -102,6 +102,7 @@ class ConstructionRun(models.Model):
     stop_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a foreground run.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -15,7 +15,10 @@ Conversations are the PII-scrubbed text that construction worked on.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.construction.models import (
@@ -34,12 +37,21 @@ from flywheel.construction.models import (
 from flywheel.construction.selection import combine_orders
 
 PAGE_SIZE = 50
+# A foreground run (manage.py construct) silent this long was killed: its bad cases are free again.
+FOREGROUND_RUN_TIMEOUT_S = 3600
 
 
 def badcases_ready_for_construction(*, limit: int, ids: list[int] | None = None) -> QuerySet[BadCase]:
-    """New bad cases (or ones a finished run left unfinished) in sessions that cleaning kept."""
-    unfinished_run = Q(status=BadCase.Status.CONSTRUCTING) & ~Q(
-        run__status__in=(ConstructionRun.Status.PENDING, ConstructionRun.Status.RUNNING))
+    """New bad cases (or ones a finished, failed or abandoned run left unfinished) in sessions
+    that cleaning kept."""
+    from flywheel.jobs.models import Job
+
+    # A run with a job lives while its job does; a foreground run while it shows signs of life.
+    quiet_since = timezone.now() - timedelta(seconds=FOREGROUND_RUN_TIMEOUT_S)
+    run_alive = Q(run__status__in=(ConstructionRun.Status.PENDING, ConstructionRun.Status.RUNNING)) & (
+        Q(run__job__isnull=False) & ~Q(run__job__status__in=(Job.Status.FAILED, Job.Status.DEAD, Job.Status.CANCELLED))
+        | Q(run__job__isnull=True, run__heartbeat_at__gte=quiet_since))
+    unfinished_run = Q(status=BadCase.Status.CONSTRUCTING) & ~run_alive
     qs = BadCase.objects.filter(Q(status=BadCase.Status.NEW) | unfinished_run).filter(
         session__in=sessions_ready_for_labeling(limit=None).values("id"))
     if ids is not None:

@@ -62,7 +62,8 @@ def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids
         if not ids:
             raise NothingToConstruct("no bad case is ready for construction (new, not blocked, in a cleaned session)")
         run = ConstructionRun.objects.create(kind=ConstructionRun.Kind.CONSTRUCT, config=settings.as_dict(),
-                                             bad_case_ids=ids, created_by=user if getattr(user, "is_authenticated", False) else None)
+                                             bad_case_ids=ids, heartbeat_at=timezone.now(),
+                                             created_by=user if getattr(user, "is_authenticated", False) else None)
         BadCase.objects.filter(id__in=ids).update(status=BadCase.Status.CONSTRUCTING, run=run)
         if with_job:
             run.job = job_create(kind="construction.run", payload={"run_id": run.id}, created_by=user, total=len(ids))
@@ -97,6 +98,7 @@ def construction_run_execute(*, run_id: int, progress: Progress | None = None,
     try:
         for done, case in enumerate(cases):
             check_cancelled()
+            ConstructionRun.objects.filter(id=run.id).update(heartbeat_at=timezone.now())
             if progress:
                 progress(done, len(cases), f"bad case {case.id}")
             if case.run_id != run.id or case.status != BadCase.Status.CONSTRUCTING:

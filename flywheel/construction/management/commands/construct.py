@@ -62,6 +62,9 @@ class Command(BaseCommand):
         except LLMUnavailable as exc:
             construction_run_abandon(run_id=run.id, reason=f"the LLM server is unavailable: {exc}")
             raise CommandError(f"run {run.id} stopped: {exc} (run the command again to resume; what was paid for is kept)") from exc
+        except KeyboardInterrupt:
+            construction_run_abandon(run_id=run.id, reason="interrupted")
+            raise
         except LLMRequestRejected as exc:
             raise CommandError(f"run {run.id} stopped: {exc} (run the command again to resume; what was paid for is kept)") from exc
         for line in summary.pop("account", []):
