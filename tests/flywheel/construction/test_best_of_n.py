@@ -162,3 +162,22 @@ def test_the_call_budget_stops_the_run_cleanly_and_a_later_run_reuses_what_was_p
     assert summary["sft_answers"] == 1
     # The teacher and the first judgement were stored: only the rest is asked for.
     assert len(openai_server.requests) - asked_before == 2 + 2
+
+
+def test_the_cost_budget_stops_the_run_with_what_was_spent(bad_case, script, monkeypatch):
+    monkeypatch.setenv("FLYWHEEL_LLM_PRICES", f"{TEACHER}=1000:1000,{JUDGE}=1000:1000")
+    script.teacher = [GOOD, OK]
+    summary = run_construction(n=2, max_cost_usd=0.01)
+    assert summary["stopped"].startswith(f"stopped at bad case {bad_case.id}: the cost budget is spent: $")
+    assert summary["llm_calls"] == 1 and summary["cost_usd"] > 0.01
+
+
+def test_bad_cases_claimed_by_a_dead_job_are_offered_again(bad_case):
+    from flywheel.construction.selectors import badcases_ready_for_construction
+    from flywheel.construction.services import construction_run_create
+    from flywheel.jobs.models import Job
+
+    run = construction_run_create(limit=5, config={})
+    assert list(badcases_ready_for_construction(limit=5)) == []
+    Job.objects.filter(id=run.job_id).update(status=Job.Status.DEAD)
+    assert list(badcases_ready_for_construction(limit=5)) == [bad_case]
