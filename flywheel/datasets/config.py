@@ -1,0 +1,216 @@
+"""The build config of a dataset version: what to take, how to mix, supervise and split it.
+
+`build_config_from_dict` validates a dict (from the form, a command, JSON) and names the field
+that is wrong; `BuildConfig.as_dict()` is the canonical form stored on the version and covered
+by its content hash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SUPERVISION_MODES = {
+    "all": "every assistant answer (except ones known to be bad or unticked by a reviewer)",
+    "last": "only the last usable answer of each conversation",
+    "reviewed": "only answers a reviewer ticked or rewrote",
+}
+CONTINUITY_MODES = {
+    "split": "split sessions where the topic changes; each part is a sample",
+    "whole": "keep sessions whole, topic changes and all",
+    "drop_switched": "leave out sessions that change topic",
+}
+CLEANING_STATUSES = ("kept", "flagged")
+SHARE_MAX = 0.9
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    sources: tuple[str, ...]
+    """Sample sources to read (see sources.py)."""
+    cleaning_statuses: tuple[str, ...] = ("kept",)
+    """Sessions cleaning kept, and optionally those it flagged; dropped and duplicates never."""
+    task_types: tuple[str, ...] = ()
+    """Only these task types; empty: every type."""
+    include_unlabeled: bool = True
+    """Samples nobody labelled yet (task type "unlabeled")."""
+    min_quality: int | None = None
+    """Leave out samples whose known quality (1-5) is below this; unknown quality passes."""
+    reviewed_only: bool = False
+    """Only samples a person reviewed."""
+    trusted_labels_only: bool = False
+    """Only samples whose labels a person gave or a trusted labeler made."""
+    continuity: str = "split"
+    """How sessions that change topic are used (CONTINUITY_MODES)."""
+    supervision: str = "all"
+    """Which assistant answers carry loss (SUPERVISION_MODES)."""
+    mix: dict[str, float] = field(default_factory=dict)
+    """Task type -> weight. Below 1: that share of the type is kept (a seeded choice); 0 leaves
+    the type out; above 1: its conversations count that many times in the loss."""
+    max_samples: int | None = None
+    """Cap on conversations from the sources (before pseudo multi-turn and replay), taken
+    evenly across task types."""
+    pseudo_multi_turn_share: float = 0.0
+    """Share of the SFT conversations that are pseudo multi-turn (single exchanges of different
+    sessions joined into one conversation)."""
+    replay_file: str = ""
+    """A JSONL file of general conversations in the replay directory, mixed in to limit forgetting."""
+    replay_share: float = 0.0
+    """Share of the SFT conversations taken from the replay file."""
+    exclude_versions: tuple[int, ...] = ()
+    """Leave out samples (by content hash) that are already in these versions."""
+    eval_fraction: float = 0.1
+    """Share of each task type held out for evaluation."""
+    seed: int = 0
+    """Seeds every choice (subsampling, pseudo multi-turn, replay, split)."""
+    tokenizer: str = ""
+    """Model or tokenizer directory for token statistics; empty: the approximation."""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = sorted(self.sources)
+        data["cleaning_statuses"] = sorted(self.cleaning_statuses)
+        data["task_types"] = sorted(self.task_types)
+        data["exclude_versions"] = sorted(self.exclude_versions)
+        data["mix"] = {key: self.mix[key] for key in sorted(self.mix)}
+        return data
+
+
+def _bool(data: dict, name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _share(data: dict, name: str, default: float, maximum: float) -> float:
+    value = data.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number between 0 and {maximum}, not {value!r}") from None
+    if not math.isfinite(number) or not 0 <= number <= maximum:
+        raise ValueError(f"{name} must be between 0 and {maximum}, not {value!r}")
+    return number
+
+
+def _optional_int(data: dict, name: str, minimum: int, maximum: int | None = None) -> int | None:
+    value = data.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValueError(f"{name} must be {bound}, not {number}")
+    return number
+
+
+def _names(data: dict, name: str) -> tuple[str, ...]:
+    value = data.get(name) or ()
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list of names")
+    names = []
+    for item in value:
+        if not isinstance(item, str) or len(item) > 64:
+            raise ValueError(f"{name}: {item!r} is not a name")
+        if item.strip():
+            names.append(item.strip())
+    return tuple(sorted(set(names)))
+
+
+def _mix(data: dict) -> dict[str, float]:
+    value = data.get("mix") or {}
+    if isinstance(value, str):
+        value = parse_mix(value)
+    if not isinstance(value, dict):
+        raise ValueError('mix must map task types to weights, e.g. {"coding": 2, "chitchat": 0.5}')
+    mix = {}
+    for task_type, weight in value.items():
+        if not isinstance(task_type, str) or not task_type.strip() or len(task_type) > 64:
+            raise ValueError(f"mix: {task_type!r} is not a task type")
+        try:
+            number = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(f"mix: the weight of {task_type} must be a number, not {weight!r}") from None
+        if not math.isfinite(number) or not 0 <= number <= 100:
+            raise ValueError(f"mix: the weight of {task_type} must be between 0 and 100, not {weight!r}")
+        if number != 1.0:
+            mix[task_type.strip()] = number
+    return mix
+
+
+def parse_mix(text: str) -> dict[str, str]:
+    """"coding=2, chitchat=0.5" (the form's notation) as a dict; ValueError names a bad part."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.replace("\n", ",").split(","))):
+        task_type, sep, weight = part.partition("=")
+        if not sep or not task_type.strip():
+            raise ValueError(f"mix: write each entry as task_type=weight, not {part!r}")
+        mix[task_type.strip()] = weight.strip()
+    return mix
+
+
+def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) -> BuildConfig:
+    """A validated config; ValueError says which field is wrong and why."""
+    if not isinstance(data, dict):
+        raise ValueError("the build config must be an object")
+    allowed = set(BuildConfig.__dataclass_fields__)
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"unknown build setting(s): {', '.join(unknown)}")
+    sources = _names(data, "sources") if "sources" in data else tuple(known_sources)
+    if not sources:
+        raise ValueError("choose at least one sample source")
+    missing = [name for name in sources if name not in known_sources]
+    if missing:
+        raise ValueError(f"unknown or unavailable sample source(s): {', '.join(missing)}")
+    statuses = _names(data, "cleaning_statuses") if "cleaning_statuses" in data else ("kept",)
+    if not statuses or set(statuses) - set(CLEANING_STATUSES):
+        raise ValueError(f"cleaning_statuses must be some of {', '.join(CLEANING_STATUSES)}")
+    continuity = data.get("continuity", "split")
+    if continuity not in CONTINUITY_MODES:
+        raise ValueError(f"continuity must be one of {', '.join(CONTINUITY_MODES)}, not {continuity!r}")
+    supervision = data.get("supervision", "all")
+    if supervision not in SUPERVISION_MODES:
+        raise ValueError(f"supervision must be one of {', '.join(SUPERVISION_MODES)}, not {supervision!r}")
+    replay_file = str(data.get("replay_file") or "")
+    replay_share = _share(data, "replay_share", 0.0, SHARE_MAX)
+    if replay_share and not replay_file:
+        raise ValueError("replay_share needs a replay_file")
+    if replay_file and ("/" in replay_file or "\\" in replay_file or replay_file.startswith(".")):
+        raise ValueError("replay_file is the name of a file in the replay directory, not a path")
+    pseudo = _share(data, "pseudo_multi_turn_share", 0.0, SHARE_MAX)
+    if pseudo + replay_share > SHARE_MAX:
+        raise ValueError(f"pseudo_multi_turn_share + replay_share must stay at most {SHARE_MAX}")
+    excluded = data.get("exclude_versions") or ()
+    if not isinstance(excluded, (list, tuple)) or not all(str(v).isdigit() for v in excluded):
+        raise ValueError("exclude_versions must be a list of version ids")
+    tokenizer = str(data.get("tokenizer") or "")
+    return BuildConfig(
+        sources=sources,
+        cleaning_statuses=statuses,
+        task_types=_names(data, "task_types"),
+        include_unlabeled=_bool(data, "include_unlabeled", True),
+        min_quality=_optional_int(data, "min_quality", 1, 5),
+        reviewed_only=_bool(data, "reviewed_only", False),
+        trusted_labels_only=_bool(data, "trusted_labels_only", False),
+        continuity=continuity,
+        supervision=supervision,
+        mix=_mix(data),
+        max_samples=_optional_int(data, "max_samples", 1),
+        pseudo_multi_turn_share=pseudo,
+        replay_file=replay_file,
+        replay_share=replay_share,
+        exclude_versions=tuple(sorted({int(v) for v in excluded})),
+        eval_fraction=_share(data, "eval_fraction", 0.1, 0.5),
+        seed=_optional_int(data, "seed", 0) or 0,
+        tokenizer=tokenizer,
+    )

@@ -1,0 +1,135 @@
+"""Writes of the dataset builder: asking for a build, and running one (the job's work)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flywheel.accounts.services import audit_record
+from flywheel.datasets import conf
+from flywheel.datasets.builder import build_samples
+from flywheel.datasets.config import BuildConfig, build_config_from_dict
+from flywheel.datasets.manifest import manifest_build
+from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
+from flywheel.datasets.replay import replay_path, replay_records_read
+from flywheel.datasets.sources import sample_source_get, sample_sources
+from flywheel.datasets.tokens import TokenCounter
+
+logger = logging.getLogger(__name__)
+INSERT_BATCH = 500
+NAME_MAX = 120
+
+
+class BuildError(ValueError):
+    """A build that cannot produce a version; the message says why."""
+
+
+def dataset_build_config_clean(data: dict) -> BuildConfig:
+    """A validated build config, with the defaults that depend on this installation filled in
+    (so that the stored config says exactly what was used)."""
+    data = dict(data)
+    if not data.get("tokenizer"):
+        data["tokenizer"] = conf.dataset_tokenizer_path()
+    config = build_config_from_dict(data, known_sources=[s.name for s in sample_sources()])
+    if config.replay_file:
+        replay_path(config.replay_file)
+    if config.tokenizer and not (Path(config.tokenizer) / "tokenizer_config.json").is_file():
+        raise BuildError(f"tokenizer: {config.tokenizer} is not a directory with a Hugging Face tokenizer")
+    missing = set(config.exclude_versions) - set(
+        DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True))
+    if missing:
+        raise BuildError(f"exclude_versions: no version {', '.join(map(str, sorted(missing)))}")
+    return config
+
+
+def dataset_build_request(*, config: dict, name: str = "", user=None, enqueue: bool = True) -> DatasetBuild:
+    """Validate the config and queue a build job (or, with `enqueue=False`, leave the build for
+    the caller to run in the foreground). ValueError: the config is wrong, nothing queued."""
+    from flywheel.jobs.services import job_create
+
+    clean = dataset_build_config_clean(config)
+    with transaction.atomic():
+        build = DatasetBuild.objects.create(name=name.strip()[:NAME_MAX], config=clean.as_dict(),
+                                            created_by=user if getattr(user, "is_authenticated", False) else None)
+        if enqueue:
+            build.job = job_create(kind="datasets.build", payload={"build_id": build.id}, created_by=user)
+            build.save(update_fields=["job"])
+        audit_record(actor=user, action="dataset.build", target_type="dataset_build", target_id=build.id,
+                     detail={"name": build.name, "config": build.config})
+    return build
+
+
+def _store_version(build: DatasetBuild, outcome, manifest: dict) -> tuple[DatasetVersion, bool]:
+    """The version with this content hash, created with its samples in one transaction unless
+    it exists already; (version, reused)."""
+    existing = DatasetVersion.objects.filter(content_hash=outcome.content_hash).first()
+    if existing is not None:
+        return existing, True
+    sft = [s for s in outcome.samples if s.kind == "sft"]
+    try:
+        with transaction.atomic():
+            version = DatasetVersion.objects.create(
+                content_hash=outcome.content_hash, name=build.name, config=build.config, manifest=manifest,
+                sample_count=len(outcome.samples), sft_count=len(sft), pair_count=len(outcome.samples) - len(sft),
+                train_count=sum(1 for s in sft if s.split == "train"), eval_count=sum(1 for s in sft if s.split == "eval"),
+                token_total=sum(s.token_count for s in outcome.samples), created_by=build.created_by,
+            )
+            rows = [DatasetSample(
+                version=version, position=position, split=s.split, kind=s.kind, sample_hash=s.sample_hash,
+                task_type=s.task_type[:64], source=s.source[:32], weight=s.weight, pseudo_multi_turn=s.pseudo_multi_turn,
+                reviewed=s.reviewed, token_count=s.token_count, session_id=s.session_id, record=s.record,
+                lineage={**s.lineage, "versions": s.versions},
+            ) for position, s in enumerate(outcome.samples)]
+            DatasetSample.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+    except IntegrityError:  # the same version was built concurrently
+        return DatasetVersion.objects.get(content_hash=outcome.content_hash), True
+    return version, False
+
+
+def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda note: None) -> dict:
+    """Build the version a build asks for. Idempotent: a finished build returns its report, and
+    a re-run after a lost worker builds the same content hash, so it finds or makes one version."""
+    build = DatasetBuild.objects.get(id=build_id)
+    if build.status == DatasetBuild.Status.SUCCEEDED:
+        return build.report
+    DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.RUNNING, error="")
+    try:
+        report = _build(build, progress)
+    except Exception as exc:
+        DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.FAILED, error=str(exc)[:5000],
+                                                        finished_at=timezone.now())
+        raise
+    return report
+
+
+def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
+    config = build_config_from_dict(build.config, known_sources=[s.name for s in sample_sources(available_only=False)])
+    candidates = []
+    for name in config.sources:
+        source = sample_source_get(name)
+        if not source.available():
+            raise BuildError(f"the sample source {name!r} is not available in this installation")
+        candidates.extend(source.candidates(config=config, progress=progress))
+        progress(f"{name}: {len(candidates)} candidates so far")
+    seen = set(DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True))
+    replay_records, replay_file = (replay_records_read(config.replay_file) if config.replay_file else (None, None))
+    counter = TokenCounter(config.tokenizer)
+    progress("mixing, splitting and counting tokens")
+    outcome = build_samples(candidates, config, seen_hashes=seen, replay_records=replay_records,
+                            count_tokens=lambda sample: counter.record(sample.kind, sample.record))
+    if not outcome.samples:
+        excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items())) or "no candidates"
+        raise BuildError(f"no sample is left to put in a version ({len(candidates)} candidates; left out: {excluded})")
+    manifest = manifest_build(outcome, config=config.as_dict(), token_method=counter.method, replay_file=replay_file)
+    progress(f"storing {len(outcome.samples)} samples")
+    version, reused = _store_version(build, outcome, manifest)
+    report = {"version_id": version.id, "content_hash": version.content_hash, "samples": version.sample_count,
+              "reused": reused, "candidates": len(candidates), "excluded": manifest["excluded"]}
+    DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.SUCCEEDED, version=version, reused=reused,
+                                                    report=report, finished_at=timezone.now())
+    logger.info("dataset build %s: version %s (%s samples, reused=%s)", build.id, version.id, version.sample_count, reused)
+    return report

@@ -1,0 +1,24 @@
+"""The dataset build job: thin, it calls the service and owns the retry decision."""
+
+from __future__ import annotations
+
+from flywheel.datasets.replay import ReplayError
+from flywheel.datasets.services import BuildError, dataset_build_run
+from flywheel.jobs.registry import PermanentJobError, job_handler
+from flywheel.jobs.services import JobContext
+
+
+@job_handler("datasets.build", queue="default", max_attempts=3)
+def build_dataset_version(ctx: JobContext) -> dict:
+    notes = 0
+
+    def progress(note: str) -> None:
+        nonlocal notes
+        notes += 1
+        ctx.progress(notes, None, note)
+
+    try:
+        return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=progress)
+    except (BuildError, ReplayError) as exc:
+        # The inputs or the config are wrong: running again gives the same answer.
+        raise PermanentJobError(str(exc)) from exc

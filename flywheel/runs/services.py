@@ -1,0 +1,100 @@
+"""Writes of training runs: launch, cancel, resume. The training itself is the `runs.train`
+job (flywheel/runs/execution.py) on the `gpu` queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from flywheel.accounts.services import audit_record
+from flywheel.datasets.models import DatasetVersion
+from flywheel.jobs.models import Job
+from flywheel.jobs.services import job_cancel, job_create
+from flywheel.runs import conf
+from flywheel.runs.hyperparameters import DISTRIBUTED, hyperparameters_clean
+from flywheel.runs.models import TrainingRun
+
+NAME_MAX = 120
+
+
+def base_model_check(path: str) -> str:
+    """The resolved path of a usable base model directory; ValueError says what is wrong: outside
+    the allowed roots, missing, no config.json transformers can read, or no tokenizer."""
+    if not path or not path.strip():
+        raise ValueError("give the base model's directory")
+    resolved = Path(path.strip()).expanduser().resolve()
+    roots = [root.resolve() for root in conf.model_roots()]
+    if not any(resolved == root or root in resolved.parents for root in roots):
+        raise ValueError(f"{resolved} is outside the model directories ({', '.join(map(str, roots))}; "
+                         "FLYWHEEL_MODEL_ROOTS sets them)")
+    if not resolved.is_dir():
+        raise ValueError(f"{resolved} does not exist or is not a directory")
+    if not (resolved / "config.json").is_file():
+        raise ValueError(f"{resolved} is not a Hugging Face model directory (no config.json)")
+    try:
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(str(resolved), local_files_only=True)
+    except Exception as exc:  # transformers raises many kinds; each means "not loadable"
+        raise ValueError(f"the model config in {resolved} cannot be loaded: {exc}") from exc
+    if not (resolved / "tokenizer_config.json").is_file():
+        raise ValueError(f"{resolved} has no tokenizer (tokenizer_config.json); the trainer needs one with a chat template")
+    return str(resolved)
+
+
+def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperparameters: dict,
+                        distributed: str = "auto", name: str = "", user=None) -> TrainingRun:
+    """Check everything the trainer would refuse, record the run and queue its job on the gpu
+    queue. ValueError: nothing was created."""
+    version = DatasetVersion.objects.filter(id=dataset_version_id).first()
+    if version is None:
+        raise ValueError(f"there is no dataset version {dataset_version_id}")
+    if version.train_count == 0:
+        raise ValueError(f"dataset v{version.id} has no training conversation (it holds only preference pairs)")
+    if distributed not in dict(DISTRIBUTED):
+        raise ValueError(f"distributed must be one of {', '.join(dict(DISTRIBUTED))}")
+    model = base_model_check(base_model_path)
+    clean = hyperparameters_clean(hyperparameters)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            name=name.strip()[:NAME_MAX], dataset_version=version, base_model_path=model, hyperparameters=clean,
+            distributed=distributed, created_by=user if getattr(user, "is_authenticated", False) else None)
+        run.run_dir = str(conf.runs_dir() / f"run-{run.id}")
+        run.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
+        run.save(update_fields=["run_dir", "job"])
+        audit_record(actor=user, action="run.create", target_type="training_run", target_id=run.id,
+                     detail={"dataset_version": version.id, "base_model": model, "hyperparameters": clean,
+                             "distributed": distributed})
+    return run
+
+
+def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
+    """Ask the run to stop: a queued one stops at once, a running one at its trainer's next
+    step boundary (SIGTERM; no checkpoint is written, resume continues from the last one)."""
+    if run.is_finished:
+        raise ValueError(f"the run is already {run.status}")
+    with transaction.atomic():
+        if run.job_id:
+            job_cancel(job_id=run.job_id)
+        if run.job_id is None or Job.objects.filter(id=run.job_id, status=Job.Status.CANCELLED).exists():
+            TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.QUEUED).update(
+                status=TrainingRun.Status.CANCELLED, finished_at=timezone.now())
+        audit_record(actor=user, action="run.cancel", target_type="training_run", target_id=run.id)
+    run.refresh_from_db()
+    return run
+
+
+def training_run_resume(*, run: TrainingRun, user=None) -> TrainingRun:
+    """Queue a cancelled or failed run again: the trainer continues from its latest complete
+    checkpoint (or starts over when it has none)."""
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(id=run.id)
+        if locked.status not in (TrainingRun.Status.CANCELLED, TrainingRun.Status.FAILED):
+            raise ValueError(f"only a cancelled or failed run can be resumed; this one is {locked.status}")
+        locked.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
+        locked.status, locked.error, locked.finished_at = TrainingRun.Status.QUEUED, "", None
+        locked.save(update_fields=["job", "status", "error", "finished_at"])
+        audit_record(actor=user, action="run.resume", target_type="training_run", target_id=run.id)
+    return locked
