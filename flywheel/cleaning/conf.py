@@ -17,6 +17,17 @@ CLEANING_LANGUAGES = tuple(
 if len(CLEANING_LANGUAGES) < 2:
     raise ImproperlyConfigured("FLYWHEEL_CLEANING_LANGUAGES needs at least two language codes")
 
+
+def _check_languages(codes: tuple[str, ...]) -> None:
+    from lingua import IsoCode639_1  # a light import; the models load on first use
+
+    unknown = [code for code in codes if not hasattr(IsoCode639_1, code.upper())]
+    if unknown:
+        raise ImproperlyConfigured(f"FLYWHEEL_CLEANING_LANGUAGES: unknown ISO 639-1 codes {', '.join(unknown)}")
+
+
+_check_languages(CLEANING_LANGUAGES)
+
 # Longer texts are not scrubbed at all (fail-closed): they never go to an LLM.
 PII_MAX_CHARS = env_int("FLYWHEEL_PII_MAX_CHARS", 200_000, minimum=1000)
 
