@@ -105,6 +105,18 @@ def run_cli(trainer_env):
 
 
 @pytest.fixture(scope="session")
+def torchrun():
+    """Arguments for `python -m torch.distributed.run` with two local processes on a free port."""
+    from training.distributed import free_port
+
+    def arguments(*sft_arguments: str) -> list[str]:
+        return ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                "--master_port", str(free_port()), "-m", "training", "sft", *sft_arguments]
+
+    return arguments
+
+
+@pytest.fixture(scope="session")
 def real_conversations() -> list[dict]:
     """Real multi-turn dialogues: 96 English hh-rlhf (chosen transcripts) and 64 Chinese KdConv
     conversations (two speakers alternating, the first taken as the user)."""

@@ -14,7 +14,6 @@ from safetensors.torch import load_file
 
 from training.cli import main
 from training.data import conversation_from_record
-from training.distributed import free_port
 from training.loss import NO_TURN
 from training.tokenization import TokenizationReport, tokenize_conversation
 
@@ -104,13 +103,8 @@ def test_one_step_follows_the_per_turn_reference_gradient(layout, tiny_model_dir
     assert_follows(output, initial_weights, per_turn)
 
 
-def torchrun(*arguments):
-    return ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-            "--master_port", str(free_port()), "-m", "training", "sft", *arguments]
-
-
 def test_one_step_on_two_torchrun_ranks_follows_the_per_turn_reference_gradient(
-        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli):
+        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun):
     output = tmp_path / "run"
 
     run_cli(torchrun("--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
@@ -121,7 +115,7 @@ def test_one_step_on_two_torchrun_ranks_follows_the_per_turn_reference_gradient(
 
 
 def test_one_step_under_deepspeed_zero2_on_two_ranks_follows_the_per_turn_reference_gradient(
-        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli):
+        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun):
     output = tmp_path / "run"
     deepspeed_config = tmp_path / "zero2.json"
     deepspeed_config.write_text(json.dumps({"zero_optimization": {"stage": 2}, "train_batch_size": "auto"}))

@@ -20,7 +20,7 @@ def run_on_real_data(tmp_path_factory, tiny_model_dir, real_conversations):
     data = run / "train.jsonl"
     data.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in real_conversations))
     assert main(["sft", "--model", str(tiny_model_dir), "--data", str(data), "--output", str(run / "out"),
-                 "--micro-batch-size", "4", "--max-len", "384", "--lr", "5e-3", "--max-steps", str(STEPS)]) == 0
+                 "--micro-batch-size", "4", "--max-len", "256", "--lr", "5e-3", "--max-steps", str(STEPS)]) == 0
     return run / "out"
 
 
@@ -29,7 +29,7 @@ def test_the_loss_falls_on_real_english_and_chinese_conversations(run_on_real_da
 
     first, last = mean(losses[:5]), mean(losses[-5:])
     print(f"\nper-turn loss over {STEPS} steps: first five steps {first:.3f}, last five {last:.3f} ({last / first:.2f}x)")
-    assert last < 0.8 * first
+    assert last < first - 1.0  # nats; an untrained model starts near log(vocabulary) = 7.7
 
 
 def test_the_loss_falls_in_every_task_type_channel(run_on_real_data):
@@ -41,4 +41,4 @@ def test_the_loss_falls_in_every_task_type_channel(run_on_real_data):
         values = [line["channels"][channel] for line in lines if channel in line["channels"]]
         first, last = mean(values[:3]), mean(values[-3:])
         print(f"\n{channel}: first three logged steps {first:.3f}, last three {last:.3f} ({last / first:.2f}x)")
-        assert last < 0.9 * first, channel
+        assert last < first - 0.75, channel

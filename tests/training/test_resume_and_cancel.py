@@ -62,9 +62,9 @@ def arguments(tiny_model_dir, train_file):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_run(tmp_path_factory, arguments, run_cli):
+def uninterrupted_run(tmp_path_factory, arguments):
     output = tmp_path_factory.mktemp("uninterrupted")
-    run_cli(["-m", "training", *arguments(output)])
+    assert main(arguments(output)) == 0
     return output
 
 
@@ -118,6 +118,25 @@ def test_resuming_after_a_kill_during_a_checkpoint_write_gives_the_same_loss_cur
 
     assert losses(output) == losses(uninterrupted_run)
     assert not (output / "checkpoints" / ".tmp-step-4").exists()
+
+
+def test_a_deepspeed_run_resumes_from_its_zero_checkpoint_to_the_same_loss_curve(
+        tiny_model_dir, train_file, tmp_path, run_cli, torchrun):
+    deepspeed_config = tmp_path / "zero2.json"
+    deepspeed_config.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
+    output = tmp_path / "run"
+    arguments = ["--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), "--micro-batch-size", "1",
+                 "--grad-accum", "2", "--lr", "3e-3", "--max-steps", "4", "--save-every", "2", "--deepspeed", str(deepspeed_config)]
+    run_cli(torchrun(*arguments))
+    uninterrupted = losses(output)
+    # As if killed after step 3: the step-4 checkpoint and the final model never got written.
+    shutil.rmtree(output / "checkpoints" / "step-4")
+    shutil.rmtree(output / "final")
+
+    run_cli(torchrun(*arguments, "--resume"))
+
+    assert losses(output) == uninterrupted
+    assert json.loads((output / "result.json").read_text())["resumed_from"].endswith("step-2")
 
 
 def test_latest_checkpoint_ignores_unfinished_directories(tmp_path):
