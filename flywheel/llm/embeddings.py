@@ -46,8 +46,10 @@ def embedding_dim() -> int:
     return int(_load().get_embedding_dimension())
 
 
-def embed_texts(texts: list[str], *, batch_size: int = 64) -> np.ndarray:
-    texts = [text or "" for text in texts]
+def embed_texts(texts: list[str], *, batch_size: int = 64, max_chars: int | None = None) -> np.ndarray:
+    """`max_chars` cuts each text first: the model reads at most 256 word pieces anyway, and
+    callers that only need the gist (continuity) save most of the time on long answers."""
+    texts = [(text or "")[:max_chars] if max_chars else (text or "") for text in texts]
     model = _load()
     if not texts:
         return np.zeros((0, embedding_dim()), dtype=np.float32)

@@ -1,0 +1,77 @@
+from django.contrib import messages as flash
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from flywheel.accounts.roles import ENGINEERS, role_required
+from flywheel.accounts.services import audit_record
+from flywheel.labeling.prompts import PROMPT_VERSION
+from flywheel.labeling.selectors import (
+    dead_label_tasks,
+    label_agreement,
+    label_distribution,
+    label_task_counts,
+    labels_recent,
+)
+from flywheel.labeling.services import label_tasks_redrive
+from flywheel.labeling.taxonomy import taxonomy
+from flywheel.llm.client import llm_is_configured, model_for
+from flywheel.ui.charts import bar_chart
+
+SOURCES = (("llm", "LLM"), ("offline", "offline labeler"), ("human", "reviewers"))
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if (value or "").isdigit() else None
+
+
+@role_required(ENGINEERS)
+def index(request):
+    distribution = label_distribution()
+    tax = taxonomy()
+    types = [t for t in tax.type_names() if t in distribution["by_type"]] + sorted(
+        t for t in distribution["by_type"] if t not in tax.types)
+    type_chart = bar_chart(types, {title: [distribution["by_type"].get(t, {}).get(source, 0) for t in types]
+                                   for source, title in SOURCES}, stacked=True)
+    qualities = [1, 2, 3, 4, 5]
+    quality_chart = bar_chart([str(q) for q in qualities],
+                              {title: [distribution["by_quality"].get(q, {}).get(source, 0) for q in qualities]
+                               for source, title in SOURCES}, stacked=True)
+    dead = dead_label_tasks(before_id=_int(request.GET.get("dead_before")))
+    return render(request, "labeling/index.html", {
+        "llm_configured": llm_is_configured(),
+        "label_model": model_for("label"),
+        "prompt_version": PROMPT_VERSION,
+        "taxonomy": tax,
+        "flags": distribution["flags"],
+        "task_counts": label_task_counts(),
+        "type_chart": type_chart,
+        "quality_chart": quality_chart,
+        "agreement_llm": label_agreement(source="llm"),
+        "agreement_offline": label_agreement(source="offline"),
+        "dead": dead,
+        "dead_next": dead[-1].id if len(dead) == 50 else None,
+        "flagged": labels_recent(flagged=True, size=20),
+        "recent": labels_recent(size=20),
+    })
+
+
+@require_POST
+@role_required(ENGINEERS)
+def redrive(request):
+    task_ids = [int(i) for i in request.POST.getlist("task_id") if i.isdigit()] or None
+    result = label_tasks_redrive(task_ids=task_ids, created_by=request.user)
+    audit_record(actor=request.user, action="labeling.redrive", target_type="label_task",
+                 target_id=",".join(map(str, task_ids)) if task_ids else "all-dead", detail=result)
+    flash.success(request, f"{result['redriven']} labeling task(s) re-driven in {len(result['jobs'])} job(s).")
+    return redirect("labeling:index")
+
+
+@require_POST
+@role_required(ENGINEERS)
+def run_now(request):
+    from flywheel.jobs.services import job_create
+
+    job = job_create(kind="labeling.run_pending", payload={}, dedupe_key="labeling.run_pending",
+                     created_by=request.user)
+    audit_record(actor=request.user, action="labeling.run", target_type="job", target_id=job.id)
+    return redirect("jobs:detail", job_id=job.id)
