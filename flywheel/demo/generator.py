@@ -113,6 +113,54 @@ def _near_duplicate(text: str, rng: random.Random, lang: str) -> str:
     return rng.choice(edits)(text)
 
 
+# --- surface variety ----------------------------------------------------------------------
+# Real users phrase the same question many ways and assistants open and close answers
+# differently; without this, one-exchange demo sessions would repeat word for word.
+
+_ASK = {
+    "en": (["", "", "", "Hi! ", "Hey, ", "Quick question: ", "Hello. ", "Sorry to bother you, "],
+           ["", "", "", " Thanks!", " Please help.", " Thank you in advance.", " (asking for a friend)"]),
+    "zh": (["", "", "", "你好，", "请问", "问一下，", "我想问问，"], ["", "", "", "谢谢！", "急，在线等。", "麻烦了。"]),
+}
+_ANSWER = {
+    "en": (["", "", "Sure! ", "Good question. ", "Happy to help. "],
+           ["", "", " Hope this helps!", " Let me know if you need more detail.", " Anything else?"]),
+    "zh": (["", "", "好的！", "这个问题问得好。", "没问题，"], ["", "", "希望对你有帮助！", "还有什么想了解的吗？", "有问题随时问我。"]),
+}
+
+
+def _vary(text: str, lang: str, rng: random.Random, table: dict) -> str:
+    before, after = table[lang]
+    start = rng.choice(before)
+    # "Quick question: how ..." continues a sentence; "Hi! How ..." starts a new one.
+    if start.endswith((", ", ": ")) and lang == "en" and text[:1].isupper() and not text.startswith("I "):
+        text = text[0].lower() + text[1:]
+    return f"{start}{text}{rng.choice(after)}"
+
+
+def _math_exchange(rng: random.Random, lang: str) -> tuple[str, str]:
+    """An arithmetic question with its correct answer: checkable, and never the same twice."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        percent, whole = rng.choice([5, 10, 12, 15, 20, 25, 30, 40]), rng.randrange(40, 2000, 20)
+        value = percent * whole / 100
+        value_text = f"{value:g}"
+        return ((f"What is {percent}% of {whole}?", f"{percent}% of {whole} is {percent / 100:g} × {whole} = {value_text}.")
+                if lang == "en" else (f"{whole}的{percent}%是多少？", f"{whole} × {percent / 100:g} = {value_text}。"))
+    if kind == 1:
+        distance, hours = rng.randrange(60, 900, 10), rng.choice([1.5, 2, 2.5, 3, 4, 5])
+        speed = f"{distance / hours:g}"
+        return ((f"If a train travels {distance} km in {hours:g} hours, what is its average speed?",
+                 f"Average speed = {distance} km / {hours:g} h = {speed} km/h.")
+                if lang == "en" else (f"火车{hours:g}小时行驶了{distance}公里，平均速度是多少？",
+                                      f"平均速度 = {distance} ÷ {hours:g} = {speed} 公里/小时。"))
+    a, b = rng.randrange(2, 20), rng.randrange(1, 60)
+    c = a * rng.randrange(1, 15) + b
+    x = f"{(c - b) / a:g}"
+    return ((f"How do I solve {a}x + {b} = {c}?", f"Subtract {b} from both sides: {a}x = {c - b}, then divide by {a}: x = {x}.")
+            if lang == "en" else (f"{a}x + {b} = {c}，x 等于多少？", f"两边减去 {b} 得 {a}x = {c - b}，再除以 {a}，x = {x}。"))
+
+
 # --- sessions -----------------------------------------------------------------------------
 
 
@@ -175,13 +223,17 @@ class _Builder:
         topic_name = rng.choice(sorted(TOPICS[lang]))
         topic = TOPICS[lang][topic_name]
         session["metadata"]["topic"] = topic_name
-        opener_index = rng.randrange(len(topic["openers"]))
-        opener = topic["openers"][opener_index]
+        if topic["task"] == "math" or (lang == "zh" and rng.random() < 0.08):
+            session["metadata"]["topic"] = "math"
+            opener, good_answer = _math_exchange(rng, lang)
+        else:
+            opener_index = rng.randrange(len(topic["openers"]))
+            opener = _vary(topic["openers"][opener_index], lang, rng, _ASK)
+            good_answer = _vary(topic["answers"][opener_index % len(topic["answers"])], lang, rng, _ANSWER)
         self.openers_used.append((lang, opener))
         self.add(session, "user", opener)
         bad_first = rng.random() < 0.12
-        self.answer(session, lang, rng.choice(BAD_ANSWERS[lang]) if bad_first else topic["answers"][opener_index % len(topic["answers"])],
-                    good=not bad_first)
+        self.answer(session, lang, rng.choice(BAD_ANSWERS[lang]) if bad_first else good_answer, good=not bad_first)
         switch_at = rng.randint(1, 2) if rng.random() < 0.15 else None
         for turn in range(1, rng.choice([1, 1, 2, 3, 4])):
             if turn == switch_at:
@@ -193,8 +245,8 @@ class _Builder:
                 self.answer(session, lang, other_topic["answers"][pick % len(other_topic["answers"])])
                 topic = other_topic
                 continue
-            self.add(session, "user", rng.choice(topic["followups"]))
-            self.answer(session, lang, rng.choice(FOLLOWUP_ANSWERS[lang]))
+            self.add(session, "user", _vary(rng.choice(topic["followups"]), lang, rng, _ASK))
+            self.answer(session, lang, _vary(rng.choice(FOLLOWUP_ANSWERS[lang]), lang, rng, _ANSWER))
         return session
 
     def planted(self, index: int) -> dict:

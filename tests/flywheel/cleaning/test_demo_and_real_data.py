@@ -36,13 +36,21 @@ def test_the_planted_near_duplicate_prompts_are_found(demo):
     for session_id, original_text in demo["near_duplicates"]:
         cleaning = MessageCleaning.objects.select_related("duplicate_of").get(message=_first_user_message(session_id))
         assert cleaning.duplicate_of is not None, session_id
-        assert cleaning.duplicate_of.content == original_text
+        # Linked to the original prompt, or to the representative the original itself is
+        # linked to (users ask the same question in several wordings).
+        originals = MessageCleaning.objects.filter(message__content=original_text, message__role="user")
+        accepted = {c.message_id for c in originals} | {c.duplicate_of_id for c in originals if c.duplicate_of_id}
+        assert cleaning.duplicate_of_id in accepted, (session_id, cleaning.duplicate_of.content, original_text)
 
 
 def test_the_planted_copies_of_sessions_are_linked_to_their_originals(demo):
     for copy_id, original_id in demo["exact_duplicates"]:
         cleaning = SessionCleaning.objects.select_related("duplicate_of").get(session__external_id=copy_id)
         original = SessionCleaning.objects.get(session__external_id=original_id)
+        if original.status == "dropped":
+            # Dropped sessions take no part in dedup: a copy of one is dropped for the same reason.
+            assert cleaning.status == "dropped"
+            continue
         assert cleaning.duplicate_of is not None
         assert cleaning.duplicate_of.external_id in (original_id, getattr(original.duplicate_of, "external_id", None))
 
