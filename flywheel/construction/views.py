@@ -15,8 +15,7 @@ from flywheel.construction.models import BadCase, ConstructionRun, SyntheticSamp
 from flywheel.construction.selection import REFUSAL_REASONS
 from flywheel.construction.services import badcase_reset, badcase_settings_save, construction_run_create
 from flywheel.construction.synthesis import seed_prompt_add, synthesis_run_create
-from flywheel.llm.client import llm_is_configured, model_for
-from flywheel.llm.client import usage_for_job
+from flywheel.llm.client import llm_is_configured, model_for, usage_for_job
 
 
 def _before(request) -> int | None:
