@@ -73,7 +73,10 @@ def review_items_page(*, item_filter, after: tuple[int, int] | None = None, size
     of the current priority, then lower priorities) keep every page as fast as the first."""
     from flywheel.review.item_filters import ItemFilter  # noqa: F401  (type of item_filter)
 
-    qs = item_filter.apply().select_related("session", "message")
+    # Only what the list shows: no payloads or decisions to decode, no message bodies.
+    qs = item_filter.apply().select_related("session").only(
+        "id", "queue_id", "kind", "subject_type", "subject_id", "priority", "status", "reviewers_required",
+        "submitted_count", "active_claims", "created_at", "session__external_id")
     if after is None:
         rows = list(qs.order_by("-priority", "id")[: size + 1])
     else:
@@ -84,9 +87,10 @@ def review_items_page(*, item_filter, after: tuple[int, int] | None = None, size
     has_next = len(rows) > size
     rows = rows[:size]
     claims: dict[int, list[str]] = {}
+    claimed_ids = [r.id for r in rows if r.active_claims]
     for item_id, username in (ReviewAssignment.objects
-                              .filter(item__in=[r.id for r in rows], state=ReviewAssignment.State.CLAIMED)
-                              .values_list("item_id", "reviewer__username")):
+                              .filter(item__in=claimed_ids, state=ReviewAssignment.State.CLAIMED)
+                              .values_list("item_id", "reviewer__username") if claimed_ids else ()):
         claims.setdefault(item_id, []).append(username)
     for row in rows:
         row.claimed_by = claims.get(row.id, [])

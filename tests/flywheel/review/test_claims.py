@@ -120,3 +120,14 @@ def test_annotators_cannot_claim_from_an_engineers_queue(annotator, engineer, co
     queue = review_queue_save(user=engineer, slug="eng", name="Eng", kind="badcase_answer", audience="engineers")
     with pytest.raises(ReviewError, match="engineers"):
         review_item_claim_next(queue=queue, user=annotator)
+
+
+def test_a_reviewer_who_released_an_item_can_take_it_up_again_on_the_same_row(badcase_item, annotator):
+    first = review_item_claim_next(queue=badcase_item.queue, user=annotator)
+    review_item_release(item_id=badcase_item.id, user=annotator)
+    again = review_item_claim_next(queue=badcase_item.queue, user=annotator)
+    assert again.item.id == badcase_item.id
+    assert again.assignment.id == first.assignment.id
+    assignment = ReviewAssignment.objects.get()
+    assert (assignment.state, assignment.finished_at) == (ReviewAssignment.State.CLAIMED, None)
+    assert ReviewItem.objects.get().active_claims == 1

@@ -134,7 +134,18 @@ def test_per_turn_continuity_answers_that_differ_are_a_disagreement(engineer, ma
     assert adjudication.payload["disagreements"] == [f"continuity:{question}"]
 
 
-def test_every_decision_is_in_the_audit_log(badcase_item, annotator, conversation):
+def test_a_single_reviewers_decision_is_in_the_audit_log(badcase_item, annotator, conversation):
     submit(badcase_item, annotator, good_decision(conversation))
-    actions = set(AuditEvent.objects.filter(target_id=str(badcase_item.id)).values_list("action", flat=True))
-    assert actions == {"review.submit", "review.decide"}
+    event = AuditEvent.objects.get(target_type="review_item", target_id=str(badcase_item.id))
+    assert (event.action, event.actor, event.detail["decision"]["verdict"]) == ("review.decide", annotator, "bad")
+
+
+def test_every_submission_and_the_final_decision_are_in_the_audit_log(engineer, make_reviewers, conversation):
+    item = two_reviewer_item(engineer, conversation)
+    first, second = make_reviewers(2)
+    submit(item, first, {"ok": "yes"})
+    submit(item, second, {"ok": "yes"})
+    actions = list(AuditEvent.objects.filter(target_type="review_item", target_id=str(item.id))
+                   .order_by("id").values_list("action", "actor__username"))
+    assert actions == [("review.submit", first.username), ("review.submit", second.username),
+                       ("review.decide", second.username)]
