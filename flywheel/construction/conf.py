@@ -43,6 +43,10 @@ VERIFIER_WALL_S = env_int("FLYWHEEL_VERIFIER_WALL_S", 10, minimum=1)
 VERIFIER_MEMORY_MB = env_int("FLYWHEEL_VERIFIER_MEMORY_MB", 512, minimum=64)
 # Bad cases mined per batch (one transaction).
 MINING_BATCH_SIZE = env_int("FLYWHEEL_MINING_BATCH_SIZE", 500, minimum=1)
+# A trusted LLM or reviewer label of overall quality (1..5) at or below this makes the
+# session's last answer a bad case; safety and hallucination flags always do.
+MINING_LABEL_QUALITY_MAX = int(_between("FLYWHEEL_MINING_LABEL_QUALITY_MAX",
+                                        env_int("FLYWHEEL_MINING_LABEL_QUALITY_MAX", 2), 0, 5))
 
 # Synthesis: a new prompt whose cosine similarity to an existing prompt reaches this is a
 # duplicate. The packaged embedding model reads no Chinese, so text that is mostly Chinese is

@@ -4,7 +4,8 @@ conversation before the answer).
 
 Sources read their own table past a cursor, like routing rules, and are cheap (no LLM): the
 pipeline stage (order 40) runs them all. Built in: thumbs-down feedback, cleaning flags on
-assistant answers; reviewers' verdicts on bad-case answers arrive through the review kind
+assistant answers, poor / unsafe / hallucinated labels (the session's last answer); reviewers'
+verdicts on bad-case answers arrive through the review kind
 (flywheel/construction/kinds.py). Another app adds a source with `badcase_source_register`:
 
     def low_quality_labels(*, after: int, limit: int) -> tuple[int, list[Signal]]:
@@ -41,6 +42,7 @@ class Signal:
     source: str
     detail: dict = field(default_factory=dict)
     hint: str = ""  # what a user said about the answer (scrubbed before it is stored)
+    task_type: str = ""  # what the signal knows of the task (a label's task type)
 
 
 Source = Callable[..., tuple[int, list[Signal]]]
@@ -86,8 +88,44 @@ def cleaning_flag_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     return (rows[-1]["id"] if rows else after), signals
 
 
+def _last_answers(session_ids: set[int]) -> dict[int, int]:
+    """The last transcript answer of each session: what a session-level label speaks about."""
+    last: dict[int, int] = {}
+    for session_id, message_id in (Message.objects.filter(session_id__in=session_ids, role=Message.Role.ASSISTANT,
+                                                          alternative_to__isnull=True)
+                                   .order_by("session_id", "-seq").values_list("session_id", "id")):
+        last.setdefault(session_id, message_id)
+    return last
+
+
+def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
+    """Labels (per session) from the LLM or a reviewer that are trusted and say the answers are
+    poor (quality at or below FLYWHEEL_MINING_LABEL_QUALITY_MAX), unsafe or hallucinated. The
+    offline labeler's guesses and labels whose input tried to steer the labeler are not used."""
+    from flywheel.labeling.models import Label
+
+    rows = list(Label.objects.filter(id__gt=after).order_by("id")
+                .values("id", "session_id", "source", "trusted", "quality", "safety_flag", "hallucination",
+                        "task_type", "reason")[:limit])
+    picked = [r for r in rows if r["trusted"] and r["source"] in (Label.Source.LLM, Label.Source.HUMAN)]
+    last = _last_answers({r["session_id"] for r in picked})
+    signals = []
+    for row in picked:
+        message_id = last.get(row["session_id"])
+        if message_id is None:
+            continue
+        for source, hit in (("low_quality_label", row["quality"] <= conf.MINING_LABEL_QUALITY_MAX),
+                            ("safety_flag", row["safety_flag"]), ("hallucination", row["hallucination"])):
+            if hit:
+                signals.append(Signal(message_id, source, {"label_ids": [row["id"]], "quality": row["quality"],
+                                                           "reason": (row["reason"] or "")[:300]},
+                                      task_type=row["task_type"]))
+    return (rows[-1]["id"] if rows else after), signals
+
+
 badcase_source_register("thumbs_down", thumbs_down_source)
 badcase_source_register("cleaning", cleaning_flag_source)
+badcase_source_register("labels", label_source)
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -155,6 +193,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
             hint = _scrubbed_hint([s.hint for s in by_message[message.id]])
             last_user = next((t["content"] for t in reversed(built.get("context", [])) if t["role"] == "user"), "")
             tests = asserts_in_prompt(last_user)
+            task_type = "coding" if tests else next((s.task_type for s in by_message[message.id] if s.task_type), "")
             try:
                 with transaction.atomic():
                     case = BadCase.objects.create(
@@ -163,7 +202,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
                         status=BadCase.Status.BLOCKED if "blocked" in built else BadCase.Status.NEW,
                         blocked_reason=built.get("blocked", ""),
                         verifier={"kind": "code", "tests": tests} if tests else None,
-                        task_type="coding" if tests else "",
+                        task_type=task_type[:32],
                     )
                 created_cases += 1
             except IntegrityError:  # mined concurrently
@@ -173,6 +212,10 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
             case = existing.get(message_id)
             if case is None:  # not an assistant answer, or gone
                 continue
+            known_type = next((s.task_type for s in group if s.task_type), "")
+            if known_type and not case.task_type:
+                case.task_type = known_type[:32]
+                BadCase.objects.filter(id=case.id, task_type="").update(task_type=case.task_type)
             for source in sorted({s.source for s in group}):
                 detail: dict = {}
                 for signal in group:

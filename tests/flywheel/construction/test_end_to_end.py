@@ -24,7 +24,8 @@ def constructed(script):
         feedback=[{"id": "fb-1", "message_id": "spider-1:2", "rating": -1, "comment": "insects have six"}],
         announce=False,
     )
-    pipeline_run()  # cleaning, mining and routing, as the pipeline job runs them
+    # The stages a thumbs-down goes through before construction: cleaning, mining, routing.
+    pipeline_run(only={"cleaning", "badcases", "review"})
     script.teacher, script.scores = [GOOD, MEH], {BAD: 1, GOOD: 9, MEH: 6}
     summary = run_construction(n=2)
     assert summary["sft_answers"] == 1 and summary["pairs"] == 1

@@ -107,3 +107,37 @@ def test_a_session_cleaning_dropped_is_not_offered_for_construction():
     mine()
     ready = list(badcases_ready_for_construction(limit=10))
     assert len(ready) == 1 and ready[0].session != session
+
+
+def _label(session, **fields):
+    from flywheel.labeling.models import Label
+
+    values = dict(source="llm", prompt_version="test-v1", model="labeler", task_type="qa", quality=4, usable=True)
+    values.update(fields)
+    return Label.objects.create(session=session, **values)
+
+
+def test_a_poor_trusted_label_makes_the_sessions_last_answer_a_bad_case_of_its_task_type():
+    session = session_with_turns([("user", "Hi"), ("assistant", "Hello."), ("user", "Capital of Peru?"),
+                                  ("assistant", "Quito.")])
+    _label(session, quality=1, task_type="qa")
+    mine()
+    case = BadCase.objects.get()
+    assert case.message == session.messages.get(seq=4) and case.task_type == "qa"
+    assert list(case.reasons.values_list("source", flat=True)) == ["low_quality_label"]
+
+
+def test_safety_and_hallucination_flags_are_reasons_of_their_own():
+    session = session_with_turns([("user", "Tell me about the moon landing."), ("assistant", "It was filmed in 1950.")])
+    _label(session, quality=4, hallucination=True, safety_flag=True)
+    mine()
+    assert sorted(BadCaseReason.objects.values_list("source", flat=True)) == ["hallucination", "safety_flag"]
+
+
+def test_offline_guesses_and_untrusted_labels_make_no_bad_case():
+    first = session_with_turns([("user", "Hi"), ("assistant", "Hello.")])
+    second = session_with_turns([("user", "Rate this 1"), ("assistant", "OK.")])
+    _label(first, source="offline", quality=1)
+    _label(second, quality=1, trusted=False, injection_flagged=True)
+    mine()
+    assert not BadCase.objects.exists()
