@@ -61,7 +61,10 @@ def deepspeed_config(config: TrainConfig, world_size: int, bf16: bool) -> dict[s
     ds = copy.deepcopy(source)
     for owned in ("optimizer", "scheduler"):
         if owned in ds:
-            raise ConfigError(f"remove '{owned}' from the DeepSpeed config: the trainer builds its own ({config.optimizer}, {config.lr_scheduler})")
+            raise ConfigError(
+                f"remove '{owned}' from the DeepSpeed config: the trainer builds its own "
+                f"({config.optimizer}, {config.lr_scheduler})"
+            )
     stage = ds.get("zero_optimization", {}).get("stage", 0)
     if stage not in (0, 1, 2):
         raise ConfigError(f"DeepSpeed ZeRO stage {stage} is not supported; use stage 0, 1 or 2")

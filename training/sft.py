@@ -1,13 +1,13 @@
-"""Supervised fine-tuning: the one training loop, and the helpers it reads like prose with.
+"""Supervised fine-tuning: the one training loop, and the helpers it reads with.
 
 Per optimizer step:
   1. take the step's global batch (micro_batch_size * grad_accum * ranks conversations) from the
-     seeded epoch order, split it into [accumulation step][rank] micro-batches, collate ours;
+     seeded epoch order, split it into [accumulation step][rank] micro-batches, collate this rank's;
   2. count the global denominator (turns, or tokens, or micro-batches) from the data and
      all-reduce it, together with the stop flag, before any forward pass;
   3. forward and backward every micro-batch with loss = numerator / denominator, multiplied back by
      whatever the framework divides by (DDP: ranks; DeepSpeed: ranks * accumulation steps);
-  4. clip, step, schedule; all-reduce the detached numerators for the log line.
+  4. clip, step, schedule; all-reduce the detached sums for the log line.
 """
 
 from __future__ import annotations
@@ -22,27 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
-from training.checkpoint import (
-    STATE_FILE,
-    latest_checkpoint,
-    load_training_state,
-    read_trainer_state,
-    save_checkpoint,
-    save_final_model,
-)
-from training.collate import collate, plan_micro_batches
+from training.checkpoint import load_training_state, save_checkpoint, save_final_model
+from training.collate import MicroBatch, collate, plan_micro_batches
 from training.config import ConfigError, TrainConfig, config_as_dict
 from training.data import read_conversations
-from training.distributed import (
-    DistributedContext,
-    all_reduce_sum,
-    barrier,
-    broadcast_object,
-    setup_distributed,
-    teardown_distributed,
-)
-from training.loss import NO_TURN, micro_batch_denominator_share, micro_batch_loss
+from training.distributed import DistributedContext, all_reduce_sum, barrier, setup_distributed, teardown_distributed
+from training.loss import micro_batch_denominator_share, micro_batch_loss
 from training.metrics import MetricsWriter, json_number, write_json_atomically
 from training.modeling import (
     forward_for_loss,
@@ -53,9 +40,9 @@ from training.modeling import (
     resolve_attention,
 )
 from training.optim import build_optimizer, build_scheduler, deepspeed_config
+from training.reporting import CHANNELS_START, LOSS, channel_losses, empty_sums, micro_batch_sums, train_record
+from training.resume import RunDirectoryInUse, agreed_resume_checkpoint, checked_resume_state
 from training.tokenization import TokenizationReport, TokenizedConversation, dataset_fingerprint, tokenize_conversations
-
-RUN_OUTPUTS = ("metrics.jsonl", "result.json", "checkpoints", "final")
 
 
 @dataclass
@@ -68,9 +55,9 @@ class PreparedData:
     """Sorted task_types of train and eval data: the same channel index on every rank."""
     fingerprint: str
 
-
-class RunDirectoryInUse(ConfigError):
-    """The output directory holds another run's results; they are left untouched."""
+    @property
+    def channel_index(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.channels)}
 
 
 class StopRequest:
@@ -120,6 +107,7 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
     data = prepare_data(config, tokenizer)
     bf16 = resolve_bf16(config, context.device)
     attention = resolve_attention(config.attn_implementation, context.device, bf16)
+    # Resuming loads the checkpoint's weights through the same from_pretrained path.
     model = load_model(str(checkpoint or config.model), attention, config.gradient_checkpointing).to(context.device)
 
     num_conversations = len(data.train)
@@ -127,61 +115,49 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
     total_steps = config.max_steps or config.epochs * math.ceil(num_conversations / global_batch_size)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, total_steps)
-    engine, trained = None, model
-    if config.deepspeed is not None:
-        import deepspeed
-
-        ds_config = deepspeed_config(config, context.world_size, bf16)
-        engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
-        trained = engine
-    elif context.world_size > 1:
-        device_ids = [context.device.index] if context.device.type == "cuda" else None
-        trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    engine, trained = wrap_for_data_parallel(model, optimizer, config, context, bf16)
     # DeepSpeed divides by the accumulation steps and averages over ranks; DDP averages over ranks.
     backward_scale = context.world_size * (config.grad_accum if engine is not None else 1)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 and engine is None else nullcontext()
 
-    trainer_state = {"step": 0, "samples_consumed": 0, "first_loss": None, "dataset_fingerprint": data.fingerprint,
-                     "global_batch_size": global_batch_size, "total_steps": total_steps,
-                     "deepspeed": engine is not None, "world_size": context.world_size}
+    state = {"step": 0, "samples_consumed": 0, "first_loss": None, "dataset_fingerprint": data.fingerprint,
+             "global_batch_size": global_batch_size, "total_steps": total_steps,
+             "deepspeed": engine is not None, "world_size": context.world_size}
     if checkpoint is not None:
-        trainer_state = checked_resume_state(checkpoint, trainer_state)
+        state = checked_resume_state(checkpoint, state)
         load_training_state(checkpoint=checkpoint, optimizer=optimizer, scheduler=scheduler, engine=engine, context=context)
     if context.is_main:
         (output / "result.json").unlink(missing_ok=True)
     resuming = config.resume != "no" and (output / "metrics.jsonl").exists()
     metrics = MetricsWriter(output / "metrics.jsonl", enabled=context.is_main)
     if resuming:
-        metrics.write({"kind": "resumed", "step": trainer_state["step"], "checkpoint": str(checkpoint) if checkpoint else None})
+        metrics.write({"kind": "resumed", "step": state["step"], "checkpoint": str(checkpoint) if checkpoint else None})
 
-    channel_index = {name: index for index, name in enumerate(data.channels)}
-    num_channels = len(data.channels)
+    def evaluate_now() -> float | None:
+        return evaluate(model, data, config, context, pad_token_id, attention, autocast, metrics, state["step"])
+
     lengths = [len(conversation) for conversation in data.train]
-    status, last_loss, last_eval = "completed", None, None
-    while trainer_state["step"] < total_steps:
+    status, last_loss, eval_loss = "completed", None, None
+    while state["step"] < total_steps:
         step_started = time.perf_counter()
-        conversation_ids = conversations_for_step(num_conversations, global_batch_size, trainer_state["samples_consumed"], config.seed)
-        plan = plan_micro_batches(conversation_ids, lengths, config.micro_batch_size, config.grad_accum, context.world_size)
-        micro_batches = [
-            collate([data.train[i] for i in plan[accum_step][context.rank]], channel_index=channel_index,
-                    pad_token_id=pad_token_id, packing=config.packing, max_len=config.max_len).to(context.device)
-            for accum_step in range(config.grad_accum)
-        ]
-        local_denominator = sum(
-            micro_batch_denominator_share(mb.labels, mb.turn_ids, mb.turn_weights, config.loss) for mb in micro_batches if not mb.is_empty
+        conversation_ids = conversations_for_step(
+            num_conversations, global_batch_size, state["samples_consumed"], config.seed
         )
+        plan = plan_micro_batches(conversation_ids, lengths, config.micro_batch_size, config.grad_accum, context.world_size)
+        micro_batches = [collate_for(data, ids[context.rank], config, pad_token_id).to(context.device) for ids in plan]
+        local_denominator = sum(micro_batch_denominator_share(mb.labels, mb.turn_ids, mb.turn_weights, config.loss)
+                                for mb in micro_batches if not mb.is_empty)
         denominator, stop_votes = all_reduce_sum(torch.tensor([local_denominator, float(stop.requested)]), context).tolist()
         if stop_votes > 0:
             status = "cancelled"
             break
 
-        # Local sums: [loss numerator, real tokens, padding tokens, turns, supervised tokens,
-        # channel loss sums (C), channel turn weights (C)], all-reduced once after the step.
-        step_sums = torch.zeros(5 + 2 * num_channels, dtype=torch.float64)
+        step_sums = empty_sums(len(data.channels))
         for accum_step, batch in enumerate(micro_batches):
             last_micro_batch = accum_step == config.grad_accum - 1
-            no_sync = trained.no_sync() if isinstance(trained, torch.nn.parallel.DistributedDataParallel) and not last_micro_batch else nullcontext()
-            with no_sync:
+            # Only the last micro-batch of the step all-reduces DDP's gradients.
+            skip_all_reduce = isinstance(trained, DistributedDataParallel) and not last_micro_batch
+            with trained.no_sync() if skip_all_reduce else nullcontext():
                 with autocast:
                     out = forward_for_loss(trained, batch, attention)
                 if batch.is_empty:
@@ -190,7 +166,7 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
                 else:
                     contribution = micro_batch_loss(out.logits, out.labels, out.turn_ids, batch.turn_weights, config.loss)
                     loss = contribution.numerator / denominator
-                    step_sums += micro_batch_sums(batch, contribution, num_channels)
+                    step_sums += micro_batch_sums(batch, contribution, len(data.channels))
                 if engine is not None:
                     engine.backward(loss * backward_scale)
                     engine.step()  # DeepSpeed only updates at the accumulation boundary
@@ -198,52 +174,46 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
                     (loss * backward_scale).backward()
 
         lr = scheduler.get_last_lr()[0]
-        if engine is not None:
-            grad_norm = engine.get_global_grad_norm()
-        else:
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm or math.inf)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        grad_norm = clip_and_step(engine, model, optimizer, config.max_grad_norm)
         scheduler.step()
         step_time = time.perf_counter() - step_started
 
         totals = all_reduce_sum(step_sums, context)
-        last_loss = float(totals[0] / denominator)
-        trainer_state["step"] += 1
-        trainer_state["samples_consumed"] += len(conversation_ids)
-        if trainer_state["first_loss"] is None:
-            trainer_state["first_loss"] = last_loss
-        step = trainer_state["step"]
+        last_loss = float(totals[LOSS] / denominator)
+        state["step"] += 1
+        state["samples_consumed"] += len(conversation_ids)
+        if state["first_loss"] is None:
+            state["first_loss"] = last_loss
+        step = state["step"]
         if step % config.log_every == 0 or step == total_steps:
-            metrics.write(train_record(
-                step=step, loss=last_loss, lr=lr, totals=totals, channels=data.channels, step_time=step_time,
-                grad_norm=grad_norm, samples_consumed=trainer_state["samples_consumed"], num_conversations=num_conversations,
-            ))
+            metrics.write(train_record(step=step, loss=last_loss, lr=lr, totals=totals, channels=data.channels,
+                                       step_time=step_time, grad_norm=grad_norm, samples_consumed=state["samples_consumed"],
+                                       num_conversations=num_conversations))
         if data.eval and config.eval_every and step % config.eval_every == 0 and step < total_steps:
-            last_eval = evaluate_and_log(model, data, config, context, channel_index, pad_token_id, attention, autocast, metrics, step)
+            eval_loss = evaluate_now()
         if config.save_every and step % config.save_every == 0:
             save_checkpoint(output=output, step=step, model=model, tokenizer=tokenizer, optimizer=optimizer,
-                            scheduler=scheduler, engine=engine, trainer_state=trainer_state,
-                            keep=config.keep_checkpoints, context=context)
+                            scheduler=scheduler, engine=engine, trainer_state=state, keep=config.keep_checkpoints,
+                            context=context)
 
     final_model = None
     if status == "completed":
         if data.eval:
-            last_eval = evaluate_and_log(model, data, config, context, channel_index, pad_token_id, attention, autocast, metrics, trainer_state["step"])
+            eval_loss = evaluate_now()
         if context.is_main:
             final_model = str(save_final_model(output=output, model=model, tokenizer=tokenizer))
         barrier(context)
     metrics.close()
     result = {
         "status": status,
-        "steps": trainer_state["step"],
+        "steps": state["step"],
         "total_steps": total_steps,
         "final_loss": json_number(last_loss) if last_loss is not None else None,
-        "first_loss": trainer_state["first_loss"],
+        "first_loss": state["first_loss"],
         "last_loss": json_number(last_loss) if last_loss is not None else None,
-        "eval_loss": last_eval,
-        "samples_consumed": trainer_state["samples_consumed"],
-        "epochs": trainer_state["samples_consumed"] / num_conversations,
+        "eval_loss": eval_loss,
+        "samples_consumed": state["samples_consumed"],
+        "epochs": state["samples_consumed"] / num_conversations,
         "dropped_turns": data.train_report.dropped_turns,
         "dropped_conversations": data.train_report.dropped_conversations,
         "train_data": data.train_report.as_dict(),
@@ -262,67 +232,57 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
     return result
 
 
-def micro_batch_sums(batch, contribution, num_channels: int) -> torch.Tensor:
-    """This micro-batch's share of the step's logged sums (see the layout in train())."""
-    turn_means = contribution.turn_means.to("cpu", torch.float64)
-    weights = batch.turn_weights.to("cpu", torch.float64)
-    channels = batch.turn_channels.to("cpu")
-    channel_loss = torch.zeros(num_channels, dtype=torch.float64).index_add(0, channels, weights * turn_means)
-    channel_weight = torch.zeros(num_channels, dtype=torch.float64).index_add(0, channels, weights)
-    counts = torch.tensor([
-        float(contribution.numerator.detach()), batch.real_tokens, batch.padding_tokens,
-        len(weights), int((batch.turn_ids != NO_TURN).sum()),
-    ], dtype=torch.float64)
-    return torch.cat([counts, channel_loss, channel_weight])
+def wrap_for_data_parallel(model, optimizer, config: TrainConfig, context: DistributedContext, bf16: bool):
+    """(DeepSpeed engine or None, the module the forward pass goes through)."""
+    if config.deepspeed is not None:
+        import deepspeed
+
+        engine, _, _, _ = deepspeed.initialize(
+            model=model, optimizer=optimizer, config=deepspeed_config(config, context.world_size, bf16)
+        )
+        return engine, engine
+    if context.world_size > 1:
+        device_ids = [context.device.index] if context.device.type == "cuda" else None
+        return None, DistributedDataParallel(model, device_ids=device_ids)
+    return None, model
 
 
-def channel_losses(loss_sums: torch.Tensor, weights: torch.Tensor, channels: list[str]) -> dict[str, float]:
-    return {name: float(loss_sums[i] / weights[i]) for i, name in enumerate(channels) if weights[i] > 0}
+def clip_and_step(engine, model, optimizer, max_grad_norm: float) -> float | None:
+    """Clip the global gradient norm, update, clear; DeepSpeed did all of it in engine.step()."""
+    if engine is not None:
+        return engine.get_global_grad_norm()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm or math.inf)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(grad_norm)
 
 
-def train_record(*, step, loss, lr, totals, channels, step_time, grad_norm, samples_consumed, num_conversations) -> dict:
-    num_channels = len(channels)
-    real_tokens, padding_tokens = float(totals[1]), float(totals[2])
-    return {
-        "kind": "train",
-        "step": step,
-        "loss": json_number(loss),
-        "lr": lr,
-        "tokens_per_s": real_tokens / step_time,
-        "padding_ratio": padding_tokens / max(real_tokens + padding_tokens, 1.0),
-        "channels": channel_losses(totals[5 : 5 + num_channels], totals[5 + num_channels :], channels),
-        "epoch": samples_consumed / num_conversations,
-        "samples_consumed": samples_consumed,
-        "grad_norm": json_number(float(grad_norm)) if grad_norm is not None else None,
-        "turns": int(totals[3]),
-        "supervised_tokens": int(totals[4]),
-        "tokens": int(real_tokens),
-        "step_time_s": step_time,
-    }
+def collate_for(data: PreparedData, conversation_ids: list[int], config: TrainConfig, pad_token_id: int) -> MicroBatch:
+    return collate([data.train[i] for i in conversation_ids], channel_index=data.channel_index,
+                   pad_token_id=pad_token_id, packing=config.packing, max_len=config.max_len)
 
 
 @torch.no_grad()
-def evaluate_and_log(model, data, config, context, channel_index, pad_token_id, attention, autocast, metrics, step) -> float:
-    """Per-turn loss over the whole eval set; each rank takes every world_size-th conversation."""
-    num_channels = len(data.channels)
-    sums = torch.zeros(5 + 2 * num_channels, dtype=torch.float64)
-    weight_total = 0.0
+def evaluate(model, data, config, context, pad_token_id, attention, autocast, metrics, step) -> float | None:
+    """Per-turn loss over the whole eval set; each rank takes every world_size-th conversation.
+    No collective runs inside, so ranks may hold different numbers of batches."""
+    sums = empty_sums(len(data.channels))
     mine = data.eval[context.rank :: context.world_size]
     model.eval()
     for start in range(0, len(mine), config.micro_batch_size):
-        batch = collate(mine[start : start + config.micro_batch_size], channel_index=channel_index,
+        batch = collate(mine[start : start + config.micro_batch_size], channel_index=data.channel_index,
                         pad_token_id=pad_token_id, packing=config.packing, max_len=config.max_len).to(context.device)
         with autocast:
             out = forward_for_loss(model, batch, attention)
         contribution = micro_batch_loss(out.logits, out.labels, out.turn_ids, batch.turn_weights, "per_turn")
-        sums += micro_batch_sums(batch, contribution, num_channels)
-        weight_total += float(batch.turn_weights.sum())
+        sums += micro_batch_sums(batch, contribution, len(data.channels))
     model.train()
-    totals = all_reduce_sum(torch.cat([sums, torch.tensor([weight_total], dtype=torch.float64)]), context)
-    eval_loss = float(totals[0] / totals[-1])
-    eval_channels = channel_losses(totals[5 : 5 + num_channels], totals[5 + num_channels : -1], data.channels)
-    metrics.write({"kind": "eval", "step": step, "eval_loss": json_number(eval_loss), "eval_channels": eval_channels})
-    return json_number(eval_loss)
+    totals = all_reduce_sum(sums, context)
+    turn_weight = float(totals[CHANNELS_START + len(data.channels) :].sum())  # every turn is in one channel
+    eval_loss = json_number(float(totals[LOSS]) / turn_weight)
+    eval_channels = channel_losses(totals, data.channels)
+    metrics.write({"kind": "eval", "step": step, "eval_loss": eval_loss, "eval_channels": eval_channels})
+    return eval_loss
 
 
 def conversations_for_step(num_conversations: int, global_batch_size: int, samples_consumed: int, seed: int) -> list[int]:
@@ -347,50 +307,6 @@ def prepare_data(config: TrainConfig, tokenizer) -> PreparedData:
     channels = sorted({c.task_type for c in train_conversations + eval_conversations})
     return PreparedData(train_conversations, train_report, eval_conversations, eval_report, channels,
                         dataset_fingerprint(train_conversations))
-
-
-def agreed_resume_checkpoint(config: TrainConfig, output: Path, context: DistributedContext) -> Path | None:
-    """Rank 0 decides (before anything is written) and tells the others, so that no rank sees
-    a directory another rank has already started writing to."""
-    decision = None
-    if context.is_main:
-        try:
-            decision = ("ok", resume_checkpoint(config, output))
-        except RunDirectoryInUse as error:
-            decision = ("in use", str(error))
-        except ConfigError as error:
-            decision = ("error", str(error))
-    kind, value = broadcast_object(decision, context)
-    if kind == "in use":
-        raise RunDirectoryInUse(value)
-    if kind == "error":
-        raise ConfigError(value)
-    return value
-
-
-def resume_checkpoint(config: TrainConfig, output: Path) -> Path | None:
-    if config.resume == "no":
-        leftovers = [name for name in RUN_OUTPUTS if (output / name).exists()]
-        if leftovers:
-            raise RunDirectoryInUse(f"{output} already holds a run ({', '.join(leftovers)}); pass --resume to continue it or choose another output")
-        return None
-    if config.resume == "auto":
-        return latest_checkpoint(output)
-    path = Path(config.resume)
-    if not (path / STATE_FILE).is_file():
-        raise ConfigError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
-    return path
-
-
-def checked_resume_state(checkpoint: Path, expected: dict) -> dict:
-    saved = read_trainer_state(checkpoint)
-    for key, what in (("dataset_fingerprint", "training data (after tokenization)"), ("global_batch_size", "global batch size"),
-                      ("total_steps", "number of steps"), ("deepspeed", "use of DeepSpeed")):
-        if saved.get(key) != expected[key]:
-            raise ConfigError(f"cannot resume from {checkpoint}: the {what} differs ({saved.get(key)!r} then, {expected[key]!r} now)")
-    if saved["deepspeed"] and saved["world_size"] != expected["world_size"]:
-        raise ConfigError(f"cannot resume DeepSpeed checkpoint {checkpoint} on {expected['world_size']} processes (it has {saved['world_size']})")
-    return {**expected, **{key: saved[key] for key in ("step", "samples_consumed", "first_loss")}}
 
 
 def resolve_bf16(config: TrainConfig, device: torch.device) -> bool:

@@ -1,0 +1,69 @@
+"""What a step or an evaluation reports: local sums, all-reduced once, turned into log records.
+
+The sums of a step are one float64 vector per rank, so a single all-reduce carries them all:
+[loss numerator, real tokens, padding tokens, turns, supervised tokens,
+ channel loss sums (one per channel), channel turn weights (one per channel)].
+"""
+
+from __future__ import annotations
+
+import torch
+
+from training.collate import MicroBatch
+from training.loss import NO_TURN, MicroBatchLoss
+from training.metrics import json_number
+
+LOSS, REAL_TOKENS, PADDING_TOKENS, TURNS, SUPERVISED_TOKENS = range(5)
+CHANNELS_START = 5
+
+
+def empty_sums(num_channels: int) -> torch.Tensor:
+    return torch.zeros(CHANNELS_START + 2 * num_channels, dtype=torch.float64)
+
+
+def micro_batch_sums(batch: MicroBatch, contribution: MicroBatchLoss, num_channels: int) -> torch.Tensor:
+    """One micro-batch's share of the sums."""
+    turn_means = contribution.turn_means.to("cpu", torch.float64)
+    weights = batch.turn_weights.to("cpu", torch.float64)
+    channels = batch.turn_channels.to("cpu")
+    sums = empty_sums(num_channels)
+    sums[LOSS] = float(contribution.numerator.detach())
+    sums[REAL_TOKENS] = batch.real_tokens
+    sums[PADDING_TOKENS] = batch.padding_tokens
+    sums[TURNS] = len(weights)
+    sums[SUPERVISED_TOKENS] = int((batch.turn_ids != NO_TURN).sum())
+    channel_losses_view = sums[CHANNELS_START : CHANNELS_START + num_channels]
+    channel_losses_view.index_add_(0, channels, weights * turn_means)
+    sums[CHANNELS_START + num_channels :].index_add_(0, channels, weights)
+    return sums
+
+
+def channel_losses(totals: torch.Tensor, channels: list[str]) -> dict[str, float]:
+    """{task_type: per-turn loss} for the channels that had turns."""
+    num_channels = len(channels)
+    loss_sums = totals[CHANNELS_START : CHANNELS_START + num_channels]
+    weights = totals[CHANNELS_START + num_channels : CHANNELS_START + 2 * num_channels]
+    return {name: float(loss_sums[i] / weights[i]) for i, name in enumerate(channels) if weights[i] > 0}
+
+
+def train_record(
+    *, step: int, loss: float, lr: float, totals: torch.Tensor, channels: list[str], step_time: float,
+    grad_norm, samples_consumed: int, num_conversations: int,
+) -> dict:
+    real_tokens, padding_tokens = float(totals[REAL_TOKENS]), float(totals[PADDING_TOKENS])
+    return {
+        "kind": "train",
+        "step": step,
+        "loss": json_number(loss),
+        "lr": lr,
+        "tokens_per_s": real_tokens / step_time,
+        "padding_ratio": padding_tokens / max(real_tokens + padding_tokens, 1.0),
+        "channels": channel_losses(totals, channels),
+        "epoch": samples_consumed / num_conversations,
+        "samples_consumed": samples_consumed,
+        "grad_norm": json_number(float(grad_norm)) if grad_norm is not None else None,
+        "turns": int(totals[TURNS]),
+        "supervised_tokens": int(totals[SUPERVISED_TOKENS]),
+        "tokens": int(real_tokens),
+        "step_time_s": step_time,
+    }
