@@ -85,6 +85,9 @@ def make_tiny_model(output: str | Path, template: str = "chatml", seed: int = 0,
     """Write a tiny Llama-architecture model and its tokenizer to `output`; return the path."""
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
+    from training.modeling import quiet_transformers
+
+    quiet_transformers()
     output = Path(output)
     tokenizer = build_tiny_tokenizer(template)
     # A multiple of 64 keeps the embedding matmuls aligned; the extra rows are never produced.
