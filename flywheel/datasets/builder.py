@@ -126,6 +126,8 @@ def exclusion_reason(candidate: Candidate, config: BuildConfig) -> str | None:
         return "quality_below_minimum"
     if config.reviewed_only and not candidate.reviewed:
         return "not_reviewed"
+    if config.usable_only and candidate.usable is False:
+        return "labeled_unusable"
     if config.trusted_labels_only and not candidate.trusted_label:
         return "label_not_trusted"
     if config.continuity == "drop_switched" and candidate.topic_switched:

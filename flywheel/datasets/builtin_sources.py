@@ -116,7 +116,7 @@ class SessionSource(SampleSource):
             yield Candidate(
                 source=self.name, source_id=f"{session.id:012d}/{index:04d}", kind="sft",
                 messages=[{k: m[k] for k in ("role", "content", "mark")} for m in part],
-                task_type=facts.task_type, quality=facts.quality, trusted_label=facts.trusted,
+                task_type=facts.task_type, quality=facts.quality, trusted_label=facts.trusted, usable=facts.usable,
                 reviewed=facts.reviewed, cleaning_status=clean.status, topic_switched=switched,
                 session_id=session.id, blocked_reason=blocked,
                 lineage={"session_id": session.id, "session": session.external_id,
@@ -180,7 +180,7 @@ class IngestPairSource(SampleSource):
                 source=self.name, source_id=f"{pair.id:012d}", kind="pair",
                 prompt=[{"role": m["role"], "content": texts.get(m["id"], "")} for m in prompt],
                 chosen=chosen, rejected=rejected, task_type=session_facts_.task_type, quality=session_facts_.quality,
-                trusted_label=session_facts_.trusted, reviewed=decision is not None or session_facts_.reviewed,
+                trusted_label=session_facts_.trusted, usable=session_facts_.usable, reviewed=decision is not None or session_facts_.reviewed,
                 cleaning_status=clean.status if clean else "", session_id=pair.session_id, blocked_reason=blocked,
                 lineage={"pair_id": pair.id, "pair": pair.external_id, "pair_source": pair.source,
                          "session_id": pair.session_id, "session": pair.session.external_id,

@@ -41,6 +41,8 @@ class BuildConfig:
     """Only samples a person reviewed."""
     trusted_labels_only: bool = False
     """Only samples whose labels a person gave or a trusted labeler made."""
+    usable_only: bool = True
+    """Leave out sessions the labeler judged unusable for training."""
     continuity: str = "split"
     """How sessions that change topic are used (CONTINUITY_MODES)."""
     supervision: str = "all"
@@ -202,6 +204,7 @@ def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) ->
         min_quality=_optional_int(data, "min_quality", 1, 5),
         reviewed_only=_bool(data, "reviewed_only", False),
         trusted_labels_only=_bool(data, "trusted_labels_only", False),
+        usable_only=_bool(data, "usable_only", True),
         continuity=continuity,
         supervision=supervision,
         mix=_mix(data),

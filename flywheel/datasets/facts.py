@@ -31,6 +31,7 @@ class SessionFacts:
     task_type: str = ""
     quality: int | None = None
     trusted: bool = False
+    usable: bool | None = None
     reviewed: bool = False
     review_item_ids: list[int] = field(default_factory=list)
     bad_message_ids: set[int] = field(default_factory=set)
@@ -73,6 +74,7 @@ def session_facts(*, session_ids: list[int]) -> dict[int, SessionFacts]:
             entry.task_type = str(label.get("task_type") or "")
             entry.quality = _quality(label.get("quality"))
             entry.trusted = bool(label.get("trusted"))
+            entry.usable = label["usable"] if isinstance(label.get("usable"), bool) else None
             if label.get("version"):
                 entry.label_versions.append(str(label["version"]))
     decided = (ReviewItem.objects.filter(session_id__in=session_ids, status=ReviewItem.Status.DONE)

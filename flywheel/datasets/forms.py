@@ -26,6 +26,8 @@ class BuildForm(forms.Form):
                                          help_text="Known quality (1-5); samples of unknown quality pass.")
     reviewed_only = forms.BooleanField(required=False, help_text="Only samples a person reviewed.")
     trusted_labels_only = forms.BooleanField(required=False, help_text="Only labels from people or a trusted labeler.")
+    usable_only = forms.BooleanField(required=False, initial=True,
+                                     help_text="Leave out sessions the labeler judged unusable for training.")
     continuity = forms.ChoiceField(choices=list(CONTINUITY_MODES.items()), initial="split")
     supervision = forms.ChoiceField(choices=list(SUPERVISION_MODES.items()), initial="all",
                                     help_text="Which answers carry loss. Answers with a thumbs-down are trained on only "

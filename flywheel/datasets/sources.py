@@ -56,6 +56,8 @@ class Candidate:
     """Empty when nobody labelled it ("unlabeled" in the dataset)."""
     quality: int | None = None
     """1 (unusable) .. 5 (excellent), when known."""
+    usable: bool | None = None
+    """The labeler's "usable for training" verdict, when there is one."""
     trusted_label: bool = False
     """The task type and quality come from a person or a label marked trusted."""
     reviewed: bool = False
