@@ -78,8 +78,13 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
     with transaction.atomic():
         if run.job_id:
             job_cancel(job_id=run.job_id)
-        if run.job_id is None or Job.objects.filter(id=run.job_id, status=Job.Status.CANCELLED).exists():
-            TrainingRun.objects.filter(id=run.id, status=TrainingRun.Status.QUEUED).update(
+        jobs = Job.objects.filter(id=run.job_id)
+        stopped = run.job_id is None or jobs.filter(status=Job.Status.CANCELLED).exists()
+        # A worker that died holds no trainer any more, and no one will pick up a job that is
+        # asked to stop: the run ends here (resume continues from its latest checkpoint).
+        orphaned = jobs.filter(status=Job.Status.RUNNING, lease_expires_at__lt=timezone.now()).exists()
+        if stopped or orphaned:
+            TrainingRun.objects.filter(id=run.id, status__in=(TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)).update(
                 status=TrainingRun.Status.CANCELLED, finished_at=timezone.now())
         audit_record(actor=user, action="run.cancel", target_type="training_run", target_id=run.id)
     run.refresh_from_db()

@@ -1,0 +1,175 @@
+"""Review decisions made by the demo annotators, so the demo loop reaches a dataset without a
+person at the keyboard.
+
+They go through the ordinary review services (claim, submit) as the demo users, and every one
+carries DEMO_NOTE, so nobody mistakes them for a person's judgement. What they decide comes
+from what the demo generator knows it planted: a thumbs-down answer is rewritten with the
+corpus's good answer for its question, a planted topic switch is marked as one, a label that
+the conversation tried to steer is marked unusable. Any other kind gets the values its item
+proposes (or the accepting choice).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from django.contrib.auth import get_user_model
+
+from flywheel.demo.corpus import TOPICS
+from flywheel.demo.generator import FOLLOWUP_ANSWERS, generate_demo
+
+DEMO_NOTE = "Demo decision, made automatically by `manage.py demo` — not a person's judgement."
+DEMO_REVIEWERS = ("annotator", "annotator2", "engineer")
+# Answers that mean "yes, use it" in the kinds apps register; the first one offered wins.
+ACCEPTING = ("accept", "accepted", "chosen", "yes", "good", "correct", "keep")
+# The corpus says "code"; a task-type list may call it "coding".
+TASK_TYPE_ALIASES = {"code": "coding"}
+
+
+class DemoKnowledge:
+    """What the generator planted, looked up by text and external id."""
+
+    def __init__(self, *, seed: int, sessions: int):
+        self.good_answers: dict[str, tuple[str, str]] = {}
+        for language, topics in TOPICS.items():
+            for topic in topics.values():
+                task_type = topic["task"]
+                for index, opener in enumerate(topic["openers"]):
+                    self.good_answers[opener] = (task_type, topic["answers"][index % len(topic["answers"])])
+                for followup in topic["followups"]:
+                    self.good_answers.setdefault(followup, (task_type, FOLLOWUP_ANSWERS[language][0]))
+        plan = generate_demo(seed=seed, sessions=sessions).plan
+        self.switches = {message for messages in plan.get("topic_switches", {}).values() for message in messages}
+
+
+def _choice(values: tuple[str, ...], wanted) -> str | None:
+    wanted = None if wanted is None else str(wanted)
+    return wanted if wanted in values else None
+
+
+def _generic(item, choices: dict, knowledge: DemoKnowledge) -> dict:
+    """The item's own proposal where it has one, else the accepting choice, for required fields."""
+    decision = {"note": DEMO_NOTE}
+    for field in choices.values():
+        proposed = _choice(field.values, (item.payload or {}).get(field.name))
+        if proposed is None and not field.required:
+            continue
+        decision[field.name] = proposed or next((v for v in ACCEPTING if v in field.values), field.values[0])
+    return decision
+
+
+def _badcase_answer(item, choices: dict, knowledge: DemoKnowledge) -> dict:
+    from flywheel.ingest.models import Message
+
+    answer = item.message
+    question = (Message.objects.filter(session_id=answer.session_id, seq__lt=answer.seq, role="user",
+                                       alternative_to__isnull=True).order_by("-seq").values_list("content", flat=True).first()
+                if answer else None)
+    task_type, better = knowledge.good_answers.get(question or "", ("other", None))
+    task_types = choices["task_type"].values if "task_type" in choices else ()
+    decision = {**_generic(item, choices, knowledge), "verdict": "bad", "quality": "2",
+                "task_type": (_choice(task_types, task_type) or _choice(task_types, TASK_TYPE_ALIASES.get(task_type))
+                              or (task_types[-1] if task_types else task_type))}
+    if answer is not None:
+        # With a better answer from the corpus the answer is rewritten and trained on; otherwise it stays out.
+        decision["turns"] = {str(answer.id): {"edited": better, "train": True} if better else {"train": False}}
+    return decision
+
+
+def _label(item, choices: dict, knowledge: DemoKnowledge) -> dict:
+    decision = _generic(item, choices, knowledge)
+    steered = bool((item.payload or {}).get("signals")) or "injection" in str((item.payload or {}).get("reason", ""))
+    if "usable" in choices:
+        decision["usable"] = "no" if steered else "yes"
+    if "steering" in choices:
+        decision["steering"] = "yes" if steered else "no"
+    return decision
+
+
+def _continuity(item, choices: dict, knowledge: DemoKnowledge) -> dict:
+    from flywheel.ingest.models import Message
+
+    asked = [int(i) for i in (item.payload or {}).get("message_ids", []) if str(i).isdigit()]
+    external = dict(Message.objects.filter(id__in=asked, role="user").values_list("id", "external_id"))
+    decision = _generic(item, choices, knowledge)
+    turns = {str(mid): {"continuity": external_id not in knowledge.switches} for mid, external_id in external.items()}
+    if turns:
+        decision["turns"] = turns
+    return decision
+
+
+DECIDERS: dict[str, Callable] = {"badcase_answer": _badcase_answer, "label": _label, "continuity": _continuity}
+
+
+def _claim(queue, users):
+    from flywheel.review.services import ReviewError, review_item_claim_next
+
+    for user in users:
+        try:
+            claim = review_item_claim_next(queue=queue, user=user)
+        except ReviewError:  # a queue for engineers: the annotators may not take from it
+            continue
+        if claim is not None:
+            return claim
+    return None
+
+
+def _submit(item_id: int, user, decision: dict) -> bool:
+    from flywheel.review.services import ReviewError, review_item_submit
+
+    try:
+        review_item_submit(item_id=item_id, user=user, decision=decision)
+    except (ReviewError, ValueError):
+        return False
+    return True
+
+
+def _decide_next(queue, users, knowledge: DemoKnowledge) -> str | None:
+    """Claim the queue's next item and decide it with as many demo reviewers as it needs (they
+    agree); the kind decided, "" when the decision was refused, None when the queue is done."""
+    from flywheel.review.kinds import review_kind_get
+    from flywheel.review.models import ReviewItem
+    from flywheel.review.services import ReviewError, review_item_claim_next, review_item_release, review_item_skip
+
+    claim = _claim(queue, users)
+    if claim is None:
+        return None
+    item, first = claim.item, claim.assignment.reviewer
+    choices = {field.name: field for field in review_kind_get(item.kind).fields_for(item)}
+    decision = DECIDERS.get(item.kind, _generic)(item, choices, knowledge)
+    if not _submit(item.id, first, decision):
+        review_item_skip(item_id=item.id, user=first)  # not offered to this reviewer again
+        return ""
+    for user in users:
+        item.refresh_from_db()
+        if item.status != ReviewItem.Status.OPEN:
+            break
+        if user.id == first.id:
+            continue
+        try:
+            other = review_item_claim_next(queue=queue, user=user)
+        except ReviewError:
+            continue
+        if other is not None and other.item.id != item.id:
+            review_item_release(item_id=other.item.id, user=user)
+        elif other is not None:
+            _submit(item.id, user, decision)
+    return item.kind
+
+
+def demo_review_decide(*, seed: int, sessions: int, per_queue: int = 500) -> dict[str, int]:
+    """Decide the open items of every queue as the demo reviewers. Items already decided are
+    left alone, so a second run decides nothing new."""
+    from flywheel.review.models import ReviewQueue
+
+    users = [u for u in (get_user_model().objects.filter(username=name).first() for name in DEMO_REVIEWERS) if u]
+    knowledge = DemoKnowledge(seed=seed, sessions=sessions)
+    decided: dict[str, int] = {}
+    for queue in ReviewQueue.objects.filter(active=True).exclude(kind="adjudication").order_by("id"):
+        for _ in range(per_queue):
+            kind = _decide_next(queue, users, knowledge)
+            if kind is None:
+                break
+            if kind:
+                decided[kind] = decided.get(kind, 0) + 1
+    return decided
