@@ -1,0 +1,329 @@
+"""Features of a user turn and its history, for the continuity classifier.
+
+Pure functions over plain conversations (`[{"role": ..., "content": ...}, ...]`), no database:
+the same code serves training, the pipeline and `continuity_predict`.
+
+What the features look at, and why they should carry over to conversations we have not seen:
+- semantic closeness (sentence embeddings) of the turn to the previous user turn, the previous
+  answer, the nearest and the average of the earlier messages. The default embedding model is
+  English-only, so `cjk_share` tells the classifier how far to trust these;
+- lexical overlap that works without a word segmenter: character 2/3-grams for Chinese, words and
+  character 3-grams for Latin script; the longest shared substring (a shared name or title);
+  titles and capitalised names the turn brings that the history never mentioned;
+- conversational cues in English and Chinese: anaphora (it / that / 他 / 这部), elliptic
+  follow-ups (what about ... / ...呢？), short replies to a question the assistant asked, and
+  openers that start a new conversation (hello / 你好 / by the way / 换个话题 / do you know ...).
+Nothing counts turn positions or dataset-specific tokens: a classifier must not learn where a
+particular generator tends to splice.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+
+FEATURE_NAMES = (
+    "emb_prev_user",
+    "emb_prev_answer",
+    "emb_history_max",
+    "emb_history_mean",
+    "emb_first_user",
+    "cjk_share",
+    "lex_prev_answer",
+    "lex_prev_user",
+    "lex_recent",
+    "lex_history",
+    "lex_answer_into_turn",
+    "shared_span_recent",
+    "shared_span_history",
+    "new_names",
+    "known_names",
+    "starts_with_follow_up",
+    "has_anaphora",
+    "elliptic_question",
+    "answers_a_question",
+    "opens_new_topic",
+    "greets",
+    "log_len_turn",
+    "log_len_prev_user",
+    "lex_new_in_prev_answer",
+    "lex_earlier",
+    "has_reply",
+    "emb_reply_recent",
+    "emb_reply_history_max",
+    "lex_reply_recent",
+    "lex_reply_history",
+)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+_TITLE = re.compile(r"《([^》]{1,40})》|【([^】]{1,40})】|“([^”]{2,30})”|\"([^\"]{2,30})\"")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]{2,}(?:\s+[A-Z][a-zA-Z]+)*)")
+
+_EN_STOP = frozenset(
+    """a an the and or but if so of to in on at by for with from as is are was were be been being am do does did
+    have has had i me my you your we our they them their he him his she her it its this that these those there
+    here what which who whom whose when where why how can could would should will shall may might must not no
+    yes just very really also too than then about into over under up down out more most some any all each other
+    such only own same s t don doesn didn isn aren wasn weren won wouldn shouldn couldn can't i'm it's that's
+    what's let let's get got make made know think want like please tell say said one two thing things way much
+    many well ok okay oh ah um hi hello hey thanks thank""".split()
+)
+# Function characters that carry no topic on their own (particles, pronouns, copulas, measure words).
+_ZH_STOP = frozenset("的了吗呢吧啊呀哦嗯是在有和与就都也还又很太么么这那哪个些他她它们我你您啥什怎样么么啦哈对不没要会能可以到说")
+
+_EN_FOLLOW_UP = (
+    "it", "its", "it's", "that", "this", "those", "these", "they", "them", "their", "he", "she", "his", "her",
+    "and", "also", "so", "but", "then", "why", "what about", "how about", "and what", "what else", "anything else",
+    "any other", "another", "more", "same", "again", "ok", "okay", "yes", "yeah", "yep", "no", "nope", "sure",
+    "thanks", "thank you", "great", "cool", "i see", "really", "which one", "how so", "what do you mean",
+    "can you explain", "tell me more", "go on", "else", "instead", "then what", "why not", "is that",
+)
+_ZH_FOLLOW_UP = (
+    "他", "她", "它", "这", "那", "这个", "那个", "这部", "那部", "这首", "那首", "这本", "那本", "此", "该",
+    "还有", "还", "那么", "然后", "所以", "为什么", "为啥", "怎么", "是吗", "真的", "对", "对的", "是的", "好的",
+    "嗯", "哦", "噢", "啊", "哈", "确实", "没错", "不过", "但是", "而且", "另外他", "其他", "别的", "再", "也",
+)
+_ZH_ANAPHORA = re.compile(r"[他她它]|这[个部首本位些种样里]|那[个部首本位些种样里]|此[片曲书人]|该[片曲书]|其[他它中]")
+_EN_ANAPHORA = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|that one|this one|those|these|the same)\b")
+_EN_NEW_TOPIC = re.compile(
+    r"^(by the way|btw|another question|new question|different question|unrelated|on another note|"
+    r"changing the subject|can you tell me about|tell me about|do you know|have you heard|what is|what are|"
+    r"how do i|how can i|i need|i want|i have a question|question:)",
+)
+_ZH_NEW_TOPIC = re.compile(
+    r"^(顺便|另外问|换个话题|换个问题|问个问题|请问|我想问|有个问题|再问|说到|你知道|知道|你听说过|听说过|你看过|看过|"
+    r"你听过|听过|有没有|你了解|了解|你喜欢|喜欢|帮我|请帮|能不能帮|我想)"
+)
+_GREETING = re.compile(r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|greetings)\b|你好|您好|嗨|哈喽|早上好|晚上好|下午好)")
+_ASKS = re.compile(r"[?？]\s*$|吗\W*$|呢\W*$")
+
+
+# --- text helpers ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _to_simplified() -> Callable[[str], str]:
+    try:
+        import opencc
+
+        converter = opencc.OpenCC("t2s")
+        return converter.convert
+    except Exception:  # OpenCC missing: traditional text only loses some overlap, nothing breaks
+        return lambda text: text
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "")
+    if _CJK.search(text):
+        text = _to_simplified()(text)
+    return text.strip()
+
+
+def cjk_share(text: str) -> float:
+    letters = [ch for ch in text if not ch.isspace() and ch.isalnum()]
+    if not letters:
+        return 0.0
+    return sum(1 for ch in letters if _CJK.match(ch)) / len(letters)
+
+
+def content_ngrams(text: str) -> frozenset[str]:
+    """Topic-bearing n-grams: Chinese character bigrams and trigrams (skipping those made only of
+    function characters), Latin content words and their character trigrams."""
+    grams: set[str] = set()
+    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", text):
+        for n in (2, 3):
+            for i in range(len(run) - n + 1):
+                gram = run[i:i + n]
+                if not all(ch in _ZH_STOP for ch in gram):
+                    grams.add(gram)
+        if len(run) == 1 and run not in _ZH_STOP:
+            grams.add(run)
+    for word in _LATIN_WORD.findall(text.lower()):
+        if word in _EN_STOP or len(word) < 3:
+            continue
+        stem = word[:-1] if word.endswith("s") and len(word) > 4 else word
+        grams.add("w:" + stem)
+        padded = f"#{stem}#"
+        grams.update("c:" + padded[i:i + 3] for i in range(len(padded) - 2))
+    return frozenset(grams)
+
+
+def containment(part: frozenset[str], whole: frozenset[str]) -> float:
+    """Share of `part`'s n-grams found in `whole` (asymmetric: a short turn fully about the
+    history scores 1 even when the history is long)."""
+    if not part:
+        return 0.0
+    return len(part & whole) / len(part)
+
+
+def _topic_chars(text: str) -> str:
+    return "".join(ch for ch in text.lower() if (ch.isalnum() and ch not in _ZH_STOP))
+
+
+def longest_shared_span(a: str, b: str) -> int:
+    """Length of the longest common substring of the topic characters (a shared name or title);
+    Latin letters count a quarter, so a shared English word scores like a shared Chinese one."""
+    a, b = _topic_chars(a)[:400], _topic_chars(b)[:4000]
+    if not a or not b:
+        return 0
+    best = 0
+    # Dynamic programming over a, row by row: O(len(a) * len(b)) on short, capped strings.
+    previous = [0] * (len(b) + 1)
+    for i in range(1, len(a) + 1):
+        current = [0] * (len(b) + 1)
+        ca = a[i - 1]
+        for j in range(1, len(b) + 1):
+            if ca == b[j - 1]:
+                current[j] = previous[j - 1] + 1
+                if current[j] > best:
+                    best = current[j]
+        previous = current
+    return best
+
+
+def _span_score(a: str, b: str) -> float:
+    span = longest_shared_span(a, b)
+    latin = not _CJK.search(a)
+    effective = span / 4 if latin else span
+    return min(effective, 6.0) / 6.0
+
+
+def names(text: str) -> set[str]:
+    """Titles in 《》/【】/quotes and capitalised names: the things a turn is about."""
+    found = {next(g for g in m.groups() if g).strip().lower() for m in _TITLE.finditer(text)}
+    found.update(m.group(1).lower() for m in _CAPITALISED.finditer(text) if m.group(1).lower() not in _EN_STOP)
+    return {n for n in found if n}
+
+
+def _starts_with(text: str, cues: Sequence[str]) -> bool:
+    lowered = text.lower().lstrip(" \"'“‘(（")
+    for cue in cues:
+        if lowered.startswith(cue):
+            rest = lowered[len(cue):len(cue) + 1]
+            if _CJK.match(cue[0]) or not rest or not rest.isalnum():
+                return True
+    return False
+
+
+def _words(text: str) -> int:
+    return len(_LATIN_WORD.findall(text.lower())) + len(_CJK.findall(text))
+
+
+# --- features ----------------------------------------------------------------------------------
+
+
+def user_turn_positions(messages: Sequence[dict]) -> list[int]:
+    return [i for i, m in enumerate(messages) if m.get("role") == "user"]
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / norm) if norm > 0 else 0.0
+
+
+def turn_features(messages: Sequence[dict], position: int, vectors: np.ndarray, texts: Sequence[str],
+                  grams: Sequence[frozenset[str]]) -> list[float]:
+    """Features of the user turn at `position` given every message before it.
+
+    `texts`, `vectors` and `grams` are the normalised text, embedding and n-grams of every message.
+    """
+    turn = texts[position]
+    users_before = [i for i in range(position) if messages[i].get("role") == "user"]
+    prev_user = users_before[-1]
+    answers_between = [i for i in range(prev_user + 1, position) if messages[i].get("role") != "user"]
+    prev_answer = answers_between[-1] if answers_between else None
+    history = [i for i in range(position) if texts[i]]
+    recent = [i for i in history if i >= prev_user]
+    earlier = [i for i in history if i < prev_user]
+    # The answer to this turn (when the log has one) shows what the turn was really about.
+    reply = next((i for i in range(position + 1, len(messages)) if messages[i].get("role") != "user"
+                  and texts[i]), None)
+    if reply is not None and any(messages[i].get("role") == "user" for i in range(position + 1, reply)):
+        reply = None
+
+    sims = [_cos(vectors[position], vectors[i]) for i in history] or [0.0]
+    mean_vector = vectors[history].mean(axis=0) if history else np.zeros_like(vectors[position])
+    recent_vector = vectors[recent].mean(axis=0) if recent else np.zeros_like(vectors[position])
+    history_grams = frozenset().union(*(grams[i] for i in history)) if history else frozenset()
+    recent_grams = frozenset().union(*(grams[i] for i in recent)) if recent else frozenset()
+    earlier_grams = frozenset().union(*(grams[i] for i in earlier)) if earlier else frozenset()
+    before_answer = frozenset().union(*(grams[i] for i in history if prev_answer is None or i < prev_answer)) \
+        if history else frozenset()
+    recent_text = "\n".join(texts[i] for i in recent)
+    history_text = "\n".join(texts[i] for i in history)
+
+    turn_names = names(turn)
+    history_lower = history_text.lower()
+    new_names = sum(1 for n in turn_names if n not in history_lower)
+    known_names = len(turn_names) - new_names
+
+    lowered = turn.lower()
+    prev_answer_text = texts[prev_answer] if prev_answer is not None else ""
+    short = _words(turn) <= 12
+    return [
+        _cos(vectors[position], vectors[prev_user]),
+        _cos(vectors[position], vectors[prev_answer]) if prev_answer is not None else 0.0,
+        max(sims),
+        _cos(vectors[position], mean_vector),
+        _cos(vectors[position], vectors[users_before[0]]),
+        cjk_share(turn),
+        containment(grams[position], grams[prev_answer]) if prev_answer is not None else 0.0,
+        containment(grams[position], grams[prev_user]),
+        containment(grams[position], recent_grams),
+        containment(grams[position], history_grams),
+        containment(grams[prev_answer], grams[position]) if prev_answer is not None else 0.0,
+        _span_score(turn, recent_text),
+        _span_score(turn, history_text),
+        min(new_names, 3) / 3,
+        min(known_names, 3) / 3,
+        float(_starts_with(turn, _EN_FOLLOW_UP) or _starts_with(turn, _ZH_FOLLOW_UP)),
+        float(bool(_ZH_ANAPHORA.search(turn) or _EN_ANAPHORA.search(lowered))),
+        float(short and bool(re.search(r"呢\W*$", turn) or re.match(r"^(what|how) about\b", lowered)
+                             or re.match(r"^(and|or) ", lowered))),
+        float(bool(prev_answer_text and _ASKS.search(prev_answer_text)) and short),
+        float(bool(_EN_NEW_TOPIC.match(lowered) or _ZH_NEW_TOPIC.match(turn))),
+        float(bool(_GREETING.match(lowered))),
+        math.log1p(_words(turn)) / 5,
+        math.log1p(_words(texts[prev_user])) / 5,
+        # Drift: the turn picks up something the last answer introduced, not the older topic.
+        containment(grams[position] - before_answer, grams[prev_answer]) if prev_answer is not None else 0.0,
+        containment(grams[position], earlier_grams),
+        float(reply is not None),
+        _cos(vectors[reply], recent_vector) if reply is not None else 0.0,
+        max(_cos(vectors[reply], vectors[i]) for i in history) if reply is not None and history else 0.0,
+        containment(grams[reply], recent_grams) if reply is not None else 0.0,
+        containment(grams[reply], history_grams) if reply is not None else 0.0,
+    ]
+
+
+def conversation_features(messages: Sequence[dict], vectors: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """(positions of the user turns after the first, their feature rows). `vectors` holds one
+    embedding per message, of the normalised text."""
+    texts = [normalise(str(m.get("content") or "")) for m in messages]
+    grams = [content_ngrams(t) for t in texts]
+    positions = user_turn_positions(messages)[1:]
+    rows = [turn_features(messages, p, vectors, texts, grams) for p in positions]
+    return positions, np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
+
+
+def conversations_features(conversations: Sequence[Sequence[dict]], embed: Callable[[list[str]], np.ndarray]
+                           ) -> list[tuple[list[int], np.ndarray]]:
+    """Features of many conversations, embedding every distinct message text once."""
+    unique: dict[str, int] = {}
+    for messages in conversations:
+        for m in messages:
+            unique.setdefault(normalise(str(m.get("content") or "")), len(unique))
+    texts = list(unique)
+    table = embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    out = []
+    for messages in conversations:
+        index = [unique[normalise(str(m.get("content") or ""))] for m in messages]
+        vectors = table[index] if index else np.zeros((0, table.shape[1] if table.ndim == 2 else 1), np.float32)
+        out.append(conversation_features(messages, vectors))
+    return out

@@ -1,0 +1,38 @@
+"""The "continuity" review kind: a reviewer says, for the user turns the classifier was unsure
+about, whether each continues the session's topic. Answers become training labels and override
+the classifier when sessions are cut into segments."""
+
+from __future__ import annotations
+
+from flywheel.review.kinds import ReviewKind, review_kind_register
+
+
+class ContinuityReviewKind(ReviewKind):
+    def validate(self, decision: dict) -> dict:
+        cleaned = super().validate(decision)
+        if not any("continuity" in turn for turn in (cleaned.get("turns") or {}).values()):
+            raise ValueError("mark at least one user turn: does it continue the topic, yes or no?")
+        return cleaned
+
+    def context(self, item) -> dict:
+        probabilities = item.payload.get("probabilities") or {}
+        return {"asked": [int(i) for i in item.payload.get("message_ids", [])],
+                "probabilities": {int(k): v for k, v in probabilities.items()}}
+
+    def apply(self, item, decision, user) -> None:
+        from flywheel.continuity.services import continuity_human_record
+
+        answers = {int(mid): bool(turn["continuity"]) for mid, turn in (decision.get("turns") or {}).items()
+                   if "continuity" in turn}
+        continuity_human_record(answers=answers, user=user, review_item_id=item.id)
+
+
+def register_continuity_kind() -> None:
+    review_kind_register(ContinuityReviewKind(
+        name="continuity",
+        title="Topic continuity",
+        template="continuity/kinds/_continuity.html",
+        turn_controls={"continuity"},
+        description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
+                    "a new one that does not need the earlier turns (no)?",
+    ), replace=True)

@@ -1,0 +1,68 @@
+from django.contrib import messages as flash
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from flywheel.accounts.roles import ENGINEERS, role_required
+from flywheel.accounts.services import audit_record
+from flywheel.continuity import conf
+from flywheel.continuity.models import ContinuityModelVersion
+from flywheel.continuity.selectors import continuity_overview, continuity_versions
+from flywheel.continuity.services import ContinuityModelMissing, continuity_model_activate, continuity_model_active
+
+REPORT_METRICS = ("accuracy", "f1_continue", "f1_switch", "f1_macro", "roc_auc")
+
+
+def _report_rows(evaluation: dict) -> list[dict]:
+    rows = []
+    for name, report in (evaluation or {}).items():
+        if not isinstance(report, dict) or "model" not in report:
+            continue
+        rows.append({"set": name.replace("held_out:", "held-out ") if name != "held_out" else "held-out sessions",
+                     "n": report["model"].get("n"), "switching": report["model"].get("switching"),
+                     "model": [report["model"].get(m) for m in REPORT_METRICS],
+                     "baseline": [report["baseline"].get(m) for m in REPORT_METRICS]})
+    return rows
+
+
+@role_required(ENGINEERS)
+def index(request):
+    try:
+        active = continuity_model_active()
+    except ContinuityModelMissing:
+        active = None
+    versions = continuity_versions()
+    active_row = next((v for v in versions if v.active), None)
+    evaluation = active_row.evaluation if active_row else (active.classifier.meta.get("evaluation", {}) if active else {})
+    return render(request, "continuity/index.html", {
+        "active": active,
+        "report_rows": _report_rows(evaluation),
+        "metrics": REPORT_METRICS,
+        "versions": versions,
+        "overview": continuity_overview(version=active.version if active else None),
+        "pseudo_share": conf.pseudo_multi_turn_share(),
+        "review_band": conf.review_band(),
+    })
+
+
+@require_POST
+@role_required(ENGINEERS)
+def train(request):
+    from flywheel.jobs.services import job_create
+
+    job = job_create(kind="continuity.train", payload={"seed": 0, "activate": True}, dedupe_key="continuity.train",
+                     created_by=request.user)
+    audit_record(actor=request.user, action="continuity.train", target_type="job", target_id=job.id)
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@require_POST
+@role_required(ENGINEERS)
+def activate(request, version_id: int):
+    from flywheel.jobs.services import job_create
+
+    row = get_object_or_404(ContinuityModelVersion, id=version_id)
+    continuity_model_activate(version_id=row.id)
+    job = job_create(kind="continuity.predict", payload={}, dedupe_key="continuity.predict", created_by=request.user)
+    audit_record(actor=request.user, action="continuity.activate", target_type="continuity_model", target_id=row.version)
+    flash.success(request, f"{row.version} is active; sessions are being predicted again (job {job.id}).")
+    return redirect("continuity:index")

@@ -1,0 +1,51 @@
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.flywheel.continuity.conftest import conversation
+
+pytestmark = pytest.mark.django_db
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_each_conversation_comes_back_with_one_value_per_user_turn(tmp_path):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write(source, [
+        json.dumps({"id": "a", "messages": conversation("你看过《霸王别姬》吗？", "看过，是陈凯歌导演的。", "主演是谁？", "张国荣和张丰毅。")},
+                   ensure_ascii=False),
+        json.dumps({"id": "b", "messages": [{"role": "system", "content": "be brief"}] + conversation("Hi", "Hello!")}),
+    ])
+    call_command("continuity_predict", "--input", str(source), "--output", str(target))
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["continuity"][0] is None and 0 <= rows[0]["continuity"][1] <= 1
+    assert rows[1]["continuity"] == [None]
+
+
+def test_content_given_as_parts_is_read_as_text(tmp_path):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    parts = [{"role": "user", "content": [{"type": "text", "text": "What is Python?"}]},
+             {"role": "assistant", "content": "A programming language."},
+             {"role": "user", "content": [{"type": "text", "text": "Who created it?"}]}]
+    write(source, [json.dumps({"messages": parts})])
+    call_command("continuity_predict", "--input", str(source), "--output", str(target))
+    assert len(json.loads(target.read_text())["continuity"]) == 2
+
+
+def test_a_bad_line_is_named_and_no_output_is_left(tmp_path):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write(source, [json.dumps({"messages": conversation("a", "b")}), '{"messages": "not a list"}'])
+    with pytest.raises(CommandError, match=r"in.jsonl:2"):
+        call_command("continuity_predict", "--input", str(source), "--output", str(target))
+    assert not target.exists() and list(tmp_path.iterdir()) == [source]
+
+
+def test_broken_json_is_reported_with_its_line(tmp_path):
+    source = tmp_path / "in.jsonl"
+    write(source, ['{"messages": ['])
+    with pytest.raises(CommandError, match=r"in.jsonl:1: not valid JSON"):
+        call_command("continuity_predict", "--input", str(source), "--output", str(tmp_path / "out.jsonl"))
