@@ -35,6 +35,12 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
         if evals:
             series[EVAL] = [evals.get(step) for step in steps]
         config = line_chart(steps, series, y_title="loss (per turn)", x_title="step")
+        for dataset in config["data"]["datasets"]:
+            if dataset["label"] == ALL_TURNS:  # the loss the run optimises stands out from its channels
+                dataset.update(borderColor="#212121", backgroundColor="#212121", borderWidth=3, order=0)
+            elif dataset["label"] == EVAL:
+                dataset.update(borderColor="#212121", backgroundColor="#ffffff", pointRadius=6, pointStyle="rectRot",
+                               showLine=False)
     elif name == "lr":
         config = line_chart(steps, {"learning rate": [row["lr"] for row in rows]}, y_title="learning rate", x_title="step")
     elif name == "throughput":
