@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +19,18 @@ class ClaimNextView(APIView):
 
     allowed_roles = REVIEWERS
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer("ReviewClaim", {
+                "item": serializers.IntegerField(), "kind": serializers.CharField(),
+                "resumed": serializers.BooleanField(help_text="Your running claim, handed back with a fresh lease."),
+                "lease_expires_at": serializers.DateTimeField(), "url": serializers.CharField()}),
+            204: OpenApiResponse(description="Nothing is left in this queue for you."),
+            403: OpenApiResponse(description="Not a reviewer, or the queue is for engineers."),
+        },
+        summary="Claim the next item of a review queue",
+    )
     def post(self, request, slug: str):
         queue = get_object_or_404(ReviewQueue, slug=slug, active=True)
         try:

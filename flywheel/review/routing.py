@@ -23,6 +23,8 @@ from typing import Callable
 
 from django.db.models.functions import Greatest
 
+from flywheel.cleaning.models import SessionCleaning
+from flywheel.cleaning.models import Status as CleaningStatus
 from flywheel.ingest.models import Feedback, Message
 from flywheel.review.models import ReviewItem, RoutingCursor
 
@@ -76,6 +78,12 @@ def thumbs_down_to_badcase(*, after: int, limit: int) -> tuple[int, int]:
     if not rows:
         return after, 0
     down = [r for r in rows if r["rating"] == -1 and r["message__role"] == Message.Role.ASSISTANT]
+    # Sessions cleaning dropped (spam, junk, duplicates) are not worth a person's time. Sessions
+    # not cleaned yet are routed: waiting for them would need a second cursor, and they are rare.
+    dropped = set(SessionCleaning.objects.filter(session_id__in={r["message__session_id"] for r in down},
+                                                 status=CleaningStatus.DROPPED)
+                  .values_list("session_id", flat=True))
+    down = [r for r in down if r["message__session_id"] not in dropped]
     known = set(ReviewItem.objects.filter(kind="badcase_answer", subject_type="message",
                                           subject_id__in=[str(r["message_id"]) for r in down])
                 .values_list("subject_id", flat=True))

@@ -36,3 +36,14 @@ def test_thumbs_up_answers_are_not_routed(conversation):
 def test_the_review_pipeline_stage_routes_new_feedback(conversation):
     report = pipeline_run(only={"review"})
     assert report["review"]["thumbs-down-to-badcase"] == 1
+
+
+def test_thumbs_down_in_sessions_cleaning_dropped_are_not_routed(conversation):
+    from django.utils import timezone
+
+    from flywheel.cleaning.models import SessionCleaning
+
+    SessionCleaning.objects.create(session=conversation, status="dropped", config_fingerprint="test",
+                                   cleaned_at=timezone.now())
+    routing_run()
+    assert not ReviewItem.objects.exists()
