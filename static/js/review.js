@@ -92,7 +92,12 @@
         if (train) { train.checked = !train.checked; changed(train); }
       } else if (key === "e" && turn) {
         var edit = turn.querySelector("[data-edit]");
-        if (edit) { edit.open = true; var box = edit.querySelector("textarea"); box.focus(); }
+        if (edit) {
+          edit.open = true;
+          var box = edit.querySelector("textarea");
+          box.focus();
+          box.setSelectionRange(box.value.length, box.value.length);  // go on writing at the end
+        }
       } else if ((key === "y" || key === "n") && turn) {
         var answer = turn.querySelector('[data-continuity="' + (key === "y" ? "yes" : "no") + '"]');
         if (answer) { answer.checked = true; changed(answer); }
