@@ -232,12 +232,24 @@ def label_tasks_run(*, task_ids: list[int], job_id: int | None = None,
     return counts
 
 
+def stuck_label_tasks():
+    """Queued tasks whose job ended without finishing them (dead, failed or cancelled job)."""
+    from flywheel.jobs.models import Job
+
+    return LabelTask.objects.filter(status=LabelTask.Status.QUEUED).filter(
+        Q(job__isnull=True) | Q(job__status__in=[Job.Status.DEAD, Job.Status.FAILED, Job.Status.CANCELLED]))
+
+
 def label_tasks_redrive(*, task_ids: list[int] | None = None, created_by=None) -> dict:
-    """Put dead tasks (all, or these) back to pending and dispatch them."""
+    """Put dead tasks (all, or these), and tasks stuck under a job that ended, back to pending
+    and dispatch them."""
     dead = LabelTask.objects.filter(status=LabelTask.Status.DEAD)
+    stuck = stuck_label_tasks()
     if task_ids is not None:
-        dead = dead.filter(id__in=task_ids)
+        dead, stuck = dead.filter(id__in=task_ids), stuck.filter(id__in=task_ids)
     count = dead.update(status=LabelTask.Status.PENDING, job=None)
+    count += LabelTask.objects.filter(id__in=list(stuck.values_list("id", flat=True))).update(
+        status=LabelTask.Status.PENDING, job=None)
     jobs = label_tasks_dispatch(created_by=created_by) if count else []
     return {"redriven": count, "jobs": jobs}
 

@@ -12,7 +12,7 @@ from flywheel.labeling.selectors import (
     label_task_counts,
     labels_recent,
 )
-from flywheel.labeling.services import label_tasks_redrive
+from flywheel.labeling.services import label_tasks_redrive, stuck_label_tasks
 from flywheel.labeling.taxonomy import taxonomy
 from flywheel.llm.client import llm_is_configured, model_for
 from flywheel.ui.charts import bar_chart
@@ -49,6 +49,7 @@ def index(request):
         "agreement_llm": label_agreement(source="llm"),
         "agreement_offline": label_agreement(source="offline"),
         "dead": dead,
+        "stuck": stuck_label_tasks().count(),
         "dead_next": dead[-1].id if len(dead) == 50 else None,
         "flagged": labels_recent(flagged=True, size=20),
         "recent": labels_recent(size=20),

@@ -186,3 +186,16 @@ def test_the_foreground_command_labels_up_to_the_limit(openai_server, ready_sess
     openai_server.responder = lambda request: label_answer()
     summary = labeling_foreground(limit=2)
     assert summary["labelled"] == 2 and Label.objects.count() == 2
+
+
+def test_tasks_left_queued_under_a_job_that_died_are_re_driven(openai_server, ready_sessions, settings,
+                                                               django_capture_on_commit_callbacks):
+    settings.FLYWHEEL_TASK_MODE = "sync"
+    ready_sessions(distinct_conversations(2))
+    label_tasks_create_pending()
+    dead_job = Job.objects.create(kind="labeling.label_batch", status="dead")
+    LabelTask.objects.update(status="queued", job=dead_job)
+    openai_server.responder = lambda request: label_answer()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert label_tasks_redrive()["redriven"] == 2
+    assert Label.objects.count() == 2
