@@ -149,7 +149,7 @@ def train_and_evaluate(conversations: Sequence[LabelledConversation], *, seed: i
     if len(set(y.tolist())) < 2:
         raise ValueError("not enough multi-turn conversations to make both continuing and switching examples")
     classifier = fit(x, y, weights=w, seed=seed, meta=meta)
-    baseline_threshold = best_threshold(x[:, BASELINE_FEATURE], y)
+    baseline_threshold = best_threshold(x[:, BASELINE_FEATURE], y, metric="f1_macro")
     report = {
         "held_out": report_for(classifier, baseline_threshold, held_set, embed),
         "training": {"conversations": len(train_part) + len(list(extra_train)), "examples": int(len(y)),
