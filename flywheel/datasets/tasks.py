@@ -19,6 +19,7 @@ def build_dataset_version(ctx: JobContext) -> dict:
 
     try:
         return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=progress)
-    except (BuildError, ReplayError) as exc:
-        # The inputs or the config are wrong: running again gives the same answer.
+    except (BuildError, ReplayError, ValueError) as exc:
+        # The inputs or the config are wrong (a tokenizer without a chat template, a replay line
+        # that does not parse...): running again gives the same answer.
         raise PermanentJobError(str(exc)) from exc

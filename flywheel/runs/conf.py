@@ -17,7 +17,7 @@ TRAIN_PROCESSES = env_int("FLYWHEEL_TRAIN_PROCESSES", 0, minimum=0)
 # Python that runs the trainer (a GPU host may keep torch in another environment).
 TRAIN_PYTHON = env_str("FLYWHEEL_TRAIN_PYTHON", "") or sys.executable
 # How often the worker reads new metrics and checks for a cancel request.
-TRAIN_POLL_S = env_float("FLYWHEEL_TRAIN_POLL_S", 1.0)
+TRAIN_POLL_S = max(0.1, env_float("FLYWHEEL_TRAIN_POLL_S", 1.0))
 # Lines of the trainer's log kept on the run page.
 LOG_TAIL_LINES = env_int("FLYWHEEL_TRAIN_LOG_LINES", 60, minimum=1)
 
