@@ -4,7 +4,7 @@ distributions, judge-vs-human agreement and the dead-letter list."""
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, Q
 from sklearn.metrics import cohen_kappa_score
 
 from flywheel.labeling.models import Label, LabelTask
@@ -57,18 +57,12 @@ def label_distribution(*, ttl_s: int = 60) -> dict:
         for row in Label.objects.values("source", "quality").annotate(n=Count("id")):
             by_quality.setdefault(row["quality"], {})[row["source"]] = row["n"]
         flags = Label.objects.aggregate(
-            injection=Count("id", filter=_q(injection_flagged=True)), unusable=Count("id", filter=_q(usable=False)),
-            unsafe=Count("id", filter=_q(safety_flag=True)), hallucination=Count("id", filter=_q(hallucination=True)),
+            injection=Count("id", filter=Q(injection_flagged=True)), unusable=Count("id", filter=Q(usable=False)),
+            unsafe=Count("id", filter=Q(safety_flag=True)), hallucination=Count("id", filter=Q(hallucination=True)),
             total=Count("id"))
         return {"by_type": by_type, "by_quality": by_quality, "flags": flags}
 
     return cache.get_or_set("labeling:distribution", compute, ttl_s)
-
-
-def _q(**kwargs):
-    from django.db.models import Q
-
-    return Q(**kwargs)
 
 
 def label_agreement(*, source: str = "llm", limit: int = 20_000) -> list[dict]:

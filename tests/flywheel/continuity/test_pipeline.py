@@ -84,3 +84,18 @@ def test_a_continuity_review_needs_at_least_one_answer(predicted, annotator):
 def test_segments_are_cut_before_each_switching_user_turn():
     assert _segments([1, 3, 5, 7], 8, 1, {5}) == [(1, 4, 2), (5, 8, 2)]
     assert _segments([2, 4], 5, 1, set()) == [(1, 5, 2)]
+
+
+def test_the_annotator_page_asks_about_the_uncertain_turns(predicted, annotator, client):
+    from django.urls import reverse
+
+    session = predicted["switched"]
+    summary = SessionContinuity.objects.get(session=session)
+    summary.uncertain_message_ids = [session.messages.get(seq=5).id]
+    summary.save()
+    uncertain_continuity_to_review(after=0, limit=100)
+    item = ReviewItem.objects.get(kind="continuity")
+    review_item_claim_next(queue=ReviewQueue.objects.get(id=item.queue_id), user=annotator)
+    client.force_login(annotator)
+    page = client.get(reverse("review:item", args=[item.id])).content.decode()
+    assert "P(continues)" in page and "unsure about 1 turn" in page
