@@ -302,6 +302,10 @@ def job_redrive(*, job_id: int) -> bool:
 def jobs_sweep() -> dict[str, int]:
     """Re-send jobs whose broker message or worker was lost. Safe to run anywhere, any time."""
     now = timezone.now()
+    # A job asked to stop whose worker died never reaches its next progress report: end it here.
+    cancelled = Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now, cancel_requested=True).update(
+        status=Job.Status.CANCELLED, finished_at=now
+    )
     exhausted = Job.objects.filter(
         status=Job.Status.RUNNING, lease_expires_at__lt=now, attempts__gte=F("max_attempts")
     ).update(status=Job.Status.FAILED, finished_at=now, error="worker lost on every attempt")
@@ -316,4 +320,5 @@ def jobs_sweep() -> dict[str, int]:
     )
     for job_id in lost_running + lost_queued:
         job_dispatch(job_id=job_id)
-    return {"requeued_running": len(lost_running), "requeued_queued": len(lost_queued), "failed": exhausted}
+    return {"requeued_running": len(lost_running), "requeued_queued": len(lost_queued), "failed": exhausted,
+            "cancelled": cancelled}

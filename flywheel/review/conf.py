@@ -8,11 +8,19 @@ from django.conf import settings
 
 from flywheel.env import env_int, env_list, env_str
 
-# Task types offered on the annotator's page (at most 9: one digit key each).
-REVIEW_TASK_TYPES = env_list(
-    "FLYWHEEL_REVIEW_TASK_TYPES",
-    ["qa", "coding", "writing", "math", "advice", "chitchat", "translation", "other"],
-)
+
+
+def _labeling_task_types() -> list[str]:
+    # Reviewers choose among the task types labels use, so a reviewer's correction and a label
+    # put the same kind of data in the same loss channel.
+    from flywheel.labeling.taxonomy import taxonomy
+
+    return taxonomy().type_names()
+
+
+# Task types offered on the annotator's page (at most 9: one digit key each). Default: the
+# labeling taxonomy's top-level types.
+REVIEW_TASK_TYPES = env_list("FLYWHEEL_REVIEW_TASK_TYPES", []) or _labeling_task_types()
 # Items an annotator aims to finish in a day: the "my day" progress bar.
 REVIEW_DAILY_TARGET = env_int("FLYWHEEL_REVIEW_DAILY_TARGET", 200, minimum=1)
 # Bulk actions on at most this many items run in the request; more go to a job.

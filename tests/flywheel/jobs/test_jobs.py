@@ -97,3 +97,31 @@ def test_a_job_that_fails_then_succeeds_is_retried_by_the_worker(celery_worker):
     job = job_create(kind="jobs.selftest", payload={"steps": 1, "step_seconds": 0, "fail_attempts": 2})
     done = wait_for(lambda: reload(job).is_finished and reload(job), timeout=60, what="the retried job")
     assert done.status == "succeeded" and done.attempts == 3
+
+
+@pytest.mark.django_db
+def test_a_job_asked_to_stop_whose_worker_died_is_ended_by_the_sweeper():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = Job.objects.create(kind="jobs.selftest", payload={})
+    assert job_claim(job_id=job.id, worker="gone")
+    job_cancel(job_id=job.id)
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert jobs_sweep()["cancelled"] == 1
+    assert reload(job).status == "cancelled" and reload(job).finished_at is not None
+
+
+@pytest.mark.django_db
+def test_a_running_job_whose_lease_ran_out_is_handed_to_the_next_worker_by_the_sweeper(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.FLYWHEEL_TASK_MODE = "sync"  # the re-sent job runs inline, in this test's transaction
+    job = Job.objects.create(kind="jobs.selftest", payload={"steps": 1, "step_seconds": 0})
+    assert job_claim(job_id=job.id, worker="gone")
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert jobs_sweep()["requeued_running"] == 1
+    assert reload(job).status == "succeeded" and reload(job).attempts == 2

@@ -40,7 +40,7 @@ def make_reviewers(make_user):
 
 def good_decision(session, **overrides) -> dict:
     answer = session.messages.get(seq=4)
-    decision = {"verdict": "bad", "task_type": "coding", "quality": "2",
+    decision = {"verdict": "bad", "task_type": "code", "quality": "2",
                 "turns": {str(answer.id): {"train": True, "edited": "items.sort() sorts in place and returns None."}}}
     decision.update(overrides)
     return decision

@@ -40,7 +40,7 @@ def test_an_annotator_claims_labels_edits_and_submits_with_the_keyboard_only(pag
     assert page.locator("#help-overlay").is_visible()
     page.keyboard.press("Escape")
     assert not page.locator("#help-overlay").is_visible()
-    for key in ("1", "2", "4"):  # verdict: bad; task type: coding; quality: 4
+    for key in ("1", "2", "4"):  # verdict: bad; task type: code; quality: 4
         page.keyboard.press(key)
     page.keyboard.press("k")  # up to the user's question: it continues the topic
     page.keyboard.press("y")
@@ -62,7 +62,7 @@ def test_an_annotator_claims_labels_edits_and_submits_with_the_keyboard_only(pag
     item.refresh_from_db()
     assert item.status == ReviewItem.Status.DONE
     decision = item.final_decision
-    assert (decision["verdict"], decision["task_type"], decision["quality"]) == ("bad", "coding", "4")
+    assert (decision["verdict"], decision["task_type"], decision["quality"]) == ("bad", "code", "4")
     assert decision["turns"][str(answer.id)] == {"train": True, "edited": "items.sort() sorts in place and returns None."}
     assert decision["turns"][str(first_answer.id)] == {"train": False}
     assert decision["turns"][str(question.id)] == {"continuity": True}

@@ -41,7 +41,7 @@ def test_the_item_page_shows_the_conversation_with_its_controls(client, claimed,
 def test_submitting_the_form_records_the_decision_and_moves_on(client, claimed, conversation):
     answer = conversation.messages.get(seq=4)
     response = client.post(reverse("review:item_submit", args=[claimed.id]), {
-        "field-verdict": "bad", "field-task_type": "coding", "field-quality": "2",
+        "field-verdict": "bad", "field-task_type": "code", "field-quality": "2",
         f"turn-{answer.id}-train": "1", f"turn-{answer.id}-edited": "Fixed\r\nanswer",
         f"turn-{conversation.messages.get(seq=3).id}-continuity": "yes",
     })
