@@ -32,10 +32,10 @@ install-test: $(PY) system-test-deps
 	$(PY) -m pip install --quiet -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error
 
-# Debian's Chromium (browser tests) and a CJK font (Chinese text in screenshots).
+# Debian's Chromium (browser tests), a CJK font (Chinese text) and an emoji font (thumbs).
 system-test-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || ! fc-list 2>/dev/null | grep -qi "color emoji"; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
 	fi
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Batch ingest of chat sessions, messages and feedback.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The ingest body is described by pydantic models, whose optional fields are `null` types:
+    # valid in OpenAPI 3.1, not in 3.0.
+    "OAS_VERSION": "3.1.0",
 }
 # The ingest endpoint refuses bodies above this before reading them whole (413).
 FLYWHEEL_INGEST_MAX_BYTES = env_int("FLYWHEEL_INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)

@@ -205,3 +205,10 @@ def test_user_ids_are_stored_only_as_keyed_hashes(api_client):
     post(api_client, {"sessions": [session("anon", user_id="alice@example.com")]})
     stored = ChatSession.objects.get().anon_user_id
     assert stored and "alice" not in stored and len(stored) == 32
+
+
+def test_the_openapi_schema_is_valid(tmp_path, db):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/v1/ingest/" in (tmp_path / "schema.yaml").read_text()
