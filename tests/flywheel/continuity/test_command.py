@@ -49,3 +49,12 @@ def test_broken_json_is_reported_with_its_line(tmp_path):
     write(source, ['{"messages": ['])
     with pytest.raises(CommandError, match=r"in.jsonl:1: not valid JSON"):
         call_command("continuity_predict", "--input", str(source), "--output", str(tmp_path / "out.jsonl"))
+
+
+def test_sharegpt_style_speakers_are_understood(tmp_path):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    messages = [{"from": "human", "value": "What is Rust?"}, {"from": "gpt", "value": "A systems language."},
+                {"from": "human", "value": "Is it fast?"}]
+    write(source, [json.dumps({"messages": messages})])
+    call_command("continuity_predict", "--input", str(source), "--output", str(target))
+    assert len(json.loads(target.read_text())["continuity"]) == 2

@@ -9,6 +9,8 @@ from django.db import DatabaseError
 from flywheel.continuity.engine import predict_conversations
 
 BATCH = 256
+# Other exports name the speakers differently (ShareGPT: "from": "human"/"gpt").
+ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant"}
 
 
 def _text(content, where: str) -> str:
@@ -30,9 +32,12 @@ def _conversation(line: str, where: str) -> tuple[dict, list[dict]]:
         raise CommandError(f'{where}: expected an object with a "messages" list')
     messages = []
     for index, message in enumerate(record["messages"]):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        role = message.get("role", message.get("from")) if isinstance(message, dict) else None
+        if not isinstance(role, str):
             raise CommandError(f'{where}: message {index} needs a "role"')
-        messages.append({"role": message["role"], "content": _text(message.get("content"), f"{where}: message {index}")})
+        content = message.get("content", message.get("value"))
+        messages.append({"role": ROLE_ALIASES.get(role.lower(), role.lower()),
+                         "content": _text(content, f"{where}: message {index}")})
     return record, messages
 
 
