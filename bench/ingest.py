@@ -145,6 +145,7 @@ def run_copy(dsn: str, batches: list[bytes]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--batch-events", type=int, default=100, help="events per HTTP request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     args = parser.parse_args()
@@ -161,12 +162,12 @@ def main() -> None:
            "FLYWHEEL_LOG_LEVEL": "WARNING"}
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
-        batches = make_batches(args.events)
+        batches = make_batches(args.events, args.batch_events)
         events = count_events(batches)
         http_s = run_http(env, batches, args.clients, args.workers)
         copy_s = run_copy(dsn, batches)
         http_rate, copy_rate = events / http_s, events / copy_s
-        print(f"events: {events} in {len(batches)} batches of ~100 (messages + feedback)")
+        print(f"events: {events} in {len(batches)} batches of ~{args.batch_events} (messages + feedback)")
         print(f"HTTP ingest (gunicorn x{args.workers}, {args.clients} clients, loopback): {http_rate:,.0f} events/s")
         print(f"raw COPY of the same rows into the same tables:       {copy_rate:,.0f} events/s")
         print(f"ratio HTTP / COPY: {http_rate / copy_rate:.3f}   (goal: >= 0.25 and >= 1,000 events/s)")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,6 +12,31 @@ from flywheel.accounts.services import api_key_hash
 
 # Writing last_used_at on every request would turn each ingest call into an extra UPDATE.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A machine client sends many requests a second; each process remembers a verified key this
+# long instead of looking it up every time. A revoked key is refused within this delay.
+KEY_CACHE_SECONDS = 10.0
+_KEY_CACHE_MAX = 1000
+_verified: dict[str, tuple[ApiKey, float]] = {}
+
+
+def _lookup(key_hash: str) -> ApiKey | None:
+    now = time.monotonic()
+    hit = _verified.get(key_hash)
+    if hit and hit[1] > now:
+        return hit[0]
+    api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    if api_key is None:
+        _verified.pop(key_hash, None)
+        return None
+    if len(_verified) >= _KEY_CACHE_MAX:
+        _verified.clear()
+    _verified[key_hash] = (api_key, now + KEY_CACHE_SECONDS)
+    return api_key
+
+
+def forget_verified_keys() -> None:
+    """Drop every remembered key (after revoking one, in this process)."""
+    _verified.clear()
 
 
 class ApiKeyPrincipal:
@@ -47,12 +73,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <key>'.")
         if not raw:
             return None
-        api_key = ApiKey.objects.filter(key_hash=api_key_hash(raw), revoked_at__isnull=True).first()
+        api_key = _lookup(api_key_hash(raw))
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
             ApiKey.objects.filter(id=api_key.id).update(last_used_at=now)
+            api_key.last_used_at = now
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request):

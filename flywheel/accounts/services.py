@@ -38,7 +38,11 @@ def api_key_create(*, name: str, created_by=None) -> CreatedApiKey:
 
 
 def api_key_revoke(*, api_key_id: int) -> None:
+    """Other processes stop accepting the key within api_auth.KEY_CACHE_SECONDS."""
+    from flywheel.accounts.api_auth import forget_verified_keys
+
     ApiKey.objects.filter(id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_verified_keys()
 
 
 def roles_ensure() -> None:

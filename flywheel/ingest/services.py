@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
-from flywheel.ingest.sql import insert_returning, lock_rows
+from flywheel.ingest.sql import insert_returning
 from flywheel.pipeline.services import pipeline_announce_new_data
 
 CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
@@ -96,11 +96,19 @@ def ingest_batch(
     result = IngestResult()
     now = timezone.now()
     valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
-    _write_sessions(valid_sessions, result, source=source, now=now)
     valid_feedback = _refuse_repeated_ids(_validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback")
-    _write_feedback(valid_feedback, result, now=now)
     valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
-    _write_pairs(valid_pairs, result, source=source)
+    # One lookup for every message the batch names, before anything is written.
+    stored = _stored_messages(
+        {m.id for _, s in valid_sessions for m in s.messages}
+        | {m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
+        | {f.message_id for _, f in valid_feedback}
+        | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}
+    )
+    known = {ext: (pk, session_pk, role) for ext, (session_pk, _, pk, role) in stored.items()}
+    known.update(_write_sessions(valid_sessions, result, stored, source=source, now=now))
+    _write_feedback(valid_feedback, result, known, now=now)
+    _write_pairs(valid_pairs, result, known, source=source)
     for kind in ("sessions", "feedback", "pairs"):
         getattr(result, kind).sort(key=lambda item: item["index"])
     if announce and (result.new_session_ids or any(i.get("messages_created") for i in result.sessions)):
@@ -108,40 +116,53 @@ def ingest_batch(
     return result
 
 
-def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *, source: str, now) -> None:
-    if not items:
-        return
-    ids = [s.id for _, s in items]
-    # Messages already stored, looked up before anything is written so that an item whose
-    # message ids belong to another session is refused without touching the database.
-    message_ids = {m.id for _, s in items for m in s.messages} | {
-        m.alternative_to for _, s in items for m in s.messages if m.alternative_to}
-    stored = {
-        ext: (session_ext, seq, pk)
-        for ext, session_ext, seq, pk in Message.objects.filter(external_id__in=message_ids).values_list(
-            "external_id", "session__external_id", "seq", "id")
+def _stored_messages(external_ids: set[str]) -> dict[str, tuple]:
+    """external id -> (session pk, seq, pk, role) of the messages that exist."""
+    if not external_ids:
+        return {}
+    return {
+        row[0]: row[1:]
+        for row in Message.objects.filter(external_id__in=external_ids).values_list(
+            "external_id", "session_id", "seq", "id", "role")
     }
+
+
+def _lock_sessions(external_ids) -> dict[str, int]:
+    """Existing sessions by external id, row-locked in id order (so two requests never wait on
+    each other in a cycle) until the batch commits: positions are handed out under the lock."""
+    if not external_ids:
+        return {}
+    return dict(ChatSession.objects.select_for_update().filter(external_id__in=external_ids)
+                .order_by("id").values_list("external_id", "id"))
+
+
+def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, *, source: str,
+                    now) -> dict[str, tuple]:
+    """Write sessions and their new messages; returns the new messages as
+    external id -> (pk, session pk, role). An item whose message ids belong to another session
+    is refused before anything of it is written."""
+    if not items:
+        return {}
+    existing = _lock_sessions([s.id for _, s in items])
     accepted = []
     for index, item in items:
-        foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != item.id]
+        own = existing.get(item.id)
+        foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]
         if foreign:
             result.sessions.append({"index": index, "id": item.id, "status": ERROR,
                                     "error": f"message ids already belong to another session: {', '.join(foreign[:5])}"})
         else:
             accepted.append((index, item))
     if not accepted:
-        return
+        return {}
     created = dict((ext, pk) for pk, ext in insert_returning(ChatSession, [
         {"external_id": s.id, "app": s.app, "channel": s.channel, "anon_user_id": anonymise_user_id(s.user_id),
          "model_version": s.model_version, "metadata": s.metadata, "source": source, "ingested_at": now,
          "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
-        for _, s in accepted
+        for _, s in accepted if s.id not in existing
     ], conflict=["external_id"], returning=["id", "external_id"]))
-    existing = dict(ChatSession.objects.filter(external_id__in=[s.id for _, s in accepted if s.id not in created])
-                    .values_list("external_id", "id"))
-    # Rows inserted above are locked by this transaction already; lock the others (in id
-    # order, so two requests never wait on each other in a cycle) before taking positions.
-    lock_rows(ChatSession, existing.values())
+    # Created by a concurrent request since the lookup above (rare): lock them too.
+    existing.update(_lock_sessions([s.id for _, s in accepted if s.id not in existing and s.id not in created]))
     session_pk = {**existing, **created}
     last_seq = dict(
         Message.objects.filter(session_id__in=existing.values(), alternative_to__isnull=True)
@@ -157,12 +178,14 @@ def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *,
         plans.append((index, item, outcome))
     plain = [row for _, _, (rows, _, _) in plans for row in rows]
     inserted = dict(insert_returning(Message, plain, conflict=["external_id"], returning=["external_id", "id"]))
+    rows_by_id = {row["external_id"]: row for row in plain}
     alternatives = []
     for _, _, (_, alts, _) in plans:
         for row, target in alts:
-            target_pk = inserted.get(target) or stored.get(target, (None, None, None))[2]
+            target_pk = inserted.get(target) or stored[target][2]
             alternatives.append({**row, "alternative_to_id": target_pk})
     inserted.update(insert_returning(Message, alternatives, conflict=["external_id"], returning=["external_id", "id"]))
+    rows_by_id.update((row["external_id"], row) for row in alternatives)
     for index, item, (rows, alts, unchanged) in plans:
         new = sum(1 for row in rows if row["external_id"] in inserted) + sum(
             1 for row, _ in alts if row["external_id"] in inserted)
@@ -174,6 +197,7 @@ def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, *,
             status = APPENDED if new else UNCHANGED
         result.sessions.append({"index": index, "id": item.id, "status": status,
                                 "messages_created": new, "messages_unchanged": unchanged + raced})
+    return {ext: (pk, rows_by_id[ext]["session_id"], rows_by_id[ext]["role"]) for ext, pk in inserted.items()}
 
 
 def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
@@ -195,7 +219,7 @@ def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
                 return f"message {message.id!r}: only assistant messages can be alternatives"
             if target in positions:
                 target_seq = positions[target]
-            elif target in stored and stored[target][0] == item.id:
+            elif target in stored and stored[target][0] == session_pk:
                 target_seq = stored[target][1]
             else:
                 return f"message {message.id!r}: alternative_to {target!r} is not a message of this session"
@@ -208,21 +232,16 @@ def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
     return plain, alts, unchanged
 
 
-def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, *, now) -> None:
+def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, known: dict, *, now) -> None:
     if not items:
         return
-    messages = {
-        ext: (pk, role)
-        for ext, pk, role in Message.objects.filter(external_id__in=[f.message_id for _, f in items]).values_list(
-            "external_id", "id", "role")
-    }
     rows, positions = [], []
     for index, item in items:
-        target = messages.get(item.message_id)
+        target = known.get(item.message_id)
         if target is None:
             error = f"unknown message id {item.message_id!r}"
-        elif target[1] != Message.Role.ASSISTANT:
-            error = f"message {item.message_id!r} is a {target[1]} message; feedback goes on assistant answers"
+        elif target[2] != Message.Role.ASSISTANT:
+            error = f"message {item.message_id!r} is a {target[2]} message; feedback goes on assistant answers"
         else:
             rows.append({"external_id": item.id, "message_id": target[0], "rating": item.rating, "comment": item.comment,
                          "reasons": list(item.reasons), "created_at": item.created_at or now})
@@ -234,18 +253,12 @@ def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, *
         result.feedback.append({"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED})
 
 
-def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, *, source: str) -> None:
+def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, known: dict, *, source: str) -> None:
     if not items:
         return
-    wanted = [p.chosen_message_id for _, p in items] + [p.rejected_message_id for _, p in items]
-    messages = {
-        ext: (pk, session_id, role)
-        for ext, pk, session_id, role in Message.objects.filter(external_id__in=wanted).values_list(
-            "external_id", "id", "session_id", "role")
-    }
     rows, positions = [], []
     for index, item in items:
-        chosen, rejected = messages.get(item.chosen_message_id), messages.get(item.rejected_message_id)
+        chosen, rejected = known.get(item.chosen_message_id), known.get(item.rejected_message_id)
         error = None
         if chosen is None or rejected is None:
             error = f"unknown message id {item.chosen_message_id if chosen is None else item.rejected_message_id!r}"

@@ -8,7 +8,7 @@ rows were new, so a concurrent duplicate is reported as unchanged, never silentl
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import DateTimeField, JSONField
@@ -57,10 +57,3 @@ def _adapter(field):
         return lambda value: field.get_db_prep_save(value, real_connection)
     return None
 
-
-def lock_rows(model, ids: Iterable[int]) -> None:
-    """Row locks (SELECT ... FOR UPDATE in id order) where the database has them; SQLite
-    serialises writers instead."""
-    ids = sorted(ids)
-    if ids and connection.features.has_select_for_update:
-        list(model.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
