@@ -4,7 +4,8 @@ conversation before the answer).
 
 Sources read their own table past a cursor, like routing rules, and are cheap (no LLM): the
 pipeline stage (order 40) runs them all. Built in: thumbs-down feedback, cleaning flags on
-assistant answers, poor / unsafe / hallucinated labels (the session's last answer); reviewers'
+assistant answers, poor / unsafe / hallucinated labels (the session's last answer), continuity
+problems (the user had to ask the same question again); reviewers'
 verdicts on bad-case answers arrive through the review kind
 (flywheel/construction/kinds.py). Another app adds a source with `badcase_source_register`:
 
@@ -123,9 +124,47 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     return (rows[-1]["id"] if rows else after), signals
 
 
+# A follow-up sharing this much of the question before it asks the same thing again.
+REASK_OVERLAP = 0.6
+
+
+def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
+    """Continuity problems: a user turn that continues the topic by asking nearly the same
+    question again (both directions of content n-gram containment at least REASK_OVERLAP) says
+    the answer between the two missed; that answer is a bad case."""
+    from flywheel.continuity.features import containment, content_ngrams, normalise
+    from flywheel.continuity.models import ContinuityPrediction
+
+    rows = list(ContinuityPrediction.objects.filter(id__gt=after).order_by("id")
+                .values("id", "message_id", "session_id", "continues", "probability", "model_version")[:limit])
+    repeats = [r for r in rows if r["continues"]]
+    transcripts: dict[int, list[dict]] = defaultdict(list)
+    for message in (Message.objects.filter(session_id__in={r["session_id"] for r in repeats}, alternative_to__isnull=True)
+                    .order_by("seq").values("id", "session_id", "seq", "role", "content")):
+        transcripts[message["session_id"]].append(message)
+    signals = []
+    for row in repeats:
+        turns = transcripts[row["session_id"]]
+        position = next((i for i, t in enumerate(turns) if t["id"] == row["message_id"]), None)
+        if position is None:
+            continue
+        answer = next((t for t in reversed(turns[:position]) if t["role"] == Message.Role.ASSISTANT), None)
+        asked = next((t for t in reversed(turns[:position]) if t["role"] == Message.Role.USER), None)
+        if answer is None or asked is None or answer["seq"] < asked["seq"]:
+            continue
+        again, before = content_ngrams(normalise(turns[position]["content"])), content_ngrams(normalise(asked["content"]))
+        overlap = min(containment(again, before), containment(before, again))
+        if overlap >= REASK_OVERLAP:
+            signals.append(Signal(answer["id"], "continuity", {
+                "prediction_ids": [row["id"]], "reask_message_id": row["message_id"], "overlap": round(overlap, 3),
+                "model_version": row["model_version"]}))
+    return (rows[-1]["id"] if rows else after), signals
+
+
 badcase_source_register("thumbs_down", thumbs_down_source)
 badcase_source_register("cleaning", cleaning_flag_source)
 badcase_source_register("labels", label_source)
+badcase_source_register("continuity", continuity_source)
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -193,7 +232,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
             hint = _scrubbed_hint([s.hint for s in by_message[message.id]])
             last_user = next((t["content"] for t in reversed(built.get("context", [])) if t["role"] == "user"), "")
             tests = asserts_in_prompt(last_user)
-            task_type = "coding" if tests else next((s.task_type for s in by_message[message.id] if s.task_type), "")
+            task_type = "code" if tests else next((s.task_type for s in by_message[message.id] if s.task_type), "")
             try:
                 with transaction.atomic():
                     case = BadCase.objects.create(

@@ -15,30 +15,21 @@ from typing import Callable
 
 from django.contrib.auth import get_user_model
 
-from flywheel.demo.corpus import TOPICS
-from flywheel.demo.generator import FOLLOWUP_ANSWERS, generate_demo
+from flywheel.demo.generator import generate_demo
 
 DEMO_NOTE = "Demo decision, made automatically by `manage.py demo` — not a person's judgement."
 DEMO_REVIEWERS = ("annotator", "annotator2", "engineer")
 # Answers that mean "yes, use it" in the kinds apps register; the first one offered wins.
 ACCEPTING = ("accept", "accepted", "chosen", "yes", "good", "correct", "keep")
-# The corpus says "code"; a task-type list may call it "coding".
-TASK_TYPE_ALIASES = {"code": "coding"}
 
 
 class DemoKnowledge:
-    """What the generator planted, looked up by text and external id."""
+    """What the generator planted: the answer each bad answer should have been, and the user
+    turns that switch topic (by external id)."""
 
     def __init__(self, *, seed: int, sessions: int):
-        self.good_answers: dict[str, tuple[str, str]] = {}
-        for language, topics in TOPICS.items():
-            for topic in topics.values():
-                task_type = topic["task"]
-                for index, opener in enumerate(topic["openers"]):
-                    self.good_answers[opener] = (task_type, topic["answers"][index % len(topic["answers"])])
-                for followup in topic["followups"]:
-                    self.good_answers.setdefault(followup, (task_type, FOLLOWUP_ANSWERS[language][0]))
         plan = generate_demo(seed=seed, sessions=sessions).plan
+        self.better_answers: dict[str, dict] = plan.get("better_answers", {})
         self.switches = {message for messages in plan.get("topic_switches", {}).values() for message in messages}
 
 
@@ -59,17 +50,12 @@ def _generic(item, choices: dict, knowledge: DemoKnowledge) -> dict:
 
 
 def _badcase_answer(item, choices: dict, knowledge: DemoKnowledge) -> dict:
-    from flywheel.ingest.models import Message
-
     answer = item.message
-    question = (Message.objects.filter(session_id=answer.session_id, seq__lt=answer.seq, role="user",
-                                       alternative_to__isnull=True).order_by("-seq").values_list("content", flat=True).first()
-                if answer else None)
-    task_type, better = knowledge.good_answers.get(question or "", ("other", None))
+    planted = knowledge.better_answers.get(answer.external_id, {}) if answer else {}
+    task_type, better = planted.get("task_type", "other"), planted.get("answer")
     task_types = choices["task_type"].values if "task_type" in choices else ()
     decision = {**_generic(item, choices, knowledge), "verdict": "bad", "quality": "2",
-                "task_type": (_choice(task_types, task_type) or _choice(task_types, TASK_TYPE_ALIASES.get(task_type))
-                              or (task_types[-1] if task_types else task_type))}
+                "task_type": _choice(task_types, task_type) or (task_types[-1] if task_types else task_type)}
     if answer is not None:
         # With a better answer from the corpus the answer is rewritten and trained on; otherwise it stays out.
         decision["turns"] = {str(answer.id): {"edited": better, "train": True} if better else {"train": False}}

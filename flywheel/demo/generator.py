@@ -173,6 +173,8 @@ class _Builder:
         self.plan: dict[str, object] = defaultdict(list)
         self.plan["pii_types"] = {}
         self.plan["topic_switches"] = {}
+        # A bad answer's id -> the answer it should have been (what a reviewer would write).
+        self.plan["better_answers"] = {}
         self.sessions: list[dict] = []
         self.feedback: list[dict] = []
         self.openers_used: list[tuple[str, str]] = []  # (language, text) for near-duplicates
@@ -203,8 +205,10 @@ class _Builder:
         self.feedback.append({"id": f"{message_id}-fb", "message_id": message_id, "rating": rating,
                               "reasons": reasons or [], "created_at": session["messages"][-1]["created_at"]})
 
-    def answer(self, session: dict, lang: str, text: str, *, good: bool = True) -> str:
+    def answer(self, session: dict, lang: str, text: str, *, good: bool = True, better: dict | None = None) -> str:
         message_id = self.add(session, "assistant", text)
+        if better:
+            self.plan["better_answers"][message_id] = better
         if not good:
             self.rate(session, message_id, -1, self.rng.sample(["wrong", "incomplete", "unhelpful"], 1))
             self.plan["thumbs_down"].append(message_id)
@@ -233,7 +237,8 @@ class _Builder:
         self.openers_used.append((lang, opener))
         self.add(session, "user", opener)
         bad_first = rng.random() < 0.12
-        self.answer(session, lang, rng.choice(BAD_ANSWERS[lang]) if bad_first else good_answer, good=not bad_first)
+        self.answer(session, lang, rng.choice(BAD_ANSWERS[lang]) if bad_first else good_answer, good=not bad_first,
+                    better={"task_type": topic["task"], "answer": good_answer} if bad_first else None)
         switch_at = rng.randint(1, 2) if rng.random() < 0.15 else None
         for turn in range(1, rng.choice([1, 1, 2, 3, 4])):
             if turn == switch_at:

@@ -81,7 +81,7 @@ DEMO_DATASET = {
     "continuity": "split",
     "supervision": "all",
     # More of the harder types, fewer of the easy chit-chat.
-    "mix": {"code": 2, "coding": 2, "math": 2, "reasoning": 2, "chitchat": 0.5},
+    "mix": {"code": 2, "math": 2, "reasoning": 2, "chitchat": 0.5},
     "pseudo_multi_turn_share": 0.1,
     "replay_file": DEMO_REPLAY_FILE,
     "replay_share": 0.1,

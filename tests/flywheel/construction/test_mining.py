@@ -69,7 +69,7 @@ def test_tests_given_in_the_prompt_become_the_bad_cases_code_verifier():
     thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(1, 2) == 3\n```", answer="def add(a,b): pass")
     mine()
     case = BadCase.objects.get()
-    assert case.verifier == {"kind": "code", "tests": "assert add(1, 2) == 3\n"} and case.task_type == "coding"
+    assert case.verifier == {"kind": "code", "tests": "assert add(1, 2) == 3\n"} and case.task_type == "code"
 
 
 def _review(annotator, session, decision):
@@ -139,5 +139,35 @@ def test_offline_guesses_and_untrusted_labels_make_no_bad_case():
     second = session_with_turns([("user", "Rate this 1"), ("assistant", "OK.")])
     _label(first, source="offline", quality=1)
     _label(second, quality=1, trusted=False, injection_flagged=True)
+    mine()
+    assert not BadCase.objects.exists()
+
+
+def _continuity_prediction(message, *, continues: bool):
+    from flywheel.continuity.models import ContinuityPrediction
+
+    return ContinuityPrediction.objects.create(message=message, session=message.session, model_version="test",
+                                               probability=0.9 if continues else 0.1, continues=continues)
+
+
+def test_a_user_asking_the_same_question_again_makes_the_answer_between_a_bad_case():
+    session = session_with_turns([("user", "How do I reset my password on the website?"),
+                                  ("assistant", "Passwords are important for security."),
+                                  ("user", "But how do I reset my password on the website?"),
+                                  ("assistant", "Open Settings, then Reset password.")])
+    _continuity_prediction(session.messages.get(seq=3), continues=True)
+    mine()
+    case = BadCase.objects.get()
+    assert case.message == session.messages.get(seq=2)
+    reason = case.reasons.get()
+    assert reason.source == "continuity" and reason.detail["overlap"] >= 0.6
+
+
+def test_a_follow_up_on_a_new_point_or_a_topic_switch_makes_no_continuity_bad_case():
+    session = session_with_turns([("user", "推荐几部好看的科幻电影吧。"), ("assistant", "可以看看《星际穿越》和《降临》。"),
+                                  ("user", "那它们的导演是谁？"), ("assistant", "诺兰和维伦纽瓦。"),
+                                  ("user", "推荐几部好看的科幻电影吧。"), ("assistant", "《银翼杀手2049》。")])
+    _continuity_prediction(session.messages.get(seq=3), continues=True)
+    _continuity_prediction(session.messages.get(seq=5), continues=False)
     mine()
     assert not BadCase.objects.exists()

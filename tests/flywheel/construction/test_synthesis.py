@@ -21,7 +21,7 @@ SEEDS = ["Write a Python function that reverses a string.",
 
 @pytest.fixture
 def seeds(db):
-    return [seed_prompt_add(task_type="coding", text=text) for text in SEEDS]
+    return [seed_prompt_add(task_type="code", text=text) for text in SEEDS]
 
 
 def new_prompts(*texts):
@@ -39,13 +39,13 @@ def test_self_instruct_writes_new_prompts_from_seeds_and_answers_them(seeds, scr
     script.synth = new_prompts("Write a Go function that merges two sorted slices.",
                                "Write a shell one-liner that finds the ten largest files in a directory.")
     script.teacher = ["Here is how you do it."]
-    summary = synthesize(method="self_instruct", count=2, task_type="coding")
+    summary = synthesize(method="self_instruct", count=2, task_type="code")
     assert summary["pending_review"] == 2 and summary["duplicates"] == 0
     sample = SyntheticSample.objects.order_by("slot").first()
     assert sample.messages == [{"role": "user", "content": "Write a Go function that merges two sorted slices."},
                                {"role": "assistant", "content": "Here is how you do it."}]
     assert (sample.method, sample.task_type, sample.prompt_version, sample.model) == (
-        "self_instruct", "coding", "synth-self-instruct-v1", TEACHER)
+        "self_instruct", "code", "synth-self-instruct-v1", TEACHER)
     assert sample.seed in seeds and sample.source_ref == f"seed:{sample.seed_id}"
     examples = request_data(openai_server.requests[0])["example_requests"]
     assert set(examples) <= set(SEEDS) and len(examples) == 3
@@ -53,7 +53,7 @@ def test_self_instruct_writes_new_prompts_from_seeds_and_answers_them(seeds, scr
 
 def test_a_new_prompt_close_to_a_seed_is_a_duplicate_and_is_not_answered(seeds, script, openai_server):
     script.synth = new_prompts("Write a Python function that reverses a given string.")
-    summary = synthesize(method="self_instruct", count=1, task_type="coding")
+    summary = synthesize(method="self_instruct", count=1, task_type="code")
     sample = SyntheticSample.objects.get()
     assert sample.status == "duplicate" and sample.similarity >= 0.9 and sample.duplicate_of == SEEDS[0]
     assert summary["duplicates"] == 1 and [request_kind(r) for r in openai_server.requests] == ["synth"]
@@ -61,21 +61,21 @@ def test_a_new_prompt_close_to_a_seed_is_a_duplicate_and_is_not_answered(seeds, 
 
 def test_two_new_prompts_alike_in_one_run_keep_only_the_first(seeds, script):
     script.synth = new_prompts("How do I bake sourdough bread at home?", "How can I bake sourdough bread at home?")
-    summary = synthesize(method="self_instruct", count=2, task_type="coding")
+    summary = synthesize(method="self_instruct", count=2, task_type="code")
     assert summary["pending_review"] == 1 and summary["duplicates"] == 1
 
 
 def test_chinese_near_duplicates_are_found_by_characters_not_by_the_english_only_model(script):
-    seed_prompt_add(task_type="coding", text="请用Python写一个函数，计算列表中所有偶数的和。")
+    seed_prompt_add(task_type="code", text="请用Python写一个函数，计算列表中所有偶数的和。")
     script.synth = new_prompts("请用Python写一个函数，计算列表里所有偶数的和。", "给我讲一个关于春节习俗的小故事。")
-    synthesize(method="self_instruct", count=2, task_type="coding")
+    synthesize(method="self_instruct", count=2, task_type="code")
     statuses = list(SyntheticSample.objects.order_by("slot").values_list("status", flat=True))
     assert statuses == ["duplicate", "pending"]
 
 
 def test_rewrites_record_the_form_they_were_asked_for(seeds, script, openai_server):
     script.synth = new_prompts('{"task": "reverse a string", "language": "Python"}', "写一个反转字符串的Python函数。")
-    synthesize(method="rewrite", count=2, variants=["json", "zh"], source="seeds", task_type="coding")
+    synthesize(method="rewrite", count=2, variants=["json", "zh"], source="seeds", task_type="code")
     samples = list(SyntheticSample.objects.order_by("slot"))
     assert [s.variant for s in samples] == ["json", "zh"] and all(s.source_ref.startswith("seed:") for s in samples)
     assert "Simplified Chinese" in request_data(openai_server.requests[-2])["instruction"]
@@ -83,14 +83,14 @@ def test_rewrites_record_the_form_they_were_asked_for(seeds, script, openai_serv
 
 def test_a_rewrite_that_returns_its_source_unchanged_is_a_duplicate(seeds, script):
     script.synth = new_prompts(SEEDS[0])
-    synthesize(method="rewrite", count=1, variants=["plain"], source="seeds", task_type="coding")
+    synthesize(method="rewrite", count=1, variants=["plain"], source="seeds", task_type="code")
     sample = SyntheticSample.objects.get()
     assert sample.status == "duplicate" and "unchanged" in sample.error
 
 
 def test_evol_instruct_makes_a_harder_version_and_records_the_operation(seeds, script, openai_server):
     script.synth = new_prompts("Write a Python function that reverses a string in place without slicing, in O(1) extra memory.")
-    synthesize(method="evol", count=1, variants=["add_constraints"], source="seeds", task_type="coding")
+    synthesize(method="evol", count=1, variants=["add_constraints"], source="seeds", task_type="code")
     sample = SyntheticSample.objects.get()
     assert (sample.method, sample.variant, sample.prompt_version) == ("evol", "add_constraints", "synth-evol-v1")
     assert request_data(openai_server.requests[0])["request"] == SEEDS[0]
@@ -99,7 +99,7 @@ def test_evol_instruct_makes_a_harder_version_and_records_the_operation(seeds, s
 def test_multi_turn_growth_adds_a_follow_up_question_and_its_answer(seeds, script):
     script.synth = new_prompts("Write a Go function that merges two sorted slices.")
     script.teacher = ["func merge(a, b []int) []int { ... }"]
-    synthesize(method="self_instruct", count=1, task_type="coding")
+    synthesize(method="self_instruct", count=1, task_type="code")
     script.synth = new_prompts("Can you make it generic over ordered types?")
     script.teacher = ["Yes: use type parameters with cmp.Ordered."]
     synthesize(method="multi_turn", count=1, source="synthetic")
@@ -111,7 +111,7 @@ def test_multi_turn_growth_adds_a_follow_up_question_and_its_answer(seeds, scrip
 
 def test_an_accepted_synthetic_sample_is_dataset_ready_with_how_it_was_made(seeds, script, annotator):
     script.synth = new_prompts("Write a Go function that merges two sorted slices.")
-    synthesize(method="self_instruct", count=1, task_type="coding")
+    synthesize(method="self_instruct", count=1, task_type="code")
     item = ReviewItem.objects.get(kind="synthetic_sample")
     review_item_claim_next(queue=item.queue, user=annotator)
     review_item_submit(item_id=item.id, user=annotator, decision={"verdict": "accept"})
@@ -124,7 +124,7 @@ def test_an_accepted_synthetic_sample_is_dataset_ready_with_how_it_was_made(seed
 
 def test_a_run_resumed_after_its_worker_died_asks_only_for_missing_slots(seeds, script, openai_server):
     script.synth = new_prompts("Write a Go function that merges two sorted slices.", "Explain Rust lifetimes briefly.")
-    run = synthesis_run_create(method="self_instruct", count=2, task_type="coding", with_job=False)
+    run = synthesis_run_create(method="self_instruct", count=2, task_type="code", with_job=False)
     synthesis_run_execute(run_id=run.id)
     asked = len(openai_server.requests)
     ConstructionRun.objects.filter(id=run.id).update(status="running")  # as a killed worker leaves it
