@@ -110,9 +110,10 @@ def _submit(item_id: int, user, decision: dict) -> bool:
     return True
 
 
-def _decide_next(queue, users, knowledge: DemoKnowledge) -> str | None:
+def _decide_next(queue, users, knowledge: DemoKnowledge, left_open: set[int]) -> str | None:
     """Claim the queue's next item and decide it with as many demo reviewers as it needs (they
-    agree); the kind decided, "" when the decision was refused, None when the queue is done."""
+    agree); the kind decided, "" when the decision was refused, None when the queue is done
+    (or its next item is one left open for people)."""
     from flywheel.review.kinds import review_kind_get
     from flywheel.review.models import ReviewItem
     from flywheel.review.services import ReviewError, review_item_claim_next, review_item_release, review_item_skip
@@ -121,6 +122,9 @@ def _decide_next(queue, users, knowledge: DemoKnowledge) -> str | None:
     if claim is None:
         return None
     item, first = claim.item, claim.assignment.reviewer
+    if item.id in left_open:
+        review_item_release(item_id=item.id, user=first)
+        return None
     choices = {field.name: field for field in review_kind_get(item.kind).fields_for(item)}
     decision = DECIDERS.get(item.kind, _generic)(item, choices, knowledge)
     if not _submit(item.id, first, decision):
@@ -143,17 +147,29 @@ def _decide_next(queue, users, knowledge: DemoKnowledge) -> str | None:
     return item.kind
 
 
-def demo_review_decide(*, seed: int, sessions: int, per_queue: int = 500) -> dict[str, int]:
-    """Decide the open items of every queue as the demo reviewers. Items already decided are
-    left alone, so a second run decides nothing new."""
+def _left_for_people(queue, share: float) -> set[int]:
+    """The last `share` of a queue's items in claim order: the demo leaves them for the people
+    who log in to try the review pages. Counted over all items, whatever their status, so a
+    second run leaves the same ones (and builds the same dataset)."""
+    from flywheel.review.models import ReviewItem
+
+    ids = list(ReviewItem.objects.filter(queue=queue).order_by("-priority", "id").values_list("id", flat=True))
+    return set(ids[len(ids) - int(len(ids) * share):])
+
+
+def demo_review_decide(*, seed: int, sessions: int, per_queue: int = 500, leave_open: float = 0.1) -> dict[str, int]:
+    """Decide the open items of every queue as the demo reviewers, except the last `leave_open`
+    share of each, left for people to try. Items already decided are left alone, so a second
+    run decides nothing new."""
     from flywheel.review.models import ReviewQueue
 
     users = [u for u in (get_user_model().objects.filter(username=name).first() for name in DEMO_REVIEWERS) if u]
     knowledge = DemoKnowledge(seed=seed, sessions=sessions)
     decided: dict[str, int] = {}
     for queue in ReviewQueue.objects.filter(active=True).exclude(kind="adjudication").order_by("id"):
+        left_open = _left_for_people(queue, leave_open)
         for _ in range(per_queue):
-            kind = _decide_next(queue, users, knowledge)
+            kind = _decide_next(queue, users, knowledge, left_open)
             if kind is None:
                 break
             if kind:
