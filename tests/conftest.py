@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.datasets import SHARED_DATASETS
 from tests.support.openai_server import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 PASSWORD = "pass-word-1"
 
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.datasets import SHARED_DATASETS  # noqa: E402  (needs the repository on sys.path)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
