@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -8,35 +7,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from flywheel.accounts.models import ApiKey
-from flywheel.accounts.services import api_key_hash
+from flywheel.accounts.services import api_key_verify
 
 # Writing last_used_at on every request would turn each ingest call into an extra UPDATE.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
-# A machine client sends many requests a second; each process remembers a verified key this
-# long instead of looking it up every time. A revoked key is refused within this delay.
-KEY_CACHE_SECONDS = 10.0
-_KEY_CACHE_MAX = 1000
-_verified: dict[str, tuple[ApiKey, float]] = {}
-
-
-def _lookup(key_hash: str) -> ApiKey | None:
-    now = time.monotonic()
-    hit = _verified.get(key_hash)
-    if hit and hit[1] > now:
-        return hit[0]
-    api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
-    if api_key is None:
-        _verified.pop(key_hash, None)
-        return None
-    if len(_verified) >= _KEY_CACHE_MAX:
-        _verified.clear()
-    _verified[key_hash] = (api_key, now + KEY_CACHE_SECONDS)
-    return api_key
-
-
-def forget_verified_keys() -> None:
-    """Drop every remembered key (after revoking one, in this process)."""
-    _verified.clear()
 
 
 class ApiKeyPrincipal:
@@ -73,7 +47,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <key>'.")
         if not raw:
             return None
-        api_key = _lookup(api_key_hash(raw))
+        api_key = api_key_verify(raw)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         now = timezone.now()

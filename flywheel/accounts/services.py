@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -37,12 +38,33 @@ def api_key_create(*, name: str, created_by=None) -> CreatedApiKey:
     return CreatedApiKey(api_key=api_key, raw_key=raw_key)
 
 
-def api_key_revoke(*, api_key_id: int) -> None:
-    """Other processes stop accepting the key within api_auth.KEY_CACHE_SECONDS."""
-    from flywheel.accounts.api_auth import forget_verified_keys
+# A machine client sends many requests a second; each process remembers a verified key this
+# long instead of looking it up every time. A revoked key is refused within this delay.
+KEY_CACHE_SECONDS = 10.0
+_KEY_CACHE_MAX = 1000
+_verified: dict[str, tuple[ApiKey, float]] = {}
 
+
+def api_key_verify(raw_key: str) -> ApiKey | None:
+    """The active key with this value, or None."""
+    key_hash, now = api_key_hash(raw_key), time.monotonic()
+    hit = _verified.get(key_hash)
+    if hit and hit[1] > now:
+        return hit[0]
+    api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    if api_key is None:
+        _verified.pop(key_hash, None)
+        return None
+    if len(_verified) >= _KEY_CACHE_MAX:
+        _verified.clear()
+    _verified[key_hash] = (api_key, now + KEY_CACHE_SECONDS)
+    return api_key
+
+
+def api_key_revoke(*, api_key_id: int) -> None:
+    """Refused at once in this process, within KEY_CACHE_SECONDS in the others."""
     ApiKey.objects.filter(id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    forget_verified_keys()
+    _verified.clear()
 
 
 def roles_ensure() -> None:

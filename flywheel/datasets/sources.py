@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from flywheel.datasets.builder import BuildConfig
+    from flywheel.datasets.config import BuildConfig
 
 MARKS = (None, "ticked", "unticked", "bad", "context")
 Progress = Callable[[str], None]

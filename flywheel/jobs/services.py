@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from flywheel.celery import app as celery_app
 from flywheel.jobs.models import Job
 from flywheel.jobs.registry import (
     JobCancelled,
@@ -36,6 +37,7 @@ from flywheel.jobs.registry import (
 logger = logging.getLogger(__name__)
 
 ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+JOB_RUN_TASK = "flywheel.jobs.tasks.job_run"
 _ERROR_LIMIT = 20_000
 
 
@@ -80,10 +82,9 @@ def job_dispatch(*, job_id: int, countdown: float = 0) -> None:
     Job.objects.filter(id=job_id).update(enqueued_at=timezone.now())
     mode = settings.FLYWHEEL_TASK_MODE
     if mode == "celery":
-        from flywheel.jobs.tasks import job_run
-
         queue = Job.objects.values_list("queue", flat=True).get(id=job_id)
-        job_run.apply_async(args=[job_id], queue=queue, countdown=countdown or None)
+        # Sent by name: the task module imports this one, not the other way round.
+        celery_app.send_task(JOB_RUN_TASK, args=[job_id], queue=queue, countdown=countdown or None)
     elif mode == "thread":
         _thread_runner().submit(job_id, countdown)
     else:

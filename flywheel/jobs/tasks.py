@@ -6,11 +6,11 @@ from celery import shared_task
 
 from flywheel.jobs.models import SelfTestMark
 from flywheel.jobs.registry import RetryableJobError, job_handler
-from flywheel.jobs.services import JobContext, job_dispatch, job_execute
+from flywheel.jobs.services import JOB_RUN_TASK, JobContext, job_dispatch, job_execute
 from flywheel.jobs.services import jobs_sweep as jobs_sweep_service
 
 
-@shared_task(name="flywheel.jobs.tasks.job_run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=JOB_RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def job_run(job_id: int) -> str:
     outcome = job_execute(job_id=job_id)
     if outcome.retry_after_s is not None:
