@@ -238,6 +238,17 @@ class _ConstructionSource(SampleSource):
             yield from rows
             progress(f"{self.name}: read up to #{after}")
 
+    def candidate(self, row: dict, *, lineage_extra: dict, from_session: bool = True, **fields) -> Candidate:
+        """A reviewer-accepted construction row as a candidate, with its lineage and versions."""
+        lineage = row.get("lineage") or {}
+        return Candidate(
+            source=self.name, source_id=f"{row['id']:012d}", kind=self.kind, task_type=row.get("task_type") or "",
+            reviewed=True, trusted_label=bool(row.get("task_type")),
+            session_id=lineage.get("session_id") if from_session else None,
+            lineage={**lineage, **lineage_extra, "message_ids": _message_ids(lineage) if from_session else [],
+                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
+            versions=_prompt_versions(lineage), **fields)
+
 
 class ConstructedAnswerSource(_ConstructionSource):
     name = "constructed_sft"
@@ -252,13 +263,7 @@ class ConstructedAnswerSource(_ConstructionSource):
                         for m in row["messages"]]
             if messages and messages[-1]["role"] == "assistant":
                 messages[-1]["mark"] = "ticked"
-            lineage = row.get("lineage") or {}
-            yield Candidate(source=self.name, source_id=f"{row['id']:012d}", kind="sft", messages=messages,
-                            task_type=row.get("task_type") or "", reviewed=True, trusted_label=bool(row.get("task_type")),
-                            session_id=lineage.get("session_id"),
-                            lineage={**lineage, "message_ids": _message_ids(lineage), "sft_answer_id": row["id"],
-                                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
-                            versions=_prompt_versions(lineage))
+            yield self.candidate(row, messages=messages, lineage_extra={"sft_answer_id": row["id"]})
 
 
 class ConstructedPairSource(_ConstructionSource):
@@ -270,15 +275,9 @@ class ConstructedPairSource(_ConstructionSource):
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         for row in self.rows(progress):
-            lineage = row.get("lineage") or {}
-            yield Candidate(source=self.name, source_id=f"{row['id']:012d}", kind="pair",
-                            prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt_messages"]],
-                            chosen=row["chosen"], rejected=row["rejected"], task_type=row.get("task_type") or "",
-                            reviewed=True, trusted_label=bool(row.get("task_type")), session_id=lineage.get("session_id"),
-                            lineage={**lineage, "message_ids": _message_ids(lineage), "constructed_pair_id": row["id"],
-                                     "margin": row.get("margin"),
-                                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
-                            versions=_prompt_versions(lineage))
+            yield self.candidate(row, prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt_messages"]],
+                                 chosen=row["chosen"], rejected=row["rejected"],
+                                 lineage_extra={"constructed_pair_id": row["id"], "margin": row.get("margin")})
 
 
 class SyntheticSource(_ConstructionSource):
@@ -290,13 +289,9 @@ class SyntheticSource(_ConstructionSource):
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         for row in self.rows(progress):
-            lineage = row.get("lineage") or {}
-            yield Candidate(source=self.name, source_id=f"{row['id']:012d}", kind="sft",
-                            messages=[{"role": m["role"], "content": m["content"], "mark": None} for m in row["messages"]],
-                            task_type=row.get("task_type") or "", reviewed=True, trusted_label=bool(row.get("task_type")),
-                            lineage={**lineage, "message_ids": [], "synthetic_sample_id": row["id"],
-                                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
-                            versions=_prompt_versions(lineage))
+            yield self.candidate(row, messages=[{"role": m["role"], "content": m["content"], "mark": None}
+                                                for m in row["messages"]],
+                                 lineage_extra={"synthetic_sample_id": row["id"]}, from_session=False)
 
 
 def register_builtin_sources() -> None:

@@ -77,27 +77,25 @@ def run_chart_json(request, run_id: int, name: str):
     return JsonResponse(run_chart(run=_run_or_404(run_id), name=name))
 
 
-@require_POST
-@role_required(OPERATORS)
-def run_cancel(request, run_id: int):
+def _run_action(request, run_id: int, action, done: str):
     run = _run_or_404(run_id)
     try:
-        training_run_cancel(run=run, user=request.user)
+        action(run=run, user=request.user)
     except ValueError as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, "Cancel requested: the trainer stops at its next step.")
+        flash.success(request, done)
     return redirect("runs:detail", run_id=run.id)
+
+
+@require_POST
+@role_required(OPERATORS)
+def run_cancel(request, run_id: int):
+    return _run_action(request, run_id, training_run_cancel, "Cancel requested: the trainer stops at its next step.")
 
 
 @require_POST
 @role_required(OPERATORS)
 def run_resume(request, run_id: int):
-    run = _run_or_404(run_id)
-    try:
-        training_run_resume(run=run, user=request.user)
-    except ValueError as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, "Resumed: the trainer continues from its latest checkpoint.")
-    return redirect("runs:detail", run_id=run.id)
+    return _run_action(request, run_id, training_run_resume,
+                       "Resumed: the trainer continues from its latest checkpoint.")
