@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
-from flywheel.ingest.sql import insert_returning
+from flywheel.ingest.sql import insert_returning, select_in
 from flywheel.pipeline.services import pipeline_announce_new_data
 
 CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
@@ -98,15 +98,20 @@ def ingest_batch(
     valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
     valid_feedback = _refuse_repeated_ids(_validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback")
     valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
-    # One lookup for every message the batch names, before anything is written.
+    existing = _lock_sessions([s.id for _, s in valid_sessions])
+    # One lookup, before anything is written, for the messages that may already be stored: those
+    # of sessions that exist, and references to messages outside this batch. A new session's
+    # messages are new unless another session holds their ids, which its insert reveals.
+    in_batch = {m.id for _, s in valid_sessions for m in s.messages}
     stored = _stored_messages(
-        {m.id for _, s in valid_sessions for m in s.messages}
-        | {m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
-        | {f.message_id for _, f in valid_feedback}
-        | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}
+        {m.id for _, s in valid_sessions if s.id in existing for m in s.messages}
+        | ({m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
+           | {f.message_id for _, f in valid_feedback}
+           | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}) - in_batch
     )
+    written = _write_sessions(valid_sessions, result, stored, existing, source=source, now=now)
     known = {ext: (pk, session_pk, role) for ext, (session_pk, _, pk, role) in stored.items()}
-    known.update(_write_sessions(valid_sessions, result, stored, source=source, now=now))
+    known.update(written)
     _write_feedback(valid_feedback, result, known, now=now)
     _write_pairs(valid_pairs, result, known, source=source)
     for kind in ("sessions", "feedback", "pairs"):
@@ -118,33 +123,19 @@ def ingest_batch(
 
 def _stored_messages(external_ids: set[str]) -> dict[str, tuple]:
     """external id -> (session pk, seq, pk, role) of the messages that exist."""
-    if not external_ids:
-        return {}
-    return {
-        row[0]: row[1:]
-        for row in Message.objects.filter(external_id__in=external_ids).values_list(
-            "external_id", "session_id", "seq", "id", "role")
-    }
+    rows = select_in(Message, ["external_id", "session_id", "seq", "id", "role"], "external_id", external_ids)
+    return {row[0]: row[1:] for row in rows}
 
 
 def _lock_sessions(external_ids) -> dict[str, int]:
     """Existing sessions by external id, row-locked in id order (so two requests never wait on
     each other in a cycle) until the batch commits: positions are handed out under the lock."""
-    if not external_ids:
-        return {}
-    return dict(ChatSession.objects.select_for_update().filter(external_id__in=external_ids)
-                .order_by("id").values_list("external_id", "id"))
+    return dict(select_in(ChatSession, ["external_id", "id"], "external_id", external_ids, lock=True, order_by="id"))
 
 
-def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, *, source: str,
-                    now) -> dict[str, tuple]:
-    """Write sessions and their new messages; returns the new messages as
-    external id -> (pk, session pk, role). An item whose message ids belong to another session
-    is refused before anything of it is written."""
-    if not items:
-        return {}
-    existing = _lock_sessions([s.id for _, s in items])
-    accepted = []
+def _refuse_foreign(items, stored: dict, existing: dict, result: IngestResult) -> list:
+    """The items whose message ids are not stored under another session; the others get an error."""
+    kept = []
     for index, item in items:
         own = existing.get(item.id)
         foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]
@@ -152,7 +143,17 @@ def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, st
             result.sessions.append({"index": index, "id": item.id, "status": ERROR,
                                     "error": f"message ids already belong to another session: {', '.join(foreign[:5])}"})
         else:
-            accepted.append((index, item))
+            kept.append((index, item))
+    return kept
+
+
+def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, existing: dict, *,
+                    source: str, now) -> dict[str, tuple]:
+    """Write sessions and their new messages; returns the new messages as
+    external id -> (pk, session pk, role). An item that is refused (a bad alternative, or
+    message ids that another session holds) keeps nothing written: not its messages, and not
+    its session if this batch created it."""
+    accepted = _refuse_foreign(items, stored, existing, result)
     if not accepted:
         return {}
     created = dict((ext, pk) for pk, ext in insert_returning(ChatSession, [
@@ -161,47 +162,104 @@ def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, st
          "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
         for _, s in accepted if s.id not in existing
     ], conflict=["external_id"], returning=["id", "external_id"]))
-    # Created by a concurrent request since the lookup above (rare): lock them too.
-    existing.update(_lock_sessions([s.id for _, s in accepted if s.id not in existing and s.id not in created]))
+    raced = [(index, s) for index, s in accepted if s.id not in existing and s.id not in created]
+    if raced:  # created by a concurrent request since the lock above (rare): lock and read them too
+        existing.update(_lock_sessions([s.id for _, s in raced]))
+        stored.update(_stored_messages({m.id for _, s in raced for m in s.messages}))
+        accepted = [item for item in accepted if item not in raced] + _refuse_foreign(raced, stored, existing, result)
     session_pk = {**existing, **created}
     last_seq = dict(
         Message.objects.filter(session_id__in=existing.values(), alternative_to__isnull=True)
         .values("session_id").annotate(last=Max("seq")).values_list("session_id", "last")
     ) if existing else {}
-    plans = []
-    for index, item in accepted:
-        pk = session_pk[item.id]
-        outcome = _plan_messages(item, pk, stored, last_seq, now)
-        if isinstance(outcome, str):
-            result.sessions.append({"index": index, "id": item.id, "status": ERROR, "error": outcome})
+    refused: list[tuple[int, SessionIn, str, MessagePlan | None]] = []
+    plans, claimed = [], set()  # message ids planned by earlier items of this batch
+    for index, item in sorted(accepted, key=lambda pair: pair[0]):
+        plan = _plan_messages(item, session_pk[item.id], stored, last_seq, now)
+        if isinstance(plan, str):
+            refused.append((index, item, plan, None))
             continue
-        plans.append((index, item, outcome))
-    plain = [row for _, _, (rows, _, _) in plans for row in rows]
-    inserted = dict(insert_returning(Message, plain, conflict=["external_id"], returning=["external_id", "id"]))
-    rows_by_id = {row["external_id"]: row for row in plain}
-    alternatives = []
-    for _, _, (_, alts, _) in plans:
-        for row, target in alts:
-            target_pk = inserted.get(target) or stored[target][2]
-            alternatives.append({**row, "alternative_to_id": target_pk})
+        new_ids = [row["external_id"] for row in plan.rows()]
+        if taken := [ext for ext in new_ids if ext in claimed]:
+            refused.append((index, item, f"message ids already belong to another session of this batch: "
+                                          f"{', '.join(taken[:5])}", None))
+            continue
+        claimed.update(new_ids)
+        plans.append((index, item, plan))
+    inserted = dict(insert_returning(Message, [row for _, _, plan in plans for row in plan.plain],
+                                     conflict=["external_id"], returning=["external_id", "id"]))
+    plans = _refuse_collisions(plans, inserted, refused, [row for _, _, plan in plans for row in plan.plain])
+    alternatives = [{**row, "alternative_to_id": inserted.get(target) or stored[target][2]}
+                    for _, _, plan in plans for row, target in plan.alternatives]
     inserted.update(insert_returning(Message, alternatives, conflict=["external_id"], returning=["external_id", "id"]))
-    rows_by_id.update((row["external_id"], row) for row in alternatives)
-    for index, item, (rows, alts, unchanged) in plans:
-        new = sum(1 for row in rows if row["external_id"] in inserted) + sum(
-            1 for row, _ in alts if row["external_id"] in inserted)
-        raced = len(rows) + len(alts) - new  # written by a concurrent request in the meantime
+    plans = _refuse_collisions(plans, inserted, refused, alternatives)
+    _undo(refused, inserted, created, stored, result)
+    written = {}
+    for index, item, plan in plans:
+        new = plan.rows()
+        written.update((row["external_id"], (inserted[row["external_id"]], row["session_id"], row["role"]))
+                       for row in new)
         if item.id in created:
             result.new_session_ids.append(created[item.id])
             status = CREATED
         else:
             status = APPENDED if new else UNCHANGED
         result.sessions.append({"index": index, "id": item.id, "status": status,
-                                "messages_created": new, "messages_unchanged": unchanged + raced})
-    return {ext: (pk, rows_by_id[ext]["session_id"], rows_by_id[ext]["role"]) for ext, pk in inserted.items()}
+                                "messages_created": len(new), "messages_unchanged": plan.unchanged})
+    return written
 
 
-def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
-    """The rows of one session item's new messages, with their positions; or an error."""
+def _refuse_collisions(plans, inserted: dict, refused: list, rows: list[dict]) -> list:
+    """Plans whose `rows` were all inserted. A row the insert skipped has an id that another
+    session holds (stored before, or written concurrently): its item joins `refused`."""
+    skipped = {row["external_id"] for row in rows if row["external_id"] not in inserted}
+    if not skipped:
+        return plans
+    kept = []
+    for index, item, plan in plans:
+        if collided := [row["external_id"] for row in plan.rows() if row["external_id"] in skipped]:
+            refused.append((index, item, f"message ids already belong to another session: {', '.join(collided[:5])}",
+                            plan))
+        else:
+            kept.append((index, item, plan))
+    return kept
+
+
+def _undo(refused: list, inserted: dict, created: dict, stored: dict, result: IngestResult) -> None:
+    """Report the refused items and delete what was written of them."""
+    if not refused:
+        return
+    messages, sessions, skipped = [], [], set()
+    for index, item, error, plan in refused:
+        result.sessions.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+        for row in plan.rows() if plan else ():
+            if row["external_id"] in inserted:
+                messages.append(inserted.pop(row["external_id"]))
+            else:
+                skipped.add(row["external_id"])
+        if item.id in created:
+            sessions.append(created.pop(item.id))
+    # Through the ORM, which deletes alternatives before the answers they point at.
+    Message.objects.filter(pk__in=messages).delete()
+    ChatSession.objects.filter(pk__in=sessions).delete()
+    # Where the refused ids are held, so that feedback on them still finds its message.
+    stored.update(_stored_messages(skipped - stored.keys()))
+
+
+@dataclass
+class MessagePlan:
+    """One session item's new messages, with their positions."""
+
+    plain: list[dict[str, Any]]  # transcript messages
+    alternatives: list[tuple[dict[str, Any], str]]  # (row, external id of the answer it competes with)
+    unchanged: int  # messages of the item that are already stored
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.plain + [row for row, _ in self.alternatives]
+
+
+def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now) -> MessagePlan | str:
+    """The plan of one session item's new messages; or an error."""
     seq = last_seq.get(session_pk, 0)
     positions: dict[str, int] = {}  # external id -> seq, for alternatives sent in the same item
     plain, alts, unchanged, seen = [], [], 0, set()
@@ -229,7 +287,7 @@ def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now):
         positions[message.id] = seq
         plain.append({**row, "seq": seq})
     last_seq[session_pk] = seq
-    return plain, alts, unchanged
+    return MessagePlan(plain, alts, unchanged)
 
 
 def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, known: dict, *, now) -> None:

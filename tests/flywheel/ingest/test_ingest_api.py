@@ -131,6 +131,53 @@ def test_a_message_id_that_belongs_to_another_session_is_refused(api_client):
     assert not ChatSession.objects.filter(external_id="second").exists()
 
 
+def test_two_new_sessions_in_one_batch_that_share_a_message_id_keep_the_first_and_refuse_the_second(api_client):
+    thief = session("thief", messages=[{"id": "owner-u1", "role": "user", "content": "mine now"},
+                                       {"id": "thief-a1", "role": "assistant", "content": "no"}])
+    body = {"sessions": [session("owner", messages=[{"id": "owner-u1", "role": "user", "content": "hi"},
+                                                    {"id": "owner-a1", "role": "assistant", "content": "hello"}]),
+                         thief, session("after")],
+            "feedback": [{"id": "fb-owner", "message_id": "owner-a1", "rating": 1}]}
+    result = post(api_client, body).json()
+    assert [i["status"] for i in result["sessions"]] == ["created", "error", "created"]
+    assert "another session" in result["sessions"][1]["error"] and "owner-u1" in result["sessions"][1]["error"]
+    assert result["feedback"][0]["status"] == "created"
+    # Nothing of the refused item stays: neither its session nor its other message.
+    assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"owner", "after"}
+    assert not Message.objects.filter(external_id="thief-a1").exists()
+    assert Message.objects.get(external_id="owner-u1").content == "hi"
+    assert post(api_client, {"sessions": [session("thief", messages=thief["messages"][1:])]}).json()[
+        "sessions"][0]["status"] == "created"
+
+
+def test_an_alternative_whose_id_another_session_holds_refuses_its_whole_item(api_client):
+    post(api_client, {"sessions": [session("first")]})
+    messages = session("second")["messages"] + [
+        {"id": "first-a1", "role": "assistant", "content": "stolen id", "alternative_to": "second-a1"}]
+    item = post(api_client, {"sessions": [session("second", messages=messages)]}).json()["sessions"][0]
+    assert item["status"] == "error" and "first-a1" in item["error"]
+    assert not ChatSession.objects.filter(external_id="second").exists()
+    assert not Message.objects.filter(external_id__startswith="second").exists()
+    assert Message.objects.get(external_id="first-a1").session.external_id == "first"
+
+
+def test_a_new_session_with_a_bad_alternative_is_refused_and_not_created(api_client):
+    messages = session("lost")["messages"] + [
+        {"id": "lost-a1b", "role": "assistant", "content": "other", "alternative_to": "nowhere"}]
+    item = post(api_client, {"sessions": [session("lost", messages=messages)]}).json()["sessions"][0]
+    assert item["status"] == "error" and "nowhere" in item["error"]
+    assert not ChatSession.objects.filter(external_id="lost").exists() and not Message.objects.exists()
+
+
+def test_an_append_whose_message_id_another_session_holds_is_refused_and_appends_nothing(api_client):
+    post(api_client, {"sessions": [session("a"), session("b")]})
+    append = [{"id": "b-u2", "role": "user", "content": "more"}, {"id": "a-a1", "role": "assistant", "content": "x"}]
+    item = post(api_client, {"sessions": [{"id": "b", "messages": append}]}).json()["sessions"][0]
+    assert item["status"] == "error" and "a-a1" in item["error"]
+    assert list(Message.objects.filter(session__external_id="b").values_list("external_id", flat=True).order_by(
+        "seq")) == ["b-u1", "b-a1"]
+
+
 def test_a_session_id_repeated_in_one_batch_is_refused_once_and_written_once(api_client):
     items = post(api_client, {"sessions": [session("twice"), session("twice")]}).json()["sessions"]
     assert [i["status"] for i in items] == ["created", "error"]

@@ -1,5 +1,5 @@
-"""Ingest over a real HTTP connection: a request cut off mid-body, and concurrent appends to
-one live session."""
+"""Ingest over a real HTTP connection: a request cut off mid-body, concurrent appends to one
+live session, and one batch of new sessions sent by several clients at once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from http.client import HTTPConnection
 
 import pytest
 
-from flywheel.ingest.models import ChatSession, Message
+from flywheel.ingest.models import ChatSession, Feedback, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,3 +66,33 @@ def test_concurrent_appends_to_one_live_session_get_distinct_consecutive_positio
     assert errors == []
     positions = list(Message.objects.filter(session__external_id="live").order_by("seq").values_list("seq", flat=True))
     assert positions == list(range(1, 32))
+
+
+def test_one_batch_of_new_sessions_sent_by_six_clients_at_once_is_written_once(live_server, api_key):
+    sessions = [{"id": f"race-{n}", "messages": [
+        {"id": f"race-{n}-u", "role": "user", "content": f"question {n}"},
+        {"id": f"race-{n}-a", "role": "assistant", "content": f"answer {n}"}]} for n in range(20)]
+    body = json.dumps({"sessions": sessions, "feedback": [
+        {"id": f"race-{n}-fb", "message_id": f"race-{n}-a", "rating": 1} for n in range(0, 20, 2)]}).encode()
+    start = threading.Barrier(6)
+    responses = []
+
+    def send():
+        start.wait()
+        responses.append(post(live_server, api_key, body))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in responses] == [200] * 6
+    assert all(result["counts"].get("errors", 0) == 0 for _, result in responses)
+    # Each session and each feedback item was created by exactly one of the six requests.
+    for n in range(20):
+        statuses = [result["sessions"][n]["status"] for _, result in responses]
+        assert statuses.count("created") == 1 and statuses.count("unchanged") == 5
+    assert sum(result["counts"].get("feedback_created", 0) for _, result in responses) == 10
+    assert ChatSession.objects.filter(external_id__startswith="race-").count() == 20
+    assert Message.objects.filter(external_id__startswith="race-").count() == 40
+    assert Feedback.objects.filter(external_id__startswith="race-").count() == 10
