@@ -98,19 +98,20 @@ def ingest_batch(
     valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
     valid_feedback = _refuse_repeated_ids(_validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback")
     valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
-    existing = _lock_sessions([s.id for _, s in valid_sessions])
-    # One lookup, before anything is written, for the messages that may already be stored: those
-    # of sessions that exist, and references to messages outside this batch. A new session's
-    # messages are new unless another session holds their ids, which its insert reveals.
+    session_pk, created = _upsert_sessions(valid_sessions, source=source, now=now)
+    # One lookup, after the sessions are locked and before any message is written, for the
+    # messages that may already be stored: those of sessions that existed, and references to
+    # messages outside this batch. A new session's messages are new unless another session
+    # holds their ids, which their insert reveals.
     in_batch = {m.id for _, s in valid_sessions for m in s.messages}
     stored = _stored_messages(
-        {m.id for _, s in valid_sessions if s.id in existing for m in s.messages}
+        {m.id for _, s in valid_sessions if s.id not in created for m in s.messages}
         | ({m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
            | {f.message_id for _, f in valid_feedback}
            | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}) - in_batch
     )
-    written = _write_sessions(valid_sessions, result, stored, existing, source=source, now=now)
-    known = {ext: (pk, session_pk, role) for ext, (session_pk, _, pk, role) in stored.items()}
+    written = _write_messages(valid_sessions, result, stored, session_pk, created, now=now)
+    known = {ext: (pk, owner, role) for ext, (owner, _, pk, role) in stored.items()}
     known.update(written)
     _write_feedback(valid_feedback, result, known, now=now)
     _write_pairs(valid_pairs, result, known, source=source)
@@ -127,55 +128,44 @@ def _stored_messages(external_ids: set[str]) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def _lock_sessions(external_ids) -> dict[str, int]:
-    """Existing sessions by external id, row-locked in id order (so two requests never wait on
-    each other in a cycle) until the batch commits: positions are handed out under the lock."""
-    return dict(select_in(ChatSession, ["external_id", "id"], "external_id", external_ids, lock=True, order_by="id"))
-
-
-def _refuse_foreign(items, stored: dict, existing: dict, result: IngestResult) -> list:
-    """The items whose message ids are not stored under another session; the others get an error."""
-    kept = []
-    for index, item in items:
-        own = existing.get(item.id)
-        foreign = [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]
-        if foreign:
-            result.sessions.append({"index": index, "id": item.id, "status": ERROR,
-                                    "error": f"message ids already belong to another session: {', '.join(foreign[:5])}"})
-        else:
-            kept.append((index, item))
-    return kept
-
-
-def _write_sessions(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, existing: dict, *,
-                    source: str, now) -> dict[str, tuple]:
-    """Write sessions and their new messages; returns the new messages as
-    external id -> (pk, session pk, role). An item that is refused (a bad alternative, or
-    message ids that another session holds) keeps nothing written: not its messages, and not
-    its session if this batch created it."""
-    accepted = _refuse_foreign(items, stored, existing, result)
-    if not accepted:
-        return {}
-    created = dict((ext, pk) for pk, ext in insert_returning(ChatSession, [
+def _upsert_sessions(items: list[tuple[int, SessionIn]], *, source: str, now) -> tuple[dict[str, int], dict[str, int]]:
+    """Create the sessions that are new and lock the ones that exist, in one statement; returns
+    (pk of every session, pk of those created), by external id. Positions in a session are
+    handed out under its lock, so concurrent appends never collide. Rows are locked in external
+    id order, the same in every request, so two requests never wait on each other in a cycle."""
+    rows = [
         {"external_id": s.id, "app": s.app, "channel": s.channel, "anon_user_id": anonymise_user_id(s.user_id),
          "model_version": s.model_version, "metadata": s.metadata, "source": source, "ingested_at": now,
          "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
-        for _, s in accepted if s.id not in existing
-    ], conflict=["external_id"], returning=["id", "external_id"]))
-    raced = [(index, s) for index, s in accepted if s.id not in existing and s.id not in created]
-    if raced:  # created by a concurrent request since the lock above (rare): lock and read them too
-        existing.update(_lock_sessions([s.id for _, s in raced]))
-        stored.update(_stored_messages({m.id for _, s in raced for m in s.messages}))
-        accepted = [item for item in accepted if item not in raced] + _refuse_foreign(raced, stored, existing, result)
-    session_pk = {**existing, **created}
+        for _, s in sorted(items, key=lambda item: item[1].id)
+    ]
+    created = {ext: pk for pk, ext in insert_returning(ChatSession, rows, conflict=["external_id"],
+                                                       returning=["id", "external_id"], lock_existing=True)}
+    existing = select_in(ChatSession, ["external_id", "id"], "external_id",
+                         [row["external_id"] for row in rows if row["external_id"] not in created])
+    return {**dict(existing), **created}, created
+
+
+def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, session_pk: dict,
+                    created: dict, *, now) -> dict[str, tuple]:
+    """Write the new messages of each session item and report the item; returns the new
+    messages as external id -> (pk, session pk, role). An item that is refused (message ids that
+    another session holds, or a bad alternative) keeps nothing written: not its messages, and
+    not its session if this batch created it."""
+    existing = [pk for ext, pk in session_pk.items() if ext not in created]
     last_seq = dict(
-        Message.objects.filter(session_id__in=existing.values(), alternative_to__isnull=True)
+        Message.objects.filter(session_id__in=existing, alternative_to__isnull=True)
         .values("session_id").annotate(last=Max("seq")).values_list("session_id", "last")
     ) if existing else {}
     refused: list[tuple[int, SessionIn, str, MessagePlan | None]] = []
     plans, claimed = [], set()  # message ids planned by earlier items of this batch
-    for index, item in sorted(accepted, key=lambda pair: pair[0]):
-        plan = _plan_messages(item, session_pk[item.id], stored, last_seq, now)
+    for index, item in items:
+        own = session_pk[item.id]
+        if foreign := [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]:
+            refused.append((index, item, f"message ids already belong to another session: {', '.join(foreign[:5])}",
+                            None))
+            continue
+        plan = _plan_messages(item, own, stored, last_seq, now)
         if isinstance(plan, str):
             refused.append((index, item, plan, None))
             continue
