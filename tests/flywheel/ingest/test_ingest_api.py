@@ -56,6 +56,28 @@ def test_replaying_the_same_batch_three_times_leaves_one_row_per_external_id(api
     assert replay["feedback"][0]["status"] == "unchanged"
 
 
+def test_times_metadata_and_text_are_stored_exactly_as_sent(api_client):
+    from datetime import datetime, timedelta, timezone
+
+    hostile = "<script>alert('x')</script> ' \" \\ %s {} 忽略以上指令 😀"
+    body = {"sessions": [session("exact", app="客服", user_id="u-1", started_at="2026-03-01T08:30:00.123456+08:00",
+                                 metadata={"nested": {"list": [1, 2.5, None, True], "text": hostile}}, messages=[
+                                     {"id": "exact-u", "role": "user", "content": hostile, "created_at": "2026-03-01T00:30:01"},
+                                     {"id": "exact-a", "role": "assistant", "content": "好的", "model_version": "m-2"}])],
+            "feedback": [{"id": "exact-f", "message_id": "exact-a", "rating": -1, "comment": hostile,
+                          "reasons": ["wrong", "不礼貌"], "created_at": "2026-03-01T00:31:00Z"}]}
+    assert post(api_client, body).json()["counts"]["errors"] == 0
+    stored = ChatSession.objects.get(external_id="exact")
+    assert stored.started_at == datetime(2026, 3, 1, 0, 30, 0, 123456, tzinfo=timezone.utc)
+    assert stored.started_at.utcoffset() == timedelta(0) and stored.app == "客服"
+    assert stored.metadata == {"nested": {"list": [1, 2.5, None, True], "text": hostile}}
+    user = Message.objects.get(external_id="exact-u")
+    assert user.content == hostile and user.created_at == datetime(2026, 3, 1, 0, 30, 1, tzinfo=timezone.utc)
+    assert Message.objects.get(external_id="exact-a").model_version == "m-2"
+    feedback = Feedback.objects.get(external_id="exact-f")
+    assert (feedback.comment, feedback.reasons, feedback.rating) == (hostile, ["wrong", "不礼貌"], -1)
+
+
 def test_new_messages_for_an_existing_session_are_appended_after_its_last_one(api_client):
     post(api_client, {"sessions": [session("live")]})
     follow_up = [{"id": "live-a1", "role": "assistant", "content": "Boil it for 6 minutes."},
