@@ -1,7 +1,7 @@
 """Ingest throughput: events per second through the real HTTP endpoint (gunicorn on loopback,
 batches of 100 events) against a raw COPY of the same rows into the same tables, in one run.
 
-An event is a message or a feedback item. Run: `python bench/ingest.py [--events 40000]`
+An event is a message or a feedback item. Run: `python bench/ingest.py [--events 40000] [--live]`
 (PostgreSQL from DATABASE_URL's server; a throwaway database is created and dropped).
 Prints both rates and the ratio HTTP / COPY.
 """
@@ -35,28 +35,52 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_batches(total_events: int, per_batch: int = 100) -> list[bytes]:
-    """Sessions of 1-3 exchanges plus thumbs on some answers, cut into ~100-event batches."""
+def make_sessions(total_events: int) -> list[tuple[dict, list[dict]]]:
+    """Sessions of 1-3 exchanges, each with the thumbs on its last answer (30% of sessions)."""
     import random
 
     rng = random.Random(1)
-    batches, sessions, feedback, events, n = [], [], [], 0, 0
+    sessions, n = [], 0
     while n < total_events:
         sid = f"bench-{n}"
         messages = []
         for turn in range(rng.randint(1, 3)):
             messages.append({"id": f"{sid}-u{turn}", "role": "user", "content": f"question {n} {turn} " + "x" * rng.randint(20, 200)})
             messages.append({"id": f"{sid}-a{turn}", "role": "assistant", "content": "answer " + "y" * rng.randint(50, 600)})
-        sessions.append({"id": sid, "app": "bench", "model_version": "m1", "user_id": f"u{n % 97}", "messages": messages})
-        events += len(messages)
-        n += len(messages)
+        session = {"id": sid, "app": "bench", "model_version": "m1", "user_id": f"u{n % 97}", "messages": messages}
+        feedback = []
         if rng.random() < 0.3:
             feedback.append({"id": f"{sid}-fb", "message_id": messages[-1]["id"], "rating": rng.choice([1, -1])})
-            events += 1
-            n += 1
-        if events >= per_batch:
+        sessions.append((session, feedback))
+        n += len(messages) + len(feedback)
+    return sessions
+
+
+def make_batches(total_events: int, per_batch: int = 100, *, live: bool = False) -> list[bytes]:
+    """Batches of ~`per_batch` events. Whole sessions by default; with `live`, each session
+    arrives turn by turn (one exchange per item, 100 sessions in flight), so most items are
+    appends to sessions that exist, as a chat product logs them."""
+    items = []  # (session item, feedback items)
+    if not live:
+        items = make_sessions(total_events)
+    else:
+        sessions = make_sessions(total_events)
+        for start in range(0, len(sessions), 100):
+            group = sessions[start:start + 100]
+            for turn in range(3):
+                for session, feedback in group:
+                    exchange = session["messages"][2 * turn:2 * turn + 2]
+                    if exchange:
+                        last = 2 * turn + 2 >= len(session["messages"])
+                        items.append(({**session, "messages": exchange}, feedback if last else []))
+    batches, sessions, feedback, events = [], [], [], 0
+    for session, session_feedback in items:
+        if events >= per_batch or any(s["id"] == session["id"] for s in sessions):
             batches.append(json.dumps({"sessions": sessions, "feedback": feedback}).encode())
             sessions, feedback, events = [], [], 0
+        sessions.append(session)
+        feedback.extend(session_feedback)
+        events += len(session["messages"]) + len(session_feedback)
     if sessions:
         batches.append(json.dumps({"sessions": sessions, "feedback": feedback}).encode())
     return batches
@@ -125,16 +149,19 @@ def run_copy(dsn: str, batches: list[bytes]) -> float:
     # Everything quoted, so empty strings stay empty strings (unquoted empties are NULL in CSV).
     ws, wm, wf = (csv.writer(b, quoting=csv.QUOTE_ALL) for b in (sessions, messages, feedback))
     now = "2026-01-01T00:00:00+00:00"
-    session_id = message_id = feedback_id = 0
-    message_ids = {}
+    message_id = feedback_id = 0
+    session_rows, message_ids = {}, {}  # external id -> [row id, last seq]
     for batch in map(json.loads, batches):
         for s in batch["sessions"]:
-            session_id += 1
-            ws.writerow([session_id, s["id"], s["app"], "", "", s["model_version"], now, "{}", "bench", now])
-            for seq, m in enumerate(s["messages"], start=1):
+            if s["id"] not in session_rows:
+                session_rows[s["id"]] = [len(session_rows) + 1, 0]
+                ws.writerow([len(session_rows), s["id"], s["app"], "", "", s["model_version"], now, "{}", "bench", now])
+            session = session_rows[s["id"]]
+            for m in s["messages"]:
                 message_id += 1
+                session[1] += 1
                 message_ids[m["id"]] = message_id
-                wm.writerow([message_id, session_id, m["id"], seq, m["role"], m["content"], "", now, ""])
+                wm.writerow([message_id, session[0], m["id"], session[1], m["role"], m["content"], "", now, ""])
         for f in batch["feedback"]:
             feedback_id += 1
             wf.writerow([feedback_id, f["id"], message_ids[f["message_id"]], f["rating"], "", "[]", now])
@@ -162,6 +189,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--rounds", type=int, default=3, help="HTTP and COPY passes, alternating; medians reported")
+    parser.add_argument("--live", action="store_true",
+                        help="send each session turn by turn, so most items append to a session that exists")
     args = parser.parse_args()
 
     base = urllib.parse.urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -176,7 +205,7 @@ def main() -> None:
            "FLYWHEEL_LOG_LEVEL": "WARNING"}
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
-        batches = make_batches(args.events, args.batch_events)
+        batches = make_batches(args.events, args.batch_events, live=args.live)
         events = count_events(batches)
         timings = run_rounds(env, dsn, batches, clients=args.clients, workers=args.workers, threads=args.threads,
                              rounds=args.rounds)
@@ -184,7 +213,7 @@ def main() -> None:
         copy_rate = statistics.median(events / c for _, c in timings)
         ratio = statistics.median(c / h for h, c in timings)
         print(f"events: {events} in {len(batches)} batches of ~{args.batch_events} (messages + feedback), "
-              f"{args.rounds} rounds, medians")
+              f"{'sessions sent turn by turn' if args.live else 'whole sessions'}, {args.rounds} rounds, medians")
         print(f"HTTP ingest (gunicorn {args.workers}x{args.threads}, {args.clients} clients, loopback): "
               f"{http_rate:,.0f} events/s")
         print(f"raw COPY of the same rows into the same tables:       {copy_rate:,.0f} events/s")
