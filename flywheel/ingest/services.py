@@ -15,11 +15,11 @@ import hashlib
 import hmac
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -54,8 +54,12 @@ class IngestResult:
 def anonymise_user_id(user_id: str | None) -> str:
     if not user_id:
         return ""
-    digest = hmac.new(settings.FLYWHEEL_USER_ID_SALT.encode(), user_id.encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
+    return _keyed_hash(settings.FLYWHEEL_USER_ID_SALT, user_id)
+
+
+@lru_cache(maxsize=65_536)  # a live session sends its user's id with every turn
+def _keyed_hash(salt: str, user_id: str) -> str:
+    return hmac.new(salt.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _validated(raw_items: Iterable[Any], model, results: list[dict[str, Any]]) -> list[tuple[int, Any]]:
@@ -153,10 +157,7 @@ def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, st
     another session holds, or a bad alternative) keeps nothing written: not its messages, and
     not its session if this batch created it."""
     existing = [pk for ext, pk in session_pk.items() if ext not in created]
-    last_seq = dict(
-        Message.objects.filter(session_id__in=existing, alternative_to__isnull=True)
-        .values("session_id").annotate(last=Max("seq")).values_list("session_id", "last")
-    ) if existing else {}
+    last_seq = _last_positions(existing)
     refused: list[tuple[int, SessionIn, str, MessagePlan | None]] = []
     plans, claimed = [], set()  # message ids planned by earlier items of this batch
     for index, item in items:
@@ -197,6 +198,17 @@ def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, st
         result.sessions.append({"index": index, "id": item.id, "status": status,
                                 "messages_created": len(new), "messages_unchanged": plan.unchanged})
     return written
+
+
+def _last_positions(session_pks: list[int]) -> dict[int, int]:
+    """session pk -> position of its last transcript message, for sessions that have one."""
+    if not session_pks:
+        return {}
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT session_id, MAX(seq) FROM {table} WHERE alternative_to_id IS NULL "
+                       f"AND session_id IN ({', '.join(['%s'] * len(session_pks))}) GROUP BY session_id", session_pks)
+        return dict(cursor.fetchall())
 
 
 def _refuse_collisions(plans, inserted: dict, refused: list, rows: list[dict]) -> list:

@@ -48,15 +48,25 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
             # database spends inserting them.
             assert all(field.attname == field.column for field in fields), "rows are keyed by column name"
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} "
-                           f"FROM json_populate_recordset(NULL::{table}, %s){tail}", [json.dumps(rows, default=_json_value)])
+                           f"FROM json_populate_recordset(NULL::{table}, %s){tail}", [_json_rows(rows)])
             return cursor.fetchall()
         return _insert_values(cursor, fields, rows, f"INSERT INTO {table} ({columns}) VALUES ", tail, connection)
 
 
-def _json_value(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def _json_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a JSON array; datetimes as ISO 8601 with their offset. Most rows of a batch
+    share one `now`, so each datetime object is formatted once."""
+    formatted: dict[int, str] = {}  # id() is stable here: `rows` keeps every value alive
+
+    def datetimes(value):
+        if isinstance(value, datetime):
+            text = formatted.get(id(value))
+            if text is None:
+                text = formatted[id(value)] = value.isoformat()
+            return text
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return json.dumps(rows, default=datetimes)
 
 
 def _insert_values(cursor, fields, rows, head: str, tail: str, connection) -> list[tuple]:
