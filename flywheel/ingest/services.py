@@ -135,13 +135,12 @@ def _stored_messages(external_ids: set[str]) -> dict[str, tuple]:
 def _upsert_sessions(items: list[tuple[int, SessionIn]], *, source: str, now) -> tuple[dict[str, int], dict[str, int]]:
     """Create the sessions that are new and lock the ones that exist, in one statement; returns
     (pk of every session, pk of those created), by external id. Positions in a session are
-    handed out under its lock, so concurrent appends never collide. Rows are locked in external
-    id order, the same in every request, so two requests never wait on each other in a cycle."""
+    handed out under its lock, so concurrent appends never collide."""
     rows = [
         {"external_id": s.id, "app": s.app, "channel": s.channel, "anon_user_id": anonymise_user_id(s.user_id),
          "model_version": s.model_version, "metadata": s.metadata, "source": source, "ingested_at": now,
          "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
-        for _, s in sorted(items, key=lambda item: item[1].id)
+        for _, s in items
     ]
     created = {ext: pk for pk, ext in insert_returning(ChatSession, rows, conflict=["external_id"],
                                                        returning=["id", "external_id"], lock_existing=True)}

@@ -25,12 +25,16 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
     """Insert `rows` (dicts of field attnames) into `model`'s table, skipping rows that hit
     the unique `conflict` columns; return `returning` columns of the rows inserted.
 
+    Rows are written in the order of their conflict key, the same order in every request: a
+    request that meets a row another one has not committed yet waits for it, and waits taken
+    in one global order never form a cycle (a deadlock).
+
     With `lock_existing`, the rows that were skipped are row-locked until the transaction
     ends, by the same statement: an ON CONFLICT DO UPDATE whose WHERE is false updates nothing
-    but locks every conflicting row (PostgreSQL documents this; SQLite has one writer anyway).
-    Rows are locked in the order given."""
+    but locks every conflicting row (PostgreSQL documents this; SQLite has one writer anyway)."""
     if not rows:
         return []
+    rows = sorted(rows, key=lambda row: tuple(row[name] for name in conflict))
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in rows[0]]

@@ -96,3 +96,29 @@ def test_one_batch_of_new_sessions_sent_by_six_clients_at_once_is_written_once(l
     assert ChatSession.objects.filter(external_id__startswith="race-").count() == 20
     assert Message.objects.filter(external_id__startswith="race-").count() == 40
     assert Feedback.objects.filter(external_id__startswith="race-").count() == 10
+
+
+def test_two_sessions_claiming_the_same_message_ids_in_opposite_orders_never_deadlock(live_server, api_key):
+    """Rows are written in id order in every request, so the loser waits and is refused
+    instead of the database breaking a deadlock with a 500."""
+    for attempt in range(8):
+        first, second = f"dl{attempt}-a", f"dl{attempt}-b"
+        bodies = [batch_body(f"dl{attempt}-x", [(first, "user", "x1"), (second, "assistant", "x2")]),
+                  batch_body(f"dl{attempt}-y", [(second, "user", "y1"), (first, "assistant", "y2")])]
+        start = threading.Barrier(2)
+        responses = []
+
+        def send(body):
+            start.wait()
+            responses.append(post(live_server, api_key, body))
+
+        threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [status for status, _ in responses] == [200, 200]
+        assert sorted(result["sessions"][0]["status"] for _, result in responses) == ["created", "error"]
+        owners = set(Message.objects.filter(external_id__in=[first, second]).values_list("session_id", flat=True))
+        assert len(owners) == 1 and Message.objects.filter(external_id__in=[first, second]).count() == 2
+        assert ChatSession.objects.filter(external_id__startswith=f"dl{attempt}-").count() == 1
