@@ -50,7 +50,8 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
             # All rows as one JSON parameter, which the server turns into rows of the table's own
             # type: quoting hundreds of separate parameters costs the driver more CPU than the
             # database spends inserting them.
-            assert all(field.attname == field.column for field in fields), "rows are keyed by column name"
+            if any(field.attname != field.column for field in fields):
+                raise ValueError(f"{model.__name__}: rows are matched to columns by name")
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} "
                            f"FROM json_populate_recordset(NULL::{table}, %s){tail}", [_json_rows(rows)])
             return cursor.fetchall()
@@ -70,7 +71,7 @@ def _json_rows(rows: Sequence[dict[str, Any]]) -> str:
             return text
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
-    return json.dumps(rows, default=datetimes)
+    return json.dumps(rows, default=datetimes, ensure_ascii=False)
 
 
 def _insert_values(cursor, fields, rows, head: str, tail: str, connection) -> list[tuple]:
@@ -87,10 +88,8 @@ def _insert_values(cursor, fields, rows, head: str, tail: str, connection) -> li
     return inserted
 
 
-def select_in(model, columns: Sequence[str], key: str, values: Iterable[Any], *, lock: bool = False,
-              order_by: str | None = None) -> list[tuple]:
-    """`columns` of the rows whose `key` is one of `values`; with `lock`, the rows are locked
-    FOR UPDATE (where the backend can) in `order_by` order. Chunked below the parameter limit."""
+def select_in(model, columns: Sequence[str], key: str, values: Iterable[Any]) -> list[tuple]:
+    """`columns` of the rows whose `key` is one of `values`, chunked below the parameter limit."""
     values = list(values)
     if not values:
         return []
@@ -101,13 +100,8 @@ def select_in(model, columns: Sequence[str], key: str, values: Iterable[Any], *,
     with connection.cursor() as cursor:
         for start in range(0, len(values), _MAX_PARAMS):
             chunk = values[start:start + _MAX_PARAMS]
-            sql = (f"SELECT {', '.join(column[name] for name in columns)} FROM {quote(model._meta.db_table)} "
-                   f"WHERE {column[key]} IN ({', '.join(['%s'] * len(chunk))})")
-            if order_by:
-                sql += f" ORDER BY {quote(model._meta.get_field(order_by).column)}"
-            if lock and connection.features.has_select_for_update:
-                sql += " FOR UPDATE"
-            cursor.execute(sql, chunk)
+            cursor.execute(f"SELECT {', '.join(column[name] for name in columns)} FROM {quote(model._meta.db_table)} "
+                           f"WHERE {column[key]} IN ({', '.join(['%s'] * len(chunk))})", chunk)
             rows.extend(cursor.fetchall())
     return rows
 
