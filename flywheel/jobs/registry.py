@@ -8,14 +8,24 @@ An app registers a handler in its tasks.py:
 
 The handler receives a `flywheel.jobs.services.JobContext` (payload, progress reporting, cancellation check) and returns
 a JSON-serialisable result. It must be idempotent: after a killed worker the job runs again.
+
+Each kind also says who may cancel or re-drive its jobs (`roles=`): the people who may launch
+that kind of work. Left out, the queue decides: `gpu` holds training and evaluation runs, which
+ops launch; `default` and `llm` hold the engineers' pipelines (imports, cleaning, labeling,
+continuity, construction, review bulk actions). Admins pass every check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
+
+from flywheel.accounts.roles import ENGINEERS, OPERATORS, Role
 
 QUEUES = ("default", "llm", "gpu")
+DEFAULT_ROLES_BY_QUEUE: dict[str, frozenset[Role]] = {"default": ENGINEERS, "llm": ENGINEERS, "gpu": OPERATORS}
+# A job whose kind no longer has a handler (an app removed, a renamed kind): only an admin acts.
+UNKNOWN_KIND_ROLES: frozenset[Role] = frozenset({Role.ADMIN})
 
 
 class RetryableJobError(Exception):
@@ -40,20 +50,25 @@ class JobHandler:
     queue: str
     func: Callable
     max_attempts: int
+    # Who may cancel or re-drive a job of this kind.
+    roles: frozenset[Role]
 
 
 HANDLERS: dict[str, JobHandler] = {}
 
 
-def job_handler(kind: str, *, queue: str = "default", max_attempts: int = 5):
+def job_handler(kind: str, *, queue: str = "default", max_attempts: int = 5, roles: Iterable[Role] | None = None):
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
+    allowed = frozenset(Role(r) for r in roles) if roles is not None else DEFAULT_ROLES_BY_QUEUE[queue]
+    if not allowed:
+        raise ValueError(f"job kind {kind!r}: roles must name at least one role")
 
     def register(func):
         existing = HANDLERS.get(kind)
         if existing is not None and existing.func.__qualname__ != func.__qualname__:
             raise ValueError(f"job kind {kind!r} is registered twice")
-        HANDLERS[kind] = JobHandler(kind=kind, queue=queue, func=func, max_attempts=max_attempts)
+        HANDLERS[kind] = JobHandler(kind=kind, queue=queue, func=func, max_attempts=max_attempts, roles=allowed)
         return func
 
     return register
@@ -64,3 +79,9 @@ def handler_for(kind: str) -> JobHandler:
         return HANDLERS[kind]
     except KeyError:
         raise PermanentJobError(f"no handler is registered for job kind {kind!r}") from None
+
+
+def job_kind_roles(kind: str) -> frozenset[Role]:
+    """The roles that may cancel or re-drive jobs of `kind`."""
+    handler = HANDLERS.get(kind)
+    return handler.roles if handler is not None else UNKNOWN_KIND_ROLES

@@ -25,6 +25,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from flywheel.accounts.roles import user_has_any_role
+from flywheel.accounts.services import audit_record
 from flywheel.celery import app as celery_app
 from flywheel.jobs.models import Job
 from flywheel.jobs.registry import (
@@ -32,6 +34,7 @@ from flywheel.jobs.registry import (
     PermanentJobError,
     RetryableJobError,
     handler_for,
+    job_kind_roles,
 )
 
 logger = logging.getLogger(__name__)
@@ -298,6 +301,51 @@ def job_redrive(*, job_id: int) -> bool:
         if changed:
             transaction.on_commit(lambda: job_dispatch(job_id=job_id))
     return bool(changed)
+
+
+class JobControlDenied(Exception):
+    """A person asked to cancel or re-drive a job of a kind their roles do not cover."""
+
+
+_PEOPLE = {"annotator": "annotators", "engineer": "engineers", "ops": "ops", "admin": "admins"}
+_ORDER = ("annotator", "engineer", "ops", "admin")
+
+
+def _people(roles) -> str:
+    """{"ops", "admin"} -> "ops and admins"."""
+    names = [_PEOPLE[name] for name in _ORDER if name in {str(role) for role in roles}]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def job_control_refusal(*, job: Job, user, action: str) -> str:
+    """Why `user` may not `action` ("cancel" or "re-drive") this job; "" when they may. The
+    kind's own roles decide (flywheel.jobs.registry): an engineer does not stop ops' training
+    runs, and ops do not stop engineers' imports."""
+    allowed = job_kind_roles(job.kind)
+    if user_has_any_role(user, allowed):
+        return ""
+    return f"Only {_people(allowed)} may {action} {job.kind} jobs."
+
+
+def job_cancel_by(*, job: Job, user) -> None:
+    """Cancel a job on a person's request, if the job's kind lets their roles act on it."""
+    if refusal := job_control_refusal(job=job, user=user, action="cancel"):
+        raise JobControlDenied(refusal)
+    with transaction.atomic():
+        job_cancel(job_id=job.id)
+        audit_record(actor=user, action="job.cancel", target_type="job", target_id=job.id, detail={"kind": job.kind})
+
+
+def job_redrive_by(*, job: Job, user) -> bool:
+    """Re-drive a job on a person's request, if the job's kind lets their roles act on it.
+    False when the job is not dead, failed or cancelled."""
+    if refusal := job_control_refusal(job=job, user=user, action="re-drive"):
+        raise JobControlDenied(refusal)
+    with transaction.atomic():
+        if not job_redrive(job_id=job.id):
+            return False
+        audit_record(actor=user, action="job.redrive", target_type="job", target_id=job.id, detail={"kind": job.kind})
+    return True
 
 
 def jobs_sweep() -> dict[str, int]:

@@ -2,11 +2,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from flywheel.accounts.roles import ENGINEERS, STAFF_ROLES, role_required
-from flywheel.accounts.services import audit_record
+from flywheel.accounts.roles import STAFF_ROLES, role_required
 from flywheel.jobs.models import Job
 from flywheel.jobs.selectors import jobs_recent
-from flywheel.jobs.services import job_cancel, job_redrive
+from flywheel.jobs.services import JobControlDenied, job_cancel_by, job_control_refusal, job_redrive_by
 
 
 @role_required(STAFF_ROLES)
@@ -18,7 +17,10 @@ def job_list(request):
 
 @role_required(STAFF_ROLES)
 def job_detail(request, job_id: int):
-    return render(request, "jobs/detail.html", {"job": get_object_or_404(Job, id=job_id)})
+    job = get_object_or_404(Job, id=job_id)
+    # The buttons show only for people the job's kind lets act on it; the POST checks again.
+    refusal = job_control_refusal(job=job, user=request.user, action="cancel or re-drive")
+    return render(request, "jobs/detail.html", {"job": job, "may_control": not refusal, "control_refusal": refusal})
 
 
 @role_required(STAFF_ROLES)
@@ -28,20 +30,29 @@ def job_progress(request, job_id: int):
     return render(request, "jobs/_progress.html", {"job": job})
 
 
+def _refused(request, job: Job, reason: str):
+    return render(request, "jobs/refused.html", {"job": job, "reason": reason}, status=403)
+
+
 @require_POST
 @role_required(STAFF_ROLES)
 def job_cancel_view(request, job_id: int):
     job = get_object_or_404(Job, id=job_id)
-    job_cancel(job_id=job.id)
-    audit_record(actor=request.user, action="job.cancel", target_type="job", target_id=job.id)
+    try:
+        job_cancel_by(job=job, user=request.user)
+    except JobControlDenied as exc:
+        return _refused(request, job, str(exc))
     return redirect("jobs:detail", job_id=job.id)
 
 
 @require_POST
-@role_required(ENGINEERS)
+@role_required(STAFF_ROLES)
 def job_redrive_view(request, job_id: int):
     job = get_object_or_404(Job, id=job_id)
-    if not job_redrive(job_id=job.id):
+    try:
+        redriven = job_redrive_by(job=job, user=request.user)
+    except JobControlDenied as exc:
+        return _refused(request, job, str(exc))
+    if not redriven:
         raise Http404("only dead, failed or cancelled jobs can be re-driven")
-    audit_record(actor=request.user, action="job.redrive", target_type="job", target_id=job.id)
     return redirect("jobs:detail", job_id=job.id)
