@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db.models import Count, Q
 
 from flywheel.ingest.models import ChatSession, Feedback, ImportFile, Message
+from flywheel.ingest.panels import session_access_granted, session_text_shield
 
 
 def session_get(*, external_id: str) -> ChatSession | None:
@@ -25,6 +26,38 @@ def session_transcript(*, session: ChatSession) -> list[dict]:
         for m in messages
         if not m.alternative_to_id
     ]
+
+
+def session_visible_to(*, session: ChatSession, user) -> bool:
+    """Engineers and admins see every session; anyone else only a session an app granted them
+    (review: a session of an item given to them). Ops have no door to session pages at all."""
+    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
+
+    return user_has_any_role(user, ENGINEERS) or session_access_granted(user=user, session=session)
+
+
+def session_texts_attach(*, turns: list[dict], pairs: list, originals: bool) -> None:
+    """Put the text each reader may see on the transcript: `turn["text"]` (and each
+    alternative's), `feedback.shown_comment`, `pair.chosen_text` / `pair.rejected_text`. With
+    `originals`, the stored text; without, the text shield's (None where a text is hidden)."""
+    messages = [t["message"] for t in turns] + [a["message"] for t in turns for a in t["alternatives"]]
+    messages += [m for pair in pairs for m in (pair.chosen, pair.rejected)]
+    shield = session_text_shield()
+    if originals:
+        shown = {m.id: m.content for m in messages}
+    else:
+        shown = shield.messages(sorted({m.id for m in messages}))
+
+    def comment(value: str):
+        return value if originals or not value else shield.text(value)
+
+    for turn in turns:
+        for entry in [turn, *turn["alternatives"]]:
+            entry["text"] = shown.get(entry["message"].id)
+            for feedback in entry["feedback"]:
+                feedback.shown_comment = comment(feedback.comment)
+    for pair in pairs:
+        pair.chosen_text, pair.rejected_text = shown.get(pair.chosen.id), shown.get(pair.rejected.id)
 
 
 def sessions_page(*, app: str = "", model_version: str = "", thumbs_down: bool = False,

@@ -3,16 +3,26 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from flywheel.accounts.roles import ENGINEERS, REVIEWERS, STAFF_ROLES, role_required
+from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.formats import FORMATS, RecordError
 from flywheel.ingest.imports import import_file_start
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.panels import session_panels
-from flywheel.ingest.selectors import imports_recent, session_get, session_transcript, sessions_page
+from flywheel.ingest.selectors import (
+    imports_recent,
+    session_get,
+    session_texts_attach,
+    session_transcript,
+    session_visible_to,
+    sessions_page,
+)
+
+# Raw chat logs are for the people who run the pipelines. Ops launch training runs from
+# datasets (PII-scrubbed) and need no chat logs; annotators open the sessions of their own items.
 
 
-@role_required(STAFF_ROLES)
+@role_required(ENGINEERS)
 def session_list(request):
     before = request.GET.get("before", "")
     filters = {
@@ -25,16 +35,24 @@ def session_list(request):
                   {"sessions": page, "filters": filters, "next_before": page[-1].id if len(page) == 50 else None})
 
 
-@role_required(REVIEWERS | STAFF_ROLES)
+@role_required(REVIEWERS)
 def session_detail(request, external_id: str):
+    """Engineers and admins: the session as stored, with every app's panel. Annotators: only a
+    session of an item given to them (any other answers 404, like one that does not exist, so
+    ids cannot be probed), its text as a dataset holds it (PII scrubbed), no metadata or panels."""
     session = session_get(external_id=external_id)
-    if session is None:
+    if session is None or not session_visible_to(session=session, user=request.user):
         raise Http404("no session with that id")
+    originals = user_has_any_role(request.user, ENGINEERS)
+    turns = session_transcript(session=session)
+    pairs = list(session.preference_pairs.select_related("chosen", "rejected"))
+    session_texts_attach(turns=turns, pairs=pairs, originals=originals)
     return render(request, "ingest/session_detail.html", {
         "session": session,
-        "turns": session_transcript(session=session),
-        "panels": session_panels(session),
-        "pairs": session.preference_pairs.select_related("chosen", "rejected"),
+        "turns": turns,
+        "originals": originals,
+        "panels": session_panels(session) if originals else [],
+        "pairs": pairs,
     })
 
 

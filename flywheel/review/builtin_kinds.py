@@ -9,6 +9,7 @@ from flywheel.ingest.models import PreferencePair
 from flywheel.review import conf
 from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register_default
 from flywheel.review.models import ReviewItem
+from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
 
 QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
 
@@ -39,7 +40,11 @@ class PreferencePairKind(ReviewKind):
     def context(self, item: ReviewItem) -> dict:
         pair = (PreferencePair.objects.select_related("chosen", "rejected")
                 .filter(id=int(item.subject_id)).first() if item.subject_id.isdigit() else None)
-        return {"pair": pair}
+        if pair is None:
+            return {"pair": None}
+        # The scrubbed texts the dataset holds (None: hidden), never the stored originals.
+        shown = review_texts_shown(message_ids=[pair.chosen_id, pair.rejected_id])
+        return {"pair": pair, "chosen_text": shown.get(pair.chosen_id), "rejected_text": shown.get(pair.rejected_id)}
 
 
 PREFERENCE_PAIR = PreferencePairKind(
@@ -82,8 +87,11 @@ class AdjudicationKind(ReviewKind):
 
     def context(self, item):
         parent_kind = self.parent_kind(item)
+        decisions = [{**entry, "decision": scrubbed_for_display(entry.get("decision"))}
+                     for entry in item.payload.get("decisions", []) if isinstance(entry, dict)]
         return {"parent": item.parent, "parent_kind": parent_kind, "parent_extra": parent_kind.context(item.parent),
-                "decisions": item.payload.get("decisions", []), "disagreements": item.payload.get("disagreements", [])}
+                "parent_payload": scrubbed_for_display(item.parent.payload),
+                "decisions": decisions, "disagreements": item.payload.get("disagreements", [])}
 
 
 ADJUDICATION = AdjudicationKind(

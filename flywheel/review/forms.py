@@ -6,6 +6,7 @@ import json
 
 from django import forms
 
+from flywheel.cleaning.pii import scrub_text
 from flywheel.ingest.models import Message
 from flywheel.review.kinds import ReviewKind, review_kinds
 from flywheel.review.models import ReviewItem, ReviewQueue
@@ -17,9 +18,12 @@ def _text(value: str) -> str:
     return value.replace("\r\n", "\n")
 
 
-def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: list[Message]) -> dict:
-    """The decision as the kind validates it. Untouched answers are not "edited"; every
-    assistant turn's train flag is recorded (the page shows them all, ticked by default)."""
+def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: list[Message],
+                       shown: dict[int, str]) -> dict:
+    """The decision as the kind validates it. Untouched answers are not "edited": an edit box
+    starts from the text the page `shown` (the scrubbed one), so that is what an edit is compared
+    with; a hidden answer had no box and takes no edit. Every assistant turn's train flag is
+    recorded (the page shows them all, ticked by default)."""
     decision: dict = {}
     for field in kind.fields_for(item):
         value = post.get(f"field-{field.name}", "")
@@ -33,7 +37,8 @@ def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: li
             if "train" in controls:
                 turn["train"] = post.get(f"turn-{message.id}-train") == "1"
             edited = post.get(f"turn-{message.id}-edited")
-            if "edit" in controls and edited is not None and _text(edited).strip() != message.content.strip():
+            start = shown.get(message.id)
+            if "edit" in controls and edited is not None and start is not None and _text(edited).strip() != start.strip():
                 turn["edited"] = _text(edited)
         if message.role == Message.Role.USER and "continuity" in controls:
             answer = post.get(f"turn-{message.id}-continuity", "")
@@ -49,16 +54,27 @@ def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: li
     return decision
 
 
-def conversation_for_preview(*, messages: list[Message], post) -> list[dict]:
-    """The conversation as the trainer would read it after this review: edits applied and each
-    assistant answer flagged `train` as ticked on the page."""
+def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, str]) -> list[dict]:
+    """The conversation as the trainer would read it after this review, built as the dataset
+    builder builds it: the scrubbed text of each message (`shown`), edits applied and scrubbed
+    too, and each assistant answer flagged `train` as ticked on the page. ValueError when a text
+    cannot be cleared of personal data (the builder would leave the whole conversation out)."""
     conversation = []
     for message in messages:
-        entry = {"role": message.role, "content": message.content}
+        content = shown.get(message.id)
         if message.role == Message.Role.ASSISTANT:
             edited = post.get(f"turn-{message.id}-edited")
             if edited is not None and edited.strip():
-                entry["content"] = _text(edited)
+                result = scrub_text(_text(edited))
+                if not result.ok:
+                    raise ValueError(f"your edit of turn #{message.seq} could not be cleared of personal data, "
+                                     "so no dataset would take this conversation")
+                content = result.text
+        if content is None:
+            raise ValueError(f"turn #{message.seq} could not be cleared of personal data, "
+                             "so no dataset takes this conversation")
+        entry = {"role": message.role, "content": content}
+        if message.role == Message.Role.ASSISTANT:
             entry["train"] = post.get(f"turn-{message.id}-train") == "1"
         conversation.append(entry)
     return conversation

@@ -51,7 +51,9 @@ def review_tokenizer():
 
 def loss_preview(*, messages: list[dict]) -> dict:
     """{"tokens": [{"text", "loss"}], "supervised", "total", "turns", "error"} for a conversation
-    of {"role", "content", "train"} messages."""
+    of {"role", "content", "train"} messages. The tokens echo `content`, so pass the text the
+    trainer will get, never the stored original: the review page builds it like the dataset
+    builder does, PII scrubbed (`flywheel.review.forms.conversation_for_preview`)."""
     from training.data import DataError, conversation_from_record
     from training.loss import IGNORE_INDEX
     from training.tokenization import TemplateError, TokenizationReport, assistant_turn_spans, tokenize_conversation

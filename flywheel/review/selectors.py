@@ -46,6 +46,15 @@ def review_session_panel(*, session_id: int) -> dict:
     return {"items": items}
 
 
+def review_session_given_to(*, user, session_id: int) -> bool:
+    """Whether this person was given an item about the session: they claimed it (whatever
+    became of the claim: submitted, skipped, released, expired) or decided it."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return ReviewItem.objects.filter(session_id=session_id).filter(
+        Q(assignments__reviewer=user) | Q(decided_by=user)).exists()
+
+
 def review_queues_for(*, user) -> list[ReviewQueue]:
     from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
@@ -300,6 +301,17 @@ def review_item_skip(*, item_id: int, user) -> ReviewItem:
 def review_item_release(*, item_id: int, user) -> ReviewItem:
     """Give the item back to the pool (anyone, this reviewer included, may take it)."""
     return _give_back(item_id=item_id, user=user, state=ReviewAssignment.State.RELEASED)
+
+
+def review_item_reveal(*, item: ReviewItem, user, reason: str = "") -> None:
+    """Record that `user` chose to read the original text of this item's conversation, personal
+    data included (review pages otherwise show the scrubbed text). Engineers and admins only."""
+    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
+
+    if not user_has_any_role(user, ENGINEERS):
+        raise PermissionDenied("Only engineers and admins may reveal the original text.")
+    audit_record(actor=user, action="review.reveal_original", target_type="review_item", target_id=item.id,
+                 detail={"kind": item.kind, "session_id": item.session_id, "reason": reason.strip()[:500]})
 
 
 # --- submitting and deciding ----------------------------------------------------------------------

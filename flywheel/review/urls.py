@@ -11,6 +11,7 @@ urlpatterns = [
     path("items/<int:item_id>/skip/", views.item_skip, name="item_skip"),
     path("items/<int:item_id>/release/", views.item_release, name="item_release"),
     path("items/<int:item_id>/renew/", views.item_renew, name="item_renew"),
+    path("items/<int:item_id>/reveal/", views.item_reveal, name="item_reveal"),
     path("items/<int:item_id>/preview/loss/", views.preview_loss, name="preview_loss"),
     path("items/<int:item_id>/preview/diff/<int:message_id>/", views.preview_diff, name="preview_diff"),
     path("api/queues/<slug:slug>/claim/", api.ClaimNextView.as_view(), name="api_claim"),

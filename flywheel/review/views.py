@@ -15,12 +15,14 @@ from flywheel.review.forms import conversation_for_preview, decision_from_post
 from flywheel.review.kinds import review_kind_get
 from flywheel.review.loss_preview import loss_preview
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.review.privacy import review_text_shown, review_texts_shown, scrubbed_for_display
 from flywheel.review.selectors import review_my_day, review_open_count, review_queues_for
 from flywheel.review.services import (
     ReviewError,
     review_claim_renew,
     review_item_claim_next,
     review_item_release,
+    review_item_reveal,
     review_item_skip,
     review_item_submit,
     review_queue_can_review,
@@ -57,27 +59,54 @@ def _transcript_messages(item: ReviewItem) -> list[Message]:
     return list(Message.objects.filter(session_id=item.session_id, alternative_to__isnull=True).order_by("seq", "id"))
 
 
-def _turn_rows(item: ReviewItem, controls: frozenset, values) -> list[dict]:
+def _shown_texts(messages: list[Message]) -> dict[int, str]:
+    """The text of each message as the dataset holds it (PII scrubbed); a message that could
+    not be scrubbed is absent and shown as hidden."""
+    return review_texts_shown(message_ids=[m.id for m in messages])
+
+
+def _feedback_shown(feedback: list, *, originals: bool) -> list:
+    """Feedback as shown on review pages: comments and reasons with personal data replaced
+    (`shown_comment` None: hidden), or as stored for an engineer's reveal."""
+    for entry in feedback:
+        reasons = entry.reasons if isinstance(entry.reasons, list) else []
+        entry.shown_comment = entry.comment if originals else review_text_shown(entry.comment)
+        entry.shown_reasons = reasons if originals else scrubbed_for_display(reasons)
+    return feedback
+
+
+def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool = False) -> list[dict]:
     """The conversation turn by turn, with what the page shows beside each turn and the values
-    of its controls (from the posted form after an error, so nothing typed is lost)."""
+    of its controls (from the posted form after an error, so nothing typed is lost). Texts are
+    the scrubbed ones the dataset trains on; `originals` (an engineer's audited reveal) shows
+    the stored text instead."""
     if item.session_id is None:
         return []
     transcript = session_transcript(session=item.session)
     badges = turn_badges(session=item.session, message_ids=[t["message"].id for t in transcript])
+    messages = [t["message"] for t in transcript] + [a["message"] for t in transcript for a in t["alternatives"]]
+    texts = {m.id: m.content for m in messages} if originals else _shown_texts(messages)
     rows = []
     for turn in transcript:
         message = turn["message"]
         key = f"turn-{message.id}"
+        text = texts.get(message.id)
         rows.append({
             **turn,
+            "text": text,
+            "feedback": _feedback_shown(turn["feedback"], originals=originals),
+            "alternatives": [{**alt, "text": texts.get(alt["message"].id),
+                              "feedback": _feedback_shown(alt["feedback"], originals=originals)}
+                             for alt in turn["alternatives"]],
             "badges": badges.get(message.id, []),
             "is_subject": message.id == item.message_id,
             "train": (values.get(f"{key}-train") == "1") if values is not None else True,
-            "edited": (values.get(f"{key}-edited", message.content).replace("\r\n", "\n")
-                       if values is not None else message.content),
+            "edited": (values.get(f"{key}-edited", text or "").replace("\r\n", "\n")
+                       if values is not None else text or ""),
             "continuity": values.get(f"{key}-continuity", "") if values is not None else "",
             "can_train": "train" in controls and message.role == Message.Role.ASSISTANT,
-            "can_edit": "edit" in controls and message.role == Message.Role.ASSISTANT,
+            # A hidden answer cannot be edited: there is no text to start from.
+            "can_edit": "edit" in controls and message.role == Message.Role.ASSISTANT and text is not None,
             "can_continuity": "continuity" in controls and message.role == Message.Role.USER and message.seq > 1,
         })
     return rows
@@ -87,12 +116,16 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
     kind = review_kind_get(item.kind)
     controls = kind.turn_controls_for(item)
     fields = [{"field": f, "value": (values or {}).get(f"field-{f.name}", "")} for f in kind.fields_for(item)]
+    assignments = list(ReviewAssignment.objects.filter(item=item).select_related("reviewer").order_by("claimed_at"))
+    for assignment in assignments:
+        assignment.shown_decision = scrubbed_for_display(assignment.decision)
     context = {
         "item": item, "kind": kind, "queue": item.queue, "claimed": claimed, "error": error,
         "fields": fields, "turns": _turn_rows(item, controls, values), "controls": controls,
-        "note": (values or {}).get("note", ""), "payload": item.payload, "extra": kind.context(item),
-        "day": review_my_day(user=request.user),
-        "assignments": ReviewAssignment.objects.filter(item=item).select_related("reviewer").order_by("claimed_at"),
+        "note": (values or {}).get("note", ""), "payload": scrubbed_for_display(item.payload),
+        "extra": kind.context(item), "day": review_my_day(user=request.user), "assignments": assignments,
+        "final_decision": scrubbed_for_display(item.final_decision),
+        "may_reveal": user_has_any_role(request.user, ENGINEERS),
     }
     return render(request, "review/item.html", context, status=status)
 
@@ -114,7 +147,9 @@ def item_detail(request, item_id: int):
 def item_submit(request, item_id: int):
     item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message", "parent"), id=item_id)
     kind = review_kind_get(item.kind)
-    decision = decision_from_post(item=item, kind=kind, post=request.POST, messages=_transcript_messages(item))
+    messages = _transcript_messages(item)
+    decision = decision_from_post(item=item, kind=kind, post=request.POST, messages=messages,
+                                  shown=_shown_texts(messages))
     try:
         review_item_submit(item_id=item.id, user=request.user, decision=decision)
     except ValueError as exc:
@@ -185,8 +220,14 @@ def preview_loss(request, item_id: int):
         item = _previewable_item(request, item_id)
     except ReviewItem.DoesNotExist:
         return HttpResponse("not your item", status=404, content_type="text/plain")
-    conversation = conversation_for_preview(messages=_transcript_messages(item), post=request.POST)
-    return render(request, "review/_loss_preview.html", {"preview": loss_preview(messages=conversation)})
+    messages = _transcript_messages(item)
+    try:
+        conversation = conversation_for_preview(messages=messages, post=request.POST, shown=_shown_texts(messages))
+    except ValueError as exc:
+        preview = {"tokens": [], "supervised": 0, "total": 0, "turns": 0, "error": str(exc)}
+    else:
+        preview = loss_preview(messages=conversation)
+    return render(request, "review/_loss_preview.html", {"preview": preview})
 
 
 @require_POST
@@ -197,5 +238,24 @@ def preview_diff(request, item_id: int, message_id: int):
     except ReviewItem.DoesNotExist:
         return HttpResponse("not your item", status=404, content_type="text/plain")
     message = get_object_or_404(Message, id=message_id, session_id=item.session_id)
-    edited = request.POST.get(f"turn-{message.id}-edited", message.content)
-    return render(request, "review/_diff.html", {"diff": answer_diff(message.content, edited)})
+    # The edit box starts from the scrubbed text, so the diff is against that, not the original.
+    shown = _shown_texts([message]).get(message.id)
+    if shown is None:
+        return HttpResponse("this answer is hidden: it could not be cleared of personal data", status=404,
+                            content_type="text/plain")
+    edited = request.POST.get(f"turn-{message.id}-edited", shown)
+    return render(request, "review/_diff.html", {"diff": answer_diff(shown, edited)})
+
+
+@require_POST
+@role_required(ENGINEERS)
+def item_reveal(request, item_id: int):
+    """An engineer's deliberate look at the original text of an item's conversation, with
+    personal data left in. Recorded in the audit log; annotators are refused (403)."""
+    item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message"), id=item_id)
+    review_item_reveal(item=item, user=request.user, reason=request.POST.get("reason", ""))
+    kind = review_kind_get(item.kind)
+    return render(request, "review/reveal.html", {
+        "item": item, "kind": kind, "queue": item.queue, "payload": item.payload,
+        "turns": _turn_rows(item, frozenset(), None, originals=True),
+    })
