@@ -1,7 +1,8 @@
 # One image for the web tier and every worker; docker-compose.yml picks the command.
 FROM python:3.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm build-essential \
+# bubblewrap + libseccomp2: the code verifier's sandbox.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm build-essential bubblewrap libseccomp2 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./

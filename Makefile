@@ -9,10 +9,11 @@ export TRANSFORMERS_OFFLINE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flywheel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install install-test system-test-deps services bench clean
+.PHONY: run test install install-test system-test-deps sandbox-deps services bench clean
 
 ## run: set up and run the whole loop on demo data (SQLite, in-process jobs), then serve the UI.
 run: install
+	-@$(MAKE) --no-print-directory sandbox-deps || echo "bubblewrap could not be installed: code verification will be refused (see SECURITY.md)"
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py demo --serve
 
 ## test: install what tests need, start PostgreSQL and Redis if they are down, run the suite.
@@ -28,7 +29,7 @@ install: $(PY)
 	$(PY) -m pip install --quiet -e .
 	npm ci --no-audit --no-fund --loglevel=error
 
-install-test: $(PY) system-test-deps
+install-test: $(PY) system-test-deps sandbox-deps
 	$(PY) -m pip install --quiet -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error
 
@@ -36,6 +37,13 @@ install-test: $(PY) system-test-deps
 system-test-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || ! fc-list 2>/dev/null | grep -qi "color emoji"; then \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
+	fi
+
+# bubblewrap: the code verifier's sandbox (no sandbox, no code run). libseccomp2 builds its
+# syscall filter; Debian ships it with apt, this makes sure.
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null || ! ldconfig -p 2>/dev/null | grep -q libseccomp.so.2; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; \
 	fi
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -84,18 +85,34 @@ def publish_directory(temporary: Path, final: Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state as plain data (ints, floats, strings, tensors), so that it loads with
+    `weights_only=True`: numpy's key array becomes a list of ints."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy_state = dict(state["numpy"])
+    numpy_state["state"] = {**numpy_state["state"], "key": np.asarray(numpy_state["state"]["key"], dtype=np.uint32)}
+    np.random.set_state(numpy_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _load_data(path: Path, **kwargs) -> Any:
+    """torch.load that unpickles plain data and tensors only: a checkpoint file someone planted
+    cannot run code at resume. UnpicklingError names the file."""
+    try:
+        return torch.load(path, weights_only=True, **kwargs)
+    except pickle.UnpicklingError as exc:
+        raise pickle.UnpicklingError(f"{path} holds more than tensors and plain data; it is not loaded: {exc}") from None
 
 
 def save_checkpoint(
@@ -144,20 +161,35 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     return json.loads((checkpoint / STATE_FILE).read_text())
 
 
+def _check_deepspeed_shards(directory: Path) -> None:
+    """DeepSpeed unpickles its shards with weights_only=False. Each is first opened as data
+    (memory-mapped, so nothing is read twice), allowing only DeepSpeed's own plain records: a
+    planted shard is refused before DeepSpeed touches it."""
+    # Imported here: only DeepSpeed runs get this far, and deepspeed is slow to import.
+    from deepspeed.runtime.fp16.loss_scaler import LossScaler
+    from deepspeed.runtime.zero.config import ZeroStageEnum
+    from deepspeed.utils.tensor_fragment import fragment_address
+
+    with torch.serialization.safe_globals([LossScaler, ZeroStageEnum, fragment_address]):
+        for shard in sorted(directory.rglob("*.pt")):
+            _load_data(shard, mmap=True, map_location="cpu")
+
+
 def load_training_state(
     *, checkpoint: Path, optimizer: torch.optim.Optimizer, scheduler, engine, context: DistributedContext
 ) -> None:
     """Restore optimizer, scheduler and RNG states (the weights come from from_pretrained)."""
     if engine is not None:
+        _check_deepspeed_shards(checkpoint / DEEPSPEED_TAG)
         engine.load_checkpoint(
             str(checkpoint), tag=DEEPSPEED_TAG, load_optimizer_states=True, load_lr_scheduler_states=False
         )
     else:
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=context.device, weights_only=False))
-    scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=False))
+        optimizer.load_state_dict(_load_data(checkpoint / "optimizer.pt", map_location=context.device))
+    scheduler.load_state_dict(_load_data(checkpoint / "scheduler.pt"))
     rng_file = checkpoint / f"rng-rank{context.rank}.pt"
     if rng_file.is_file():
-        restore_rng_state(torch.load(rng_file, weights_only=False))
+        restore_rng_state(_load_data(rng_file))
 
 
 def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from flywheel.env import env_float, env_int
+from flywheel.env import env_float, env_int, env_str
 
 
 def _between(name: str, value: float, low: float, high: float) -> float:
@@ -41,6 +41,9 @@ TURN_MAX_CHARS = env_int("FLYWHEEL_CONSTRUCTION_TURN_MAX_CHARS", 8000, minimum=2
 VERIFIER_CPU_S = env_int("FLYWHEEL_VERIFIER_CPU_S", 5, minimum=1)
 VERIFIER_WALL_S = env_int("FLYWHEEL_VERIFIER_WALL_S", 10, minimum=1)
 VERIFIER_MEMORY_MB = env_int("FLYWHEEL_VERIFIER_MEMORY_MB", 512, minimum=64)
+# Unix socket of the separate verifier service (docker-compose's `verifier`). Empty: this
+# worker runs the sandbox itself.
+VERIFIER_SOCKET = env_str("FLYWHEEL_VERIFIER_SOCKET", "")
 # Bad cases mined per batch (one transaction).
 MINING_BATCH_SIZE = env_int("FLYWHEEL_MINING_BATCH_SIZE", 500, minimum=1)
 # A trusted LLM or reviewer label of overall quality (1..5) at or below this makes the

@@ -33,7 +33,8 @@ from flywheel.construction.selection import (
     top_contest,
     worst_of,
 )
-from flywheel.construction.verifiers import extract_final_answer, verify
+from flywheel.construction.verifiers import (
+    VERIFIER_UNAVAILABLE, extract_final_answer, verifier_unavailable_reason, verify)
 from flywheel.llm.client import model_for
 from flywheel.review.services import review_item_enqueue
 
@@ -231,10 +232,19 @@ def badcase_construct(*, case: BadCase, config: RunConfig, ledger: Ledger,
 
     spec = _verifier_spec(case)
     if spec:
+        unavailable = verifier_unavailable_reason(spec)
         for candidate in distinct:
-            if candidate.verifier is None:
-                candidate.verifier = verify(candidate.text, spec).as_dict()
+            if unavailable is None and candidate.verifier is None:
+                result = verify(candidate.text, spec)
+                if result.unavailable:
+                    unavailable = result.detail
+                    break
+                candidate.verifier = result.as_dict()
                 Candidate.objects.filter(id=candidate.id).update(verifier=candidate.verifier)
+        if unavailable:  # what was stored stays; once the sandbox works, a rebuild checks the rest
+            outcome.notes.append(f"the {spec['kind']} verifier cannot run here, so no code was run: {unavailable}")
+            outcome.sft_refusal = outcome.pair_refusal = VERIFIER_UNAVAILABLE
+            return _finish(case, outcome, ledger=ledger)
         failed = sum(1 for c in distinct if c.verifier_failed)
         outcome.notes.append(f"{spec['kind']} verifier: {failed} of {len(distinct)} candidates failed")
 

@@ -240,7 +240,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
                         bad_answer=built.get("bad_answer", ""), feedback_hint=hint,
                         status=BadCase.Status.BLOCKED if "blocked" in built else BadCase.Status.NEW,
                         blocked_reason=built.get("blocked", ""),
-                        verifier={"kind": "code", "tests": tests} if tests else None,
+                        proposed_tests=(tests or "")[:20_000],
                         task_type=task_type[:32],
                     )
                 created_cases += 1

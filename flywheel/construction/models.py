@@ -46,6 +46,9 @@ class BadCase(models.Model):
     task_type = models.CharField(max_length=32, blank=True)
     verifier = models.JSONField(null=True, blank=True,
                                 help_text='{"kind": "math", "expected": "42"} or {"kind": "code", "tests": "assert f(1) == 2"}')
+    proposed_tests = models.TextField(
+        blank=True, help_text="Asserts found in the user's prompt. Chat text is untrusted: they become the code "
+                              "verifier only when an engineer accepts them.")
     run = models.ForeignKey("ConstructionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases",
                             help_text="The run that claimed (or last constructed) this bad case.")
     sft_refusal = models.CharField(max_length=32, blank=True, help_text="Why no SFT answer was made.")

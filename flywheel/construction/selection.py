@@ -24,6 +24,7 @@ REFUSAL_REASONS = {
     "identical_texts": "the answers are the same text",
     "judge_failure": "the judge gave no valid verdict",
     "verifier_failure": "every candidate failed the verifier",
+    "verifier_unavailable": "the code verifier's sandbox cannot run on this worker, so no code was run",
     "no_diversity": "the teacher returned the same text every time: nothing to choose from",
     "original_best": "the original answer was judged best: nothing better was found",
     "single_candidate": "only one judged candidate: nothing to pair it with",

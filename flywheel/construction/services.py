@@ -204,6 +204,22 @@ def badcase_settings_save(*, bad_case_id: int, user, verifier=None, reference_te
     return case
 
 
+def badcase_proposed_tests_accept(*, bad_case_id: int, user) -> BadCase:
+    """Make the tests found in the user's prompt this bad case's code verifier. Chat text is
+    written by strangers, so this is the only way such tests come to run: an engineer read
+    them and said so (audited). ValueError when nothing is proposed or the tests are invalid."""
+    with transaction.atomic():
+        case = BadCase.objects.select_for_update().get(id=bad_case_id)
+        if not case.proposed_tests.strip():
+            raise ValueError("no tests are proposed for this bad case")
+        spec = verifier_spec_clean({"kind": "code", "tests": case.proposed_tests})
+        case.verifier = spec
+        case.save(update_fields=["verifier"])
+        audit_record(actor=user, action="construction.badcase.tests_accepted", target_type="bad_case",
+                     target_id=case.id, detail={"tests": spec["tests"]})
+    return case
+
+
 def badcase_reset(*, bad_case_id: int, user) -> BadCase:
     """Forget a finished construction (candidates, judgements, unreviewed results) so the next
     run builds it again, e.g. with a new judge. Refused once a result was accepted."""

@@ -8,6 +8,7 @@ urlpatterns = [
     path("badcases/<int:bad_case_id>/", views.badcase_detail, name="badcase"),
     path("badcases/<int:bad_case_id>/settings/", views.badcase_settings, name="badcase_settings"),
     path("badcases/<int:bad_case_id>/reset/", views.badcase_reset_view, name="badcase_reset"),
+    path("badcases/<int:bad_case_id>/accept-tests/", views.badcase_tests_accept, name="badcase_tests_accept"),
     path("runs/", views.run_list, name="runs"),
     path("runs/start/", views.run_start, name="run_start"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),

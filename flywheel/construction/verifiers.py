@@ -1,29 +1,30 @@
 """Verifiers for answers that can be checked: code that must pass tests, and math answers that
 must match a reference. A failed verifier rejects a candidate whatever its judge score.
 
-The code verifier runs the candidate's code and the tests in a separate `python -I` process:
-an empty temporary working directory, a minimal environment, CPU time, address space, file
-size and open-file limits (resource.setrlimit, set before the candidate's code runs), a wall-clock timeout that kills the whole
-process group, and an audit hook installed before the candidate's code runs that refuses
-sockets, subprocesses, exec/fork, ctypes and writing files outside the working directory.
-It contains mistakes and runaway code; it is not a boundary against a determined attacker
-(run workers in a container for that).
+The code verifier runs the candidate's code and the tests behind an operating-system boundary
+(`sandbox.py`: bubblewrap namespaces, a seccomp filter, rlimits, capped output, a wall-clock
+timeout). Where that boundary cannot be set up, code is never run: the result says
+`verifier_unavailable` and construction refuses the bad case with that reason.
+
+Tests are never taken from chat text on their own: tests found in a user's prompt are only
+proposed (`asserts_in_prompt`), and run after an engineer accepts them.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import re
-import subprocess
-import sys
-import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from flywheel.construction import conf
+from flywheel.construction.sandbox import SandboxUnavailable, run_python_sandboxed, sandbox_unavailable_reason
+from flywheel.construction.verifier_service import run_remote
+
+# The refusal reason (and the start of the result's detail) when code cannot be run safely here.
+VERIFIER_UNAVAILABLE = "verifier_unavailable"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class VerifierResult:
     kind: str
     passed: bool
     detail: str
+    unavailable: bool = False  # the sandbox could not run: nothing was checked
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +64,8 @@ def extract_code(text: str) -> str | None:
 
 def asserts_in_prompt(prompt: str) -> str | None:
     """Tests the user gave in the prompt: a code block made only of assert statements (and
-    imports), e.g. "Write is_prime(n). ```python\\nassert is_prime(7)\\n```"."""
+    imports), e.g. "Write is_prime(n). ```python\\nassert is_prime(7)\\n```". Chat text is
+    written by strangers: these are only proposed to an engineer, never run on their own."""
     for _lang, body in reversed(code_blocks(prompt)):
         lines = [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
         if lines and all(line.startswith(("assert ", "import ", "from ")) for line in lines) and any(
@@ -136,62 +139,32 @@ def verify_math(answer: str, expected: str, *, rel_tol: float = 1e-6) -> Verifie
 
 # --- code -----------------------------------------------------------------------------------
 
-# Runs inside the sandboxed interpreter, before the candidate: from here on, the events below
-# raise instead of happening. Audit hooks cannot be removed once added.
-_BOOTSTRAP = r"""
-import os, sys, runpy, resource
-_cpu, _memory = int(sys.argv[2]), int(sys.argv[3])
-resource.setrlimit(resource.RLIMIT_CPU, (_cpu, _cpu))
-resource.setrlimit(resource.RLIMIT_AS, (_memory * 1024 * 1024,) * 2)
-resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024,) * 2)
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-_root = os.path.realpath(os.getcwd())
-_blocked = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
-            "os.spawn", "os.kill", "os.killpg", "ctypes.", "pty.", "webbrowser.", "urllib.Request",
-            "http.client.connect", "ftplib.", "smtplib.", "telnetlib.", "sys.remote_exec")
-def _hook(event, args):
-    if event.startswith(_blocked):
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    if event == "open" and args and isinstance(args[0], (str, bytes)):
-        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-        writes = any(c in mode for c in "wax+") or (flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-        path = os.fsdecode(args[0])
-        if writes and not os.path.realpath(os.path.join(_root, path)).startswith(_root + os.sep):
-            raise PermissionError(f"sandbox: writing {path} is not allowed")
-sys.addaudithook(_hook)
-runpy.run_path(sys.argv[1], run_name="__main__")
-"""
-
-
 def run_python_tests(code: str, tests: str, *, cpu_s: int | None = None, wall_s: int | None = None,
                      memory_mb: int | None = None) -> VerifierResult:
-    """Run `code` followed by `tests`; passed when the process exits 0 in time."""
+    """Run `code` followed by `tests` in the sandbox; passed when the program exits 0 in time.
+    Where the sandbox cannot run, nothing runs and the result says `verifier_unavailable`."""
     cpu_s, wall_s = cpu_s or conf.VERIFIER_CPU_S, wall_s or conf.VERIFIER_WALL_S
     memory_mb = memory_mb or conf.VERIFIER_MEMORY_MB
-    with tempfile.TemporaryDirectory(prefix="flywheel-verify-") as workdir:
-        script = os.path.join(workdir, "candidate.py")
-        with open(script, "w", encoding="utf-8") as handle:
-            handle.write(f"{code}\n\n# --- tests ---\n{tests}\n")
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        process = subprocess.Popen(
-            # The limits are set by the bootstrap itself, before the candidate's code runs (a
-            # preexec_fn is unsafe in a threaded worker).
-            [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, script, str(cpu_s), str(memory_mb)], cwd=workdir,
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )
-        try:
-            _out, err = process.communicate(timeout=wall_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.communicate()
-            return VerifierResult("code", False, f"timed out after {wall_s}s")
-    if process.returncode == 0:
+    program = f"{code}\n\n# --- tests ---\n{tests}\n"
+    try:
+        if conf.VERIFIER_SOCKET:
+            result = run_remote(conf.VERIFIER_SOCKET, program, cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb)
+        else:
+            reason = sandbox_unavailable_reason()
+            if reason:
+                raise SandboxUnavailable(reason)
+            result = run_python_sandboxed(program, cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb)
+    except SandboxUnavailable as exc:
+        return VerifierResult("code", False, f"{VERIFIER_UNAVAILABLE}: {exc}", unavailable=True)
+    except ValueError as exc:  # the program is too long to run
+        return VerifierResult("code", False, str(exc))
+    if result.timed_out:
+        return VerifierResult("code", False, f"timed out after {wall_s}s")
+    if result.returncode == 0:
         return VerifierResult("code", True, "the tests passed")
-    tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
-    if process.returncode < 0:
-        return VerifierResult("code", False, f"killed by signal {-process.returncode} (CPU time or memory limit)")
+    if result.killed_by_signal:
+        return VerifierResult("code", False, f"killed by signal {result.killed_by_signal} (CPU time or memory limit)")
+    tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
     return VerifierResult("code", False, "the tests failed: " + " | ".join(tail)[-1500:])
 
 
@@ -227,6 +200,14 @@ def verifier_spec_clean(spec) -> dict | None:
             raise ValueError(f"the tests are not valid Python: {exc.msg} (line {exc.lineno})") from None
         return {"kind": "code", "tests": tests[:20_000]}
     raise ValueError(f"unknown verifier kind {kind!r}; use math or code")
+
+
+def verifier_unavailable_reason(spec: dict) -> str | None:
+    """Why this verifier cannot run here (code without a working local sandbox), else None. With
+    a verifier service, the service answers that for each program."""
+    if spec["kind"] != "code" or conf.VERIFIER_SOCKET:
+        return None
+    return sandbox_unavailable_reason()
 
 
 def verify(answer: str, spec: dict) -> VerifierResult:

@@ -13,7 +13,8 @@ from flywheel.construction.charts import length_bias_chart, refusals_chart
 from flywheel.construction.forms import BadCaseSettingsForm, RunStartForm, SeedForm, SynthesisForm
 from flywheel.construction.models import BadCase, ConstructionRun, SyntheticSample
 from flywheel.construction.selection import REFUSAL_REASONS
-from flywheel.construction.services import badcase_reset, badcase_settings_save, construction_run_create
+from flywheel.construction.services import (
+    badcase_proposed_tests_accept, badcase_reset, badcase_settings_save, construction_run_create)
 from flywheel.construction.synthesis import seed_prompt_add, synthesis_run_create
 from flywheel.llm.client import llm_is_configured, model_for, usage_for_job
 
@@ -61,6 +62,18 @@ def badcase_settings(request, bad_case_id: int):
             flash.error(request, str(exc))
     else:
         flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("construction:badcase", bad_case_id=case.id)
+
+
+@require_POST
+@role_required(ENGINEERS)
+def badcase_tests_accept(request, bad_case_id: int):
+    case = get_object_or_404(BadCase, id=bad_case_id)
+    try:
+        badcase_proposed_tests_accept(bad_case_id=case.id, user=request.user)
+        flash.success(request, "Accepted: the next construction runs these tests against every candidate, in the sandbox.")
+    except ValueError as exc:
+        flash.error(request, str(exc))
     return redirect("construction:badcase", bad_case_id=case.id)
 
 

@@ -29,6 +29,17 @@ def test_compose_has_postgres_redis_web_a_worker_per_queue_and_a_gpu_worker_unde
     assert services["worker-gpu"]["profiles"] == ["gpu"]
 
 
+def test_the_verifier_runs_alone_without_network_secrets_or_data(compose):
+    services = compose["services"]
+    verifier = services["verifier"]
+    assert verifier["network_mode"] == "none" and "flywheel.construction.verifier_service" in verifier["command"]
+    assert set(verifier.get("environment", {})) <= {"PATH"} and "env_file" not in verifier
+    assert [volume.split(":")[0] for volume in verifier["volumes"]] == ["verifier-socket"]
+    llm = services["worker-llm"]
+    assert llm["environment"]["FLYWHEEL_VERIFIER_SOCKET"].startswith("/run/verifier/")
+    assert "verifier-socket:/run/verifier" in llm["volumes"] and "DJANGO_SECRET_KEY" in llm["environment"]
+
+
 def test_every_service_image_or_build_and_every_dependency_exists(compose):
     services = compose["services"]
     for name, service in services.items():

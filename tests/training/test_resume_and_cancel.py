@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from training.checkpoint import latest_checkpoint
 from training.cli import main
@@ -30,6 +31,14 @@ def write_then_die(self, record):
 training.metrics.MetricsWriter.write = write_then_die
 from training.cli import main
 sys.exit(main(sys.argv[1:]))
+"""
+
+# A checkpoint file an attacker planted: unpickling it would run a command.
+PLANTED = """
+import os
+class Planted:
+    def __reduce__(self):
+        return (os.system, ("touch {mark}",))
 """
 
 KILL_BEFORE_PUBLISHING_STEP_4 = """
@@ -138,6 +147,17 @@ def test_a_deepspeed_run_resumes_from_its_zero_checkpoint_to_the_same_loss_curve
     assert losses(output) == uninterrupted
     assert json.loads((output / "result.json").read_text())["resumed_from"].endswith("step-2")
 
+    # A planted ZeRO shard is refused before DeepSpeed unpickles it.
+    mark = tmp_path / "pwned"
+    namespace: dict = {}
+    exec(PLANTED.format(mark=mark), namespace)
+    shutil.rmtree(output / "checkpoints" / "step-4")
+    shutil.rmtree(output / "final")
+    shard = next((output / "checkpoints" / "step-2" / "deepspeed").glob("*optim_states.pt"))
+    torch.save({"state": namespace["Planted"]()}, shard)
+    refused = run_cli(torchrun(*arguments, "--resume"), expect=None)
+    assert refused.returncode != 0 and "UnpicklingError" in refused.stderr and not mark.exists()
+
 
 def test_latest_checkpoint_ignores_unfinished_directories(tmp_path):
     for name in ("step-2", ".tmp-step-4", "step-6"):
@@ -192,3 +212,23 @@ def test_sigterm_stops_the_run_cleanly_with_a_cancelled_result_and_no_checkpoint
     assert (result["status"], result["final_model"]) == ("cancelled", None)
     assert 0 < result["steps"] < 100000
     assert not (output / "checkpoints").exists()
+
+
+
+@pytest.mark.parametrize("state_file", ["optimizer.pt", "scheduler.pt", "rng-rank0.pt"])
+def test_a_planted_checkpoint_file_is_refused_at_resume_and_runs_no_code(
+        uninterrupted_run, arguments, tmp_path, state_file):
+    import pickle
+
+    output = tmp_path / "planted"
+    shutil.copytree(uninterrupted_run, output)
+    mark = tmp_path / "pwned"
+    namespace: dict = {}
+    exec(PLANTED.format(mark=mark), namespace)  # builds the attacker's object in this test only
+    shutil.rmtree(latest_checkpoint(output))  # as if killed before the last checkpoint
+    shutil.rmtree(output / "final")
+    torch.save({"state": namespace["Planted"]()}, latest_checkpoint(output) / state_file)
+
+    with pytest.raises(pickle.UnpicklingError, match=state_file):
+        main([*arguments(output), "--resume"])
+    assert not mark.exists()

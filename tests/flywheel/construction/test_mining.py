@@ -65,11 +65,11 @@ def test_an_answer_without_a_user_message_before_it_is_blocked_with_the_reason()
     assert case.status == BadCase.Status.BLOCKED and "no user message" in case.blocked_reason
 
 
-def test_tests_given_in_the_prompt_become_the_bad_cases_code_verifier():
+def test_tests_given_in_the_prompt_are_only_proposed_never_made_the_verifier():
     thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(1, 2) == 3\n```", answer="def add(a,b): pass")
     mine()
     case = BadCase.objects.get()
-    assert case.verifier == {"kind": "code", "tests": "assert add(1, 2) == 3\n"} and case.task_type == "code"
+    assert case.verifier is None and case.proposed_tests == "assert add(1, 2) == 3\n" and case.task_type == "code"
 
 
 def _review(annotator, session, decision):

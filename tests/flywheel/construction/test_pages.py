@@ -126,3 +126,37 @@ def test_in_the_browser_the_edit_box_starts_from_the_constructed_answer(page, lo
 
     [sample] = dataset_ready_sft_samples()
     assert sample["messages"][-1]["content"] == GOOD and sample["lineage"]["edited"] is False
+
+
+@pytest.mark.django_db
+def test_tests_from_a_prompt_are_shown_as_a_proposal_and_run_only_after_an_engineer_accepts_them(client, engineer):
+    from flywheel.accounts.models import AuditEvent
+    from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
+
+    hostile = "import os\nassert os.system('id > /tmp/pwned') == 0  # <script>alert(1)</script>\n"
+    thumbs_down_conversation(prompt=f"Fix it.\n```python\n{hostile}```", answer="No.")
+    mine()
+    case = BadCase.objects.get()
+    client.force_login(engineer)
+    html = client.get(reverse("construction:badcase", args=[case.id])).content.decode()
+    assert 'id="proposed-tests"' in html and "&lt;script&gt;" in html and "<script>alert" not in html
+    assert case.verifier is None
+    client.post(reverse("construction:badcase_tests_accept", args=[case.id]))
+    case.refresh_from_db()
+    assert case.verifier == {"kind": "code", "tests": hostile.strip()}
+    event = AuditEvent.objects.get(action="construction.badcase.tests_accepted")
+    assert event.actor == engineer and event.target_id == str(case.id)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["annotator", "ops"])
+def test_only_engineers_can_accept_proposed_tests(client, make_user, role):
+    from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
+
+    thumbs_down_conversation(prompt="Write f.\n```python\nassert f() == 1\n```", answer="No.")
+    mine()
+    case = BadCase.objects.get()
+    client.force_login(make_user(role))
+    assert client.post(reverse("construction:badcase_tests_accept", args=[case.id])).status_code == 403
+    case.refresh_from_db()
+    assert case.verifier is None

@@ -27,9 +27,13 @@ def test_a_math_answer_that_does_not_match_the_reference_is_not_chosen_despite_a
     assert wrong.verifier["passed"] is False and "does not match the reference 12" in wrong.verifier["detail"]
 
 
-def test_code_failing_the_tests_from_the_prompt_is_not_chosen_despite_a_higher_score(script):
+def test_code_failing_the_accepted_tests_from_the_prompt_is_not_chosen_despite_a_higher_score(script, engineer):
+    from flywheel.construction.models import BadCase
+    from flywheel.construction.services import badcase_proposed_tests_accept
+
     thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator.")
     mine()
+    badcase_proposed_tests_accept(bad_case_id=BadCase.objects.get().id, user=engineer)
     script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}
     run_construction(n=2)
     assert SftAnswer.objects.get().candidate.text == RIGHT_CODE
@@ -46,3 +50,31 @@ def test_when_every_candidate_fails_the_verifier_nothing_is_written(script, engi
     summary = run_construction(n=2)
     assert not SftAnswer.objects.exists()
     assert summary["sft_refused"] == {"verifier_failure": 1} and summary["pairs_refused"] == {"verifier_failure": 1}
+
+
+def test_tests_from_the_prompt_that_nobody_accepted_are_never_run(script):
+    from flywheel.construction.models import BadCase
+
+    thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator.")
+    mine()
+    script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}
+    run_construction(n=2)
+    assert not Candidate.objects.exclude(verifier=None).exists()
+    assert BadCase.objects.get().proposed_tests.strip() == "assert add(2, 3) == 5"
+
+
+def test_code_verification_is_refused_with_a_reason_where_the_sandbox_cannot_run(script, engineer, monkeypatch):
+    from flywheel.construction import sandbox
+    from flywheel.construction.models import BadCase
+
+    thumbs_down_conversation(prompt="Write add(a, b).", answer="Use a calculator.")
+    mine()
+    badcase_settings_save(bad_case_id=BadCase.objects.get().id, user=engineer,
+                          verifier={"kind": "code", "tests": "assert add(2, 3) == 5"})
+    monkeypatch.setenv("PATH", "/nonexistent")  # this worker has no bubblewrap
+    monkeypatch.setattr(sandbox, "_probe_cache", {})
+    script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}
+    summary = run_construction(n=2)
+    case = BadCase.objects.get()
+    assert summary["sft_refused"] == {"verifier_unavailable": 1} and not SftAnswer.objects.exists()
+    assert "bubblewrap" in case.account and not Candidate.objects.exclude(verifier=None).exists()

@@ -1,4 +1,5 @@
-"""Verifiers: code run in a limited subprocess against tests, math answers against a reference."""
+"""Verifiers: code run in the sandbox against tests, math answers against a reference. The
+hostile-code corpus is in test_sandbox.py."""
 
 import pytest
 
@@ -29,12 +30,13 @@ def test_an_answer_without_code_fails_the_code_verifier():
 def test_code_cannot_open_a_network_connection():
     code = "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 5432), timeout=1)\n    return a + b"
     result = run_python_tests(code, TESTS)
-    assert not result.passed and "sandbox" in result.detail
+    assert not result.passed and "PermissionError" in result.detail
 
 
 def test_code_cannot_start_a_process():
-    code = "import os\ndef add(a, b):\n    os.system('true')\n    return a + b"
-    assert "sandbox: os.system" in run_python_tests(code, TESTS).detail
+    code = "import subprocess\ndef add(a, b):\n    subprocess.run(['true'])\n    return a + b"
+    result = run_python_tests(code, TESTS)
+    assert not result.passed and ("PermissionError" in result.detail or "FileNotFoundError" in result.detail)
 
 
 def test_code_cannot_write_outside_its_working_directory(tmp_path):
