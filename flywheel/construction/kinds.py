@@ -15,6 +15,7 @@ from __future__ import annotations
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text
 from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register
+from flywheel.review.privacy import review_texts_shown
 
 
 def _edits_only_on_subject(item, cleaned: dict, *, prefilled: str | None) -> dict:
@@ -39,7 +40,9 @@ def _edits_only_on_subject(item, cleaned: dict, *, prefilled: str | None) -> dic
 def _prefill(item, text: str) -> dict:
     """What static/js/construction.js puts in the edit box of the answer under review: the
     constructed text, in place of the original answer (and only in place of it)."""
-    original = item.message.content if item.message_id else ""
+    # The page shows the scrubbed answer (what the dataset holds), so that is what the script
+    # matches and replaces; the raw answer never reaches an annotator's page source.
+    original = review_texts_shown(message_ids=[item.message_id]).get(item.message_id, "") if item.message_id else ""
     return {"message_id": item.message_id, "text": text, "original": original}
 
 

@@ -160,3 +160,21 @@ def test_only_engineers_can_accept_proposed_tests(client, make_user, role):
     assert client.post(reverse("construction:badcase_tests_accept", args=[case.id])).status_code == 403
     case.refresh_from_db()
     assert case.verifier is None
+
+
+@pytest.mark.django_db
+def test_the_constructed_answer_page_hands_the_script_the_scrubbed_original_never_the_raw_one(client, annotator, script):
+    from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
+
+    raw = "Mail me at jane.doe@example.com and I will tell you: Sydney."
+    thumbs_down_conversation(answer=raw)
+    mine()
+    script.teacher, script.scores = [GOOD, OK], {raw: 1, GOOD: 9, OK: 5}
+    run_construction(n=2)
+    item = ReviewItem.objects.get(kind="constructed_answer")
+    review_item_claim_next(queue=item.queue, user=annotator)
+    client.force_login(annotator)
+    html = client.get(reverse("review:item", args=[item.id])).content.decode()
+    prefill = json.loads(html.split('id="construction-prefill" type="application/json">')[1].split("</script>")[0])
+    assert "jane.doe@example.com" not in html and "jane.doe" not in prefill["original"]
+    assert prefill["original"].endswith("Sydney.") and prefill["text"] == GOOD

@@ -19,6 +19,7 @@ KINDS = {
     "construction.run": {"engineer", "admin"},
     "cleaning.rerun": {"engineer", "admin"},
     "labeling.label_batch": {"engineer", "admin"},
+    "datasets.build": {"engineer", "ops", "admin"},  # ops build the versions they train on
 }
 ROLES = ["engineer", "ops", "admin"]
 TABLE = [(kind, role, role in allowed) for kind, allowed in KINDS.items() for role in ROLES]
