@@ -9,6 +9,7 @@ Celery on Redis. FLYWHEEL_PRODUCTION=1 turns on the HTTPS-only settings that
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -22,11 +23,15 @@ from flywheel.env import (
     env_list,
     env_required,
     env_str,
+    private_dir,
+    private_file_create,
+    private_value,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLYWHEEL_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The secret key, the user-id salt, the SQLite database and uploaded logs live here: this user only.
+private_dir(VAR_DIR)
 
 PRODUCTION = env_bool("FLYWHEEL_PRODUCTION", False)
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -38,12 +43,8 @@ def _secret_key() -> str:
     configured = env_str("DJANGO_SECRET_KEY")
     if configured:
         return configured
-    # Embedded default: one random key per installation, kept so sessions survive restarts.
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    # Embedded default: one random key per installation, kept (0600) so sessions survive restarts.
+    return private_value(VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(64))
 
 
 SECRET_KEY = _secret_key()
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "flywheel.runs",
     "flywheel.dashboard",
     "flywheel.demo",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a login refused for too many failures into the lockout page (last, as axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "flywheel.urls"
@@ -122,6 +126,9 @@ if DATABASE_URL:
     if env_str("FLYWHEEL_TEST_DB_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": env_str("FLYWHEEL_TEST_DB_NAME")}
 else:
+    # SQLite would create the file 0644 (and its -wal/-shm files with the same mode): create it
+    # empty and 0600 first; an empty file is a valid new database.
+    private_file_create(VAR_DIR / "flywheel.sqlite3")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -188,6 +195,36 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+AUTHENTICATION_BACKENDS = [
+    # Refuses every login (right password or not) of a locked account or address; must come first.
+    "axes.backends.AxesStandaloneBackend",
+    # Django's own, plus every Django admin permission for the admin role.
+    "flywheel.accounts.backends.RoleModelBackend",
+]
+
+# Login throttling (django-axes, on /accounts/login/ and /admin/login/; API keys are not
+# logins and are never throttled). Failed logins are counted per account (from any address)
+# and per address (across accounts); either count reaching its limit locks that account or
+# that address out for the cool-off, whatever password comes next.
+FLYWHEEL_LOGIN_ACCOUNT_FAILURES = env_int("FLYWHEEL_LOGIN_ACCOUNT_FAILURES", 5, minimum=1)
+FLYWHEEL_LOGIN_ADDRESS_FAILURES = env_int("FLYWHEEL_LOGIN_ADDRESS_FAILURES", 20, minimum=1)
+FLYWHEEL_LOGIN_LOCKOUT_MINUTES = env_int("FLYWHEEL_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# Reverse proxies in front of Flywheel that append the client's address to X-Forwarded-For.
+# 0: the address is the connection's own (REMOTE_ADDR), and X-Forwarded-For is ignored (a
+# client could write anything there). Behind one proxy, every client would otherwise share the
+# proxy's address and lock each other out.
+FLYWHEEL_TRUSTED_PROXIES = env_int("FLYWHEEL_TRUSTED_PROXIES", 0, minimum=0)
+AXES_HANDLER = "flywheel.accounts.lockout.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = "flywheel.accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = timedelta(minutes=FLYWHEEL_LOGIN_LOCKOUT_MINUTES)
+# Failures during a lockout do not extend it, so the page can say when it ends; a success does
+# not reset the counts, or an attacker could clear an address's count with an account of their own.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "flywheel.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "flywheel.accounts.views.lockout_response"
+AXES_VERBOSE = False  # no banner on every start; failed logins are still logged
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -215,9 +252,27 @@ FLYWHEEL_INGEST_MAX_ITEMS = env_int("FLYWHEEL_INGEST_MAX_ITEMS", 1000, minimum=1
 # Django's own limit must not pre-empt ours with a different error for the same body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLYWHEEL_INGEST_MAX_BYTES + 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An uploaded log file larger than this is refused (and its bytes discarded as they arrive).
 FLYWHEEL_UPLOAD_MAX_BYTES = env_int("FLYWHEEL_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "flywheel.ingest.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Limits of a file import (upload or `import_logs`), each refused with its own error: the bytes
+# a compressed file may expand to (a gzip bomb stops here), one JSONL line, one item of a JSON
+# array file. And how deep JSON may nest: in an item of a JSON array file, and in a session's
+# metadata (imports and the ingest API alike).
+FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES = env_int("FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES", 20 * 1024**3, minimum=1024)
+FLYWHEEL_IMPORT_MAX_LINE_BYTES = env_int("FLYWHEEL_IMPORT_MAX_LINE_BYTES", 16 * 1024**2, minimum=1024)
+FLYWHEEL_IMPORT_MAX_ITEM_BYTES = env_int("FLYWHEEL_IMPORT_MAX_ITEM_BYTES", 16 * 1024**2, minimum=1024)
+FLYWHEEL_JSON_MAX_DEPTH = env_int("FLYWHEEL_JSON_MAX_DEPTH", 64, minimum=8)
 # Anonymised user ids are keyed hashes; the key makes them useless outside this installation.
-FLYWHEEL_USER_ID_SALT = env_str("FLYWHEEL_USER_ID_SALT", SECRET_KEY[:32])
+# Unset: a random key of its own, kept (0600) in the var directory. Several hosts that do not
+# share that directory must all be given the same value.
+FLYWHEEL_USER_ID_SALT = env_str("FLYWHEEL_USER_ID_SALT") or private_value(
+    VAR_DIR / "user_id_salt", lambda: secrets.token_urlsafe(32)
+)
 
 # --- LLM and models (used by labeling, construction, evaluation) -------------------------
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
@@ -296,5 +351,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FLYWHEEL_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every login at INFO (with names and addresses masked); lockouts are warnings.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

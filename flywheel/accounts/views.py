@@ -1,5 +1,6 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from flywheel.accounts.roles import ALL_ROLES, Role, public, role_required, user_roles
 
@@ -9,6 +10,12 @@ def login_view(request, *args, **kwargs):
     return auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)(
         request, *args, **kwargs
     )
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: what a login refused by the throttle (flywheel/accounts/lockout.py)
+    answers, on /accounts/login/ and /admin/login/ alike."""
+    return render(request, "accounts/locked_out.html", {"minutes": settings.FLYWHEEL_LOGIN_LOCKOUT_MINUTES}, status=429)
 
 
 @public

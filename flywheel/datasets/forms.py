@@ -48,7 +48,7 @@ class BuildForm(forms.Form):
                                      help_text="Held out per task type for evaluation.")
     seed = forms.IntegerField(min_value=0, initial=0, help_text="Seeds every choice: same inputs, same seed, same version.")
     tokenizer = forms.CharField(required=False, max_length=1000,
-                                help_text="Model directory whose tokenizer counts tokens; empty: the configured one or "
+                                help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose tokenizer counts tokens; empty: the configured one or "
                                           "an approximation.")
 
     def __init__(self, *args, **kwargs):

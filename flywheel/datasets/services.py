@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,32 @@ class BuildError(ValueError):
     """A build that cannot produce a version; the message says why."""
 
 
+TOKENIZER_REFUSED = ("tokenizer: give a tokenizer or model directory inside the model directories "
+                     "(FLYWHEEL_MODEL_ROOTS) or the configured FLYWHEEL_DATASET_TOKENIZER")
+
+
+def dataset_tokenizer_check(path: str) -> str:
+    """The tokenizer directory a build may read (resolved, so a link changed later cannot
+    redirect the job): inside the directories base models may come from, or the one the
+    installation configured. Anything else gets one message, the same whether or not the path
+    exists, so the form cannot be used to probe the disk."""
+    from flywheel.runs.conf import model_roots
+
+    configured = conf.dataset_tokenizer_path()
+    if configured and path == configured:
+        return path
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a link loop
+        raise BuildError(TOKENIZER_REFUSED) from exc
+    roots = [root.resolve() for root in model_roots()]
+    if not any(root in resolved.parents for root in roots):
+        raise BuildError(TOKENIZER_REFUSED)
+    if not (resolved / "tokenizer_config.json").is_file():
+        raise BuildError(f"tokenizer: {path} is not a directory with a Hugging Face tokenizer")
+    return str(resolved)
+
+
 def dataset_build_config_clean(data: dict) -> BuildConfig:
     """A validated build config, with the defaults that depend on this installation filled in
     (so that the stored config says exactly what was used)."""
@@ -37,8 +64,8 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
     config = build_config_from_dict(data, known_sources=[s.name for s in sample_sources()])
     if config.replay_file:
         replay_path(config.replay_file)
-    if config.tokenizer and not (Path(config.tokenizer) / "tokenizer_config.json").is_file():
-        raise BuildError(f"tokenizer: {config.tokenizer} is not a directory with a Hugging Face tokenizer")
+    if config.tokenizer:
+        config = dataclasses.replace(config, tokenizer=dataset_tokenizer_check(config.tokenizer))
     missing = set(config.exclude_versions) - set(
         DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True))
     if missing:

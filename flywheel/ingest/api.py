@@ -1,8 +1,8 @@
 """POST /api/v1/ingest/: the chat product's batch endpoint.
 
 The body is checked before it is parsed: no Content-Length gets 411, more than
-FLYWHEEL_INGEST_MAX_BYTES gets 413 without reading it, then strict UTF-8 and JSON (400), then
-the item count (413). Past that, every item gets its own result.
+FLYWHEEL_INGEST_MAX_BYTES gets 413 without reading it, then strict UTF-8 and JSON (400, also
+for JSON nested too deeply to parse), then the item count (413). Past that, every item gets its own result.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class IngestView(APIView):
         request=IngestRequest,
         responses={
             200: IngestResponse,
-            400: OpenApiResponse(description="Body is not UTF-8, not JSON, or not an object of lists."),
+            400: OpenApiResponse(description="Body is not UTF-8, not JSON, nested too deeply, or not an object of lists."),
             401: OpenApiResponse(description="Missing or unknown API key."),
             411: OpenApiResponse(description="No Content-Length header."),
             413: OpenApiResponse(description="Body over the size limit, or too many items."),
@@ -71,6 +71,11 @@ class IngestView(APIView):
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             return _error(400, "malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+        except RecursionError:
+            # The parser recurses once per level: a body of nothing but `[` reaches Python's
+            # recursion limit. Nothing valid nests that deep (metadata stops at
+            # FLYWHEEL_JSON_MAX_DEPTH, schema.py).
+            return _error(400, "too_deep", "the JSON is nested too deeply")
         if not isinstance(payload, dict):
             return _error(400, "invalid_body", 'the body must be an object: {"sessions": [...], "feedback": [...]}')
         unknown = sorted(set(payload) - set(LISTS))

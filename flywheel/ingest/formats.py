@@ -2,7 +2,8 @@
 shape the HTTP API takes), so imports go through exactly the same validation and writes.
 
 Files are streamed record by record (JSONL line by line, JSON arrays through ijson), so a
-multi-GB file never sits in memory. Records without ids get ids derived from their content,
+multi-GB file never sits in memory, and `ReadLimits` bound what one record (or a gzip bomb)
+may make the reader hold. Records without ids get ids derived from their content,
 which is what makes a second import of the same file add nothing.
 """
 
@@ -13,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator
 
@@ -30,6 +32,63 @@ class Record:
     number: int  # line number (JSONL) or item number (JSON array), from 1
     batch: dict[str, list] | None
     error: str | None = None
+    stops: bool = False  # the file cannot be read past this record (its error is the file's)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may hold before reading refuses it. Each limit bounds the memory a hostile
+    file can take: a line or an array item is never held past its limit (plus one buffer)."""
+
+    decompressed_bytes: int = 20 * 1024**3  # bytes a compressed file may expand to
+    line_bytes: int = 16 * 1024**2  # one JSONL line, without its newline
+    item_bytes: int = 16 * 1024**2  # one item of a JSON array file
+    json_depth: int = 64  # nesting of objects and arrays inside an array item
+
+
+class _StopReading(Exception):
+    """Raised from inside a read, so that a parser stops where the file went wrong."""
+
+
+class _ItemTooLarge(_StopReading):
+    pass
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read through it: in total (against a cap on decompressed bytes) and
+    since `mark()` (against a cap on one JSON array item)."""
+
+    def __init__(self, inner: IO[bytes], total_cap: int | None):
+        self.inner, self.total_cap = inner, total_cap
+        self.total = 0
+        self.since_mark, self.mark_cap = 0, None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wanted = len(buffer)
+        if self.total_cap is not None:
+            # Every byte up to the cap is handed on, so the records before it are all read and
+            # the error falls on the record that crosses it.
+            wanted = min(wanted, self.total_cap - self.total) or 1
+        try:
+            data = self.inner.read(wanted)
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
+            raise _StopReading(f"the file cannot be decompressed past this point: {exc}") from exc
+        count = len(data)
+        self.total += count
+        self.since_mark += count
+        if self.total_cap is not None and self.total > self.total_cap:
+            raise _StopReading(f"the file expands to more than {self.total_cap} bytes once decompressed "
+                               "(FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES); reading stopped here")
+        if self.mark_cap is not None and self.since_mark > self.mark_cap:
+            raise _ItemTooLarge()
+        buffer[:count] = data
+        return count
+
+    def mark(self, cap: int | None) -> None:
+        self.since_mark, self.mark_cap = 0, cap
 
 
 def _digest(raw: bytes | str) -> str:
@@ -184,14 +243,49 @@ def _first_significant_byte(stream: IO[bytes]) -> bytes:
     return head.lstrip()[:1]
 
 
-def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
-    """Yield one Record per line (JSONL) or per array item (a JSON array file)."""
+_BUFFER = 1 << 16
+
+
+def read_records(stream: IO[bytes], fmt: str, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
+    """Yield one Record per line (JSONL) or per array item (a JSON array file). A record over a
+    limit gets its own error; a file over the decompressed limit, or an array item over its
+    limit (an array cannot be picked up again after it), ends with a Record that `stops`."""
     convert = CONVERTERS[fmt]
-    stream = io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream
-    if _first_significant_byte(stream) == b"[":
-        yield from _read_array(stream, convert)
+    compressed = isinstance(stream, gzip.GzipFile)
+    counter = _CountingReader(stream, limits.decompressed_bytes if compressed else None)
+    buffered = io.BufferedReader(counter, _BUFFER)
+    try:
+        array = _first_significant_byte(buffered) == b"["
+    except _StopReading as exc:
+        yield Record(1, None, str(exc), stops=True)
         return
-    for number, line in enumerate(stream, start=1):
+    if array:
+        yield from _read_array(buffered, counter, convert, limits)
+    else:
+        yield from _read_lines(buffered, convert, limits)
+
+
+def _read_lines(stream: io.BufferedReader, convert, limits: ReadLimits) -> Iterator[Record]:
+    number = 0
+    while True:
+        try:
+            # Bounded: a line longer than the limit is never held whole (a gzip of one endless
+            # line would otherwise fill the memory before the first newline).
+            line = stream.readline(limits.line_bytes + 1)
+            number += 1
+            too_long = len(line) > limits.line_bytes and not line.endswith(b"\n")
+            if too_long:
+                while (rest := stream.readline(_BUFFER)) and not rest.endswith(b"\n"):
+                    pass
+        except _StopReading as exc:
+            yield Record(number, None, str(exc), stops=True)
+            return
+        if not line:
+            return
+        if too_long:
+            yield Record(number, None, f"the line is longer than {limits.line_bytes} bytes "
+                                       "(FLYWHEEL_IMPORT_MAX_LINE_BYTES)")
+            continue
         if not line.strip():
             continue
         try:
@@ -204,18 +298,60 @@ def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
         except json.JSONDecodeError as exc:
             yield Record(number, None, f"malformed JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            yield Record(number, None, "the JSON is nested too deeply")
+            continue
         yield _convert(number, record, line.strip(), convert)
 
 
-def _read_array(stream: IO[bytes], convert) -> Iterator[Record]:
+def _depth_checked(events, max_depth: int):
+    """Pass ijson's basic events through, refusing nesting deeper than `max_depth` inside an
+    array item before anything is built from it. (ijson.parse alone is no defence: it spells
+    out every event's path, so 64 KB of `[` cost it 10 GB; given events checked here, it never
+    sees a path longer than the limit.)"""
+    depth, limit = 0, max_depth + 1  # the file's own array is one level
+    for event in events:
+        kind = event[0]
+        if kind == "start_map" or kind == "start_array":
+            depth += 1
+            if depth > limit:
+                raise _TooDeep()
+        elif kind == "end_map" or kind == "end_array":
+            depth -= 1
+        yield event
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _read_array(stream: io.BufferedReader, counter: _CountingReader, convert, limits: ReadLimits) -> Iterator[Record]:
     number = 0
+    buffer = min(_BUFFER, limits.item_bytes)
+    # ijson and the buffered reader each read up to one buffer ahead, so the bytes read between
+    # two finished items pass the size of the second by at most those buffers (counted twice:
+    # some of them were read before the first finished).
+    item_cap = limits.item_bytes + 2 * (buffer + _BUFFER)
+    counter.mark(item_cap)
+    events = ijson.parse(_depth_checked(ijson.basic_parse(stream, buf_size=buffer, use_float=True), limits.json_depth))
     try:
-        for number, record in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+        for number, record in enumerate(ijson.items(events, "item"), start=1):
+            counter.mark(item_cap)
             raw = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
             yield _convert(number, record, raw, convert)
+    except _ItemTooLarge:
+        yield Record(number + 1, None, f"item {number + 1} is larger than {limits.item_bytes} bytes "
+                                       "(FLYWHEEL_IMPORT_MAX_ITEM_BYTES); a JSON array cannot be read past it, "
+                                       "reading stopped here", stops=True)
+    except _StopReading as exc:
+        yield Record(number + 1, None, str(exc), stops=True)
+    except _TooDeep:
+        yield Record(number + 1, None, f"item {number + 1} is nested deeper than {limits.json_depth} levels "
+                                       "(FLYWHEEL_JSON_MAX_DEPTH); a JSON array cannot be read past it, "
+                                       "reading stopped here", stops=True)
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         # A broken array cannot be resynchronised: report where reading stopped.
-        yield Record(number + 1, None, f"malformed JSON array after item {number}: {exc}")
+        yield Record(number + 1, None, f"malformed JSON array after item {number}: {exc}", stops=True)
 
 
 def _convert(number: int, record: Any, raw: bytes, convert) -> Record:

@@ -11,7 +11,7 @@ from typing import Callable
 from django.conf import settings
 from django.db import transaction
 
-from flywheel.ingest.formats import FORMATS, RecordError, open_log_file, read_records, sniff_format
+from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.services import ingest_batch
 
@@ -19,6 +19,19 @@ BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
 
 Progress = Callable[[int, int], None]
+
+
+class UploadTooLarge(ValueError):
+    """An upload over FLYWHEEL_UPLOAD_MAX_BYTES; nothing of it is kept."""
+
+
+def read_limits() -> ReadLimits:
+    return ReadLimits(
+        decompressed_bytes=settings.FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES,
+        line_bytes=settings.FLYWHEEL_IMPORT_MAX_LINE_BYTES,
+        item_bytes=settings.FLYWHEEL_IMPORT_MAX_ITEM_BYTES,
+        json_depth=settings.FLYWHEEL_JSON_MAX_DEPTH,
+    )
 
 
 def resolve_format(path: str, fmt: str) -> str:
@@ -30,10 +43,12 @@ def resolve_format(path: str, fmt: str) -> str:
 
 
 def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) -> dict:
-    """Import a whole file. Good records are written, bad ones reported by line number."""
+    """Import a whole file. Good records are written, bad ones reported by line number. A file
+    that cannot be read to its end (over a limit of `read_limits()`, or broken) keeps the records
+    before that point and says why in `file_error`."""
     fmt = resolve_format(path, fmt)
     total_bytes = os.path.getsize(path)
-    report = {"format": fmt, "records": 0, "records_with_errors": 0, "errors": [], "counts": {}}
+    report = {"format": fmt, "records": 0, "records_with_errors": 0, "errors": [], "counts": {}, "file_error": ""}
     pending: list = []
 
     def flush():
@@ -57,7 +72,11 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
         pending.clear()
 
     with open(path, "rb") as raw, open_log_file(path) as stream:
-        for record in read_records(stream, fmt):
+        for record in read_records(stream, fmt, read_limits()):
+            if record.stops:
+                report["file_error"] = f"line {record.number}: {record.error}"
+                _note_error(report, record.number, record.error)
+                break
             report["records"] += 1
             if record.error:
                 report["records_with_errors"] += 1
@@ -72,7 +91,7 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
             flush()
     if progress:
         progress(total_bytes, total_bytes)
-    report["error_count"] = report["records_with_errors"]
+    report["error_count"] = report["records_with_errors"] + bool(report["file_error"])
     return report
 
 
@@ -87,17 +106,27 @@ def _note_error(report: dict, number: int, error: str) -> None:
 
 
 def import_file_store(*, source, name: str) -> tuple[Path, str, int]:
-    """Copy an upload (a file object) into the media directory, hashing it on the way."""
+    """Copy an upload (a file object) into the media directory, hashing it on the way. Over
+    FLYWHEEL_UPLOAD_MAX_BYTES: UploadTooLarge, and the partial copy is deleted. Uploads hold
+    chat logs: the file is readable by this user only."""
+    limit = settings.FLYWHEEL_UPLOAD_MAX_BYTES
     uploads = Path(settings.FLYWHEEL_MEDIA_DIR) / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
+    uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
     safe_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(name))[-100:] or "upload"
     target = uploads / f"{uuid.uuid4().hex}_{safe_name}"
     digest, size = hashlib.sha256(), 0
-    with open(target, "wb") as out:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    try:
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLarge(f"the file is larger than the upload limit of {limit} bytes "
+                                         "(FLYWHEEL_UPLOAD_MAX_BYTES); nothing was stored")
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target, digest.hexdigest(), size
 
 

@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -39,6 +40,21 @@ def _clean_text(value: str) -> str:
     if _SURROGATE.search(value):
         raise ValueError("is not valid UTF-8 (unpaired surrogate)")
     return value
+
+
+def json_depth_over(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` levels (counted without recursion,
+    so that no depth can raise RecursionError here)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -83,6 +99,10 @@ class SessionIn(_Item):
     @field_validator("metadata")
     @classmethod
     def _metadata_is_small_and_clean(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Before json.dumps, which recurses once per level.
+        limit = settings.FLYWHEEL_JSON_MAX_DEPTH
+        if json_depth_over(value, limit):
+            raise ValueError(f"nests deeper than {limit} levels")
         encoded = json.dumps(value, ensure_ascii=False)
         if len(encoded.encode("utf-8", errors="replace")) > MAX_METADATA_BYTES:
             raise ValueError(f"is larger than {MAX_METADATA_BYTES} bytes")

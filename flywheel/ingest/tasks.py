@@ -11,4 +11,4 @@ def import_file(ctx: JobContext) -> dict:
     # by derived ids, so the records already written are skipped, none doubled.
     report = import_file_run(path=import_file.path, fmt=import_file.format, progress=ctx.progress)
     ImportFile.objects.filter(id=import_file.id).update(report=report)
-    return {key: report[key] for key in ("format", "records", "error_count", "counts")}
+    return {key: report[key] for key in ("format", "records", "error_count", "counts", "file_error")}

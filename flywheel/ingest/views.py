@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -6,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.formats import FORMATS, RecordError
-from flywheel.ingest.imports import import_file_start
+from flywheel.ingest.imports import UploadTooLarge, import_file_start
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.panels import session_panels
 from flywheel.ingest.selectors import (
@@ -17,6 +18,7 @@ from flywheel.ingest.selectors import (
     session_visible_to,
     sessions_page,
 )
+from flywheel.ingest.uploads import upload_limit_message, uploads_refused
 
 # Raw chat logs are for the people who run the pipelines. Ops launch training runs from
 # datasets (PII-scrubbed) and need no chat logs; annotators open the sessions of their own items.
@@ -62,14 +64,18 @@ def import_upload(request):
     if request.method == "POST":
         upload = request.FILES.get("file")
         fmt = request.POST.get("format", "auto")
-        if upload is None:
+        refused = uploads_refused(request)
+        if refused or (upload is not None and upload.size > settings.FLYWHEEL_UPLOAD_MAX_BYTES):
+            name = refused[0] if refused else upload.name
+            flash.error(request, f"{name} is {upload_limit_message()}; nothing was stored.")
+        elif upload is None:
             flash.error(request, "Choose a file to import.")
         elif fmt not in FORMATS + ("auto",):
             flash.error(request, f"Unknown format {fmt!r}.")
         else:
             try:
                 import_file = import_file_start(source=upload, name=upload.name, fmt=fmt, user=request.user)
-            except RecordError as exc:
+            except (RecordError, UploadTooLarge) as exc:
                 flash.error(request, str(exc))
             else:
                 audit_record(actor=request.user, action="import.start", target_type="import", target_id=import_file.id,

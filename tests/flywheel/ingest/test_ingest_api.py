@@ -281,3 +281,20 @@ def test_the_openapi_schema_is_valid(tmp_path, db):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/ingest/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_json_nested_past_the_parsers_reach_gets_a_400_with_a_json_error(api_client):
+    response = post(api_client, "[" * 100_000)
+    assert response.status_code == 400
+    assert response.json() == {"error": "too_deep", "detail": "the JSON is nested too deeply"}
+
+
+def test_deeply_nested_metadata_is_refused_for_its_session_only(api_client):
+    deep: dict = {}
+    for _ in range(200):
+        deep = {"x": deep}
+    response = post(api_client, {"sessions": [session("deep", metadata=deep), session("flat")]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sessions"][0]["status"] == "error" and "nests deeper than 64 levels" in body["sessions"][0]["error"]
+    assert body["sessions"][1]["status"] == "created"

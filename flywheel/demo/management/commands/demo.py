@@ -15,7 +15,7 @@ from flywheel.demo.loop import (
     demo_tiny_model_ensure,
     demo_training_run,
 )
-from flywheel.demo.services import demo_logs_ingest, demo_users_ensure
+from flywheel.demo.services import demo_allowed_check, demo_logs_ingest, demo_users_ensure
 from flywheel.pipeline.services import pipeline_run
 
 
@@ -42,6 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args, serve, sessions, seed, addr, train, **options):
         started = time.monotonic()
         try:
+            demo_allowed_check()  # before migrate touches the database
             summary = self.loop(sessions=sessions, seed=seed, train=train)
         except DemoError as exc:
             raise CommandError(str(exc)) from exc

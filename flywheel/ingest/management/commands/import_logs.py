@@ -40,11 +40,13 @@ class Command(BaseCommand):
             sys.stderr.write("\n")
             for error in report["errors"][:20]:
                 sys.stderr.write(f"line {error['line']}: {error['error']}\n")
+            if report["file_error"]:
+                sys.stderr.write(f"the file was not read to its end: {report['file_error']}\n")
         ImportFile.objects.create(
             name=os.path.basename(file), path=os.path.abspath(file), sha256=_sha256(file),
             size_bytes=os.path.getsize(file), format=fmt, report=report,
         )
-        self.stdout.write(json.dumps({k: report[k] for k in ("format", "records", "error_count", "counts")}))
+        self.stdout.write(json.dumps({k: report[k] for k in ("format", "records", "error_count", "counts", "file_error")}))
 
 
 def _sha256(path: str) -> str:
