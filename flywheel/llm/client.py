@@ -309,6 +309,8 @@ def parse_json_object(content: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:  # a model (or a prompt injection) can answer with thousands of "["
+        raise ValueError("the answer is JSON nested too deeply to read") from None
     if not isinstance(value, dict):
         raise ValueError("the answer must be a JSON object")
     return value
