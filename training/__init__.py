@@ -2,8 +2,6 @@
 
 The contract with the web side is a run directory (config.json + train.jsonl [+ eval.jsonl] in;
 metrics.jsonl, checkpoints/, final/, result.json out) and `python -m training sft`.
+`training.contract` is the part the web side imports: it loads no torch. This package's own
+`__init__` imports nothing, so importing the contract does not pull in the trainer.
 """
-
-from training.loss import IGNORE_INDEX, sft_loss
-
-__all__ = ["IGNORE_INDEX", "sft_loss"]

@@ -15,7 +15,6 @@ import json
 import os
 import pickle
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,33 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from training.contract import (  # noqa: F401 (listing checkpoints is part of the contract)
+    checkpoint_dir,
+    complete_checkpoints,
+    latest_checkpoint,
+    read_trainer_state,
+)
+from training.conventions import FINAL_DIR, STATE_FILE
 from training.distributed import DistributedContext, barrier
 
-CHECKPOINT_NAME = re.compile(r"^step-(\d+)$")
-STATE_FILE = "trainer_state.json"
 DEEPSPEED_TAG = "deepspeed"
-
-
-def checkpoint_dir(output: Path, step: int) -> Path:
-    return output / "checkpoints" / f"step-{step}"
-
-
-def complete_checkpoints(output: Path) -> list[Path]:
-    """Finished checkpoints, oldest first."""
-    root = output / "checkpoints"
-    if not root.is_dir():
-        return []
-    found = []
-    for path in root.iterdir():
-        match = CHECKPOINT_NAME.match(path.name)
-        if match and (path / STATE_FILE).is_file():
-            found.append((int(match.group(1)), path))
-    return [path for _, path in sorted(found)]
-
-
-def latest_checkpoint(output: Path) -> Path | None:
-    checkpoints = complete_checkpoints(output)
-    return checkpoints[-1] if checkpoints else None
 
 
 def fsync_tree(path: Path) -> None:
@@ -157,10 +139,6 @@ def save_checkpoint(
     return final
 
 
-def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
-    return json.loads((checkpoint / STATE_FILE).read_text())
-
-
 def _check_deepspeed_shards(directory: Path) -> None:
     """DeepSpeed unpickles its shards with weights_only=False. Each is first opened as data
     (memory-mapped, so nothing is read twice), allowing only DeepSpeed's own plain records: a
@@ -194,7 +172,7 @@ def load_training_state(
 
 def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer) -> Path:
     """OUTPUT/final/ in Hugging Face format, published atomically like a checkpoint."""
-    final = output / "final"
+    final = output / FINAL_DIR
     temporary = output / ".tmp-final"
     shutil.rmtree(temporary, ignore_errors=True)
     model.save_pretrained(temporary)

@@ -8,6 +8,7 @@ configuration or data error (message on stderr, result.json status "failed"), 1 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -17,14 +18,39 @@ from training.config import (
     OPTIMIZERS,
     SUPERVISE_MODES,
     ConfigError,
+    TrainConfig,
     build_config,
     config_from_file,
+    field_help,
 )
 from training.data import DataError
-from training.loss import LOSS_MODES
+from training.conventions import LOSS_MODES
 from training.tokenization import TemplateError
 
 INPUT_ERRORS = (ConfigError, DataError, TemplateError)
+
+
+CHOICES = {"optimizer": OPTIMIZERS, "lr_scheduler": LR_SCHEDULERS, "loss": LOSS_MODES, "supervise": SUPERVISE_MODES,
+           "attn_implementation": ATTENTION_IMPLEMENTATIONS}
+_TYPES = {"int": int, "float": float, "int | None": int}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (`--max-len` for max_len), typed from its annotation and
+    described by its docstring: the fields are described once, in training/config.py."""
+    helps = field_help()
+    for field in dataclasses.fields(TrainConfig):
+        flag, kind = "--" + field.name.replace("_", "-"), str(field.type)
+        options: dict = {"dest": field.name, "help": helps.get(field.name, "")}
+        if field.name == "resume":  # a bare --resume means "auto"
+            options.update(nargs="?", const="auto")
+        elif kind in ("bool", "bool | None"):
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind in _TYPES:
+            options["type"] = _TYPES[kind]
+        if field.name in CHOICES:
+            options["choices"] = CHOICES[field.name]
+        parser.add_argument(flag, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,35 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sft = commands.add_parser("sft", help="supervised fine-tuning with the multi-turn loss",
                               argument_default=argparse.SUPPRESS)
     sft.add_argument("--config", help="config.json of a run directory; flags override its values")
-    sft.add_argument("--model", help="Hugging Face model directory (with tokenizer and chat template)")
-    sft.add_argument("--data", help="training conversations, JSONL")
-    sft.add_argument("--eval-data", dest="eval_data", help="evaluation conversations, JSONL")
-    sft.add_argument("--output", help="run directory (default: the config file's directory)")
-    sft.add_argument("--micro-batch-size", dest="micro_batch_size", type=int, help="conversations per forward pass")
-    sft.add_argument("--grad-accum", dest="grad_accum", type=int, help="micro-batches per optimizer step")
-    sft.add_argument("--packing", action=argparse.BooleanOptionalAction, help="pack conversations into max_len rows")
-    sft.add_argument("--max-len", dest="max_len", type=int, help="longest row in tokens")
-    sft.add_argument("--optimizer", choices=OPTIMIZERS)
-    sft.add_argument("--lr", type=float, help="peak learning rate")
-    sft.add_argument("--weight-decay", dest="weight_decay", type=float)
-    sft.add_argument("--lr-scheduler", dest="lr_scheduler", choices=LR_SCHEDULERS)
-    sft.add_argument("--warmup-ratio", dest="warmup_ratio", type=float)
-    sft.add_argument("--max-grad-norm", dest="max_grad_norm", type=float, help="0 turns clipping off")
-    sft.add_argument("--epochs", type=int)
-    sft.add_argument("--max-steps", dest="max_steps", type=int, help="overrides --epochs")
-    sft.add_argument("--loss", choices=LOSS_MODES)
-    sft.add_argument("--supervise", choices=SUPERVISE_MODES)
-    sft.add_argument("--seed", type=int)
-    sft.add_argument("--resume", nargs="?", const="auto",
-                     help="continue from the latest complete checkpoint, or from the checkpoint directory given")
-    sft.add_argument("--save-every", dest="save_every", type=int, help="checkpoint every N steps (0: none)")
-    sft.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int)
-    sft.add_argument("--log-every", dest="log_every", type=int)
-    sft.add_argument("--eval-every", dest="eval_every", type=int)
-    sft.add_argument("--gradient-checkpointing", dest="gradient_checkpointing", action=argparse.BooleanOptionalAction)
-    sft.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="default: on with a CUDA GPU that supports it")
-    sft.add_argument("--attn-implementation", dest="attn_implementation", choices=ATTENTION_IMPLEMENTATIONS)
-    sft.add_argument("--deepspeed", help="DeepSpeed config JSON (ZeRO stage 0-2)")
+    add_config_flags(sft)
 
     tiny = commands.add_parser("make-tiny-model", help="write a tiny offline Llama model for tests and demos")
     tiny.add_argument("--output", required=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from training.loss import IGNORE_INDEX, NO_TURN
+from training.conventions import IGNORE_INDEX, NO_TURN
 from training.tokenization import TokenizedConversation
 
 PADDING_SEGMENT = -1

@@ -7,14 +7,18 @@ relative to the file's directory, and missing paths default to the run directory
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
 import json
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.loss import LOSS_MODES
+from training.conventions import EVAL_FILE, LOSS_MODES, TRAIN_FILE
 
 SUPERVISE_MODES = ("all", "last", "flagged")
 OPTIMIZERS = ("adamw", "sgd")
@@ -99,6 +103,20 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+@functools.cache
+def field_help() -> dict[str, str]:
+    """Each field's docstring (the string under it in the class body), for the command line's
+    --help and the run form's labels: the fields are described once, here."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(TrainConfig)))
+    body = tree.body[0].body
+    helps = {}
+    for node, following in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+            helps[node.target.id] = " ".join(following.value.value.split())
+    return helps
 PATH_FIELDS = ("model", "data", "output", "eval_data")
 
 
@@ -134,9 +152,9 @@ def build_config(values: dict[str, Any], run_dir: Path | None = None) -> TrainCo
     if run_dir is not None:
         known.setdefault("output", str(run_dir))
         if not known.get("data"):
-            known["data"] = str(run_dir / "train.jsonl")
-        if not known.get("eval_data") and (run_dir / "eval.jsonl").is_file():
-            known["eval_data"] = str(run_dir / "eval.jsonl")
+            known["data"] = str(run_dir / TRAIN_FILE)
+        if not known.get("eval_data") and (run_dir / EVAL_FILE).is_file():
+            known["eval_data"] = str(run_dir / EVAL_FILE)
     try:
         config = TrainConfig(**known)
     except TypeError as error:

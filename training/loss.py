@@ -20,13 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = -100
-"""Label value of a position that carries no loss (Hugging Face convention)."""
-
-NO_TURN = -1
-"""Turn id of a position that belongs to no supervised turn."""
-
-LOSS_MODES = ("per_turn", "per_token", "naive")
+from training.conventions import IGNORE_INDEX, LOSS_MODES, NO_TURN  # noqa: F401 (the loss's own vocabulary)
 
 
 @dataclass

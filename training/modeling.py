@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from training.collate import PADDING_SEGMENT, MicroBatch, block_diagonal_causal_mask
 from training.config import ConfigError
+from training.tokenization import check_model_dir, load_tokenizer  # noqa: F401 (the trainer loads both here)
 
 
 @dataclass
@@ -49,32 +49,12 @@ def resolve_attention(requested: str, device: torch.device, bf16: bool) -> str:
     return requested
 
 
-def load_tokenizer(model_dir: str):
-    from transformers import AutoTokenizer
-
-    check_model_dir(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(f"the tokenizer in {model_dir} has no chat template")
-    if not tokenizer.is_fast:
-        raise ConfigError(f"the tokenizer in {model_dir} is not a fast tokenizer (offsets are needed)")
-    return tokenizer
-
-
 def pad_token_id_of(tokenizer) -> int:
     """Padding never carries loss or attention, so any id works when the model defines none."""
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
         if candidate is not None:
             return int(candidate)
     return 0
-
-
-def check_model_dir(model_dir: str) -> None:
-    path = Path(model_dir)
-    if not path.is_dir():
-        raise ConfigError(f"model directory {model_dir} does not exist")
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"{model_dir} is not a Hugging Face model directory (no config.json)")
 
 
 def load_model(model_dir: str, attn_implementation: str, gradient_checkpointing: bool) -> nn.Module:

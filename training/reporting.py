@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from training.collate import MicroBatch
-from training.loss import NO_TURN, MicroBatchLoss
+from training.conventions import NO_TURN
+from training.loss import MicroBatchLoss
 from training.metrics import json_number
 
 LOSS, REAL_TOKENS, PADDING_TOKENS, TURNS, SUPERVISED_TOKENS = range(5)

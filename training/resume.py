@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.checkpoint import STATE_FILE, latest_checkpoint, read_trainer_state
 from training.config import ConfigError, TrainConfig
+from training.contract import latest_checkpoint, read_trainer_state
+from training.conventions import RUN_OUTPUTS, STATE_FILE
 from training.distributed import DistributedContext, broadcast_object
 
-RUN_OUTPUTS = ("metrics.jsonl", "result.json", "checkpoints", "final")
 MUST_MATCH = (
     ("dataset_fingerprint", "training data (after tokenization)"),
     ("global_batch_size", "global batch size"),

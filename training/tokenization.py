@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from training.config import ConfigError
+from training.conventions import IGNORE_INDEX, NO_TURN
 from training.data import Conversation
-from training.loss import IGNORE_INDEX, NO_TURN
 
 
 class TemplateError(ValueError):
@@ -179,3 +181,25 @@ def dataset_fingerprint(conversations: list[TokenizedConversation]) -> str:
         digest.update(conversation.labels.tobytes())
         digest.update(f"{conversation.task_type}|{conversation.weight}".encode())
     return digest.hexdigest()
+
+
+def check_model_dir(model_dir: str) -> None:
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise ConfigError(f"model directory {model_dir} does not exist")
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"{model_dir} is not a Hugging Face model directory (no config.json)")
+
+
+def load_tokenizer(model_dir: str):
+    # Deferred: transformers imports torch when it is installed, and a web process loads a
+    # tokenizer only when a page needs one.
+    from transformers import AutoTokenizer
+
+    check_model_dir(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"the tokenizer in {model_dir} has no chat template")
+    if not tokenizer.is_fast:
+        raise ConfigError(f"the tokenizer in {model_dir} is not a fast tokenizer (offsets are needed)")
+    return tokenizer

@@ -15,6 +15,8 @@ import math
 import re
 from functools import lru_cache
 
+from training.contract import load_tokenizer
+
 APPROXIMATION = "approx-v1"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _TEMPLATE_TOKENS_PER_MESSAGE = 4
@@ -27,8 +29,6 @@ def approximate_tokens(text: str) -> int:
 
 @lru_cache(maxsize=4)
 def _load_tokenizer(path: str):
-    from training.modeling import load_tokenizer
-
     return load_tokenizer(path)
 
 

@@ -8,14 +8,12 @@ run on this process's job threads).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
+from training.contract import tiny_model_ensure
 
 from flywheel.demo.replay_corpus import GENERAL_CONVERSATIONS
 from flywheel.jobs.models import Job
@@ -43,20 +41,7 @@ def demo_replay_file_ensure() -> str:
 
 def demo_tiny_model_ensure() -> Path:
     """The tiny offline model under var/models, made on first use (a few seconds)."""
-    from training.tiny_model import make_tiny_model
-
-    target = Path(settings.VAR_DIR) / "models" / "tiny-demo"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside the target and renamed into place, so a half-written model is never used.
-    scratch = target.parent / f".{target.name}-{uuid.uuid4().hex}"
-    make_tiny_model(scratch)
-    try:
-        os.rename(scratch, target)
-    except OSError:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    return tiny_model_ensure(Path(settings.VAR_DIR) / "models" / "tiny-demo")
 
 
 # --- waiting for jobs -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Which tokens will carry loss: the annotator's preview of a conversation as the trainer sees it.
 
-It runs the trainer's own code (training.data + training.tokenization, the same functions
+It runs the trainer's own code (`training.contract`: the same parsing and tokenization
 `python -m training sft` uses with supervise="flagged"), so the highlighted tokens are exactly
 the supervised ones: each ticked assistant answer and its end-of-turn token, never role headers.
 The tokenizer is FLYWHEEL_REVIEW_TOKENIZER, or a tiny offline one made on first use.
@@ -8,44 +8,29 @@ The tokenizer is FLYWHEEL_REVIEW_TOKENIZER, or a tiny offline one made on first 
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-import uuid
 from functools import lru_cache
+
+from training.contract import (
+    IGNORE_INDEX,
+    DataError,
+    TemplateError,
+    TokenizationReport,
+    assistant_turn_spans,
+    conversation_from_record,
+    load_tokenizer,
+    tiny_model_ensure,
+    tokenize_conversation,
+)
 
 from flywheel.review import conf
 
 PREVIEW_MAX_TOKENS = 8192
-_make_lock = threading.Lock()
-
-
-def _ensure_default_tokenizer() -> None:
-    target = conf.review_tokenizer_dir()
-    if (target / "config.json").is_file():
-        return
-    from training.tiny_model import make_tiny_model
-
-    with _make_lock:
-        if (target / "config.json").is_file():
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Built beside the target and renamed into place: another process racing us either
-        # wins the rename (we throw ours away) or sees the finished directory.
-        scratch = target.parent / f".{target.name}-{uuid.uuid4().hex}"
-        make_tiny_model(scratch)
-        try:
-            os.rename(scratch, target)
-        except OSError:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)
 def review_tokenizer():
-    from training.modeling import load_tokenizer
-
     if conf.review_tokenizer_is_default():
-        _ensure_default_tokenizer()
+        tiny_model_ensure(conf.review_tokenizer_dir())
     return load_tokenizer(str(conf.review_tokenizer_dir()))
 
 
@@ -54,10 +39,6 @@ def loss_preview(*, messages: list[dict]) -> dict:
     of {"role", "content", "train"} messages. The tokens echo `content`, so pass the text the
     trainer will get, never the stored original: the review page builds it like the dataset
     builder does, PII scrubbed (`flywheel.review.forms.conversation_for_preview`)."""
-    from training.data import DataError, conversation_from_record
-    from training.loss import IGNORE_INDEX
-    from training.tokenization import TemplateError, TokenizationReport, assistant_turn_spans, tokenize_conversation
-
     empty = {"tokens": [], "supervised": 0, "total": 0, "turns": 0}
     try:
         conversation = conversation_from_record({"messages": messages}, "flagged", "this conversation")

@@ -28,6 +28,7 @@ from pathlib import Path
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE
 
 from flywheel.datasets.exports import export_lines
 from flywheel.jobs.registry import JobCancelled, PermanentJobError, RetryableJobError
@@ -79,15 +80,15 @@ def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> di
     marker_path = run_dir / DATA_MARKER
     marker = json.loads(marker_path.read_text()) if marker_path.is_file() else {}
     if marker.get("content_hash") != version.content_hash:
-        train = _write_atomically(run_dir / "train.jsonl", export_lines(version=version, format_name="openai", split="train"))
-        evaluation = _write_atomically(run_dir / "eval.jsonl", export_lines(version=version, format_name="openai", split="eval"))
+        train = _write_atomically(run_dir / TRAIN_FILE, export_lines(version=version, format_name="openai", split="train"))
+        evaluation = _write_atomically(run_dir / EVAL_FILE, export_lines(version=version, format_name="openai", split="eval"))
         if evaluation == 0:
-            (run_dir / "eval.jsonl").unlink()
+            (run_dir / EVAL_FILE).unlink()
         marker = {"version_id": version.id, "content_hash": version.content_hash, "train": train, "eval": evaluation}
         _write_atomically(marker_path, [json.dumps(marker)])
     config = {
         "model": run.base_model_path,
-        "data": "train.jsonl",
+        "data": TRAIN_FILE,
         "output": ".",
         # The dataset carries a train flag on every assistant message; they decide.
         "supervise": "flagged",
@@ -96,12 +97,12 @@ def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> di
         **run.hyperparameters,
     }
     if marker.get("eval"):
-        config["eval_data"] = "eval.jsonl"
+        config["eval_data"] = EVAL_FILE
     if _uses_deepspeed(run, processes):
         config["deepspeed"] = {"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto",
                                "gradient_accumulation_steps": "auto", "train_batch_size": "auto",
                                "gradient_clipping": "auto"}
-    _write_atomically(run_dir / "config.json", [json.dumps(config, indent=2, ensure_ascii=False)])
+    _write_atomically(run_dir / CONFIG_FILE, [json.dumps(config, indent=2, ensure_ascii=False)])
     return marker
 
 
@@ -112,13 +113,13 @@ def _uses_deepspeed(run: TrainingRun, processes: int) -> bool:
 def trainer_processes() -> int:
     if conf.TRAIN_PROCESSES:
         return conf.TRAIN_PROCESSES
-    import torch
+    import torch  # only the gpu worker gets here: it counts the GPUs the trainer will use
 
     return max(1, torch.cuda.device_count())
 
 
 def trainer_command(run_dir: Path, processes: int) -> tuple[list[str], str]:
-    trainer = ["-m", "training", "sft", "--config", str(run_dir / "config.json")]
+    trainer = ["-m", "training", "sft", "--config", str(run_dir / CONFIG_FILE)]
     if processes > 1:
         return ([conf.TRAIN_PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                  *trainer], f"torchrun ×{processes}")
@@ -195,7 +196,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _read_result(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+        return json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
 
@@ -232,7 +233,7 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
     processes = trainer_processes()
     marker = run_directory_prepare(run, run_dir, processes)
     stop_stale_trainer(run_dir)
-    (run_dir / "result.json").unlink(missing_ok=True)
+    (run_dir / RESULT_FILE).unlink(missing_ok=True)
     command, launcher = trainer_command(run_dir, processes)
     total = expected_total_steps(run, marker.get("train", 0), processes)
     TrainingRun.objects.filter(id=run.id).update(

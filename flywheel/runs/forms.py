@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from training.contract import is_model_directory
 
 from flywheel.datasets.models import DatasetVersion
 from flywheel.runs import conf
@@ -45,7 +46,7 @@ def model_directories(limit: int = 50) -> list[str]:
             continue
         for child in sorted(root.iterdir()):
             for candidate in (child, child / "final"):
-                if (candidate / "config.json").is_file() and (candidate / "tokenizer_config.json").is_file():
+                if is_model_directory(candidate):
                     found.append(str(candidate))
     return found[:limit]
 

@@ -1,6 +1,6 @@
 """The run form's settings: each with the seed's default and why it is the default.
 
-Values are checked by the trainer's own validation (`training.config.build_config`), so the
+Values are checked by the trainer's own validation (`training.contract.build_config`), so the
 form refuses exactly what the trainer would refuse, before a GPU is tied up.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from training.config import ConfigError, build_config
-from training.loss import LOSS_MODES
+from training.contract import LOSS_MODES, ConfigError, build_config
 
 SMALL_VERTICAL_SET = 10_000
 

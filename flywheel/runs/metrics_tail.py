@@ -3,7 +3,7 @@
 
 A `resumed` line says the trainer restarted from a checkpoint at that step: rows of later
 steps are deleted there, and the lines that follow write them again (the same rule as
-`training.metrics.read_metrics`). Reading the file again from the start therefore always ends
+`training.contract.read_metrics`). Reading the file again from the start therefore always ends
 in the same rows.
 """
 
@@ -14,7 +14,7 @@ import logging
 import re
 from pathlib import Path
 
-from training.checkpoint import complete_checkpoints
+from training.contract import METRICS_FILE, complete_checkpoints
 
 from flywheel.runs.models import RunMetric, TrainingRun
 
@@ -45,7 +45,7 @@ class MetricsTail:
     def __init__(self, *, run: TrainingRun, run_dir: Path):
         self.run_id = run.id
         self.run_dir = run_dir
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS_FILE
         self.offset = 0
         self.channels: set[str] = set()
         self.skipped_lines = 0
