@@ -1,66 +1,94 @@
 """Offline labeling and continuity prediction throughput, against the embedding pass they both
 need, in one run (the machines are shared and noisy: compare ratios, not absolute times).
 
-Baseline: embedding every text the step reads, once, with the same model (the floor: neither
-step can be faster than reading its input through the embedding model). Prints, for N sessions
-(hh-rlhf and KdConv from ../shared/datasets, or synthetic ones), sessions/s of
-1. the offline labeler (task type by keywords + nearest taxonomy example, heuristic quality),
-2. continuity prediction (features + MLP, packaged default model),
-and each one's time as a ratio of its baseline (each timing the faster of two runs).
+Sessions: N conversations of T user turns each (default 1,000 x 10), half Chinese (KdConv,
+CrossWOZ), half English (TIAGE, hh-rlhf), from ../shared/datasets; conversations shorter than T
+user turns are joined with the next ones of the same source (real pseudo multi-turn sessions).
 
-Run: `python bench/labeling_continuity.py [--sessions 400]`. No database needed.
+Baselines: embedding every text the step reads, once, with the same model (the floor: neither
+step can be faster than reading its input through the embedding model). Prints
+1. the offline labeler (task type by keywords + nearest taxonomy example, heuristic quality),
+2. `manage.py continuity_predict` on the sessions as a JSONL file (features + MLP, packaged
+   default model), against embedding the distinct texts of each of its batches,
+and each one's time as a ratio of its baseline (each timing the faster of two runs). The goal
+for continuity is 1,000 sessions of 10 user turns in under 60 s on 2 cores.
+
+Run: `python bench/labeling_continuity.py [--sessions 1000] [--turns 10]`. No database needed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATASETS = REPO.parent / "shared" / "datasets"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flywheel.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def sessions(n: int) -> list[list[dict]]:
-    from flywheel.continuity.public_samples import hh_rlhf_conversations, kdconv_conversations
+def _joined(conversations: list[list[dict]], turns: int) -> list[list[dict]]:
+    """Conversations of exactly `turns` user turns, joining consecutive ones where needed."""
+    out, current = [], []
+    for messages in conversations:
+        current += messages
+        while sum(m["role"] == "user" for m in current) >= turns:
+            users = [i for i, m in enumerate(current) if m["role"] == "user"]
+            cut = users[turns] if len(users) > turns else len(current)
+            out.append(current[:cut])
+            current = current[cut:]
+    return out
 
-    out = []
-    if (DATASETS / "hh-rlhf-harmless-base-test.jsonl.gz").exists():
-        out += [c.messages for c in hh_rlhf_conversations(DATASETS / "hh-rlhf-harmless-base-test.jsonl.gz", limit=n // 2)]
-        out += [c.messages for c in kdconv_conversations(DATASETS / "kdconv-film-dev.json.gz")][: n - len(out)]
+
+def sessions(n: int, turns: int) -> list[list[dict]]:
+    from flywheel.continuity.public_samples import public_sample_sets
+    from tests.support.datasets import SHARED_DATASETS
+
+    sets = public_sample_sets(SHARED_DATASETS)
+    chinese = [name for name in sets if name.startswith(("kdconv", "crosswoz"))]
+    english = [name for name in sets if name.startswith(("tiage", "hh-rlhf"))]
+    pools = {name: _joined([c.messages for c in sets[name]], turns) for name in chinese + english}
+    out: list[list[dict]] = []
+    for names, share in ((chinese, n // 2), (english, n - n // 2)):
+        if not names:
+            continue
+        mixed = [s for group in zip(*(pools[name] for name in names)) for s in group]
+        while mixed and len(mixed) < share:  # not enough: reuse (the embedding cache is per batch)
+            mixed += mixed
+        out += mixed[:share]
     while len(out) < n:  # synthetic filler when the samples are absent
         i = len(out)
-        out.append([{"role": "user", "content": f"Question {i}: how do I sort a list in Python?"},
-                    {"role": "assistant", "content": "Use sorted(items) or items.sort()."},
-                    {"role": "user", "content": f"请问第{i}个问题：怎么计算平均数？"},
-                    {"role": "assistant", "content": "把所有数加起来再除以个数。"}])
+        out.append([m for k in range(turns) for m in (
+            {"role": "user", "content": f"Question {i}.{k}: how do I sort a list in Python?"},
+            {"role": "assistant", "content": "Use sorted(items) or items.sort()."})])
     return out[:n]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=400)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--turns", type=int, default=10)
     args = parser.parse_args()
     import django
 
     django.setup()
-    from flywheel.continuity.classifier import TrainedClassifier
-    from flywheel.continuity.engine import EMBED_MAX_CHARS, predict_conversations
+    from django.core.management import call_command
+
+    from flywheel.continuity.engine import EMBED_MAX_CHARS
     from flywheel.continuity.features import normalise
-    from flywheel.continuity.services import PACKAGED_DIR
+    from flywheel.continuity.management.commands.continuity_predict import BATCH
     from flywheel.labeling.offline import label_offline
     from flywheel.labeling.taxonomy import taxonomy
-    from flywheel.llm.embeddings import embed_texts
+    from flywheel.llm.embeddings import embed_texts, embedding_model_name
 
-    data = sessions(args.sessions)
+    data = sessions(args.sessions, args.turns)
     embed_texts(["warm up"])  # load the model outside the timings
     label_offline([{"messages": data[0], "language": ""}], taxonomy=taxonomy())  # and the taxonomy examples
-    model = TrainedClassifier.load(PACKAGED_DIR)
 
     def best_of_two(step) -> float:
         """The faster of two runs: the first big batch also pays for warming the allocator."""
@@ -73,19 +101,33 @@ def main() -> None:
 
     # Exactly what the offline labeler embeds: the first two user turns of each session.
     requests = [" ".join([m["content"] for m in s if m["role"] == "user"][:2])[:600] for s in data]
-    texts = list(dict.fromkeys(normalise(m["content"]) for s in data for m in s))
     label_baseline = best_of_two(lambda: embed_texts(requests, max_chars=600))
     labeling = best_of_two(lambda: label_offline([{"messages": s, "language": ""} for s in data], taxonomy=taxonomy()))
-    continuity_baseline = best_of_two(lambda: embed_texts(texts, max_chars=EMBED_MAX_CHARS))
-    continuity = best_of_two(lambda: predict_conversations(data, model))
-    predictions = predict_conversations(data, model)
-    turns = sum(len(p) for p in predictions)
 
-    print(f"sessions: {len(data)}, user turns predicted: {turns}, messages embedded: {len(texts)}")
+    # What continuity_predict embeds: the distinct normalised texts of each batch of BATCH sessions.
+    batches = [list(dict.fromkeys(normalise(m["content"]) for s in data[i:i + BATCH] for m in s))
+               for i in range(0, len(data), BATCH)]
+
+    def embedding_pass():
+        for texts in batches:
+            embed_texts(texts, max_chars=EMBED_MAX_CHARS)
+
+    with tempfile.TemporaryDirectory() as directory:
+        source, target = Path(directory) / "sessions.jsonl", Path(directory) / "out.jsonl"
+        source.write_text("".join(json.dumps({"messages": s}, ensure_ascii=False) + "\n" for s in data))
+        continuity_baseline = best_of_two(embedding_pass)
+        continuity = best_of_two(lambda: call_command("continuity_predict", "--input", str(source), "--output",
+                                                      str(target), stdout=open(os.devnull, "w"),
+                                                      stderr=open(os.devnull, "w")))
+        turns = sum(len(json.loads(line)["continuity"]) for line in target.open())
+
+    print(f"embedding model: {embedding_model_name()}, cores: {len(os.sched_getaffinity(0))}")
+    print(f"sessions: {len(data)}, user turns predicted: {turns}, texts embedded: {sum(map(len, batches))}")
     print(f"offline labeling: {len(data) / labeling:8.1f} sessions/s  ({labeling:.1f}s; "
           f"{labeling / label_baseline:.2f}x its embedding baseline of {label_baseline:.1f}s)")
     print(f"continuity:       {len(data) / continuity:8.1f} sessions/s  ({continuity:.1f}s; "
-          f"{continuity / continuity_baseline:.2f}x its embedding baseline of {continuity_baseline:.1f}s)")
+          f"{continuity / continuity_baseline:.2f}x its embedding baseline of {continuity_baseline:.1f}s; "
+          f"{turns / continuity:.0f} user turns/s)")
 
 
 if __name__ == "__main__":

@@ -52,8 +52,8 @@ MINING_LABEL_QUALITY_MAX = int(_between("FLYWHEEL_MINING_LABEL_QUALITY_MAX",
                                         env_int("FLYWHEEL_MINING_LABEL_QUALITY_MAX", 2), 0, 5))
 
 # Synthesis: a new prompt whose cosine similarity to an existing prompt reaches this is a
-# duplicate. The packaged embedding model reads no Chinese, so text that is mostly Chinese is
-# compared by character-bigram Jaccard instead (unless FLYWHEEL_EMBEDDING_MODEL is set).
+# duplicate. With an English-only embedding model (FLYWHEEL_EMBEDDING_MODEL=all-MiniLM-L6-v2), text
+# that is mostly Chinese is compared by character-bigram Jaccard instead; the default reads Chinese.
 SYNTH_DEDUP_COSINE = _between("FLYWHEEL_SYNTH_DEDUP_COSINE", env_float("FLYWHEEL_SYNTH_DEDUP_COSINE", 0.9), 0.5, 1.0)
 SYNTH_DEDUP_CJK_JACCARD = _between(
     "FLYWHEEL_SYNTH_DEDUP_CJK_JACCARD", env_float("FLYWHEEL_SYNTH_DEDUP_CJK_JACCARD", 0.6), 0.1, 1.0)

@@ -8,8 +8,9 @@ Methods (each sample records its method, variant, seed or source, prompt version
 
 New prompts are compared with existing ones (seed prompts, earlier synthetic prompts, recent
 user prompts from the logs) before they are answered: a cosine similarity of the embeddings at
-or above FLYWHEEL_SYNTH_DEDUP_COSINE makes a duplicate. The packaged embedding model reads no
-Chinese, so with it, text that is mostly Chinese is compared by character-bigram Jaccard.
+or above FLYWHEEL_SYNTH_DEDUP_COSINE makes a duplicate. The packaged default embedding reads
+Chinese; only with an English-only model (FLYWHEEL_EMBEDDING_MODEL=all-MiniLM-L6-v2) is text that
+is mostly Chinese compared by character-bigram Jaccard instead.
 
 A run is a list of slots; each slot's plan (variant, seeds, source) depends only on the run and
 the slot number, and each slot's sample is stored as soon as its prompt arrives, so a resumed
@@ -23,7 +24,6 @@ import re
 from typing import Callable
 
 import numpy as np
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,7 +36,7 @@ from flywheel.construction.selection import normalize_text, text_hash
 from flywheel.ingest.models import Message
 from flywheel.jobs.registry import JobCancelled
 from flywheel.llm.client import LLMRequestRejected, llm_is_configured
-from flywheel.llm.embeddings import embed_texts
+from flywheel.llm.embeddings import embed_texts, embedding_reads_chinese
 from flywheel.review.services import review_item_enqueue
 
 Method = SyntheticSample.Method
@@ -194,10 +194,10 @@ def _bigrams(text: str) -> set[str]:
 
 class PromptIndex:
     """The prompts new ones must not repeat: embeddings for the model's languages, character
-    bigrams for Chinese when the packaged (English-only) model is in use."""
+    bigrams for Chinese when the embedding model is English-only."""
 
     def __init__(self, texts: list[str]):
-        self.lexical_cjk = not django_settings.FLYWHEEL_EMBEDDING_MODEL
+        self.lexical_cjk = not embedding_reads_chinese()
         self.texts: list[str] = []
         self.vectors = np.zeros((0, 1), dtype=np.float32)
         self.cjk: list[tuple[str, set[str]]] = []

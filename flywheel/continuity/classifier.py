@@ -1,25 +1,35 @@
 """The continuity classifier: a small torch MLP over `features.FEATURE_NAMES`, and its artifacts.
 
 An artifact directory holds `model.pt` (state dict), `meta.json` (feature names, standardisation,
-decision threshold, embedding model, training counts, evaluation report). Nothing here touches
-the database, so `continuity_predict` and the tests use it directly.
+decision thresholds per language, embedding model, training data, evaluation report). Nothing here
+touches the database, so `continuity_predict` and the tests use it directly.
+
+Thresholds are per language ("zh" for a turn that is mostly Chinese characters, "en" for any
+other: English is the only other language the public samples have), chosen on validation
+conversations; `threshold` is the one for turns of a language the validation data did not hold.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from torch import nn
 
-from flywheel.continuity.features import FEATURE_NAMES
+from flywheel.continuity.features import FEATURE_NAMES, cjk_share, normalise
 
 ARCHITECTURE = "mlp-32-16"
+LANGUAGES = ("zh", "en")
+
+
+def turn_language(text: str) -> str:
+    """"zh" when at least 30% of the turn's letters are Chinese characters, else "en"."""
+    return "zh" if cjk_share(normalise(text)) >= 0.3 else "en"
 
 
 class ContinuityNet(nn.Module):
@@ -42,6 +52,10 @@ class TrainedClassifier:
     std: np.ndarray
     threshold: float
     meta: dict
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, language: str) -> float:
+        return self.thresholds.get(language, self.threshold)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """P(the turn continues the session's topic), one per feature row."""
@@ -56,7 +70,8 @@ class TrainedClassifier:
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), directory / "model.pt")
         meta = {**self.meta, "architecture": ARCHITECTURE, "feature_names": list(FEATURE_NAMES),
-                "mean": self.mean.tolist(), "std": self.std.tolist(), "threshold": self.threshold}
+                "mean": self.mean.tolist(), "std": self.std.tolist(), "threshold": self.threshold,
+                "thresholds": self.thresholds}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
     @classmethod
@@ -68,22 +83,36 @@ class TrainedClassifier:
         net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
         net.eval()
         return cls(net=net, mean=np.asarray(meta["mean"], dtype=np.float32),
-                   std=np.asarray(meta["std"], dtype=np.float32), threshold=float(meta["threshold"]), meta=meta)
+                   std=np.asarray(meta["std"], dtype=np.float32), threshold=float(meta["threshold"]), meta=meta,
+                   thresholds={k: float(v) for k, v in (meta.get("thresholds") or {}).items()})
 
 
 def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None = None, seed: int = 0,
-        epochs: int = 400, meta: dict | None = None) -> TrainedClassifier:
-    """Full-batch AdamW with class-balanced weights; the best epoch on a 15% validation split
-    is kept, and the decision threshold is the one that maximises macro F1 there (balanced
-    accuracy would cut too many real multi-turn sessions where switches are rare)."""
+        epochs: int = 400, meta: dict | None = None, validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        languages: list[str] | None = None) -> TrainedClassifier:
+    """Full-batch AdamW with class-balanced weights; the best epoch on the validation examples is
+    kept. `validation` is (features, labels, weights) of conversations kept apart from training
+    (without it, 15% of the examples are drawn at random). The thresholds are then chosen there:
+    one per language in `languages` (one per validation row) that has both classes, each
+    maximising the F1 of the "new topic" class (the class that decides which sessions get cut),
+    and one over all rows."""
     if len(set(labels.tolist())) < 2:
         raise ValueError("training needs both continuing and switching turns")
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     random.seed(seed)
-    order = rng.permutation(len(labels))
-    cut = max(1, int(0.15 * len(order)))
-    valid, train = order[:cut], order[cut:]
+    if validation is not None:
+        x_valid, y_valid, w_valid = validation
+        features = np.concatenate([features, x_valid])
+        labels = np.concatenate([labels, y_valid])
+        weights = np.concatenate([weights if weights is not None else np.ones(len(features) - len(y_valid)), w_valid])
+        train = np.arange(len(labels) - len(y_valid))
+        valid = np.arange(len(labels) - len(y_valid), len(labels))
+    else:
+        order = rng.permutation(len(labels))
+        cut = max(1, int(0.15 * len(order)))
+        valid, train = order[:cut], order[cut:]
+        languages = None
     mean = features[train].mean(axis=0)
     std = features[train].std(axis=0) + 1e-6
     x = torch.from_numpy(((features - mean) / std).astype(np.float32))
@@ -115,13 +144,30 @@ def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None 
     net.eval()
     with torch.no_grad():
         valid_proba = torch.sigmoid(net(x[v_idx])).numpy()
-    threshold = best_threshold(valid_proba, labels[valid], metric="f1_macro")
+    threshold, thresholds = language_thresholds(valid_proba, labels[valid], languages)
     return TrainedClassifier(net=net, mean=mean.astype(np.float32), std=std.astype(np.float32),
-                             threshold=threshold, meta={**(meta or {}), "validation_loss": best_loss})
+                             threshold=threshold, thresholds=thresholds,
+                             meta={**(meta or {}), "validation_loss": best_loss})
+
+
+def language_thresholds(scores: np.ndarray, labels: np.ndarray, languages: list[str] | None
+                        ) -> tuple[float, dict[str, float]]:
+    """(the threshold over all rows, {language: its own threshold}), each maximising the F1 of
+    the "new topic" class (label 0) on these rows."""
+    overall = best_threshold(scores, labels, metric="f1_switch")
+    per_language = {}
+    if languages is not None:
+        tags = np.asarray(languages)
+        for language in sorted(set(languages)):
+            mask = tags == language
+            if len(set(labels[mask].tolist())) == 2:
+                per_language[language] = best_threshold(scores[mask], labels[mask], metric="f1_switch")
+    return overall, per_language
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray, *, metric: str = "balanced_accuracy") -> float:
-    """The cut that maximises balanced accuracy (switches are the minority class) or macro F1."""
+    """The cut that maximises balanced accuracy (switches are the minority class), macro F1, or the
+    F1 of the "new topic" class (`f1_switch`). A turn continues when its score is >= the cut."""
     if len(set(labels.tolist())) < 2:
         return 0.5
     best, best_score = 0.5, -1.0
@@ -129,6 +175,8 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, *, metric: str = "bal
         predicted = scores >= cut
         if metric == "f1_macro":
             score = float(f1_score(labels, predicted.astype(int), average="macro", zero_division=0))
+        elif metric == "f1_switch":
+            score = float(f1_score(labels, predicted.astype(int), pos_label=0, zero_division=0))
         else:
             tpr = float((predicted & (labels == 1)).sum() / max(1, (labels == 1).sum()))
             tnr = float((~predicted & (labels == 0)).sum() / max(1, (labels == 0).sum()))
@@ -138,8 +186,9 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, *, metric: str = "bal
     return best
 
 
-def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
-    """Accuracy, F1 of both classes and ROC AUC of P(continue) against the true labels."""
+def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float | np.ndarray) -> dict:
+    """Accuracy, F1 of both classes, precision and recall of the "new topic" class, and ROC AUC
+    of P(continue) against the true labels. `threshold`: one cut, or one per row (per language)."""
     predicted = (scores >= threshold).astype(int)
     report = {
         "n": int(len(labels)),
@@ -149,7 +198,10 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
         "f1_continue": round(float(f1_score(labels, predicted, pos_label=1, zero_division=0)), 4),
         "f1_switch": round(float(f1_score(labels, predicted, pos_label=0, zero_division=0)), 4),
         "f1_macro": round(float(f1_score(labels, predicted, average="macro", zero_division=0)), 4),
+        "precision_switch": round(float(precision_score(labels, predicted, pos_label=0, zero_division=0)), 4),
+        "recall_switch": round(float(recall_score(labels, predicted, pos_label=0, zero_division=0)), 4),
         "roc_auc": round(float(roc_auc_score(labels, scores)), 4) if len(set(labels.tolist())) == 2 else None,
-        "threshold": round(float(threshold), 4),
     }
+    if np.ndim(threshold) == 0:
+        report["threshold"] = round(float(threshold), 4)
     return report

@@ -64,8 +64,11 @@ def splice_switch(a: LabelledConversation, b: LabelledConversation, *, keep: int
         (label if label is not None else 1) for label in b.labels[start + 1:start + take]
     ]
     messages = [m for ex in head + tail for m in ex]
+    a_weights, b_weights = a.meta.get("weights") or {}, b.meta.get("weights") or {}
+    weights = {k: w for k, w in a_weights.items() if k < keep}
+    weights.update({keep + j: w for j, w in ((k - start, w) for k, w in b_weights.items()) if 0 < j < take})
     return LabelledConversation(messages=messages, labels=labels, group=a.group, origin="spliced:switch",
-                                meta={"switch_at": keep})
+                                meta={"switch_at": keep, "weights": weights, **_keys(a, b)})
 
 
 def splice_insert(a: LabelledConversation, b: LabelledConversation, *, at: int, donor: int) -> LabelledConversation:
@@ -73,8 +76,15 @@ def splice_insert(a: LabelledConversation, b: LabelledConversation, *, at: int, 
     parts = a_ex[:at] + [b_ex[donor]] + a_ex[at:]
     labels = list(a.labels[:at]) + [0] + [None] + list(a.labels[at + 1:])
     messages = [m for ex in parts for m in ex]
+    a_weights = a.meta.get("weights") or {}
+    weights = {(k if k < at else k + 1): w for k, w in a_weights.items() if k != at}
     return LabelledConversation(messages=messages, labels=labels[:len(parts)], group=a.group,
-                                origin="spliced:insert", meta={"switch_at": at})
+                                origin="spliced:insert", meta={"switch_at": at, "weights": weights, **_keys(a, b)})
+
+
+def _keys(a: LabelledConversation, b: LabelledConversation) -> dict:
+    """Where a splice came from: its host's key (the split it belongs to) and its donor's."""
+    return {"key": a.meta.get("key"), "donor_key": b.meta.get("key")}
 
 
 def _donor(index: int, pool: Sequence[LabelledConversation], centroids: np.ndarray | None, rng: random.Random,

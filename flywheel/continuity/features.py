@@ -58,6 +58,7 @@ FEATURE_NAMES = (
     "emb_reply_history_max",
     "lex_reply_recent",
     "lex_reply_history",
+    "bigram_recent",
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -164,18 +165,30 @@ def containment(part: frozenset[str], whole: frozenset[str]) -> float:
     return len(part & whole) / len(part)
 
 
+def char_bigrams(text: str) -> frozenset[str]:
+    """Pairs of adjacent letters or digits, case-folded, punctuation and spaces dropped."""
+    chars = [ch for ch in text.lower() if ch.isalnum()]
+    return frozenset(a + b for a, b in zip(chars, chars[1:]))
+
+
 def _topic_chars(text: str) -> str:
     return "".join(ch for ch in text.lower() if (ch.isalnum() and ch not in _ZH_STOP))
 
 
 def longest_shared_span(a: str, b: str, *, cap: int = 24) -> int:
     """Length (up to `cap`) of the longest common substring of the topic characters: a shared
-    name or title. Binary search over the length with sets of substrings: linear per probe."""
-    a, b = _topic_chars(a)[:1000], _topic_chars(b)[:8000]
+    name or title."""
+    return _longest_shared(_topic_chars(a), _topic_chars(b), cap=cap)
+
+
+def _longest_shared(a: str, b: str, *, cap: int = 24) -> int:
+    """Binary search over the length; each probe looks for the pieces of `a` (a user turn, short)
+    in `b` (the history, long) with the string search. Messages joined into `b` are separated by
+    a newline, which no piece of `a` contains, so a span never crosses two messages."""
+    a, b = a[:1000], b[-8000:]
 
     def shared(k: int) -> bool:
-        pieces = {b[i:i + k] for i in range(len(b) - k + 1)}
-        return any(a[i:i + k] in pieces for i in range(len(a) - k + 1))
+        return any(a[i:i + k] in b for i in range(len(a) - k + 1))
 
     low, high = 0, min(cap, len(a), len(b))
     while low < high:
@@ -187,9 +200,9 @@ def longest_shared_span(a: str, b: str, *, cap: int = 24) -> int:
     return low
 
 
-def _span_score(a: str, b: str) -> float:
+def _span_score(a: str, a_topic: str, b_topic: str) -> float:
     """Latin letters count a quarter, so a shared English word scores like a shared Chinese one."""
-    span = longest_shared_span(a, b)
+    span = _longest_shared(a_topic, b_topic)
     latin = not _CJK.search(a)
     effective = span / 4 if latin else span
     return min(effective, 6.0) / 6.0
@@ -225,64 +238,81 @@ def user_turn_positions(messages: Sequence[dict]) -> list[int]:
     return [i for i, m in enumerate(messages) if m.get("role") == "user"]
 
 
-def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(a @ b / norm) if norm > 0 else 0.0
+class _Conversation:
+    """Per-message values computed once and shared by every turn of a conversation."""
+
+    def __init__(self, messages: Sequence[dict], vectors: np.ndarray):
+        self.messages = messages
+        self.roles = [m.get("role") for m in messages]
+        self.texts = [normalise(str(m.get("content") or "")) for m in messages]
+        self.grams = [content_ngrams(t) for t in self.texts]
+        self.bigrams = [char_bigrams(t) for t in self.texts]
+        self.topics = [_topic_chars(t) for t in self.texts]
+        self.lowered = [t.lower() for t in self.texts]
+        vectors = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(vectors) else np.zeros((0, 1), np.float32)
+        self.unit = vectors / np.maximum(norms, 1e-12)
+        self.cos = self.unit @ self.unit.T  # (M, M) cosine of every pair of messages
+
+    def cos_mean(self, position: int, indices: list[int]) -> float:
+        """Cosine of the message at `position` with the mean of the vectors at `indices`."""
+        if not indices:
+            return 0.0
+        mean = self.unit[indices].mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return float(self.unit[position] @ mean / norm) if norm > 0 else 0.0
 
 
-def turn_features(messages: Sequence[dict], position: int, vectors: np.ndarray, texts: Sequence[str],
-                  grams: Sequence[frozenset[str]]) -> list[float]:
-    """Features of the user turn at `position` given every message before it.
+def _union(sets: Sequence[frozenset[str]]) -> frozenset[str]:
+    return frozenset().union(*sets) if sets else frozenset()
 
-    `texts`, `vectors` and `grams` are the normalised text, embedding and n-grams of every message.
-    """
+
+def turn_features(c: _Conversation, position: int) -> list[float]:
+    """Features of the user turn at `position` given every message before it (and its reply)."""
+    messages, texts, grams, cos = c.messages, c.texts, c.grams, c.cos
     turn = texts[position]
-    users_before = [i for i in range(position) if messages[i].get("role") == "user"]
+    users_before = [i for i in range(position) if c.roles[i] == "user"]
     prev_user = users_before[-1]
-    answers_between = [i for i in range(prev_user + 1, position) if messages[i].get("role") != "user"]
+    answers_between = [i for i in range(prev_user + 1, position) if c.roles[i] != "user"]
     prev_answer = answers_between[-1] if answers_between else None
     history = [i for i in range(position) if texts[i]]
     recent = [i for i in history if i >= prev_user]
     earlier = [i for i in history if i < prev_user]
     # The answer to this turn (when the log has one) shows what the turn was really about.
-    reply = next((i for i in range(position + 1, len(messages)) if messages[i].get("role") != "user"
-                  and texts[i]), None)
-    if reply is not None and any(messages[i].get("role") == "user" for i in range(position + 1, reply)):
+    reply = next((i for i in range(position + 1, len(messages)) if c.roles[i] != "user" and texts[i]), None)
+    if reply is not None and any(c.roles[i] == "user" for i in range(position + 1, reply)):
         reply = None
 
-    sims = [_cos(vectors[position], vectors[i]) for i in history] or [0.0]
-    mean_vector = vectors[history].mean(axis=0) if history else np.zeros_like(vectors[position])
-    recent_vector = vectors[recent].mean(axis=0) if recent else np.zeros_like(vectors[position])
-    history_grams = frozenset().union(*(grams[i] for i in history)) if history else frozenset()
-    recent_grams = frozenset().union(*(grams[i] for i in recent)) if recent else frozenset()
-    earlier_grams = frozenset().union(*(grams[i] for i in earlier)) if earlier else frozenset()
-    before_answer = frozenset().union(*(grams[i] for i in history if prev_answer is None or i < prev_answer)) \
-        if history else frozenset()
-    recent_text = "\n".join(texts[i] for i in recent)
-    history_text = "\n".join(texts[i] for i in history)
+    history_grams = _union([grams[i] for i in history])
+    recent_grams = _union([grams[i] for i in recent])
+    earlier_grams = _union([grams[i] for i in earlier])
+    before_answer = _union([grams[i] for i in history if prev_answer is None or i < prev_answer])
+    recent_topics = "\n".join(c.topics[i] for i in recent)
+    history_topics = "\n".join(c.topics[i] for i in history)
 
     turn_names = names(turn)
-    history_lower = history_text.lower()
+    history_lower = "\n".join(c.lowered[i] for i in history)
     new_names = sum(1 for n in turn_names if n not in history_lower)
     known_names = len(turn_names) - new_names
 
-    lowered = turn.lower()
+    lowered = c.lowered[position]
     prev_answer_text = texts[prev_answer] if prev_answer is not None else ""
     short = _words(turn) <= 12
+    last_exchange = c.bigrams[prev_user] | (c.bigrams[prev_answer] if prev_answer is not None else frozenset())
     return [
-        _cos(vectors[position], vectors[prev_user]),
-        _cos(vectors[position], vectors[prev_answer]) if prev_answer is not None else 0.0,
-        max(sims),
-        _cos(vectors[position], mean_vector),
-        _cos(vectors[position], vectors[users_before[0]]),
+        float(cos[position, prev_user]),
+        float(cos[position, prev_answer]) if prev_answer is not None else 0.0,
+        float(cos[position, history].max()) if history else 0.0,
+        c.cos_mean(position, history),
+        float(cos[position, users_before[0]]),
         cjk_share(turn),
         containment(grams[position], grams[prev_answer]) if prev_answer is not None else 0.0,
         containment(grams[position], grams[prev_user]),
         containment(grams[position], recent_grams),
         containment(grams[position], history_grams),
         containment(grams[prev_answer], grams[position]) if prev_answer is not None else 0.0,
-        _span_score(turn, recent_text),
-        _span_score(turn, history_text),
+        _span_score(turn, c.topics[position], recent_topics),
+        _span_score(turn, c.topics[position], history_topics),
         min(new_names, 3) / 3,
         min(known_names, 3) / 3,
         float(_starts_with(turn, _EN_FOLLOW_UP) or _starts_with(turn, _ZH_FOLLOW_UP)),
@@ -298,20 +328,23 @@ def turn_features(messages: Sequence[dict], position: int, vectors: np.ndarray, 
         containment(grams[position] - before_answer, grams[prev_answer]) if prev_answer is not None else 0.0,
         containment(grams[position], earlier_grams),
         float(reply is not None),
-        _cos(vectors[reply], recent_vector) if reply is not None else 0.0,
-        max(_cos(vectors[reply], vectors[i]) for i in history) if reply is not None and history else 0.0,
+        c.cos_mean(reply, recent) if reply is not None else 0.0,
+        float(cos[reply, history].max()) if reply is not None and history else 0.0,
         containment(grams[reply], recent_grams) if reply is not None else 0.0,
         containment(grams[reply], history_grams) if reply is not None else 0.0,
+        # The baseline the classifier is measured against: char-bigram overlap with the last exchange.
+        containment(c.bigrams[position], last_exchange),
     ]
 
 
 def conversation_features(messages: Sequence[dict], vectors: np.ndarray) -> tuple[list[int], np.ndarray]:
     """(positions of the user turns after the first, their feature rows). `vectors` holds one
     embedding per message, of the normalised text."""
-    texts = [normalise(str(m.get("content") or "")) for m in messages]
-    grams = [content_ngrams(t) for t in texts]
     positions = user_turn_positions(messages)[1:]
-    rows = [turn_features(messages, p, vectors, texts, grams) for p in positions]
+    if not positions:
+        return positions, np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    shared = _Conversation(messages, vectors)
+    rows = [turn_features(shared, p) for p in positions]
     return positions, np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
 
 

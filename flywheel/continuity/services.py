@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.continuity import conf
-from flywheel.continuity.classifier import TrainedClassifier
+from flywheel.continuity.classifier import TrainedClassifier, turn_language
 from flywheel.continuity.data import LabelledConversation, real_conversation
-from flywheel.continuity.engine import EmbeddingCache, held_out_indices, predict_conversations, train_and_evaluate
+from flywheel.continuity.engine import EmbeddingCache, predict_conversations
 from flywheel.continuity.models import (
     ContinuityHumanLabel,
     ContinuityModelVersion,
@@ -54,8 +54,15 @@ class ContinuityTrainingError(ValueError):
 class ActiveModel:
     version: str
     classifier: TrainedClassifier
-    threshold: float
+    threshold: float  # for turns of a language the model has no threshold of its own for
     packaged: bool
+    override: float | None = None  # FLYWHEEL_CONTINUITY_THRESHOLD: one cut for every language
+
+    def threshold_for(self, text: str) -> float:
+        """The cut for a user turn: the override, else the model's threshold for its language."""
+        if self.override is not None:
+            return self.override
+        return self.classifier.threshold_for(turn_language(text))
 
 
 def versions_root() -> Path:
@@ -87,7 +94,7 @@ def continuity_model_active() -> ActiveModel:
             "or --public-samples DIR)")
     override = conf.threshold_override()
     return ActiveModel(version=version, classifier=classifier, threshold=override or classifier.threshold,
-                       packaged=packaged)
+                       packaged=packaged, override=override)
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -136,62 +143,72 @@ def stored_conversations(*, limit: int = 20_000) -> list[LabelledConversation]:
                     labels.append(1)
             conv = real_conversation([{"role": r[2], "content": r[3] or ""} for r in messages],
                                      group=apps[session_id] or "", labels=labels)
-            conv.meta.update(weights=weights, session_id=session_id)
+            conv.meta.update(weights=weights, session_id=session_id, key=f"stored/{session_id}")
             out.append(conv)
     return out
 
 
 def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0, activate: bool = True,
                            created_by=None, job_id: int | None = None, progress: Progress | None = None,
-                           use_stored: bool = True) -> ContinuityModelVersion:
-    """Train, evaluate on held-out conversations, save the artifact and record the version."""
-    say = progress or (lambda note: None)
-    conversations = stored_conversations() if use_stored else []
-    sources = {"stored_sessions": len(conversations)}
-    extra_eval: dict[str, list[LabelledConversation]] = {}
-    embed = EmbeddingCache()
-    if public_samples is not None:
-        from flywheel.continuity.engine import with_splices
-        from flywheel.continuity.public_samples import public_sample_sets
-
-        rng = random.Random(seed + 1)
-        held_out_public: dict[str, list[int]] = {}
-        for name, sample in public_sample_sets(Path(public_samples)).items():
-            # Recorded with the model, so anyone can evaluate it on exactly what it never saw.
-            held_out_public[name] = held_out_indices(len(sample), share=0.3, rng=rng)
-            held_set = set(held_out_public[name])
-            train_part = [c for i, c in enumerate(sample) if i not in held_set]
-            held = [c for i, c in enumerate(sample) if i in held_set]
-            conversations += train_part
-            sources[name] = len(train_part)
-            extra_eval[f"held_out:{name}"] = with_splices(held, rng=rng, embed=embed, per_conversation=1)
-    if len(conversations) < conf.min_training_sessions():
-        raise ContinuityTrainingError(
-            f"only {len(conversations)} multi-turn sessions to learn from; at least "
-            f"{conf.min_training_sessions()} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), or pass --public-samples")
-    say(f"training on {len(conversations)} conversations")
+                           use_stored: bool = True, entity_changes: bool = True) -> ContinuityModelVersion:
+    """Train on the training side of the stored sessions (and the public samples), choose
+    thresholds on the validation side, report on the test side (see `evaluation`: the split is
+    made before any splicing), save the artifact and record the version."""
+    from flywheel.continuity.evaluation import held_out_keys, train_and_report
     from flywheel.llm.embeddings import embedding_model_name
 
-    version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
-    classifier, report = train_and_evaluate(conversations, seed=seed, embed=embed, extra_eval=extra_eval,
-                                            meta={"version": version, "embedding_model": embedding_model_name(),
-                                                  "sources": sources})
-    classifier.meta["evaluation"] = report
+    say = progress or (lambda note: None)
+    sets: dict[str, list[LabelledConversation]] = {}
+    if use_stored:
+        sets["stored"] = stored_conversations()
     if public_samples is not None:
-        classifier.meta["public_samples_held_out"] = held_out_public
+        from flywheel.continuity.public_samples import public_sample_sets
+
+        sets.update(public_sample_sets(Path(public_samples)))
+    sources = {name: len(conversations) for name, conversations in sets.items()}
+    total = sum(sources.values())
+    if total < conf.min_training_sessions():
+        raise ContinuityTrainingError(
+            f"only {total} multi-turn sessions to learn from; at least "
+            f"{conf.min_training_sessions()} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), or pass --public-samples")
+    say(f"training on {total} conversations")
+    version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
+    # Public samples' embeddings are kept on disk between trainings; users' text never is.
+    embed = EmbeddingCache(path=None if use_stored else _embedding_cache_path())
+    try:
+        result = train_and_report(sets, embed=embed, seed=seed, entity_changes=entity_changes, report_on=("test",),
+                                  meta={"version": version, "embedding_model": embedding_model_name(),
+                                        "sources": sources})
+    except ValueError as exc:
+        raise ContinuityTrainingError(str(exc)) from exc
+    finally:
+        embed.save()
+    classifier, report = result.classifier, result.report["test"]
+    classifier.meta.update(evaluation=report, training=result.training, held_out=held_out_keys(sets))
     directory = versions_root() / version
     classifier.save(directory)
     with transaction.atomic():
         row = ContinuityModelVersion.objects.create(
             version=version, path=str(directory), threshold=classifier.threshold,
-            embedding_model=classifier.meta["embedding_model"], training={**report["training"], "sources": sources},
-            evaluation={k: v for k, v in report.items() if k != "training"}, job_id=job_id,
+            embedding_model=classifier.meta["embedding_model"], training={**result.training, "sources": sources},
+            evaluation=report, job_id=job_id,
             created_by=created_by if getattr(created_by, "is_authenticated", False) else None)
         if activate:
             continuity_model_activate(version_id=row.id)
             row.active = True
     say(f"trained {version}")
     return row
+
+
+def _embedding_cache_path() -> Path | None:
+    """Public-sample embeddings kept between trainings (var/cache), one file per embedding model
+    (the same files `continuity_evaluate` keeps)."""
+    import re
+
+    from flywheel.llm.embeddings import embedding_model_name
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedding_model_name()).strip("_")[:80]
+    return Path(settings.VAR_DIR) / "cache" / "continuity" / f"embeddings-{name}.npz"
 
 
 def continuity_model_activate(*, version_id: int) -> None:
@@ -224,12 +241,14 @@ def _segments(user_seqs: list[int], last_seq: int, first_seq: int, switch_seqs: 
 
 
 def _write_session(session_id: int, version: str, messages: list[tuple], probabilities: list[float | None],
-                   threshold: float, human: dict[int, bool]) -> SessionContinuity:
+                   threshold_for: Callable[[str], float], human: dict[int, bool]) -> SessionContinuity:
+    """`threshold_for(text)`: the cut for a user turn (per language, or the override)."""
     users = [m for m in messages if m[2] == "user"]
     predictions, switches, uncertain = [], set(), []
-    for (message_id, seq, _, _), p in zip(users, probabilities):
+    for (message_id, seq, _, content), p in zip(users, probabilities):
         if p is None:
             continue
+        threshold = threshold_for(content or "")
         continues = p >= threshold
         predictions.append(ContinuityPrediction(message_id=message_id, session_id=session_id, model_version=version,
                                                 probability=p, continues=continues))
@@ -269,7 +288,7 @@ def continuity_predict_sessions(*, session_ids: list[int], model: ActiveModel | 
     counts = {"sessions": 0, "turns": 0, "pseudo_multi_turn": 0}
     with transaction.atomic():
         for sid, probs in zip(ordered, probabilities):
-            summary = _write_session(sid, model.version, by_session[sid], probs, model.threshold, human)
+            summary = _write_session(sid, model.version, by_session[sid], probs, model.threshold_for, human)
             counts["sessions"] += 1
             counts["turns"] += sum(1 for p in probs if p is not None)
             counts["pseudo_multi_turn"] += int(summary.pseudo_multi_turn)
@@ -332,17 +351,20 @@ def segments_rebuild(*, session_id: int) -> None:
     for summary in SessionContinuity.objects.filter(session_id=session_id):
         stored = dict(ContinuityPrediction.objects.filter(session_id=session_id, model_version=summary.model_version)
                       .values_list("message_id", "probability"))
-        threshold = _threshold_of(summary.model_version)
+        threshold_for = _thresholds_of(summary.model_version)
         probabilities = [stored.get(m[0]) for m in messages if m[2] == "user"]
         with transaction.atomic():
-            _write_session(session_id, summary.model_version, messages, probabilities, threshold, human)
+            _write_session(session_id, summary.model_version, messages, probabilities, threshold_for, human)
 
 
-def _threshold_of(version: str) -> float:
+def _thresholds_of(version: str) -> Callable[[str], float]:
+    """The per-turn cut of the version that made these predictions (its own artifact's
+    thresholds per language, or the override)."""
     override = conf.threshold_override()
     if override is not None:
-        return override
+        return lambda text: override
     row = ContinuityModelVersion.objects.filter(version=version).first()
     if row is not None:
-        return row.threshold
-    return continuity_model_active().threshold
+        classifier = _load(Path(row.path))
+        return lambda text: classifier.threshold_for(turn_language(text))
+    return continuity_model_active().threshold_for

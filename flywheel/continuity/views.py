@@ -5,11 +5,12 @@ from django.views.decorators.http import require_POST
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.accounts.services import audit_record
 from flywheel.continuity import conf
+from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.models import ContinuityModelVersion
 from flywheel.continuity.selectors import continuity_overview, continuity_versions
 from flywheel.continuity.services import ContinuityModelMissing, continuity_model_activate, continuity_model_active
 
-REPORT_METRICS = ("accuracy", "f1_continue", "f1_switch", "f1_macro", "roc_auc")
+REPORT_METRICS = ("roc_auc", "precision_switch", "recall_switch", "f1_switch", "accuracy")
 
 
 def _report_rows(evaluation: dict) -> list[dict]:
@@ -17,7 +18,8 @@ def _report_rows(evaluation: dict) -> list[dict]:
     for name, report in (evaluation or {}).items():
         if not isinstance(report, dict) or "model" not in report:
             continue
-        rows.append({"set": name.replace("held_out:", "held-out ") if name != "held_out" else "held-out sessions",
+        rows.append({"set": name.replace("all:", "all turns, ") + (f" ({report['language']})" if report.get("language")
+                                                                     and not name.startswith("all:") else ""),
                      "n": report["model"].get("n"), "switching": report["model"].get("switching"),
                      "model": [report["model"].get(m) for m in REPORT_METRICS],
                      "baseline": [report["baseline"].get(m) for m in REPORT_METRICS]})
@@ -31,10 +33,20 @@ def index(request):
     except ContinuityModelMissing:
         active = None
     versions = continuity_versions()
+    for version in versions:  # one figure per version for the list: AUC over all held-out turns
+        evaluation = version.evaluation or {}
+        summary = [(name.split(":", 1)[1], part) for name, part in evaluation.items() if name.startswith("all:")]
+        version.auc_summary = " · ".join(f"{lang} {part['model'].get('roc_auc')} (baseline {part['baseline'].get('roc_auc')})"
+                                         for lang, part in summary) or "–"
+        conversations = (version.training or {}).get("conversations")
+        version.conversation_count = (sum(n for side in conversations.values() for n in side.values())
+                                      if isinstance(conversations, dict) else conversations)
     active_row = next((v for v in versions if v.active), None)
     evaluation = active_row.evaluation if active_row else (active.classifier.meta.get("evaluation", {}) if active else {})
     return render(request, "continuity/index.html", {
         "active": active,
+        "thresholds": ({lang: active.override if active.override is not None else active.classifier.threshold_for(lang)
+                        for lang in LANGUAGES} if active else {}),
         "report_rows": _report_rows(evaluation),
         "metrics": REPORT_METRICS,
         "versions": versions,

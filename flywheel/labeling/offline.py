@@ -1,7 +1,7 @@
 """The offline labeler: for the embedded default and for teams without an LLM API.
 
-Task type: keyword cues first (they work in Chinese, which the default English-only embedding
-model cannot read), then the nearest taxonomy example in embedding space. Quality: heuristic
+Task type: keyword cues first (cheap and exact, in English and Chinese), then the nearest taxonomy
+example in embedding space (the default embedding reads both languages). Quality: heuristic
 signals from the transcript (refusals, empty or very short answers, repetition, answers in
 another language than the question, thumbs-down feedback, unsafe requests). These labels are
 marked source="offline" and shown as such; they are trusted (nobody could steer a heuristic)

@@ -65,12 +65,23 @@ def test_two_new_prompts_alike_in_one_run_keep_only_the_first(seeds, script):
     assert summary["pending_review"] == 1 and summary["duplicates"] == 1
 
 
-def test_chinese_near_duplicates_are_found_by_characters_not_by_the_english_only_model(script):
+def test_chinese_near_duplicates_are_found_in_embedding_space(script):
     seed_prompt_add(task_type="code", text="请用Python写一个函数，计算列表中所有偶数的和。")
     script.synth = new_prompts("请用Python写一个函数，计算列表里所有偶数的和。", "给我讲一个关于春节习俗的小故事。")
     synthesize(method="self_instruct", count=2, task_type="code")
-    statuses = list(SyntheticSample.objects.order_by("slot").values_list("status", flat=True))
-    assert statuses == ["duplicate", "pending"]
+    samples = list(SyntheticSample.objects.order_by("slot"))
+    assert [s.status for s in samples] == ["duplicate", "pending"]
+    assert samples[1].embedding is not None  # compared by its embedding, not by characters
+
+
+def test_with_an_english_only_embedding_model_chinese_is_compared_by_characters(script, settings):
+    settings.FLYWHEEL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+    seed_prompt_add(task_type="code", text="请用Python写一个函数，计算列表中所有偶数的和。")
+    script.synth = new_prompts("请用Python写一个函数，计算列表里所有偶数的和。", "给我讲一个关于春节习俗的小故事。")
+    synthesize(method="self_instruct", count=2, task_type="code")
+    samples = list(SyntheticSample.objects.order_by("slot"))
+    assert [s.status for s in samples] == ["duplicate", "pending"]
+    assert samples[1].embedding is None
 
 
 def test_rewrites_record_the_form_they_were_asked_for(seeds, script, openai_server):

@@ -58,3 +58,31 @@ def test_sharegpt_style_speakers_are_understood(tmp_path):
     write(source, [json.dumps({"messages": messages})])
     call_command("continuity_predict", "--input", str(source), "--output", str(target))
     assert len(json.loads(target.read_text())["continuity"]) == 2
+
+
+def test_switches_are_counted_with_the_threshold_of_each_turns_language(tmp_path, capsys, settings, monkeypatch):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write(source, [json.dumps({"messages": conversation("你看过《霸王别姬》吗？", "看过。", "主演是谁？", "张国荣。")},
+                              ensure_ascii=False)])
+    call_command("continuity_predict", "--input", str(source), "--output", str(target))
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary["thresholds"]) == {"zh", "en"} and summary["user_turns"] == 2
+
+
+def test_the_evaluation_command_trains_on_one_side_and_reports_each_set_beside_the_baseline(tmp_path, shared_datasets,
+                                                                                              capsys, settings):
+    settings.VAR_DIR = tmp_path  # its embedding cache goes here
+    report_file = tmp_path / "report.json"
+    call_command("continuity_evaluate", "--public-samples", str(shared_datasets), "--train", "--limit", "40",
+                 "--json", str(report_file))
+    table = capsys.readouterr().out
+    report = json.loads(report_file.read_text())
+    assert report["side"] == "validation" and set(report["thresholds"]) <= {"zh", "en"}
+    assert "crosswoz" in report["report"] and "all:zh" in report["report"] and "all:en" in report["report"]
+    assert "| crosswoz | zh |" in table and "baseline AUC" in table
+    assert list((tmp_path / "cache" / "continuity").glob("embeddings-*.npz"))
+
+
+def test_the_evaluation_command_refuses_a_directory_without_samples(tmp_path):
+    with pytest.raises(CommandError, match="no public samples"):
+        call_command("continuity_evaluate", "--public-samples", str(tmp_path))

@@ -21,7 +21,8 @@ def predicted_session(db):
 def test_engineers_see_the_active_model_and_its_held_out_report(client, engineer, predicted_session):
     client.force_login(engineer)
     page = client.get(reverse("continuity:index")).content.decode()
-    assert "packaged default" in page and "previous-turn similarity" in page and "roc_auc" in page
+    assert "packaged default" in page and "char-bigram overlap" in page and "roc_auc" in page
+    assert "crosswoz (zh)" in page and "recall_switch" in page and "zh 0." in page and "en 0." in page
 
 
 def test_annotators_cannot_open_the_continuity_page(client, annotator):

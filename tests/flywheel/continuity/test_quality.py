@@ -1,95 +1,41 @@
-"""How well the packaged classifier separates continuing turns from topic switches on real
-conversations it never saw (the held-out part of the public samples it was trained on, recorded
-in its meta.json), against the baseline: a threshold on the embedding similarity of a turn to the
-previous user turn, given the threshold that maximises its macro F1 on the very data it is scored
-on (an oracle: the comparison flatters the baseline, not the classifier).
-
-The figures are printed (pytest -s) for the report; the assertions are that the classifier beats
-the baseline on ROC AUC and macro F1 on every set."""
-
-import random
+"""The packaged default: it loads, predicts with the default embedding, and carries its data, features
+and held-out figures in its meta.json. Its figures are not asserted here (they are reported in
+docs/continuity.md and by `continuity_evaluate`): tests check behaviour, not how good a model is."""
 
 import numpy as np
-import pytest
 
-from flywheel.continuity.classifier import best_threshold, evaluate
-from flywheel.continuity.data import real_conversation, spliced_negatives
-from flywheel.continuity.engine import BASELINE_FEATURE, _centroids, examples
-from flywheel.continuity.public_samples import hh_rlhf_conversations, kdconv_conversations
-
-HH_EVAL = 250
+from flywheel.continuity.engine import predict_conversations
+from flywheel.continuity.evaluation import split_of
+from flywheel.continuity.features import FEATURE_NAMES
+from flywheel.llm.embeddings import embedding_model_name
+from tests.flywheel.continuity.conftest import conversation
 
 
-@pytest.fixture(scope="module")
-def held_out(packaged_model, request):
-    from tests.conftest import SHARED_DATASETS
-
-    held = packaged_model.meta["public_samples_held_out"]
-
-    def pick(name, conversations):
-        return [conversations[i] for i in held[name]]
-
-    film = pick("kdconv-film-dev", kdconv_conversations(SHARED_DATASETS / "kdconv-film-dev.json.gz"))
-    music = pick("kdconv-music-dev", kdconv_conversations(SHARED_DATASETS / "kdconv-music-dev.json.gz"))
-    hh = pick("hh-rlhf", hh_rlhf_conversations(SHARED_DATASETS / "hh-rlhf-harmless-base-test.jsonl.gz"))
-    hh = [c for c in hh if sum(m["role"] == "user" for m in c.messages) >= 2][:HH_EVAL]
-    return {"film": film, "music": music, "hh": hh}
+def test_the_packaged_model_expects_the_default_embedding_and_predicts_a_probability_per_turn(packaged_model):
+    assert packaged_model.meta["embedding_model"] == embedding_model_name()
+    probabilities = predict_conversations([
+        conversation("你看过《霸王别姬》吗？", "看过，是陈凯歌导演的。", "主演是谁？", "张国荣和张丰毅。"),
+        conversation("How do I boil an egg?", "Nine minutes in boiling water.", "And a soft one?", "Six minutes."),
+    ], packaged_model)
+    assert [len(p) for p in probabilities] == [2, 2] and probabilities[0][0] is None
+    assert all(0 <= p <= 1 for p in (probabilities[0][1], probabilities[1][1]))
 
 
-def as_real(conversations):
-    return [real_conversation(c.messages, group=c.group) for c in conversations]
+def test_the_packaged_model_records_its_data_features_thresholds_and_held_out_figures(packaged_model):
+    meta = packaged_model.meta
+    assert meta["feature_names"] == list(FEATURE_NAMES)
+    assert set(packaged_model.thresholds) == {"zh", "en"}
+    assert {"kdconv-splice-cross", "kdconv-splice-same", "crosswoz", "tiage", "all:zh", "all:en"} <= set(meta["evaluation"])
+    for part in meta["evaluation"].values():
+        assert {"roc_auc", "precision_switch", "recall_switch"} <= set(part["model"]) and "roc_auc" in part["baseline"]
+    assert meta["training"]["conversations"]["train"] and meta["sources"]
 
 
-def compare(name, conversations, model, embed):
-    x, y, _, _ = examples(conversations, embed)
-    scores = model.predict_proba(x)
-    ours = evaluate(scores, y, model.threshold)
-    baseline_scores = x[:, BASELINE_FEATURE]
-    baseline = evaluate(baseline_scores, y, best_threshold(baseline_scores, y, metric="f1_macro"))
-    print(f"\n{name}: n={ours['n']} switches={ours['switching']}\n"
-          f"  classifier acc={ours['accuracy']} f1_continue={ours['f1_continue']} f1_switch={ours['f1_switch']} "
-          f"f1_macro={ours['f1_macro']} roc_auc={ours['roc_auc']}\n"
-          f"  baseline   acc={baseline['accuracy']} f1_continue={baseline['f1_continue']} f1_switch={baseline['f1_switch']} "
-          f"f1_macro={baseline['f1_macro']} roc_auc={baseline['roc_auc']}")
-    return ours, baseline
+def test_every_conversation_the_packaged_model_held_out_is_on_the_test_side(packaged_model):
+    held_out = [key for keys in packaged_model.meta["held_out"].values() for key in keys]
+    assert len(held_out) > 500
+    assert {split_of(key) for key in held_out} == {"test"}
 
 
-def assert_beats(ours, baseline):
-    assert ours["roc_auc"] > baseline["roc_auc"]
-    assert ours["f1_macro"] > baseline["f1_macro"]
-
-
-def test_kdconv_entity_changes_are_told_apart_better_than_by_previous_turn_similarity(held_out, packaged_model,
-                                                                                       embedding_cache):
-    ours, baseline = compare("KdConv film+music, entity changes", held_out["film"] + held_out["music"],
-                             packaged_model, embedding_cache)
-    assert_beats(ours, baseline)
-
-
-def test_same_domain_kdconv_splices_are_found_better_than_by_previous_turn_similarity(held_out, packaged_model,
-                                                                                       embedding_cache):
-    film = as_real(held_out["film"])
-    spliced = spliced_negatives(film, rng=random.Random(7), centroids=_centroids(film, embedding_cache), hard_share=1.0)
-    ours, baseline = compare("KdConv film spliced into film (hardest donors)", film + spliced, packaged_model,
-                             embedding_cache)
-    assert_beats(ours, baseline)
-
-
-def test_cross_domain_kdconv_splices_are_found_better_than_by_previous_turn_similarity(held_out, packaged_model,
-                                                                                        embedding_cache):
-    film, music = as_real(held_out["film"]), as_real(held_out["music"])
-    spliced = spliced_negatives(film, rng=random.Random(8), donors=music, hard_share=0.0)
-    ours, baseline = compare("KdConv music spliced into film", film + spliced, packaged_model, embedding_cache)
-    assert_beats(ours, baseline)
-
-
-def test_spliced_hh_rlhf_sessions_are_found_better_than_by_previous_turn_similarity(held_out, packaged_model,
-                                                                                    embedding_cache):
-    hh = held_out["hh"]
-    rng = random.Random(9)
-    spliced = spliced_negatives(hh, rng=rng, hard_share=0.0)
-    spliced += spliced_negatives(hh, rng=rng, centroids=_centroids(hh, embedding_cache), hard_share=1.0)
-    ours, baseline = compare("hh-rlhf spliced (random and hardest donors)", hh + spliced, packaged_model,
-                             embedding_cache)
-    assert_beats(ours, baseline)
-    assert ours["roc_auc"] > 0.85 and np.isfinite(ours["accuracy"])
+def test_the_packaged_models_standardisation_is_finite(packaged_model):
+    assert np.isfinite(packaged_model.mean).all() and (packaged_model.std > 0).all()

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.engine import predict_conversations
 
 BATCH = 256
@@ -44,7 +45,8 @@ def _conversation(line: str, where: str) -> tuple[dict, list[dict]]:
 class Command(BaseCommand):
     help = ('Read conversations ({"messages": [...]} per line) and write each with "continuity": '
             "[null, p2, p3, ...]: P(the user turn continues the topic), one value per user turn, null for the "
-            "first. The output appears only when every line was read; a bad line names its number.")
+            "first. The output appears only when every line was read; a bad line names its number. A turn is a "
+            "new topic below its language's threshold (printed at the end).")
 
     def add_arguments(self, parser):
         parser.add_argument("--input", required=True, help="JSONL file of conversations.")
@@ -75,18 +77,21 @@ class Command(BaseCommand):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self.stdout.write(json.dumps({**counts, "model_version": model.version, "threshold": round(model.threshold, 4),
+        thresholds = {language: round(model.override if model.override is not None else model.classifier.threshold_for(language), 4)
+                      for language in LANGUAGES}
+        self.stdout.write(json.dumps({**counts, "model_version": model.version, "thresholds": thresholds,
                                       "output": str(target)}))
 
     def _write(self, batch, model, out, counts) -> None:
         if not batch:
             return
         probabilities = predict_conversations([messages for _, messages in batch], model.classifier)
-        for (record, _), values in zip(batch, probabilities):
+        for (record, messages), values in zip(batch, probabilities):
             out.write(json.dumps({**record, "continuity": values}, ensure_ascii=False) + "\n")
             counts["conversations"] += 1
             counts["user_turns"] += len(values)
-            counts["switches"] += sum(1 for v in values if v is not None and v < model.threshold)
+            users = [m["content"] for m in messages if m["role"] == "user"]
+            counts["switches"] += sum(1 for text, v in zip(users, values) if v is not None and v < model.threshold_for(text))
 
     def _model(self, version: str):
         from flywheel.continuity.services import (
