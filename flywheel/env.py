@@ -2,12 +2,19 @@
 
 Each helper fails loudly (ImproperlyConfigured) on a value it cannot parse, instead of
 silently falling back, so a typo in a deployment shows up at start-up.
+
+flywheel/settings.py reads every variable through a `Section`, which also records it (name,
+default, what it accepts, one line on what it does) in CATALOG: the one list that
+docs/settings.md is generated from (`python -m flywheel.settings_doc`) and that .env.example is
+checked against (tests/flywheel/test_settings_catalog.py).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -74,6 +81,110 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {sorted(choices)}")
     return value
+
+
+def env_between(name: str, value, low, high):
+    """`value` unchanged when low <= value <= high (None, for "unset", too); else a loud failure."""
+    if value is not None and not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={value} must be between {low} and {high}")
+    return value
+
+
+# --- The catalog of settings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable, as docs/settings.md and .env.example show it."""
+
+    name: str
+    section: str
+    accepts: str  # "integer >= 1", "boolean", "one of a, b", ...
+    kind: str  # str, path, int, float, bool, list, choice: how a written value is read
+    default: str  # as the variable would be written ("" for unset)
+    doc: str
+    example: str | None = None  # what .env.example shows instead of the default (a URL, a host name)
+
+
+CATALOG: dict[str, Variable] = {}
+
+
+def _written(value) -> str:
+    """A default as it would be written in the environment."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(value)
+    return str(value)
+
+
+def _limits(kind: str, minimum=None, between=None) -> str:
+    if between:
+        return f"{kind} {between[0]}..{between[1]}"
+    if minimum is not None:
+        return f"{kind} >= {minimum}"
+    return kind
+
+
+class Section:
+    """Reads the variables of one part of the settings, and records each in CATALOG.
+
+    Every reader takes `doc` (one line for the settings table); `shown` replaces the default in
+    the table when the real default is computed (a path under FLYWHEEL_VAR_DIR, another
+    setting's value); `example` is what .env.example writes when it shows an example rather
+    than the default."""
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def _record(self, name: str, kind: str, accepts: str, default, doc: str, shown: str | None,
+                example: str | None) -> None:
+        CATALOG[name] = Variable(name=name, section=self.title, accepts=accepts, kind=kind,
+                                 default=_written(default) if shown is None else shown, doc=doc, example=example)
+
+    def str(self, name: str, default: str = "", *, doc: str, shown: str | None = None,
+            example: str | None = None) -> str:
+        self._record(name, "str", "text", default, doc, shown, example)
+        return env_str(name, default)
+
+    def path(self, name: str, default, *, doc: str, shown: str | None = None, example: str | None = None) -> Path:
+        """Unset or empty: the default."""
+        self._record(name, "path", "path", default, doc, shown, example)
+        return Path(env_str(name) or default)
+
+    def int(self, name: str, default: int, *, doc: str, minimum: int | None = None, between=None,
+            shown: str | None = None, example: str | None = None) -> int:
+        self._record(name, "int", _limits("integer", minimum, between), default, doc, shown, example)
+        value = env_int(name, default, minimum=minimum)
+        return env_between(name, value, *between) if between else value
+
+    def float(self, name: str, default: float | None, *, doc: str, between=None, shown: str | None = None,
+              example: str | None = None) -> float | None:
+        """None as the default: unset or empty reads as None (and is not range-checked)."""
+        self._record(name, "float", _limits("number", None, between), default, doc, shown, example)
+        value = env_float(name, default)
+        return env_between(name, value, *between) if between else value
+
+    def bool(self, name: str, default: bool, *, doc: str, shown: str | None = None,
+             example: str | None = None) -> bool:
+        self._record(name, "bool", "boolean (1/0)", default, doc, shown, example)
+        return env_bool(name, default)
+
+    def list(self, name: str, default: list[str], *, doc: str, shown: str | None = None,
+             example: str | None = None) -> list[str]:
+        self._record(name, "list", "comma-separated list", default, doc, shown, example)
+        return env_list(name, default)
+
+    def choice(self, name: str, default: str, choices: set[str], *, doc: str, shown: str | None = None,
+               example: str | None = None) -> str:
+        self._record(name, "choice", "one of " + ", ".join(sorted(choices)), default, doc, shown, example)
+        return env_choice(name, default, choices)
+
+    def elsewhere(self, name: str, *, doc: str, default: str = "", example: str | None = None) -> None:
+        """A variable that libraries or the tests read, not Flywheel's settings: listed, not read."""
+        self._record(name, "str", "text", default, doc, None, example)
 
 
 # --- Private files under the var/ directory -------------------------------------------------

@@ -18,6 +18,7 @@ from flywheel.cleaning.models import (
 from flywheel.cleaning.ruleset import PII_RULE, RuleSet, ruleset_from_overrides
 from flywheel.cleaning.rules import RULES
 from flywheel.ingest.models import ChatSession, Message
+from flywheel.ui.paging import KeysetPage, keyset_page
 
 REPORT_CACHE_S = 60
 _GENERATION_KEY = "cleaning:report-generation"
@@ -138,25 +139,19 @@ def pii_type_counts(*, limit_rows: int = 20000) -> list[tuple[str, int]]:
     return _cached("cleaning:pii-types", compute)
 
 
-def rule_samples(*, rule: str, app: str | None = None, before_id: int | None = None, size: int = 20) -> list[RuleResult]:
+def rule_samples(*, rule: str, app: str | None = None, before_id: int | None = None, size: int = 20) -> KeysetPage:
     qs = RuleResult.objects.filter(rule=rule).select_related("session", "message")
     if app is not None:
         qs = qs.filter(session__app=app)
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs.order_by("-id")[:size])
+    return keyset_page(qs, past=before_id, size=size)
 
 
-def pii_samples(*, before_id: int | None = None, size: int = 20) -> list[dict]:
+def pii_samples(*, before_id: int | None = None, size: int = 20) -> KeysetPage:
     """Messages where scrubbing replaced something or failed: before and after."""
     qs = MessageScrub.objects.filter(Q(has_findings=True) | Q(ok=False)).select_related("message__session")
-    if before_id:
-        qs = qs.filter(message_id__lt=before_id)
-    rows = []
-    for scrub in qs.order_by("-message_id")[:size]:
-        rows.append({"scrub": scrub, "message": scrub.message,
-                     "after": scrub.text if scrub.ok else None})
-    return rows
+    page = keyset_page(qs, key="message_id", past=before_id, size=size)
+    rows = [{"scrub": scrub, "message": scrub.message, "after": scrub.text if scrub.ok else None} for scrub in page.rows]
+    return KeysetPage(rows=rows, next_key=page.next_key)
 
 
 def duplicate_clusters(*, scope: str, size: int = 20) -> list[dict]:

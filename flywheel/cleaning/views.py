@@ -28,6 +28,7 @@ from flywheel.cleaning.selectors import (
 from flywheel.cleaning.services import cleaning_rerun_request, ruleset_config_save
 from flywheel.jobs.models import Job
 from flywheel.ui.charts import counts_chart
+from flywheel.ui.paging import page_key
 
 _ALL = "*"
 
@@ -36,11 +37,6 @@ def _app_param(request) -> str | None:
     """`?app=` names an app; absent or "*" means every app."""
     value = request.GET.get("app", request.POST.get("app", _ALL))[:64]
     return None if value == _ALL else value
-
-
-def _before(request) -> int | None:
-    value = request.GET.get("before", "")
-    return int(value) if value.isdigit() else None
 
 
 @role_required(ENGINEERS)
@@ -106,18 +102,18 @@ def samples(request, rule: str):
     if rule not in RULES and rule not in (PII_RULE, DUPLICATE_RULE):
         raise Http404("no such rule")
     app = _app_param(request)
-    rows = rule_samples(rule=rule, app=app, before_id=_before(request))
+    rows = rule_samples(rule=rule, app=app, before_id=page_key(request))
     return render(request, "cleaning/samples.html", {
         "rule": RULES.get(rule), "rule_name": rule, "rows": rows, "app_value": _ALL if app is None else app,
-        "next_before": rows[-1].id if len(rows) == 20 else None,
+        "next_before": rows.next_key,
     })
 
 
 @role_required(ENGINEERS)
 def pii(request):
-    rows = pii_samples(before_id=_before(request))
+    rows = pii_samples(before_id=page_key(request))
     return render(request, "cleaning/pii.html", {
-        "rows": rows, "next_before": rows[-1]["scrub"].message_id if len(rows) == 20 else None,
+        "rows": rows, "next_before": rows.next_key,
     })
 
 

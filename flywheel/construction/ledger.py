@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 
 from flywheel.construction.models import ConstructionRun, LLMCall
-from flywheel.llm import conf as llm_conf
 from flywheel.llm.client import JsonResult, LLMInvalidOutput, TextResult, chat_json, chat_texts, model_for
 
 
@@ -32,7 +32,7 @@ class JsonCall:
 
 
 def _cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    price = llm_conf.llm_prices().get(model)
+    price = settings.FLYWHEEL_LLM_PRICES.get(model)
     if price is None:
         return Decimal(0)
     return (price.input_per_million * prompt_tokens + price.output_per_million * completion_tokens) / Decimal(1_000_000)

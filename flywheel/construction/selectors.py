@@ -35,6 +35,7 @@ from flywheel.construction.models import (
     SyntheticSample,
 )
 from flywheel.construction.selection import combine_orders
+from flywheel.ui.paging import KeysetPage, keyset_page
 
 PAGE_SIZE = 50
 # A foreground run (manage.py construct) silent this long was killed: its bad cases are free again.
@@ -60,21 +61,19 @@ def badcases_ready_for_construction(*, limit: int, ids: list[int] | None = None)
 
 
 def badcases_page(*, reason: str = "", status: str = "", before_id: int | None = None,
-                  size: int = PAGE_SIZE) -> list[BadCase]:
-    qs = BadCase.objects.select_related("session").order_by("-id")
+                  size: int = PAGE_SIZE) -> KeysetPage:
+    qs = BadCase.objects.select_related("session")
     if reason:
         qs = qs.filter(Exists(BadCaseReason.objects.filter(bad_case=OuterRef("pk"), source=reason)))
     if status:
         qs = qs.filter(status=status)
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    cases = list(qs[:size])
+    page = keyset_page(qs, past=before_id, size=size)
     reasons: dict[int, list[str]] = {}
-    for bad_case_id, source in BadCaseReason.objects.filter(bad_case__in=cases).values_list("bad_case_id", "source"):
+    for bad_case_id, source in BadCaseReason.objects.filter(bad_case__in=page.rows).values_list("bad_case_id", "source"):
         reasons.setdefault(bad_case_id, []).append(source)
-    for case in cases:
+    for case in page.rows:
         case.reason_list = sorted(reasons.get(case.id, []))
-    return cases
+    return page
 
 
 def badcase_reason_sources() -> list[str]:
@@ -117,11 +116,9 @@ def badcase_detail(*, bad_case: BadCase) -> dict:
 
 
 def runs_page(*, kind: str = ConstructionRun.Kind.CONSTRUCT, before_id: int | None = None,
-              size: int = PAGE_SIZE) -> list[ConstructionRun]:
-    qs = ConstructionRun.objects.filter(kind=kind).select_related("job", "created_by").order_by("-id")
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs[:size])
+              size: int = PAGE_SIZE) -> KeysetPage:
+    qs = ConstructionRun.objects.filter(kind=kind).select_related("job", "created_by")
+    return keyset_page(qs, past=before_id, size=size)
 
 
 def run_length_points(*, run: ConstructionRun, limit: int = 2000) -> list[dict]:
@@ -131,11 +128,8 @@ def run_length_points(*, run: ConstructionRun, limit: int = 2000) -> list[dict]:
     return [{"x": length, "y": score, "source": source} for length, score, source in rows]
 
 
-def run_calls(*, run: ConstructionRun, before_id: int | None = None, size: int = PAGE_SIZE) -> list[LLMCall]:
-    qs = LLMCall.objects.filter(run=run).order_by("-id")
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs.defer("messages", "answers")[:size])
+def run_calls(*, run: ConstructionRun, before_id: int | None = None, size: int = PAGE_SIZE) -> KeysetPage:
+    return keyset_page(LLMCall.objects.filter(run=run).defer("messages", "answers"), past=before_id, size=size)
 
 
 def seed_prompts(*, task_type: str = "") -> list[SeedPrompt]:
@@ -146,15 +140,13 @@ def seed_prompts(*, task_type: str = "") -> list[SeedPrompt]:
 
 
 def synthetic_page(*, method: str = "", status: str = "", before_id: int | None = None,
-                   size: int = PAGE_SIZE) -> list[SyntheticSample]:
-    qs = SyntheticSample.objects.select_related("run", "seed").defer("embedding").order_by("-id")
+                   size: int = PAGE_SIZE) -> KeysetPage:
+    qs = SyntheticSample.objects.select_related("run", "seed").defer("embedding")
     if method:
         qs = qs.filter(method=method)
     if status:
         qs = qs.filter(status=status)
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs[:size])
+    return keyset_page(qs, past=before_id, size=size)
 
 
 def session_badcases_panel(session) -> dict:

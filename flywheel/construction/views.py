@@ -17,22 +17,18 @@ from flywheel.construction.services import (
     badcase_proposed_tests_accept, badcase_reset, badcase_settings_save, construction_run_create)
 from flywheel.construction.synthesis import seed_prompt_add, synthesis_run_create
 from flywheel.llm.client import llm_is_configured, model_for, usage_for_job
-
-
-def _before(request) -> int | None:
-    value = request.GET.get("before", "")
-    return int(value) if value.isdigit() else None
+from flywheel.ui.paging import page_key
 
 
 @role_required(ENGINEERS)
 def index(request):
     reason = request.GET.get("reason", "")
     status = request.GET.get("status", "")
-    cases = selectors.badcases_page(reason=reason, status=status, before_id=_before(request))
+    cases = selectors.badcases_page(reason=reason, status=status, before_id=page_key(request))
     return render(request, "construction/index.html", {
         "cases": cases, "reason": reason, "status": status, "statuses": BadCase.Status.choices,
         "reasons": selectors.badcase_reason_sources(),
-        "next_before": cases[-1].id if len(cases) == selectors.PAGE_SIZE else None,
+        "next_before": cases.next_key,
         "runs": selectors.runs_page(size=5), "form": RunStartForm(), "llm_configured": llm_is_configured(),
     })
 
@@ -91,9 +87,9 @@ def badcase_reset_view(request, bad_case_id: int):
 
 @role_required(ENGINEERS)
 def run_list(request):
-    runs = selectors.runs_page(kind=request.GET.get("kind") or ConstructionRun.Kind.CONSTRUCT, before_id=_before(request))
+    runs = selectors.runs_page(kind=request.GET.get("kind") or ConstructionRun.Kind.CONSTRUCT, before_id=page_key(request))
     return render(request, "construction/runs.html", {
-        "runs": runs, "next_before": runs[-1].id if len(runs) == selectors.PAGE_SIZE else None})
+        "runs": runs, "next_before": runs.next_key})
 
 
 @require_POST
@@ -119,7 +115,7 @@ def run_detail(request, run_id: int):
     run = get_object_or_404(ConstructionRun.objects.select_related("job", "created_by"), id=run_id)
     summary = run.summary or {}
     context = {"run": run, "summary": summary, "usage": usage_for_job(run.job_id) if run.job_id else None,
-               "calls": selectors.run_calls(run=run, before_id=_before(request))}
+               "calls": selectors.run_calls(run=run, before_id=page_key(request))}
     if run.kind == ConstructionRun.Kind.CONSTRUCT:
         context["length_chart"] = length_bias_chart(selectors.run_length_points(run=run))
         context["refusals_chart"] = refusals_chart(summary.get("pairs_refused", {}), summary.get("sft_refused", {}))
@@ -132,12 +128,12 @@ def run_detail(request, run_id: int):
 @role_required(ENGINEERS)
 def synthesis(request):
     method, status = request.GET.get("method", ""), request.GET.get("status", "")
-    samples = selectors.synthetic_page(method=method, status=status, before_id=_before(request))
+    samples = selectors.synthetic_page(method=method, status=status, before_id=page_key(request))
     return render(request, "construction/synthesis.html", {
         "samples": samples, "method": method, "status": status, "methods": SyntheticSample.Method.choices,
         "statuses": SyntheticSample.Status.choices, "seeds": selectors.seed_prompts(), "seed_form": SeedForm(),
         "form": SynthesisForm(), "runs": selectors.runs_page(kind=ConstructionRun.Kind.SYNTHESIZE, size=5),
-        "next_before": samples[-1].id if len(samples) == selectors.PAGE_SIZE else None,
+        "next_before": samples.next_key,
         "llm_configured": llm_is_configured(), "teacher_model": model_for("teacher"),
     })
 

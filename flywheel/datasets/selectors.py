@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections import Counter
 
 from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
+from flywheel.ui.paging import keyset_page
 
 PAGE_SIZE = 50
 
 
 def dataset_versions_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
-    qs = DatasetVersion.objects.select_related("created_by").defer("manifest", "config").order_by("-id")
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    rows = list(qs[: size + 1])
-    return {"versions": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+    qs = DatasetVersion.objects.select_related("created_by").defer("manifest", "config")
+    page = keyset_page(qs, past=before_id, size=size)
+    return {"versions": page.rows, "next_before": page.next_key}
 
 
 def dataset_versions_for_choice(*, limit: int = 200) -> list[DatasetVersion]:
@@ -35,10 +34,8 @@ def dataset_samples_page(*, version: DatasetVersion, split: str = "", kind: str 
         qs = qs.filter(kind=kind)
     if task_type:
         qs = qs.filter(task_type=task_type)
-    if after_position is not None:
-        qs = qs.filter(position__gt=after_position)
-    rows = list(qs.order_by("position")[: size + 1])
-    return {"samples": rows[:size], "next_after": rows[size - 1].position if len(rows) > size else None}
+    page = keyset_page(qs, key="position", descending=False, past=after_position, size=size)
+    return {"samples": page.rows, "next_after": page.next_key}
 
 
 def _task_type_counts(version: DatasetVersion) -> Counter:

@@ -21,15 +21,12 @@ from flywheel.datasets.selectors import (
 )
 from flywheel.datasets.services import dataset_build_request
 from flywheel.ui.charts import bar_chart
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() else None
+from flywheel.ui.paging import page_key
 
 
 @role_required(STAFF_ROLES)
 def index(request):
-    page = dataset_versions_page(before_id=_int(request.GET.get("before")))
+    page = dataset_versions_page(before_id=page_key(request))
     return render(request, "datasets/index.html", {**page, "builds": dataset_builds_recent(limit=8)})
 
 
@@ -82,7 +79,7 @@ def version_samples(request, version_id: int):
     kind = request.GET.get("kind", "") if request.GET.get("kind") in ("sft", "pair") else ""
     task_type = request.GET.get("task_type", "")[:64]
     page = dataset_samples_page(version=version, split="" if split == "all" else split, kind=kind, task_type=task_type,
-                                after_position=_int(request.GET.get("after")))
+                                after_position=page_key(request, "after"))
     return render(request, "datasets/samples.html", {"version": version, "split": split, "kind": kind,
                                                      "task_type": task_type, **page})
 
@@ -96,7 +93,7 @@ def sample_detail(request, version_id: int, position: int):
 @role_required(STAFF_ROLES)
 def version_diff(request, version_id: int):
     version = get_object_or_404(DatasetVersion, id=version_id)
-    other_id = _int(request.GET.get("against"))
+    other_id = page_key(request, "against")
     if other_id is None:
         raise Http404("choose a version to compare with (?against=ID)")
     other = get_object_or_404(DatasetVersion, id=other_id)

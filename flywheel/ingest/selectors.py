@@ -4,6 +4,7 @@ from django.db.models import Count, Q
 
 from flywheel.ingest.models import ChatSession, Feedback, ImportFile, Message
 from flywheel.ingest.panels import session_access_granted, session_text_shield
+from flywheel.ui.paging import KeysetPage, keyset_page
 
 
 def session_get(*, external_id: str) -> ChatSession | None:
@@ -61,7 +62,7 @@ def session_texts_attach(*, turns: list[dict], pairs: list, originals: bool) -> 
 
 
 def sessions_page(*, app: str = "", model_version: str = "", thumbs_down: bool = False,
-                  before_id: int | None = None, size: int = 50) -> list[ChatSession]:
+                  before_id: int | None = None, size: int = 50) -> KeysetPage:
     """Newest first, paged by id (keyset), with message and thumbs-down counts for the page only."""
     qs = ChatSession.objects.all()
     if app:
@@ -70,12 +71,10 @@ def sessions_page(*, app: str = "", model_version: str = "", thumbs_down: bool =
         qs = qs.filter(model_version=model_version)
     if thumbs_down:
         qs = qs.filter(messages__feedback__rating=-1).distinct()
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    page = list(qs.order_by("-id")[:size])
+    page = keyset_page(qs, past=before_id, size=size)
     counts = {
         row["session_id"]: row
-        for row in Message.objects.filter(session_id__in=[s.id for s in page], alternative_to__isnull=True)
+        for row in Message.objects.filter(session_id__in=[s.id for s in page.rows], alternative_to__isnull=True)
         .values("session_id")
         .annotate(messages=Count("id"), thumbs_down=Count("feedback", filter=Q(feedback__rating=-1)))
     }

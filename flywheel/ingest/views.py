@@ -19,6 +19,7 @@ from flywheel.ingest.selectors import (
     sessions_page,
 )
 from flywheel.ingest.uploads import upload_limit_message, uploads_refused
+from flywheel.ui.paging import page_key
 
 # Raw chat logs are for the people who run the pipelines. Ops launch training runs from
 # datasets (PII-scrubbed) and need no chat logs; annotators open the sessions of their own items.
@@ -26,15 +27,14 @@ from flywheel.ingest.uploads import upload_limit_message, uploads_refused
 
 @role_required(ENGINEERS)
 def session_list(request):
-    before = request.GET.get("before", "")
     filters = {
         "app": request.GET.get("app", "")[:64],
         "model_version": request.GET.get("model_version", "")[:128],
         "thumbs_down": request.GET.get("thumbs_down") == "1",
     }
-    page = sessions_page(**filters, before_id=int(before) if before.isdigit() else None)
+    page = sessions_page(**filters, before_id=page_key(request))
     return render(request, "ingest/session_list.html",
-                  {"sessions": page, "filters": filters, "next_before": page[-1].id if len(page) == 50 else None})
+                  {"sessions": page.rows, "filters": filters, "next_before": page.next_key})
 
 
 @role_required(REVIEWERS)

@@ -4,15 +4,15 @@ from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import STAFF_ROLES, role_required
 from flywheel.jobs.models import Job
-from flywheel.jobs.selectors import jobs_recent
+from flywheel.jobs.selectors import jobs_page
 from flywheel.jobs.services import JobControlDenied, job_cancel_by, job_control_refusal, job_redrive_by
+from flywheel.ui.paging import page_key
 
 
 @role_required(STAFF_ROLES)
 def job_list(request):
-    before = request.GET.get("before")
-    jobs = jobs_recent(limit=50, kind_prefix=request.GET.get("kind") or None, before_id=int(before) if (before or "").isdigit() else None)
-    return render(request, "jobs/list.html", {"jobs": jobs, "next_before": jobs[-1].id if len(jobs) == 50 else None})
+    page = jobs_page(kind_prefix=request.GET.get("kind") or None, before=page_key(request))
+    return render(request, "jobs/list.html", {"jobs": page.rows, "next_before": page.next_key})
 
 
 @role_required(STAFF_ROLES)

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from sklearn.metrics import cohen_kappa_score
 
 from flywheel.labeling.models import Label, LabelTask
+from flywheel.ui.paging import KeysetPage, keyset_page
 
 # Which label speaks for a session when there are several: a person's, then a trusted LLM
 # label, then the offline labeler's, and an untrusted one only when nothing else exists.
@@ -91,22 +92,17 @@ def label_agreement(*, source: str = "llm", limit: int = 20_000) -> list[dict]:
     return rows
 
 
-def dead_label_tasks(*, before_id: int | None = None, size: int = 50) -> list[LabelTask]:
+def dead_label_tasks(*, before_id: int | None = None, size: int = 50) -> KeysetPage:
     qs = LabelTask.objects.filter(status=LabelTask.Status.DEAD).select_related("session")
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs.order_by("-id")[:size])
+    return keyset_page(qs, past=before_id, size=size)
 
 
-def labels_recent(*, source: str = "", flagged: bool = False, before_id: int | None = None, size: int = 50
-                  ) -> list[Label]:
+def labels_recent(*, source: str = "", flagged: bool = False, size: int = 50) -> list[Label]:
     qs = Label.objects.select_related("session")
     if source:
         qs = qs.filter(source=source)
     if flagged:
         qs = qs.filter(injection_flagged=True)
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
     return list(qs.order_by("-id")[:size])
 
 

@@ -16,12 +16,9 @@ from flywheel.labeling.services import label_tasks_redrive, stuck_label_tasks
 from flywheel.labeling.taxonomy import taxonomy
 from flywheel.llm.client import llm_is_configured, model_for
 from flywheel.ui.charts import bar_chart
+from flywheel.ui.paging import page_key
 
 SOURCES = (("llm", "LLM"), ("offline", "offline labeler"), ("human", "reviewers"))
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() else None
 
 
 @role_required(ENGINEERS)
@@ -36,7 +33,7 @@ def index(request):
     quality_chart = bar_chart([str(q) for q in qualities],
                               {title: [distribution["by_quality"].get(q, {}).get(source, 0) for q in qualities]
                                for source, title in SOURCES}, stacked=True)
-    dead = dead_label_tasks(before_id=_int(request.GET.get("dead_before")))
+    dead = dead_label_tasks(before_id=page_key(request, "dead_before"))
     return render(request, "labeling/index.html", {
         "llm_configured": llm_is_configured(),
         "label_model": model_for("label"),
@@ -50,7 +47,7 @@ def index(request):
         "agreement_offline": label_agreement(source="offline"),
         "dead": dead,
         "stuck": stuck_label_tasks().count(),
-        "dead_next": dead[-1].id if len(dead) == 50 else None,
+        "dead_next": dead.next_key,
         "flagged": labels_recent(flagged=True, size=20),
         "recent": labels_recent(size=20),
     })

@@ -54,7 +54,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from flywheel.llm import conf
 from flywheel.llm.models import LLMCacheEntry, LLMUsage
 
 logger = logging.getLogger(__name__)
@@ -214,7 +213,7 @@ def _create_with_retries(*, role: str, model: str, job_id: int | None, request: 
             last = attempt == attempts - 1
             logger.warning("LLM %s call failed (attempt %s/%s, retry in %.1fs): %s",
                            role, attempt + 1, attempts, delay, exc)
-            if last or delay > conf.backoff_max_s():
+            if last or delay > settings.FLYWHEEL_LLM_BACKOFF_MAX_S:
                 raise LLMUnavailable(
                     f"{model} unavailable after {attempt + 1} attempts: {type(exc).__name__}: {exc}",
                     retry_after_s=max(delay, 1.0),
@@ -224,15 +223,15 @@ def _create_with_retries(*, role: str, model: str, job_id: int | None, request: 
 
 
 def _backoff_s(attempt: int) -> float:
-    base = conf.backoff_base_s() * (2**attempt)
-    return min(conf.backoff_max_s(), base * (0.5 + random.random() / 2))
+    base = settings.FLYWHEEL_LLM_BACKOFF_BASE_S * (2**attempt)
+    return min(settings.FLYWHEEL_LLM_BACKOFF_MAX_S, base * (0.5 + random.random() / 2))
 
 
 # --- accounting --------------------------------------------------------------------------------
 
 
 def _cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    price = conf.llm_prices().get(model)
+    price = settings.FLYWHEEL_LLM_PRICES.get(model)
     if price is None:
         return Decimal(0)
     return (price.input_per_million * prompt_tokens + price.output_per_million * completion_tokens) / Decimal(
@@ -356,7 +355,7 @@ def chat_json(
         request: dict[str, Any] = {"messages": conversation, "temperature": temperature}
         if max_tokens:
             request["max_tokens"] = max_tokens
-        if conf.json_mode():
+        if settings.FLYWHEEL_LLM_JSON_MODE:
             request["response_format"] = {"type": "json_object"}
         response = _create_with_retries(role=role, model=model, job_id=job_id, request=request)
         prompt_tokens, completion_tokens = _usage_of(response)

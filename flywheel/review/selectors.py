@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from flywheel.ingest.models import Message
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.ui.paging import keyset_page
 
 
 def review_decisions_final(*, kind: str, after_id: int = 0, limit: int = 500) -> list[ReviewItem]:
@@ -146,7 +147,5 @@ def audit_events_page(*, actor: str = "", action: str = "", target_type: str = "
         qs = qs.filter(target_type=target_type)
     if target_id:
         qs = qs.filter(target_id=target_id)
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    rows = list(qs.order_by("-id")[: size + 1])
-    return {"events": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+    page = keyset_page(qs, past=before_id, size=size)
+    return {"events": page.rows, "next_before": page.next_key}

@@ -24,6 +24,7 @@ from flywheel.review.selectors import (
 from flywheel.review.services import review_queue_save
 from flywheel.review.stats import review_agreement, review_throughput
 from flywheel.ui.charts import line_chart
+from flywheel.ui.paging import page_key
 
 
 @role_required(ENGINEERS)
@@ -121,7 +122,6 @@ def agreement(request):
 @role_required(ENGINEERS)
 def audit_log(request):
     filters = {key: request.GET.get(key, "").strip()[:128] for key in ("actor", "action", "target_type", "target_id")}
-    before = request.GET.get("before", "")
-    page = audit_events_page(**filters, before_id=int(before) if before.isdigit() else None)
+    page = audit_events_page(**filters, before_id=page_key(request))
     next_url = f"?{urlencode({**filters, 'before': page['next_before']})}" if page["next_before"] else None
     return render(request, "review/audit.html", {**page, "filters": filters, "next_url": next_url})

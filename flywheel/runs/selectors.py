@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from flywheel.runs.models import TrainingRun
+from flywheel.ui.paging import keyset_page
 
 PAGE_SIZE = 50
 
 
 def runs_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
     qs = (TrainingRun.objects.select_related("dataset_version", "created_by")
-          .defer("log_tail", "result", "dataset_version__manifest", "dataset_version__config").order_by("-id"))
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    rows = list(qs[: size + 1])
-    return {"runs": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+          .defer("log_tail", "result", "dataset_version__manifest", "dataset_version__config"))
+    page = keyset_page(qs, past=before_id, size=size)
+    return {"runs": page.rows, "next_before": page.next_key}
 
 
 def run_detail(*, run_id: int) -> TrainingRun | None:

@@ -15,6 +15,7 @@ from flywheel.runs.forms import RunForm, model_directories
 from flywheel.runs.hyperparameters import SMALL_VERTICAL_SET
 from flywheel.runs.selectors import run_detail, runs_page
 from flywheel.runs.services import training_run_cancel, training_run_create, training_run_resume
+from flywheel.ui.paging import page_key
 
 
 def _run_or_404(run_id: int):
@@ -26,8 +27,7 @@ def _run_or_404(run_id: int):
 
 @role_required(STAFF_ROLES)
 def index(request):
-    before = request.GET.get("before", "")
-    return render(request, "runs/index.html", runs_page(before_id=int(before) if before.isdigit() else None))
+    return render(request, "runs/index.html", runs_page(before_id=page_key(request)))
 
 
 @require_http_methods(["GET", "POST"])

@@ -61,12 +61,3 @@ def test_a_malformed_environment_value_fails_loudly(monkeypatch, helper, value):
     with pytest.raises(ImproperlyConfigured, match="FW_X"):
         helper()
 
-
-def test_every_setting_read_from_the_environment_is_listed_in_env_example():
-    import re
-
-    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M))
-    read = set()
-    for path in (REPO / "flywheel").rglob("*.py"):
-        read |= set(re.findall(r"env_(?:str|bool|int|float|list|choice|required)\(\s*\"([A-Z0-9_]+)\"", path.read_text()))
-    assert read - listed == set()

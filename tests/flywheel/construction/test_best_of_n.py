@@ -164,8 +164,10 @@ def test_the_call_budget_stops_the_run_cleanly_and_a_later_run_reuses_what_was_p
     assert len(openai_server.requests) - asked_before == 2 + 2
 
 
-def test_the_cost_budget_stops_the_run_with_what_was_spent(bad_case, script, monkeypatch):
-    monkeypatch.setenv("FLYWHEEL_LLM_PRICES", f"{TEACHER}=1000:1000,{JUDGE}=1000:1000")
+def test_the_cost_budget_stops_the_run_with_what_was_spent(bad_case, script, settings):
+    from flywheel.llm.prices import prices_parse
+
+    settings.FLYWHEEL_LLM_PRICES = prices_parse(f"{TEACHER}=1000:1000,{JUDGE}=1000:1000")
     script.teacher = [GOOD, OK]
     summary = run_construction(n=2, max_cost_usd=0.01)
     assert summary["stopped"].startswith(f"stopped at bad case {bad_case.id}: the cost budget is spent: $")

@@ -178,10 +178,11 @@ def test_an_invalid_answer_is_never_cached(openai_server):
     assert ask().data == {"answer": 2}
 
 
-def test_tokens_and_cost_are_counted_per_job(openai_server, monkeypatch):
+def test_tokens_and_cost_are_counted_per_job(openai_server, settings):
     from flywheel.jobs.models import Job
+    from flywheel.llm.prices import prices_parse
 
-    monkeypatch.setenv("FLYWHEEL_LLM_PRICES", "gpt-4o=1000000:2000000")
+    settings.FLYWHEEL_LLM_PRICES = prices_parse("gpt-4o=1000000:2000000")
     job = Job.objects.create(kind="jobs.selftest")
     openai_server.responder = lambda request: '{"answer": 4}'
     openai_server.script(Reply("bad"))
