@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-from flywheel.cleaning.conf import CLEANING_LANGUAGES
+from django.conf import settings
+
 from flywheel.cleaning.langid import UNDETERMINED, detect_language
 from flywheel.cleaning.text import TextFacts
 
@@ -245,8 +246,8 @@ def garbled(message: MessageView, params: dict) -> Hit | None:
 def language(message: MessageView, params: dict) -> Hit | None:
     """Turns in a language the product does not serve. Not trusted on very short turns, nor
     when the identifier is unsure: those are "und" (undetermined) and never flagged."""
-    detection = detect_language(message.facts, candidates=CLEANING_LANGUAGES, min_letters=params["min_letters"],
-                                min_cjk_chars=params["min_cjk_chars"])
+    detection = detect_language(message.facts, candidates=settings.FLYWHEEL_CLEANING_LANGUAGES,
+                                min_letters=params["min_letters"], min_cjk_chars=params["min_cjk_chars"])
     sure = detection.confidence >= params["min_confidence"]
     message.language = detection.language if sure else UNDETERMINED
     if not sure or detection.language == UNDETERMINED or detection.language in params["allowed"]:

@@ -13,11 +13,11 @@ import hashlib
 from collections import Counter
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from flywheel.cleaning import conf
 from flywheel.cleaning.dedup import prepare_session, prepare_text
 from flywheel.cleaning.dedup_store import DedupItem, DedupVerdict, dedup_assign
 from flywheel.cleaning.models import (
@@ -88,7 +88,7 @@ def _merge(total: Counter, counts: dict) -> None:
 def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | None = None) -> dict:
     """The pipeline stage: clean every session never cleaned, and every cleaned session that
     received messages since, in keyset batches."""
-    size = batch_size or conf.CLEANING_BATCH_SIZE
+    size = batch_size or settings.FLYWHEEL_CLEANING_BATCH_SIZE
     totals: Counter = Counter()
     after = 0
     while True:
@@ -141,7 +141,7 @@ def _appended_session_batches(size: int):
 
 def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_size: int | None = None) -> dict:
     """Re-clean sessions (of one app, or all) whose verdict came from another rule set."""
-    size = batch_size or conf.CLEANING_BATCH_SIZE
+    size = batch_size or settings.FLYWHEEL_CLEANING_BATCH_SIZE
     sessions = ChatSession.objects.all() if app is None else ChatSession.objects.filter(app=app)
     totals: Counter = Counter()
     after = 0
@@ -187,7 +187,8 @@ def cleaning_batch_process(*, session_ids: list[int]) -> dict:
     for sid, session in sessions.items():
         if session.app not in rulesets:
             rulesets[session.app] = ruleset_for_app(app=session.app)
-        outcomes[sid] = evaluate_session(by_session[sid], rulesets[session.app], pii_max_chars=conf.PII_MAX_CHARS)
+        outcomes[sid] = evaluate_session(by_session[sid], rulesets[session.app],
+                                         pii_max_chars=settings.FLYWHEEL_PII_MAX_CHARS)
     now = timezone.now()
     with transaction.atomic():
         # One writer at a time: the duplicate index must see every representative elected before it.
@@ -230,7 +231,7 @@ def _deduplicate(sessions, outcomes, rulesets) -> tuple[dict[int, DedupVerdict],
                     prepared = prepare_text(_scrubbed(message))
                     if prepared is not None:
                         prompt_items.append(DedupItem(message.id, prepared))
-    threshold = conf.DEDUP_THRESHOLD
+    threshold = settings.FLYWHEEL_DEDUP_THRESHOLD
     return (dedup_assign(scope=DedupEntry.Scope.SESSION, items=session_items, threshold=threshold),
             dedup_assign(scope=DedupEntry.Scope.PROMPT, items=prompt_items, threshold=threshold))
 
@@ -347,7 +348,7 @@ def message_texts_for_llm(*, message_ids: list[int]) -> dict[int, str]:
         source = repaired.get(message_id, content or "")
         row = stored.get(message_id)
         if row is None or row.scrubber_version != SCRUBBER_VERSION or row.input_hash != _text_hash(source):
-            row = _scrub_row(message_id, source, scrub_text(source, max_chars=conf.PII_MAX_CHARS))
+            row = _scrub_row(message_id, source, scrub_text(source, max_chars=settings.FLYWHEEL_PII_MAX_CHARS))
             fresh.append(row)
         if row.ok:
             texts[message_id] = row.text if row.text is not None else source

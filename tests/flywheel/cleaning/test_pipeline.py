@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.cleaning import conf
 from flywheel.cleaning.models import (
     DedupBand,
     DedupEntry,
@@ -225,16 +224,16 @@ def test_message_texts_for_llm_scrubs_and_stores_messages_never_cleaned():
     assert MessageScrub.objects.get(message_id=message_id).findings[0]["type"] == "bank_card"
 
 
-def test_message_texts_for_llm_leaves_out_a_message_whose_scrubbing_failed(monkeypatch):
+def test_message_texts_for_llm_leaves_out_a_message_whose_scrubbing_failed(settings):
     session = session_with_turns([("user", "short"), ("assistant", "x" * 5000)])
-    monkeypatch.setattr(conf, "PII_MAX_CHARS", 1000)
+    settings.FLYWHEEL_PII_MAX_CHARS = 1000
     ids = list(session.messages.order_by("seq").values_list("id", flat=True))
     assert message_texts_for_llm(message_ids=ids) == {ids[0]: "short"}
     assert MessageScrub.objects.get(message_id=ids[1]).ok is False
 
 
-def test_a_session_whose_scrubbing_failed_is_dropped(clean, monkeypatch):
-    monkeypatch.setattr(conf, "PII_MAX_CHARS", 1000)
+def test_a_session_whose_scrubbing_failed_is_dropped(clean, settings):
+    settings.FLYWHEEL_PII_MAX_CHARS = 1000
     session = session_with_turns([("user", " ".join(f"word{i}" for i in range(300))), ("assistant", "Fine.")])
     clean()
     cleaning = SessionCleaning.objects.get(session=session)

@@ -29,9 +29,7 @@ def test_a_bad_line_gets_an_error_row_and_its_neighbours_are_scrubbed(tmp_path):
     assert rows[4] == {"text": "fine", "pii": []}
 
 
-def test_text_that_cannot_be_scrubbed_is_never_written(tmp_path, monkeypatch):
-    from flywheel.cleaning import conf
-
-    monkeypatch.setattr(conf, "PII_MAX_CHARS", 1000)
+def test_text_that_cannot_be_scrubbed_is_never_written(tmp_path, settings):
+    settings.FLYWHEEL_PII_MAX_CHARS = 1000
     rows = _run(tmp_path, json.dumps({"text": "call 13812345678 " * 100}).encode() + b"\n")
     assert "text" not in rows[0] and "over the scrubbing limit" in rows[0]["error"]

@@ -143,10 +143,8 @@ def test_an_annotators_reveal_attempt_is_refused(annotator_client, private_item)
     assert not AuditEvent.objects.filter(action="review.reveal_original").exists()
 
 
-def test_a_text_the_scrubber_cannot_clear_is_hidden_not_shown_raw(annotator_client, private_item, monkeypatch):
-    from flywheel.cleaning import conf
-
-    monkeypatch.setattr(conf, "PII_MAX_CHARS", 10)  # every turn is now too long to scrub: fail closed
+def test_a_text_the_scrubber_cannot_clear_is_hidden_not_shown_raw(annotator_client, private_item, settings):
+    settings.FLYWHEEL_PII_MAX_CHARS = 10  # every turn is now too long to scrub: fail closed
     html = annotator_client.get(reverse("review:item", args=[private_item.id])).content.decode()
     assert_no_raw_personal_data(html)
     assert "could not be cleared of personal data" in html

@@ -1,9 +1,9 @@
 import json
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from flywheel.cleaning import conf
 from flywheel.cleaning.pii import scrub_text
 
 
@@ -69,7 +69,7 @@ def _scrub_line(number: int, line: str) -> dict:
         return {"line": number, "error": f"malformed JSON: {exc.msg} (column {exc.colno})"}
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         return {"line": number, "error": 'expected an object with a "text" string'}
-    result = scrub_text(record["text"], max_chars=conf.PII_MAX_CHARS)
+    result = scrub_text(record["text"], max_chars=settings.FLYWHEEL_PII_MAX_CHARS)
     if not result.ok:
         return {"line": number, "error": f"not scrubbed: {result.error}"}
     return {**record, "text": result.text, "pii": result.findings}
