@@ -44,6 +44,7 @@ from training.config import (
     field_help,
 )
 from training.data import Conversation, DataError, conversation_from_record
+from training.files import atomic_writer
 from training.conventions import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
@@ -125,7 +126,7 @@ def tiny_model_ensure(target: Path, *, timeout_s: float = 300) -> Path:
 
 
 __all__ = [
-    "ATTENTION_IMPLEMENTATIONS", "CHECKPOINTS_DIR", "CHECKPOINT_NAME", "CONFIG_FILE", "EVAL_FILE", "FIELD_NAMES",
+    "ATTENTION_IMPLEMENTATIONS", "CHECKPOINTS_DIR", "atomic_writer", "CHECKPOINT_NAME", "CONFIG_FILE", "EVAL_FILE", "FIELD_NAMES",
     "FINAL_DIR", "IGNORE_INDEX", "LOSS_MODES", "LR_SCHEDULERS", "METRICS_FILE", "NO_TURN", "OPTIMIZERS",
     "RESULT_FILE", "RUN_OUTPUTS", "STATE_FILE", "SUPERVISE_MODES", "TRAIN_FILE", "ConfigError", "Conversation",
     "DataError", "TemplateError", "TokenizationReport", "TrainConfig", "assistant_turn_spans", "build_config",

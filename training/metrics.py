@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from training.files import atomic_writer
 
 
 def json_number(value: float) -> float | None:
@@ -45,12 +46,8 @@ class MetricsWriter:
 
 
 def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:
         json.dump(payload, handle, indent=2, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

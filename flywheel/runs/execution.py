@@ -28,7 +28,7 @@ from pathlib import Path
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE
+from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE, atomic_writer
 
 from flywheel.datasets.exports import export_lines
 from flywheel.jobs.registry import JobCancelled, PermanentJobError, RetryableJobError
@@ -61,15 +61,11 @@ _DIE_WITH_PARENT = (
 
 
 def _write_atomically(path: Path, lines) -> int:
-    temporary = path.with_name(f".tmp-{path.name}")
     count = 0
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with atomic_writer(path) as handle:
         for line in lines:
             handle.write(line)
             count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     return count
 
 
