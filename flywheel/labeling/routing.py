@@ -4,7 +4,8 @@ label ids; enqueueing is idempotent per label."""
 
 from __future__ import annotations
 
-from flywheel.labeling import conf
+from django.conf import settings
+
 from flywheel.labeling.models import Label
 
 
@@ -21,7 +22,7 @@ def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
         if row["source"] == Label.Source.HUMAN:
             continue
         flagged = row["injection_flagged"]
-        low = row["quality"] < conf.review_below_quality()
+        low = row["quality"] < settings.FLYWHEEL_LABEL_REVIEW_BELOW
         if not (flagged or low):
             continue
         reason = "steering attempt flagged" if flagged else f"low quality ({row['quality']})"

@@ -28,7 +28,6 @@ from django.db.models import Count, Exists, OuterRef, Q
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.ingest.models import ChatSession, Feedback, Message
-from flywheel.labeling import conf
 from flywheel.labeling.injection import steering_signals
 from flywheel.labeling.models import Label, LabelTask
 from flywheel.labeling.offline import OFFLINE_VERSION, label_offline, offline_model_name
@@ -122,7 +121,8 @@ def label_tasks_dispatch(*, created_by=None, limit: int | None = None) -> list[i
     handed = 0
     while limit is None or handed < limit:
         with transaction.atomic():
-            size = conf.batch_size() if limit is None else min(conf.batch_size(), limit - handed)
+            size = settings.FLYWHEEL_LABEL_BATCH_SIZE
+            size = size if limit is None else min(size, limit - handed)
             batch = list(LabelTask.objects.select_for_update(skip_locked=True)
                          .filter(status=LabelTask.Status.PENDING).order_by("id").values_list("id", flat=True)[:size])
             if not batch:
@@ -161,7 +161,7 @@ def label_task_process(*, task_id: int, job_id: int | None = None) -> str:
         _dead_letter(task, job_id=job_id, error="the session has no user message to label")
         return "dead"
     tax = taxonomy()
-    sent = _fit(transcript["messages"], conf.max_transcript_chars())
+    sent = _fit(transcript["messages"], settings.FLYWHEEL_LABEL_MAX_CHARS)
     language = transcript["language"] or ""
 
     def taxonomy_rule(data: dict) -> None:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
-from flywheel.labeling import conf
 
 DEFAULT_TAXONOMY: dict[str, dict] = {
     "translation": {"title": "Translation", "subtypes": {
@@ -151,4 +150,4 @@ def _load(path: str) -> Taxonomy:
 
 
 def taxonomy() -> Taxonomy:
-    return _load(conf.taxonomy_path())
+    return _load(settings.FLYWHEEL_LABEL_TAXONOMY)

@@ -14,10 +14,11 @@ pytestmark = [pytest.mark.worker]
 
 
 def test_a_worker_killed_mid_batch_loses_no_label_and_doubles_none(transactional_db, start_worker, openai_server,
-                                                                    monkeypatch):
+                                                                    monkeypatch, settings):
     from flywheel.cleaning.services import cleaning_run_pending
 
-    monkeypatch.setenv("FLYWHEEL_LLM_CONCURRENCY", "1")
+    settings.FLYWHEEL_LABEL_BATCH_SIZE = 6  # one job of six here, one batch of six in the worker
+    monkeypatch.setenv("FLYWHEEL_LLM_CONCURRENCY", "1")  # the workers read the environment when they start
     monkeypatch.setenv("FLYWHEEL_LABEL_BATCH_SIZE", "6")
     sessions = [session_with_turns(turns) for turns in distinct_conversations(6)]
     cleaning_run_pending()
