@@ -27,11 +27,6 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return default if value is None else value
 
 
-def env_required(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise ImproperlyConfigured(f"{name} must be set")
-    return value
 
 
 def env_bool(name: str, default: bool) -> bool:

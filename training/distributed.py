@@ -68,9 +68,6 @@ def all_reduce_sum(values: torch.Tensor, context: DistributedContext) -> torch.T
     return values.cpu()
 
 
-def any_rank(flag: bool, context: DistributedContext) -> bool:
-    """True when the flag is set on any rank; every rank must call it at the same point."""
-    return bool(all_reduce_sum(torch.tensor([float(flag)]), context).item() > 0)
 
 
 def barrier(context: DistributedContext) -> None:

@@ -47,9 +47,9 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
             f"RETURNING {', '.join(quote(model._meta.get_field(name).column) for name in returning)}")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # All rows as one JSON parameter, which the server turns into rows of the table's own
-            # type: quoting hundreds of separate parameters costs the driver more CPU than the
-            # database spends inserting them.
+            # All rows as one JSON parameter, which the server expands into rows shaped like the
+            # table, because quoting hundreds of separate parameters costs the driver more CPU
+            # than the database spends inserting them.
             if any(field.attname != field.column for field in fields):
                 raise ValueError(f"{model.__name__}: rows are matched to columns by name")
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} "

@@ -13,6 +13,3 @@ def jobs_page(*, kind_prefix: str | None = None, before: int | None = None, size
         qs = qs.filter(kind__startswith=kind_prefix)
     return keyset_page(qs, past=before, size=size)
 
-
-def jobs_dead(*, limit: int = 50):
-    return list(Job.objects.filter(status=Job.Status.DEAD).order_by("-id")[:limit])
