@@ -5,8 +5,9 @@ labeling and continuity apps."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from flywheel.ingest.models import PreferencePair
-from flywheel.review import conf
 from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register_default
 from flywheel.review.models import ReviewItem
 from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
@@ -14,8 +15,17 @@ from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
 QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
 
 
+def review_task_types() -> list[str]:
+    """The task types offered on the annotator's page (at most 9: one digit key each):
+    FLYWHEEL_REVIEW_TASK_TYPES, or the labeling taxonomy's top-level types, so a reviewer's
+    correction and a label put the same kind of data in the same loss channel."""
+    from flywheel.labeling.taxonomy import taxonomy
+
+    return settings.FLYWHEEL_REVIEW_TASK_TYPES or taxonomy().type_names()
+
+
 def task_type_field() -> ChoiceField:
-    return ChoiceField("task_type", "Task type", tuple((t, t) for t in conf.REVIEW_TASK_TYPES))
+    return ChoiceField("task_type", "Task type", tuple((t, t) for t in review_task_types()))
 
 
 def quality_field() -> ChoiceField:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
 from flywheel.jobs.services import job_create
-from flywheel.review import conf
 from flywheel.review.item_filters import ItemFilter
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 
@@ -55,7 +55,7 @@ def bulk_params_clean(*, queue: ReviewQueue, action: str, target: str = "", prio
 
 def review_items_bulk_request(*, queue: ReviewQueue, item_filter: ItemFilter, action: str, params: dict, user) -> dict:
     """Run the action now when the set is small, or queue a job; returns {"job": Job} or the counts."""
-    limit = conf.REVIEW_BULK_INLINE_MAX
+    limit = settings.FLYWHEEL_REVIEW_BULK_INLINE_MAX
     upto = item_filter.upto_id
     if upto is None:  # pin the set to what exists now
         upto = ReviewItem.objects.order_by("-id").values_list("id", flat=True).first() or 0

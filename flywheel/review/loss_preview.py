@@ -9,7 +9,9 @@ The tokenizer is FLYWHEEL_REVIEW_TOKENIZER, or a tiny offline one made on first 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
+from django.conf import settings
 from training.contract import (
     IGNORE_INDEX,
     DataError,
@@ -22,16 +24,16 @@ from training.contract import (
     tokenize_conversation,
 )
 
-from flywheel.review import conf
-
 PREVIEW_MAX_TOKENS = 8192
 
 
 @lru_cache(maxsize=1)
 def review_tokenizer():
-    if conf.review_tokenizer_is_default():
-        tiny_model_ensure(conf.review_tokenizer_dir())
-    return load_tokenizer(str(conf.review_tokenizer_dir()))
+    directory = settings.FLYWHEEL_REVIEW_TOKENIZER
+    if not directory:  # the default: a tiny offline model, made on first use
+        directory = Path(settings.VAR_DIR) / "review-tokenizer"
+        tiny_model_ensure(directory)
+    return load_tokenizer(str(directory))
 
 
 def loss_preview(*, messages: list[dict]) -> dict:

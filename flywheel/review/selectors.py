@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q
 
 from flywheel.ingest.models import Message
@@ -125,12 +126,10 @@ def review_queue_overview() -> list[ReviewQueue]:
 def review_my_day(*, user) -> dict:
     from django.utils import timezone
 
-    from flywheel.review import conf
-
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     done = ReviewAssignment.objects.filter(reviewer=user, state=ReviewAssignment.State.SUBMITTED,
                                            finished_at__gte=start).count()
-    target = conf.REVIEW_DAILY_TARGET
+    target = settings.FLYWHEEL_REVIEW_DAILY_TARGET
     return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}
 
 

@@ -3,7 +3,6 @@ from django.urls import reverse
 
 from flywheel.accounts.models import AuditEvent
 from flywheel.jobs.models import Job
-from flywheel.review import conf
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.services import review_item_claim_next, review_queue_save
 from tests.flywheel.review.test_claims import make_items
@@ -78,9 +77,9 @@ def test_a_bulk_action_is_in_the_audit_log(client, engineer, queues):
     assert event.actor == engineer and event.detail["filter"]["status"] == "open"
 
 
-def test_a_large_set_is_handed_to_a_job(client, engineer, queues, monkeypatch):
+def test_a_large_set_is_handed_to_a_job(client, engineer, queues, settings):
     source, _, _ = queues
-    monkeypatch.setattr(conf, "REVIEW_BULK_INLINE_MAX", 2)
+    settings.FLYWHEEL_REVIEW_BULK_INLINE_MAX = 2
     client.force_login(engineer)
     response = bulk(client, source, scope="filtered", action="set_priority", priority="7")
     job = Job.objects.get(kind="review.bulk_action")
