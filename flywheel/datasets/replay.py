@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from flywheel.datasets import conf
+from django.conf import settings
 
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "observation": "tool", "tool": "tool", "function_call": "assistant"}
@@ -22,14 +22,14 @@ class ReplayError(ValueError):
 
 
 def replay_files() -> list[str]:
-    directory = conf.replay_dir()
+    directory = Path(settings.FLYWHEEL_REPLAY_DIR)
     if not directory.is_dir():
         return []
     return sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix == ".jsonl" and not p.name.startswith("."))
 
 
 def replay_path(name: str) -> Path:
-    directory = conf.replay_dir().resolve()
+    directory = Path(settings.FLYWHEEL_REPLAY_DIR).resolve()
     path = (directory / name).resolve()
     if path.parent != directory or not path.is_file():
         raise ReplayError(f"there is no replay file {name!r} in {directory}")

@@ -7,11 +7,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
-from flywheel.datasets import conf
 from flywheel.datasets.builder import build_samples
 from flywheel.datasets.config import BuildConfig, build_config_from_dict
 from flywheel.datasets.manifest import manifest_build
@@ -40,7 +40,7 @@ def dataset_tokenizer_check(path: str) -> str:
     exists, so the form cannot be used to probe the disk."""
     from flywheel.runs.conf import model_roots
 
-    configured = conf.dataset_tokenizer_path()
+    configured = settings.FLYWHEEL_DATASET_TOKENIZER
     if configured and path == configured:
         return path
     try:
@@ -60,7 +60,7 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
     (so that the stored config says exactly what was used)."""
     data = dict(data)
     if not data.get("tokenizer"):
-        data["tokenizer"] = conf.dataset_tokenizer_path()
+        data["tokenizer"] = settings.FLYWHEEL_DATASET_TOKENIZER
     config = build_config_from_dict(data, known_sources=[s.name for s in sample_sources()])
     if config.replay_file:
         replay_path(config.replay_file)

@@ -29,9 +29,7 @@ class DemoError(RuntimeError):
 
 
 def demo_replay_file_ensure() -> str:
-    from flywheel.datasets import conf as dataset_conf
-
-    directory = dataset_conf.replay_dir()
+    directory = Path(settings.FLYWHEEL_REPLAY_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps({"messages": [{"role": r, "content": t} for r, t in turns], "task_type": "general"},
                         ensure_ascii=False) for turns in GENERAL_CONVERSATIONS]

@@ -25,6 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -32,7 +33,6 @@ from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE, a
 
 from flywheel.datasets.exports import export_lines
 from flywheel.jobs.registry import JobCancelled, PermanentJobError, RetryableJobError
-from flywheel.runs import conf
 from flywheel.runs.metrics_tail import MetricsTail, log_tail
 from flywheel.runs.models import TrainingRun
 
@@ -107,8 +107,8 @@ def _uses_deepspeed(run: TrainingRun, processes: int) -> bool:
 
 
 def trainer_processes() -> int:
-    if conf.TRAIN_PROCESSES:
-        return conf.TRAIN_PROCESSES
+    if settings.FLYWHEEL_TRAIN_PROCESSES:
+        return settings.FLYWHEEL_TRAIN_PROCESSES
     import torch  # only the gpu worker gets here: it counts the GPUs the trainer will use
 
     return max(1, torch.cuda.device_count())
@@ -117,9 +117,9 @@ def trainer_processes() -> int:
 def trainer_command(run_dir: Path, processes: int) -> tuple[list[str], str]:
     trainer = ["-m", "training", "sft", "--config", str(run_dir / CONFIG_FILE)]
     if processes > 1:
-        return ([conf.TRAIN_PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+        return ([settings.FLYWHEEL_TRAIN_PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                  *trainer], f"torchrun ×{processes}")
-    return [conf.TRAIN_PYTHON, *trainer], "python"
+    return [settings.FLYWHEEL_TRAIN_PYTHON, *trainer], "python"
 
 
 def expected_total_steps(run: TrainingRun, train_conversations: int, processes: int) -> int | None:
@@ -167,7 +167,7 @@ def _launch(command: list[str], run_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     log = open(run_dir / LOG_FILE, "ab")
     try:
-        process = subprocess.Popen([conf.TRAIN_PYTHON, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command],
+        process = subprocess.Popen([settings.FLYWHEEL_TRAIN_PYTHON, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command],
                                    cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     finally:
         log.close()
@@ -207,7 +207,7 @@ def _finish(run: TrainingRun, tail: MetricsTail, run_dir: Path, status: str, err
     tail.read()
     result = _read_result(run_dir)
     fields = {"status": status, "finished_at": timezone.now(), "error": error[:10_000], "result": result,
-              "log_tail": log_tail(run_dir / LOG_FILE, conf.LOG_TAIL_LINES), **tail.run_fields()}
+              "log_tail": log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES), **tail.run_fields()}
     if result.get("total_steps"):
         fields["total_steps"] = result["total_steps"]
     if result.get("resumed_from"):
@@ -241,13 +241,14 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
             exit_code = process.poll()
             tail.read()
             fields = tail.run_fields()
-            TrainingRun.objects.filter(id=run.id).update(log_tail=log_tail(run_dir / LOG_FILE, conf.LOG_TAIL_LINES), **fields)
+            TrainingRun.objects.filter(id=run.id).update(
+                log_tail=log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES), **fields)
             step = fields.get("current_step", 0)
             note = f"step {step}" + (f" of {total}" if total else "") + (f", loss {fields['last_loss']:.4f}" if fields.get("last_loss") is not None else "")
             ctx.progress(step, total, note)  # raises JobCancelled when someone asked to stop
             if exit_code is not None:
                 break
-            time.sleep(conf.TRAIN_POLL_S)
+            time.sleep(settings.FLYWHEEL_TRAIN_POLL_S)
     except JobCancelled:
         _stop(process)
         _finish(run, tail, run_dir, TrainingRun.Status.CANCELLED)

@@ -6,7 +6,7 @@ from django import forms
 from training.contract import is_model_directory
 
 from flywheel.datasets.models import DatasetVersion
-from flywheel.runs import conf
+from flywheel.runs.conf import model_roots
 from flywheel.runs.hyperparameters import DISTRIBUTED, SETTINGS, defaults, suggested_epochs
 
 
@@ -41,7 +41,7 @@ def _field(setting) -> forms.Field:
 def model_directories(limit: int = 50) -> list[str]:
     """Model directories under the allowed roots (one level down, and runs' final models)."""
     found = []
-    for root in conf.model_roots():
+    for root in model_roots():
         if not root.is_dir():
             continue
         for child in sorted(root.iterdir()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,7 +13,7 @@ from flywheel.accounts.services import audit_record
 from flywheel.datasets.models import DatasetVersion
 from flywheel.jobs.models import Job
 from flywheel.jobs.services import job_cancel, job_create
-from flywheel.runs import conf
+from flywheel.runs.conf import model_roots
 from flywheel.runs.hyperparameters import DISTRIBUTED, hyperparameters_clean
 from flywheel.runs.models import TrainingRun
 
@@ -25,7 +26,7 @@ def base_model_check(path: str) -> str:
     if not path or not path.strip():
         raise ValueError("give the base model's directory")
     resolved = Path(path.strip()).expanduser().resolve()
-    roots = [root.resolve() for root in conf.model_roots()]
+    roots = [root.resolve() for root in model_roots()]
     if not any(resolved == root or root in resolved.parents for root in roots):
         raise ValueError(f"{resolved} is outside the model directories ({', '.join(map(str, roots))}; "
                          "FLYWHEEL_MODEL_ROOTS sets them)")
@@ -61,7 +62,7 @@ def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperp
         run = TrainingRun.objects.create(
             name=name.strip()[:NAME_MAX], dataset_version=version, base_model_path=model, hyperparameters=clean,
             distributed=distributed, created_by=user if getattr(user, "is_authenticated", False) else None)
-        run.run_dir = str(conf.runs_dir() / f"run-{run.id}")
+        run.run_dir = str(Path(settings.FLYWHEEL_RUNS_DIR) / f"run-{run.id}")
         run.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
         run.save(update_fields=["run_dir", "job"])
         audit_record(actor=user, action="run.create", target_type="training_run", target_id=run.id,
