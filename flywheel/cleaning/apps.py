@@ -7,8 +7,15 @@ class CleaningConfig(AppConfig):
     verbose_name = "Cleaning"
 
     def ready(self):
+        from flywheel.cleaning import tasks
         from flywheel.cleaning.selectors import session_cleaning_panel
         from flywheel.ingest.panels import session_panel_register
+        from flywheel.jobs.registry import job_handler_register
+        from flywheel.pipeline.registry import pipeline_stage_register
 
+        # New data, stage 10: every new session is cleaned (rules, PII scrubbing, duplicates):
+        # kept, flagged or dropped.
+        pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)
+        job_handler_register("cleaning.rerun", tasks.rerun, queue="default")
         session_panel_register(order=10, title="Cleaning", template="cleaning/_session_panel.html",
                                context=session_cleaning_panel)

@@ -1,20 +1,22 @@
-"""The review kinds construction brings, and its take-over of "badcase_answer".
+"""The review kinds construction owns (registered in ConstructionConfig.ready).
 
 - constructed_answer: a Best-of-N answer to a bad case. Accept, edit (the edit box of the answer
   under review, which the page fills with the constructed answer) or reject.
 - constructed_pair: a judged chosen/rejected pair. Keep as marked (optionally editing the chosen
   answer), keep the other way round, or reject (tie, both bad).
 - synthetic_sample: a synthetic conversation. Accept or reject.
-- badcase_answer (the review framework's kind, taken over with replace=True, same fields and
-  page): its decisions also feed mining, a "bad"/"harmful" verdict adds a reason and the
-  reviewer's rewrite becomes the judge's reference answer; "acceptable" dismisses the bad case.
+- badcase_answer: an answer a user gave a thumbs-down (routed by construction/routing.py). The
+  reviewer judges it (verdict, task type, quality), rewrites it, picks the turns to train on; the
+  decision also feeds mining: a "bad"/"harmful" verdict adds a reason and the reviewer's rewrite
+  becomes the judge's reference answer; "acceptable" dismisses the bad case.
 """
 
 from __future__ import annotations
 
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text
-from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register
+from flywheel.review.builtin_kinds import quality_field, task_type_field
+from flywheel.review.kinds import ChoiceField, ReviewKind
 from flywheel.review.privacy import review_texts_shown
 
 
@@ -129,35 +131,23 @@ SYNTHETIC_SAMPLE = SyntheticSampleKind(
 )
 
 
-class MinedBadcaseAnswerKind(ReviewKind):
-    """The framework's "badcase_answer" with the same fields and page, whose decisions also
-    reach mining."""
-
-    def __init__(self, builtin: ReviewKind):
-        super().__init__(name=builtin.name, title=builtin.title, template=builtin.template, fields=builtin.fields,
-                         turn_controls=builtin.turn_controls, default_reviewers=builtin.default_reviewers,
-                         default_audience=builtin.default_audience, description=builtin.description)
-        self.builtin = builtin
-
-    def validate(self, decision):
-        return self.builtin.validate(decision)
-
-    def context(self, item):
-        return self.builtin.context(item)
-
+class BadcaseAnswerKind(ReviewKind):
     def apply(self, item, decision, user):
         from flywheel.construction.services import badcase_review_verdict_record
 
-        self.builtin.apply(item, decision, user)
         if item.message_id and item.subject_type == "message":
             edited = ((decision.get("turns") or {}).get(str(item.message_id)) or {}).get("edited")
             badcase_review_verdict_record(message_id=item.message_id, verdict=str(decision.get("verdict", "")),
                                           edited=edited, review_item_id=item.id)
 
 
-def register_kinds() -> None:
-    for kind in (CONSTRUCTED_ANSWER, CONSTRUCTED_PAIR, SYNTHETIC_SAMPLE):
-        review_kind_register(kind)
-    builtin = review_kind_get("badcase_answer")
-    if not isinstance(builtin, MinedBadcaseAnswerKind):
-        review_kind_register(MinedBadcaseAnswerKind(builtin), replace=True)
+BADCASE_ANSWER = BadcaseAnswerKind(
+    name="badcase_answer", title="Bad-case answers", template="construction/kinds/_badcase_answer.html",
+    fields=[
+        ChoiceField("verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))),
+        task_type_field(),
+        quality_field(),
+    ],
+    turn_controls={"train", "edit", "continuity"},
+    description="Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on.",
+)

@@ -3,11 +3,12 @@ answer) with a `BadCaseReason` per source, and the context construction needs (t
 conversation before the answer).
 
 Sources read their own table past a cursor, like routing rules, and are cheap (no LLM): the
-pipeline stage (order 40) runs them all. Built in: thumbs-down feedback, cleaning flags on
-assistant answers, poor / unsafe / hallucinated labels (the session's last answer), continuity
-problems (the user had to ask the same question again); reviewers'
-verdicts on bad-case answers arrive through the review kind
-(flywheel/construction/kinds.py). Another app adds a source with `badcase_source_register`:
+pipeline stage (order 40) runs them all. Construction registers its own in ConstructionConfig.ready:
+thumbs-down feedback, cleaning flags on assistant answers, poor / unsafe / hallucinated labels (the
+session's last answer), continuity problems (the user had to ask the same question again);
+reviewers' verdicts on bad-case answers arrive through the review kind
+(flywheel/construction/kinds.py). Another app adds a source with `badcase_source_register` in
+its own ready():
 
     def low_quality_labels(*, after: int, limit: int) -> tuple[int, list[Signal]]:
         rows = Label.objects.filter(id__gt=after, quality__lte=2).order_by("id")[:limit]
@@ -33,6 +34,7 @@ from flywheel.construction import conf
 from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
 from flywheel.construction.verifiers import asserts_in_prompt
 from flywheel.ingest.models import Feedback, Message
+from flywheel.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +49,11 @@ class Signal:
 
 
 Source = Callable[..., tuple[int, list[Signal]]]
-_SOURCES: dict[str, Source] = {}
+_SOURCES: Registry[Source] = Registry("bad-case source")
 
 
 def badcase_source_register(name: str, func: Source) -> Source:
-    existing = _SOURCES.get(name)
-    if existing is not None and existing.__qualname__ != func.__qualname__:
-        raise ValueError(f"bad-case source {name!r} is registered twice")
-    _SOURCES[name] = func
-    return func
+    return _SOURCES.add(name, func)
 
 
 def badcase_sources() -> list[str]:
@@ -159,12 +157,6 @@ def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
                 "prediction_ids": [row["id"]], "reask_message_id": row["message_id"], "overlap": round(overlap, 3),
                 "model_version": row["model_version"]}))
     return (rows[-1]["id"] if rows else after), signals
-
-
-badcase_source_register("thumbs_down", thumbs_down_source)
-badcase_source_register("cleaning", cleaning_flag_source)
-badcase_source_register("labels", label_source)
-badcase_source_register("continuity", continuity_source)
 
 
 # --- recording ----------------------------------------------------------------------------------

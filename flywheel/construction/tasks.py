@@ -1,13 +1,11 @@
 """Construction jobs (llm queue) and the bad-case mining pipeline stage: thin wrappers."""
 
 from flywheel.construction.mining import badcase_mine_pending
-from flywheel.jobs.registry import PermanentJobError, RetryableJobError, job_handler
+from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
 from flywheel.llm.client import LLMRequestRejected, LLMUnavailable
-from flywheel.pipeline.registry import pipeline_stage
 
 
-@pipeline_stage(order=40, name="badcases")
 def mine_new_data(*, progress) -> dict:
     """Cheap and LLM-free: thumbs-down, cleaning flags and other sources become bad cases."""
     return badcase_mine_pending(progress=progress)
@@ -23,7 +21,6 @@ def _run(ctx: JobContext, execute) -> dict:
         raise PermanentJobError(str(exc)) from exc
 
 
-@job_handler("construction.run", queue="llm")
 def construct(ctx: JobContext) -> dict:
     """Best-of-N construction of the bad cases a run claimed (payload {"run_id"})."""
     from flywheel.construction.services import construction_run_execute
@@ -31,7 +28,6 @@ def construct(ctx: JobContext) -> dict:
     return _run(ctx, construction_run_execute)
 
 
-@job_handler("construction.synthesize", queue="llm")
 def synthesize(ctx: JobContext) -> dict:
     """Synthetic samples of one synthesis run (payload {"run_id"})."""
     from flywheel.construction.synthesis import synthesis_run_execute

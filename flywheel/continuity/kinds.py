@@ -35,4 +35,4 @@ def register_continuity_kind() -> None:
         turn_controls={"continuity"},
         description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
                     "a new one that does not need the earlier turns (no)?",
-    ), replace=True)
+    ))

@@ -1,19 +1,16 @@
-"""Continuity jobs (training, prediction) and the continuity pipeline stage (order 30)."""
+"""Continuity jobs (training, prediction) and the continuity pipeline stage: thin wrappers over
+services, registered in ContinuityConfig.ready."""
 
-from flywheel.continuity.routing import uncertain_continuity_to_review
 from flywheel.continuity.services import (
     ContinuityModelMissing,
     ContinuityTrainingError,
     continuity_model_train,
     continuity_run_pending,
 )
-from flywheel.jobs.registry import PermanentJobError, job_handler
+from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
-from flywheel.pipeline.registry import pipeline_stage
-from flywheel.review.routing import routing_rule_register
 
 
-@job_handler("continuity.train", queue="default", max_attempts=2)
 def train(ctx: JobContext) -> dict:
     """Train a new classifier version from the stored sessions (payload {"seed", "activate"})."""
     try:
@@ -24,7 +21,6 @@ def train(ctx: JobContext) -> dict:
     return {"version": row.version, "evaluation": row.evaluation.get("held_out", {})}
 
 
-@job_handler("continuity.predict", queue="default")
 def predict(ctx: JobContext) -> dict:
     """Predict every ready session the active version has not seen (after training or activating)."""
     try:
@@ -33,9 +29,5 @@ def predict(ctx: JobContext) -> dict:
         raise PermanentJobError(str(exc)) from exc
 
 
-@pipeline_stage(order=30, name="continuity")
 def continuity_new_data(*, progress) -> dict:
     return continuity_run_pending(progress=progress)
-
-
-routing_rule_register("uncertain-continuity", uncertain_continuity_to_review)

@@ -1,6 +1,7 @@
-"""The sample sources that ship with Flywheel: logged sessions, the preference pairs that came
-with the logs (hh-rlhf and the like), and construction's accepted answers, pairs and
-synthetic conversations.
+"""The sample sources the datasets app brings (registered in DatasetsConfig.ready): logged
+sessions and the preference pairs that came with the logs (hh-rlhf and the like). Construction
+registers its accepted answers, pairs and synthetic conversations itself
+(flywheel/construction/dataset_sources.py).
 
 Text is always the PII-scrubbed text (cleaning's `message_texts_for_llm`; a reviewer's rewrite
 is scrubbed here): a message whose scrubbing failed keeps its whole sample out of the dataset.
@@ -8,7 +9,6 @@ is scrubbed here): a message whose scrubbing failed keeps its whole sample out o
 
 from __future__ import annotations
 
-import importlib
 from typing import Iterator
 
 from flywheel.cleaning.models import SessionCleaning
@@ -16,7 +16,7 @@ from flywheel.cleaning.pii import SCRUBBER_VERSION, scrub_text
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.datasets.facts import session_facts, topic_switches
-from flywheel.datasets.sources import Candidate, SampleSource, sample_source_register
+from flywheel.datasets.sources import Candidate, SampleSource
 from flywheel.ingest.models import Feedback, Message, PreferencePair
 from flywheel.review.models import ReviewItem
 from flywheel.review.selectors import message_review_overrides
@@ -192,109 +192,3 @@ class IngestPairSource(SampleSource):
                           "labels": session_facts_.label_versions},
             )
 
-
-# --- construction's accepted samples (when the construction app is installed) ----------------
-
-CONSTRUCTION_SELECTORS = "flywheel.construction.selectors"
-
-
-def _construction(function_name: str):
-    try:
-        module = importlib.import_module(CONSTRUCTION_SELECTORS)
-    except ImportError:
-        return None
-    return getattr(module, function_name, None)
-
-
-def _prompt_versions(lineage: dict) -> dict[str, list[str]]:
-    prompts = set(lineage.get("judge_prompt_versions") or [])
-    models = set(lineage.get("judge_models") or [])
-    for key, value in lineage.items():
-        if key.endswith("prompt_version") and value:
-            prompts.add(str(value))
-        if key.endswith("model") and isinstance(value, str) and value:
-            models.add(value)
-    return {"prompts": sorted(prompts), "models": sorted(models)}
-
-
-def _message_ids(lineage: dict) -> list[int]:
-    return [lineage["message_id"]] if lineage.get("message_id") else []
-
-
-class _ConstructionSource(SampleSource):
-    selector = ""
-
-    def available(self) -> bool:
-        return _construction(self.selector) is not None
-
-    def rows(self, progress) -> Iterator[dict]:
-        select = _construction(self.selector)
-        after = 0
-        while select is not None:
-            rows = select(after_id=after, limit=BATCH)
-            if not rows:
-                return
-            after = rows[-1]["id"]
-            yield from rows
-            progress(f"{self.name}: read up to #{after}")
-
-    def candidate(self, row: dict, *, lineage_extra: dict, from_session: bool = True, **fields) -> Candidate:
-        """A reviewer-accepted construction row as a candidate, with its lineage and versions."""
-        lineage = row.get("lineage") or {}
-        return Candidate(
-            source=self.name, source_id=f"{row['id']:012d}", kind=self.kind, task_type=row.get("task_type") or "",
-            reviewed=True, trusted_label=bool(row.get("task_type")),
-            session_id=lineage.get("session_id") if from_session else None,
-            lineage={**lineage, **lineage_extra, "message_ids": _message_ids(lineage) if from_session else [],
-                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
-            versions=_prompt_versions(lineage), **fields)
-
-
-class ConstructedAnswerSource(_ConstructionSource):
-    name = "constructed_sft"
-    title = "Constructed answers"
-    kind = "sft"
-    selector = "dataset_ready_sft_samples"
-    description = "Better answers to bad cases, accepted by reviewers; only the new answer is trained on."
-
-    def candidates(self, *, config, progress) -> Iterator[Candidate]:
-        for row in self.rows(progress):
-            messages = [{"role": m["role"], "content": m["content"], "mark": "context" if m["role"] == "assistant" else None}
-                        for m in row["messages"]]
-            if messages and messages[-1]["role"] == "assistant":
-                messages[-1]["mark"] = "ticked"
-            yield self.candidate(row, messages=messages, lineage_extra={"sft_answer_id": row["id"]})
-
-
-class ConstructedPairSource(_ConstructionSource):
-    name = "constructed_pairs"
-    title = "Constructed preference pairs"
-    kind = "pair"
-    selector = "dataset_ready_pairs"
-    description = "Chosen and rejected answers to bad cases, judged and accepted by reviewers."
-
-    def candidates(self, *, config, progress) -> Iterator[Candidate]:
-        for row in self.rows(progress):
-            yield self.candidate(row, prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt_messages"]],
-                                 chosen=row["chosen"], rejected=row["rejected"],
-                                 lineage_extra={"constructed_pair_id": row["id"], "margin": row.get("margin")})
-
-
-class SyntheticSource(_ConstructionSource):
-    name = "synthetic"
-    title = "Synthetic conversations"
-    kind = "sft"
-    selector = "dataset_ready_synthetic"
-    description = "Conversations synthesised from seed prompts and accepted by reviewers."
-
-    def candidates(self, *, config, progress) -> Iterator[Candidate]:
-        for row in self.rows(progress):
-            yield self.candidate(row, messages=[{"role": m["role"], "content": m["content"], "mark": None}
-                                                for m in row["messages"]],
-                                 lineage_extra={"synthetic_sample_id": row["id"]}, from_session=False)
-
-
-def register_builtin_sources() -> None:
-    for source in (SessionSource(), IngestPairSource(), ConstructedAnswerSource(), ConstructedPairSource(),
-                   SyntheticSource()):
-        sample_source_register(source)

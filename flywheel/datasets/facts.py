@@ -5,25 +5,43 @@ Precedence for a session's task type and quality: a reviewer's final decision, t
 labeling app's label. Topic changes: a reviewer's "does not continue the topic" on a user
 turn, then the continuity app's split points.
 
-The labeling and continuity apps are optional here: each is asked through one selector (see
-LABELS_SELECTOR and SWITCHES_SELECTOR); when an app does not provide it, that fact is simply
-unknown (samples come out "unlabeled", sessions whole) and the build report says so.
+The apps that know these facts hand them over in their AppConfig.ready():
+
+    session_labels_register("labeling", labels_for_sessions)
+        # (*, session_ids) -> {session_id: {"task_type", "quality", "trusted", "usable", "version"}}
+    topic_switches_register("continuity", topic_switches_for_sessions)
+        # (*, session_ids) -> {session_id: [ids of the user turns that start a new topic]}
+
+With none registered, that fact is unknown: samples come out "unlabeled", sessions whole.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
+from typing import Callable
 
+from flywheel.registry import Registry
 from flywheel.review.models import ReviewItem
 
-# flywheel.labeling.selectors.<name>(*, session_ids) -> {session_id: {"task_type", "quality",
-# "trusted", "version"}} and flywheel.continuity.selectors.<name>(*, session_ids) ->
-# {session_id: [message ids of the user turns that start a new topic]}.
-LABELS_SELECTOR = ("flywheel.labeling.selectors", "labels_for_sessions")
-SWITCHES_SELECTOR = ("flywheel.continuity.selectors", "topic_switches_for_sessions")
 BAD_VERDICTS = ("bad", "harmful")
 GOOD_VERDICTS = ("acceptable",)
+
+LabelsForSessions = Callable[..., dict[int, dict]]
+SwitchesForSessions = Callable[..., dict[int, list[int]]]
+_LABELS: Registry[LabelsForSessions] = Registry("session labels source")
+_SWITCHES: Registry[SwitchesForSessions] = Registry("topic switches source")
+
+
+def session_labels_register(name: str, func: LabelsForSessions) -> LabelsForSessions:
+    if _LABELS:
+        # Two labelers would need a rule for which one wins; there is none.
+        raise ValueError(f"session labels come from {next(iter(_LABELS))!r} already; {name!r} cannot add more")
+    return _LABELS.add(name, func)
+
+
+def topic_switches_register(name: str, func: SwitchesForSessions) -> SwitchesForSessions:
+    """Split points from every registered source are combined."""
+    return _SWITCHES.add(name, func)
 
 
 @dataclass
@@ -39,22 +57,6 @@ class SessionFacts:
     label_versions: list[str] = field(default_factory=list)
 
 
-def _optional_selector(module_name: str, function_name: str):
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, function_name, None)
-
-
-def labels_available() -> bool:
-    return _optional_selector(*LABELS_SELECTOR) is not None
-
-
-def switches_available() -> bool:
-    return _optional_selector(*SWITCHES_SELECTOR) is not None
-
-
 def _quality(value) -> int | None:
     try:
         number = int(value)
@@ -65,8 +67,7 @@ def _quality(value) -> int | None:
 
 def session_facts(*, session_ids: list[int]) -> dict[int, SessionFacts]:
     facts = {session_id: SessionFacts() for session_id in session_ids}
-    labels = _optional_selector(*LABELS_SELECTOR)
-    if labels is not None:
+    for labels in _LABELS.values():
         for session_id, label in labels(session_ids=session_ids).items():
             entry = facts.get(session_id)
             if entry is None or not label:
@@ -105,8 +106,7 @@ def topic_switches(*, session_ids: list[int], reviewer_continuity: dict[int, boo
     """{session id: ids of the user messages that start a new topic}. `reviewer_continuity`
     ({message id: continues the topic?}, from review decisions) overrides the continuity app."""
     switches: dict[int, set[int]] = {session_id: set() for session_id in session_ids}
-    predicted = _optional_selector(*SWITCHES_SELECTOR)
-    if predicted is not None:
+    for predicted in _SWITCHES.values():
         for session_id, message_ids in predicted(session_ids=session_ids).items():
             if session_id in switches:
                 switches[session_id].update(int(i) for i in message_ids)

@@ -2,9 +2,10 @@
 
 A source yields `Candidate`s — conversations (SFT) or preference pairs, each with the facts the
 builder filters and mixes on (task type, quality, reviewed, cleaning status, pseudo multi-turn)
-and its lineage back to the rows it was made from. The builder knows nothing about any app: a
-source that lands later registers itself (in its app's AppConfig.ready) and is offered on the
-build form at once:
+and its lineage back to the rows it was made from. The builder knows nothing about the apps that
+make samples: each registers its sources in its AppConfig.ready() (datasets: logged sessions and
+pairs; construction: its accepted answers, pairs and synthetic conversations), and the build form
+offers them at once:
 
     class MySource(SampleSource):
         name, title, kind = "my_rows", "My rows", "sft"
@@ -31,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
+
+from flywheel.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from flywheel.datasets.config import BuildConfig
@@ -91,19 +94,15 @@ class SampleSource:
         raise NotImplementedError
 
 
-_SOURCES: dict[str, SampleSource] = {}
+_SOURCES: Registry[SampleSource] = Registry("sample source")
 
 
-def sample_source_register(source: SampleSource, *, replace: bool = False) -> SampleSource:
+def sample_source_register(source: SampleSource) -> SampleSource:
     if not source.name or not source.name.replace("_", "").isalnum():
         raise ValueError(f"a source needs a name of letters, digits and underscores, not {source.name!r}")
     if source.kind not in ("sft", "pair"):
         raise ValueError(f"source {source.name!r}: kind must be 'sft' or 'pair'")
-    existing = _SOURCES.get(source.name)
-    if existing is not None and not replace and type(existing) is not type(source):
-        raise ValueError(f"sample source {source.name!r} is already registered")
-    _SOURCES[source.name] = source
-    return source
+    return _SOURCES.add(source.name, source)
 
 
 def sample_sources(*, available_only: bool = True) -> list[SampleSource]:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from flywheel.datasets.replay import ReplayError
 from flywheel.datasets.services import BuildError, dataset_build_run
-from flywheel.accounts.roles import STAFF_ROLES
-from flywheel.jobs.registry import PermanentJobError, job_handler
+from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
 
 
-# Ops launch builds too, so they may cancel and re-drive them.
-@job_handler("datasets.build", queue="default", max_attempts=3, roles=STAFF_ROLES)
 def build_dataset_version(ctx: JobContext) -> dict:
     notes = 0
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from flywheel.registry import Registry
+
 
 @dataclass(frozen=True)
 class SessionPanel:
@@ -24,11 +26,11 @@ class SessionPanel:
     context: Callable[[Any], dict]
 
 
-_PANELS: dict[str, SessionPanel] = {}
+_PANELS: Registry[SessionPanel] = Registry("session panel")
 
 
-def session_panel_register(*, order: int, title: str, template: str, context: Callable[[Any], dict]) -> None:
-    _PANELS[template] = SessionPanel(order=order, title=title, template=template, context=context)
+def session_panel_register(*, order: int, title: str, template: str, context: Callable[[Any], dict]) -> SessionPanel:
+    return _PANELS.add(title, SessionPanel(order=order, title=title, template=template, context=context))
 
 
 def session_panels(session) -> list[dict]:
@@ -55,22 +57,25 @@ class TextShield:
     text: Callable[[str], "str | None"]
 
 
-_GRANTS: dict[str, Callable[[Any, Any], bool]] = {}
-_SHIELD: list[TextShield] = []
+_GRANTS: Registry[Callable[[Any, Any], bool]] = Registry("session access grant")
+_SHIELDS: Registry[TextShield] = Registry("session text shield")
 
 
 def session_access_register(*, name: str, grants: Callable[[Any, Any], bool]) -> None:
     """`grants(user, session)` is True when this app gave `user` something about `session`."""
-    _GRANTS[name] = grants
+    _GRANTS.add(name, grants)
 
 
 def session_access_granted(*, user, session) -> bool:
     return any(grants(user, session) for grants in _GRANTS.values())
 
 
-def session_text_shield_register(shield: TextShield) -> None:
-    _SHIELD[:] = [shield]
+def session_text_shield_register(*, name: str, shield: TextShield) -> None:
+    if _SHIELDS:
+        # Readers see text through exactly one shield: a second would leave one of them unused.
+        raise ValueError(f"the session text shield is {next(iter(_SHIELDS))!r}'s already; {name!r} cannot add one")
+    _SHIELDS.add(name, shield)
 
 
 def session_text_shield() -> TextShield:
-    return _SHIELD[0] if _SHIELD else TextShield(messages=lambda ids: {}, text=lambda value: None)
+    return next(iter(_SHIELDS.values()), None) or TextShield(messages=lambda ids: {}, text=lambda value: None)

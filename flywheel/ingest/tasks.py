@@ -1,10 +1,8 @@
 from flywheel.ingest.imports import import_file_run
 from flywheel.ingest.models import ImportFile
-from flywheel.jobs.registry import job_handler
 from flywheel.jobs.services import JobContext
 
 
-@job_handler("ingest.import_file", queue="default")
 def import_file(ctx: JobContext) -> dict:
     import_file = ImportFile.objects.get(id=ctx.payload["import_file_id"])
     # Re-running after a killed worker re-reads the file from the start: every write is keyed

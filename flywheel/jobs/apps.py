@@ -7,8 +7,9 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self):
-        # Every app registers its job handlers in its tasks.py; load them all so a job can run
-        # in any process (web thread, Celery worker, management command).
-        from django.utils.module_loading import autodiscover_modules
+        # Every app registers its job kinds in its own ready(), so a job runs in any process
+        # (web thread, Celery worker, management command). tasks.py also holds the Celery tasks.
+        from flywheel.jobs import tasks
+        from flywheel.jobs.registry import job_handler_register
 
-        autodiscover_modules("tasks")
+        job_handler_register("jobs.selftest", tasks.selftest, queue="default", max_attempts=3)

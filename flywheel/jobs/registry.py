@@ -1,10 +1,11 @@
 """Job kinds and the service each one runs.
 
-An app registers a handler in its tasks.py:
+An app writes a handler in its tasks.py and registers it in its AppConfig.ready():
 
-    @job_handler("cleaning.run", queue="default")
-    def run_cleaning(ctx: JobContext) -> dict:
-        return cleaning_run(batch_id=ctx.payload["batch_id"], progress=ctx.progress)
+    def rerun(ctx: JobContext) -> dict:                      # flywheel/cleaning/tasks.py
+        return cleaning_rerun(app=ctx.payload.get("app"), progress=ctx.progress)
+
+    job_handler_register("cleaning.rerun", tasks.rerun, queue="default")   # CleaningConfig.ready
 
 The handler receives a `flywheel.jobs.services.JobContext` (payload, progress reporting, cancellation check) and returns
 a JSON-serialisable result. It must be idempotent: after a killed worker the job runs again.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from flywheel.accounts.roles import ENGINEERS, OPERATORS, Role
+from flywheel.registry import Registry
 
 QUEUES = ("default", "llm", "gpu")
 DEFAULT_ROLES_BY_QUEUE: dict[str, frozenset[Role]] = {"default": ENGINEERS, "llm": ENGINEERS, "gpu": OPERATORS}
@@ -54,24 +56,17 @@ class JobHandler:
     roles: frozenset[Role]
 
 
-HANDLERS: dict[str, JobHandler] = {}
+HANDLERS: Registry[JobHandler] = Registry("job handler")
 
 
-def job_handler(kind: str, *, queue: str = "default", max_attempts: int = 5, roles: Iterable[Role] | None = None):
+def job_handler_register(kind: str, func: Callable, *, queue: str = "default", max_attempts: int = 5,
+                         roles: Iterable[Role] | None = None) -> JobHandler:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     allowed = frozenset(Role(r) for r in roles) if roles is not None else DEFAULT_ROLES_BY_QUEUE[queue]
     if not allowed:
         raise ValueError(f"job kind {kind!r}: roles must name at least one role")
-
-    def register(func):
-        existing = HANDLERS.get(kind)
-        if existing is not None and existing.func.__qualname__ != func.__qualname__:
-            raise ValueError(f"job kind {kind!r} is registered twice")
-        HANDLERS[kind] = JobHandler(kind=kind, queue=queue, func=func, max_attempts=max_attempts, roles=allowed)
-        return func
-
-    return register
+    return HANDLERS.add(kind, JobHandler(kind=kind, queue=queue, func=func, max_attempts=max_attempts, roles=allowed))
 
 
 def handler_for(kind: str) -> JobHandler:

@@ -5,7 +5,7 @@ import time
 from celery import shared_task
 
 from flywheel.jobs.models import SelfTestMark
-from flywheel.jobs.registry import RetryableJobError, job_handler
+from flywheel.jobs.registry import RetryableJobError
 from flywheel.jobs.services import JOB_RUN_TASK, JobContext, job_dispatch, job_execute
 from flywheel.jobs.services import jobs_sweep as jobs_sweep_service
 
@@ -23,7 +23,6 @@ def jobs_sweep() -> dict:
     return jobs_sweep_service()
 
 
-@job_handler("jobs.selftest", queue="default", max_attempts=3)
 def selftest(ctx: JobContext) -> dict:
     """Checks that workers pick jobs up, report progress and finish them exactly once."""
     steps = int(ctx.payload.get("steps", 5))

@@ -7,10 +7,26 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self):
+        from flywheel.datasets.facts import session_labels_register
         from flywheel.ingest.panels import session_panel_register
-        from flywheel.labeling.kinds import register_label_kind
-        from flywheel.labeling.selectors import session_labels_panel
+        from flywheel.jobs.registry import job_handler_register
+        from flywheel.labeling import tasks
+        from flywheel.labeling.kinds import label_review_kind
+        from flywheel.labeling.routing import labels_to_review
+        from flywheel.labeling.selectors import labels_for_sessions, session_labels_panel
+        from flywheel.pipeline.registry import pipeline_stage_register
+        from flywheel.review.kinds import review_kind_register
+        from flywheel.review.routing import routing_rule_register
 
-        register_label_kind()
+        # New data, stage 20: sessions cleaning kept are labelled (task type, quality), in
+        # batches on the llm queue...
+        pipeline_stage_register("labeling", tasks.label_new_data, order=20)
+        job_handler_register("labeling.label_batch", tasks.label_batch, queue="llm")
+        job_handler_register("labeling.run_pending", tasks.run_pending, queue="default")
+        # ...labels that look steered or rate low go to label review...
+        review_kind_register(label_review_kind())
+        routing_rule_register("labels-to-review", labels_to_review)
+        # ...and the dataset builder reads each session's label.
+        session_labels_register("labeling", labels_for_sessions)
         session_panel_register(order=20, title="Labels", template="labeling/_session_panel.html",
                                context=session_labels_panel)

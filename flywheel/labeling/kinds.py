@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flywheel.labeling.models import Label
 from flywheel.labeling.taxonomy import taxonomy
-from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_register
+from flywheel.review.kinds import ChoiceField, ReviewKind
 
 QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
 YES_NO = (("yes", "yes"), ("no", "no"))
@@ -37,8 +37,9 @@ class LabelReviewKind(ReviewKind):
         label_human_record(session_id=session_id, decision=decision, user=user, based_on=label)
 
 
-def register_label_kind() -> None:
-    review_kind_register(LabelReviewKind(
+def label_review_kind() -> LabelReviewKind:
+    """Built when LabelingConfig.ready registers it: the choices come from the taxonomy."""
+    return LabelReviewKind(
         name="label",
         title="Label review",
         template="labeling/kinds/_label.html",
@@ -51,4 +52,4 @@ def register_label_kind() -> None:
         turn_controls={"continuity"},
         description="Check the model's label of this conversation and correct it. Text inside the conversation "
                     "that gives instructions about labeling is data: judge it, never follow it.",
-    ), replace=True)
+    )

@@ -1,15 +1,12 @@
-"""Labeling jobs, the labeling pipeline stage (order 20) and the label routing rule."""
+"""Labeling jobs and the labeling pipeline stage: thin wrappers over services, registered in
+LabelingConfig.ready."""
 
-from flywheel.jobs.registry import PermanentJobError, RetryableJobError, job_handler
+from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
-from flywheel.labeling.routing import labels_to_review
 from flywheel.labeling.services import label_tasks_run, labeling_run_pending
 from flywheel.llm.client import LLMNotConfigured, LLMRequestRejected, LLMUnavailable, usage_for_job
-from flywheel.pipeline.registry import pipeline_stage
-from flywheel.review.routing import routing_rule_register
 
 
-@job_handler("labeling.label_batch", queue="llm")
 def label_batch(ctx: JobContext) -> dict:
     """Label the sessions of a batch of LabelTasks (payload {"task_ids": [...]}); tasks already
     done are skipped, so a re-run after a lost worker only does what is left."""
@@ -24,15 +21,10 @@ def label_batch(ctx: JobContext) -> dict:
     return {**counts, "usage": usage_for_job(ctx.job_id)["total"]}
 
 
-@pipeline_stage(order=20, name="labeling")
 def label_new_data(*, progress) -> dict:
     return labeling_run_pending(progress=progress)
 
 
-routing_rule_register("labels-to-review", labels_to_review)
-
-
-@job_handler("labeling.run_pending", queue="default")
 def run_pending(ctx: JobContext) -> dict:
     """The labeling stage on demand (the "Label now" button)."""
     return labeling_run_pending(progress=lambda note: ctx.progress(0, None, note=note))

@@ -1,10 +1,11 @@
 """The processing stages new data goes through, in order.
 
-Each app registers its stage in its tasks.py (loaded in every process):
+An app writes its stage in its tasks.py and registers it in its AppConfig.ready():
 
-    @pipeline_stage(order=10, name="cleaning")
-    def clean_new_data(*, progress) -> dict:
+    def clean_new_data(*, progress) -> dict:                 # flywheel/cleaning/tasks.py
         return cleaning_run_pending(progress=progress)
+
+    pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)   # CleaningConfig.ready
 
 A stage processes whatever is pending for it (rows it has not seen yet), idempotently, and
 returns a dict of counts. Stages that call remote services may enqueue jobs on their own queue
@@ -16,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from flywheel.registry import Registry
+
 Progress = Callable[[str], None]
 
 
@@ -26,15 +29,15 @@ class Stage:
     func: Callable[..., dict]
 
 
-STAGES: dict[str, Stage] = {}
+STAGES: Registry[Stage] = Registry("pipeline stage")
 
 
-def pipeline_stage(*, order: int, name: str):
-    def register(func):
-        STAGES[name] = Stage(order=order, name=name, func=func)
-        return func
-
-    return register
+def pipeline_stage_register(name: str, func: Callable[..., dict], *, order: int) -> Stage:
+    taken = next((stage.name for stage in STAGES.values() if stage.order == order), None)
+    if taken is not None:
+        # Two stages at one order would run in whichever order they happened to register.
+        raise ValueError(f"pipeline stage {name!r}: order {order} is already {taken!r}'s")
+    return STAGES.add(name, Stage(order=order, name=name, func=func))
 
 
 def stages_in_order() -> list[Stage]:

@@ -1,9 +1,7 @@
-from flywheel.jobs.registry import job_handler
 from flywheel.jobs.services import JobContext
 from flywheel.pipeline.services import pipeline_run, pipeline_run_starting
 
 
-@job_handler("pipeline.new_data", queue="default")
 def new_data(ctx: JobContext) -> dict:
     """Queued (at most one waiting) whenever ingest writes new data."""
     pipeline_run_starting()

@@ -1,14 +1,14 @@
-"""The kinds the review framework brings: bad-case answers (every thumbs-down answer lands
-here), preference pairs, and adjudication of disagreements. An owning app may take one over
-with `review_kind_register(MyKind(...), replace=True)`; "label" and "continuity" come from the
-labeling and continuity apps."""
+"""The kinds the review framework brings: preference pairs and adjudication of disagreements
+(registered in ReviewConfig.ready), and the task-type and quality fields other apps' kinds share.
+Every other kind belongs to the app that fills it: "label" (labeling), "continuity"
+(continuity), "badcase_answer" and the constructed samples (construction)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
 from flywheel.ingest.models import PreferencePair
-from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get, review_kind_register_default
+from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get
 from flywheel.review.models import ReviewItem
 from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
 
@@ -30,20 +30,6 @@ def task_type_field() -> ChoiceField:
 
 def quality_field() -> ChoiceField:
     return ChoiceField("quality", "Quality of the conversation's answers", QUALITY_CHOICES)
-
-
-BADCASE_ANSWER = ReviewKind(
-    name="badcase_answer",
-    title="Bad-case answers",
-    template="review/kinds/_badcase_answer.html",
-    fields=[
-        ChoiceField("verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))),
-        task_type_field(),
-        quality_field(),
-    ],
-    turn_controls={"train", "edit", "continuity"},
-    description="Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on.",
-)
 
 
 class PreferencePairKind(ReviewKind):
@@ -112,7 +98,3 @@ ADJUDICATION = AdjudicationKind(
     description="Items whose reviewers disagreed: the decision made here is final.",
 )
 
-
-def register_builtin_kinds() -> None:
-    for kind in (BADCASE_ANSWER, PREFERENCE_PAIR, ADJUDICATION):
-        review_kind_register_default(kind)

@@ -1,7 +1,7 @@
 """Kinds of review item and how each is judged.
 
-An app that wants people to judge something registers a kind once (in its AppConfig.ready or
-tasks.py) and then enqueues items with `flywheel.review.services.review_item_enqueue`:
+An app that wants people to judge something registers a kind in its AppConfig.ready() and then
+enqueues items with `flywheel.review.services.review_item_enqueue`:
 
     class LabelReview(ReviewKind):
         def apply(self, item, decision, user):
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
+
+from flywheel.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from flywheel.review.models import ReviewItem
@@ -195,23 +197,12 @@ class ReviewKind:
         return f"<ReviewKind {self.name}>"
 
 
-_KINDS: dict[str, ReviewKind] = {}
+_KINDS: Registry[ReviewKind] = Registry("review kind")
 
 
-def review_kind_register(kind: ReviewKind, *, replace: bool = False) -> ReviewKind:
-    """Register a kind. Registering the same name twice is an error unless `replace=True`
-    (an owning app taking over one of the framework's built-in kinds)."""
-    existing = _KINDS.get(kind.name)
-    same = existing is not None and type(existing) is type(kind) and existing.title == kind.title
-    if existing is not None and not replace and not same:
-        raise ValueError(f"review kind {kind.name!r} is already registered ({existing!r})")
-    _KINDS[kind.name] = kind
-    return kind
-
-
-def review_kind_register_default(kind: ReviewKind) -> ReviewKind:
-    """Register a framework default unless the owning app already registered its own."""
-    return _KINDS.setdefault(kind.name, kind)
+def review_kind_register(kind: ReviewKind) -> ReviewKind:
+    """Register a kind under its name; the app that registers it owns it (one owner per name)."""
+    return _KINDS.add(kind.name, kind)
 
 
 def review_kind_get(name: str) -> ReviewKind:

@@ -1,7 +1,8 @@
 """Routing rules: what new data goes to which review queue.
 
 A rule reads its own source table past a cursor and enqueues items; the review pipeline stage
-(order 50) runs every rule until it has nothing new. Register one in your app's tasks.py:
+(order 50) runs every rule until it has nothing new. An app writes its rule (flywheel/labeling/
+routing.py) and registers it in its AppConfig.ready():
 
     def low_quality_labels(*, after: int, limit: int) -> tuple[int, int]:
         rows = list(Label.objects.filter(id__gt=after, quality__lt=3).order_by("id")[:limit])
@@ -23,23 +24,17 @@ from typing import Callable
 
 from django.db.models.functions import Greatest
 
-from flywheel.cleaning.models import SessionCleaning
-from flywheel.cleaning.models import Status as CleaningStatus
-from flywheel.ingest.models import Feedback, Message
-from flywheel.review.models import ReviewItem, RoutingCursor
+from flywheel.registry import Registry
+from flywheel.review.models import RoutingCursor
 
 logger = logging.getLogger(__name__)
 
 RoutingRule = Callable[..., tuple[int, int]]
-_RULES: dict[str, RoutingRule] = {}
+_RULES: Registry[RoutingRule] = Registry("routing rule")
 
 
 def routing_rule_register(name: str, func: RoutingRule) -> RoutingRule:
-    existing = _RULES.get(name)
-    if existing is not None and existing.__qualname__ != func.__qualname__:
-        raise ValueError(f"routing rule {name!r} is registered twice")
-    _RULES[name] = func
-    return func
+    return _RULES.add(name, func)
 
 
 def routing_rules() -> dict[str, RoutingRule]:
@@ -67,41 +62,3 @@ def routing_run(*, only: set[str] | None = None, batch_size: int = 500,
                 progress(f"{name}: {routed} routed, at {position}")
         report[name] = routed
     return report
-
-
-def thumbs_down_to_badcase(*, after: int, limit: int) -> tuple[int, int]:
-    """Every thumbs-down on an assistant answer becomes a bad-case answer item (once per answer)."""
-    from flywheel.review.services import review_item_enqueue
-
-    rows = list(Feedback.objects.filter(id__gt=after).order_by("id")
-                .values("id", "rating", "comment", "reasons", "message_id", "message__session_id", "message__role")[:limit])
-    if not rows:
-        return after, 0
-    down = [r for r in rows if r["rating"] == -1 and r["message__role"] == Message.Role.ASSISTANT]
-    # Sessions cleaning dropped (spam, junk, duplicates) are not worth a person's time. Sessions
-    # not cleaned yet are routed: waiting for them would need a second cursor, and they are rare.
-    dropped = set(SessionCleaning.objects.filter(session_id__in={r["message__session_id"] for r in down},
-                                                 status=CleaningStatus.DROPPED)
-                  .values_list("session_id", flat=True))
-    down = [r for r in down if r["message__session_id"] not in dropped]
-    known = set(ReviewItem.objects.filter(kind="badcase_answer", subject_type="message",
-                                          subject_id__in=[str(r["message_id"]) for r in down])
-                .values_list("subject_id", flat=True))
-    routed = 0
-    for row in down:
-        if str(row["message_id"]) in known:
-            continue
-        known.add(str(row["message_id"]))
-        review_item_enqueue(
-            kind="badcase_answer", subject_type="message", subject_id=str(row["message_id"]),
-            session_id=row["message__session_id"], message_id=row["message_id"],
-            # A user who took the time to say why is the most useful signal: review it first.
-            priority=1 if (row["comment"] or row["reasons"]) else 0,
-            payload={"feedback_id": row["id"], "comment": (row["comment"] or "")[:2000],
-                     "reasons": row["reasons"] if isinstance(row["reasons"], list) else []},
-        )
-        routed += 1
-    return rows[-1]["id"], routed
-
-
-routing_rule_register("thumbs-down-to-badcase", thumbs_down_to_badcase)

@@ -1,5 +1,6 @@
 """Badges beside each turn on the annotator's page, contributed by other apps (labels from
-labeling, topic segments from continuity) without review importing them:
+labeling, topic segments from continuity, say) without review importing them. No app registers
+one yet; an app that does, does it in its AppConfig.ready():
 
     turn_badges_register("labeling", lambda *, session, message_ids: {message_id: ["qa", "quality 4"]})
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+from flywheel.registry import Registry
 
-_SOURCES: dict[str, Callable[..., dict[int, list[str]]]] = {}
+TurnBadges = Callable[..., dict[int, list[str]]]
+_SOURCES: Registry[TurnBadges] = Registry("turn badges source")
 
 
-def turn_badges_register(name: str, func: Callable[..., dict[int, list[str]]]) -> None:
-    _SOURCES[name] = func
+def turn_badges_register(name: str, func: TurnBadges) -> TurnBadges:
+    return _SOURCES.add(name, func)
 
 
 def turn_badges(*, session, message_ids: list[int]) -> dict[int, list[str]]:

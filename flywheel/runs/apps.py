@@ -5,3 +5,10 @@ class RunsConfig(AppConfig):
     name = "flywheel.runs"
     label = "runs"
     verbose_name = "Training runs"
+
+    def ready(self):
+        from flywheel.jobs.registry import job_handler_register
+        from flywheel.runs import tasks
+
+        # A dataset version becomes a run directory that the trainer reads, on the gpu queue.
+        job_handler_register("runs.train", tasks.train, queue="gpu", max_attempts=5)

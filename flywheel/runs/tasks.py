@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flywheel.jobs.registry import job_handler
 from flywheel.jobs.services import JobContext
 from flywheel.runs.execution import training_run_execute
 
 
-@job_handler("runs.train", queue="gpu", max_attempts=5)
 def train(ctx: JobContext) -> dict:
     return training_run_execute(run_id=int(ctx.payload["run_id"]), ctx=ctx)

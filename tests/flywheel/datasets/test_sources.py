@@ -1,57 +1,15 @@
-"""Construction's accepted samples become candidates with the right supervision and lineage; a
-source registered later is offered by the builder without any change to it."""
+"""A source registered later is offered by the builder without any change to it."""
 
 from __future__ import annotations
 
-import pytest
-
-from flywheel.datasets import builtin_sources, sources
+from flywheel.datasets import sources
 from flywheel.datasets.builder import build_samples
 from flywheel.datasets.config import build_config_from_dict
 from flywheel.datasets.sources import Candidate, SampleSource, sample_source_register, sample_sources
 
-SFT_ROW = {"id": 7, "kind": "sft", "task_type": "code",
-           "messages": [{"role": "user", "content": "How do I sort a dict by value?"},
-                        {"role": "assistant", "content": "Use a loop."},
-                        {"role": "user", "content": "That did not work."},
-                        {"role": "assistant", "content": "sorted(d.items(), key=lambda kv: kv[1])"}],
-           "lineage": {"bad_case_id": 3, "session_id": 11, "message_id": 41, "candidate_prompt_version": "teacher-v2",
-                       "judge_prompt_versions": ["pointwise-v1"], "judge_models": ["judge-m"], "review_item_id": 99}}
-PAIR_ROW = {"id": 8, "kind": "pair", "task_type": "code", "prompt_messages": SFT_ROW["messages"][:3],
-            "chosen": "sorted(d.items(), key=lambda kv: kv[1])", "rejected": "Use a loop.", "margin": 3.5,
-            "lineage": {"session_id": 11, "message_id": 41, "review_item_id": 100}}
-
-
-@pytest.fixture
-def construction_rows(monkeypatch):
-    rows = {"dataset_ready_sft_samples": [SFT_ROW], "dataset_ready_pairs": [PAIR_ROW], "dataset_ready_synthetic": []}
-
-    def selector(name):
-        def select(*, after_id=None, limit=500):
-            return [row for row in rows[name] if row["id"] > (after_id or 0)][:limit]
-        return select
-
-    monkeypatch.setattr(builtin_sources, "_construction", selector)
-    return rows
-
 
 def config(**values):
     return build_config_from_dict(values, known_sources=[s.name for s in sample_sources(available_only=False)])
-
-
-def test_an_accepted_constructed_answer_is_trained_on_and_its_context_is_not(construction_rows):
-    [candidate] = builtin_sources.ConstructedAnswerSource().candidates(config=config(), progress=lambda note: None)
-    [sample] = build_samples([candidate], config(sources=["constructed_sft"])).samples
-    assert [m.get("train") for m in sample.record["messages"] if m["role"] == "assistant"] == [False, True]
-    assert sample.reviewed and sample.task_type == "code" and sample.lineage["message_ids"] == [41]
-    assert sample.versions["prompts"] == ["pointwise-v1", "teacher-v2"]
-
-
-def test_an_accepted_constructed_pair_keeps_its_prompt_and_both_answers(construction_rows):
-    [candidate] = builtin_sources.ConstructedPairSource().candidates(config=config(), progress=lambda note: None)
-    assert candidate.kind == "pair" and candidate.chosen.startswith("sorted(") and candidate.rejected == "Use a loop."
-    assert [m["role"] for m in candidate.prompt] == ["user", "assistant", "user"]
-    assert candidate.lineage["review_item_ids"] == [100]
 
 
 class Notes(SampleSource):
@@ -63,7 +21,7 @@ class Notes(SampleSource):
 
 
 def test_a_source_registered_later_is_offered_and_built_from(monkeypatch):
-    monkeypatch.setattr(sources, "_SOURCES", dict(sources._SOURCES))  # the registry is as it was after this test
+    monkeypatch.setattr(sources, "_SOURCES", sources._SOURCES.copy())  # the registry is as it was after this test
     sample_source_register(Notes())
     assert "notes_for_test" in [s.name for s in sample_sources()]
     source = [s for s in sample_sources() if s.name == "notes_for_test"][0]

@@ -10,7 +10,7 @@ from django.urls import reverse
 from flywheel.accounts.models import AuditEvent
 from flywheel.accounts.roles import ENGINEERS, OPERATORS, Role
 from flywheel.jobs.models import Job
-from flywheel.jobs.registry import job_handler, job_kind_roles
+from flywheel.jobs.registry import job_handler_register, job_kind_roles
 
 # kind -> who may act on it (admins always may)
 KINDS = {
@@ -52,8 +52,8 @@ def test_a_job_of_a_kind_nobody_handles_any_more_is_left_to_admins():
 def test_a_kind_can_name_its_own_roles(monkeypatch):
     from flywheel.jobs import registry
 
-    monkeypatch.setattr(registry, "HANDLERS", dict(registry.HANDLERS))
-    job_handler("tests.shared_kind", queue="default", roles={Role.ENGINEER, Role.OPS})(lambda ctx: {})
+    monkeypatch.setattr(registry, "HANDLERS", registry.HANDLERS.copy())
+    job_handler_register("tests.shared_kind", lambda ctx: {}, queue="default", roles={Role.ENGINEER, Role.OPS})
     assert job_kind_roles("tests.shared_kind") == frozenset({Role.ENGINEER, Role.OPS})
 
 

@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import pytest
 
+from flywheel.review import kinds
+from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_register
 from tests.factories import FeedbackFactory, session_with_turns
+
+# (item id, decision, username) of every decision the test_recording kind applied.
+APPLIED: list = []
+
+
+class RecordingKind(ReviewKind):
+    def apply(self, item, decision, user):
+        APPLIED.append((item.id, decision, user.username))
+
+
+@pytest.fixture
+def recording_kind(monkeypatch):
+    """The test_recording kind (one yes/no field; train and continuity turn controls), registered
+    in a copy of the kind registry, which is as it was after the test."""
+    monkeypatch.setattr(kinds, "_KINDS", kinds._KINDS.copy())
+    APPLIED.clear()
+    return review_kind_register(RecordingKind(name="test_recording", title="Recording",
+                                              fields=[ChoiceField("ok", "OK?", (("yes", "yes"), ("no", "no")))],
+                                              turn_controls={"train", "continuity"}))
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from flywheel.review.models import ReviewItem
 from flywheel.review.services import review_item_claim_next, review_item_enqueue, review_item_submit, review_queue_save
 from flywheel.review.stats import review_agreement, review_throughput
 from tests.factories import session_with_turns
-from tests.flywheel.review import test_decisions  # noqa: F401  (registers the test_recording kind)
+
+pytestmark = pytest.mark.usefixtures("recording_kind")
 
 
 def reviewed(engineer, reviewers, answers_per_item, reviewers_per_item):

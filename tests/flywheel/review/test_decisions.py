@@ -1,7 +1,6 @@
 import pytest
 
 from flywheel.accounts.models import AuditEvent
-from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_register
 from flywheel.review.models import ReviewItem
 from flywheel.review.services import (
     ReviewError,
@@ -10,24 +9,9 @@ from flywheel.review.services import (
     review_item_submit,
     review_queue_save,
 )
-from tests.flywheel.review.conftest import good_decision
+from tests.flywheel.review.conftest import APPLIED, good_decision
 
-APPLIED: list = []
-
-
-class RecordingKind(ReviewKind):
-    def apply(self, item, decision, user):
-        APPLIED.append((item.id, decision, user.username))
-
-
-review_kind_register(RecordingKind(name="test_recording", title="Recording",
-                                   fields=[ChoiceField("ok", "OK?", (("yes", "yes"), ("no", "no")))],
-                                   turn_controls={"train", "continuity"}))
-
-
-@pytest.fixture(autouse=True)
-def _clear_applied():
-    APPLIED.clear()
+pytestmark = pytest.mark.usefixtures("recording_kind")
 
 
 def submit(item, user, decision):
