@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,8 +53,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "RunConfig":
-        """The run settings, with the defaults of conf.py; ValueError names a bad value."""
-        from flywheel.construction import conf
+        """The run settings, with the defaults from flywheel/settings.py; ValueError names a bad value."""
 
         def number(name, default, low, high, kind=float):
             value = raw.get(name, default)
@@ -68,13 +68,13 @@ class RunConfig:
             return value
 
         return cls(
-            n=number("n", conf.CANDIDATES_N, 1, 16, int),
-            temperature=number("temperature", conf.TEMPERATURE, 0.0, 2.0),
-            margin=number("margin", conf.PAIR_MARGIN, 0.1, 9.0),
-            band=number("band", conf.PAIRWISE_BAND, 0.0, 9.0),
-            min_distinct=number("min_distinct", conf.MIN_DISTINCT_CANDIDATES, 1, 16, int),
-            max_calls=number("max_calls", conf.MAX_CALLS, 1, 1_000_000, int),
-            max_cost_usd=number("max_cost_usd", conf.MAX_COST_USD, 0.0, 1_000_000.0),
+            n=number("n", settings.FLYWHEEL_CONSTRUCTION_N, 1, 16, int),
+            temperature=number("temperature", settings.FLYWHEEL_CONSTRUCTION_TEMPERATURE, 0.0, 2.0),
+            margin=number("margin", settings.FLYWHEEL_CONSTRUCTION_PAIR_MARGIN, 0.1, 9.0),
+            band=number("band", settings.FLYWHEEL_CONSTRUCTION_PAIRWISE_BAND, 0.0, 9.0),
+            min_distinct=number("min_distinct", settings.FLYWHEEL_CONSTRUCTION_MIN_DISTINCT, 1, 16, int),
+            max_calls=number("max_calls", settings.FLYWHEEL_CONSTRUCTION_MAX_CALLS, 1, 1_000_000, int),
+            max_cost_usd=number("max_cost_usd", settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD, 0.0, 1_000_000.0),
             confirm_pairs=bool(raw.get("confirm_pairs", True)),
         )
 

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
-from flywheel.construction import conf, prompts
+from flywheel.construction import prompts
 from flywheel.construction.models import SyntheticSample
+
+
+def _setting(name: str):
+    """A field's default, read each time the form is shown (so it follows the settings)."""
+    return lambda: getattr(settings, name)
 
 
 class RunStartForm(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=10_000, initial=20, help_text="Bad cases to construct.")
-    n = forms.IntegerField(label="N (teacher answers)", min_value=1, max_value=16, initial=conf.CANDIDATES_N)
-    temperature = forms.FloatField(min_value=0, max_value=2, initial=conf.TEMPERATURE)
-    margin = forms.FloatField(label="Pair margin", min_value=0.1, max_value=9, initial=conf.PAIR_MARGIN,
+    n = forms.IntegerField(label="N (teacher answers)", min_value=1, max_value=16,
+                           initial=_setting("FLYWHEEL_CONSTRUCTION_N"))
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=_setting("FLYWHEEL_CONSTRUCTION_TEMPERATURE"))
+    margin = forms.FloatField(label="Pair margin", min_value=0.1, max_value=9,
+                              initial=_setting("FLYWHEEL_CONSTRUCTION_PAIR_MARGIN"),
                               help_text="Judge score points (1..10) the chosen answer must lead by.")
-    max_calls = forms.IntegerField(label="Call budget", min_value=1, initial=conf.MAX_CALLS)
-    max_cost_usd = forms.FloatField(label="Cost budget (USD, 0: none)", min_value=0, initial=conf.MAX_COST_USD)
+    max_calls = forms.IntegerField(label="Call budget", min_value=1,
+                                   initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_CALLS"))
+    max_cost_usd = forms.FloatField(label="Cost budget (USD, 0: none)", min_value=0,
+                                    initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_COST_USD"))
 
     def config(self) -> dict:
         return {key: self.cleaned_data[key] for key in ("n", "temperature", "margin", "max_calls", "max_cost_usd")}
@@ -47,10 +57,14 @@ class SynthesisForm(forms.Form):
     SOURCES = (("", "default"), ("seeds", "seed prompts"), ("logs", "recent user prompts"),
                ("synthetic", "synthetic samples"), ("sft", "accepted SFT answers"))
     method = forms.ChoiceField(choices=SyntheticSample.Method.choices)
-    count = forms.IntegerField(min_value=1, max_value=conf.SYNTH_MAX_COUNT, initial=10)
+    count = forms.IntegerField(min_value=1, initial=10)  # at most FLYWHEEL_SYNTH_MAX_COUNT: see __init__
     task_type = forms.CharField(required=False, max_length=32)
     variants = forms.MultipleChoiceField(choices=VARIANTS, required=False,
                                          help_text="Rewrite forms or evolution operations (default: all of the method's).")
     source = forms.ChoiceField(choices=SOURCES, required=False)
-    temperature = forms.FloatField(min_value=0, max_value=2, initial=conf.SYNTH_TEMPERATURE)
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=_setting("FLYWHEEL_SYNTH_TEMPERATURE"))
     max_calls = forms.IntegerField(label="Call budget", min_value=1, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["count"] = forms.IntegerField(min_value=1, max_value=settings.FLYWHEEL_SYNTH_MAX_COUNT, initial=10)

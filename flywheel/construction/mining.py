@@ -24,13 +24,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Greatest
 
 from flywheel.cleaning.models import RuleResult
 from flywheel.cleaning.pii import scrub_text
 from flywheel.cleaning.services import message_texts_for_llm
-from flywheel.construction import conf
 from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
 from flywheel.construction.verifiers import asserts_in_prompt
 from flywheel.ingest.models import Feedback, Message
@@ -113,7 +113,7 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
         message_id = last.get(row["session_id"])
         if message_id is None:
             continue
-        for source, hit in (("low_quality_label", row["quality"] <= conf.MINING_LABEL_QUALITY_MAX),
+        for source, hit in (("low_quality_label", row["quality"] <= settings.FLYWHEEL_MINING_LABEL_QUALITY_MAX),
                             ("safety_flag", row["safety_flag"]), ("hallucination", row["hallucination"])):
             if hit:
                 signals.append(Signal(message_id, source, {"label_ids": [row["id"]], "quality": row["quality"],
@@ -181,7 +181,7 @@ def _contexts(messages: list[Message]) -> dict[int, dict]:
     before = {}
     for message in messages:
         turns = [t for t in by_session[message.session_id] if t.seq < message.seq and t.role != Message.Role.TOOL]
-        before[message.id] = turns[-conf.CONTEXT_TURNS:]
+        before[message.id] = turns[-settings.FLYWHEEL_CONSTRUCTION_CONTEXT_TURNS:]
     wanted = {t.id for turns in before.values() for t in turns} | {m.id for m in messages}
     texts = message_texts_for_llm(message_ids=sorted(wanted))
     out = {}
@@ -193,8 +193,9 @@ def _contexts(messages: list[Message]) -> dict[int, dict]:
         elif not any(t.role == Message.Role.USER for t in turns):
             out[message.id] = {"blocked": "there is no user message before this answer"}
         else:
-            context = [{"message_id": t.id, "role": t.role, "content": texts[t.id][:conf.TURN_MAX_CHARS]} for t in turns]
-            out[message.id] = {"context": context, "bad_answer": texts[message.id][:conf.TURN_MAX_CHARS]}
+            limit = settings.FLYWHEEL_CONSTRUCTION_TURN_MAX_CHARS
+            context = [{"message_id": t.id, "role": t.role, "content": texts[t.id][:limit]} for t in turns]
+            out[message.id] = {"context": context, "bad_answer": texts[message.id][:limit]}
     return out
 
 
@@ -270,7 +271,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
 
 def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> dict:
     """Run every source from its cursor until none has anything new. Returns counts per source."""
-    batch_size = batch_size or conf.MINING_BATCH_SIZE
+    batch_size = batch_size or settings.FLYWHEEL_MINING_BATCH_SIZE
     report = {}
     for name in badcase_sources():
         source = _SOURCES[name]

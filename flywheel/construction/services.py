@@ -7,13 +7,13 @@ import logging
 from collections import Counter
 from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
 from flywheel.cleaning.pii import scrub_text
-from flywheel.construction import conf
 from flywheel.construction.engine import RunConfig, badcase_construct
 from flywheel.construction.ledger import BudgetExhausted, Ledger
 from flywheel.construction.mining import Signal, badcase_signals_record
@@ -53,7 +53,7 @@ def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids
     setting, or nothing to construct."""
     from flywheel.jobs.services import job_create
 
-    settings = RunConfig.from_dict(config)
+    run_config = RunConfig.from_dict(config)
     if limit < 1:
         raise ValueError("the limit must be at least 1")
     with transaction.atomic():
@@ -61,7 +61,7 @@ def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids
         ids = list(ready.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True))
         if not ids:
             raise NothingToConstruct("no bad case is ready for construction (new, not blocked, in a cleaned session)")
-        run = ConstructionRun.objects.create(kind=ConstructionRun.Kind.CONSTRUCT, config=settings.as_dict(),
+        run = ConstructionRun.objects.create(kind=ConstructionRun.Kind.CONSTRUCT, config=run_config.as_dict(),
                                              bad_case_ids=ids, heartbeat_at=timezone.now(),
                                              created_by=user if getattr(user, "is_authenticated", False) else None)
         BadCase.objects.filter(id__in=ids).update(status=BadCase.Status.CONSTRUCTING, run=run)
@@ -70,7 +70,7 @@ def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids
             run.save(update_fields=["job"])
         if user is not None:
             audit_record(actor=user, action="construction.run.start", target_type="construction_run", target_id=run.id,
-                         detail={"bad_cases": len(ids), **settings.as_dict()})
+                         detail={"bad_cases": len(ids), **run_config.as_dict()})
     return run
 
 
@@ -89,8 +89,8 @@ def construction_run_execute(*, run_id: int, progress: Progress | None = None,
         return run.summary
     if not llm_is_configured():
         raise LLMRequestRejected("no LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge")
-    settings = RunConfig.from_dict(run.config)
-    ledger = Ledger(run, max_calls=settings.max_calls, max_cost_usd=settings.max_cost_usd)
+    run_config = RunConfig.from_dict(run.config)
+    ledger = Ledger(run, max_calls=run_config.max_calls, max_cost_usd=run_config.max_cost_usd)
     ConstructionRun.objects.filter(id=run.id).update(status=ConstructionRun.Status.RUNNING)
     cases = list(BadCase.objects.filter(id__in=run.bad_case_ids).select_related("message").order_by("id"))
     stop_reason, status = "", ConstructionRun.Status.FINISHED
@@ -104,12 +104,12 @@ def construction_run_execute(*, run_id: int, progress: Progress | None = None,
             if case.run_id != run.id or case.status != BadCase.Status.CONSTRUCTING:
                 continue  # finished by an earlier attempt of this run, or taken back
             try:
-                outcome = badcase_construct(case=case, config=settings, ledger=ledger, check_cancelled=check_cancelled)
+                outcome = badcase_construct(case=case, config=run_config, ledger=ledger, check_cancelled=check_cancelled)
             except BudgetExhausted as exc:
                 stop_reason, status = f"stopped at bad case {case.id}: {exc}", ConstructionRun.Status.STOPPED
                 break
             judge_silent_in_a_row = judge_silent_in_a_row + 1 if outcome.judge_gave_nothing else 0
-            if judge_silent_in_a_row >= conf.JUDGE_FAILURE_STOP:
+            if judge_silent_in_a_row >= settings.FLYWHEEL_CONSTRUCTION_JUDGE_FAILURE_STOP:
                 stop_reason = (f"stopped: the judge gave no valid verdict for {judge_silent_in_a_row} bad cases in a row "
                                f"(last: bad case {case.id}); check the judge model and its answers in the call log")
                 status = ConstructionRun.Status.STOPPED

@@ -24,12 +24,13 @@ import re
 from typing import Callable
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
 from flywheel.cleaning.services import message_texts_for_llm
-from flywheel.construction import conf, prompts
+from flywheel.construction import prompts
 from flywheel.construction.ledger import BudgetExhausted, JsonCall, Ledger
 from flywheel.construction.models import ConstructionRun, SeedPrompt, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text, text_hash
@@ -111,8 +112,8 @@ def synthesis_run_create(*, method: str, count: int, user=None, task_type: str =
 
     if method not in Method.values:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(Method.values)}")
-    if not 1 <= count <= conf.SYNTH_MAX_COUNT:
-        raise ValueError(f"count must be between 1 and {conf.SYNTH_MAX_COUNT}")
+    if not 1 <= count <= settings.FLYWHEEL_SYNTH_MAX_COUNT:
+        raise ValueError(f"count must be between 1 and {settings.FLYWHEEL_SYNTH_MAX_COUNT}")
     variants = [v for v in (variants or []) if v]
     allowed = VARIANTS.get(method, ())
     if allowed:
@@ -121,8 +122,9 @@ def synthesis_run_create(*, method: str, count: int, user=None, task_type: str =
             raise ValueError(f"unknown {method} variants {sorted(unknown)}; use {', '.join(allowed)}")
         variants = variants or list(allowed)
     config = {"method": method, "count": count, "task_type": task_type.strip(), "variants": variants,
-              "temperature": conf.SYNTH_TEMPERATURE if temperature is None else float(temperature),
-              "max_calls": max_calls or max(4 * count, 10), "max_cost_usd": max_cost_usd or conf.MAX_COST_USD}
+              "temperature": settings.FLYWHEEL_SYNTH_TEMPERATURE if temperature is None else float(temperature),
+              "max_calls": max_calls or max(4 * count, 10),
+              "max_cost_usd": max_cost_usd or settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD}
     if not 0.0 <= config["temperature"] <= 2.0:
         raise ValueError("temperature must be between 0 and 2")
     if method == Method.SELF_INSTRUCT:
@@ -239,7 +241,9 @@ class PromptIndex:
         return 0.0, "", vector
 
     def threshold_for(self, text: str) -> float:
-        return conf.SYNTH_DEDUP_CJK_JACCARD if self.lexical_cjk and mostly_cjk(text) else conf.SYNTH_DEDUP_COSINE
+        if self.lexical_cjk and mostly_cjk(text):
+            return settings.FLYWHEEL_SYNTH_DEDUP_CJK_JACCARD
+        return settings.FLYWHEEL_SYNTH_DEDUP_COSINE
 
 
 def _prompt_index(run: ConstructionRun) -> PromptIndex:
@@ -247,9 +251,10 @@ def _prompt_index(run: ConstructionRun) -> PromptIndex:
     prompts. A prompt of a slot that was stored but not yet compared is left out: it must not
     find itself."""
     texts = list(SeedPrompt.objects.filter(active=True).values_list("text", flat=True)[:5000])
-    if conf.SYNTH_DEDUP_LOG_PROMPTS:
+    log_prompts = settings.FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS
+    if log_prompts:
         texts += list(Message.objects.filter(role=Message.Role.USER, alternative_to__isnull=True)
-                      .order_by("-id").values_list("content", flat=True)[:conf.SYNTH_DEDUP_LOG_PROMPTS])
+                      .order_by("-id").values_list("content", flat=True)[:log_prompts])
     index = PromptIndex(list(dict.fromkeys(texts)))
     stored = (SyntheticSample.objects.exclude(status__in=(SyntheticSample.Status.FAILED, SyntheticSample.Status.DUPLICATE))
               .exclude(prompt="").exclude(status=SyntheticSample.Status.PROMPTED, similarity__isnull=True)

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from flywheel.construction import conf
+from django.conf import settings
+
 from flywheel.construction.sandbox import SandboxUnavailable, run_python_sandboxed, sandbox_unavailable_reason
 from flywheel.construction.verifier_service import run_remote
 
@@ -143,12 +144,13 @@ def run_python_tests(code: str, tests: str, *, cpu_s: int | None = None, wall_s:
                      memory_mb: int | None = None) -> VerifierResult:
     """Run `code` followed by `tests` in the sandbox; passed when the program exits 0 in time.
     Where the sandbox cannot run, nothing runs and the result says `verifier_unavailable`."""
-    cpu_s, wall_s = cpu_s or conf.VERIFIER_CPU_S, wall_s or conf.VERIFIER_WALL_S
-    memory_mb = memory_mb or conf.VERIFIER_MEMORY_MB
+    cpu_s, wall_s = cpu_s or settings.FLYWHEEL_VERIFIER_CPU_S, wall_s or settings.FLYWHEEL_VERIFIER_WALL_S
+    memory_mb = memory_mb or settings.FLYWHEEL_VERIFIER_MEMORY_MB
     program = f"{code}\n\n# --- tests ---\n{tests}\n"
     try:
-        if conf.VERIFIER_SOCKET:
-            result = run_remote(conf.VERIFIER_SOCKET, program, cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb)
+        if settings.FLYWHEEL_VERIFIER_SOCKET:
+            result = run_remote(settings.FLYWHEEL_VERIFIER_SOCKET, program, cpu_s=cpu_s, wall_s=wall_s,
+                                memory_mb=memory_mb)
         else:
             reason = sandbox_unavailable_reason()
             if reason:
@@ -205,7 +207,7 @@ def verifier_spec_clean(spec) -> dict | None:
 def verifier_unavailable_reason(spec: dict) -> str | None:
     """Why this verifier cannot run here (code without a working local sandbox), else None. With
     a verifier service, the service answers that for each program."""
-    if spec["kind"] != "code" or conf.VERIFIER_SOCKET:
+    if spec["kind"] != "code" or settings.FLYWHEEL_VERIFIER_SOCKET:
         return None
     return sandbox_unavailable_reason()
 

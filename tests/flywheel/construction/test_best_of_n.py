@@ -110,11 +110,10 @@ def test_a_judge_answering_nonsense_writes_nothing_and_the_run_ends_with_an_acco
     assert "the judge gave no valid verdict" in account and "not valid JSON" in account
 
 
-def test_a_judge_failing_on_several_bad_cases_in_a_row_stops_the_run(script, settings, monkeypatch):
-    from flywheel.construction import conf
+def test_a_judge_failing_on_several_bad_cases_in_a_row_stops_the_run(script, settings):
     from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
 
-    monkeypatch.setattr(conf, "JUDGE_FAILURE_STOP", 2)
+    settings.FLYWHEEL_CONSTRUCTION_JUDGE_FAILURE_STOP = 2
     for index in range(3):
         thumbs_down_conversation(prompt=f"Question {index}?", answer=f"Wrong answer {index}.")
     mine()

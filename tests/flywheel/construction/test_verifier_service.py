@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.construction import conf
 from flywheel.construction.sandbox import SandboxUnavailable
 from flywheel.construction.verifier_service import answer, run_remote
 from flywheel.construction.verifiers import run_python_tests
@@ -38,8 +37,8 @@ def service(tmp_path):
         process.wait()
 
 
-def test_a_worker_with_a_verifier_socket_runs_code_through_the_service(service, monkeypatch):
-    monkeypatch.setattr(conf, "VERIFIER_SOCKET", service)
+def test_a_worker_with_a_verifier_socket_runs_code_through_the_service(service, settings):
+    settings.FLYWHEEL_VERIFIER_SOCKET = service
     assert run_python_tests("def add(a, b):\n    return a + b", TESTS).passed
     failed = run_python_tests("def add(a, b):\n    return a - b", TESTS)
     assert not failed.passed and "AssertionError" in failed.detail
@@ -50,8 +49,8 @@ def test_code_run_by_the_service_is_still_sandboxed(service):
     assert result.returncode != 0 and b"ESCAPED" not in result.stdout and b"PermissionError" in result.stderr
 
 
-def test_a_service_that_is_down_makes_code_verification_unavailable_not_bare(tmp_path, monkeypatch):
-    monkeypatch.setattr(conf, "VERIFIER_SOCKET", str(tmp_path / "nobody-listens.sock"))
+def test_a_service_that_is_down_makes_code_verification_unavailable_not_bare(tmp_path, settings):
+    settings.FLYWHEEL_VERIFIER_SOCKET = str(tmp_path / "nobody-listens.sock")
     result = run_python_tests("def add(a, b):\n    return a + b", TESTS)
     assert result.unavailable and not result.passed and "not reachable" in result.detail
     with pytest.raises(SandboxUnavailable):

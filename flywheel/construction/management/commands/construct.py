@@ -1,8 +1,8 @@
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from flywheel.construction import conf
 from flywheel.construction.mining import badcase_mine_pending
 from flywheel.construction.services import (
     NothingToConstruct,
@@ -21,12 +21,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, required=True, help="Bad cases to construct at most.")
-        parser.add_argument("--n", type=int, default=conf.CANDIDATES_N, help="Teacher answers per bad case.")
-        parser.add_argument("--temperature", type=float, default=conf.TEMPERATURE)
-        parser.add_argument("--margin", type=float, default=conf.PAIR_MARGIN,
+        parser.add_argument("--n", type=int, default=settings.FLYWHEEL_CONSTRUCTION_N, help="Teacher answers per bad case.")
+        parser.add_argument("--temperature", type=float, default=settings.FLYWHEEL_CONSTRUCTION_TEMPERATURE)
+        parser.add_argument("--margin", type=float, default=settings.FLYWHEEL_CONSTRUCTION_PAIR_MARGIN,
                             help="Judge-score margin (1..10 scale) a pair must clear.")
-        parser.add_argument("--max-calls", type=int, default=conf.MAX_CALLS, help="LLM request budget of the run.")
-        parser.add_argument("--max-cost", type=float, default=conf.MAX_COST_USD, help="Cost budget in USD (0: none).")
+        parser.add_argument("--max-calls", type=int, default=settings.FLYWHEEL_CONSTRUCTION_MAX_CALLS, help="LLM request budget of the run.")
+        parser.add_argument("--max-cost", type=float, default=settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD, help="Cost budget in USD (0: none).")
 
     def handle(self, *args, limit, n, temperature, margin, max_calls, max_cost, **options):
         if not llm_is_configured():
