@@ -329,7 +329,8 @@ FLYWHEEL_LLM_MAX_RETRIES = llm.int("FLYWHEEL_LLM_MAX_RETRIES", 5, minimum=0,
 FLYWHEEL_LLM_PRICES = prices_parse(llm.str(
     "FLYWHEEL_LLM_PRICES", doc="model=input:output USD per million tokens, e.g. gpt-4o=2.5:10,gpt-4o-mini=0.15:0.6"))
 # First back-off delay when the server gives no Retry-After (doubles per attempt, with jitter).
-FLYWHEEL_LLM_BACKOFF_BASE_S = llm.float("FLYWHEEL_LLM_BACKOFF_BASE_S", 1.0, doc="first back-off delay (doubles per attempt)")
+FLYWHEEL_LLM_BACKOFF_BASE_S = llm.float("FLYWHEEL_LLM_BACKOFF_BASE_S", 1.0,
+                                        doc="first back-off delay in seconds (doubles per attempt)")
 # Longest single wait inside one call; a longer Retry-After ends the call with
 # LLMUnavailable(retry_after_s=...), so the job is retried later instead of holding a worker.
 FLYWHEEL_LLM_BACKOFF_MAX_S = llm.float("FLYWHEEL_LLM_BACKOFF_MAX_S", 60.0,
@@ -577,8 +578,9 @@ FLYWHEEL_SYNTH_DEDUP_COSINE = construction.float("FLYWHEEL_SYNTH_DEDUP_COSINE", 
 FLYWHEEL_SYNTH_DEDUP_CJK_JACCARD = construction.float(
     "FLYWHEEL_SYNTH_DEDUP_CJK_JACCARD", 0.6, between=(0.1, 1.0),
     doc="character-bigram Jaccard that makes a Chinese prompt a duplicate (English-only embedding models)")
-FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS = construction.int("FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS", 2000, minimum=0,
-                                                    doc="recent user prompts from the logs new prompts are compared with")
+FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS = construction.int(
+    "FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS", 2000, minimum=0,
+    doc="recent user prompts from the logs new prompts are compared with")
 FLYWHEEL_SYNTH_TEMPERATURE = construction.float("FLYWHEEL_SYNTH_TEMPERATURE", 1.0, between=(0.0, 2.0),
                                                 doc="sampling temperature of prompt synthesis")
 FLYWHEEL_SYNTH_MAX_COUNT = construction.int("FLYWHEEL_SYNTH_MAX_COUNT", 500, minimum=1,
@@ -588,7 +590,7 @@ FLYWHEEL_SYNTH_MAX_COUNT = construction.int("FLYWHEEL_SYNTH_MAX_COUNT", 500, min
 datasets = Section("Datasets")
 # Empty: the documented approximation (flywheel/datasets/tokens.py).
 FLYWHEEL_DATASET_TOKENIZER = datasets.str(
-    "FLYWHEEL_DATASET_TOKENIZER", doc="tokenizer directory for the manifest's length statistics; default: an approximation")
+    "FLYWHEEL_DATASET_TOKENIZER", doc="tokenizer for the manifest's length statistics; default: an approximation")
 # The build form lists the files here, and a build may read no file outside it.
 FLYWHEEL_REPLAY_DIR = datasets.path("FLYWHEEL_REPLAY_DIR", VAR_DIR / "replay", shown="./var/replay",
                                     doc="general replay conversations (JSONL) offered to the builder")

@@ -123,11 +123,11 @@ def trainer_command(run_dir: Path, processes: int) -> tuple[list[str], str]:
 
 
 def expected_total_steps(run: TrainingRun, train_conversations: int, processes: int) -> int | None:
-    settings = run.hyperparameters
-    if settings.get("max_steps"):
-        return int(settings["max_steps"])
-    global_batch = settings.get("micro_batch_size", 1) * settings.get("grad_accum", 1) * processes
-    return settings.get("epochs", 1) * math.ceil(train_conversations / global_batch) if train_conversations else None
+    hyperparameters = run.hyperparameters
+    if hyperparameters.get("max_steps"):
+        return int(hyperparameters["max_steps"])
+    global_batch = hyperparameters.get("micro_batch_size", 1) * hyperparameters.get("grad_accum", 1) * processes
+    return hyperparameters.get("epochs", 1) * math.ceil(train_conversations / global_batch) if train_conversations else None
 
 
 # --- the trainer process ----------------------------------------------------------------------
