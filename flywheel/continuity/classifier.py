@@ -16,10 +16,13 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
-from torch import nn
+
+if TYPE_CHECKING:
+    import torch
 
 from flywheel.continuity.features import FEATURE_NAMES, cjk_share, normalise
 
@@ -32,22 +35,33 @@ def turn_language(text: str) -> str:
     return "zh" if cjk_share(normalise(text)) >= 0.3 else "en"
 
 
-class ContinuityNet(nn.Module):
-    def __init__(self, n_features: int):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(n_features, 32), nn.GELU(), nn.Dropout(0.1),
-            nn.Linear(32, 16), nn.GELU(),
-            nn.Linear(16, 1),
-        )
+def _torch():
+    # Deferred: web processes import this module (pages read LANGUAGES and turn_language), and
+    # only workers and commands that run the model should pay for loading torch.
+    import torch
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, F) -> (B,) logits
-        return self.layers(x).squeeze(-1)
+    return torch
+
+
+def continuity_net(n_features: int) -> "torch.nn.Module":
+    """The MLP; its parameters are named `layers.N.*` (the packaged model.pt's keys)."""
+    nn = _torch().nn
+    net = nn.Module()
+    net.layers = nn.Sequential(
+        nn.Linear(n_features, 32), nn.GELU(), nn.Dropout(0.1),
+        nn.Linear(32, 16), nn.GELU(),
+        nn.Linear(16, 1),
+    )
+    return net
+
+
+def logits(net: "torch.nn.Module", x: "torch.Tensor") -> "torch.Tensor":  # (B, F) -> (B,)
+    return net.layers(x).squeeze(-1)
 
 
 @dataclass
 class TrainedClassifier:
-    net: ContinuityNet
+    net: "torch.nn.Module"
     mean: np.ndarray
     std: np.ndarray
     threshold: float
@@ -61,14 +75,15 @@ class TrainedClassifier:
         """P(the turn continues the session's topic), one per feature row."""
         if len(features) == 0:
             return np.zeros(0, dtype=np.float32)
+        torch = _torch()
         x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))
         self.net.eval()
         with torch.no_grad():
-            return torch.sigmoid(self.net(x)).numpy()
+            return torch.sigmoid(logits(self.net, x)).numpy()
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        torch.save(self.net.state_dict(), directory / "model.pt")
+        _torch().save(self.net.state_dict(), directory / "model.pt")
         meta = {**self.meta, "architecture": ARCHITECTURE, "feature_names": list(FEATURE_NAMES),
                 "mean": self.mean.tolist(), "std": self.std.tolist(), "threshold": self.threshold,
                 "thresholds": self.thresholds}
@@ -79,8 +94,8 @@ class TrainedClassifier:
         meta = json.loads((directory / "meta.json").read_text())
         if meta.get("feature_names") != list(FEATURE_NAMES):
             raise ValueError(f"{directory} was trained on other features; retrain it (continuity_train)")
-        net = ContinuityNet(len(FEATURE_NAMES))
-        net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
+        net = continuity_net(len(FEATURE_NAMES))
+        net.load_state_dict(_torch().load(directory / "model.pt", map_location="cpu", weights_only=True))
         net.eval()
         return cls(net=net, mean=np.asarray(meta["mean"], dtype=np.float32),
                    std=np.asarray(meta["std"], dtype=np.float32), threshold=float(meta["threshold"]), meta=meta,
@@ -98,6 +113,7 @@ def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None 
     and one over all rows."""
     if len(set(labels.tolist())) < 2:
         raise ValueError("training needs both continuing and switching turns")
+    torch = _torch()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     random.seed(seed)
@@ -124,26 +140,26 @@ def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None 
                           (positives + negatives) / (2 * max(negatives, 1e-6)))
     w = w * balance
 
-    net = ContinuityNet(features.shape[1])
+    net = continuity_net(features.shape[1])
     optimizer = torch.optim.AdamW(net.parameters(), lr=0.01, weight_decay=1e-3)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
     t_idx, v_idx = torch.from_numpy(train), torch.from_numpy(valid)
     best_loss, best_state = float("inf"), None
     for _ in range(epochs):
         net.train()
         optimizer.zero_grad()
-        loss = (loss_fn(net(x[t_idx]), y[t_idx]) * w[t_idx]).sum() / w[t_idx].sum()
+        loss = (loss_fn(logits(net, x[t_idx]), y[t_idx]) * w[t_idx]).sum() / w[t_idx].sum()
         loss.backward()
         optimizer.step()
         net.eval()
         with torch.no_grad():
-            valid_loss = float((loss_fn(net(x[v_idx]), y[v_idx]) * w[v_idx]).sum() / w[v_idx].sum())
+            valid_loss = float((loss_fn(logits(net, x[v_idx]), y[v_idx]) * w[v_idx]).sum() / w[v_idx].sum())
         if valid_loss < best_loss:
             best_loss, best_state = valid_loss, {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     net.eval()
     with torch.no_grad():
-        valid_proba = torch.sigmoid(net(x[v_idx])).numpy()
+        valid_proba = torch.sigmoid(logits(net, x[v_idx])).numpy()
     threshold, thresholds = language_thresholds(valid_proba, labels[valid], languages)
     return TrainedClassifier(net=net, mean=mean.astype(np.float32), std=std.astype(np.float32),
                              threshold=threshold, thresholds=thresholds,
