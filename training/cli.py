@@ -67,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--template", choices=("chatml", "llama3"), default="chatml")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.add_argument("--hidden-size", dest="hidden_size", type=int, default=128)
+
+    generate = commands.add_parser("generate", help="answer evaluation items with a model (batched, left-padded)")
+    generate.add_argument("--model", required=True, help="Hugging Face model directory (a run's final model or a checkpoint)")
+    generate.add_argument("--data", required=True, help='JSONL items {"messages": [...], "task_type"?}; a final '
+                          "assistant message is the reference and is not shown to the model")
+    generate.add_argument("--output", required=True, help="JSONL answers, one line per item with answer")
+    generate.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=256)
+    generate.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
+    generate.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -83,6 +93,22 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def generate_main(arguments: argparse.Namespace) -> int:
+    import json
+
+    from training.generate import run_generate
+
+    try:
+        report = run_generate(model=arguments.model, data=arguments.data, output=arguments.output,
+                              max_new_tokens=arguments.max_new_tokens, batch_size=arguments.batch_size,
+                              temperature=arguments.temperature, seed=arguments.seed)
+    except INPUT_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "make-tiny-model":
@@ -92,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                                hidden_size=arguments.hidden_size)
         print(f"tiny model written to {path}")
         return 0
+    if arguments.command == "generate":
+        return generate_main(arguments)
 
     try:
         config = config_from_arguments(arguments)
