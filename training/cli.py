@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     generate.add_argument("--seed", type=int, default=0)
+
+    ifd = commands.add_parser("ifd", help="IFD (instruction-following difficulty) of every assistant turn, batched")
+    ifd.add_argument("--model", required=True, help="Hugging Face model directory (usually the one to fine-tune)")
+    ifd.add_argument("--data", required=True, help='JSONL conversations {"messages": [...], "id"?}, as for sft')
+    ifd.add_argument("--output", required=True, help='JSONL, one line per conversation: {"line", "id"?, "turns": '
+                     '[{"turn", "message", "loss_cond", "loss_direct", "tokens", "ifd"}]}')
+    ifd.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    ifd.add_argument("--max-len", dest="max_len", type=int, default=2048,
+                     help="tokens per pass; a turn starting past it is not scored (ifd null)")
     return parser
 
 
@@ -109,6 +118,21 @@ def generate_main(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def ifd_main(arguments: argparse.Namespace) -> int:
+    import json
+
+    from training.ifd import run_ifd
+
+    try:
+        report = run_ifd(model=arguments.model, data=arguments.data, output=arguments.output,
+                         batch_size=arguments.batch_size, max_len=arguments.max_len)
+    except INPUT_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "make-tiny-model":
@@ -120,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "generate":
         return generate_main(arguments)
+    if arguments.command == "ifd":
+        return ifd_main(arguments)
 
     try:
         config = config_from_arguments(arguments)
