@@ -97,8 +97,53 @@ def main() -> None:
         bench_ifd(arguments)
 
 
+def ifd_conversations(count: int, seed: int = 0) -> list[dict]:
+    import random
+
+    words = ("the model should answer this question about python lists sorting cooking rice travel visa museum "
+             "poem summary translate 你好 请问 怎么 安装 电影 推荐").split()
+    rng = random.Random(seed)
+    records = []
+    for _ in range(count):
+        messages = []
+        for _ in range(rng.choice([1, 2, 3])):
+            messages.append({"role": "user", "content": " ".join(rng.choices(words, k=rng.randint(5, 25)))})
+            messages.append({"role": "assistant", "content": " ".join(rng.choices(words, k=rng.randint(10, 60)))})
+        records.append({"messages": messages})
+    return records
+
+
 def bench_ifd(arguments) -> None:
-    pass
+    import json
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.ifd import read_ifd_conversations, score_conversations, score_one_at_a_time
+    from training.tiny_model import make_tiny_model
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory() as directory:
+        model_dir = make_tiny_model(Path(directory) / "tiny", template="chatml")
+        data = Path(directory) / "data.jsonl"
+        data.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n"
+                                for record in ifd_conversations(arguments.conversations)), encoding="utf-8")
+        conversations, _ = read_ifd_conversations(data)
+        results, report = score_conversations(str(model_dir), conversations, batch_size=arguments.batch_size)
+        batched = report["conversations_per_s"]
+
+        model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        began = time.perf_counter()
+        reference = [score_one_at_a_time(model, tokenizer, conversation) for conversation in conversations]
+        one_at_a_time = len(conversations) / (time.perf_counter() - began)
+    worst = max(abs(got["ifd"] - expected["ifd"]) / expected["ifd"]
+                for rows, expected_rows in zip(results, reference) for got, expected in zip(rows, expected_rows)
+                if expected["ifd"])
+    print(f"IFD, tiny model, {len(conversations)} conversations ({report['turns']} turns), CPU")
+    print(f"  batched (batch {arguments.batch_size}): {batched:8.2f} conversations/s")
+    print(f"  one at a time (Cherry-style): {one_at_a_time:8.2f} conversations/s")
+    print(f"  ratio batched / one at a time: {batched / one_at_a_time:.1f}x  (largest relative IFD difference {worst:.1e})")
 
 
 if __name__ == "__main__":
