@@ -82,7 +82,9 @@ INSTALLED_APPS = [
     "flywheel.review",
     "flywheel.construction",
     "flywheel.datasets",
+    "flywheel.curation",
     "flywheel.runs",
+    "flywheel.evaluation",
     "flywheel.dashboard",
     "flywheel.demo",
     "axes",
@@ -594,3 +596,13 @@ FLYWHEEL_DATASET_TOKENIZER = datasets.str(
 # The build form lists the files here, and a build may read no file outside it.
 FLYWHEEL_REPLAY_DIR = datasets.path("FLYWHEEL_REPLAY_DIR", VAR_DIR / "replay", shown="./var/replay",
                                     doc="general replay conversations (JSONL) offered to the builder")
+
+evaluation = Section("Evaluation")
+FLYWHEEL_EVAL_MAX_NEW_TOKENS = evaluation.int("FLYWHEEL_EVAL_MAX_NEW_TOKENS", 512, minimum=1,
+                                              doc="longest answer a candidate may give to an evaluation item (tokens)")
+FLYWHEEL_EVAL_BATCH_SIZE = evaluation.int("FLYWHEEL_EVAL_BATCH_SIZE", 8, minimum=1,
+                                          doc="prompts per batch when a model generates evaluation answers")
+# Usability is on the judge's 1-10 scale: a drop of more than this in any task type blocks promotion.
+FLYWHEEL_EVAL_REGRESSION_THRESHOLD = evaluation.float(
+    "FLYWHEEL_EVAL_REGRESSION_THRESHOLD", 0.5, between=(0, 10),
+    doc="usability drop (1-10 scale) in a task type that refuses a run's promotion unless ops override")

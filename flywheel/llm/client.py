@@ -13,9 +13,9 @@ Public API (everything else in this module is private):
         (FLYWHEEL's re-ask, with the validation error); then LLMInvalidOutput is raised: the
         caller dead-letters the item. Valid answers are cached by hash of (model, prompt
         version, messages, schema): asking again costs nothing.
-    chat_texts(*, role, messages, n=1, temperature=0.7, job_id=None, ...) -> TextResult
-        n free-text answers (Best-of-N, synthesis); cached only when `prompt_version` is given
-        and use_cache=True.
+    chat_texts(*, role, messages, n=1, temperature=0.7, job_id=None, model=None, ...) -> TextResult
+        n free-text answers (Best-of-N, synthesis, evaluation candidates: `model` names another
+        model on the same server); cached only when `prompt_version` is given and use_cache=True.
     usage_for_job(job_id) -> dict
         Token and cost totals recorded for a job (per role and model, and summed).
 
@@ -402,8 +402,10 @@ def chat_texts(
     job_id: int | None = None,
     prompt_version: str = "",
     use_cache: bool = False,
+    model: str | None = None,
 ) -> TextResult:
-    model = model_for(role)
+    # `model`: another model on the same server (an evaluation candidate), billed under `role`.
+    model = model or model_for(role)
     key = cache_key(model=model, prompt_version=prompt_version, messages=messages,
                     extra={"n": n, "temperature": temperature, "max_tokens": max_tokens})
     if use_cache and prompt_version and (hit := _cache_get(key)) is not None:

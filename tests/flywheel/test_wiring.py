@@ -35,7 +35,9 @@ EXPECTED = {
         "construction.run": "flywheel.construction.tasks.construct",
         "construction.synthesize": "flywheel.construction.tasks.synthesize",
         "datasets.build": "flywheel.datasets.tasks.build_dataset_version",
+        "curation.ifd": "flywheel.curation.tasks.score_ifd",
         "runs.train": "flywheel.runs.tasks.train",
+        "evaluation.run": "flywheel.evaluation.tasks.evaluation_run",
         "dashboard.rollup": "flywheel.dashboard.tasks.rollup",
     },
     "pipeline stage": {
@@ -131,7 +133,9 @@ def test_job_kinds_keep_their_queues_attempts_and_roles():
         "construction.run": ("llm", 5, ENGINEERS),
         "construction.synthesize": ("llm", 5, ENGINEERS),
         "datasets.build": ("default", 3, ENGINEERS | {Role.OPS}),
+        "curation.ifd": ("gpu", 3, ENGINEERS | {Role.OPS}),
         "runs.train": ("gpu", 5, {Role.OPS, Role.ADMIN}),
+        "evaluation.run": ("gpu", 20, ENGINEERS | {Role.OPS}),
         "dashboard.rollup": ("default", 5, ENGINEERS),
     }
 

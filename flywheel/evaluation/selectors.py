@@ -1,0 +1,117 @@
+"""Reads of evaluations: the list, the comparison page (per task type and dimension, bootstrap 95%
+intervals, win rate, regressions) and one regression with the training data nearest to it."""
+
+from __future__ import annotations
+
+from flywheel.evaluation import scoring
+from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, Judgement
+from flywheel.evaluation.services import candidate_parse_key
+from flywheel.evaluation.summary import item_scores, pairwise_outcomes
+from flywheel.ui.paging import keyset_page
+
+PAGE_SIZE = 50
+REGRESSION_MARGIN = 1.0
+"""An item regresses when the candidate's usability is this much below the baseline's (1-10), or
+when the baseline won it in both orders."""
+
+
+def evaluations_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
+    page = keyset_page(Evaluation.objects.select_related("eval_set", "run", "job"), past=before_id, size=size)
+    return {"evaluations": page.rows, "next_before": page.next_key,
+            "eval_sets": list(EvalSet.objects.order_by("-id")[:20])}
+
+
+def evaluations_of_run(*, run_id: int) -> list[Evaluation]:
+    return list(Evaluation.objects.filter(run_id=run_id).select_related("eval_set").order_by("-id")[:20])
+
+
+def _answers(eval_set, key: str | None) -> dict[int, CandidateAnswer]:
+    if not key:
+        return {}
+    return {a.item_id: a for a in CandidateAnswer.objects.filter(item__eval_set=eval_set, candidate_key=key)}
+
+
+def evaluation_comparison(*, evaluation_id: int) -> dict | None:
+    evaluation = Evaluation.objects.select_related("eval_set", "run", "job").filter(id=evaluation_id).first()
+    if evaluation is None:
+        return None
+    eval_set = evaluation.eval_set
+    items = {item.id: item for item in eval_set.items.all()}
+    candidate_key, baseline_key = candidate_parse_key(evaluation.candidate), candidate_parse_key(evaluation.baseline)
+    answers, baseline_answers = _answers(eval_set, candidate_key), _answers(eval_set, baseline_key)
+    dimensions = list(scoring.DIMENSIONS) + ["usability"]
+    ours = item_scores(answers=answers, dimensions=list(scoring.DIMENSIONS), weights=eval_set.weights, items=items)
+    theirs = item_scores(answers=baseline_answers, dimensions=list(scoring.DIMENSIONS), weights=eval_set.weights,
+                         items=items)
+    pairwise = (pairwise_outcomes(items=items, answers=answers, baseline_answers=baseline_answers)
+                if baseline_answers else {"per_item": {}, "pairwise_by_task_type": {}})
+    rows = []
+    for task_type in sorted({item.task_type for item in items.values()}):
+        ids = [item_id for item_id, item in items.items() if item.task_type == task_type]
+        for dimension in dimensions:
+            def values(per_item):
+                return [(per_item[i]["usability"] if dimension == "usability" else per_item[i]["scores"][dimension])
+                        for i in ids if i in per_item and (dimension != "usability" or per_item[i]["usability"] is not None)]
+            a, b = values(ours), values(theirs)
+            rows.append({"task_type": task_type, "dimension": dimension,
+                         "candidate": _stat(a), "baseline": _stat(b),
+                         "pairwise": pairwise["pairwise_by_task_type"].get(task_type) if dimension == "usability" else None})
+    regressions = []
+    for item_id, item in items.items():
+        mine, other = ours.get(item_id), theirs.get(item_id)
+        outcome = pairwise["per_item"].get(item_id, {}).get("outcome")
+        drop = (other["usability"] - mine["usability"]) if mine and other and None not in (
+            mine["usability"], other["usability"]) else None
+        if (drop is not None and drop >= REGRESSION_MARGIN) or outcome == "loss":
+            regressions.append({"item": item, "drop": None if drop is None else round(drop, 2), "outcome": outcome})
+    regressions.sort(key=lambda row: -(row["drop"] or 0))
+    return {"evaluation": evaluation, "summary": evaluation.summary, "rows": rows, "regressions": regressions,
+            "margin": REGRESSION_MARGIN}
+
+
+def _stat(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    low, high = scoring.bootstrap_interval(values)
+    return {"mean": round(sum(values) / len(values), 2), "low": round(low, 2), "high": round(high, 2), "n": len(values)}
+
+
+def regression_detail(*, evaluation_id: int, item_id: int, neighbours: int = 5) -> dict | None:
+    evaluation = Evaluation.objects.select_related("eval_set", "run").filter(id=evaluation_id).first()
+    item = EvalItem.objects.filter(id=item_id, eval_set_id=evaluation.eval_set_id).first() if evaluation else None
+    if item is None:
+        return None
+    sides = []
+    for label, spec in (("candidate", evaluation.candidate), ("baseline", evaluation.baseline)):
+        key = candidate_parse_key(spec)
+        answer = CandidateAnswer.objects.filter(item=item, candidate_key=key).first() if key else None
+        verdicts = list(Judgement.objects.filter(answer=answer).order_by("kind", "order", "repeat")) if answer else []
+        sides.append({"label": label, "spec": spec, "answer": answer, "verdicts": verdicts})
+    return {"evaluation": evaluation, "item": item, "sides": sides,
+            "nearest": nearest_training_samples(evaluation=evaluation, item=item, limit=neighbours)}
+
+
+def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: int = 5,
+                             scan: int = 2000) -> list[dict]:
+    """The run's training conversations closest to the item's prompt by embedding (cosine), among
+    the first `scan` of its train split."""
+    if evaluation.run is None:
+        return []
+    from flywheel.datasets.models import DatasetSample
+    from flywheel.llm.embeddings import embed_texts
+
+    samples = list(DatasetSample.objects.filter(version_id=evaluation.run.dataset_version_id,
+                                                split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT)
+                   .order_by("position").only("id", "position", "task_type", "record")[:scan])
+    if not samples:
+        return []
+
+    def text_of(messages):
+        return "\n".join(m.get("content", "") for m in messages if m.get("role") == "user")[-2000:]
+
+    query = embed_texts([text_of(item.messages)], max_chars=2000)
+    vectors = embed_texts([text_of(s.record.get("messages", [])) for s in samples], max_chars=2000)
+    similarity = (vectors @ query[0]).tolist()
+    best = sorted(range(len(samples)), key=lambda i: -similarity[i])[:limit]
+    return [{"sample": samples[i], "similarity": round(similarity[i], 3), "messages": samples[i].record.get("messages", [])}
+            for i in best]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from flywheel.evaluation import views
+
+app_name = "evaluation"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:evaluation_id>/", views.detail, name="detail"),
+    path("<int:evaluation_id>/items/<int:item_id>/", views.regression, name="regression"),
+    path("runs/<int:run_id>/promote/", views.promote, name="promote"),
+]

@@ -1,0 +1,51 @@
+"""Evaluation pages (ops and engineers): the list, the comparison of a candidate with its baseline,
+one regression opened (both answers, the judge's reasons, the nearest training samples), and a
+run's promotion (ops)."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from flywheel.accounts.roles import OPERATORS, Role, role_required
+from flywheel.evaluation.selectors import evaluation_comparison, evaluations_page, regression_detail
+from flywheel.evaluation.services import PromotionRefused, run_promote
+from flywheel.ui.paging import page_key
+
+OPS_AND_ENGINEERS = frozenset({Role.OPS, Role.ENGINEER, Role.ADMIN})
+
+
+@role_required(OPS_AND_ENGINEERS)
+def index(request):
+    return render(request, "evaluation/index.html", evaluations_page(before_id=page_key(request)))
+
+
+@role_required(OPS_AND_ENGINEERS)
+def detail(request, evaluation_id: int):
+    context = evaluation_comparison(evaluation_id=evaluation_id)
+    if context is None:
+        raise Http404("no such evaluation")
+    return render(request, "evaluation/detail.html", context)
+
+
+@role_required(OPS_AND_ENGINEERS)
+def regression(request, evaluation_id: int, item_id: int):
+    context = regression_detail(evaluation_id=evaluation_id, item_id=item_id)
+    if context is None:
+        raise Http404("no such item in this evaluation")
+    return render(request, "evaluation/regression.html", context)
+
+
+@require_POST
+@role_required(OPERATORS)
+def promote(request, run_id: int):
+    override = request.POST.get("override") == "1"
+    try:
+        run_promote(run_id=run_id, user=request.user, override=override, note=request.POST.get("note", ""))
+    except PromotionRefused as exc:
+        flash.error(request, str(exc) + (" (ops may override)" if exc.regressions else ""))
+    else:
+        flash.success(request, f"run {run_id} promoted" + (" (override, audited)" if override else ""))
+    return redirect("runs:detail", run_id=run_id)
