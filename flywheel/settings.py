@@ -82,7 +82,6 @@ INSTALLED_APPS = [
     "flywheel.review",
     "flywheel.construction",
     "flywheel.datasets",
-    "flywheel.curation",
     "flywheel.runs",
     "flywheel.evaluation",
     "flywheel.dashboard",
