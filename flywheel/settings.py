@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "flywheel.review",
     "flywheel.construction",
     "flywheel.datasets",
+    "flywheel.curation",
     "flywheel.runs",
     "flywheel.evaluation",
     "flywheel.dashboard",

@@ -36,6 +36,7 @@ urlpatterns = [
     path("review/", include("flywheel.review.urls")),
     path("construction/", include("flywheel.construction.urls")),
     path("datasets/", include("flywheel.datasets.urls")),
+    path("curation/", include("flywheel.curation.urls")),
     path("runs/", include("flywheel.runs.urls")),
     path("evaluations/", include("flywheel.evaluation.urls")),
 ]

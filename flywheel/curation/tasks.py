@@ -1,0 +1,18 @@
+"""Curation jobs: thin, they call one service and own the retry decision."""
+
+from __future__ import annotations
+
+from flywheel.curation.services import CurationError, curation_ifd_run
+from flywheel.jobs.registry import PermanentJobError
+from flywheel.jobs.services import JobContext
+
+
+def score_ifd(ctx: JobContext) -> dict:
+    try:
+        return curation_ifd_run(version_id=int(ctx.payload["version_id"]), model=ctx.payload["model"],
+                                batch_size=int(ctx.payload.get("batch_size", 8)),
+                                max_len=int(ctx.payload.get("max_len", 2048)),
+                                progress=lambda note: ctx.progress(0, None, note))
+    except CurationError as exc:
+        # A model without a chat template, an empty version: running again gives the same answer.
+        raise PermanentJobError(str(exc)) from exc

@@ -1,0 +1,117 @@
+"""IFD scoring of a dataset version: the trainer in a subprocess, every figure stored per turn and
+model, idempotent on rerun, bad input refused with a clear message; and the curation pages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from flywheel.curation.models import TurnScore
+from flywheel.curation.services import CurationError, curation_ifd_request, curation_ifd_run
+from flywheel.datasets.models import DatasetSample, DatasetVersion
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
+    [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hello! How can I help?"},
+     {"role": "user", "content": "Weather?"}, {"role": "assistant", "content": "Sunny with a light breeze."}],
+    [{"role": "user", "content": "怎么用 Python 读取 CSV 文件？"}, {"role": "assistant", "content": "可以用 csv 模块。"}],
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from training.tiny_model import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny", template="chatml")
+
+
+@pytest.fixture
+def model_dir(tiny_model, settings):
+    settings.FLYWHEEL_MODEL_ROOTS = [tiny_model.parent]
+    return str(tiny_model)
+
+
+def make_version(name="v", conversations=CONVERSATIONS, hash_prefix="a"):
+    version = DatasetVersion.objects.create(content_hash=(hash_prefix * 64)[:64], name=name,
+                                            sample_count=len(conversations), sft_count=len(conversations))
+    for position, messages in enumerate(conversations):
+        DatasetSample.objects.create(version=version, position=position, split="train", kind="sft",
+                                     sample_hash=f"{hash_prefix}{position:063d}", task_type="qa" if position else "code",
+                                     source="sessions", record={"messages": messages},
+                                     lineage={"message_ids": list(range(100 * position, 100 * position + len(messages)))})
+    return version
+
+
+@pytest.mark.django_db
+def test_every_assistant_turn_gets_its_losses_and_ifd_and_a_rerun_changes_nothing(model_dir):
+    version = make_version()
+    first = curation_ifd_run(version_id=version.id, model=model_dir, batch_size=2)
+    assert first["turns"] == 4 and first["unscored_turns"] == 0
+    scores = list(TurnScore.objects.filter(version=version).order_by("sample__position", "turn"))
+    assert len(scores) == 4
+    assert all(s.value == pytest.approx(s.loss_cond / s.loss_direct) and s.tokens > 0 for s in scores)
+    assert [s.message_id for s in scores] == [1, 101, 103, 201]
+    assert len({s.model_version for s in scores}) == 1
+    second = curation_ifd_run(version_id=version.id, model=model_dir)
+    assert second["scored_now"] == 0 and TurnScore.objects.filter(version=version).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_turn_that_does_not_fit_is_stored_as_null_and_counted(model_dir):
+    version = make_version(conversations=[[{"role": "user", "content": "x " * 40},
+                                           {"role": "assistant", "content": "late reply"}]])
+    outcome = curation_ifd_run(version_id=version.id, model=model_dir, max_len=16)
+    assert outcome["unscored_turns"] == 1
+    score = TurnScore.objects.get(version=version)
+    assert score.value is None and score.tokens == 0
+
+
+@pytest.mark.django_db
+def test_an_empty_version_is_a_clear_error(model_dir):
+    version = make_version(conversations=[])
+    with pytest.raises(CurationError, match="holds no SFT conversation"):
+        curation_ifd_run(version_id=version.id, model=model_dir)
+
+
+@pytest.mark.django_db
+def test_a_model_outside_the_roots_is_refused(model_dir, tmp_path):
+    version = make_version()
+    with pytest.raises(CurationError, match="inside the model roots"):
+        curation_ifd_request(version_id=version.id, model=str(tmp_path))
+
+
+@pytest.mark.django_db
+def test_a_model_without_a_chat_template_is_a_clear_error(model_dir, tiny_model):
+    broken = tiny_model.parent / "no-template"
+    if not broken.exists():
+        shutil.copytree(tiny_model, broken)
+        (broken / "chat_template.jinja").unlink(missing_ok=True)
+        config = json.loads((broken / "tokenizer_config.json").read_text())
+        config.pop("chat_template", None)
+        (broken / "tokenizer_config.json").write_text(json.dumps(config))
+    version = make_version()
+    with pytest.raises(CurationError, match="no chat template"):
+        curation_ifd_run(version_id=version.id, model=str(broken))
+
+
+@pytest.mark.django_db
+def test_the_ifd_page_queues_a_gpu_job_for_the_version(model_dir, client, engineer):
+    from flywheel.jobs.models import Job
+
+    client.force_login(engineer)
+    version = make_version()
+    response = client.post(f"/curation/versions/{version.id}/ifd/", {"model": model_dir, "batch_size": 4, "max_len": 512})
+    assert response.status_code == 302
+    job = Job.objects.get(kind="curation.ifd")
+    assert job.queue == "gpu" and job.payload["version_id"] == version.id
+
+
+@pytest.mark.django_db
+def test_the_diversity_page_shows_two_versions_side_by_side(client, engineer):
+    client.force_login(engineer)
+    first, second = make_version(name="first"), make_version(name="second", hash_prefix="b")
+    page = client.get(f"/curation/versions/{first.id}/diversity/?compare={second.id}").content.decode()
+    assert f'id="diversity-v{first.id}"' in page and f'id="diversity-v{second.id}"' in page
+    assert "Coverage radius" in page and "code" in page
