@@ -24,7 +24,6 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
-from flywheel.continuity import conf
 from flywheel.continuity.classifier import TrainedClassifier, turn_language
 from flywheel.continuity.data import LabelledConversation, real_conversation
 from flywheel.continuity.engine import EmbeddingCache, predict_conversations
@@ -92,7 +91,7 @@ def continuity_model_active() -> ActiveModel:
         raise ContinuityModelMissing(
             "no continuity model: train one with `python manage.py continuity_train` (from stored sessions, "
             "or --public-samples DIR)")
-    override = conf.threshold_override()
+    override = settings.FLYWHEEL_CONTINUITY_THRESHOLD
     return ActiveModel(version=version, classifier=classifier, threshold=override or classifier.threshold,
                        packaged=packaged, override=override)
 
@@ -167,10 +166,11 @@ def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0,
         sets.update(public_sample_sets(Path(public_samples)))
     sources = {name: len(conversations) for name, conversations in sets.items()}
     total = sum(sources.values())
-    if total < conf.min_training_sessions():
+    if total < settings.FLYWHEEL_CONTINUITY_MIN_SESSIONS:
         raise ContinuityTrainingError(
             f"only {total} multi-turn sessions to learn from; at least "
-            f"{conf.min_training_sessions()} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), or pass --public-samples")
+            f"{settings.FLYWHEEL_CONTINUITY_MIN_SESSIONS} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), "
+            "or pass --public-samples")
     say(f"training on {total} conversations")
     version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
     # Public samples' embeddings are kept on disk between trainings; users' text never is.
@@ -255,7 +255,7 @@ def _write_session(session_id: int, version: str, messages: list[tuple], probabi
         decided = human.get(message_id, continues)
         if not decided:
             switches.add(seq)
-        if message_id not in human and abs(p - threshold) < conf.review_band():
+        if message_id not in human and abs(p - threshold) < settings.FLYWHEEL_CONTINUITY_REVIEW_BAND:
             uncertain.append(message_id)
     ContinuityPrediction.objects.bulk_create(
         predictions, update_conflicts=True, unique_fields=["message", "model_version"],
@@ -303,7 +303,8 @@ def continuity_run_pending(*, progress: Progress | None = None, limit: int | Non
     totals = {"model_version": model.version, "sessions": 0, "turns": 0, "pseudo_multi_turn": 0}
     after = 0
     while limit is None or totals["sessions"] < limit:
-        size = conf.batch_size() if limit is None else min(conf.batch_size(), limit - totals["sessions"])
+        size = settings.FLYWHEEL_CONTINUITY_BATCH
+        size = size if limit is None else min(size, limit - totals["sessions"])
         ids = list(sessions_ready_for_labeling(limit=None).filter(id__gt=after).filter(~Exists(seen))
                    .values_list("id", flat=True)[:size])
         if not ids:
@@ -314,7 +315,7 @@ def continuity_run_pending(*, progress: Progress | None = None, limit: int | Non
             progress(f"continuity: {totals['sessions']} sessions")
     appended = list(SessionContinuity.objects.filter(model_version=model.version,
                                                      session__cleaning__last_message_id__gt=F("last_message_id"))
-                    .values_list("session_id", flat=True)[:conf.batch_size()])
+                    .values_list("session_id", flat=True)[:settings.FLYWHEEL_CONTINUITY_BATCH])
     if appended:
         _add(totals, continuity_predict_sessions(session_ids=appended, model=model))
     return totals
@@ -360,7 +361,7 @@ def segments_rebuild(*, session_id: int) -> None:
 def _thresholds_of(version: str) -> Callable[[str], float]:
     """The per-turn cut of the version that made these predictions (its own artifact's
     thresholds per language, or the override)."""
-    override = conf.threshold_override()
+    override = settings.FLYWHEEL_CONTINUITY_THRESHOLD
     if override is not None:
         return lambda text: override
     row = ContinuityModelVersion.objects.filter(version=version).first()

@@ -1,10 +1,10 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.accounts.services import audit_record
-from flywheel.continuity import conf
 from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.models import ContinuityModelVersion
 from flywheel.continuity.selectors import continuity_overview, continuity_versions
@@ -51,8 +51,8 @@ def index(request):
         "metrics": REPORT_METRICS,
         "versions": versions,
         "overview": continuity_overview(version=active.version if active else None),
-        "pseudo_share": conf.pseudo_multi_turn_share(),
-        "review_band": conf.review_band(),
+        "pseudo_share": settings.FLYWHEEL_CONTINUITY_PSEUDO_SHARE,
+        "review_band": settings.FLYWHEEL_CONTINUITY_REVIEW_BAND,
     })
 
 

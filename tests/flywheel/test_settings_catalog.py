@@ -62,14 +62,12 @@ def test_docs_settings_md_is_the_table_generated_from_the_catalog():
 ENV_READ = re.compile(r"os\.environ|os\.getenv|\benv_[a-z]+\(")
 NOT_A_READ = ('os.environ.setdefault("DJANGO_SETTINGS_MODULE"',  # celery.py, wsgi.py
               "**os.environ")  # this process's environment handed on to a child (the trainer)
-# settings.py reads the continuity settings already; the app moves to them after its rewrite.
-NOT_MOVED_YET = {"flywheel/continuity/conf.py"}
 
 
 def test_no_module_but_the_settings_reads_the_environment():
     readers = []
     for path in (REPO / "flywheel").rglob("*.py"):
-        if path.relative_to(REPO).as_posix() in {"flywheel/settings.py", "flywheel/env.py", *NOT_MOVED_YET}:
+        if path.relative_to(REPO).as_posix() in ("flywheel/settings.py", "flywheel/env.py"):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             for allowed in NOT_A_READ:

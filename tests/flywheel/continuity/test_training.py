@@ -26,8 +26,8 @@ def stored_hh_sessions(shared_datasets):
     return conversations
 
 
-def test_a_version_trained_from_stored_sessions_is_saved_evaluated_and_active(stored_hh_sessions, monkeypatch):
-    monkeypatch.setenv("FLYWHEEL_CONTINUITY_MIN_SESSIONS", "10")
+def test_a_version_trained_from_stored_sessions_is_saved_evaluated_and_active(stored_hh_sessions, settings):
+    settings.FLYWHEEL_CONTINUITY_MIN_SESSIONS = 10
     row = continuity_model_train(seed=1)
     assert row.active and continuity_model_active().version == row.version
     assert (Path(row.path) / "model.pt").exists() and (Path(row.path) / "meta.json").exists()
