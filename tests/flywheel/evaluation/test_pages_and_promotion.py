@@ -1,0 +1,86 @@
+"""The comparison page, a regression opened, the run page's evaluations, and promotion: only after an
+evaluation, refused on a regression unless ops override it (audited); and a model directory as a
+candidate, answered by `python -m training generate` and scored offline."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from flywheel.evaluation.models import Evaluation, RunPromotion
+from tests.flywheel.evaluation.conftest import NEW, OLD, command_json
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(db):
+    from flywheel.datasets.models import DatasetVersion
+    from flywheel.runs.models import TrainingRun
+
+    version = DatasetVersion.objects.create(content_hash="e" * 64, name="v")
+    return TrainingRun.objects.create(dataset_version=version, base_model_path="/nowhere", status="succeeded")
+
+
+@pytest.fixture
+def evaluated(judge, items_file):
+    eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
+    judge.answers[NEW] = "Meh, no idea."  # the new model got worse than the old one
+    judge.answers[OLD] = "A good and complete answer."
+    command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}", "--baseline",
+                 f"endpoint:{OLD}")
+    return Evaluation.objects.get()
+
+
+def client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_the_comparison_page_shows_intervals_win_rate_and_regressions(client, engineer, evaluated):
+    page = client_for(client, engineer).get(reverse("evaluation:detail", args=[evaluated.id])).content.decode()
+    assert "Win / tie / loss 0 / 0 / 3" in page
+    assert "4.0 [4.0, 4.0]" in page and "8.0 [8.0, 8.0]" in page
+    assert page.count('href="/evaluations/%d/items/' % evaluated.id) == 3
+    item = evaluated.eval_set.items.first()
+    opened = client.get(reverse("evaluation:regression", args=[evaluated.id, item.id])).content.decode()
+    assert "Meh, no idea." in opened and "A good and complete answer." in opened and "scripted" in opened
+
+
+def test_annotators_may_not_see_evaluations(client, annotator, evaluated):
+    assert client_for(client, annotator).get(reverse("evaluation:index")).status_code == 403
+
+
+def test_a_run_without_an_evaluation_is_not_promoted(client, ops_user, run):
+    client_for(client, ops_user).post(reverse("evaluation:promote", args=[run.id]))
+    assert not RunPromotion.objects.exists()
+
+
+def test_a_regressing_run_is_refused_unless_ops_override_and_the_override_is_audited(client, ops_user, run,
+                                                                                      evaluated):
+    from flywheel.accounts.models import AuditEvent
+
+    Evaluation.objects.filter(id=evaluated.id).update(run=run)
+    client = client_for(client, ops_user)
+    response = client.post(reverse("evaluation:promote", args=[run.id]), follow=True)
+    assert "promotion refused" in response.content.decode() and not RunPromotion.objects.exists()
+    client.post(reverse("evaluation:promote", args=[run.id]), {"override": "1", "note": "hotfix"})
+    promotion = RunPromotion.objects.get(run=run)
+    assert promotion.overridden and set(promotion.regressions) == {"math", "qa", "brand-new-type"}
+    assert AuditEvent.objects.filter(action="run.promote.override", target_id=str(run.id)).exists()
+    page = client.get(reverse("runs:detail", args=[run.id])).content.decode()
+    assert 'id="run-evaluations"' in page and f"#{evaluated.id}" in page and "override of regressions" in page
+
+
+def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offline(items_file, tmp_path):
+    from training.contract import tiny_model_ensure
+
+    model = tiny_model_ensure(Path(settings.VAR_DIR) / "models" / "tiny-test")
+    eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
+    summary = command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"model:{model}",
+                           "--offline")
+    assert summary["label"].startswith("offline evaluator")
+    assert set(summary["scores"]) == {"math", "qa"}  # the item without a reference has no metric
+    assert summary["scores"]["math"].keys() == {"exact_match"} and summary["scores"]["qa"].keys() == {"word_f1"}
+    assert summary["judge_calls"] == 0
