@@ -117,3 +117,19 @@ class RunPromotion(models.Model):
     note = models.TextField(blank=True)
     promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     promoted_at = models.DateTimeField(auto_now_add=True)
+
+
+class HumanComparison(models.Model):
+    """One blind A/B review of an item: which answer was shown first is drawn on the server and
+    kept here, never in the review item (the reviewer must not learn which model is which)."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="human_comparisons")
+    item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="+")
+    candidate_first = models.BooleanField()
+    winner = models.CharField(max_length=10, blank=True, help_text="candidate, baseline or tie; empty until decided.")
+    scores = models.JSONField(default=dict, blank=True, help_text="{candidate|baseline: {dimension: 1-10}}.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["evaluation", "item"], name="eval_human_once_per_item")]

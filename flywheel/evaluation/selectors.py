@@ -66,7 +66,7 @@ def evaluation_comparison(*, evaluation_id: int) -> dict | None:
             regressions.append({"item": item, "drop": None if drop is None else round(drop, 2), "outcome": outcome})
     regressions.sort(key=lambda row: -(row["drop"] or 0))
     return {"evaluation": evaluation, "summary": evaluation.summary, "rows": rows, "regressions": regressions,
-            "margin": REGRESSION_MARGIN}
+            "margin": REGRESSION_MARGIN, "human": judge_human_agreement(evaluation=evaluation)}
 
 
 def _stat(values: list[float]) -> dict | None:
@@ -115,3 +115,24 @@ def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: i
     best = sorted(range(len(samples)), key=lambda i: -similarity[i])[:limit]
     return [{"sample": samples[i], "similarity": round(similarity[i], 3), "messages": samples[i].record.get("messages", [])}
             for i in best]
+
+
+def judge_human_agreement(*, evaluation: Evaluation) -> dict:
+    """Cohen's κ between the judge's two-order verdict (win/tie/loss of the candidate) and the
+    blind human one, on the items both decided."""
+    from flywheel.evaluation.models import HumanComparison
+
+    human = {c.item_id: {"candidate": "win", "baseline": "loss", "tie": "tie"}[c.winner]
+             for c in HumanComparison.objects.filter(evaluation=evaluation).exclude(winner="")}
+    if not human or not evaluation.baseline:
+        return {"items": 0, "kappa": None, "pending": HumanComparison.objects.filter(evaluation=evaluation,
+                                                                                    winner="").count()}
+    items = {item.id: item for item in evaluation.eval_set.items.all()}
+    key, baseline_key = candidate_parse_key(evaluation.candidate), candidate_parse_key(evaluation.baseline)
+    judged = pairwise_outcomes(items=items, answers=_answers(evaluation.eval_set, key),
+                               baseline_answers=_answers(evaluation.eval_set, baseline_key))["per_item"]
+    both = sorted(set(human) & set(judged))
+    kappa = scoring.cohen_kappa([judged[i]["outcome"] for i in both], [human[i] for i in both])
+    return {"items": len(both), "kappa": None if kappa is None else round(kappa, 3),
+            "agreement": round(sum(judged[i]["outcome"] == human[i] for i in both) / len(both), 3) if both else None,
+            "pending": HumanComparison.objects.filter(evaluation=evaluation, winner="").count()}

@@ -431,3 +431,35 @@ def candidate_parse_key(spec: str) -> str | None:
         return Candidate(spec=spec, kind=kind, value=value,
                          model_dir=str(Path(final).resolve()) if final else "").key
     return Candidate(spec=spec, kind=kind, value=value, model_dir=value if kind == "model" else "").key
+
+
+# --- human blind A/B -----------------------------------------------------------------------------
+
+
+def evaluation_human_review_enqueue(*, evaluation_id: int, limit: int | None = None) -> int:
+    """Put the evaluation's items that have both answers up for blind A/B review (idempotent);
+    the order shown is drawn here, per item, and stored out of the reviewer's sight."""
+    import secrets
+
+    from flywheel.evaluation.kinds import BLIND_AB, SUBJECT_TYPE
+    from flywheel.evaluation.models import HumanComparison
+    from flywheel.review.services import review_item_enqueue
+
+    evaluation = Evaluation.objects.get(id=evaluation_id)
+    if not evaluation.baseline:
+        raise CandidateError("a blind A/B review needs an evaluation with a baseline")
+    both = (set(CandidateAnswer.objects.filter(item__eval_set=evaluation.eval_set,
+                                               candidate_key=candidate_parse_key(evaluation.candidate))
+                .values_list("item_id", flat=True))
+            & set(CandidateAnswer.objects.filter(item__eval_set=evaluation.eval_set,
+                                                 candidate_key=candidate_parse_key(evaluation.baseline))
+                  .values_list("item_id", flat=True)))
+    enqueued = 0
+    for item in evaluation.eval_set.items.filter(id__in=both).order_by("position")[:limit]:
+        with transaction.atomic():
+            comparison, _ = HumanComparison.objects.get_or_create(
+                evaluation=evaluation, item=item, defaults={"candidate_first": bool(secrets.randbelow(2))})
+            review_item_enqueue(kind=BLIND_AB.name, subject_type=SUBJECT_TYPE, subject_id=str(comparison.id),
+                                payload={"task_type": item.task_type})
+        enqueued += 1
+    return enqueued

@@ -11,7 +11,12 @@ from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import OPERATORS, Role, role_required
 from flywheel.evaluation.selectors import evaluation_comparison, evaluations_page, regression_detail
-from flywheel.evaluation.services import PromotionRefused, run_promote
+from flywheel.evaluation.services import (
+    CandidateError,
+    PromotionRefused,
+    evaluation_human_review_enqueue,
+    run_promote,
+)
 from flywheel.ui.paging import page_key
 
 OPS_AND_ENGINEERS = frozenset({Role.OPS, Role.ENGINEER, Role.ADMIN})
@@ -49,3 +54,15 @@ def promote(request, run_id: int):
     else:
         flash.success(request, f"run {run_id} promoted" + (" (override, audited)" if override else ""))
     return redirect("runs:detail", run_id=run_id)
+
+
+@require_POST
+@role_required(OPS_AND_ENGINEERS)
+def human_review(request, evaluation_id: int):
+    try:
+        count = evaluation_human_review_enqueue(evaluation_id=evaluation_id)
+    except CandidateError as exc:
+        flash.error(request, str(exc))
+    else:
+        flash.success(request, f"{count} items are up for blind A/B review")
+    return redirect("evaluation:detail", evaluation_id=evaluation_id)

@@ -61,6 +61,7 @@ EXPECTED = {
         "constructed_answer": "flywheel.construction.kinds.ConstructedAnswerKind",
         "constructed_pair": "flywheel.construction.kinds.ConstructedPairKind",
         "synthetic_sample": "flywheel.construction.kinds.SyntheticSampleKind",
+        "eval_blind_ab": "flywheel.evaluation.kinds.BlindABKind",
     },
     "turn badges source": {},
     "sample source": {
