@@ -40,3 +40,14 @@ def curation_ifd_summary(*, version: DatasetVersion) -> list[dict]:
                       above_one=Count("id", filter=Q(value__gt=1.0)))
             .order_by("model"))
     return list(rows)
+
+
+def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int], float | None]]:
+    """The scoring model's version and its IFD per (sample content hash, message index), from
+    every version it scored: a sample built again has the same hash, so its scores carry over."""
+    from flywheel.curation.services import curation_model_check, model_fingerprint
+
+    fingerprint = model_fingerprint(curation_model_check(model))
+    rows = (TurnScore.objects.filter(metric=TurnScore.Metric.IFD, model_version=fingerprint)
+            .values_list("sample__sample_hash", "message_index", "value"))
+    return fingerprint, {(sample_hash, index): value for sample_hash, index, value in rows}

@@ -64,6 +64,8 @@ class BuildOutcome:
     excluded: Counter
     content_hash: str
     config_hash: str
+    curation: dict = field(default_factory=dict)
+    """What the curation steps did (flywheel/datasets/curate.py), for the manifest."""
 
 
 # --- supervision and canonical records --------------------------------------------------------
@@ -305,8 +307,14 @@ def replay_samples(records: list[dict], config: BuildConfig, domain_sft: int, se
 
 def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_hashes: set[str] | frozenset = frozenset(),
                   replay_records: list[dict] | None = None,
-                  count_tokens: Callable[[BuiltSample], int] | None = None) -> BuildOutcome:
+                  count_tokens: Callable[[BuiltSample], int] | None = None,
+                  ifd_scores: dict | None = None, embed: Callable | None = None) -> BuildOutcome:
+    """`ifd_scores` ((sample_hash, message index) -> IFD) and `embed` (texts -> unit vectors) feed
+    the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
+    from flywheel.datasets.curate import apply_diversity, apply_ifd
+
     excluded: Counter = Counter()
+    curation: dict = {}
     by_hash: dict[str, BuiltSample] = {}
     ordered = sorted(candidates, key=lambda c: (c.source, c.source_id))
     for candidate in ordered:
@@ -327,6 +335,15 @@ def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_
     samples = list(by_hash.values())
     sft = mix_by_task_type([s for s in samples if s.kind == "sft"], config, excluded)
     sft = cap_evenly(sft, config.max_samples, config.seed, excluded)
+    if config.ifd_model:
+        if ifd_scores is None:
+            raise ValueError("the build asks for IFD filtering but no IFD scores were given")
+        sft, curation["ifd"] = apply_ifd(sft, config, ifd_scores, excluded, rehash=record_hash)
+    if config.diversity:
+        if embed is None:
+            raise ValueError("the build asks for a diversity selection but no embedding function was given")
+        sft, curation["diversity"] = apply_diversity(sft, config, embed, excluded,
+                                                     order_key=lambda s: seeded_key(config.seed, "diversity", s.sample_hash))
     pairs = mix_by_task_type([s for s in samples if s.kind == "pair"], config, excluded)
     everything = sft + pairs
     split_stratified(everything, config.eval_fraction, config.seed)
@@ -347,4 +364,5 @@ def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_
         "config": config.as_dict(),
         "samples": [[s.kind, s.split, s.task_type, s.weight, s.sample_hash] for s in everything],
     }))
-    return BuildOutcome(samples=everything, excluded=excluded, content_hash=content_hash, config_hash=config_hash)
+    return BuildOutcome(samples=everything, excluded=excluded, content_hash=content_hash, config_hash=config_hash,
+                        curation=curation)

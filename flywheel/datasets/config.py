@@ -23,6 +23,7 @@ CONTINUITY_MODES = {
 }
 CLEANING_STATUSES = ("kept", "flagged")
 SHARE_MAX = 0.9
+CURATION_FIELDS = ("ifd_model", "ifd_mode", "ifd_top_share", "diversity", "diversity_k", "diversity_clusters")
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,26 @@ class BuildConfig:
     """Seeds every choice (subsampling, pseudo multi-turn, replay, split)."""
     tokenizer: str = ""
     """Model or tokenizer directory for token statistics; empty: the approximation."""
+    ifd_model: str = ""
+    """Model directory whose IFD scores (flywheel.curation) filter the turns; empty: no IFD step."""
+    ifd_mode: str = "drop_above_1"
+    """How IFD filters (flywheel.datasets.curate.IFD_MODES)."""
+    ifd_top_share: float = 0.5
+    """With ifd_mode top_share: the share of each task type's conversations kept, highest IFD first."""
+    diversity: str = ""
+    """Diversity selection (flywheel.datasets.curate.DIVERSITY_METHODS); empty: none."""
+    diversity_k: int | None = None
+    """How many conversations the diversity selection keeps."""
+    diversity_clusters: int = 20
+    """k-means clusters for the cluster sampling methods."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # Curation settings at their defaults stay out, so versions built before they existed
+        # keep their content hash when rebuilt with the same settings.
+        for name in CURATION_FIELDS:
+            if data[name] == BuildConfig.__dataclass_fields__[name].default:
+                del data[name]
         data["sources"] = sorted(self.sources)
         data["cleaning_statuses"] = sorted(self.cleaning_statuses)
         data["task_types"] = sorted(self.task_types)
@@ -216,4 +234,26 @@ def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) ->
         eval_fraction=_share(data, "eval_fraction", 0.1, 0.5),
         seed=_optional_int(data, "seed", 0) or 0,
         tokenizer=tokenizer,
+        **_curation_settings(data),
     )
+
+
+def _curation_settings(data: dict) -> dict:
+    from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
+
+    ifd_model = str(data.get("ifd_model") or "")
+    ifd_mode = data.get("ifd_mode") or "drop_above_1"
+    if ifd_mode not in IFD_MODES:
+        raise ValueError(f"ifd_mode must be one of {', '.join(IFD_MODES)}, not {ifd_mode!r}")
+    share = _share(data, "ifd_top_share", 0.5, 1.0)
+    if ifd_mode == "top_share" and share == 0:
+        raise ValueError("ifd_top_share must be above 0")
+    diversity = data.get("diversity") or ""
+    if diversity not in DIVERSITY_METHODS:
+        raise ValueError(f"diversity must be one of {', '.join(m for m in DIVERSITY_METHODS if m)}, not {diversity!r}")
+    k = _optional_int(data, "diversity_k", 1)
+    if diversity and k is None:
+        raise ValueError(f"diversity {diversity} needs diversity_k, the number of conversations to keep")
+    clusters = _optional_int(data, "diversity_clusters", 1, 1000) or 20
+    return {"ifd_model": ifd_model, "ifd_mode": ifd_mode, "ifd_top_share": share, "diversity": diversity,
+            "diversity_k": k if diversity else None, "diversity_clusters": clusters}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from flywheel.datasets.config import CONTINUITY_MODES, SUPERVISION_MODES
+from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
 from flywheel.datasets.replay import replay_files
 from flywheel.datasets.selectors import dataset_versions_for_choice
 from flywheel.datasets.sources import sample_sources
@@ -50,6 +51,17 @@ class BuildForm(forms.Form):
     tokenizer = forms.CharField(required=False, max_length=1000,
                                 help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose tokenizer counts tokens; empty: the configured one or "
                                           "an approximation.")
+    ifd_model = forms.CharField(required=False, max_length=1000, label="IFD model",
+                                help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose IFD scores filter the turns; "
+                                          "score a version with it first (its IFD page). Empty: no IFD step.")
+    ifd_mode = forms.ChoiceField(choices=list(IFD_MODES.items()), required=False, initial="drop_above_1", label="IFD filter")
+    ifd_top_share = forms.FloatField(required=False, min_value=0.01, max_value=1, initial=0.5, label="IFD top share",
+                                     help_text="With the top-share filter: the share of each task type kept.")
+    diversity = forms.ChoiceField(choices=list(DIVERSITY_METHODS.items()), required=False, initial="",
+                                  help_text="Keep a diverse subset of the conversations (embeddings of their text).")
+    diversity_k = forms.IntegerField(required=False, min_value=1, label="Diversity: conversations kept")
+    diversity_clusters = forms.IntegerField(required=False, min_value=1, max_value=1000, initial=20, label="Diversity: clusters",
+                                            help_text="k-means clusters for the cluster sampling methods.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,4 +77,7 @@ class BuildForm(forms.Form):
         data.pop("name")
         data["exclude_versions"] = [int(v) for v in data["exclude_versions"]]
         data["task_types"] = data["task_types"] or []
+        for name in ("ifd_mode", "ifd_top_share", "diversity_k", "diversity_clusters"):
+            if data.get(name) in (None, ""):
+                data.pop(name, None)  # the config's default
         return data

@@ -64,6 +64,7 @@ def manifest_build(outcome: BuildOutcome, *, config: dict, token_method: str, re
             "supervised_turns": supervised_turns,
         },
         "excluded": {reason: outcome.excluded[reason] for reason in sorted(outcome.excluded)},
+        "curation": outcome.curation,
         "tokens": tokens,
         "hashes": {
             "content_hash": outcome.content_hash,

@@ -66,6 +66,13 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
         replay_path(config.replay_file)
     if config.tokenizer:
         config = dataclasses.replace(config, tokenizer=dataset_tokenizer_check(config.tokenizer))
+    if config.ifd_model:
+        from flywheel.curation.services import CurationError, curation_model_check
+
+        try:
+            config = dataclasses.replace(config, ifd_model=curation_model_check(config.ifd_model))
+        except CurationError as exc:
+            raise BuildError(f"ifd_model: {exc}") from exc
     missing = set(config.exclude_versions) - set(
         DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True))
     if missing:
@@ -133,6 +140,28 @@ def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda
     return report
 
 
+def _ifd_scores(config) -> tuple[dict | None, str]:
+    if not config.ifd_model:
+        return None, ""
+    from flywheel.curation.selectors import curation_ifd_scores_by_hash
+    from flywheel.curation.services import CurationError
+
+    try:
+        fingerprint, scores = curation_ifd_scores_by_hash(model=config.ifd_model)
+    except CurationError as exc:
+        raise BuildError(f"ifd_model: {exc}") from exc
+    if not scores:
+        raise BuildError(f"ifd_model: no IFD scores from {config.ifd_model} yet; score a version with it first "
+                         "(the version's IFD page)")
+    return scores, fingerprint
+
+
+def _embed(texts: list[str]):
+    from flywheel.llm.embeddings import embed_texts
+
+    return embed_texts(texts, max_chars=2000)
+
+
 def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     config = build_config_from_dict(build.config, known_sources=[s.name for s in sample_sources(available_only=False)])
     candidates = []
@@ -145,9 +174,18 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     seen = set(DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True))
     replay_records, replay_file = (replay_records_read(config.replay_file) if config.replay_file else (None, None))
     counter = TokenCounter(config.tokenizer)
-    progress("mixing, splitting and counting tokens")
-    outcome = build_samples(candidates, config, seen_hashes=seen, replay_records=replay_records,
-                            count_tokens=lambda sample: counter.record(sample.kind, sample.record))
+    ifd_scores, ifd_model_version = _ifd_scores(config)
+    progress("curating, mixing, splitting and counting tokens")
+    try:
+        outcome = build_samples(candidates, config, seen_hashes=seen, replay_records=replay_records,
+                                count_tokens=lambda sample: counter.record(sample.kind, sample.record),
+                                ifd_scores=ifd_scores, embed=_embed if config.diversity else None)
+    except ValueError as exc:  # k larger than the conversations left, and the like
+        raise BuildError(str(exc)) from exc
+    if "ifd" in outcome.curation:
+        outcome.curation["ifd"]["model_version"] = ifd_model_version
+    if "diversity" in outcome.curation:
+        outcome.curation["diversity"]["embedding_model"] = settings.FLYWHEEL_EMBEDDING_MODEL
     if not outcome.samples:
         excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items())) or "no candidates"
         raise BuildError(f"no sample is left to put in a version ({len(candidates)} candidates; left out: {excluded})")
