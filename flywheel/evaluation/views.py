@@ -7,13 +7,15 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import OPERATORS, Role, role_required
+from flywheel.evaluation.forms import EvaluationForm
 from flywheel.evaluation.selectors import evaluation_comparison, evaluations_page, regression_detail
 from flywheel.evaluation.services import (
     CandidateError,
     PromotionRefused,
+    evaluation_create,
     evaluation_human_review_enqueue,
     run_promote,
 )
@@ -22,9 +24,21 @@ from flywheel.ui.paging import page_key
 OPS_AND_ENGINEERS = frozenset({Role.OPS, Role.ENGINEER, Role.ADMIN})
 
 
+@require_http_methods(["GET", "POST"])
 @role_required(OPS_AND_ENGINEERS)
 def index(request):
-    return render(request, "evaluation/index.html", evaluations_page(before_id=page_key(request)))
+    form = EvaluationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            evaluation = evaluation_create(eval_set_id=data["eval_set"].id, candidate=data["candidate"],
+                                           baseline=data["baseline"], judge_repeats=data["judge_repeats"],
+                                           mode="offline" if data["offline"] else "judge", user=request.user)
+        except (CandidateError, ValueError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("evaluation:detail", evaluation_id=evaluation.id)
+    return render(request, "evaluation/index.html", {**evaluations_page(before_id=page_key(request)), "form": form})
 
 
 @role_required(OPS_AND_ENGINEERS)

@@ -84,3 +84,19 @@ def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offli
     assert set(summary["scores"]) == {"math", "qa"}  # the item without a reference has no metric
     assert summary["scores"]["math"].keys() == {"exact_match"} and summary["scores"]["qa"].keys() == {"word_f1"}
     assert summary["judge_calls"] == 0
+
+
+def test_an_evaluation_started_from_the_page_is_a_gpu_job(client, engineer, judge, items_file,
+                                                           django_capture_on_commit_callbacks):
+    from flywheel.jobs.models import Job
+
+    eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
+    client.force_login(engineer)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": f"endpoint:{NEW}",
+                                                              "baseline": f"endpoint:{OLD}", "judge_repeats": 1})
+    evaluation = Evaluation.objects.get()
+    assert response.status_code == 302 and evaluation.job.queue == "gpu" and evaluation.job.kind == "evaluation.run"
+    refused = client.post(reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404",
+                                                        "judge_repeats": 1})
+    assert "no training run" in refused.content.decode() and Evaluation.objects.count() == 1

@@ -1,0 +1,11 @@
+from django import forms
+
+from flywheel.evaluation.models import EvalSet
+
+
+class EvaluationForm(forms.Form):
+    eval_set = forms.ModelChoiceField(queryset=EvalSet.objects.order_by("-id"), label="Evaluation set")
+    candidate = forms.CharField(max_length=1100, help_text="run:<id>, model:<dir> or endpoint:<model>")
+    baseline = forms.CharField(max_length=1100, required=False, help_text="the same forms; empty: no pairwise")
+    judge_repeats = forms.IntegerField(min_value=1, max_value=10, initial=1)
+    offline = forms.BooleanField(required=False, label="Offline evaluator (reference metrics, no judge)")
