@@ -5,8 +5,9 @@ the same code serves training, the pipeline and `continuity_predict`.
 
 What the features look at, and why they should carry over to conversations we have not seen:
 - semantic closeness (sentence embeddings) of the turn to the previous user turn, the previous
-  answer, the nearest and the average of the earlier messages. The default embedding model is
-  English-only, so `cjk_share` tells the classifier how far to trust these;
+  answer, the nearest and the average of the earlier messages (the default embedding is
+  multilingual; `cjk_share` still lets the classifier weigh them per language, and a user's
+  English-only model);
 - lexical overlap that works without a word segmenter: character 2/3-grams for Chinese, words and
   character 3-grams for Latin script; the longest shared substring (a shared name or title);
   titles and capitalised names the turn brings that the history never mentioned;
