@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     ifd.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     ifd.add_argument("--max-len", dest="max_len", type=int, default=2048,
                      help="tokens per pass; a turn starting past it is not scored (ifd null)")
+
+    reward = commands.add_parser("reward", help="a reward model's score of each conversation (long ones cut from the left)")
+    reward.add_argument("--model", required=True, help="sequence-classification model directory with one output")
+    reward.add_argument("--data", required=True, help='JSONL conversations {"messages": [...], "id"?}')
+    reward.add_argument("--output", required=True, help='JSONL, one line per conversation: {"line", "id"?, "reward", '
+                        '"tokens", "truncated"}')
+    reward.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    reward.add_argument("--max-len", dest="max_len", type=int, default=2048)
     return parser
 
 
@@ -133,6 +141,21 @@ def ifd_main(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def reward_main(arguments: argparse.Namespace) -> int:
+    import json
+
+    from training.reward import run_reward
+
+    try:
+        report = run_reward(model=arguments.model, data=arguments.data, output=arguments.output,
+                            batch_size=arguments.batch_size, max_len=arguments.max_len)
+    except INPUT_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "make-tiny-model":
@@ -146,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return generate_main(arguments)
     if arguments.command == "ifd":
         return ifd_main(arguments)
+    if arguments.command == "reward":
+        return reward_main(arguments)
 
     try:
         config = config_from_arguments(arguments)
