@@ -28,7 +28,7 @@ from training.contract import (  # noqa: F401 (listing checkpoints is part of th
     latest_checkpoint,
     read_trainer_state,
 )
-from training.conventions import FINAL_DIR, STATE_FILE
+from training.conventions import FINAL_DIR, STAGE_FILE, STATE_FILE
 from training.distributed import DistributedContext, barrier
 
 DEEPSPEED_TAG = "deepspeed"
@@ -109,9 +109,11 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     keep: int,
     context: DistributedContext,
+    stage=None,
 ) -> Path:
-    """Write checkpoint `step` from every rank (all must call this) and return its path."""
-    final = checkpoint_dir(output, step)
+    """Write checkpoint `step` (of `stage` in a plan) from every rank (all must call this) and
+    return its path. Under LoRA the model part is the adapter (peft's save_pretrained)."""
+    final = checkpoint_dir(output, step, stage)
     temporary = final.with_name(f".tmp-{final.name}")
     if context.is_main:
         for stale in final.parent.glob(".tmp-*"):
@@ -170,12 +172,26 @@ def load_training_state(
         restore_rng_state(_load_data(rng_file))
 
 
-def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer) -> Path:
-    """OUTPUT/final/ in Hugging Face format, published atomically like a checkpoint."""
-    final = output / FINAL_DIR
-    temporary = output / ".tmp-final"
+def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer, target: Path | None = None) -> Path:
+    """OUTPUT/final/ (or `target`, a stage's model) in Hugging Face format, published atomically
+    like a checkpoint. LoRA adapters are merged into the weights first, so the directory loads
+    with from_pretrained alone (the merge changes `model`: call this when training is over)."""
+    from training.lora import mergeable
+
+    final = Path(target) if target is not None else output / FINAL_DIR
+    temporary = final.with_name(f".tmp-{final.name}")
     shutil.rmtree(temporary, ignore_errors=True)
-    model.save_pretrained(temporary)
+    mergeable(model).save_pretrained(temporary)
     tokenizer.save_pretrained(temporary)
     publish_directory(temporary, final)
     return final
+
+
+def save_stage_record(*, directory: Path, record: dict[str, Any]) -> None:
+    """Mark a stage complete: stage.json goes into its directory (beside the stage's model, if
+    any) by an atomic write, so a stage either has its record or is not complete."""
+    from training.metrics import write_json_atomically
+
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(directory / STAGE_FILE, record)
+    fsync_directory(directory)

@@ -1,8 +1,9 @@
 """Command line: `python -m training sft ...` and `python -m training make-tiny-model ...`.
 
 Flags override the values of `--config FILE`; without a config file, --model, --data and --output
-are required. Exit status: 0 when the run completed or was cancelled (see result.json), 2 for a
-configuration or data error (message on stderr, result.json status "failed"), 1 otherwise.
+are required. Exit status: 0 when the run completed, was cancelled or was stopped by a health alert
+(see result.json), 2 for a configuration or data error (message on stderr, result.json status
+"failed"), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             options.update(nargs="?", const="auto")
         elif kind in ("bool", "bool | None"):
             options["action"] = argparse.BooleanOptionalAction
+        elif kind == "list[str]":  # --lora-target-modules q_proj v_proj
+            options["nargs"] = "+"
         elif kind in _TYPES:
             options["type"] = _TYPES[kind]
         if field.name in CHOICES:
@@ -77,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--reference-loss", dest="reference_loss", action="store_true",
+                          help="also write reference_loss: the per-turn loss of each item's reference answer")
 
     ifd = commands.add_parser("ifd", help="IFD (instruction-following difficulty) of every assistant turn, batched")
     ifd.add_argument("--model", required=True, help="Hugging Face model directory (usually the one to fine-tune)")
@@ -118,7 +123,8 @@ def generate_main(arguments: argparse.Namespace) -> int:
     try:
         report = run_generate(model=arguments.model, data=arguments.data, output=arguments.output,
                               max_new_tokens=arguments.max_new_tokens, batch_size=arguments.batch_size,
-                              temperature=arguments.temperature, seed=arguments.seed)
+                              temperature=arguments.temperature, seed=arguments.seed,
+                              reference_loss=arguments.reference_loss)
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -183,5 +189,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if is_main_process():
         print(f"{result['status']}: {result['steps']} steps, last loss {result['last_loss']}, "
-              f"final model {result['final_model']}")
+              f"final model {result['final_model']}" + (f" ({result['stop_reason']})" if result.get("stop_reason") else ""))
     return 0

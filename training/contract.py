@@ -15,6 +15,7 @@ Run directory:
     RUN_DIR/metrics.jsonl        out: one JSON object a line ("kind": "train" | "eval" | ...)
     RUN_DIR/checkpoints/step-N/  out: complete checkpoints (a directory appears only when whole)
     RUN_DIR/final/               out: the final model, Hugging Face format
+    RUN_DIR/stages/N-NAME/       out: a plan's completed stages (training/stages.py)
     RUN_DIR/result.json          out: status, steps, losses, final model path
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -56,10 +56,22 @@ from training.conventions import (
     NO_TURN,
     RESULT_FILE,
     RUN_OUTPUTS,
+    SPECIAL_TOKENS_CHANNEL,
+    STAGE_FILE,
+    STAGES_DIR,
     STATE_FILE,
     TRAIN_FILE,
 )
 from training.metrics import read_metrics
+from training.stages import (
+    CHECKPOINT_NAME,
+    Stage,
+    checkpoint_name,
+    checkpoint_position,
+    plan_stages,
+    stage_dir,
+    stage_record,
+)
 from training.tokenization import (
     TemplateError,
     TokenizationReport,
@@ -68,23 +80,21 @@ from training.tokenization import (
     tokenize_conversation,
 )
 
-CHECKPOINT_NAME = re.compile(r"^step-(\d+)$")
-
-
-def checkpoint_dir(output: Path, step: int) -> Path:
-    return Path(output) / CHECKPOINTS_DIR / f"step-{step}"
+def checkpoint_dir(output: Path, step: int, stage: Stage | None = None) -> Path:
+    return Path(output) / CHECKPOINTS_DIR / checkpoint_name(step, stage)
 
 
 def complete_checkpoints(output: Path) -> list[Path]:
-    """Finished checkpoints, oldest first."""
+    """Finished checkpoints, oldest first (by stage, then step)."""
     root = Path(output) / CHECKPOINTS_DIR
     if not root.is_dir():
         return []
     found = []
     for child in root.iterdir():
-        match = CHECKPOINT_NAME.match(child.name)
-        if match and (child / STATE_FILE).is_file():
-            found.append((int(match.group(1)), child))
+        position = checkpoint_position(child)
+        if position is not None and (child / STATE_FILE).is_file():
+            number, _, step = position
+            found.append(((number, step), child))
     return [path for _, path in sorted(found)]
 
 
@@ -128,9 +138,10 @@ def tiny_model_ensure(target: Path, *, timeout_s: float = 300) -> Path:
 __all__ = [
     "ATTENTION_IMPLEMENTATIONS", "CHECKPOINTS_DIR", "atomic_writer", "CHECKPOINT_NAME", "CONFIG_FILE", "EVAL_FILE", "FIELD_NAMES",
     "FINAL_DIR", "IGNORE_INDEX", "LOSS_MODES", "LR_SCHEDULERS", "METRICS_FILE", "NO_TURN", "OPTIMIZERS",
-    "RESULT_FILE", "RUN_OUTPUTS", "STATE_FILE", "SUPERVISE_MODES", "TRAIN_FILE", "ConfigError", "Conversation",
-    "DataError", "TemplateError", "TokenizationReport", "TrainConfig", "assistant_turn_spans", "build_config",
-    "checkpoint_dir", "complete_checkpoints", "config_as_dict", "config_from_file", "conversation_from_record",
-    "field_help", "is_model_directory", "latest_checkpoint", "load_tokenizer", "read_metrics",
-    "read_trainer_state", "tiny_model_ensure", "tokenize_conversation",
+    "RESULT_FILE", "RUN_OUTPUTS", "SPECIAL_TOKENS_CHANNEL", "STAGE_FILE", "STAGES_DIR", "STATE_FILE",
+    "SUPERVISE_MODES", "TRAIN_FILE", "ConfigError", "Conversation", "DataError", "Stage", "TemplateError",
+    "TokenizationReport", "TrainConfig", "assistant_turn_spans", "build_config", "checkpoint_dir", "checkpoint_name",
+    "checkpoint_position", "complete_checkpoints", "config_as_dict", "config_from_file", "conversation_from_record",
+    "field_help", "is_model_directory", "latest_checkpoint", "load_tokenizer", "plan_stages", "read_metrics",
+    "read_trainer_state", "stage_dir", "stage_record", "tiny_model_ensure", "tokenize_conversation",
 ]

@@ -19,4 +19,12 @@ CHECKPOINTS_DIR = "checkpoints"
 FINAL_DIR = "final"
 STATE_FILE = "trainer_state.json"
 """Written last into a checkpoint: its presence is what makes a directory a checkpoint."""
-RUN_OUTPUTS = (METRICS_FILE, RESULT_FILE, CHECKPOINTS_DIR, FINAL_DIR)
+STAGES_DIR = "stages"
+"""A plan's completed stages: stages/<number>-<name>/ with the stage's model and stage.json."""
+STAGE_FILE = "stage.json"
+"""Written last into a completed stage's directory (see training/stages.py)."""
+RUN_OUTPUTS = (METRICS_FILE, RESULT_FILE, CHECKPOINTS_DIR, FINAL_DIR, STAGES_DIR)
+
+SPECIAL_TOKENS_CHANNEL = "<special tokens>"
+"""Loss channel of the tokens a run adds (add_special_tokens): the mean loss of the supervised
+positions whose target is one of them. Angle brackets keep it apart from any task type."""

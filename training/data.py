@@ -7,6 +7,9 @@
 `train` (assistant messages only) is read when supervise='flagged'; `task_type` names the
 channel whose loss is reported separately; `weight` scales the conversation's turns in the loss
 (a weight of 2 counts like the conversation appearing twice).
+
+A role outside ROLES (a dataset's "function", "observation", "human") is accepted only when the
+run's `role_map` renames it to one of ROLES; otherwise the line is refused, named.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Conversation:
     """1-based line in the source file, for error messages and reports."""
 
 
-def read_conversations(path: str | Path, supervise: str) -> list[Conversation]:
+def read_conversations(path: str | Path, supervise: str, role_map: dict[str, str] | None = None) -> list[Conversation]:
     """Every conversation of a JSONL file, checked; the first bad line raises DataError."""
     path = Path(path)
     if not path.is_file():
@@ -51,18 +54,19 @@ def read_conversations(path: str | Path, supervise: str) -> list[Conversation]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from error
-            conversations.append(conversation_from_record(record, supervise, where, line_number))
+            conversations.append(conversation_from_record(record, supervise, where, line_number, role_map))
     if not conversations:
         raise DataError(f"data file {path} holds no conversation")
     return conversations
 
 
-def conversation_from_record(record: object, supervise: str, where: str, line_number: int = 0) -> Conversation:
+def conversation_from_record(record: object, supervise: str, where: str, line_number: int = 0,
+                             role_map: dict[str, str] | None = None) -> Conversation:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
         raise DataError(f'{where}: expected an object with a "messages" list')
     messages = []
     for index, message in enumerate(record["messages"]):
-        messages.append(checked_message(message, f"{where}: message {index}"))
+        messages.append(checked_message(message, f"{where}: message {index}", role_map))
     if not messages:
         raise DataError(f"{where}: the conversation has no message")
     task_type = record.get("task_type") or DEFAULT_TASK_TYPE
@@ -77,12 +81,15 @@ def conversation_from_record(record: object, supervise: str, where: str, line_nu
     return Conversation(messages, supervised, task_type, float(weight), line_number)
 
 
-def checked_message(message: object, where: str) -> dict:
+def checked_message(message: object, where: str, role_map: dict[str, str] | None = None) -> dict:
     if not isinstance(message, dict):
         raise DataError(f"{where}: expected an object with role and content")
     role = message.get("role")
+    if role_map and isinstance(role, str) and role in role_map:
+        role = role_map[role]
     if role not in ROLES:
-        raise DataError(f"{where}: unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        raise DataError(f"{where}: unknown role {role!r}; expected one of {', '.join(ROLES)}, or map it to one "
+                        f'with the run\'s role_map (e.g. {{"{role}": "tool"}})')
     content = message.get("content")
     if not isinstance(content, str):
         raise DataError(f"{where}: content must be a string")

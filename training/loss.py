@@ -31,6 +31,10 @@ class MicroBatchLoss:
     """Scalar with autograd: the micro-batch's share before division by the global denominator."""
     turn_means: torch.Tensor
     """(n_turns,) detached mean token loss of every turn, for per-channel reporting."""
+    token_losses: torch.Tensor
+    """(N,) detached loss of every supervised position, for token-level reporting."""
+    token_targets: torch.Tensor
+    """(N,) the token each supervised position predicts."""
 
 
 def shift_for_next_token_prediction(
@@ -49,11 +53,11 @@ def shift_for_next_token_prediction(
 
 def supervised_token_losses(
     logits: torch.Tensor, labels: torch.Tensor, turn_ids: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy of every supervised position, and the turn it belongs to.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cross-entropy of every supervised position, the turn it belongs to, and its target.
 
     logits (B, T, V), labels (B, T) and turn_ids (B, T) are unshifted. Returns (N,) float32
-    token losses and (N,) turn ids for the N supervised positions.
+    token losses, (N,) turn ids and (N,) target token ids for the N supervised positions.
     """
     logits, labels, turn_ids = shift_for_next_token_prediction(logits, labels, turn_ids)
     supervised = labels != IGNORE_INDEX  # (B, T-1)
@@ -62,8 +66,9 @@ def supervised_token_losses(
     # Select before upcasting: only supervised positions pay for the float32 copy of the vocab.
     token_logits = logits[supervised]  # (N, V)
     token_logits = token_logits.to(torch.promote_types(token_logits.dtype, torch.float32))
-    token_losses = F.cross_entropy(token_logits, labels[supervised], reduction="none")  # (N,)
-    return token_losses, turn_ids[supervised]
+    targets = labels[supervised]  # (N,)
+    token_losses = F.cross_entropy(token_logits, targets, reduction="none")  # (N,)
+    return token_losses, turn_ids[supervised], targets
 
 
 def turn_means_from_token_losses(
@@ -92,7 +97,7 @@ def micro_batch_loss(
     """
     if mode not in LOSS_MODES:
         raise ValueError(f"unknown loss mode {mode!r}; expected one of {', '.join(LOSS_MODES)}")
-    token_losses, token_turn_ids = supervised_token_losses(logits, labels, turn_ids)
+    token_losses, token_turn_ids, targets = supervised_token_losses(logits, labels, turn_ids)
     turn_weights = turn_weights.to(token_losses.device, token_losses.dtype)
     turn_means = turn_means_from_token_losses(token_losses, token_turn_ids, len(turn_weights))
     if mode == "per_turn":
@@ -102,7 +107,8 @@ def micro_batch_loss(
         numerator = (token_weights * token_losses).sum()
         if mode == "naive" and len(token_losses) > 0:
             numerator = numerator / token_weights.sum()
-    return MicroBatchLoss(numerator=numerator, turn_means=turn_means.detach())
+    return MicroBatchLoss(numerator=numerator, turn_means=turn_means.detach(), token_losses=token_losses.detach(),
+                          token_targets=targets)
 
 
 def micro_batch_denominator_share(

@@ -4,8 +4,11 @@ metrics.jsonl gets one JSON object per line, flushed as it is written, each with
   train:   step, loss, lr, tokens_per_s, padding_ratio, channels {task_type: loss}, epoch,
            samples_consumed, time, grad_norm, turns, supervised_tokens, step_time_s
   eval:    step, eval_loss, eval_channels, time
+  alert:   step, alert (its kind), message, and value/threshold/channel where they apply
   resumed: step (the checkpoint's), time: lines after it supersede earlier lines of the same steps
-result.json is written once, atomically, at the end (completed, cancelled or failed).
+In a plan of stages, `step` counts across the whole plan and every line also carries `stage`
+(its name), `stage_number` and `stage_step` (the step within the stage).
+result.json is written once, atomically, at the end (completed, cancelled, stopped or failed).
 """
 
 from __future__ import annotations
@@ -58,3 +61,17 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         if record.get("kind") == "train":
             by_step[record["step"]] = record
     return [by_step[step] for step in sorted(by_step)]
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    """Alert lines of a metrics.jsonl, without those of steps a resume trained again."""
+    alerts: list[dict[str, Any]] = []
+    if not Path(path).is_file():
+        return alerts
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "resumed":
+            alerts = [alert for alert in alerts if alert["step"] <= record["step"]]
+        elif record.get("kind") == "alert":
+            alerts.append(record)
+    return alerts

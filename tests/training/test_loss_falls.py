@@ -42,3 +42,9 @@ def test_the_loss_falls_in_every_task_type_channel(run_on_real_data):
         first, last = mean(values[:3]), mean(values[-3:])
         print(f"\n{channel}: first three logged steps {first:.3f}, last three {last:.3f} ({last / first:.2f}x)")
         assert last < first - 0.75, channel
+
+
+def test_a_healthy_run_on_real_data_raises_no_health_alert(run_on_real_data):
+    kinds = [json.loads(line)["kind"] for line in (run_on_real_data / "metrics.jsonl").read_text().splitlines()]
+
+    assert "alert" not in kinds and json.loads((run_on_real_data / "result.json").read_text())["alerts"] == []
