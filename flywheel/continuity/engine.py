@@ -10,6 +10,7 @@ and each session's vectors are reused for every one of its turns. Training and e
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,9 @@ class EmbeddingCache:
         self.vectors: dict[str, np.ndarray] = {}
         if path is not None and path.exists():
             with np.load(path, allow_pickle=False) as stored:
-                self.vectors = dict(zip(stored["texts"].tolist(), stored["vectors"]))
+                texts = json.loads(stored["texts"].tobytes().decode("utf-8")) if stored["texts"].dtype == np.uint8 \
+                    else stored["texts"].tolist()
+                self.vectors = dict(zip(texts, stored["vectors"]))
         self._stored = len(self.vectors)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
@@ -73,7 +76,9 @@ class EmbeddingCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         texts = list(self.vectors)
         temporary = self.path.with_suffix(".tmp.npz")
-        np.savez(temporary, texts=np.asarray(texts, dtype=str), vectors=np.stack([self.vectors[t] for t in texts]))
+        # Texts as one UTF-8 JSON blob: a fixed-width string array would pad every text to the longest.
+        blob = np.frombuffer(json.dumps(texts, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+        np.savez(temporary, texts=blob, vectors=np.stack([self.vectors[t] for t in texts]))
         temporary.replace(self.path)
         self._stored = len(texts)
 

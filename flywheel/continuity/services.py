@@ -174,7 +174,7 @@ def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0,
     say(f"training on {total} conversations")
     version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
     # Public samples' embeddings are kept on disk between trainings; users' text never is.
-    embed = EmbeddingCache(path=None if use_stored else _embedding_cache_path())
+    embed = EmbeddingCache(path=None if use_stored else embedding_cache_path())
     try:
         result = train_and_report(sets, embed=embed, seed=seed, entity_changes=entity_changes, report_on=("test",),
                                   meta={"version": version, "embedding_model": embedding_model_name(),
@@ -200,14 +200,14 @@ def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0,
     return row
 
 
-def _embedding_cache_path() -> Path | None:
-    """Public-sample embeddings kept between trainings (var/cache), one file per embedding model
-    (the same files `continuity_evaluate` keeps)."""
+def embedding_cache_path(model: str | None = None) -> Path:
+    """Public-sample embeddings kept between trainings and evaluations (var/cache), one file per
+    embedding model (`model`: a packaged name or a path; None: the setting)."""
     import re
 
     from flywheel.llm.embeddings import embedding_model_name
 
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedding_model_name()).strip("_")[:80]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedding_model_name(model)).strip("_")[:80]
     return Path(settings.VAR_DIR) / "cache" / "continuity" / f"embeddings-{name}.npz"
 
 

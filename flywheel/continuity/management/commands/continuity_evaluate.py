@@ -1,8 +1,6 @@
 import json
-import re
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 SIDES = ("validation", "test")
@@ -38,8 +36,10 @@ class Command(BaseCommand):
         sets = {name: conversations[:limit] for name, conversations in public_sample_sets(public_samples).items()}
         if not sets:
             raise CommandError(f"no public samples found in {public_samples}")
+        from flywheel.continuity.services import embedding_cache_path
+
         name = embedding_model_name(embedding)
-        cache = EmbeddingCache(embed_with(embedding), path=_cache_path(name))
+        cache = EmbeddingCache(embed_with(embedding), path=embedding_cache_path(embedding))
         try:
             if train:
                 result = self._train(sets, cache, name, side, seed, not no_entity_changes)
@@ -85,11 +85,6 @@ class Command(BaseCommand):
         return {"title": f"packaged model {classifier.meta.get('version')} on the test side (never seen)",
                 "embedding_model": name, "side": "test", "thresholds": classifier.thresholds,
                 "threshold": classifier.threshold, "report": found}
-
-
-def _cache_path(name: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:80]
-    return Path(settings.VAR_DIR) / "cache" / "continuity" / f"embeddings-{safe}.npz"
 
 
 def _dumps(value) -> str:
