@@ -14,3 +14,4 @@ class CurationConfig(AppConfig):
         # IFD needs a forward pass of a causal LM per turn: the gpu worker runs it. Engineers
         # curate and ops hold the GPUs, so both may cancel and re-drive it.
         job_handler_register("curation.ifd", tasks.score_ifd, queue="gpu", max_attempts=3, roles=STAFF_ROLES)
+        job_handler_register("curation.reward", tasks.score_reward, queue="gpu", max_attempts=3, roles=STAFF_ROLES)

@@ -5,10 +5,12 @@ from django.db import models
 
 
 class TurnScore(models.Model):
-    """A score of one assistant turn of one dataset sample (IFD today; the metric names it)."""
+    """A score of one assistant turn of one dataset sample: its IFD, or a reward model's score of the
+    conversation up to and including it (stored on its last assistant turn)."""
 
     class Metric(models.TextChoices):
         IFD = "ifd"
+        REWARD = "reward"
 
     sample = models.ForeignKey("datasets.DatasetSample", on_delete=models.CASCADE, related_name="turn_scores")
     version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.CASCADE, related_name="turn_scores")

@@ -51,3 +51,14 @@ def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int
     rows = (TurnScore.objects.filter(metric=TurnScore.Metric.IFD, model_version=fingerprint)
             .values_list("sample__sample_hash", "message_index", "value"))
     return fingerprint, {(sample_hash, index): value for sample_hash, index, value in rows}
+
+
+def curation_rewards_by_hash(*, model: str) -> tuple[str, dict[str, float]]:
+    """The reward model's version and its reward per sample content hash, from every version it
+    scored."""
+    from flywheel.curation.services import curation_model_check, model_fingerprint
+
+    fingerprint = model_fingerprint(curation_model_check(model))
+    rows = (TurnScore.objects.filter(metric=TurnScore.Metric.REWARD, model_version=fingerprint)
+            .exclude(value=None).values_list("sample__sample_hash", "value"))
+    return fingerprint, dict(rows)

@@ -117,15 +117,73 @@ def curation_ifd_run(*, version_id: int, model: str, batch_size: int = 8, max_le
             "conversations_per_s": report.get("conversations_per_s")}
 
 
+def curation_reward_request(*, version_id: int, model: str, user=None, batch_size: int = 8, max_len: int = 2048):
+    """Queue reward scoring (MoDS's quality stage) of a version's conversations with a local
+    reward model."""
+    model_dir = curation_model_check(model)
+    if not DatasetVersion.objects.filter(id=version_id).exists():
+        raise CurationError(f"dataset version {version_id} does not exist")
+    return job_create(kind="curation.reward", created_by=user,
+                      payload={"version_id": version_id, "model": model_dir, "batch_size": batch_size, "max_len": max_len},
+                      dedupe_key=f"curation.reward:{version_id}:{model_dir}")
+
+
+def curation_reward_run(*, version_id: int, model: str, batch_size: int = 8, max_len: int = 2048,
+                        progress: Callable[[str], None] = lambda note: None) -> dict:
+    """A reward per SFT conversation of the version, stored on its last assistant turn. Long
+    conversations are cut from the left by the trainer, scored and counted (`truncated`)."""
+    model_dir = curation_model_check(model)
+    fingerprint = model_fingerprint(model_dir)
+    samples = _sft_samples(version_id)
+    if not samples:
+        raise CurationError(f"dataset version {version_id} holds no SFT conversation to score")
+    already = set(TurnScore.objects.filter(version_id=version_id, metric=TurnScore.Metric.REWARD,
+                                           model_version=fingerprint).values_list("sample_id", flat=True))
+    todo = [sample for sample in samples if sample.id not in already]
+    if not todo:
+        return {"samples": len(samples), "scored_now": 0, "already_scored": len(samples), "model_version": fingerprint}
+    with tempfile.TemporaryDirectory(prefix="flywheel-reward-") as directory:
+        data, output = Path(directory) / "data.jsonl", Path(directory) / "rewards.jsonl"
+        with data.open("w", encoding="utf-8") as out:
+            for sample in todo:
+                messages = [{"role": m["role"], "content": m["content"]} for m in sample.record["messages"]]
+                out.write(json.dumps({"id": sample.id, "messages": messages}, ensure_ascii=False) + "\n")
+        _run_trainer("reward", model_dir, data, output, batch_size, max_len, progress)
+        lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_id = {sample.id: sample for sample in todo}
+    rows = []
+    for line in lines:
+        sample = by_id[int(line["id"])]
+        messages = sample.record["messages"]
+        assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        message_ids = sample.lineage.get("message_ids") or []
+        last = assistant[-1]
+        rows.append(TurnScore(sample=sample, version_id=version_id, turn=len(assistant) - 1, message_index=last,
+                              message_id=message_ids[last] if len(message_ids) == len(messages) else None,
+                              metric=TurnScore.Metric.REWARD, model=model_dir, model_version=fingerprint,
+                              value=line["reward"], tokens=line["tokens"]))
+    with transaction.atomic():
+        TurnScore.objects.bulk_create(rows, batch_size=1000, update_conflicts=True,
+                                      unique_fields=["sample", "turn", "metric", "model_version"],
+                                      update_fields=["value", "tokens", "message_id"])
+    return {"samples": len(samples), "scored_now": len(todo), "already_scored": len(already),
+            "truncated": sum(1 for line in lines if line["truncated"]), "model_version": fingerprint}
+
+
 def _run_trainer_ifd(model_dir: str, data: Path, output: Path, batch_size: int, max_len: int,
                      progress: Callable[[str], None]) -> dict:
-    command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", "ifd", "--model", model_dir, "--data", str(data),
+    return _run_trainer("ifd", model_dir, data, output, batch_size, max_len, progress)
+
+
+def _run_trainer(subcommand: str, model_dir: str, data: Path, output: Path, batch_size: int, max_len: int,
+                 progress: Callable[[str], None]) -> dict:
+    command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", subcommand, "--model", model_dir, "--data", str(data),
                "--output", str(output), "--batch-size", str(batch_size), "--max-len", str(max_len)]
     process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while True:
             # Heartbeats keep the job's lease while the trainer works (and let a cancel stop it).
-            progress("scoring turns (python -m training ifd)")
+            progress(f"scoring (python -m training {subcommand})")
             try:
                 stdout, stderr = process.communicate(timeout=HEARTBEAT_S)
                 break
@@ -138,6 +196,6 @@ def _run_trainer_ifd(model_dir: str, data: Path, output: Path, batch_size: int, 
     if process.returncode == 2:
         raise CurationError(stderr.strip().removeprefix("error: ")[-2000:] or "the trainer refused the input")
     if process.returncode != 0:
-        raise RuntimeError(f"python -m training ifd failed (exit {process.returncode}): {stderr.strip()[-2000:]}")
+        raise RuntimeError(f"python -m training {subcommand} failed (exit {process.returncode}): {stderr.strip()[-2000:]}")
     last = stdout.strip().splitlines()[-1] if stdout.strip() else "{}"
     return json.loads(last)

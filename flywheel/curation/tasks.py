@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flywheel.curation.services import CurationError, curation_ifd_run
+from flywheel.curation.services import CurationError, curation_ifd_run, curation_reward_run
 from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
 
@@ -15,4 +15,14 @@ def score_ifd(ctx: JobContext) -> dict:
                                 progress=lambda note: ctx.progress(0, None, note))
     except CurationError as exc:
         # A model without a chat template, an empty version: running again gives the same answer.
+        raise PermanentJobError(str(exc)) from exc
+
+
+def score_reward(ctx: JobContext) -> dict:
+    try:
+        return curation_reward_run(version_id=int(ctx.payload["version_id"]), model=ctx.payload["model"],
+                                   batch_size=int(ctx.payload.get("batch_size", 8)),
+                                   max_len=int(ctx.payload.get("max_len", 2048)),
+                                   progress=lambda note: ctx.progress(0, None, note))
+    except CurationError as exc:
         raise PermanentJobError(str(exc)) from exc

@@ -308,10 +308,11 @@ def replay_samples(records: list[dict], config: BuildConfig, domain_sft: int, se
 def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_hashes: set[str] | frozenset = frozenset(),
                   replay_records: list[dict] | None = None,
                   count_tokens: Callable[[BuiltSample], int] | None = None,
-                  ifd_scores: dict | None = None, embed: Callable | None = None) -> BuildOutcome:
+                  ifd_scores: dict | None = None, embed: Callable | None = None,
+                  rewards: dict | None = None) -> BuildOutcome:
     """`ifd_scores` ((sample_hash, message index) -> IFD) and `embed` (texts -> unit vectors) feed
     the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
-    from flywheel.datasets.curate import apply_diversity, apply_ifd
+    from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_quality
 
     excluded: Counter = Counter()
     curation: dict = {}
@@ -335,6 +336,10 @@ def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_
     samples = list(by_hash.values())
     sft = mix_by_task_type([s for s in samples if s.kind == "sft"], config, excluded)
     sft = cap_evenly(sft, config.max_samples, config.seed, excluded)
+    if config.quality_model:
+        if rewards is None:
+            raise ValueError("the build asks for a reward threshold but no rewards were given")
+        sft, curation["quality"] = apply_quality(sft, config, rewards, excluded)
     if config.ifd_model:
         if ifd_scores is None:
             raise ValueError("the build asks for IFD filtering but no IFD scores were given")

@@ -23,7 +23,7 @@ CONTINUITY_MODES = {
 }
 CLEANING_STATUSES = ("kept", "flagged")
 SHARE_MAX = 0.9
-CURATION_FIELDS = ("ifd_model", "ifd_mode", "ifd_top_share", "diversity", "diversity_k", "diversity_clusters")
+CURATION_FIELDS = ("quality_model", "quality_min", "ifd_model", "ifd_mode", "ifd_top_share", "diversity", "diversity_k", "diversity_clusters")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,11 @@ class BuildConfig:
     """Seeds every choice (subsampling, pseudo multi-turn, replay, split)."""
     tokenizer: str = ""
     """Model or tokenizer directory for token statistics; empty: the approximation."""
+    quality_model: str = ""
+    """Reward model directory whose stored scores (flywheel.curation) filter by quality_min; empty:
+    min_quality (the label quality) is the quality filter."""
+    quality_min: float | None = None
+    """Keep conversations whose reward from quality_model is at least this (MoDS's quality stage)."""
     ifd_model: str = ""
     """Model directory whose IFD scores (flywheel.curation) filter the turns; empty: no IFD step."""
     ifd_mode: str = "drop_above_1"
@@ -255,5 +260,18 @@ def _curation_settings(data: dict) -> dict:
     if diversity and k is None:
         raise ValueError(f"diversity {diversity} needs diversity_k, the number of conversations to keep")
     clusters = _optional_int(data, "diversity_clusters", 1, 1000) or 20
-    return {"ifd_model": ifd_model, "ifd_mode": ifd_mode, "ifd_top_share": share, "diversity": diversity,
+    quality_model = str(data.get("quality_model") or "")
+    quality_min = data.get("quality_min")
+    if quality_min in ("", None):
+        quality_min = None
+    else:
+        try:
+            quality_min = float(quality_min)
+        except (TypeError, ValueError):
+            raise ValueError(f"quality_min must be a number, not {quality_min!r}") from None
+        if not math.isfinite(quality_min):
+            raise ValueError("quality_min must be a finite number")
+    if bool(quality_model) != (quality_min is not None):
+        raise ValueError("quality_model and quality_min go together: a reward model and the least reward kept")
+    return {"quality_model": quality_model, "quality_min": quality_min, "ifd_model": ifd_model, "ifd_mode": ifd_mode, "ifd_top_share": share, "diversity": diversity,
             "diversity_k": k if diversity else None, "diversity_clusters": clusters}

@@ -1,6 +1,8 @@
 """The builder's curation steps (pure: scores and embeddings come in as arguments), run on the SFT
 conversations after mixing and capping, before the split:
 
+0. Quality (MoDS): with `quality_model` and `quality_min`, conversations whose stored reward is
+   below `quality_min` are left out (`quality_below_min`); unscored ones are kept and counted.
 1. IFD (Cherry): with `ifd_model` set, every assistant turn scored with that model
    (flywheel.curation) is judged by its IFD. `drop_above_1` stops supervising turns whose IFD is
    above 1 (the history does not help the model predict the reply: Cherry drops them) and leaves
@@ -34,6 +36,25 @@ DIVERSITY_METHODS = {"": "none", "kcenter": "K-Center-Greedy on embeddings (MoDS
 
 # (sample_hash, message index) -> IFD (None when the turn could not be scored).
 IfdScores = dict[tuple[str, int], float | None]
+
+
+def apply_quality(samples, config, rewards: dict[str, float], excluded: Counter) -> tuple[list, dict]:
+    """MoDS's quality stage: keep conversations whose reward is at least quality_min; those
+    without a reward are kept and counted."""
+    report = {"model": config.quality_model, "min": config.quality_min, "removed": 0, "unscored": 0}
+    kept = []
+    for sample in samples:
+        reward = rewards.get(sample.sample_hash)
+        if reward is None:
+            report["unscored"] += 1
+            excluded["quality_unscored_kept"] += 1
+            kept.append(sample)
+        elif reward >= config.quality_min:
+            kept.append(sample)
+        else:
+            report["removed"] += 1
+            excluded["quality_below_min"] += 1
+    return kept, report
 
 
 def apply_ifd(samples, config, scores: IfdScores, excluded: Counter, *, rehash: Callable) -> tuple[list, dict]:

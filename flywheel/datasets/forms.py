@@ -51,6 +51,10 @@ class BuildForm(forms.Form):
     tokenizer = forms.CharField(required=False, max_length=1000,
                                 help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose tokenizer counts tokens; empty: the configured one or "
                                           "an approximation.")
+    quality_model = forms.CharField(required=False, max_length=1000, label="Reward model",
+                                    help_text="Reward model directory (under FLYWHEEL_MODEL_ROOTS) whose stored rewards filter "
+                                              "by the least reward below; score a version with it first. Empty: no reward filter.")
+    quality_min = forms.FloatField(required=False, label="Least reward kept")
     ifd_model = forms.CharField(required=False, max_length=1000, label="IFD model",
                                 help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose IFD scores filter the turns; "
                                           "score a version with it first (its IFD page). Empty: no IFD step.")
@@ -77,7 +81,7 @@ class BuildForm(forms.Form):
         data.pop("name")
         data["exclude_versions"] = [int(v) for v in data["exclude_versions"]]
         data["task_types"] = data["task_types"] or []
-        for name in ("ifd_mode", "ifd_top_share", "diversity_k", "diversity_clusters"):
+        for name in ("quality_min", "ifd_mode", "ifd_top_share", "diversity_k", "diversity_clusters"):
             if data.get(name) in (None, ""):
                 data.pop(name, None)  # the config's default
         return data

@@ -66,13 +66,14 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
         replay_path(config.replay_file)
     if config.tokenizer:
         config = dataclasses.replace(config, tokenizer=dataset_tokenizer_check(config.tokenizer))
-    if config.ifd_model:
-        from flywheel.curation.services import CurationError, curation_model_check
+    from flywheel.curation.services import CurationError, curation_model_check
 
-        try:
-            config = dataclasses.replace(config, ifd_model=curation_model_check(config.ifd_model))
-        except CurationError as exc:
-            raise BuildError(f"ifd_model: {exc}") from exc
+    for name in ("ifd_model", "quality_model"):
+        if getattr(config, name):
+            try:
+                config = dataclasses.replace(config, **{name: curation_model_check(getattr(config, name))})
+            except CurationError as exc:
+                raise BuildError(f"{name}: {exc}") from exc
     missing = set(config.exclude_versions) - set(
         DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True))
     if missing:
@@ -156,6 +157,21 @@ def _ifd_scores(config) -> tuple[dict | None, str]:
     return scores, fingerprint
 
 
+def _rewards(config) -> tuple[dict | None, str]:
+    if not config.quality_model:
+        return None, ""
+    from flywheel.curation.selectors import curation_rewards_by_hash
+    from flywheel.curation.services import CurationError
+
+    try:
+        fingerprint, rewards = curation_rewards_by_hash(model=config.quality_model)
+    except CurationError as exc:
+        raise BuildError(f"quality_model: {exc}") from exc
+    if not rewards:
+        raise BuildError(f"quality_model: no rewards from {config.quality_model} yet; score a version with it first")
+    return rewards, fingerprint
+
+
 def _embed(texts: list[str]):
     from flywheel.llm.embeddings import embed_texts
 
@@ -175,13 +191,16 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     replay_records, replay_file = (replay_records_read(config.replay_file) if config.replay_file else (None, None))
     counter = TokenCounter(config.tokenizer)
     ifd_scores, ifd_model_version = _ifd_scores(config)
+    rewards, reward_model_version = _rewards(config)
     progress("curating, mixing, splitting and counting tokens")
     try:
         outcome = build_samples(candidates, config, seen_hashes=seen, replay_records=replay_records,
                                 count_tokens=lambda sample: counter.record(sample.kind, sample.record),
-                                ifd_scores=ifd_scores, embed=_embed if config.diversity else None)
+                                ifd_scores=ifd_scores, embed=_embed if config.diversity else None, rewards=rewards)
     except ValueError as exc:  # k larger than the conversations left, and the like
         raise BuildError(str(exc)) from exc
+    if "quality" in outcome.curation:
+        outcome.curation["quality"]["model_version"] = reward_model_version
     if "ifd" in outcome.curation:
         outcome.curation["ifd"]["model_version"] = ifd_model_version
     if "diversity" in outcome.curation:

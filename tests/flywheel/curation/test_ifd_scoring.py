@@ -115,3 +115,27 @@ def test_the_diversity_page_shows_two_versions_side_by_side(client, engineer):
     page = client.get(f"/curation/versions/{first.id}/diversity/?compare={second.id}").content.decode()
     assert f'id="diversity-v{first.id}"' in page and f'id="diversity-v{second.id}"' in page
     assert "Coverage radius" in page and "code" in page
+
+
+@pytest.fixture(scope="module")
+def reward_model(tiny_model):
+    from transformers import AutoTokenizer, LlamaForSequenceClassification
+
+    path = tiny_model.parent / "reward"
+    if not path.exists():
+        LlamaForSequenceClassification.from_pretrained(tiny_model, num_labels=1).save_pretrained(path)
+        AutoTokenizer.from_pretrained(tiny_model).save_pretrained(path)
+    return path
+
+
+@pytest.mark.django_db
+def test_rewards_are_stored_on_the_last_turn_and_a_long_conversation_is_truncated_and_counted(model_dir, reward_model):
+    from flywheel.curation.services import curation_reward_run
+
+    long_one = [{"role": "user", "content": "long " * 400}, {"role": "assistant", "content": "short"}]
+    version = make_version(conversations=[*CONVERSATIONS, long_one])
+    outcome = curation_reward_run(version_id=version.id, model=str(reward_model), max_len=128)
+    assert outcome["truncated"] == 1 and outcome["scored_now"] == 4
+    rewards = TurnScore.objects.filter(version=version, metric="reward").order_by("sample__position")
+    assert [r.message_index for r in rewards] == [1, 3, 1, 1] and all(r.value is not None for r in rewards)
+    assert curation_reward_run(version_id=version.id, model=str(reward_model))["scored_now"] == 0

@@ -100,3 +100,17 @@ def test_k_larger_than_the_conversations_left_is_a_clear_error():
 def test_bad_curation_settings_name_the_field(values, message):
     with pytest.raises(ValueError, match=message):
         config(**values)
+
+
+def test_a_reward_threshold_leaves_out_low_rewards_and_keeps_unscored_conversations_counted():
+    pool = [conversation(i) for i in range(4)]
+    hashes = sorted(plain_hashes(pool))
+    rewards = {hashes[0]: -1.0, hashes[1]: 0.5, hashes[2]: 2.0}  # hashes[3]: no reward
+    outcome = build_samples(pool, config(quality_model="/rm", quality_min=0.0), rewards=rewards)
+    assert sorted(s.sample_hash for s in outcome.samples) == hashes[1:]
+    assert outcome.excluded["quality_below_min"] == 1 and outcome.excluded["quality_unscored_kept"] == 1
+
+
+def test_a_reward_model_without_a_threshold_is_refused():
+    with pytest.raises(ValueError, match="quality_model and quality_min go together"):
+        config(quality_model="/rm")
