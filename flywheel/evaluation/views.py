@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import OPERATORS, Role, role_required
 from flywheel.evaluation.forms import EvaluationForm
+from flywheel.evaluation.models import Evaluation
 from flywheel.evaluation.selectors import evaluation_comparison, evaluations_page, regression_detail
 from flywheel.evaluation.services import (
     CandidateError,
@@ -73,6 +74,8 @@ def promote(request, run_id: int):
 @require_POST
 @role_required(OPS_AND_ENGINEERS)
 def human_review(request, evaluation_id: int):
+    if not Evaluation.objects.filter(id=evaluation_id).exists():
+        raise Http404("no such evaluation")
     try:
         count = evaluation_human_review_enqueue(evaluation_id=evaluation_id)
     except CandidateError as exc:
