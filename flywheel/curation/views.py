@@ -12,16 +12,30 @@ from flywheel.curation.forms import IfdScoreForm
 from flywheel.curation.selectors import curation_ifd_summary, curation_version_diversity
 from flywheel.curation.services import CurationError, curation_ifd_request
 from flywheel.datasets.models import DatasetVersion
+from flywheel.ui.charts import PALETTE
+
+
+def map_chart(points: list[dict]) -> dict:
+    """A Chart.js scatter of the 2-D map, one colour per cluster (static/js/app.js draws it)."""
+    clusters = sorted({point["cluster"] for point in points})
+    datasets = [{"label": f"cluster {cluster}", "pointRadius": 3, "backgroundColor": PALETTE[i % len(PALETTE)],
+                 "data": [{"x": p["x"], "y": p["y"]} for p in points if p["cluster"] == cluster]}
+                for i, cluster in enumerate(clusters)]
+    return {"type": "scatter", "data": {"datasets": datasets}, "options": {"animation": False}}
 
 
 @role_required(STAFF_ROLES)
 def version_diversity(request, version_id: int):
     version = get_object_or_404(DatasetVersion, id=version_id)
-    columns = [(version, curation_version_diversity(version=version))]
+    shown = [version]
     other_id = request.GET.get("compare", "")
     if other_id.isdigit():
-        other = get_object_or_404(DatasetVersion, id=int(other_id))
-        columns.append((other, curation_version_diversity(version=other)))
+        shown.append(get_object_or_404(DatasetVersion, id=int(other_id)))
+    columns = []
+    for shown_version in shown:
+        analysis = curation_version_diversity(version=shown_version)
+        columns.append({"version": shown_version, "analysis": analysis, "chart_id": f"map-v{shown_version.id}",
+                        "chart": map_chart(analysis["meaning"]["map"])})
     return render(request, "curation/diversity.html", {"version": version, "columns": columns,
                                                          "versions": DatasetVersion.objects.order_by("-id")[:50]})
 

@@ -115,6 +115,9 @@ def test_the_diversity_page_shows_two_versions_side_by_side(client, engineer):
     page = client.get(f"/curation/versions/{first.id}/diversity/?compare={second.id}").content.decode()
     assert f'id="diversity-v{first.id}"' in page and f'id="diversity-v{second.id}"' in page
     assert "Coverage radius" in page and "code" in page
+    assert f'data-chart="map-v{first.id}"' in page and '"type": "scatter"' in page
+    version_page = client.get(f"/datasets/{first.id}/").content.decode()
+    assert f"/curation/versions/{first.id}/diversity/" in version_page
 
 
 @pytest.fixture(scope="module")
