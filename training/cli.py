@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--reference-loss", dest="reference_loss", action="store_true",
+                          help="also write reference_loss: the per-turn loss of each item's reference answer")
 
     ifd = commands.add_parser("ifd", help="IFD (instruction-following difficulty) of every assistant turn, batched")
     ifd.add_argument("--model", required=True, help="Hugging Face model directory (usually the one to fine-tune)")
@@ -121,7 +123,8 @@ def generate_main(arguments: argparse.Namespace) -> int:
     try:
         report = run_generate(model=arguments.model, data=arguments.data, output=arguments.output,
                               max_new_tokens=arguments.max_new_tokens, batch_size=arguments.batch_size,
-                              temperature=arguments.temperature, seed=arguments.seed)
+                              temperature=arguments.temperature, seed=arguments.seed,
+                              reference_loss=arguments.reference_loss)
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -137,6 +137,43 @@ def generate_answers(model_dir: str, items: list[GenerationItem], *, max_new_tok
     return answers, report
 
 
+def reference_losses(model_dir: str, items: list[GenerationItem], *, max_len: int = 4096) -> list[float | None]:
+    """Per-turn loss of each item's reference answer under the model: the mean negative
+    log-likelihood of its tokens (and end-of-turn) given the context, the turn the trainer's loss
+    would supervise. None for an item without a reference (or cut off by max_len)."""
+    import torch
+
+    from training.data import Conversation
+    from training.loss import supervised_token_losses
+    from training.modeling import quiet_transformers
+    from training.tokenization import TokenizationReport, load_tokenizer, tokenize_conversation
+
+    quiet_transformers()
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(model_dir)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    losses: list[float | None] = []
+    for item in items:
+        if item.reference is None:
+            losses.append(None)
+            continue
+        messages = [*item.messages, {"role": "assistant", "content": item.reference}]
+        conversation = Conversation(messages, [len(messages) - 1], item.task_type, 1.0, item.line_number)
+        tokenized = tokenize_conversation(tokenizer, conversation, max_len, TokenizationReport())
+        if tokenized is None:
+            losses.append(None)
+            continue
+        input_ids = torch.as_tensor(tokenized.input_ids, device=device).unsqueeze(0)  # (1, T)
+        with torch.no_grad():
+            logits = model(input_ids=input_ids, use_cache=False).logits  # (1, T, V)
+        token_losses = supervised_token_losses(logits, torch.as_tensor(tokenized.labels, device=device).unsqueeze(0),
+                                               torch.as_tensor(tokenized.turn_ids, device=device).unsqueeze(0))[0]  # (N,)
+        losses.append(round(float(token_losses.mean()), 6))
+    return losses
+
+
 def write_answers(path: str | Path, answers: list[dict]) -> None:
     with atomic_writer(path) as out:
         for answer in answers:
@@ -144,9 +181,12 @@ def write_answers(path: str | Path, answers: list[dict]) -> None:
 
 
 def run_generate(*, model: str, data: str, output: str, max_new_tokens: int = 256, batch_size: int = 8,
-                 temperature: float = 0.0, seed: int = 0) -> dict:
+                 temperature: float = 0.0, seed: int = 0, reference_loss: bool = False) -> dict:
     items = read_items(data)
     answers, report = generate_answers(model, items, max_new_tokens=max_new_tokens, batch_size=batch_size,
                                        temperature=temperature, seed=seed)
+    if reference_loss:
+        for answer, loss in zip(answers, reference_losses(model, items)):
+            answer["reference_loss"] = loss
     write_answers(output, answers)
     return report

@@ -77,6 +77,8 @@ class CandidateAnswer(models.Model):
     candidate_key = models.CharField(max_length=64, help_text="sha256 of the candidate spec (the unique key).")
     answer = models.TextField()
     new_tokens = models.PositiveIntegerField(null=True, blank=True)
+    reference_loss = models.FloatField(null=True, blank=True,
+                                       help_text="Per-turn loss of the item's reference under this model (models only).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

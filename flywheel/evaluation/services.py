@@ -241,10 +241,11 @@ def candidate_answers_ensure(*, candidate: Candidate, items: list[EvalItem], job
     return _answers_from_model(candidate, missing)
 
 
-def _store_answer(candidate: Candidate, item: EvalItem, answer: str, new_tokens: int | None = None) -> None:
+def _store_answer(candidate: Candidate, item: EvalItem, answer: str, new_tokens: int | None = None,
+                  reference_loss: float | None = None) -> None:
     CandidateAnswer.objects.bulk_create(
         [CandidateAnswer(item=item, candidate=candidate.spec, candidate_key=candidate.key, answer=answer,
-                         new_tokens=new_tokens)], ignore_conflicts=True)
+                         new_tokens=new_tokens, reference_loss=reference_loss)], ignore_conflicts=True)
 
 
 def _answers_from_endpoint(candidate: Candidate, items: list[EvalItem], job_id: int | None) -> int:
@@ -265,12 +266,15 @@ def _answers_from_model(candidate: Candidate, items: list[EvalItem]) -> int:
     """`python -m training generate` in its own process (torch stays out of the web side)."""
     with tempfile.TemporaryDirectory(prefix="flywheel-eval-") as scratch:
         data, output = Path(scratch) / "items.jsonl", Path(scratch) / "answers.jsonl"
-        data.write_text("".join(json.dumps({"messages": item.messages, "task_type": item.task_type},
-                                           ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
+        # The reference goes back in as the final assistant message: the trainer keeps it out of the
+        # prompt and computes its loss.
+        data.write_text("".join(json.dumps({"messages": item.messages + (
+            [{"role": "assistant", "content": item.reference}] if item.reference else []), "task_type": item.task_type},
+            ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
         command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", "generate", "--model", candidate.model_dir,
                    "--data", str(data), "--output", str(output),
                    "--max-new-tokens", str(settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS),
-                   "--batch-size", str(settings.FLYWHEEL_EVAL_BATCH_SIZE)]
+                   "--batch-size", str(settings.FLYWHEEL_EVAL_BATCH_SIZE), "--reference-loss"]
         completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True,
                                    env={**__import__("os").environ, "TOKENIZERS_PARALLELISM": "false"})
         if completed.returncode != 0:
@@ -281,7 +285,7 @@ def _answers_from_model(candidate: Candidate, items: list[EvalItem]) -> int:
         raise GenerationUnavailable(f"training generate wrote {len(answers)} answers for {len(items)} items")
     with transaction.atomic():
         for item, answer in zip(items, answers):
-            _store_answer(candidate, item, answer["answer"], answer.get("new_tokens"))
+            _store_answer(candidate, item, answer["answer"], answer.get("new_tokens"), answer.get("reference_loss"))
     return len(items)
 
 

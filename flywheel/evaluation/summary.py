@@ -153,7 +153,12 @@ def offline_summary(items: dict[int, EvalItem], answers: dict, baseline_answers:
         return {task_type: {metrics[task_type]: _mean(values)} for task_type, values in sorted(grouped.items())}
 
     scores = metric_means(answers)
-    return {"label": "offline evaluator: reference metrics, no judge", "scores": scores,
+    losses = defaultdict(list)
+    for item_id, answer in answers.items():
+        if answer.reference_loss is not None:
+            losses[items[item_id].task_type].append(answer.reference_loss)
+    return {"reference_loss": {task_type: _mean(values) for task_type, values in sorted(losses.items())},
+            "label": "offline evaluator: reference metrics, no judge", "scores": scores,
             "usability": {task_type: next(iter(values.values())) for task_type, values in scores.items()},
             "baseline_scores": metric_means(baseline_answers) if baseline_answers else {},
             "pairwise": {"win": 0, "tie": 0, "loss": 0}, "win_rate": None, "position_bias": None,

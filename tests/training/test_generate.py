@@ -60,3 +60,14 @@ def test_the_command_refuses_bad_items_with_status_2_and_writes_nothing(tiny_mod
                          "--output", str(output)], expect=2)
     assert "no user turn" in completed.stderr
     assert not output.exists()
+
+
+def test_the_reference_loss_is_the_per_turn_loss_of_the_final_assistant_message(tiny_model_dir, small_conversations,
+                                                                                 write_jsonl, tmp_path):
+    from training.generate import reference_losses
+
+    records = [small_conversations[0], {"messages": [{"role": "user", "content": "No reference here."}]}]
+    items = read_items(write_jsonl(tmp_path / "items.jsonl", records))
+    losses = reference_losses(str(tiny_model_dir), items)
+    assert losses[1] is None
+    assert 0 < losses[0] < 20  # a random tiny model: near log(vocabulary), never zero

@@ -84,6 +84,7 @@ def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offli
     assert set(summary["scores"]) == {"math", "qa"}  # the item without a reference has no metric
     assert summary["scores"]["math"].keys() == {"exact_match"} and summary["scores"]["qa"].keys() == {"word_f1"}
     assert summary["judge_calls"] == 0
+    assert set(summary["reference_loss"]) == {"math", "qa"} and summary["reference_loss"]["qa"] > 0
 
 
 def test_an_evaluation_started_from_the_page_is_a_gpu_job(client, engineer, judge, items_file,
