@@ -86,3 +86,15 @@ def test_the_evaluation_command_trains_on_one_side_and_reports_each_set_beside_t
 def test_the_evaluation_command_refuses_a_directory_without_samples(tmp_path):
     with pytest.raises(CommandError, match="no public samples"):
         call_command("continuity_evaluate", "--public-samples", str(tmp_path))
+
+
+def test_the_evaluation_command_judges_the_packaged_model_on_the_test_side_it_held_out(tmp_path, shared_datasets,
+                                                                                         capsys, settings):
+    settings.VAR_DIR = tmp_path
+    report_file = tmp_path / "report.json"
+    call_command("continuity_evaluate", "--public-samples", str(shared_datasets), "--limit", "30",
+                 "--json", str(report_file))
+    report = json.loads(report_file.read_text())
+    assert report["side"] == "test" and set(report["thresholds"]) == {"zh", "en"}
+    assert {"kdconv-splice-cross", "crosswoz", "tiage", "all:zh", "all:en"} <= set(report["report"])
+    assert "packaged model" in capsys.readouterr().out

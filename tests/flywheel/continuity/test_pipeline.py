@@ -99,3 +99,20 @@ def test_the_annotator_page_asks_about_the_uncertain_turns(predicted, annotator,
     client.force_login(annotator)
     page = client.get(reverse("review:item", args=[item.id])).content.decode()
     assert "P(continues)" in page and "unsure about 1 turn" in page
+
+
+def test_each_user_turn_is_cut_by_the_threshold_of_its_language(db, packaged_model):
+    from dataclasses import replace
+
+    from flywheel.continuity.services import ActiveModel, continuity_predict_sessions
+
+    # Every Chinese turn falls below its cut, no English one does: the cut follows the turn's language.
+    strict_zh = replace(packaged_model, thresholds={"zh": 1.01, "en": -0.01})
+    model = ActiveModel(version="per-language", classifier=strict_zh, threshold=0.5, packaged=True)
+    session = session_with_turns([("user", "How do I boil an egg?"), ("assistant", "Nine minutes."),
+                                  ("user", "这部电影的导演是谁？"), ("assistant", "陈凯歌。"),
+                                  ("user", "And a soft-boiled one?"), ("assistant", "Six minutes.")])
+    continuity_predict_sessions(session_ids=[session.id], model=model)
+    decided = dict(ContinuityPrediction.objects.filter(session=session, model_version="per-language")
+                   .values_list("message__seq", "continues"))
+    assert decided == {3: False, 5: True}
