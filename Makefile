@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flywheel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install install-test system-test-deps sandbox-deps services bench clean
+.PHONY: run test install install-test system-test-deps sandbox-deps services bench bench-peers clean
 
 ## run: set up and run the whole loop on demo data (SQLite, in-process jobs), then serve the UI.
 run: install
@@ -68,6 +68,10 @@ services:
 ## bench: the benchmarks (each prints ratios against a baseline measured in the same run).
 bench: install-test services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/ingest.py
+
+## bench-peers: Data-Juicer and datatrove, pinned, in their own venv (bench/.peers-venv) for bench/cleaning.py.
+bench-peers: $(PY)
+	$(PY) bench/setup_peers.py
 
 clean:
 	rm -rf var staticfiles

@@ -1,192 +1,285 @@
-"""Cleaning throughput on one core, and near-duplicate detection against datasketch, in one run.
+"""Cleaning and deduplication against their peers, side by side, on the same data, in one run.
 
-1. Rule set: the full default rule set (fixes, checks, language ID, PII scrubbing) over real
-   chat turns — hh-rlhf (English) and KdConv (Chinese) from ../shared/datasets when present,
-   plus the demo generator's sessions — in this one process. Prints messages/s/core beside
-   Data-Juicer's published ~1,400 samples/s/core.
-2. Near-duplicates: Flywheel's batched numpy MinHash + LSH (16 bands x 4 rows, verified on 128
-   permutations) against datasketch's MinHash + MinHashLSH (128 permutations, same threshold),
-   on the same texts and the same shingles, both run incrementally (query, then insert). Prints
-   docs/s of each, their ratio, text-dedup's published ~1,500 docs/s/process, and precision
-   and recall of both against exact all-pairs Jaccard on a subset.
+Three workloads, each run by Flywheel and its peers in alternating rounds (Flywheel, peer 1,
+peer 2, Flywheel, ...), timed in CPU seconds of the process doing the work (plus any children
+it forks), never counting interpreter start-up, imports or loading the data. Each figure is a
+median over the rounds; each ratio is Flywheel's throughput over the peer's, with the spread
+of the per-round ratios beside it.
 
-Run: `python bench/cleaning.py [--prompts 20000] [--subset 2500]`. No database needed.
+1. Rule set, per message: Flywheel's default rule set (fixes, checks, language ID, PII
+   scrubbing) against Data-Juicer's nearest operators (ftfy repair, PII redaction, HTML
+   cleaning, length, character repetition, special characters), both through Data-Juicer's
+   executor `run()` (load JSONL, HF datasets, export) and with its operators called directly
+   on in-memory batches. `run()` with np=1 still forks a pool worker per operator (HF
+   datasets): its CPU time is counted. Data-Juicer has no offline language ID (fastText
+   downloads its model), so Flywheel is also timed without its language rule.
+2. Message dedup (user prompts) and 3. session dedup (whole transcripts): Flywheel's MinHash +
+   LSH, datasketch done the fast way (`MinHash.bulk`, `LeanMinHash`, `MinHashLSH`, candidates
+   verified on the signatures as Flywheel does) and datatrove's four MinHash stages, all on
+   the same texts and the same shingles (Flywheel's tokens; peers get them as a
+   space-separated stream, and only Flywheel's timing includes tokenising raw text). Precision
+   and recall against planted near-duplicates with known truth (see bench/cleaning_data.py).
+
+Data-Juicer and datatrove live in their own pinned venv: `python bench/setup_peers.py` (or
+`make bench-peers`) once; without it those columns say so and the rest runs.
+
+Run: `python bench/cleaning.py [--rounds 5]`. No database needed. Needs ../shared/datasets.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import random
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flywheel.settings")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATASETS = REPO.parent / "shared" / "datasets"
-
-DATA_JUICER_SAMPLES_PER_S_PER_CORE = 1400
-TEXT_DEDUP_DOCS_PER_S_PER_PROCESS = 1500
-
-
-def load_sources() -> dict[str, list[list[tuple[str, str, bool]]]]:
-    """Sessions as (role, text, is_alternative) turns, per source."""
-    from flywheel.demo.generator import generate_demo
-
-    sources: dict[str, list] = {}
-    hh = DATASETS / "hh-rlhf-harmless-base-test.jsonl.gz"
-    if hh.exists():
-        from flywheel.ingest.formats import convert_hh_rlhf
-
-        with gzip.open(hh, "rb") as handle:
-            sources["hh-rlhf (en)"] = [
-                [(m["role"], m["content"], "alternative_to" in m) for m in convert_hh_rlhf(json.loads(line), line)["sessions"][0]["messages"]]
-                for line in handle
-            ]
-    kdconv = []
-    for name in ("kdconv-film-dev.json.gz", "kdconv-music-dev.json.gz"):
-        path = DATASETS / name
-        if path.exists():
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                kdconv += [[("user" if i % 2 == 0 else "assistant", u["message"], False) for i, u in enumerate(c["messages"])]
-                           for c in json.load(handle)]
-    if kdconv:
-        sources["KdConv (zh)"] = kdconv
-    demo = generate_demo(seed=3, sessions=2000)
-    sources["demo (zh+en)"] = [[(m["role"], m["content"], False) for m in s["messages"]]
-                               for batch in demo.batches for s in batch["sessions"]]
-    return sources
+sys.path.insert(0, str(REPO / "bench"))
+DATASETS = Path(os.environ.get("FLYWHEEL_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+PEERS_PYTHON = REPO / "bench" / ".peers-venv" / "bin" / "python"
+WORKER = REPO / "bench" / "peers" / "worker.py"
 
 
-def bench_rules(sessions) -> dict:
+def cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+class Peers:
+    """The long-lived worker in bench/.peers-venv; `None` replies when it is not installed."""
+
+    def __init__(self, workdir: Path):
+        self.process = None
+        self.reason = ""
+        if not PEERS_PYTHON.exists():
+            self.reason = "not installed (run `python bench/setup_peers.py`)"
+            return
+        self.log = (workdir / "peers.log").open("w")
+        self.process = subprocess.Popen([str(PEERS_PYTHON), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True, cwd=workdir)
+        self.versions = self.ask({"cmd": "versions"}) or {}
+
+    def ask(self, message: dict) -> dict | None:
+        if self.process is None:
+            return None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            self.reason = f"worker exited (see {self.log.name})"
+            self.process = None
+            return None
+        reply = json.loads(line)
+        if "error" in reply:
+            print(f"    ({message.get('peer', message['cmd'])}: {reply['error'][:300]})")
+            return None
+        return reply
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+
+def peer_runner(peers: Peers, peer: str, workload: str, **extra):
+    def run():
+        reply = peers.ask({"cmd": "run", "peer": peer, "workload": workload, **extra})
+        return None if reply is None else (reply["seconds"], reply)
+    return run
+
+
+def alternate(participants: dict, rounds: int) -> tuple[dict, dict]:
+    """One untimed warm-up each (its result is the one scored), then `rounds` rounds in turn.
+    A participant that fails is dropped from the rest of the run."""
+    results, times = {}, {name: [] for name in participants}
+    for name, run in participants.items():
+        outcome = run()
+        if outcome is not None:
+            results[name] = outcome[1]
+    live = [name for name in participants if name in results]
+    for _ in range(rounds):
+        for name in live:
+            outcome = participants[name]()
+            if outcome is not None:
+                times[name].append(outcome[0])
+    return results, {name: seconds for name, seconds in times.items() if seconds}
+
+
+def ratio_text(ours: list[float], theirs: list[float]) -> str:
+    per_round = sorted(t / o for o, t in zip(ours, theirs))
+    return (f"{statistics.median(theirs) / statistics.median(ours):5.2f}x"
+            f"  (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})")
+
+
+# --- Flywheel's side -------------------------------------------------------------------------------
+
+
+def flywheel_rules(sessions, overrides: dict):
     from flywheel.cleaning.ruleset import MessageInput, evaluate_session, ruleset_from_overrides
 
-    ruleset = ruleset_from_overrides({})
+    ruleset = ruleset_from_overrides(overrides)
     inputs = [[MessageInput(i, role, text, alt) for i, (role, text, alt) in enumerate(s)] for s in sessions]
-    for session in inputs[:200]:  # load lingua's models and compile patterns before timing
-        evaluate_session(session, ruleset)
-    messages = sum(len(s) for s in inputs)
-    chars = sum(len(m.content) for s in inputs for m in s)
-    start = time.process_time()
-    for session in inputs:
-        evaluate_session(session, ruleset)
-    seconds = time.process_time() - start
-    return {"messages": messages, "mean_chars": chars / messages, "seconds": seconds, "per_s": messages / seconds}
+
+    def run():
+        start = cpu_seconds()
+        kept = sum(1 for session in inputs for m in evaluate_session(session, ruleset).messages if m.status != "dropped")
+        return cpu_seconds() - start, {"kept": kept}
+    return run
 
 
-def near_duplicate_texts(sessions, count: int) -> list[str]:
-    """Distinct user prompts, plus a tenth of them copied with a small edit (the
-    near-duplicates to find)."""
-    rng = random.Random(9)
-    prompts = list(dict.fromkeys(text for s in sessions for role, text, alt in s
-                                 if role == "user" and not alt and text.strip()))
-    rng.shuffle(prompts)
-    prompts = prompts[:count]
-    edited = []
-    for text in rng.sample(prompts, len(prompts) // 10):
-        edit = rng.choice([lambda t: "Please, " + t, lambda t: t + " Thanks!", lambda t: "请问" + t, lambda t: t + "谢谢！"])
-        edited.append(edit(text))
-    texts = prompts + edited
-    rng.shuffle(texts)
-    return texts
+def flywheel_dedup(workload, threshold: float):
+    from flywheel.cleaning.dedup import NearDuplicateIndex, fingerprints, prepare_session, prepare_text
+
+    prepare = prepare_text if workload.scope == "prompt" else prepare_session
+
+    def run():
+        start = cpu_seconds()
+        prepared = [prepare(item) for item in workload.items]
+        keep = [i for i, p in enumerate(prepared) if p is not None]
+        prints = fingerprints([prepared[i] for i in keep], scope=workload.scope)
+        index = NearDuplicateIndex(threshold)
+        removed = [i for i, fp in zip(keep, prints) if index.match_or_add(i, fp) is not None]
+        return cpu_seconds() - start, {"removed": removed}
+    return run
 
 
-def shingle_sets(texts):
-    """The shingles both detectors see: Flywheel's tokens (CJK characters, words), n=2."""
-    from flywheel.cleaning.dedup import SHINGLE_SIZES
-    from flywheel.cleaning.text import tokens
-
-    n = SHINGLE_SIZES["prompt"][0]
-    sets = []
-    for text in texts:
-        toks = tokens(text)
-        sets.append({" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {" ".join(toks)})
-    return sets
-
-
-def bench_flywheel(texts, threshold) -> tuple[float, list[bool]]:
-    from flywheel.cleaning.dedup import NearDuplicateIndex, fingerprints, prepare_text
-
-    start = time.process_time()
-    prepared = [prepare_text(t) for t in texts]
-    keep = [i for i, p in enumerate(prepared) if p is not None]
-    prints = fingerprints([prepared[i] for i in keep], scope="prompt")
-    index = NearDuplicateIndex(threshold)
-    duplicate = [False] * len(texts)
-    for i, fp in zip(keep, prints):
-        duplicate[i] = index.match_or_add(i, fp) is not None
-    return time.process_time() - start, duplicate
-
-
-def bench_datasketch(texts, threshold) -> tuple[float, list[bool]]:
+def datasketch_dedup(workload, threshold: float):
+    """datasketch the fast way: signatures for the whole batch with MinHash.bulk (LeanMinHash),
+    then query-or-insert in order, verifying candidates on the signatures."""
     from datasketch import MinHash, MinHashLSH
 
-    start = time.process_time()
-    sets = shingle_sets(texts)  # shingling is part of the work, as it is for Flywheel
-    lsh = MinHashLSH(threshold=threshold, num_perm=128)
-    duplicate = []
-    for i, shingles in enumerate(sets):
-        minhash = MinHash(num_perm=128)
-        minhash.update_batch([s.encode("utf-8") for s in shingles])
-        found = lsh.query(minhash)
-        duplicate.append(bool(found))
-        if not found:
-            lsh.insert(str(i), minhash)
-    return time.process_time() - start, duplicate
+    n = workload.n
+
+    def run():
+        start = cpu_seconds()
+        shingle_sets = []
+        for stream in workload.streams:
+            toks = stream.split()
+            grams = {" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {" ".join(toks)}
+            shingle_sets.append([g.encode("utf-8") for g in grams])
+        signatures = MinHash.bulk(shingle_sets, num_perm=128)
+        lsh = MinHashLSH(threshold=threshold, num_perm=128)
+        removed = []
+        for i, signature in enumerate(signatures):
+            if any(signature.jaccard(signatures[c]) >= threshold for c in lsh.query(signature)):
+                removed.append(i)
+            else:
+                lsh.insert(i, signature)
+        return cpu_seconds() - start, {"removed": removed}
+    return run
 
 
-def exact_truth(texts, threshold) -> list[bool]:
-    """All pairs, exact Jaccard: is each text a duplicate of an earlier one?"""
-    sets = shingle_sets(texts)
-    truth = []
-    for i, current in enumerate(sets):
-        truth.append(any(len(current & sets[j]) / len(current | sets[j]) >= threshold for j in range(i) if sets[j]))
-    return truth
+# --- the run ---------------------------------------------------------------------------------------
 
 
-def precision_recall(predicted, truth) -> tuple[float, float]:
-    tp = sum(p and t for p, t in zip(predicted, truth))
-    return tp / max(1, sum(predicted)), tp / max(1, sum(truth))
+def bench_rules(sessions, peers: Peers, workdir: Path, rounds: int) -> list[str]:
+    from cleaning_data import write_jsonl
+
+    messages = [text for session in sessions for _, text, _ in session]
+    path = workdir / "rules.jsonl"
+    write_jsonl(path, ({"text": text} for text in messages))
+    participants = {
+        "Flywheel, full rule set": flywheel_rules(sessions, {}),
+        "Flywheel, without language ID": flywheel_rules(sessions, {"rules": {"language": {"enabled": False}}}),
+    }
+    if peers.ask({"cmd": "load", "workload": "rules", "path": str(path), "workdir": str(workdir)}):
+        peers.ask({"cmd": "warm", "peer": "dj-direct"})
+        participants["Data-Juicer run()"] = peer_runner(peers, "dj-run", "rules")
+        participants["Data-Juicer ops, direct"] = peer_runner(peers, "dj-direct", "rules")
+    results, times = alternate(participants, rounds)
+    mean_chars = sum(len(m) for m in messages) / len(messages)
+    lines = [f"rule set: {len(messages)} messages ({mean_chars:.0f} chars avg) in {len(sessions)} sessions, "
+             f"{rounds} rounds, messages/s per core (median):"]
+    ours = times["Flywheel, full rule set"]
+    for name, seconds in times.items():
+        rate = len(messages) / statistics.median(seconds)
+        vs = "" if name.startswith("Flywheel") else "  Flywheel full / this: " + ratio_text(ours, seconds)
+        if name == "Data-Juicer ops, direct" and "Flywheel, without language ID" in times:
+            vs += ";  without language ID / this: " + ratio_text(times["Flywheel, without language ID"], seconds)
+        lines.append(f"  {name:32s} {rate:9,.0f}/s  ({results[name]['kept']} kept){vs}")
+    if not any(name.startswith("Data-Juicer") for name in times):
+        lines.append(f"  Data-Juicer: {peers.reason or 'failed (see above)'}")
+    return lines
+
+
+def bench_dedup(workload, peers: Peers, workdir: Path, rounds: int, threshold: float) -> list[str]:
+    from cleaning_data import score, write_jsonl
+
+    path = workdir / f"{workload.name}.jsonl"
+    write_jsonl(path, ({"id": i, "stream": s} for i, s in enumerate(workload.streams)))
+    participants = {
+        "Flywheel": flywheel_dedup(workload, threshold),
+        "datasketch (bulk)": datasketch_dedup(workload, threshold),
+    }
+    if peers.ask({"cmd": "load", "workload": workload.name, "path": str(path), "workdir": str(workdir)}):
+        participants["datatrove"] = peer_runner(peers, "datatrove", workload.name, n_grams=workload.n)
+    results, times = alternate(participants, rounds)
+    low = min(workload.planted_jaccard)
+    lines = [f"{workload.name} dedup: {len(workload.items)} items, {workload.planted} planted near-duplicates "
+             f"(reference Jaccard {low:.2f}-1.00), {workload.n}-gram shingles, threshold {threshold}, "
+             f"{rounds} rounds, items/s per core (median):"]
+    for name, seconds in times.items():
+        precision, recall = score(set(results[name]["removed"]), workload.groups)
+        rate = len(workload.items) / statistics.median(seconds)
+        vs = "" if name == "Flywheel" else "  Flywheel / this: " + ratio_text(times["Flywheel"], seconds)
+        lines.append(f"  {name:20s} {rate:9,.0f}/s  precision {precision:.3f}  recall {recall:.3f}"
+                     f"  ({len(results[name]['removed'])} removed){vs}")
+    if "datatrove" not in times:
+        lines.append(f"  datatrove: {peers.reason or 'failed (see above)'}")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prompts", type=int, default=20000, help="at most this many distinct prompts for the near-duplicate run")
-    parser.add_argument("--subset", type=int, default=2500, help="texts checked against exact all-pairs Jaccard")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per participant (after one warm-up)")
+    parser.add_argument("--messages", type=int, default=20000, help="at most this many distinct prompts")
+    parser.add_argument("--sessions", type=int, default=10000, help="at most this many sessions")
+    parser.add_argument("--rule-messages", type=int, default=6000, help="about this many messages for the rule set")
+    parser.add_argument("--only", choices=["rules", "messages", "sessions"], action="append",
+                        help="run only these workloads (repeatable)")
     args = parser.parse_args()
-    from flywheel.cleaning.conf import DEDUP_THRESHOLD
+    import django
 
-    sources = load_sources()
-    if not DATASETS.exists():
-        print("(../shared/datasets not found: demo data only)")
-    everything = [s for sessions in sources.values() for s in sessions]
-    print("rule set (fixes, checks, language ID, PII scrubbing), one process:")
-    for name, sessions in list(sources.items()) + [("all together", everything)]:
-        rules = bench_rules(sessions)
-        print(f"  {name:14s} {rules['messages']:6d} messages, {rules['mean_chars']:4.0f} chars avg: "
-              f"{rules['per_s']:7,.0f} messages/s/core  -> {rules['per_s'] / DATA_JUICER_SAMPLES_PER_S_PER_CORE:.2f}x "
-              f"Data-Juicer's published ~{DATA_JUICER_SAMPLES_PER_S_PER_CORE:,} samples/s/core")
+    django.setup()
+    from django.conf import settings
 
-    texts = near_duplicate_texts(everything, args.prompts)
-    ours_s, ours = bench_flywheel(texts, DEDUP_THRESHOLD)
-    theirs_s, theirs = bench_datasketch(texts, DEDUP_THRESHOLD)
-    print(f"near-duplicates: {len(texts)} prompts (distinct, plus a tenth planted with small edits), "
-          f"threshold {DEDUP_THRESHOLD}, one process:")
-    print(f"  Flywheel MinHash+LSH:   {len(texts) / ours_s:8,.0f} docs/s ({ours_s:.2f} s CPU), {sum(ours)} duplicates")
-    print(f"  datasketch MinHashLSH:  {len(texts) / theirs_s:8,.0f} docs/s ({theirs_s:.2f} s CPU), {sum(theirs)} duplicates")
-    print(f"  ratio Flywheel / datasketch: {theirs_s / ours_s:.1f}x;  Flywheel / text-dedup's published "
-          f"~{TEXT_DEDUP_DOCS_PER_S_PER_PROCESS:,} docs/s/process: {len(texts) / ours_s / TEXT_DEDUP_DOCS_PER_S_PER_PROCESS:.1f}x")
-    subset = texts[:args.subset]
-    truth = exact_truth(subset, DEDUP_THRESHOLD)
-    for name, predicted in (("Flywheel", bench_flywheel(subset, DEDUP_THRESHOLD)[1]),
-                            ("datasketch", bench_datasketch(subset, DEDUP_THRESHOLD)[1])):
-        precision, recall = precision_recall(predicted, truth)
-        print(f"  {name:10s} vs exact all-pairs Jaccard on {len(subset)} texts ({sum(truth)} true duplicates): "
-              f"precision {precision:.3f}, recall {recall:.3f}")
+    from cleaning_data import load_sources, message_workload, rule_messages, session_workload
+
+    sources = load_sources(DATASETS)
+    if not sources:
+        print(f"{DATASETS} not found: this benchmark needs the public samples in ../shared/datasets. Skipped.")
+        return
+    only = set(args.only or ["rules", "messages", "sessions"])
+    threshold = settings.FLYWHEEL_DEDUP_THRESHOLD
+    with tempfile.TemporaryDirectory(prefix="flywheel-bench-") as tmp:
+        workdir = Path(tmp)
+        peers = Peers(workdir)
+        print("sources: " + ", ".join(f"{name} {len(s)} sessions" for name, s in sources.items()))
+        if peers.process is not None:
+            print("peers: " + ", ".join(f"{k} {v}" for k, v in peers.versions.items())
+                  + f" (bench/.peers-venv); datasketch {version('datasketch')} (project venv)")
+        else:
+            print(f"peers Data-Juicer and datatrove: {peers.reason}")
+        try:
+            if "rules" in only:
+                print("\n".join(bench_rules(rule_messages(sources, args.rule_messages), peers, workdir, args.rounds)))
+            if "messages" in only:
+                print("\n".join(bench_dedup(message_workload(sources, args.messages), peers, workdir, args.rounds, threshold)))
+            if "sessions" in only:
+                print("\n".join(bench_dedup(session_workload(sources, args.sessions), peers, workdir, args.rounds, threshold)))
+        finally:
+            peers.close()
 
 
 if __name__ == "__main__":

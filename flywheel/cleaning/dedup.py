@@ -9,11 +9,11 @@
   which makes MinHash meaningless, so it is matched by its exact hash only ("你好吗" and
   "你好啊" stay two texts; "你好吗？" and "你好吗" are one).
 
-Why our own MinHash instead of datasketch's: signatures are computed for a whole batch in one
-vectorised numpy pass (datasketch hashes shingle by shingle in Python), and shingle and band
-hashes are stable across processes, so signatures and bands are persisted and new data is
-compared against what is stored without recomputing it. `bench/cleaning.py` compares the two
-on the same texts.
+Why our own MinHash instead of datasketch's: shingles and signatures are computed for a whole
+batch in a few numpy passes with no Python loop per shingle or per document (datasketch and
+datatrove hash shingle by shingle in Python), and shingle and band hashes are stable across
+processes, so signatures and bands are persisted and new data is compared against what is
+stored without recomputing it. `bench/cleaning.py` runs both peers on the same texts.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hashlib
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,7 +45,9 @@ _PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _POSITION = (_rng.integers(1, 2**63, 8, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
 _BAND_SALT = _rng.integers(1, 2**63, LSH_BANDS, dtype=np.uint64)
 _SCOPE_SALT = {"prompt": np.uint64(0x9E3779B97F4A7C15), "session": np.uint64(0xC2B2AE3D27D4EB4F)}
-_CHUNK_SHINGLES = 16384
+# Shingles hashed per numpy pass: a (NUM_PERM, 8192) uint64 block is 8 MiB, small enough to stay
+# in cache while it is reduced, big enough that the per-pass overhead does not show.
+_CHUNK_SHINGLES = 8192
 _ROLE_MARKERS = {"user": 1 << 40, "assistant": (1 << 40) + 1, "system": (1 << 40) + 2, "tool": (1 << 40) + 3}
 
 
@@ -61,6 +64,21 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def token_id(token: str) -> int:
     # CJK characters are their code points; words a stable CRC (Python's hash() is salted per process).
     return ord(token) if is_cjk_token(token) else zlib.crc32(token.encode("utf-8")) | (1 << 32)
+
+
+# Chat text repeats a small vocabulary: a bounded cache turns the per-token regex check and
+# CRC into one dictionary hit (at most 65,536 tokens, a few MiB).
+_cached_token_id = lru_cache(maxsize=1 << 16)(token_id)
+# Token ids below this are CJK code points; word ids carry bit 32 and role markers bit 40.
+_FIRST_WORD_ID = np.uint64(1 << 32)
+
+
+def _token_ids(toks: list[str]) -> np.ndarray:
+    return np.fromiter(map(_cached_token_id, toks), np.uint64, len(toks))
+
+
+def _mostly_cjk(ids: np.ndarray, total: int) -> bool:
+    return int(np.count_nonzero(ids < _FIRST_WORD_ID)) * 2 >= total
 
 
 @dataclass(frozen=True)
@@ -94,51 +112,73 @@ def prepare_text(text: str) -> Prepared | None:
         if not stripped:
             return None
         return Prepared(exact_key="raw:" + stripped, ids=np.zeros(0, dtype=np.uint64), cjk=False)
-    cjk = sum(1 for t in toks if is_cjk_token(t)) * 2 >= len(toks)
-    return Prepared(exact_key="\x1f".join(toks), ids=np.fromiter((token_id(t) for t in toks), np.uint64, len(toks)),
-                    cjk=cjk)
+    ids = _token_ids(toks)
+    return Prepared(exact_key="\x1f".join(toks), ids=ids, cjk=_mostly_cjk(ids, len(toks)))
 
 
 def prepare_session(turns: list[tuple[str, str]]) -> Prepared | None:
     """A session as one token stream, each turn introduced by a marker for its role."""
-    keys, ids, cjk_tokens, total = [], [], 0, 0
+    keys, ids, total = [], [], 0
     for role, text in turns:
         toks = text_tokens(text)
         keys.append(role + ":" + "\x1f".join(toks))
         ids.append(_ROLE_MARKERS.get(role, (1 << 40) + 9))
-        ids.extend(token_id(t) for t in toks)
-        cjk_tokens += sum(1 for t in toks if is_cjk_token(t))
+        ids.extend(map(_cached_token_id, toks))
         total += len(toks)
     if total == 0:
         return None
-    return Prepared(exact_key="\x1e".join(keys), ids=np.array(ids, dtype=np.uint64), cjk=cjk_tokens * 2 >= total)
+    stream = np.array(ids, dtype=np.uint64)
+    # Role markers are not CJK, so the count is over the text tokens only.
+    return Prepared(exact_key="\x1e".join(keys), ids=stream, cjk=_mostly_cjk(stream, total))
 
 
-def _shingles(ids: np.ndarray, n: int) -> np.ndarray:
-    """uint64 hashes of every run of n consecutive token ids."""
+def _shingles(streams: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 hashes of every run of n consecutive token ids in each stream (each longer than
+    n), all streams at once: the runs are hashed over the concatenation and those that cross
+    from one stream into the next are dropped. Returns the hashes and the count per stream."""
+    lengths = np.fromiter(map(len, streams), np.int64, len(streams))
+    ids = np.concatenate(streams)
     count = len(ids) - n + 1
     with np.errstate(over="ignore"):
         combined = ids[:count] * _POSITION[0]
         for k in range(1, n):
             combined = combined + ids[k:k + count] * _POSITION[k]
-    return _mix(combined) >> np.uint64(32)
+    hashes = _mix(combined) >> np.uint64(32)
+    per_stream = lengths - n + 1
+    first_run = np.cumsum(per_stream) - per_stream
+    # Position in `hashes` of each stream's k-th run: its offset in `ids` plus k.
+    offsets = np.cumsum(lengths) - lengths
+    positions = np.arange(int(per_stream.sum())) + np.repeat(offsets - first_run, per_stream)
+    return hashes[positions], per_stream
 
 
-def _signatures(shingle_sets: list[np.ndarray]) -> np.ndarray:
-    """(B, NUM_PERM) uint32 MinHash signatures, computed chunk by chunk in numpy."""
-    out = np.empty((len(shingle_sets), NUM_PERM), dtype=np.uint32)
-    start = 0
-    while start < len(shingle_sets):
-        stop, size = start, 0
-        while stop < len(shingle_sets) and (size == 0 or size + len(shingle_sets[stop]) <= _CHUNK_SHINGLES):
-            size += len(shingle_sets[stop])
-            stop += 1
-        chunk = np.concatenate(shingle_sets[start:stop])
+def _signatures(shingles: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(B, NUM_PERM) uint32 MinHash signatures of B consecutive runs of `shingles` (counts[i]
+    each, all > 0), a block of _CHUNK_SHINGLES shingles at a time.
+
+    A value is the high half of min over the set of (a * shingle + b) mod 2^64; taking the
+    high half after the minimum gives the same value (x >> 32 never decreases as x grows) for
+    one shift per signature value instead of one per shingle. Blocks are laid out permutation
+    by shingle, so each row's per-document minimum is a reduceat over contiguous memory. A
+    document cut by a block edge carries its partial minimum into the next block."""
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    out = np.empty((len(counts), NUM_PERM), dtype=np.uint32)
+    carried_doc, carried = -1, None
+    for low in range(0, len(shingles), _CHUNK_SHINGLES):
+        high = min(low + _CHUNK_SHINGLES, len(shingles))
+        first = int(np.searchsorted(ends, low, side="right"))  # first document ending after `low`
+        stop = int(np.searchsorted(starts, high, side="left"))  # documents starting before `high`
         with np.errstate(over="ignore"):
-            permuted = (chunk[:, None] * _PERM_A[None, :] + _PERM_B[None, :]) >> np.uint64(32)  # (S, P)
-        offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start:stop - 1]])
-        out[start:stop] = np.minimum.reduceat(permuted, offsets, axis=0).astype(np.uint32)
-        start = stop
+            permuted = _PERM_A[:, None] * shingles[None, low:high]  # (P, S)
+            np.add(permuted, _PERM_B[:, None], out=permuted)
+        block = np.minimum.reduceat(permuted, np.maximum(starts[first:stop], low) - low, axis=1)  # (P, docs)
+        if carried_doc == first:
+            np.minimum(block[:, 0], carried, out=block[:, 0])
+        done = stop if ends[stop - 1] <= high else stop - 1  # the last document may go on
+        out[first:done] = (block[:, :done - first] >> np.uint64(32)).T
+        if done < stop:
+            carried_doc, carried = stop - 1, block[:, -1].copy()
     return out
 
 
@@ -160,15 +200,14 @@ def exact_hash(key: str) -> str:
 def fingerprints(prepared: list[Prepared], *, scope: str) -> list[Fingerprint]:
     """Fingerprints for a batch of prepared texts, in order."""
     n_cjk, n_words = SHINGLE_SIZES[scope]
-    shingle_sets: list[np.ndarray] = []
-    with_signature: list[int] = []
-    for index, item in enumerate(prepared):
-        n = n_cjk if item.cjk else n_words
-        if len(item.ids) > n:
-            shingle_sets.append(_shingles(item.ids, n))
-            with_signature.append(index)
-    signatures = _signatures(shingle_sets) if shingle_sets else np.empty((0, NUM_PERM), np.uint32)
-    bands = _band_keys(signatures, scope) if len(signatures) else np.empty((0, LSH_BANDS), np.int64)
+    sizes = [n_cjk if item.cjk else n_words for item in prepared]
+    with_signature = [index for index, item in enumerate(prepared) if len(item.ids) > sizes[index]]
+    signatures = np.empty((len(with_signature), NUM_PERM), dtype=np.uint32)
+    for n in sorted({sizes[index] for index in with_signature}):
+        rows = [row for row, index in enumerate(with_signature) if sizes[index] == n]
+        shingles, counts = _shingles([prepared[with_signature[row]].ids for row in rows], n)
+        signatures[rows] = _signatures(shingles, counts)
+    bands = _band_keys(signatures, scope).tolist() if len(signatures) else []
     by_index = {index: row for row, index in enumerate(with_signature)}
     result = []
     for index, item in enumerate(prepared):
@@ -176,7 +215,7 @@ def fingerprints(prepared: list[Prepared], *, scope: str) -> list[Fingerprint]:
         result.append(Fingerprint(
             content_hash=exact_hash(item.exact_key),
             signature=None if row is None else signatures[row],
-            bands=() if row is None else tuple(int(k) for k in bands[row]),
+            bands=() if row is None else tuple(bands[row]),
         ))
     return result
 
