@@ -101,3 +101,21 @@ def test_an_evaluation_started_from_the_page_is_a_gpu_job(client, engineer, judg
     refused = client.post(reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404",
                                                         "judge_repeats": 1})
     assert "no training run" in refused.content.decode() and Evaluation.objects.count() == 1
+
+
+def test_a_regression_opens_the_nearest_training_samples_of_the_runs_dataset_version(client, engineer, run,
+                                                                                      evaluated):
+    from flywheel.datasets.models import DatasetSample
+
+    for position, (prompt, task_type) in enumerate([("What is 6 times 7 exactly?", "math"),
+                                                     ("Tell me about tulips in spring.", "chat")]):
+        DatasetSample.objects.create(version=run.dataset_version, position=position, split="train", kind="sft",
+                                     sample_hash=str(position) * 64, task_type=task_type, source="test",
+                                     record={"messages": [{"role": "user", "content": prompt},
+                                                          {"role": "assistant", "content": "..."}]})
+    Evaluation.objects.filter(id=evaluated.id).update(run=run)
+    math_item = evaluated.eval_set.items.get(task_type="math")
+    client.force_login(engineer)
+    page = client.get(reverse("evaluation:regression", args=[evaluated.id, math_item.id])).content.decode()
+    nearest = page[page.index('id="nearest"'):]
+    assert nearest.index("What is 6 times 7 exactly?") < nearest.index("Tell me about tulips in spring.")
