@@ -1,14 +1,16 @@
 """K-Center-Greedy (MoDS's diversity stage), vectorised and exact.
 
 Greedy 2-approximation of the k-center problem: repeatedly take the row farthest (L2) from every
-centre chosen so far. Each step costs one matrix-vector product (the new centre against the rows
-whose nearest distance it can still shrink), never an N x N matrix, so 100,000 x 384 rows fit in a
-few hundred MB.
+centre chosen so far. Never an N x N matrix: distances are products of a block of rows with the
+new centres (a matrix-vector product when one centre is new), so 100,000 x 384 rows fit in a few
+hundred MB.
 
-Why the bound: a row x whose nearest centre is a, at distance m = d(x, a), cannot come closer to a
-new centre c when d(a, c) >= 2m (triangle inequality: d(x, c) >= d(a, c) - d(x, a) >= m). Such rows
-are skipped; the centre-to-centre distances are one small product against the centres. The result
-is the same as computing every distance, only cheaper once the centres cover the data.
+Why it is lazy: a row's distance to its nearest centre only shrinks as centres are added, so a
+stale value is an upper bound. Each step refreshes only the rows whose bound is among the largest
+(against the centres added since they were last refreshed) until the best refreshed distance is
+above every stale bound left: that row is the true farthest one. Early on, that means most rows
+against the newest centre; once the centres cover the data, a few hundred rows. The result is the
+same as computing every distance every step (tested against a brute-force loop).
 
 Deterministic: no randomness, ties go to the lowest row index. Pure: no database, no Django.
 """
@@ -19,8 +21,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-# Above this share of rows to recompute, one full product is cheaper than gathering the rows.
-_GATHER_SHARE = 0.4
 _CHUNK_ROWS = 8192
 
 
@@ -52,30 +52,82 @@ def k_center_greedy(X, k: int, *, start: int = 0, selected: Iterable[int] = ()) 
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
 
     squared_norms = np.einsum("ij,ij->i", X, X)  # (N,)
-    # nearest[i]: distance from row i to its nearest centre (-1 marks centres themselves, so they
-    # are never picked again and never recomputed); owner[i]: which centre that is (a position in
-    # `centres`).
-    nearest = np.full(n_rows, np.inf, dtype=X.dtype)
-    owner = np.zeros(n_rows, dtype=np.int64)
+    # bound[i]: an upper bound of row i's distance to its nearest centre, exact for the centres
+    # counted in fresh[i] (-1 marks centres themselves, never picked again).
+    bound = np.full(n_rows, np.inf, dtype=X.dtype)
+    fresh = np.zeros(n_rows, dtype=np.int64)
     centres: list[int] = []
     if chosen:
         centres = list(chosen)
-        _assign_to_selected(X, squared_norms, np.asarray(centres), nearest, owner)
-    else:
-        if not (0 <= int(start) < n_rows):
-            raise ValueError(f"start={start} is not a row of X ({n_rows} rows)")
+        owner = np.zeros(n_rows, dtype=np.int64)
+        _assign_to_selected(X, squared_norms, np.asarray(centres), bound, owner)
+        fresh[:] = len(centres)
+    elif not (0 <= int(start) < n_rows):
+        raise ValueError(f"start={start} is not a row of X ({n_rows} rows)")
 
     indices = np.empty(k, dtype=np.int64)
     radii = np.empty(k, dtype=np.float64)
+    centre = int(start) if not chosen else _farthest(X, squared_norms, centres, bound, fresh)[0]
     for step in range(k):
-        if step == 0 and not chosen:
-            centre = int(start)
-        else:
-            centre = int(np.argmax(nearest))
         indices[step] = centre
-        _add_centre(X, squared_norms, centres, centre, nearest, owner)
-        radii[step] = max(float(nearest.max()), 0.0)
+        centres.append(centre)
+        bound[centre] = -1.0
+        centre, radius = _farthest(X, squared_norms, centres, bound, fresh)
+        radii[step] = max(radius, 0.0)
     return indices, radii
+
+
+def _refresh(X, squared_norms, centres: list[int], bound, fresh, rows: np.ndarray) -> None:
+    """Make bound[rows] exact: their distances to the centres added since they were last fresh.
+    Rows are grouped by how stale they are (a few centres behind, or many), so one long-stale row
+    does not make every row of the batch compare against all centres."""
+    if len(rows) == 0:
+        return
+    behind = len(centres) - fresh[rows]
+    recent = behind <= 8
+    if recent.any() and not recent.all():
+        _refresh_group(X, squared_norms, centres, bound, fresh, rows[recent])
+        _refresh_group(X, squared_norms, centres, bound, fresh, rows[~recent])
+    else:
+        _refresh_group(X, squared_norms, centres, bound, fresh, rows)
+
+
+def _refresh_group(X, squared_norms, centres: list[int], bound, fresh, rows: np.ndarray) -> None:
+    """One (rows, centres since the stalest of them) product."""
+    oldest = int(fresh[rows].min())
+    if oldest < len(centres):
+        new = np.asarray(centres[oldest:])
+        squared = (squared_norms[rows, None] - 2.0 * (X[rows] @ X[new].T) + squared_norms[None, new])  # (R, C)
+        nearest_new = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+        bound[rows] = np.minimum(bound[rows], nearest_new)
+    fresh[rows] = len(centres)
+
+
+def _farthest(X, squared_norms, centres, bound, fresh) -> tuple[int, float]:
+    """The row farthest from every centre (lowest index on a tie) and that distance.
+
+    Lazy: bounds only shrink as centres are added, so only the rows whose stale bound is among the
+    largest need their distances refreshed; once the best refreshed value is above every stale
+    bound left, it is the true maximum. Early on most rows are refreshed every step (one product
+    against the new centre); once the centres cover the data, a few hundred rows are."""
+    n_rows = len(bound)
+    size = 64
+    while True:
+        if size >= n_rows:
+            rows = np.arange(n_rows)
+            _refresh(X, squared_norms, centres, bound, fresh, rows[bound[rows] >= 0])
+            best = float(bound.max())
+            return int(np.flatnonzero(bound == best)[0]), best
+        rows = np.argpartition(-bound, size)[:size]
+        threshold = float(bound[rows].min())  # no row outside `rows` has a larger stale bound
+        stale = rows[(fresh[rows] < len(centres)) & (bound[rows] >= 0)]
+        if len(stale):
+            _refresh(X, squared_norms, centres, bound, fresh, stale)
+        best = float(bound[rows].max())
+        if best > threshold:
+            winners = rows[bound[rows] == best]
+            return int(winners.min()), best
+        size *= 4
 
 
 def _checked_selected(selected: Iterable[int], n_rows: int) -> list[int]:
@@ -92,18 +144,6 @@ def _checked_selected(selected: Iterable[int], n_rows: int) -> list[int]:
     return chosen
 
 
-def _distances(X, squared_norms, rows, centre) -> np.ndarray:
-    """L2 distances from X[rows] (all rows when rows is None) to X[centre]: one product."""
-    point = X[centre]
-    if rows is None:
-        squared = squared_norms - 2.0 * (X @ point) + squared_norms[centre]
-    else:
-        squared = squared_norms[rows] - 2.0 * (X[rows] @ point) + squared_norms[centre]
-    # Cancellation can leave tiny negatives for (near-)duplicate rows.
-    np.maximum(squared, 0.0, out=squared)
-    return np.sqrt(squared, out=squared)
-
-
 def _assign_to_selected(X, squared_norms, selected: np.ndarray, nearest, owner) -> None:
     """Nearest selected centre of every row, a block of rows at a time (no N x S matrix)."""
     centre_points = X[selected]  # (S, d)
@@ -116,31 +156,3 @@ def _assign_to_selected(X, squared_norms, selected: np.ndarray, nearest, owner) 
         nearest[block] = np.sqrt(np.maximum(squared[np.arange(len(best)), best], 0.0))
     nearest[selected] = -1.0
     owner[selected] = np.arange(len(selected))
-
-
-def _add_centre(X, squared_norms, centres: list[int], centre: int, nearest, owner) -> None:
-    position = len(centres)
-    if centres:
-        # d(owner centre, new centre) for every existing centre: a small (C, d) product.
-        to_new = _distances(X, squared_norms, np.asarray(centres), centre)  # (C,)
-        # Rows that the new centre may bring closer; a small margin keeps rounding from skipping one.
-        reachable = to_new[owner] < 2.0 * nearest * (1 + 1e-5) + 1e-6
-        share = np.count_nonzero(reachable) / len(nearest)
-    else:
-        reachable, share = None, 1.0
-    if share == 0:
-        pass
-    elif share > _GATHER_SHARE:
-        distance = _distances(X, squared_norms, None, centre)
-        closer = distance < nearest
-        nearest[closer] = distance[closer]
-        owner[closer] = position
-    else:
-        rows = np.flatnonzero(reachable)
-        distance = _distances(X, squared_norms, rows, centre)
-        closer = distance < nearest[rows]
-        nearest[rows[closer]] = distance[closer]
-        owner[rows[closer]] = position
-    nearest[centre] = -1.0
-    owner[centre] = position
-    centres.append(centre)
