@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import subprocess
 import tempfile
 from collections import Counter
@@ -21,8 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flywheel.evaluation import prompts
-from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, Judgement, RunPromotion
+from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, RunPromotion
 from flywheel.evaluation.scoring import DIMENSIONS
 
 logger = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def _answers_from_model(candidate: Candidate, items: list[EvalItem]) -> int:
                    "--max-new-tokens", str(settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS),
                    "--batch-size", str(settings.FLYWHEEL_EVAL_BATCH_SIZE), "--reference-loss"]
         completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True,
-                                   env={**__import__("os").environ, "TOKENIZERS_PARALLELISM": "false"})
+                                   env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
         if completed.returncode != 0:
             raise GenerationUnavailable(f"training generate failed ({completed.returncode}): "
                                         f"{completed.stderr.strip()[-1000:]}")

@@ -89,7 +89,6 @@ def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offli
 
 def test_an_evaluation_started_from_the_page_is_a_gpu_job(client, engineer, judge, items_file,
                                                            django_capture_on_commit_callbacks):
-    from flywheel.jobs.models import Job
 
     eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
     client.force_login(engineer)
