@@ -35,6 +35,7 @@ def dashboard_figures(*, days: int = 30) -> dict:
     totals = {k: v or 0 for k, v in totals.items()}
     rated = totals["thumbs_up"] + totals["thumbs_down"]
     return {
+        "model_versions": model_versions_online_and_offline(),
         "totals": totals,
         "thumbs_up_rate": round(totals["thumbs_up"] / rated, 3) if rated else None,
         "volume_chart": line_chart(labels, volume, y_title="per day"),
@@ -43,3 +44,16 @@ def dashboard_figures(*, days: int = 30) -> dict:
     }
 
 
+
+
+def model_versions_online_and_offline() -> list[dict]:
+    """Per model version, the online thumbs-up rate (all days rolled up) beside its latest
+    offline evaluation (flywheel.evaluation: the version evaluated as `endpoint:<version>`)."""
+    from flywheel.evaluation.selectors import model_version_evaluations
+
+    rows = (DailyStats.objects.exclude(model_version="").values("model_version")
+            .annotate(up=Sum("thumbs_up"), down=Sum("thumbs_down")).order_by("model_version"))
+    online = {row["model_version"]: (row["up"] or 0, row["down"] or 0) for row in rows}
+    offline = model_version_evaluations(versions=list(online))
+    return [{"version": version, "rated": up + down, "thumbs_up_rate": round(up / (up + down), 3) if up + down else None,
+             "evaluation": offline.get(version)} for version, (up, down) in online.items()]

@@ -136,3 +136,21 @@ def judge_human_agreement(*, evaluation: Evaluation) -> dict:
     return {"items": len(both), "kappa": None if kappa is None else round(kappa, 3),
             "agreement": round(sum(judged[i]["outcome"] == human[i] for i in both) / len(both), 3) if both else None,
             "pending": HumanComparison.objects.filter(evaluation=evaluation, winner="").count()}
+
+
+def model_version_evaluations(*, versions: list[str]) -> dict[str, dict]:
+    """{model version: its latest finished evaluation as `endpoint:<version>` (the model served
+    under that name)}: mode, mean usability over task types (judge) or mean reference metric
+    (offline), win rate, and the evaluation id."""
+    latest: dict[str, dict] = {}
+    specs = {f"endpoint:{version}": version for version in versions}
+    for evaluation in (Evaluation.objects.filter(candidate__in=specs, status=Evaluation.Status.DONE)
+                       .order_by("-finished_at", "-id")):
+        version = specs[evaluation.candidate]
+        if version in latest:
+            continue
+        values = [v for v in (evaluation.summary.get("usability") or {}).values() if v is not None]
+        latest[version] = {"id": evaluation.id, "mode": evaluation.mode,
+                           "score": round(sum(values) / len(values), 2) if values else None,
+                           "win_rate": evaluation.summary.get("win_rate")}
+    return latest

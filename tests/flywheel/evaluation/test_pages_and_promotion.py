@@ -118,3 +118,18 @@ def test_a_regression_opens_the_nearest_training_samples_of_the_runs_dataset_ver
     page = client.get(reverse("evaluation:regression", args=[evaluated.id, math_item.id])).content.decode()
     nearest = page[page.index('id="nearest"'):]
     assert nearest.index("What is 6 times 7 exactly?") < nearest.index("Tell me about tulips in spring.")
+
+
+def test_the_dashboard_shows_each_model_versions_offline_evaluation_beside_its_thumbs_up_rate(client, engineer,
+                                                                                              evaluated):
+    import datetime
+
+    from flywheel.dashboard.models import DailyStats
+
+    DailyStats.objects.create(day=datetime.date.today(), model_version=NEW, thumbs_up=3, thumbs_down=1)
+    DailyStats.objects.create(day=datetime.date.today(), model_version="never-evaluated", thumbs_up=1)
+    client.force_login(engineer)
+    page = client.get(reverse("dashboard:index")).content.decode()
+    table = page[page.index('id="model-versions"'):]
+    assert "0.75" in table and f'href="/evaluations/{evaluated.id}/"' in table and "usability 4.0" in table
+    assert "not evaluated" in table
