@@ -1,5 +1,9 @@
 """Chart.js configs of a run (built on the server; static/js/app.js draws them and, while the
-run is live, fetches them again every 2 s from the chart endpoint)."""
+run is live, fetches them again every 2 s from the chart endpoint).
+
+A run with a plan of stages logs its steps across the whole plan; `data.stageBoundaries`
+([{step, stage}], the first step of every stage after the first) travels with the data, so a
+live refresh brings new boundaries too, and static/js/runs.js draws them as dashed lines."""
 
 from __future__ import annotations
 
@@ -24,8 +28,14 @@ def _thinned(rows: list[dict]) -> list[dict]:
 
 
 def run_chart(*, run: TrainingRun, name: str) -> dict:
-    rows = _thinned(list(RunMetric.objects.filter(run=run, kind="train").order_by("step")
-                         .values("step", "loss", "lr", "tokens_per_s", "channels")))
+    every = list(RunMetric.objects.filter(run=run, kind="train").order_by("step")
+                 .values("step", "loss", "lr", "tokens_per_s", "channels", "stage"))
+    boundaries = stage_boundaries(every)
+    rows = _thinned(every)
+    kept = {row["step"] for row in rows}
+    # A boundary's step stays on the axis even when thinning would drop it.
+    rows = sorted([*rows, *(row for row in every if row["step"] in {b["step"] for b in boundaries} - kept)],
+                  key=lambda row: row["step"])
     steps = [row["step"] for row in rows]
     if name == "loss":
         series = {ALL_TURNS: [row["loss"] for row in rows]}
@@ -48,5 +58,17 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
                             x_title="step")
     else:
         raise ValueError(f"unknown chart {name!r}")
+    config["data"]["stageBoundaries"] = boundaries
     config["live"] = not run.is_finished
     return config
+
+
+def stage_boundaries(rows: list[dict]) -> list[dict]:
+    """The first logged step of every stage after the first, with the stage's name."""
+    boundaries, previous = [], None
+    for row in rows:
+        stage = row.get("stage") or ""
+        if previous is not None and stage != previous:
+            boundaries.append({"step": row["step"], "stage": stage})
+        previous = stage
+    return boundaries

@@ -4,8 +4,8 @@ what it writes into the database, honour cancel, and finish.
 Re-running the job is how a run survives a killed worker: the job's lease runs out, the
 sweeper hands it to the next gpu worker, and this code starts the trainer again with
 `resume: "auto"`, which continues from the latest complete checkpoint. Everything here is
-idempotent for that reason: the data files are written once per dataset version (checked by
-a marker), config.json is rewritten identically, and metrics are upserted by (run, kind, step)
+idempotent for that reason: the data files are written once per dataset version or plan
+(checked by a marker), config.json is rewritten identically, and metrics are upserted by (run, kind, step)
 from the start of metrics.jsonl.
 
 The trainer dies with the worker: it runs in the worker's process group (a kill of the group
@@ -24,6 +24,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 from django.conf import settings
 from django.db.models import F
@@ -31,10 +32,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE, atomic_writer
 
-from flywheel.datasets.exports import export_lines
+from flywheel.datasets.exports import FORMATS, export_lines
+from flywheel.datasets.models import DatasetSample, DatasetVersion
 from flywheel.jobs.registry import JobCancelled, PermanentJobError, RetryableJobError
 from flywheel.runs.metrics_tail import MetricsTail, log_tail
 from flywheel.runs.models import TrainingRun
+from flywheel.runs.plans import DEFAULT_DMT_SHARE, plan_stages, stage_samples
+from flywheel.runs.selectors import plan_pool
 
 logger = logging.getLogger(__name__)
 
@@ -69,22 +73,77 @@ def _write_atomically(path: Path, lines) -> int:
     return count
 
 
+def _data_key(run: TrainingRun) -> str:
+    """What the data files are made of: the versions' content hashes and the plan."""
+    if not run.plan:
+        return run.dataset_version.content_hash
+    hashes = dict(DatasetVersion.objects.filter(id__in=run.plan["versions"]).values_list("id", "content_hash"))
+    return json.dumps({"versions": [hashes.get(v) for v in run.plan["versions"]],
+                       **{key: run.plan.get(key) for key in ("strategy", "specialist_task_types", "dmt_k", "seed")}},
+                      sort_keys=True)
+
+
+def _plan_lines(version_ids: list[int], split: str, wanted: set[str] | None = None) -> Iterator[str]:
+    """The versions' SFT conversations of a split as the trainer reads them, each content hash
+    once; only those in `wanted` when given. Read a page at a time."""
+    convert = FORMATS["openai"][1]
+    seen: set[str] = set()
+    for version_id in version_ids:
+        rows = DatasetSample.objects.filter(version_id=version_id, kind="sft", split=split)
+        after = -1
+        while True:
+            page = list(rows.filter(position__gt=after).order_by("position")[:500])
+            if not page:
+                break
+            after = page[-1].position
+            for sample in page:
+                if sample.sample_hash in seen or (wanted is not None and sample.sample_hash not in wanted):
+                    continue
+                seen.add(sample.sample_hash)
+                yield json.dumps(convert(sample), ensure_ascii=False) + "\n"
+
+
+def _write_plan_data(run: TrainingRun, run_dir: Path) -> dict:
+    """One train file per stage of the plan (train.jsonl for a plan of one stage), eval.jsonl
+    from the versions' eval splits; returns the marker's counts."""
+    plan, versions = run.plan, run.plan["versions"]
+    pool = plan_pool(version_ids=versions)
+    stages = plan_stages(plan["strategy"], plan["specialist_task_types"], plan.get("dmt_k", DEFAULT_DMT_SHARE))
+    written = []
+    for number, stage in enumerate(stages, start=1):
+        hashes = {s.sample_hash for s in stage_samples(pool, stage, plan["specialist_task_types"], plan.get("seed", 0))}
+        name = TRAIN_FILE if len(stages) == 1 else f"train-{number}-{stage.name}.jsonl"
+        written.append({"name": stage.name, "data": name,
+                        "train": _write_atomically(run_dir / name, _plan_lines(versions, "train", hashes))})
+    evaluation = _write_atomically(run_dir / EVAL_FILE, _plan_lines(versions, "eval"))
+    return {"stages": written, "train": sum(stage["train"] for stage in written), "eval": evaluation}
+
+
 def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> dict:
-    """train.jsonl / eval.jsonl from the dataset version (once) and config.json (every launch)."""
+    """The data files from the dataset version or the plan's versions (once) and config.json
+    (every launch). A plan of several stages gets one train file per stage and `stages` in the
+    config; every stage is evaluated on the same eval.jsonl, so its channels show what becomes
+    of the skills earlier stages taught."""
     run_dir.mkdir(parents=True, exist_ok=True)
     version = run.dataset_version
     marker_path = run_dir / DATA_MARKER
     marker = json.loads(marker_path.read_text()) if marker_path.is_file() else {}
-    if marker.get("content_hash") != version.content_hash:
-        train = _write_atomically(run_dir / TRAIN_FILE, export_lines(version=version, format_name="openai", split="train"))
-        evaluation = _write_atomically(run_dir / EVAL_FILE, export_lines(version=version, format_name="openai", split="eval"))
-        if evaluation == 0:
+    key = _data_key(run)
+    if marker.get("data_key", marker.get("content_hash")) != key:
+        if run.plan:
+            counts = _write_plan_data(run, run_dir)
+        else:
+            counts = {"train": _write_atomically(run_dir / TRAIN_FILE, export_lines(version=version, format_name="openai",
+                                                                                      split="train")),
+                      "eval": _write_atomically(run_dir / EVAL_FILE, export_lines(version=version, format_name="openai",
+                                                                                     split="eval"))}
+        if counts["eval"] == 0:
             (run_dir / EVAL_FILE).unlink()
-        marker = {"version_id": version.id, "content_hash": version.content_hash, "train": train, "eval": evaluation}
+        marker = {"version_id": version.id, "content_hash": version.content_hash, "data_key": key, **counts}
         _write_atomically(marker_path, [json.dumps(marker)])
+    stages = marker.get("stages") or []
     config = {
         "model": run.base_model_path,
-        "data": TRAIN_FILE,
         "output": ".",
         # The dataset carries a train flag on every assistant message; they decide.
         "supervise": "flagged",
@@ -92,6 +151,10 @@ def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> di
         "log_every": 1,
         **run.hyperparameters,
     }
+    if len(stages) > 1:
+        config["stages"] = [{"name": stage["name"], "data": stage["data"]} for stage in stages]
+    else:
+        config["data"] = TRAIN_FILE
     if marker.get("eval"):
         config["eval_data"] = EVAL_FILE
     if _uses_deepspeed(run, processes):
@@ -122,12 +185,17 @@ def trainer_command(run_dir: Path, processes: int) -> tuple[list[str], str]:
     return [settings.FLYWHEEL_TRAIN_PYTHON, *trainer], "python"
 
 
-def expected_total_steps(run: TrainingRun, train_conversations: int, processes: int) -> int | None:
+def expected_total_steps(run: TrainingRun, train_conversations: int | list[int], processes: int) -> int | None:
+    """Steps of the run: of its one stage, or the sum over its plan's stages (each stage takes
+    the run's epochs or max_steps)."""
+    stages = train_conversations if isinstance(train_conversations, list) else [train_conversations]
     hyperparameters = run.hyperparameters
     if hyperparameters.get("max_steps"):
-        return int(hyperparameters["max_steps"])
+        return int(hyperparameters["max_steps"]) * len(stages)
     global_batch = hyperparameters.get("micro_batch_size", 1) * hyperparameters.get("grad_accum", 1) * processes
-    return hyperparameters.get("epochs", 1) * math.ceil(train_conversations / global_batch) if train_conversations else None
+    if not all(stages):
+        return None
+    return sum(hyperparameters.get("epochs", 1) * math.ceil(count / global_batch) for count in stages)
 
 
 # --- the trainer process ----------------------------------------------------------------------
@@ -231,7 +299,8 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
     stop_stale_trainer(run_dir)
     (run_dir / RESULT_FILE).unlink(missing_ok=True)
     command, launcher = trainer_command(run_dir, processes)
-    total = expected_total_steps(run, marker.get("train", 0), processes)
+    counts = [stage["train"] for stage in marker["stages"]] if len(marker.get("stages") or []) > 1 else marker.get("train", 0)
+    total = expected_total_steps(run, counts, processes)
     TrainingRun.objects.filter(id=run.id).update(
         status=TrainingRun.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()), launches=F("launches") + 1,
         launcher=launcher, processes=processes, total_steps=total, error="", finished_at=None)
@@ -265,6 +334,11 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
     if exit_code == 0 and result.get("status") == "cancelled":
         _finish(run, tail, run_dir, TrainingRun.Status.CANCELLED)
         raise JobCancelled()
+    if exit_code == 0 and result.get("status") == "stopped":
+        # --stop-on-alert: the trainer ended cleanly on a health alert; the run failed, with the alert as the reason.
+        reason = f"stopped by a health alert: {result.get('stop_reason')}"
+        _finish(run, tail, run_dir, TrainingRun.Status.FAILED, error=reason)
+        raise PermanentJobError(reason)
     error = result.get("error") or log_tail(run_dir / LOG_FILE, 5) or f"the trainer exited with status {exit_code}"
     if exit_code is not None and exit_code < 0:
         # Killed by a signal (the OOM killer, a node drain): another attempt resumes from the checkpoint.

@@ -8,6 +8,7 @@ from training.contract import is_model_directory
 from flywheel.datasets.models import DatasetVersion
 from flywheel.runs.conf import model_roots
 from flywheel.runs.hyperparameters import DISTRIBUTED, SETTINGS, defaults, suggested_epochs
+from flywheel.runs.plans import DEFAULT_DMT_SHARE, DMT_SHARES, STRATEGIES
 
 
 class VersionSelect(forms.Select):
@@ -51,10 +52,28 @@ def model_directories(limit: int = 50) -> list[str]:
     return found[:limit]
 
 
+PLAN_FIELDS = ("strategy", "dataset_version", "other_versions", "specialist_task_types", "dmt_k")
+
+
 class RunForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
+    strategy = forms.ChoiceField(choices=list(STRATEGIES.items()), initial="multi_task", required=False,
+                                 help_text="How several kinds of data are trained: all at once, or in stages, each "
+                                           "from the previous stage's weights with a fresh optimizer and schedule.")
     dataset_version = forms.TypedChoiceField(coerce=int, help_text="The run trains on its train split and evaluates "
                                                                    "on its eval split.")
+    other_versions = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, label="More dataset versions",
+        help_text="Their conversations join the pool (a conversation in two versions counts once), e.g. a specialist "
+                  "set built on its own.")
+    specialist_task_types = forms.CharField(
+        required=False, max_length=500, label="Specialist task types",
+        help_text="Comma-separated, in training order (code, math); every other task type of the pool is the general "
+                  "set. Needed by every strategy but multi-task.")
+    dmt_k = forms.ChoiceField(choices=[(share, share) for share in DMT_SHARES], initial=DEFAULT_DMT_SHARE, required=False,
+                              label="DMT share k", help_text="DMT only: the share of each specialist task type mixed into "
+                                                             "the general stage, so the model recalls those skills.")
+    plan_key = forms.CharField(required=False, widget=forms.HiddenInput)
     base_model_path = forms.CharField(max_length=1024, help_text="A Hugging Face model directory with a tokenizer and a "
                                                                  "chat template, under the model directories.",
                                       widget=forms.TextInput(attrs={"list": "model-directories", "autocomplete": "off"}))
@@ -69,6 +88,7 @@ class RunForm(forms.Form):
             (v.id, f"v{v.id} {v.name or v.short_hash} — {v.train_count} train / {v.eval_count} eval") for v in versions]
         self.fields["dataset_version"].widget = VersionSelect(choices=self.fields["dataset_version"].choices,
                                                               train_counts=counts)
+        self.fields["other_versions"].choices = self.fields["dataset_version"].choices
         initial = defaults(train_conversations=version.train_count if version else None)
         for setting in SETTINGS:
             self.fields[setting.name] = _field(setting)
@@ -76,5 +96,23 @@ class RunForm(forms.Form):
         if version is not None:
             self.fields["dataset_version"].initial = version.id
 
+    def clean_specialist_task_types(self) -> list[str]:
+        text = self.cleaned_data.get("specialist_task_types") or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
     def hyperparameters(self) -> dict:
         return {s.name: self.cleaned_data.get(s.name) for s in SETTINGS}
+
+    def plan_arguments(self) -> dict:
+        """The keyword arguments of the plan (run_plan and training_run_create take them)."""
+        data = self.cleaned_data
+        return {"strategy": data.get("strategy") or "multi_task", "other_version_ids": [v for v in data.get("other_versions") or []
+                                                                    if v != data["dataset_version"]],
+                "specialist_task_types": data.get("specialist_task_types") or [],
+                "dmt_k": data.get("dmt_k") or DEFAULT_DMT_SHARE}
+
+    def plan_fields(self):
+        return [self[name] for name in PLAN_FIELDS]
+
+    def setting_fields(self):
+        return [field for field in self if field.name not in (*PLAN_FIELDS, "plan_key")]

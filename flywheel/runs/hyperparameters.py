@@ -58,6 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("seed", "Seed", 42, "Seeds the data order and every random number.", "int"),
     Setting("gradient_checkpointing", "Gradient checkpointing", False, "Recompute activations in the backward pass: "
             "less memory, about a third slower.", "bool"),
+    Setting("stop_on_alert", "Stop on a health alert", False, "End the run at the first health alert (a loss that keeps "
+            "rising, NaN, a gradient-norm spike, a first loss above a uniform guess, a diverging task type): those mean a "
+            "bug in the training setup, not hard data. Alerts show on the run page either way.", "bool"),
+    Setting("lora_r", "LoRA rank", 0, "0 trains every weight. 8-64 trains low-rank adapters instead (peft), so a 7B "
+            "model fits one GPU; the final model is merged into plain weights.", "int"),
+    Setting("lora_alpha", "LoRA alpha", 16.0, "Adapter scaling numerator (the update is scaled by alpha / rank); "
+            "twice the rank is usual."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

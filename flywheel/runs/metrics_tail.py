@@ -4,23 +4,23 @@
 A `resumed` line says the trainer restarted from a checkpoint at that step: rows of later
 steps are deleted there, and the lines that follow write them again (the same rule as
 `training.contract.read_metrics`). Reading the file again from the start therefore always ends
-in the same rows.
+in the same rows. `alert` lines (the trainer's health alerts) are kept on the run, the same
+rule dropping those of steps trained again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
-from training.contract import METRICS_FILE, complete_checkpoints
+from training.contract import METRICS_FILE, checkpoint_position, complete_checkpoints
 
 from flywheel.runs.models import RunMetric, TrainingRun
 
 logger = logging.getLogger(__name__)
-TRAIN_FIELDS = ["loss", "lr", "tokens_per_s", "padding_ratio", "grad_norm", "epoch", "channels", "logged_at"]
-_STEP = re.compile(r"step-(\d+)$")
+TRAIN_FIELDS = ["loss", "lr", "tokens_per_s", "padding_ratio", "grad_norm", "epoch", "channels", "logged_at", "stage"]
+ALERT_FIELDS = ("step", "stage", "alert", "message", "channel", "value", "threshold", "time")
 
 
 def _number(value) -> float | None:
@@ -48,6 +48,7 @@ class MetricsTail:
         self.path = run_dir / METRICS_FILE
         self.offset = 0
         self.channels: set[str] = set()
+        self.alerts: list[dict] = []
         self.skipped_lines = 0
 
     def read(self) -> int:
@@ -85,6 +86,9 @@ class MetricsTail:
                 self._flush(pending)
                 pending = {}
                 RunMetric.objects.filter(run_id=self.run_id, step__gt=step).delete()
+                self.alerts = [alert for alert in self.alerts if alert["step"] <= step]
+            elif kind == "alert":
+                self.alerts.append({key: record[key] for key in ALERT_FIELDS if key in record})
             elif kind == "train":
                 channels = record.get("channels") or {}
                 self.channels.update(channels)
@@ -92,13 +96,14 @@ class MetricsTail:
                     run_id=self.run_id, kind="train", step=step, loss=_number(record.get("loss")), lr=_number(record.get("lr")),
                     tokens_per_s=_number(record.get("tokens_per_s")), padding_ratio=_number(record.get("padding_ratio")),
                     grad_norm=_number(record.get("grad_norm")), epoch=_number(record.get("epoch")), channels=channels,
-                    logged_at=_number(record.get("time")))
+                    logged_at=_number(record.get("time")), stage=str(record.get("stage") or "")[:64])
             elif kind == "eval":
                 channels = record.get("eval_channels") or {}
                 self.channels.update(channels)
                 pending[("eval", step)] = RunMetric(run_id=self.run_id, kind="eval", step=step,
                                                     loss=_number(record.get("eval_loss")), channels=channels,
-                                                    logged_at=_number(record.get("time")))
+                                                    logged_at=_number(record.get("time")),
+                                                    stage=str(record.get("stage") or "")[:64])
         self._flush(pending)
 
     def _flush(self, pending: dict) -> None:
@@ -109,8 +114,8 @@ class MetricsTail:
     def checkpoints(self) -> list[dict]:
         found = []
         for path in complete_checkpoints(self.run_dir):
-            match = _STEP.search(path.name)
-            found.append({"step": int(match.group(1)) if match else None, "path": str(path)})
+            _, stage, step = checkpoint_position(path)
+            found.append({"step": step, "stage": stage, "path": str(path)})
         return found
 
     def run_fields(self) -> dict:
@@ -120,7 +125,7 @@ class MetricsTail:
         first = train.order_by("step").values("loss").first()
         last_eval = RunMetric.objects.filter(run_id=self.run_id, kind="eval").order_by("-step").values("loss").first()
         fields = {"current_step": last["step"] if last else 0, "last_loss": last["loss"] if last else None,
-                  "first_loss": first["loss"] if first else None, "checkpoints": self.checkpoints()}
+                  "first_loss": first["loss"] if first else None, "checkpoints": self.checkpoints(), "alerts": self.alerts}
         if last_eval is not None:
             fields["eval_loss"] = last_eval["loss"]
         if self.channels:

@@ -23,6 +23,9 @@ class TrainingRun(models.Model):
     dataset_version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT, related_name="runs")
     base_model_path = models.CharField(max_length=1024)
     hyperparameters = models.JSONField(default=dict, help_text="The trainer's config fields chosen for this run.")
+    plan = models.JSONField(default=dict, blank=True, help_text="Training strategy over dataset versions: strategy, "
+                            "versions, specialist task types, DMT share and the stages it gave (flywheel/runs/plans.py); "
+                            "empty: one stage on the dataset version.")
     distributed = models.CharField(max_length=16, default="auto", help_text="auto, ddp or zero2 (with several GPUs).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -37,7 +40,8 @@ class TrainingRun(models.Model):
     last_loss = models.FloatField(null=True, blank=True)
     eval_loss = models.FloatField(null=True, blank=True)
     channels = models.JSONField(default=list, blank=True, help_text="Task types reported as loss channels.")
-    checkpoints = models.JSONField(default=list, blank=True, help_text="[{step, path}] complete checkpoints on disk.")
+    checkpoints = models.JSONField(default=list, blank=True, help_text="[{step, stage, path}] complete checkpoints on disk.")
+    alerts = models.JSONField(default=list, blank=True, help_text="The trainer's health alerts (metrics.jsonl alert lines).")
     resumed_from = models.CharField(max_length=1024, blank=True)
     log_tail = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="The trainer's result.json.")
@@ -83,6 +87,7 @@ class RunMetric(models.Model):
     grad_norm = models.FloatField(null=True, blank=True)
     epoch = models.FloatField(null=True, blank=True)
     channels = models.JSONField(default=dict, blank=True, help_text="{task type: loss}")
+    stage = models.CharField(max_length=64, blank=True, help_text="The stage of the run's plan this step belongs to.")
     logged_at = models.FloatField(null=True, blank=True, help_text="Unix time the trainer wrote the line.")
 
     class Meta:

@@ -16,6 +16,8 @@ from flywheel.jobs.services import job_cancel, job_create
 from flywheel.runs.conf import model_roots
 from flywheel.runs.hyperparameters import DISTRIBUTED, hyperparameters_clean
 from flywheel.runs.models import TrainingRun
+from flywheel.runs.plans import DEFAULT_DMT_SHARE
+from flywheel.runs.selectors import run_plan
 
 NAME_MAX = 120
 
@@ -46,9 +48,12 @@ def base_model_check(path: str) -> str:
 
 
 def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperparameters: dict,
-                        distributed: str = "auto", name: str = "", user=None) -> TrainingRun:
+                        distributed: str = "auto", name: str = "", user=None, strategy: str = "multi_task",
+                        other_version_ids: list[int] | None = None, specialist_task_types: list[str] | None = None,
+                        dmt_k: str = DEFAULT_DMT_SHARE) -> TrainingRun:
     """Check everything the trainer would refuse, record the run and queue its job on the gpu
-    queue. ValueError: nothing was created."""
+    queue. A strategy other than multi-task on one version makes a plan of stages over the
+    versions (flywheel/runs/plans.py). ValueError: nothing was created."""
     version = DatasetVersion.objects.filter(id=dataset_version_id).first()
     if version is None:
         raise ValueError(f"there is no dataset version {dataset_version_id}")
@@ -56,18 +61,20 @@ def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperp
         raise ValueError(f"dataset v{version.id} has no training conversation (it holds only preference pairs)")
     if distributed not in dict(DISTRIBUTED):
         raise ValueError(f"distributed must be one of {', '.join(dict(DISTRIBUTED))}")
+    plan = run_plan(strategy=strategy, version_ids=[version.id, *(other_version_ids or [])],
+                    specialist_task_types=list(specialist_task_types or []), dmt_k=dmt_k)
     model = base_model_check(base_model_path)
     clean = hyperparameters_clean(hyperparameters)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             name=name.strip()[:NAME_MAX], dataset_version=version, base_model_path=model, hyperparameters=clean,
-            distributed=distributed, created_by=user if getattr(user, "is_authenticated", False) else None)
+            plan=plan or {}, distributed=distributed, created_by=user if getattr(user, "is_authenticated", False) else None)
         run.run_dir = str(Path(settings.FLYWHEEL_RUNS_DIR) / f"run-{run.id}")
         run.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
         run.save(update_fields=["run_dir", "job"])
         audit_record(actor=user, action="run.create", target_type="training_run", target_id=run.id,
                      detail={"dataset_version": version.id, "base_model": model, "hyperparameters": clean,
-                             "distributed": distributed})
+                             "distributed": distributed, "plan": {k: v for k, v in (plan or {}).items() if k != "stages"}})
     return run
 
 

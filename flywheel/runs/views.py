@@ -13,7 +13,7 @@ from flywheel.datasets.models import DatasetVersion
 from flywheel.runs.charts import CHARTS, run_chart
 from flywheel.runs.forms import RunForm, model_directories
 from flywheel.runs.hyperparameters import SMALL_VERTICAL_SET
-from flywheel.runs.selectors import run_detail, runs_page
+from flywheel.runs.selectors import run_detail, run_plan, runs_page
 from flywheel.runs.services import training_run_cancel, training_run_create, training_run_resume
 from flywheel.ui.paging import page_key
 
@@ -36,27 +36,44 @@ def run_new(request):
     version_id = request.GET.get("version", "")
     version = DatasetVersion.objects.filter(id=int(version_id)).first() if version_id.isdigit() else None
     form = RunForm(request.POST or None, version=version)
+    plan, plan_notice = None, ""
     if request.method == "POST" and form.is_valid():
+        arguments = form.plan_arguments()
         try:
-            run = training_run_create(
-                dataset_version_id=form.cleaned_data["dataset_version"], base_model_path=form.cleaned_data["base_model_path"],
-                hyperparameters=form.hyperparameters(), distributed=form.cleaned_data["distributed"],
-                name=form.cleaned_data["name"], user=request.user)
+            plan = run_plan(strategy=arguments["strategy"],
+                            version_ids=[form.cleaned_data["dataset_version"], *arguments["other_version_ids"]],
+                            specialist_task_types=arguments["specialist_task_types"], dmt_k=arguments["dmt_k"])
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
-            flash.success(request, f"Run #{run.id} is queued for a gpu worker.")
-            return redirect("runs:detail", run_id=run.id)
+            # A plan of stages is launched only once its stages have been shown (and not changed since).
+            unseen = plan is not None and form.cleaned_data.get("plan_key") != plan["key"]
+            if "preview" not in request.POST and not unseen:
+                try:
+                    run = training_run_create(
+                        dataset_version_id=form.cleaned_data["dataset_version"],
+                        base_model_path=form.cleaned_data["base_model_path"], hyperparameters=form.hyperparameters(),
+                        distributed=form.cleaned_data["distributed"], name=form.cleaned_data["name"], user=request.user,
+                        **arguments)
+                except ValueError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    flash.success(request, f"Run #{run.id} is queued for a gpu worker.")
+                    return redirect("runs:detail", run_id=run.id)
+            elif unseen and "preview" not in request.POST:
+                plan_notice = "Here is the plan these choices give: check its stages, then launch."
     return render(request, "runs/new.html", {"form": form, "model_directories": model_directories(),
-                                             "small_set": SMALL_VERTICAL_SET})
+                                             "small_set": SMALL_VERTICAL_SET, "plan": plan, "plan_notice": plan_notice})
 
 
 CHART_TITLES = {"loss": "Loss per task type", "lr": "Learning rate", "throughput": "Throughput"}
 
 
 def _context(run) -> dict:
-    return {"run": run, "charts": [{"name": name, "title": CHART_TITLES[name], "element_id": f"run-{name}-chart",
-                                    "config": run_chart(run=run, name=name)} for name in CHARTS]}
+    staged = len((run.plan or {}).get("stages") or []) > 1
+    return {"run": run, "charts": [{"name": name, "title": CHART_TITLES[name] + (" across stages" if staged else ""),
+                                    "element_id": f"run-{name}-chart", "config": run_chart(run=run, name=name)}
+                                   for name in CHARTS]}
 
 
 @role_required(STAFF_ROLES)

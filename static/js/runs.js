@@ -1,5 +1,46 @@
+// Training run pages.
+//
+// Stage boundaries: a run trained in stages logs its steps across the whole plan, and its charts'
+// data carry `stageBoundaries` ([{step, stage}]). This Chart.js plugin draws a dashed line before
+// each boundary step with the stage's name. Registered when the script runs (deferred, after
+// Chart.js and before the charts are drawn on DOMContentLoaded).
+(function () {
+  "use strict";
+  if (typeof Chart === "undefined") return;
+  Chart.register({
+    id: "stageBoundaries",
+    afterDatasetsDraw: function (chart) {
+      var marks = (chart.data && chart.data.stageBoundaries) || [];
+      var labels = chart.data.labels || [];
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx, drawn = 0;
+      if (!x || !area) return;
+      ctx.save();
+      ctx.strokeStyle = "#616161";
+      ctx.fillStyle = "#424242";
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([6, 4]);
+      ctx.font = "12px sans-serif";
+      marks.forEach(function (mark) {
+        var index = labels.indexOf(mark.step);
+        if (index < 0) return;
+        var at = x.getPixelForValue(index);
+        var px = index > 0 ? (x.getPixelForValue(index - 1) + at) / 2 : at;
+        ctx.beginPath();
+        ctx.moveTo(px, area.top);
+        ctx.lineTo(px, area.bottom);
+        ctx.stroke();
+        ctx.fillText(mark.stage, px + 4, area.top + 12);
+        drawn += 1;
+      });
+      ctx.restore();
+      chart.canvas.dataset.stageBoundaries = String(drawn);
+    }
+  });
+})();
+
 // The run form: when a dataset version is chosen, suggest the number of epochs for its size
-// (3 for a small vertical set, 1 otherwise) unless the person has typed their own.
+// (3 for a small vertical set, 1 otherwise) unless the person has typed their own; the DMT share
+// only matters to the DMT strategy, and the specialist task types to every staged strategy.
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
@@ -20,5 +61,12 @@
     }
     select.addEventListener("change", function () { suggest(true); });
     suggest(false);  // on load the server's value stands (it may be what was posted)
+
+    var strategy = document.getElementById("id_strategy");
+    function showPlanFields() {
+      var value = strategy ? strategy.value : "multi_task";
+      document.querySelectorAll(".field-dmt_k").forEach(function (el) { el.hidden = value !== "dmt"; });
+    }
+    if (strategy) { strategy.addEventListener("change", showPlanFields); showPlanFields(); }
   });
 })();
