@@ -60,6 +60,7 @@ FEATURE_NAMES = (
     "lex_reply_recent",
     "lex_reply_history",
     "bigram_recent",
+    "asks_about_the_other",
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -103,6 +104,14 @@ _EN_NEW_TOPIC = re.compile(
 _ZH_NEW_TOPIC = re.compile(
     r"^(顺便|另外问|换个话题|换个问题|问个问题|请问|我想问|有个问题|再问|说到|你知道|知道|你听说过|听说过|你看过|看过|"
     r"你听过|听过|有没有|你了解|了解|你喜欢|喜欢|帮我|请帮|能不能帮|我想)"
+)
+# A question about the other person ("do you like ...?", "你平时喜欢...吗"): how chit-chat opens a
+# new subject, at the start of the turn or after a first sentence ("cool . do you ...").
+_ASKS_ABOUT_YOU = re.compile(
+    r"(?:^|[.!?。！？,，]\s*)(?:(?:so|and|but|well)\s+)?(?:(?:do|did|are|were|have|would|can)\s+you\b|"
+    r"(?:what|where|how|which)\s+(?:do|did|are|is|were)\s+(?:you|your)\b|what(?:'s|\s+is)\s+your\b|"
+    r"tell\s+me\s+about\s+(?:you|your)\b)"
+    r"|你(?:平时|喜欢|觉得|是做|有没有|去过|看过|听过|玩过|养|会不会|最喜欢|一般)",
 )
 _GREETING = re.compile(r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|greetings)\b|你好|您好|嗨|哈喽|早上好|晚上好|下午好)")
 _ASKS = re.compile(r"[?？]\s*$|吗\W*$|呢\W*$")
@@ -335,6 +344,7 @@ def turn_features(c: _Conversation, position: int) -> list[float]:
         containment(grams[reply], history_grams) if reply is not None else 0.0,
         # The baseline the classifier is measured against: char-bigram overlap with the last exchange.
         containment(c.bigrams[position], last_exchange),
+        float(bool(_ASKS_ABOUT_YOU.search(lowered))),
     ]
 
 

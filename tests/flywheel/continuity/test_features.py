@@ -78,3 +78,17 @@ def test_an_inserted_turn_is_a_switch_and_the_return_is_left_unlabelled():
 def test_a_leading_system_message_stays_with_the_first_exchange():
     messages = [{"role": "system", "content": "be nice"}] + conversation("q", "a", "q2", "a2")
     assert [len(e) for e in exchanges(messages)] == [3, 2]
+
+
+def test_a_question_about_the_other_person_is_a_chit_chat_topic_cue():
+    _, rows = features_of(conversation("i love cats", "i have two dogs", "cool . what is your favorite season ?"))
+    _, plain = features_of(conversation("i love cats", "i have two dogs", "dogs are great too"))
+    _, chinese = features_of(conversation("我喜欢猫", "我养了两只狗", "你平时喜欢做什么？"))
+    assert value(rows[0], "asks_about_the_other") == 1 and value(plain[0], "asks_about_the_other") == 0
+    assert value(chinese[0], "asks_about_the_other") == 1
+
+
+def test_the_baseline_feature_is_the_char_bigram_overlap_with_the_last_exchange():
+    _, rows = features_of(conversation("北京的故宫", "故宫很大", "故宫门票多少钱"))
+    _, unrelated = features_of(conversation("北京的故宫", "故宫很大", "推荐一首歌"))
+    assert value(rows[0], "bigram_recent") > 0 and value(unrelated[0], "bigram_recent") == 0
