@@ -309,3 +309,45 @@ def test_the_run_page_draws_a_line_where_each_stage_begins_and_lists_the_alerts(
     assert page.locator("#run-alerts li").count() == 2
     assert page.locator("#plan-stages tbody tr").count() == 2
     assert page.problems == []
+
+
+class QuietJob:
+    """The job context the execution service reports to (no job row, never cancelled)."""
+
+    def progress(self, done, total=None, note=""):
+        pass
+
+
+@pytest.fixture
+def overconfident_model(tiny_model):
+    """The tiny model with its output matrix scaled up: its first loss is far above a uniform
+    guess, as when labels are misaligned with the logits."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    target = tiny_model.parent / "overconfident-test"
+    if not (target / "config.json").is_file():
+        shutil.copytree(tiny_model, target, dirs_exist_ok=True)
+        weights = load_file(target / "model.safetensors")
+        weights["lm_head.weight"] = weights["lm_head.weight"] * 300
+        save_file(weights, target / "model.safetensors", metadata={"format": "pt"})
+    return target
+
+
+def test_a_run_stopped_by_a_health_alert_fails_with_the_alert_as_its_reason(small_version, overconfident_model, settings,
+                                                                             tmp_path):
+    from flywheel.jobs.registry import PermanentJobError
+    from flywheel.runs.execution import training_run_execute
+
+    settings.FLYWHEEL_RUNS_DIR = str(tmp_path)
+    settings.FLYWHEEL_TRAIN_POLL_S = 0.2
+    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(overconfident_model),
+                              hyperparameters={**SMALL_RUN, "stop_on_alert": True})
+
+    with pytest.raises(PermanentJobError, match="stopped by a health alert"):
+        training_run_execute(run_id=run.id, ctx=QuietJob())
+
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error.startswith("stopped by a health alert: the first loss")
+    assert [alert["alert"] for alert in run.alerts] == ["first_loss_high"] and run.result["status"] == "stopped"
