@@ -24,7 +24,9 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         {"params": [p for p in parameters if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    # LoRA trains matrices only: an empty group would be dropped by DeepSpeed's ZeRO wrapper and
+    # leave the scheduler with one learning rate too many.
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
 
 
 def warmup_steps_for(config: TrainConfig, total_steps: int) -> int:
