@@ -493,7 +493,8 @@ FLYWHEEL_CONTINUITY_PSEUDO_SHARE = continuity.float(
 # Empty: the threshold tuned on validation data when the model was trained.
 FLYWHEEL_CONTINUITY_THRESHOLD = continuity.float(
     "FLYWHEEL_CONTINUITY_THRESHOLD", None,
-    doc="P(continue) below which a turn is a topic switch; empty: the model version's own")
+    doc="P(continue) below which a turn is a topic switch, for every language; "
+        "empty: the model version's own per-language thresholds")
 if FLYWHEEL_CONTINUITY_THRESHOLD is not None and not 0.0 < FLYWHEEL_CONTINUITY_THRESHOLD < 1.0:
     raise ImproperlyConfigured(f"FLYWHEEL_CONTINUITY_THRESHOLD={FLYWHEEL_CONTINUITY_THRESHOLD} must be between 0 and 1")
 FLYWHEEL_CONTINUITY_REVIEW_BAND = continuity.float(
