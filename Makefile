@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flywheel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install install-test system-test-deps sandbox-deps services bench bench-peers clean
+.PHONY: run test lint install install-test system-test-deps sandbox-deps services bench bench-peers clean
 
 ## run: set up and run the whole loop on demo data (SQLite, in-process jobs), then serve the UI.
 run: install
@@ -17,8 +17,13 @@ run: install
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py demo --serve
 
 ## test: install what tests need, start PostgreSQL and Redis if they are down, run the suite.
-test: install-test services
+test: install-test services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
+
+## lint: ruff's lint rules and formatting (pyproject.toml), as CI checks them.
+lint: install-test
+	$(PY) -m ruff check flywheel training tests bench
+	$(PY) -m ruff format --check flywheel training tests bench
 
 $(PY):
 	$(PYTHON_FOR_VENV) -m venv $(VENV)

@@ -65,8 +65,14 @@ class Peers:
             self.reason = "not installed (run `python bench/setup_peers.py`)"
             return
         self.log = (workdir / "peers.log").open("w")
-        self.process = subprocess.Popen([str(PEERS_PYTHON), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, cwd=workdir)
+        self.process = subprocess.Popen(
+            [str(PEERS_PYTHON), str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            cwd=workdir,
+        )
         self.versions = self.ask({"cmd": "versions"}) or {}
 
     def ask(self, message: dict) -> dict | None:
@@ -96,6 +102,7 @@ def peer_runner(peers: Peers, peer: str, workload: str, **extra):
     def run():
         reply = peers.ask({"cmd": "run", "peer": peer, "workload": workload, **extra})
         return None if reply is None else (reply["seconds"], reply)
+
     return run
 
 
@@ -118,8 +125,9 @@ def alternate(participants: dict, rounds: int) -> tuple[dict, dict]:
 
 def ratio_text(ours: list[float], theirs: list[float]) -> str:
     per_round = sorted(t / o for o, t in zip(ours, theirs))
-    return (f"{statistics.median(theirs) / statistics.median(ours):5.2f}x"
-            f"  (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})")
+    return (
+        f"{statistics.median(theirs) / statistics.median(ours):5.2f}x  (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})"
+    )
 
 
 # --- Flywheel's side -------------------------------------------------------------------------------
@@ -133,8 +141,11 @@ def flywheel_rules(sessions, overrides: dict):
 
     def run():
         start = cpu_seconds()
-        kept = sum(1 for session in inputs for m in evaluate_session(session, ruleset).messages if m.status != "dropped")
+        kept = sum(
+            1 for session in inputs for m in evaluate_session(session, ruleset).messages if m.status != "dropped"
+        )
         return cpu_seconds() - start, {"kept": kept}
+
     return run
 
 
@@ -151,6 +162,7 @@ def flywheel_dedup(workload, threshold: float):
         index = NearDuplicateIndex(threshold)
         removed = [i for i, fp in zip(keep, prints) if index.match_or_add(i, fp) is not None]
         return cpu_seconds() - start, {"removed": removed}
+
     return run
 
 
@@ -166,7 +178,7 @@ def datasketch_dedup(workload, threshold: float):
         shingle_sets = []
         for stream in workload.streams:
             toks = stream.split()
-            grams = {" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {" ".join(toks)}
+            grams = {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {" ".join(toks)}
             shingle_sets.append([g.encode("utf-8") for g in grams])
         signatures = MinHash.bulk(shingle_sets, num_perm=128)
         lsh = MinHashLSH(threshold=threshold, num_perm=128)
@@ -177,6 +189,7 @@ def datasketch_dedup(workload, threshold: float):
             else:
                 lsh.insert(i, signature)
         return cpu_seconds() - start, {"removed": removed}
+
     return run
 
 
@@ -199,8 +212,10 @@ def bench_rules(sessions, peers: Peers, workdir: Path, rounds: int) -> list[str]
         participants["Data-Juicer ops, direct"] = peer_runner(peers, "dj-direct", "rules")
     results, times = alternate(participants, rounds)
     mean_chars = sum(len(m) for m in messages) / len(messages)
-    lines = [f"rule set: {len(messages)} messages ({mean_chars:.0f} chars avg) in {len(sessions)} sessions, "
-             f"{rounds} rounds, messages/s per core (median):"]
+    lines = [
+        f"rule set: {len(messages)} messages ({mean_chars:.0f} chars avg) in {len(sessions)} sessions, "
+        f"{rounds} rounds, messages/s per core (median):"
+    ]
     ours = times["Flywheel, full rule set"]
     for name, seconds in times.items():
         rate = len(messages) / statistics.median(seconds)
@@ -226,15 +241,19 @@ def bench_dedup(workload, peers: Peers, workdir: Path, rounds: int, threshold: f
         participants["datatrove"] = peer_runner(peers, "datatrove", workload.name, n_grams=workload.n)
     results, times = alternate(participants, rounds)
     low = min(workload.planted_jaccard)
-    lines = [f"{workload.name} dedup: {len(workload.items)} items, {workload.planted} planted near-duplicates "
-             f"(reference Jaccard {low:.2f}-1.00), {workload.n}-gram shingles, threshold {threshold}, "
-             f"{rounds} rounds, items/s per core (median):"]
+    lines = [
+        f"{workload.name} dedup: {len(workload.items)} items, {workload.planted} planted near-duplicates "
+        f"(reference Jaccard {low:.2f}-1.00), {workload.n}-gram shingles, threshold {threshold}, "
+        f"{rounds} rounds, items/s per core (median):"
+    ]
     for name, seconds in times.items():
         precision, recall = score(set(results[name]["removed"]), workload.groups)
         rate = len(workload.items) / statistics.median(seconds)
         vs = "" if name == "Flywheel" else "  Flywheel / this: " + ratio_text(times["Flywheel"], seconds)
-        lines.append(f"  {name:20s} {rate:9,.0f}/s  precision {precision:.3f}  recall {recall:.3f}"
-                     f"  ({len(results[name]['removed'])} removed){vs}")
+        lines.append(
+            f"  {name:20s} {rate:9,.0f}/s  precision {precision:.3f}  recall {recall:.3f}"
+            f"  ({len(results[name]['removed'])} removed){vs}"
+        )
     if "datatrove" not in times:
         lines.append(f"  datatrove: {peers.reason or 'failed (see above)'}")
     return lines
@@ -246,15 +265,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000, help="at most this many distinct prompts")
     parser.add_argument("--sessions", type=int, default=10000, help="at most this many sessions")
     parser.add_argument("--rule-messages", type=int, default=6000, help="about this many messages for the rule set")
-    parser.add_argument("--only", choices=["rules", "messages", "sessions"], action="append",
-                        help="run only these workloads (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=["rules", "messages", "sessions"],
+        action="append",
+        help="run only these workloads (repeatable)",
+    )
     args = parser.parse_args()
     import django
 
     django.setup()
-    from django.conf import settings
-
     from cleaning_data import load_sources, message_workload, rule_messages, session_workload
+    from django.conf import settings
 
     sources = load_sources(DATASETS)
     if not sources:
@@ -267,17 +289,28 @@ def main() -> None:
         peers = Peers(workdir)
         print("sources: " + ", ".join(f"{name} {len(s)} sessions" for name, s in sources.items()))
         if peers.process is not None:
-            print("peers: " + ", ".join(f"{k} {v}" for k, v in peers.versions.items())
-                  + f" (bench/.peers-venv); datasketch {version('datasketch')} (project venv)")
+            print(
+                "peers: "
+                + ", ".join(f"{k} {v}" for k, v in peers.versions.items())
+                + f" (bench/.peers-venv); datasketch {version('datasketch')} (project venv)"
+            )
         else:
             print(f"peers Data-Juicer and datatrove: {peers.reason}")
         try:
             if "rules" in only:
                 print("\n".join(bench_rules(rule_messages(sources, args.rule_messages), peers, workdir, args.rounds)))
             if "messages" in only:
-                print("\n".join(bench_dedup(message_workload(sources, args.messages), peers, workdir, args.rounds, threshold)))
+                print(
+                    "\n".join(
+                        bench_dedup(message_workload(sources, args.messages), peers, workdir, args.rounds, threshold)
+                    )
+                )
             if "sessions" in only:
-                print("\n".join(bench_dedup(session_workload(sources, args.sessions), peers, workdir, args.rounds, threshold)))
+                print(
+                    "\n".join(
+                        bench_dedup(session_workload(sources, args.sessions), peers, workdir, args.rounds, threshold)
+                    )
+                )
         finally:
             peers.close()
 

@@ -52,15 +52,18 @@ def load_sources(datasets: Path) -> dict[str, list[list[Turn]]]:
     for name in ("kdconv-film-dev.json.gz", "kdconv-music-dev.json.gz", "kdconv-travel-dev.json.gz"):
         if (datasets / name).exists():
             with gzip.open(datasets / name, "rt", encoding="utf-8") as handle:
-                kdconv += [[(_alternate(i), u["message"], False) for i, u in enumerate(c["messages"])]
-                           for c in json.load(handle)]
+                kdconv += [
+                    [(_alternate(i), u["message"], False) for i, u in enumerate(c["messages"])]
+                    for c in json.load(handle)
+                ]
     if kdconv:
         sources["KdConv (zh)"] = kdconv
     if (datasets / "crosswoz-val.json.gz").exists():
         with gzip.open(datasets / "crosswoz-val.json.gz", "rt", encoding="utf-8") as handle:
             sources["CrossWOZ (zh)"] = [
                 [("user" if m["role"] == "usr" else "assistant", m["content"], False) for m in d["messages"]]
-                for d in json.load(handle).values()]
+                for d in json.load(handle).values()
+            ]
     tiage = []
     for name in ("tiage-train.json.gz", "tiage-dev.json.gz"):
         if (datasets / name).exists():
@@ -90,7 +93,7 @@ def session_stream(turns: list[tuple[str, str]]) -> list[str]:
 def shingles(toks: list[str], n: int) -> set[str]:
     if len(toks) <= n:
         return {" ".join(toks)} if toks else set()
-    return {" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+    return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -177,8 +180,9 @@ def _edit_session(turns: list[tuple[str, str]], rng: random.Random) -> list[tupl
     return turns
 
 
-def _plant(workload: DedupWorkload, base: list, shingle_sets: list[set[str]], edit, rng: random.Random,
-           make_sets) -> None:
+def _plant(
+    workload: DedupWorkload, base: list, shingle_sets: list[set[str]], edit, rng: random.Random, make_sets
+) -> None:
     """Append an edited copy of about PLANT_SHARE of the base items (those that stay at or above
     PLANT_AT_LEAST), then shuffle everything, keeping track of the groups."""
     items = list(base)
@@ -227,8 +231,11 @@ def message_workload(sources: dict, limit: int, seed: int = 9) -> DedupWorkload:
 def session_workload(sources: dict, limit: int, seed: int = 11) -> DedupWorkload:
     """Whole sessions (transcript turns, alternatives left out), thinned, plus planted copies."""
     rng = random.Random(seed)
-    sessions = [[(role, text) for role, text, alternative in s if not alternative and text.strip()]
-                for group in sources.values() for s in group]
+    sessions = [
+        [(role, text) for role, text, alternative in s if not alternative and text.strip()]
+        for group in sources.values()
+        for s in group
+    ]
     sessions = [s for s in sessions if s]
     rng.shuffle(sessions)
     sessions = sessions[:limit]

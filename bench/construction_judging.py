@@ -81,11 +81,19 @@ def position_bias_figures(pairs, rng) -> None:
             two["right"] += pref == 1
     n = len(pairs)
     p1, p2 = one["right"] / one["kept"], two["right"] / two["kept"]
-    print(f"judge: right {ACCURACY:.0%} of the time, answers 'A' blindly {POSITION_BIAS:.0%} of the time, ties {TIE:.0%}")
-    print(f"one order (baseline): kept {one['kept'] / n:.1%} of {n} pairs, direction precision {p1:.3f}, error {1 - p1:.3f}")
-    print(f"two orders combined:  kept {two['kept'] / n:.1%} of {n} pairs, direction precision {p2:.3f}, error {1 - p2:.3f}")
-    print(f"ratio two/one: precision x{p2 / p1:.2f}, wrong pairs kept x{(1 - p2) * two['kept'] / ((1 - p1) * one['kept']):.2f}, "
-          f"error rate x{(1 - p2) / (1 - p1):.2f}")
+    print(
+        f"judge: right {ACCURACY:.0%} of the time, answers 'A' blindly {POSITION_BIAS:.0%} of the time, ties {TIE:.0%}"
+    )
+    print(
+        f"one order (baseline): kept {one['kept'] / n:.1%} of {n} pairs, direction precision {p1:.3f}, error {1 - p1:.3f}"
+    )
+    print(
+        f"two orders combined:  kept {two['kept'] / n:.1%} of {n} pairs, direction precision {p2:.3f}, error {1 - p2:.3f}"
+    )
+    print(
+        f"ratio two/one: precision x{p2 / p1:.2f}, wrong pairs kept x{(1 - p2) * two['kept'] / ((1 - p1) * one['kept']):.2f}, "
+        f"error rate x{(1 - p2) / (1 - p1):.2f}"
+    )
 
 
 def length_bias_figures(pairs, rng) -> None:
@@ -103,8 +111,10 @@ def length_bias_figures(pairs, rng) -> None:
                 winner, loser = (chosen, rejected) if scores[chosen] > scores[rejected] else (rejected, chosen)
                 kept.append((len(winner), len(loser)))
         bias = length_bias(points, kept)
-        print(f"judge length weight {lam}: Spearman(length, score) = {bias['spearman']}, Pearson = {bias['pearson']}, "
-              f"chosen answer longer in {bias['chosen_longer_share']:.1%} of {bias['pairs']} kept pairs")
+        print(
+            f"judge length weight {lam}: Spearman(length, score) = {bias['spearman']}, Pearson = {bias['pearson']}, "
+            f"chosen answer longer in {bias['chosen_longer_share']:.1%} of {bias['pairs']} kept pairs"
+        )
 
 
 def main() -> None:

@@ -65,12 +65,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         old = Path(directory) / "checkout"
         old.mkdir()
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.commit], check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", args.commit], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         conversations, scored = Path(directory) / "in.json", Path(directory) / "out.json"
         conversations.write_text(json.dumps([conv.messages for _, conv in flat], ensure_ascii=False))
-        env = {**os.environ, "FLYWHEEL_VAR_DIR": str(Path(directory) / "var"), "FLYWHEEL_EMBEDDING_MODEL": "",
-               "PYTHONPATH": str(old)}
+        env = {
+            **os.environ,
+            "FLYWHEEL_VAR_DIR": str(Path(directory) / "var"),
+            "FLYWHEEL_EMBEDDING_MODEL": "",
+            "PYTHONPATH": str(old),
+        }
         subprocess.run([sys.executable, "-c", SCORER, str(conversations), str(scored)], cwd=old, env=env, check=True)
         result = json.loads(scored.read_text())
 
@@ -98,11 +104,14 @@ def main() -> None:
     print(f"previous model {result['version']} ({result['embedding_model']}), threshold {threshold:.3f}, test side")
     print("| set | turns | new topic | AUC | P new | R new |\n| --- | --- | --- | --- | --- | --- |")
     for name, r in report.items():
-        print(f"| {name} | {r['n']} | {r['switching']} | {r['roc_auc']:.3f} | {r['precision_switch']:.2f} | "
-              f"{r['recall_switch']:.2f} |")
+        print(
+            f"| {name} | {r['n']} | {r['switching']} | {r['roc_auc']:.3f} | {r['precision_switch']:.2f} | "
+            f"{r['recall_switch']:.2f} |"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"version": result["version"], "threshold": threshold, "report": report},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"version": result["version"], "threshold": threshold, "report": report}, indent=2)
+        )
 
 
 if __name__ == "__main__":

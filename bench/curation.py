@@ -39,7 +39,9 @@ def embedding_like_rows(rows: int, dim: int, topics: int = 500, seed: int = 0, u
     else:
         hubs = rng.standard_normal((topics, dim), dtype=np.float32)
         hubs /= np.linalg.norm(hubs, axis=1, keepdims=True)
-        X = hubs[rng.integers(0, topics, rows)] + 0.35 * rng.standard_normal((rows, dim), dtype=np.float32) / np.sqrt(dim)
+        X = hubs[rng.integers(0, topics, rows)] + 0.35 * rng.standard_normal((rows, dim), dtype=np.float32) / np.sqrt(
+            dim
+        )
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X
 
@@ -71,12 +73,18 @@ def bench_kcenter(arguments) -> None:
     baseline_picked = mods_style_k_center(X, steps)
     baseline = (time.perf_counter() - began) * arguments.centres / steps
     same = baseline_picked == indices[:steps].tolist()
-    print(f"k-center-greedy {arguments.rows} x {arguments.dim} -> {arguments.centres} centres "
-          f"({'gaussian' if arguments.uniform else 'clustered unit'} rows, {os.cpu_count()} cores)")
-    print(f"  ours:       {ours:8.2f} s   ({ours_cpu:.2f} s of CPU over all threads; "
-          f"load average {os.getloadavg()[0]:.1f}; final coverage radius {radii[-1]:.4f})")
-    print(f"  MoDS-style: {baseline:8.2f} s   ({steps} steps timed, scaled to {arguments.centres}; "
-          f"same centres on those steps: {same})")
+    print(
+        f"k-center-greedy {arguments.rows} x {arguments.dim} -> {arguments.centres} centres "
+        f"({'gaussian' if arguments.uniform else 'clustered unit'} rows, {os.cpu_count()} cores)"
+    )
+    print(
+        f"  ours:       {ours:8.2f} s   ({ours_cpu:.2f} s of CPU over all threads; "
+        f"load average {os.getloadavg()[0]:.1f}; final coverage radius {radii[-1]:.4f})"
+    )
+    print(
+        f"  MoDS-style: {baseline:8.2f} s   ({steps} steps timed, scaled to {arguments.centres}; "
+        f"same centres on those steps: {same})"
+    )
     print(f"  ratio MoDS-style / ours: {baseline / ours:.1f}x")
 
 
@@ -101,8 +109,10 @@ def main() -> None:
 def ifd_conversations(count: int, seed: int = 0) -> list[dict]:
     import random
 
-    words = ("the model should answer this question about python lists sorting cooking rice travel visa museum "
-             "poem summary translate 你好 请问 怎么 安装 电影 推荐").split()
+    words = (
+        "the model should answer this question about python lists sorting cooking rice travel visa museum "
+        "poem summary translate 你好 请问 怎么 安装 电影 推荐"
+    ).split()
     rng = random.Random(seed)
     records = []
     for _ in range(count):
@@ -127,8 +137,12 @@ def bench_ifd(arguments) -> None:
     with tempfile.TemporaryDirectory() as directory:
         model_dir = make_tiny_model(Path(directory) / "tiny", template="chatml")
         data = Path(directory) / "data.jsonl"
-        data.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n"
-                                for record in ifd_conversations(arguments.conversations)), encoding="utf-8")
+        data.write_text(
+            "".join(
+                json.dumps(record, ensure_ascii=False) + "\n" for record in ifd_conversations(arguments.conversations)
+            ),
+            encoding="utf-8",
+        )
         conversations, _ = read_ifd_conversations(data)
         results, report = score_conversations(str(model_dir), conversations, batch_size=arguments.batch_size)
         batched = report["conversations_per_s"]
@@ -138,13 +152,18 @@ def bench_ifd(arguments) -> None:
         began = time.perf_counter()
         reference = [score_one_at_a_time(model, tokenizer, conversation) for conversation in conversations]
         one_at_a_time = len(conversations) / (time.perf_counter() - began)
-    worst = max(abs(got["ifd"] - expected["ifd"]) / expected["ifd"]
-                for rows, expected_rows in zip(results, reference) for got, expected in zip(rows, expected_rows)
-                if expected["ifd"])
+    worst = max(
+        abs(got["ifd"] - expected["ifd"]) / expected["ifd"]
+        for rows, expected_rows in zip(results, reference)
+        for got, expected in zip(rows, expected_rows)
+        if expected["ifd"]
+    )
     print(f"IFD, tiny model, {len(conversations)} conversations ({report['turns']} turns), CPU")
     print(f"  batched (batch {arguments.batch_size}): {batched:8.2f} conversations/s")
     print(f"  one at a time (Cherry-style): {one_at_a_time:8.2f} conversations/s")
-    print(f"  ratio batched / one at a time: {batched / one_at_a_time:.1f}x  (largest relative IFD difference {worst:.1e})")
+    print(
+        f"  ratio batched / one at a time: {batched / one_at_a_time:.1f}x  (largest relative IFD difference {worst:.1e})"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TASK_TYPES = ["qa", "code", "math", "writing", "chitchat", "translation", "reasoning", ""]
-WORDS = ("the model should answer this question about python lists dictionaries sorting cooking rice eggs travel "
-         "visa museum poem summary translate 你好 请问 怎么 安装 电影 推荐 数学 题目").split()
+WORDS = (
+    "the model should answer this question about python lists dictionaries sorting cooking rice eggs travel "
+    "visa museum poem summary translate 你好 请问 怎么 安装 电影 推荐 数学 题目"
+).split()
 
 
 def candidates(n: int, seed: int = 0):
@@ -32,13 +34,29 @@ def candidates(n: int, seed: int = 0):
     for index in range(n):
         messages = []
         for _ in range(rng.choice([1, 1, 2, 3])):
-            messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 30))), "mark": None})
-            messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 120))),
-                             "mark": rng.choice([None, None, None, "bad", "ticked"])})
-        out.append(Candidate(source="sessions", source_id=f"{index:012d}", kind="sft", messages=messages,
-                             task_type=rng.choice(TASK_TYPES), quality=rng.randint(1, 5), session_id=index,
-                             cleaning_status=rng.choice(["kept"] * 9 + ["flagged"]),
-                             lineage={"message_ids": list(range(index * 8, index * 8 + len(messages)))}))
+            messages.append(
+                {"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 30))), "mark": None}
+            )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 120))),
+                    "mark": rng.choice([None, None, None, "bad", "ticked"]),
+                }
+            )
+        out.append(
+            Candidate(
+                source="sessions",
+                source_id=f"{index:012d}",
+                kind="sft",
+                messages=messages,
+                task_type=rng.choice(TASK_TYPES),
+                quality=rng.randint(1, 5),
+                session_id=index,
+                cleaning_status=rng.choice(["kept"] * 9 + ["flagged"]),
+                lineage={"message_ids": list(range(index * 8, index * 8 + len(messages)))},
+            )
+        )
     return out
 
 
@@ -56,9 +74,17 @@ def main() -> None:
     from flywheel.datasets.tokens import TokenCounter
 
     pool = candidates(arguments.conversations)
-    config = build_config_from_dict({"sources": ["sessions"], "mix": {"code": 2, "chitchat": 0.5}, "min_quality": 2,
-                                     "pseudo_multi_turn_share": 0.1, "eval_fraction": 0.1, "seed": 1},
-                                    known_sources=["sessions"])
+    config = build_config_from_dict(
+        {
+            "sources": ["sessions"],
+            "mix": {"code": 2, "chitchat": 0.5},
+            "min_quality": 2,
+            "pseudo_multi_turn_share": 0.1,
+            "eval_fraction": 0.1,
+            "seed": 1,
+        },
+        known_sources=["sessions"],
+    )
     counter = TokenCounter("")
 
     started = time.perf_counter()

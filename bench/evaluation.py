@@ -59,21 +59,32 @@ def bench_generate(args) -> None:
     model = args.model
     if not model:
         model = str(make_tiny_model(Path(tempfile.mkdtemp(prefix="bench-eval-")) / "tiny"))
-    items = [GenerationItem(index + 1, [{"role": "user", "content": pair["prompt"][:500]}], None, "hh-rlhf")
-             for index, pair in enumerate(hh_pairs(args.items))]
+    items = [
+        GenerationItem(index + 1, [{"role": "user", "content": pair["prompt"][:500]}], None, "hh-rlhf")
+        for index, pair in enumerate(hh_pairs(args.items))
+    ]
     generate_answers(model, items[:2], max_new_tokens=2, batch_size=2)  # warm-up (load, first kernels)
-    batched, batched_report = generate_answers(model, items, max_new_tokens=args.max_new_tokens,
-                                               batch_size=args.batch_size)
+    batched, batched_report = generate_answers(
+        model, items, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+    )
     single, single_report = generate_answers(model, items, max_new_tokens=args.max_new_tokens, batch_size=1)
     same = sum(a["answer"] == b["answer"] for a, b in zip(batched, single))
-    print(f"generate: {len(items)} prompts, greedy, max {args.max_new_tokens} new tokens, model {model}, "
-          f"device {batched_report['device']}")
-    print(f"  one at a time: {single_report['new_tokens']} tokens in {single_report['seconds']:.2f}s = "
-          f"{single_report['tokens_per_s']} tokens/s")
-    print(f"  batched ×{args.batch_size}: {batched_report['new_tokens']} tokens in {batched_report['seconds']:.2f}s = "
-          f"{batched_report['tokens_per_s']} tokens/s")
-    print(f"  ratio batched / one at a time: {batched_report['tokens_per_s'] / single_report['tokens_per_s']:.2f}x; "
-          f"identical greedy answers: {same}/{len(items)}")
+    print(
+        f"generate: {len(items)} prompts, greedy, max {args.max_new_tokens} new tokens, model {model}, "
+        f"device {batched_report['device']}"
+    )
+    print(
+        f"  one at a time: {single_report['new_tokens']} tokens in {single_report['seconds']:.2f}s = "
+        f"{single_report['tokens_per_s']} tokens/s"
+    )
+    print(
+        f"  batched ×{args.batch_size}: {batched_report['new_tokens']} tokens in {batched_report['seconds']:.2f}s = "
+        f"{batched_report['tokens_per_s']} tokens/s"
+    )
+    print(
+        f"  ratio batched / one at a time: {batched_report['tokens_per_s'] / single_report['tokens_per_s']:.2f}x; "
+        f"identical greedy answers: {same}/{len(items)}"
+    )
 
 
 def simulated_judge(rng: random.Random, shown_a: str, shown_b: str, preferred: str) -> str:
@@ -100,8 +111,9 @@ def two_orders_once(args, true_win: float) -> None:
     for pair in pairs:
         candidate_is_chosen = rng.random() < true_win
         truth += candidate_is_chosen
-        candidate, baseline = ((pair["chosen"], pair["rejected"]) if candidate_is_chosen
-                               else (pair["rejected"], pair["chosen"]))
+        candidate, baseline = (
+            (pair["chosen"], pair["rejected"]) if candidate_is_chosen else (pair["rejected"], pair["chosen"])
+        )
         preferred = pair["chosen"]
         # Baseline: one question, the candidate shown as A.
         one = simulated_judge(rng, candidate, baseline, preferred)
@@ -121,16 +133,24 @@ def two_orders_once(args, true_win: float) -> None:
     fair = true_rate * ACCURACY + (1 - true_rate) * (1 - ACCURACY)
     one_rate = one_order_wins / n
     two_rate = (outcomes["win"] + 0.5 * outcomes["tie"]) / n
-    print(f"two-order judging: {n} real hh-rlhf pairs, judge accuracy {ACCURACY}, position bias {POSITION_BIAS} "
-          f"(says A regardless); human truth {true_rate:.3f}, the same judge without its bias {fair:.3f}")
-    print(f"  one order (candidate first): measured {one_rate:.3f}; off the bias-free judge by "
-          f"{abs(one_rate - fair):.3f}, off the human truth by {abs(one_rate - true_rate):.3f}")
-    print(f"  both orders (combine_orders): measured {two_rate:.3f}; off the bias-free judge by "
-          f"{abs(two_rate - fair):.3f}, off the human truth by {abs(two_rate - true_rate):.3f} "
-          f"(win/tie/loss {outcomes['win']}/{outcomes['tie']}/{outcomes['loss']})")
+    print(
+        f"two-order judging: {n} real hh-rlhf pairs, judge accuracy {ACCURACY}, position bias {POSITION_BIAS} "
+        f"(says A regardless); human truth {true_rate:.3f}, the same judge without its bias {fair:.3f}"
+    )
+    print(
+        f"  one order (candidate first): measured {one_rate:.3f}; off the bias-free judge by "
+        f"{abs(one_rate - fair):.3f}, off the human truth by {abs(one_rate - true_rate):.3f}"
+    )
+    print(
+        f"  both orders (combine_orders): measured {two_rate:.3f}; off the bias-free judge by "
+        f"{abs(two_rate - fair):.3f}, off the human truth by {abs(two_rate - true_rate):.3f} "
+        f"(win/tie/loss {outcomes['win']}/{outcomes['tie']}/{outcomes['loss']})"
+    )
     print(f"  bias error ratio one order / both orders: {abs(one_rate - fair) / max(1e-9, abs(two_rate - fair)):.2f}x")
-    print(f"  measured position bias (share of non-tie verdicts for the answer shown first): "
-          f"{position_bias(verdicts):.3f} (0.5 = none)")
+    print(
+        f"  measured position bias (share of non-tie verdicts for the answer shown first): "
+        f"{position_bias(verdicts):.3f} (0.5 = none)"
+    )
     if longer:
         print(f"  longer answer wins {sum(longer) / len(longer):.3f} of decided comparisons")
 

@@ -45,8 +45,16 @@ def make_sessions(total_events: int) -> list[tuple[dict, list[dict]]]:
         sid = f"bench-{n}"
         messages = []
         for turn in range(rng.randint(1, 3)):
-            messages.append({"id": f"{sid}-u{turn}", "role": "user", "content": f"question {n} {turn} " + "x" * rng.randint(20, 200)})
-            messages.append({"id": f"{sid}-a{turn}", "role": "assistant", "content": "answer " + "y" * rng.randint(50, 600)})
+            messages.append(
+                {
+                    "id": f"{sid}-u{turn}",
+                    "role": "user",
+                    "content": f"question {n} {turn} " + "x" * rng.randint(20, 200),
+                }
+            )
+            messages.append(
+                {"id": f"{sid}-a{turn}", "role": "assistant", "content": "answer " + "y" * rng.randint(50, 600)}
+            )
         session = {"id": sid, "app": "bench", "model_version": "m1", "user_id": f"u{n % 97}", "messages": messages}
         feedback = []
         if rng.random() < 0.3:
@@ -66,10 +74,10 @@ def make_batches(total_events: int, per_batch: int = 100, *, live: bool = False)
     else:
         sessions = make_sessions(total_events)
         for start in range(0, len(sessions), 100):
-            group = sessions[start:start + 100]
+            group = sessions[start : start + 100]
             for turn in range(3):
                 for session, feedback in group:
-                    exchange = session["messages"][2 * turn:2 * turn + 2]
+                    exchange = session["messages"][2 * turn : 2 * turn + 2]
                     if exchange:
                         last = 2 * turn + 2 >= len(session["messages"])
                         items.append(({**session, "messages": exchange}, feedback if last else []))
@@ -94,8 +102,12 @@ def _send_all(args) -> int:
     port, key, bodies = args
     connection = HTTPConnection("127.0.0.1", port, timeout=60)
     for body in bodies:
-        connection.request("POST", "/api/v1/ingest/", body=body,
-                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        connection.request(
+            "POST",
+            "/api/v1/ingest/",
+            body=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
         response = connection.getresponse()
         payload = response.read()
         if response.status != 200 or json.loads(payload)["counts"]["errors"]:
@@ -108,15 +120,41 @@ def truncate(dsn: str) -> None:
         cursor.execute("TRUNCATE ingest_feedback, ingest_preferencepair, ingest_message, ingest_chatsession CASCADE")
 
 
-def run_rounds(env: dict, dsn: str, batches: list[bytes], *, clients: int, workers: int, threads: int,
-               rounds: int) -> list[tuple[float, float]]:
+def run_rounds(
+    env: dict, dsn: str, batches: list[bytes], *, clients: int, workers: int, threads: int, rounds: int
+) -> list[tuple[float, float]]:
     """(HTTP seconds, COPY seconds) per round, alternating so both see the same machine."""
     port = free_port()
-    key = subprocess.run([sys.executable, "manage.py", "create_api_key", "--name", "bench"], cwd=REPO, env=env,
-                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    key = (
+        subprocess.run(
+            [sys.executable, "manage.py", "create_api_key", "--name", "bench"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "flywheel.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"], cwd=REPO, env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "flywheel.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -125,8 +163,16 @@ def run_rounds(env: dict, dsn: str, batches: list[bytes], *, clients: int, worke
             except OSError:
                 time.sleep(0.2)
         # Warm-up, not timed: a few small batches so every worker has served a request.
-        warm = [json.dumps({"sessions": [{"id": f"warm-{i}", "messages": [{"id": f"warm-{i}-m", "role": "user",
-                                          "content": "warm-up"}]}]}).encode() for i in range(workers * 4)]
+        warm = [
+            json.dumps(
+                {
+                    "sessions": [
+                        {"id": f"warm-{i}", "messages": [{"id": f"warm-{i}-m", "role": "user", "content": "warm-up"}]}
+                    ]
+                }
+            ).encode()
+            for i in range(workers * 4)
+        ]
         _send_all((port, key, warm))
         shares = [batches[i::clients] for i in range(clients)]
         timings = []
@@ -169,10 +215,18 @@ def run_copy(dsn: str, batches: list[bytes]) -> float:
     with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
         started = time.perf_counter()
         for table, columns, buffer, options in (
-            ("ingest_chatsession", "id, external_id, app, channel, anon_user_id, model_version, started_at, metadata, "
-             "source, ingested_at", sessions, ""),
-            ("ingest_message", "id, session_id, external_id, seq, role, content, model_version, created_at, "
-             "alternative_to_id", messages, ", FORCE_NULL (alternative_to_id)"),
+            (
+                "ingest_chatsession",
+                "id, external_id, app, channel, anon_user_id, model_version, started_at, metadata, source, ingested_at",
+                sessions,
+                "",
+            ),
+            (
+                "ingest_message",
+                "id, session_id, external_id, seq, role, content, model_version, created_at, alternative_to_id",
+                messages,
+                ", FORCE_NULL (alternative_to_id)",
+            ),
             ("ingest_feedback", "id, external_id, message_id, rating, comment, reasons, created_at", feedback, ""),
         ):
             buffer.seek(0)
@@ -189,8 +243,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--rounds", type=int, default=3, help="HTTP and COPY passes, alternating; medians reported")
-    parser.add_argument("--live", action="store_true",
-                        help="send each session turn by turn, so most items append to a session that exists")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="send each session turn by turn, so most items append to a session that exists",
+    )
     args = parser.parse_args()
 
     base = urllib.parse.urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -200,25 +257,37 @@ def main() -> None:
     admin = psycopg2.connect(admin_dsn)
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
-    env = {**os.environ, "DATABASE_URL": dsn, "DJANGO_SETTINGS_MODULE": "flywheel.settings",
-           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "FLYWHEEL_REDIS_PREFIX": f"{name}:",
-           "FLYWHEEL_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "DJANGO_SETTINGS_MODULE": "flywheel.settings",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "FLYWHEEL_REDIS_PREFIX": f"{name}:",
+        "FLYWHEEL_LOG_LEVEL": "WARNING",
+    }
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
         batches = make_batches(args.events, args.batch_events, live=args.live)
         events = count_events(batches)
-        timings = run_rounds(env, dsn, batches, clients=args.clients, workers=args.workers, threads=args.threads,
-                             rounds=args.rounds)
+        timings = run_rounds(
+            env, dsn, batches, clients=args.clients, workers=args.workers, threads=args.threads, rounds=args.rounds
+        )
         http_rate = statistics.median(events / h for h, _ in timings)
         copy_rate = statistics.median(events / c for _, c in timings)
         ratio = statistics.median(c / h for h, c in timings)
-        print(f"events: {events} in {len(batches)} batches of ~{args.batch_events} (messages + feedback), "
-              f"{'sessions sent turn by turn' if args.live else 'whole sessions'}, {args.rounds} rounds, medians")
-        print(f"HTTP ingest (gunicorn {args.workers}x{args.threads}, {args.clients} clients, loopback): "
-              f"{http_rate:,.0f} events/s")
+        print(
+            f"events: {events} in {len(batches)} batches of ~{args.batch_events} (messages + feedback), "
+            f"{'sessions sent turn by turn' if args.live else 'whole sessions'}, {args.rounds} rounds, medians"
+        )
+        print(
+            f"HTTP ingest (gunicorn {args.workers}x{args.threads}, {args.clients} clients, loopback): "
+            f"{http_rate:,.0f} events/s"
+        )
         print(f"raw COPY of the same rows into the same tables:       {copy_rate:,.0f} events/s")
-        print(f"ratio HTTP / COPY: {ratio:.3f} (per round: {', '.join(f'{c / h:.3f}' for h, c in timings)})"
-              f"   goal: >= 0.25 and >= 1,000 events/s")
+        print(
+            f"ratio HTTP / COPY: {ratio:.3f} (per round: {', '.join(f'{c / h:.3f}' for h, c in timings)})"
+            f"   goal: >= 0.25 and >= 1,000 events/s"
+        )
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

@@ -64,9 +64,16 @@ def sessions(n: int, turns: int) -> list[list[dict]]:
         out += mixed[:share]
     while len(out) < n:  # synthetic filler when the samples are absent
         i = len(out)
-        out.append([m for k in range(turns) for m in (
-            {"role": "user", "content": f"Question {i}.{k}: how do I sort a list in Python?"},
-            {"role": "assistant", "content": "Use sorted(items) or items.sort()."})])
+        out.append(
+            [
+                m
+                for k in range(turns)
+                for m in (
+                    {"role": "user", "content": f"Question {i}.{k}: how do I sort a list in Python?"},
+                    {"role": "assistant", "content": "Use sorted(items) or items.sort()."},
+                )
+            ]
+        )
     return out[:n]
 
 
@@ -112,11 +119,15 @@ def main() -> None:
     requests = [" ".join([m["content"] for m in s if m["role"] == "user"][:2])[:600] for s in data]
     label_baseline, labeling = alternating(
         lambda: embed_texts(requests, max_chars=600),
-        lambda: label_offline([{"messages": s, "language": ""} for s in data], taxonomy=taxonomy()), args.rounds)
+        lambda: label_offline([{"messages": s, "language": ""} for s in data], taxonomy=taxonomy()),
+        args.rounds,
+    )
 
     # What continuity_predict embeds: the distinct normalised texts of each batch of BATCH sessions.
-    batches = [list(dict.fromkeys(normalise(m["content"]) for s in data[i:i + BATCH] for m in s))
-               for i in range(0, len(data), BATCH)]
+    batches = [
+        list(dict.fromkeys(normalise(m["content"]) for s in data[i : i + BATCH] for m in s))
+        for i in range(0, len(data), BATCH)
+    ]
 
     def embedding_pass():
         for texts in batches:
@@ -127,19 +138,34 @@ def main() -> None:
         source.write_text("".join(json.dumps({"messages": s}, ensure_ascii=False) + "\n" for s in data))
         continuity_baseline, continuity = alternating(
             embedding_pass,
-            lambda: call_command("continuity_predict", "--input", str(source), "--output", str(target),
-                                 stdout=open(os.devnull, "w"), stderr=open(os.devnull, "w")), args.rounds)
+            lambda: call_command(
+                "continuity_predict",
+                "--input",
+                str(source),
+                "--output",
+                str(target),
+                stdout=open(os.devnull, "w"),
+                stderr=open(os.devnull, "w"),
+            ),
+            args.rounds,
+        )
         turns = sum(len(json.loads(line)["continuity"]) for line in target.open())
 
     print(f"embedding model: {embedding_model_name()}, cores: {len(os.sched_getaffinity(0))}")
     print(f"sessions: {len(data)}, user turns predicted: {turns}, texts embedded: {sum(map(len, batches))}")
-    for name, (base, mine) in (("offline labeling", (label_baseline, labeling)),
-                               ("continuity", (continuity_baseline, continuity))):
-        print(f"{name + ':':18s}{len(data) / mine[0]:8.1f} sessions/s  (wall {mine[0]:.1f}s, {mine[0] / base[0]:.2f}x "
-              f"its embedding baseline of {base[0]:.1f}s; CPU {mine[1]:.1f}s, {mine[1] / base[1]:.2f}x the "
-              f"baseline's {base[1]:.1f}s)")
-    print(f"continuity: {turns / continuity[0]:.0f} user turns/s; goal: {args.sessions} sessions of {args.turns} user "
-          f"turns in under 60 s wall on 2 cores: {'met' if continuity[0] < 60 else 'NOT met'} ({continuity[0]:.1f}s)")
+    for name, (base, mine) in (
+        ("offline labeling", (label_baseline, labeling)),
+        ("continuity", (continuity_baseline, continuity)),
+    ):
+        print(
+            f"{name + ':':18s}{len(data) / mine[0]:8.1f} sessions/s  (wall {mine[0]:.1f}s, {mine[0] / base[0]:.2f}x "
+            f"its embedding baseline of {base[0]:.1f}s; CPU {mine[1]:.1f}s, {mine[1] / base[1]:.2f}x the "
+            f"baseline's {base[1]:.1f}s)"
+        )
+    print(
+        f"continuity: {turns / continuity[0]:.0f} user turns/s; goal: {args.sessions} sessions of {args.turns} user "
+        f"turns in under 60 s wall on 2 cores: {'met' if continuity[0] < 60 else 'NOT met'} ({continuity[0]:.1f}s)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -63,28 +62,37 @@ def timed(func, samples: int) -> list[float]:
 
 def fill(cursor, sessions: int) -> None:
     started = time.perf_counter()
-    cursor.execute("""
+    cursor.execute(
+        """
         INSERT INTO ingest_chatsession (external_id, app, channel, anon_user_id, model_version, started_at,
                                         metadata, source, ingested_at)
         SELECT 'bench-' || i, 'bench', 'web', '', 'm1', now() - (i || ' seconds')::interval, '{}', 'bench', now()
-        FROM generate_series(1, %s) AS i""", [sessions])
+        FROM generate_series(1, %s) AS i""",
+        [sessions],
+    )
     cursor.execute("""
         INSERT INTO ingest_message (session_id, external_id, seq, role, content, model_version, created_at)
         SELECT s.id, s.external_id || ':' || k, k, CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
                'message ' || k || ' ' || md5(s.id::text || k::text), 'm1', s.started_at
         FROM ingest_chatsession s CROSS JOIN generate_series(1, 10) AS k""")
-    cursor.execute("INSERT INTO review_reviewqueue (slug, name, kind, description, filters, priority, "
-                   "reviewers_per_item, lease_seconds, audience, is_default, active, items_total, items_finished, "
-                   "created_at) VALUES ('badcase-answer', 'Bad-case answers', 'badcase_answer', '', '{}', 0, 1, 900, "
-                   "'reviewers', true, true, 0, 0, now()) RETURNING id")
+    cursor.execute(
+        "INSERT INTO review_reviewqueue (slug, name, kind, description, filters, priority, "
+        "reviewers_per_item, lease_seconds, audience, is_default, active, items_total, items_finished, "
+        "created_at) VALUES ('badcase-answer', 'Bad-case answers', 'badcase_answer', '', '{}', 0, 1, 900, "
+        "'reviewers', true, true, 0, 0, now()) RETURNING id"
+    )
     queue_id = cursor.fetchone()[0]
-    cursor.execute("""
+    cursor.execute(
+        """
         INSERT INTO review_reviewitem (queue_id, kind, subject_type, subject_id, payload, session_id, message_id,
                                        priority, status, reviewers_required, submitted_count, active_claims, created_at)
         SELECT %s, 'badcase_answer', 'message', m.id::text, '{}', m.session_id, m.id, m.id %% 5, 'open', 1, 0, 0, now()
-        FROM ingest_message m WHERE m.role = 'assistant'""", [queue_id])
-    cursor.execute("UPDATE review_reviewqueue SET items_total = (SELECT count(*) FROM review_reviewitem) WHERE id = %s",
-                   [queue_id])
+        FROM ingest_message m WHERE m.role = 'assistant'""",
+        [queue_id],
+    )
+    cursor.execute(
+        "UPDATE review_reviewqueue SET items_total = (SELECT count(*) FROM review_reviewitem) WHERE id = %s", [queue_id]
+    )
     cursor.execute("ANALYZE")
     cursor.execute("SELECT count(*) FROM ingest_message")
     messages = cursor.fetchone()[0]
@@ -100,8 +108,10 @@ def claim_phase(user_ids: list[int], queue_id: int, claims: int, think: float, o
     connections.close_all()  # a forked child must not inherit the parent's connection
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(len(user_ids)), context.Queue()
-    workers = [context.Process(target=annotate, args=(user_id, queue_id, claims, think, op, barrier, results))
-               for user_id in user_ids]
+    workers = [
+        context.Process(target=annotate, args=(user_id, queue_id, claims, think, op, barrier, results))
+        for user_id in user_ids
+    ]
     for worker in workers:
         worker.start()
     times: list[float] = []
@@ -155,23 +165,34 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=100_000, help="sessions of 10 messages each")
     parser.add_argument("--samples", type=int, default=300, help="timed requests per list measurement")
     parser.add_argument("--claims", type=int, default=12, help="claims per annotator and phase")
-    parser.add_argument("--think", type=float, default=5.0,
-                        help="mean seconds an annotator spends on an item (people take 10-60 s)")
+    parser.add_argument(
+        "--think", type=float, default=5.0, help="mean seconds an annotator spends on an item (people take 10-60 s)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (to EXPLAIN queries); drop it yourself")
 
     base = urllib.parse.urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     name = f"bench_review_{os.getpid()}"
-    admin = psycopg2.connect(host=base.hostname, port=base.port or 5432, user=base.username or "postgres",
-                             password=base.password, dbname="postgres")
+    admin = psycopg2.connect(
+        host=base.hostname,
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        dbname="postgres",
+    )
     admin.autocommit = True
     args = parser.parse_args()
     admin.cursor().execute(f"CREATE DATABASE {name}")
     auth = f"{base.username or 'postgres'}{':' + base.password if base.password else ''}"
-    os.environ.update({
-        "DATABASE_URL": f"postgres://{auth}@{base.hostname}:{base.port or 5432}/{name}",
-        "DJANGO_SETTINGS_MODULE": "flywheel.settings", "FLYWHEEL_TASK_MODE": "sync",
-        "FLYWHEEL_VAR_DIR": tempfile.mkdtemp(prefix="bench-review-"), "REDIS_URL": "", "HF_HUB_OFFLINE": "1",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": f"postgres://{auth}@{base.hostname}:{base.port or 5432}/{name}",
+            "DJANGO_SETTINGS_MODULE": "flywheel.settings",
+            "FLYWHEEL_TASK_MODE": "sync",
+            "FLYWHEEL_VAR_DIR": tempfile.mkdtemp(prefix="bench-review-"),
+            "REDIS_URL": "",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     try:
         return run(args)
     finally:
@@ -189,7 +210,7 @@ def run(args) -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection, connections
+    from django.db import connection
     from django.test import Client
 
     from flywheel.accounts.roles import Role
@@ -198,7 +219,10 @@ def run(args) -> int:
     from flywheel.review.item_filters import ItemFilter
     from flywheel.review.models import ReviewItem, ReviewQueue
     from flywheel.review.selectors import review_items_page
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine skews latencies)")
+
+    print(
+        f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine skews latencies)"
+    )
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         fill(cursor, args.sessions)
@@ -218,12 +242,17 @@ def run(args) -> int:
     cursors = {}
     with connection.cursor() as cursor:
         for fraction in (0.1, 0.5, 0.9, 0.999):
-            cursor.execute("SELECT priority, id FROM review_reviewitem WHERE queue_id = %s AND status = 'open' "
-                           "ORDER BY priority DESC, id OFFSET %s LIMIT 1", [queue.id, int(total_items * fraction)])
+            cursor.execute(
+                "SELECT priority, id FROM review_reviewitem WHERE queue_id = %s AND status = 'open' "
+                "ORDER BY priority DESC, id OFFSET %s LIMIT 1",
+                [queue.id, int(total_items * fraction)],
+            )
             cursors[fraction] = cursor.fetchone()
     deep_results = {}
     for fraction, after in cursors.items():
-        deep_results[fraction] = timed(lambda a=after: review_items_page(item_filter=item_filter, after=a), args.samples)
+        deep_results[fraction] = timed(
+            lambda a=after: review_items_page(item_filter=item_filter, after=a), args.samples
+        )
         print(summary(f"queue list, page at {fraction:.1%} depth (selector)", deep_results[fraction], baseline))
     filtered = ItemFilter(queue_id=queue.id, priority_min=2, priority_max=3)
     deep_filtered = timed(lambda: review_items_page(item_filter=filtered, after=cursors[0.5]), args.samples)
@@ -239,8 +268,10 @@ def run(args) -> int:
     print(summary("queue list, first page (whole HTML response)", html_first, baseline))
     print(summary("queue list, 50% depth (whole HTML response)", html_deep, baseline))
 
-    annotators = [user_create_with_role(username=f"bench-annotator-{i}", password="x-bench-pass-1",
-                                        role=Role.ANNOTATOR).id for i in range(ANNOTATORS)]
+    annotators = [
+        user_create_with_role(username=f"bench-annotator-{i}", password="x-bench-pass-1", role=Role.ANNOTATOR).id
+        for i in range(ANNOTATORS)
+    ]
     # One process per annotator, as web workers serve them (threads would measure the GIL).
     alone = claim_phase(annotators[:1], queue.id, args.claims * 5, 0.0)
     print(summary("claim-next, 1 annotator alone", alone, baseline))
@@ -249,21 +280,29 @@ def run(args) -> int:
     paced_baseline = p([s * 1000 for s in paced_pk], 0.95)
     print(summary(f"pk lookup, {ANNOTATORS} processes at the same pace", paced_pk, baseline))
     print(summary(f"claim-next, {ANNOTATORS} annotators, ~{args.think:g} s per item", paced, baseline))
-    print(f"  claim-next p95 / primary-key p95 under the same concurrency: {p([s * 1000 for s in paced], 0.95) / paced_baseline:.1f}x")
+    print(
+        f"  claim-next p95 / primary-key p95 under the same concurrency: {p([s * 1000 for s in paced], 0.95) / paced_baseline:.1f}x"
+    )
     stress = claim_phase(annotators, queue.id, args.claims, 0.0)
     print(summary(f"claim-next, {ANNOTATORS} annotators, no pause (stress)", stress, baseline))
     done = ReviewItem.objects.filter(status="done").count()
-    print(f"  every claimed item was handed out once: {done == len(alone) + len(paced) + len(stress)} ({done} items reviewed)")
+    print(
+        f"  every claimed item was handed out once: {done == len(alone) + len(paced) + len(stress)} ({done} items reviewed)"
+    )
 
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     worst_list = max(p([s * 1000 for s in v], 0.95) for v in [first, *deep_results.values()])
     claim_p95 = p([s * 1000 for s in paced], 0.95)
     print()
-    print(f"list pages: worst p95 {worst_list:.2f} ms = {worst_list / baseline:.1f}x the primary-key lookup "
-          f"(goal <= 10x): {'met' if worst_list / baseline <= 10 else 'NOT met'}")
-    print(f"claim-next: p95 {claim_p95:.1f} ms with {ANNOTATORS} concurrent annotators taking ~{args.think:g} s "
-          f"per item (goal < 50 ms): "
-          f"{'met' if claim_p95 < 50 else 'NOT met'}")
+    print(
+        f"list pages: worst p95 {worst_list:.2f} ms = {worst_list / baseline:.1f}x the primary-key lookup "
+        f"(goal <= 10x): {'met' if worst_list / baseline <= 10 else 'NOT met'}"
+    )
+    print(
+        f"claim-next: p95 {claim_p95:.1f} ms with {ANNOTATORS} concurrent annotators taking ~{args.think:g} s "
+        f"per item (goal < 50 ms): "
+        f"{'met' if claim_p95 < 50 else 'NOT met'}"
+    )
     return 0
 
 

@@ -42,8 +42,17 @@ WARMUP_STEPS = 2
 
 # Dense bf16 tensor-core peak, TFLOP/s, by a substring of torch.cuda.get_device_name() (vendor data sheets).
 BF16_PEAK_TFLOPS = (
-    ("H200", 989.4), ("H100 PCIe", 756.0), ("H100", 989.4), ("GH200", 989.4), ("A100", 312.0),
-    ("L40S", 362.1), ("L4", 121.0), ("A10G", 70.0), ("A10", 125.0), ("RTX 4090", 165.2), ("RTX 3090", 71.0),
+    ("H200", 989.4),
+    ("H100 PCIe", 756.0),
+    ("H100", 989.4),
+    ("GH200", 989.4),
+    ("A100", 312.0),
+    ("L40S", 362.1),
+    ("L4", 121.0),
+    ("A10G", 70.0),
+    ("A10", 125.0),
+    ("RTX 4090", 165.2),
+    ("RTX 3090", 71.0),
 )
 
 # name -> (hidden, layers, heads, kv heads, intermediate, vocabulary, tied embeddings)
@@ -51,14 +60,26 @@ MODEL_SIZES = {
     "tiny": None,  # the trainer's own tiny model (python -m training make-tiny-model)
     "0.5b": (896, 24, 14, 2, 4864, 151936, True),  # Qwen2.5-0.5B's dimensions
     "1.5b": (1536, 28, 12, 2, 8960, 151936, True),  # Qwen2.5-1.5B's
-    "7b": (4096, 32, 32, 32, 11008, 32000, False),  # Llama-2-7B's (full fine-tuning needs more than 80 GB: use --lora-r)
+    "7b": (
+        4096,
+        32,
+        32,
+        32,
+        11008,
+        32000,
+        False,
+    ),  # Llama-2-7B's (full fine-tuning needs more than 80 GB: use --lora-r)
 }
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="auto: CUDA when a GPU is present, else the CPU")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: CUDA when a GPU is present, else the CPU",
+    )
     parser.add_argument("--model-size", choices=tuple(MODEL_SIZES), default="tiny")
     parser.add_argument("--steps", type=int, default=10, help=f"steps per run; the first {WARMUP_STEPS} are not timed")
     parser.add_argument("--micro-batch-size", type=int, default=4)
@@ -66,22 +87,39 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--max-len", type=int, default=1024)
     parser.add_argument("--conversations", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=2, help="alternating repeats of every configuration")
-    parser.add_argument("--lora-r", type=int, default=0, help="train LoRA adapters of this rank instead of every weight")
+    parser.add_argument(
+        "--lora-r", type=int, default=0, help="train LoRA adapters of this rank instead of every weight"
+    )
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the device's dense bf16 peak for MFU (default: looked up from the GPU's name)")
-    parser.add_argument("--datasets", type=Path, default=None,
-                        help="directory of the public samples (default: FLYWHEEL_SHARED_DATASETS or ../shared/datasets)")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the device's dense bf16 peak for MFU (default: looked up from the GPU's name)",
+    )
+    parser.add_argument(
+        "--datasets",
+        type=Path,
+        default=None,
+        help="directory of the public samples (default: FLYWHEEL_SHARED_DATASETS or ../shared/datasets)",
+    )
     parser.add_argument("--skip-loss-alone", action="store_true", help="skip the loss-only timing at the end")
     return parser.parse_args()
 
 
 def hh_rlhf_messages(transcript: str) -> list[dict]:
     parts = re.split(r"\n\n(Human|Assistant): ", transcript)
-    messages = [{"role": "user" if who == "Human" else "assistant", "content": text.strip()}
-                for who, text in zip(parts[1::2], parts[2::2])]
+    messages = [
+        {"role": "user" if who == "Human" else "assistant", "content": text.strip()}
+        for who, text in zip(parts[1::2], parts[2::2])
+    ]
     alternating = all(a["role"] != b["role"] for a, b in zip(messages, messages[1:]))
-    if not messages or not alternating or messages[-1]["role"] != "assistant" or not all(m["content"] for m in messages):
+    if (
+        not messages
+        or not alternating
+        or messages[-1]["role"] != "assistant"
+        or not all(m["content"] for m in messages)
+    ):
         return []
     return messages
 
@@ -113,7 +151,11 @@ def real_conversations(datasets: Path, limit: int) -> list[dict]:
 
 
 def datasets_dir(arguments) -> Path:
-    for candidate in (arguments.datasets, os.environ.get("FLYWHEEL_SHARED_DATASETS"), REPO_ROOT.parent / "shared" / "datasets"):
+    for candidate in (
+        arguments.datasets,
+        os.environ.get("FLYWHEEL_SHARED_DATASETS"),
+        REPO_ROOT.parent / "shared" / "datasets",
+    ):
         if candidate and (Path(candidate) / "hh-rlhf-harmless-base-test.jsonl.gz").is_file():
             return Path(candidate)
     sys.exit("the public samples (hh-rlhf, KdConv) were not found: pass --datasets DIR or set FLYWHEEL_SHARED_DATASETS")
@@ -133,11 +175,20 @@ def make_model(size: str, workdir: Path) -> tuple[Path, dict]:
     else:
         hidden, layers, heads, kv_heads, intermediate, vocabulary, tied = MODEL_SIZES[size]
         tokenizer = build_tiny_tokenizer()
-        config = LlamaConfig(vocab_size=vocabulary, hidden_size=hidden, intermediate_size=intermediate,
-                             num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-                             max_position_embeddings=32768, rms_norm_eps=1e-6, tie_word_embeddings=tied,
-                             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id)
+        config = LlamaConfig(
+            vocab_size=vocabulary,
+            hidden_size=hidden,
+            intermediate_size=intermediate,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv_heads,
+            max_position_embeddings=32768,
+            rms_norm_eps=1e-6,
+            tie_word_embeddings=tied,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
         torch.manual_seed(0)
         with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
             model = LlamaForCausalLM(config).to(torch.bfloat16)  # bf16 on disk: half the bytes to write and read
@@ -145,8 +196,12 @@ def make_model(size: str, workdir: Path) -> tuple[Path, dict]:
         tokenizer.save_pretrained(path)
         del model
     parameters = matmul_parameters(config)
-    return path, {"layers": config.num_hidden_layers, "hidden": config.hidden_size, "matmul_parameters": parameters,
-                  "vocabulary": config.vocab_size}
+    return path, {
+        "layers": config.num_hidden_layers,
+        "hidden": config.hidden_size,
+        "matmul_parameters": parameters,
+        "vocabulary": config.vocab_size,
+    }
 
 
 def matmul_parameters(config) -> int:
@@ -225,10 +280,20 @@ def main() -> None:
     def train_once(name: str, workdir: Path, model: Path, data: Path, **overrides) -> tuple[list[dict], float | None]:
         """The timed metrics lines of one short run (the same seed, so the same batches every
         run) and its peak GPU memory in bytes."""
-        values = {"model": str(model), "data": str(data), "output": str(workdir / name),
-                  "micro_batch_size": arguments.micro_batch_size, "grad_accum": arguments.grad_accum,
-                  "max_len": arguments.max_len, "max_steps": arguments.steps, "lr": 1e-4, "seed": 1,
-                  "lora_r": arguments.lora_r, "gradient_checkpointing": arguments.gradient_checkpointing, **overrides}
+        values = {
+            "model": str(model),
+            "data": str(data),
+            "output": str(workdir / name),
+            "micro_batch_size": arguments.micro_batch_size,
+            "grad_accum": arguments.grad_accum,
+            "max_len": arguments.max_len,
+            "max_steps": arguments.steps,
+            "lr": 1e-4,
+            "seed": 1,
+            "lora_r": arguments.lora_r,
+            "gradient_checkpointing": arguments.gradient_checkpointing,
+            **overrides,
+        }
         if on_gpu:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
@@ -241,9 +306,11 @@ def main() -> None:
         time), then tokens/s over all steps, padding ratio and the median step time."""
         fastest = [min(step_seconds(run[step]) for run in runs) for step in range(len(runs[0]))]
         tokens = [line["tokens"] for line in runs[0]]
-        return {"tokens_per_s": sum(tokens) / sum(fastest),
-                "padding_ratio": statistics.mean(line["padding_ratio"] for line in runs[0]),
-                "step_time_s": statistics.median(fastest)}
+        return {
+            "tokens_per_s": sum(tokens) / sum(fastest),
+            "padding_ratio": statistics.mean(line["padding_ratio"] for line in runs[0]),
+            "step_time_s": statistics.median(fastest),
+        }
 
     with tempfile.TemporaryDirectory() as temporary:
         workdir = Path(temporary)
@@ -255,14 +322,25 @@ def main() -> None:
         context = sum(n * n for n in lengths) / sum(lengths)  # the mean context a trained token attends over
         peak, peak_source = bf16_peak_tflops(arguments)
         flash = on_gpu and importlib.util.find_spec("flash_attn") is not None
-        device = f"cuda: {torch.cuda.get_device_name()} (wall time, bf16)" if on_gpu else "cpu (1 thread, process CPU time)"
-        print(f"{arguments.model_size} model ({shape['matmul_parameters'] / 1e6:.1f}M matmul parameters, "
-              f"vocabulary {shape['vocabulary']}) on {device}; {len(conversations)} real conversations, mean context "
-              f"{context:.0f} tokens; micro-batch {arguments.micro_batch_size} x accumulation {arguments.grad_accum}; "
-              f"max_len {arguments.max_len}; {arguments.steps} steps per run, first {WARMUP_STEPS} not timed; fastest of "
-              f"{arguments.repeats} repeats per step" + (f"; LoRA rank {arguments.lora_r}" if arguments.lora_r else ""))
-        print("attention: " + ("flash_attention_2, packed rows as varlen (cu_seqlens)" if flash else
-                               "sdpa, packed rows under a block-diagonal mask" + (" (flash-attn is not installed)" if on_gpu else "")))
+        device = (
+            f"cuda: {torch.cuda.get_device_name()} (wall time, bf16)" if on_gpu else "cpu (1 thread, process CPU time)"
+        )
+        print(
+            f"{arguments.model_size} model ({shape['matmul_parameters'] / 1e6:.1f}M matmul parameters, "
+            f"vocabulary {shape['vocabulary']}) on {device}; {len(conversations)} real conversations, mean context "
+            f"{context:.0f} tokens; micro-batch {arguments.micro_batch_size} x accumulation {arguments.grad_accum}; "
+            f"max_len {arguments.max_len}; {arguments.steps} steps per run, first {WARMUP_STEPS} not timed; fastest of "
+            f"{arguments.repeats} repeats per step" + (f"; LoRA rank {arguments.lora_r}" if arguments.lora_r else "")
+        )
+        print(
+            "attention: "
+            + (
+                "flash_attention_2, packed rows as varlen (cu_seqlens)"
+                if flash
+                else "sdpa, packed rows under a block-diagonal mask"
+                + (" (flash-attn is not installed)" if on_gpu else "")
+            )
+        )
         print(f"bf16 peak for MFU: {f'{peak:g} TFLOP/s ({peak_source})' if peak else f'none ({peak_source})'}")
 
         configurations = {"padded": {"packing": False}, "packed": {"packing": True}, "naive": {"loss": "naive"}}
@@ -281,11 +359,16 @@ def main() -> None:
         for name in ("padded", "packed"):
             figures = results[name]
             mfu = figures["tokens_per_s"] * flops_per_token(shape, context) / (peak * 1e12) if peak else None
-            memory = f"{peaks[name] / 2**30:.2f} GiB" if name in peaks else \
-                f"n/a on the CPU (process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
-            print(f"{name + (' (baseline)' if name == 'padded' else ''):18} {figures['tokens_per_s']:10.0f} {unit}, "
-                  f"MFU {f'{100 * mfu:.1f}%' if mfu is not None else 'n/a'}, peak memory {memory}, "
-                  f"padding ratio {figures['padding_ratio']:.3f}")
+            memory = (
+                f"{peaks[name] / 2**30:.2f} GiB"
+                if name in peaks
+                else f"n/a on the CPU (process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB)"
+            )
+            print(
+                f"{name + (' (baseline)' if name == 'padded' else ''):18} {figures['tokens_per_s']:10.0f} {unit}, "
+                f"MFU {f'{100 * mfu:.1f}%' if mfu is not None else 'n/a'}, peak memory {memory}, "
+                f"padding ratio {figures['padding_ratio']:.3f}"
+            )
         print(f"packed / padded {unit}: {results['packed']['tokens_per_s'] / results['padded']['tokens_per_s']:.2f}x")
         print(f"\nmedian step time (padded), naive loss (baseline): {results['naive']['step_time_s'] * 1000:9.1f} ms")
         print(f"median step time (padded), per_turn loss:         {results['padded']['step_time_s'] * 1000:9.1f} ms")
@@ -293,8 +376,10 @@ def main() -> None:
 
     if not arguments.skip_loss_alone:
         loss_alone = loss_only_seconds(repeats=15, on_gpu=on_gpu)
-        print(f"\nloss alone, forward+backward on (4, 512, 32000) logits: naive (baseline) {loss_alone['naive'] * 1000:.1f} ms, "
-              f"per_turn {loss_alone['per_turn'] * 1000:.1f} ms, ratio {loss_alone['per_turn'] / loss_alone['naive']:.3f}x")
+        print(
+            f"\nloss alone, forward+backward on (4, 512, 32000) logits: naive (baseline) {loss_alone['naive'] * 1000:.1f} ms, "
+            f"per_turn {loss_alone['per_turn'] * 1000:.1f} ms, ratio {loss_alone['per_turn'] / loss_alone['naive']:.3f}x"
+        )
 
 
 def token_lengths(tokenizer, conversations: list[dict], max_len: int) -> list[int]:
@@ -304,7 +389,9 @@ def token_lengths(tokenizer, conversations: list[dict], max_len: int) -> list[in
 
     report, lengths = TokenizationReport(), []
     for index, record in enumerate(conversations):
-        tokenized = tokenize_conversation(tokenizer, conversation_from_record(record, "all", f"line {index}"), max_len, report)
+        tokenized = tokenize_conversation(
+            tokenizer, conversation_from_record(record, "all", f"line {index}"), max_len, report
+        )
         if tokenized is not None:
             lengths.append(len(tokenized))
     return lengths

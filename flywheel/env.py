@@ -27,8 +27,6 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return default if value is None else value
 
 
-
-
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -134,13 +132,22 @@ class Section:
     def __init__(self, title: str):
         self.title = title
 
-    def _record(self, name: str, kind: str, accepts: str, default, doc: str, shown: str | None,
-                example: str | None) -> None:
-        CATALOG[name] = Variable(name=name, section=self.title, accepts=accepts, kind=kind,
-                                 default=_written(default) if shown is None else shown, doc=doc, example=example)
+    def _record(
+        self, name: str, kind: str, accepts: str, default, doc: str, shown: str | None, example: str | None
+    ) -> None:
+        CATALOG[name] = Variable(
+            name=name,
+            section=self.title,
+            accepts=accepts,
+            kind=kind,
+            default=_written(default) if shown is None else shown,
+            doc=doc,
+            example=example,
+        )
 
-    def str(self, name: str, default: str = "", *, doc: str, shown: str | None = None,
-            example: str | None = None) -> str:
+    def str(
+        self, name: str, default: str = "", *, doc: str, shown: str | None = None, example: str | None = None
+    ) -> str:
         self._record(name, "str", "text", default, doc, shown, example)
         return env_str(name, default)
 
@@ -149,31 +156,56 @@ class Section:
         self._record(name, "path", "path", default, doc, shown, example)
         return Path(env_str(name) or default)
 
-    def int(self, name: str, default: int, *, doc: str, minimum: int | None = None, between=None,
-            shown: str | None = None, example: str | None = None) -> int:
+    def int(
+        self,
+        name: str,
+        default: int,
+        *,
+        doc: str,
+        minimum: int | None = None,
+        between=None,
+        shown: str | None = None,
+        example: str | None = None,
+    ) -> int:
         self._record(name, "int", _limits("integer", minimum, between), default, doc, shown, example)
         value = env_int(name, default, minimum=minimum)
         return env_between(name, value, *between) if between else value
 
-    def float(self, name: str, default: float | None, *, doc: str, between=None, shown: str | None = None,
-              example: str | None = None) -> float | None:
+    def float(
+        self,
+        name: str,
+        default: float | None,
+        *,
+        doc: str,
+        between=None,
+        shown: str | None = None,
+        example: str | None = None,
+    ) -> float | None:
         """None as the default: unset or empty reads as None (and is not range-checked)."""
         self._record(name, "float", _limits("number", None, between), default, doc, shown, example)
         value = env_float(name, default)
         return env_between(name, value, *between) if between else value
 
-    def bool(self, name: str, default: bool, *, doc: str, shown: str | None = None,
-             example: str | None = None) -> bool:
+    def bool(self, name: str, default: bool, *, doc: str, shown: str | None = None, example: str | None = None) -> bool:
         self._record(name, "bool", "boolean (1/0)", default, doc, shown, example)
         return env_bool(name, default)
 
-    def list(self, name: str, default: list[str], *, doc: str, shown: str | None = None,
-             example: str | None = None) -> list[str]:
+    def list(
+        self, name: str, default: list[str], *, doc: str, shown: str | None = None, example: str | None = None
+    ) -> list[str]:
         self._record(name, "list", "comma-separated list", default, doc, shown, example)
         return env_list(name, default)
 
-    def choice(self, name: str, default: str, choices: set[str], *, doc: str, shown: str | None = None,
-               example: str | None = None) -> str:
+    def choice(
+        self,
+        name: str,
+        default: str,
+        choices: set[str],
+        *,
+        doc: str,
+        shown: str | None = None,
+        example: str | None = None,
+    ) -> str:
         self._record(name, "choice", "one of " + ", ".join(sorted(choices)), default, doc, shown, example)
         return env_choice(name, default, choices)
 

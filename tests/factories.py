@@ -55,6 +55,5 @@ def session_with_turns(turns: list[tuple[str, str]], **session_fields) -> ChatSe
     """A session whose messages are (role, content) pairs, in order."""
     session = ChatSessionFactory(**session_fields)
     for seq, (role, content) in enumerate(turns, start=1):
-        MessageFactory(session=session, seq=seq, role=role, content=content,
-                       external_id=f"{session.external_id}:{seq}")
+        MessageFactory(session=session, seq=seq, role=role, content=content, external_id=f"{session.external_id}:{seq}")
     return session

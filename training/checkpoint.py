@@ -94,7 +94,9 @@ def _load_data(path: Path, **kwargs) -> Any:
     try:
         return torch.load(path, weights_only=True, **kwargs)
     except pickle.UnpicklingError as exc:
-        raise pickle.UnpicklingError(f"{path} holds more than tensors and plain data; it is not loaded: {exc}") from None
+        raise pickle.UnpicklingError(
+            f"{path} holds more than tensors and plain data; it is not loaded: {exc}"
+        ) from None
 
 
 def save_checkpoint(

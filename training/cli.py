@@ -24,15 +24,20 @@ from training.config import (
     config_from_file,
     field_help,
 )
-from training.data import DataError
 from training.conventions import LOSS_MODES
+from training.data import DataError
 from training.tokenization import TemplateError
 
 INPUT_ERRORS = (ConfigError, DataError, TemplateError)
 
 
-CHOICES = {"optimizer": OPTIMIZERS, "lr_scheduler": LR_SCHEDULERS, "loss": LOSS_MODES, "supervise": SUPERVISE_MODES,
-           "attn_implementation": ATTENTION_IMPLEMENTATIONS}
+CHOICES = {
+    "optimizer": OPTIMIZERS,
+    "lr_scheduler": LR_SCHEDULERS,
+    "loss": LOSS_MODES,
+    "supervise": SUPERVISE_MODES,
+    "attn_implementation": ATTENTION_IMPLEMENTATIONS,
+}
 _TYPES = {"int": int, "float": float, "int | None": int}
 
 
@@ -60,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Flywheel SFT trainer")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sft = commands.add_parser("sft", help="supervised fine-tuning with the multi-turn loss",
-                              argument_default=argparse.SUPPRESS)
+    sft = commands.add_parser(
+        "sft", help="supervised fine-tuning with the multi-turn loss", argument_default=argparse.SUPPRESS
+    )
     sft.add_argument("--config", help="config.json of a run directory; flags override its values")
     add_config_flags(sft)
 
@@ -72,31 +78,55 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--hidden-size", dest="hidden_size", type=int, default=128)
 
     generate = commands.add_parser("generate", help="answer evaluation items with a model (batched, left-padded)")
-    generate.add_argument("--model", required=True, help="Hugging Face model directory (a run's final model or a checkpoint)")
-    generate.add_argument("--data", required=True, help='JSONL items {"messages": [...], "task_type"?}; a final '
-                          "assistant message is the reference and is not shown to the model")
+    generate.add_argument(
+        "--model", required=True, help="Hugging Face model directory (a run's final model or a checkpoint)"
+    )
+    generate.add_argument(
+        "--data",
+        required=True,
+        help='JSONL items {"messages": [...], "task_type"?}; a final '
+        "assistant message is the reference and is not shown to the model",
+    )
     generate.add_argument("--output", required=True, help="JSONL answers, one line per item with answer")
     generate.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=256)
     generate.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     generate.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--reference-loss", dest="reference_loss", action="store_true",
-                          help="also write reference_loss: the per-turn loss of each item's reference answer")
+    generate.add_argument(
+        "--reference-loss",
+        dest="reference_loss",
+        action="store_true",
+        help="also write reference_loss: the per-turn loss of each item's reference answer",
+    )
 
     ifd = commands.add_parser("ifd", help="IFD (instruction-following difficulty) of every assistant turn, batched")
     ifd.add_argument("--model", required=True, help="Hugging Face model directory (usually the one to fine-tune)")
     ifd.add_argument("--data", required=True, help='JSONL conversations {"messages": [...], "id"?}, as for sft')
-    ifd.add_argument("--output", required=True, help='JSONL, one line per conversation: {"line", "id"?, "turns": '
-                     '[{"turn", "message", "loss_cond", "loss_direct", "tokens", "ifd"}]}')
+    ifd.add_argument(
+        "--output",
+        required=True,
+        help='JSONL, one line per conversation: {"line", "id"?, "turns": '
+        '[{"turn", "message", "loss_cond", "loss_direct", "tokens", "ifd"}]}',
+    )
     ifd.add_argument("--batch-size", dest="batch_size", type=int, default=8)
-    ifd.add_argument("--max-len", dest="max_len", type=int, default=2048,
-                     help="tokens per pass; a turn starting past it is not scored (ifd null)")
+    ifd.add_argument(
+        "--max-len",
+        dest="max_len",
+        type=int,
+        default=2048,
+        help="tokens per pass; a turn starting past it is not scored (ifd null)",
+    )
 
-    reward = commands.add_parser("reward", help="a reward model's score of each conversation (long ones cut from the left)")
+    reward = commands.add_parser(
+        "reward", help="a reward model's score of each conversation (long ones cut from the left)"
+    )
     reward.add_argument("--model", required=True, help="sequence-classification model directory with one output")
     reward.add_argument("--data", required=True, help='JSONL conversations {"messages": [...], "id"?}')
-    reward.add_argument("--output", required=True, help='JSONL, one line per conversation: {"line", "id"?, "reward", '
-                        '"tokens", "truncated"}')
+    reward.add_argument(
+        "--output",
+        required=True,
+        help='JSONL, one line per conversation: {"line", "id"?, "reward", "tokens", "truncated"}',
+    )
     reward.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     reward.add_argument("--max-len", dest="max_len", type=int, default=2048)
     return parser
@@ -121,10 +151,16 @@ def generate_main(arguments: argparse.Namespace) -> int:
     from training.generate import run_generate
 
     try:
-        report = run_generate(model=arguments.model, data=arguments.data, output=arguments.output,
-                              max_new_tokens=arguments.max_new_tokens, batch_size=arguments.batch_size,
-                              temperature=arguments.temperature, seed=arguments.seed,
-                              reference_loss=arguments.reference_loss)
+        report = run_generate(
+            model=arguments.model,
+            data=arguments.data,
+            output=arguments.output,
+            max_new_tokens=arguments.max_new_tokens,
+            batch_size=arguments.batch_size,
+            temperature=arguments.temperature,
+            seed=arguments.seed,
+            reference_loss=arguments.reference_loss,
+        )
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -138,8 +174,13 @@ def ifd_main(arguments: argparse.Namespace) -> int:
     from training.ifd import run_ifd
 
     try:
-        report = run_ifd(model=arguments.model, data=arguments.data, output=arguments.output,
-                         batch_size=arguments.batch_size, max_len=arguments.max_len)
+        report = run_ifd(
+            model=arguments.model,
+            data=arguments.data,
+            output=arguments.output,
+            batch_size=arguments.batch_size,
+            max_len=arguments.max_len,
+        )
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -153,8 +194,13 @@ def reward_main(arguments: argparse.Namespace) -> int:
     from training.reward import run_reward
 
     try:
-        report = run_reward(model=arguments.model, data=arguments.data, output=arguments.output,
-                            batch_size=arguments.batch_size, max_len=arguments.max_len)
+        report = run_reward(
+            model=arguments.model,
+            data=arguments.data,
+            output=arguments.output,
+            batch_size=arguments.batch_size,
+            max_len=arguments.max_len,
+        )
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -167,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "make-tiny-model":
         from training.tiny_model import make_tiny_model
 
-        path = make_tiny_model(arguments.output, template=arguments.template, seed=arguments.seed,
-                               hidden_size=arguments.hidden_size)
+        path = make_tiny_model(
+            arguments.output, template=arguments.template, seed=arguments.seed, hidden_size=arguments.hidden_size
+        )
         print(f"tiny model written to {path}")
         return 0
     if arguments.command == "generate":
@@ -188,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
         return 2
     if is_main_process():
-        print(f"{result['status']}: {result['steps']} steps, last loss {result['last_loss']}, "
-              f"final model {result['final_model']}" + (f" ({result['stop_reason']})" if result.get("stop_reason") else ""))
+        print(
+            f"{result['status']}: {result['steps']} steps, last loss {result['last_loss']}, "
+            f"final model {result['final_model']}"
+            + (f" ({result['stop_reason']})" if result.get("stop_reason") else "")
+        )
     return 0

@@ -57,8 +57,10 @@ class MicroBatch:
         return (self.segment_ids != PADDING_SEGMENT).long()
 
     def to(self, device: torch.device) -> MicroBatch:
-        moved = {name: value.to(device) if isinstance(value, torch.Tensor) else value
-                 for name, value in self.__dict__.items()}
+        moved = {
+            name: value.to(device) if isinstance(value, torch.Tensor) else value
+            for name, value in self.__dict__.items()
+        }
         return MicroBatch(**moved)
 
 

@@ -140,10 +140,17 @@ def field_help() -> dict[str, str]:
     body = tree.body[0].body
     helps = {}
     for node, following in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
             helps[node.target.id] = " ".join(following.value.value.split())
     return helps
+
+
 PATH_FIELDS = ("model", "data", "output", "eval_data")
 STAGE_PATH_FIELDS = ("data", "eval_data")
 STAGE_FIELDS = ("name", "data", "eval_data", "epochs", "max_steps", "lr")
@@ -171,9 +178,19 @@ def config_from_file(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
     if isinstance(raw.get("deepspeed"), str):
         raw["deepspeed"] = str((base / raw["deepspeed"]).resolve())
     if isinstance(raw.get("stages"), list):
-        raw["stages"] = [{**stage, **{key: str((base / stage[key]).resolve()) for key in STAGE_PATH_FIELDS
-                                     if isinstance(stage.get(key), str) and stage[key]}}
-                         if isinstance(stage, dict) else stage for stage in raw["stages"]]
+        raw["stages"] = [
+            {
+                **stage,
+                **{
+                    key: str((base / stage[key]).resolve())
+                    for key in STAGE_PATH_FIELDS
+                    if isinstance(stage.get(key), str) and stage[key]
+                },
+            }
+            if isinstance(stage, dict)
+            else stage
+            for stage in raw["stages"]
+        ]
     return raw, base
 
 
@@ -282,11 +299,14 @@ def validate_stages(config: TrainConfig) -> None:
             raise ConfigError(f"{where} must be an object with name and data, not {stage!r}")
         unknown = sorted(set(stage) - set(STAGE_FIELDS))
         if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; a stage may set {', '.join(STAGE_FIELDS)}")
+            raise ConfigError(
+                f"{where}: unknown field(s) {', '.join(unknown)}; a stage may set {', '.join(STAGE_FIELDS)}"
+            )
         name = stage.get("name")
         if not isinstance(name, str) or not STAGE_NAME.match(name):
-            raise ConfigError(f"{where}: name must be 1-40 letters, digits, '_', '.' or '-' (it names directories), "
-                              f"not {name!r}")
+            raise ConfigError(
+                f"{where}: name must be 1-40 letters, digits, '_', '.' or '-' (it names directories), not {name!r}"
+            )
         if name in names:
             raise ConfigError(f"{where}: the name {name!r} is used by an earlier stage")
         names.add(name)
@@ -313,7 +333,9 @@ def validate_tokens_and_roles(config: TrainConfig) -> None:
     if len(set(tokens)) != len(tokens):
         raise ConfigError("add_special_tokens lists a token twice")
     role_map = config.role_map
-    if not isinstance(role_map, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in role_map.items()):
+    if not isinstance(role_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in role_map.items()
+    ):
         raise ConfigError(f"role_map must map role names to role names, not {role_map!r}")
     for role, target in role_map.items():
         if target not in ROLES:
@@ -323,7 +345,11 @@ def validate_tokens_and_roles(config: TrainConfig) -> None:
 def validate_lora(config: TrainConfig) -> None:
     if not isinstance(config.lora_r, int) or isinstance(config.lora_r, bool) or config.lora_r < 0:
         raise ConfigError(f"lora_r must be a non-negative integer, not {config.lora_r!r}")
-    if isinstance(config.lora_alpha, bool) or not isinstance(config.lora_alpha, (int, float)) or not config.lora_alpha > 0:
+    if (
+        isinstance(config.lora_alpha, bool)
+        or not isinstance(config.lora_alpha, (int, float))
+        or not config.lora_alpha > 0
+    ):
         raise ConfigError(f"lora_alpha must be a positive number, not {config.lora_alpha!r}")
     modules = config.lora_target_modules
     if not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules):

@@ -43,8 +43,6 @@ from training.config import (
     config_from_file,
     field_help,
 )
-from training.data import Conversation, DataError, conversation_from_record
-from training.files import atomic_writer
 from training.conventions import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
@@ -62,6 +60,8 @@ from training.conventions import (
     STATE_FILE,
     TRAIN_FILE,
 )
+from training.data import Conversation, DataError, conversation_from_record
+from training.files import atomic_writer
 from training.metrics import read_metrics
 from training.stages import (
     CHECKPOINT_NAME,
@@ -79,6 +79,7 @@ from training.tokenization import (
     load_tokenizer,
     tokenize_conversation,
 )
+
 
 def checkpoint_dir(output: Path, step: int, stage: Stage | None = None) -> Path:
     return Path(output) / CHECKPOINTS_DIR / checkpoint_name(step, stage)
@@ -123,8 +124,13 @@ def tiny_model_ensure(target: Path, *, timeout_s: float = 300) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.parent / f".{target.name}-{uuid.uuid4().hex}"
-    completed = subprocess.run([sys.executable, "-m", "training", "make-tiny-model", "--output", str(scratch)],
-                               capture_output=True, text=True, timeout=timeout_s, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "training", "make-tiny-model", "--output", str(scratch)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
     if completed.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
         raise RuntimeError(f"the trainer could not write the tiny model: {completed.stderr.strip()[-1000:]}")
@@ -136,12 +142,53 @@ def tiny_model_ensure(target: Path, *, timeout_s: float = 300) -> Path:
 
 
 __all__ = [
-    "ATTENTION_IMPLEMENTATIONS", "CHECKPOINTS_DIR", "atomic_writer", "CHECKPOINT_NAME", "CONFIG_FILE", "EVAL_FILE", "FIELD_NAMES",
-    "FINAL_DIR", "IGNORE_INDEX", "LOSS_MODES", "LR_SCHEDULERS", "METRICS_FILE", "NO_TURN", "OPTIMIZERS",
-    "RESULT_FILE", "RUN_OUTPUTS", "SPECIAL_TOKENS_CHANNEL", "STAGE_FILE", "STAGES_DIR", "STATE_FILE",
-    "SUPERVISE_MODES", "TRAIN_FILE", "ConfigError", "Conversation", "DataError", "Stage", "TemplateError",
-    "TokenizationReport", "TrainConfig", "assistant_turn_spans", "build_config", "checkpoint_dir", "checkpoint_name",
-    "checkpoint_position", "complete_checkpoints", "config_as_dict", "config_from_file", "conversation_from_record",
-    "field_help", "is_model_directory", "latest_checkpoint", "load_tokenizer", "plan_stages", "read_metrics",
-    "read_trainer_state", "stage_dir", "stage_record", "tiny_model_ensure", "tokenize_conversation",
+    "ATTENTION_IMPLEMENTATIONS",
+    "CHECKPOINTS_DIR",
+    "atomic_writer",
+    "CHECKPOINT_NAME",
+    "CONFIG_FILE",
+    "EVAL_FILE",
+    "FIELD_NAMES",
+    "FINAL_DIR",
+    "IGNORE_INDEX",
+    "LOSS_MODES",
+    "LR_SCHEDULERS",
+    "METRICS_FILE",
+    "NO_TURN",
+    "OPTIMIZERS",
+    "RESULT_FILE",
+    "RUN_OUTPUTS",
+    "SPECIAL_TOKENS_CHANNEL",
+    "STAGE_FILE",
+    "STAGES_DIR",
+    "STATE_FILE",
+    "SUPERVISE_MODES",
+    "TRAIN_FILE",
+    "ConfigError",
+    "Conversation",
+    "DataError",
+    "Stage",
+    "TemplateError",
+    "TokenizationReport",
+    "TrainConfig",
+    "assistant_turn_spans",
+    "build_config",
+    "checkpoint_dir",
+    "checkpoint_name",
+    "checkpoint_position",
+    "complete_checkpoints",
+    "config_as_dict",
+    "config_from_file",
+    "conversation_from_record",
+    "field_help",
+    "is_model_directory",
+    "latest_checkpoint",
+    "load_tokenizer",
+    "plan_stages",
+    "read_metrics",
+    "read_trainer_state",
+    "stage_dir",
+    "stage_record",
+    "tiny_model_ensure",
+    "tokenize_conversation",
 ]

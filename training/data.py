@@ -60,8 +60,9 @@ def read_conversations(path: str | Path, supervise: str, role_map: dict[str, str
     return conversations
 
 
-def conversation_from_record(record: object, supervise: str, where: str, line_number: int = 0,
-                             role_map: dict[str, str] | None = None) -> Conversation:
+def conversation_from_record(
+    record: object, supervise: str, where: str, line_number: int = 0, role_map: dict[str, str] | None = None
+) -> Conversation:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
         raise DataError(f'{where}: expected an object with a "messages" list')
     messages = []
@@ -88,8 +89,10 @@ def checked_message(message: object, where: str, role_map: dict[str, str] | None
     if role_map and isinstance(role, str) and role in role_map:
         role = role_map[role]
     if role not in ROLES:
-        raise DataError(f"{where}: unknown role {role!r}; expected one of {', '.join(ROLES)}, or map it to one "
-                        f'with the run\'s role_map (e.g. {{"{role}": "tool"}})')
+        raise DataError(
+            f"{where}: unknown role {role!r}; expected one of {', '.join(ROLES)}, or map it to one "
+            f'with the run\'s role_map (e.g. {{"{role}": "tool"}})'
+        )
     content = message.get("content")
     if not isinstance(content, str):
         raise DataError(f"{where}: content must be a string")

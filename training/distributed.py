@@ -41,7 +41,9 @@ def free_port() -> int:
 def setup_distributed(needs_process_group: bool) -> DistributedContext:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if needs_process_group and "RANK" not in os.environ:
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+        os.environ.update(
+            RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port())
+        )
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if torch.cuda.is_available():
@@ -66,8 +68,6 @@ def all_reduce_sum(values: torch.Tensor, context: DistributedContext) -> torch.T
     if context.enabled and context.world_size > 1:
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values.cpu()
-
-
 
 
 def barrier(context: DistributedContext) -> None:

@@ -60,8 +60,9 @@ def read_items(path: str | Path) -> list[GenerationItem]:
 def item_from_record(record: object, where: str, line_number: int = 0) -> GenerationItem:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
         raise DataError(f'{where}: expected an object with a "messages" list')
-    messages = [checked_message(message, f"{where}: message {index}")
-                for index, message in enumerate(record["messages"])]
+    messages = [
+        checked_message(message, f"{where}: message {index}") for index, message in enumerate(record["messages"])
+    ]
     for message in messages:
         message.pop("train", None)
     reference = None
@@ -75,8 +76,15 @@ def item_from_record(record: object, where: str, line_number: int = 0) -> Genera
     return GenerationItem(line_number, messages, reference, task_type)
 
 
-def generate_answers(model_dir: str, items: list[GenerationItem], *, max_new_tokens: int = 256, batch_size: int = 8,
-                     temperature: float = 0.0, seed: int = 0) -> tuple[list[dict], dict]:
+def generate_answers(
+    model_dir: str,
+    items: list[GenerationItem],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[dict], dict]:
     """The answers (in item order) and a report: items, new tokens, seconds, tokens per second."""
     import torch
 
@@ -97,8 +105,9 @@ def generate_answers(model_dir: str, items: list[GenerationItem], *, max_new_tok
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
     torch.manual_seed(seed)
 
-    prompts = [tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True)
-               for item in items]
+    prompts = [
+        tokenizer.apply_chat_template(item.messages, tokenize=False, add_generation_prompt=True) for item in items
+    ]
     # A template that already emits the BOS token must not get a second one from the tokenizer.
     encoded_lengths = [len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
     order = sorted(range(len(items)), key=lambda index: encoded_lengths[index])
@@ -106,18 +115,22 @@ def generate_answers(model_dir: str, items: list[GenerationItem], *, max_new_tok
     eos_ids = {tid for tid in (tokenizer.eos_token_id, tokenizer.pad_token_id) if tid is not None}
     new_tokens_total, started = 0, time.perf_counter()
     for start in range(0, len(order), batch_size):
-        indices = order[start:start + batch_size]
-        batch = tokenizer([prompts[index] for index in indices], return_tensors="pt", padding=True,
-                          add_special_tokens=False).to(device)
-        options = {"max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
-                   "eos_token_id": tokenizer.eos_token_id}
+        indices = order[start : start + batch_size]
+        batch = tokenizer(
+            [prompts[index] for index in indices], return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(device)
+        options = {
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        }
         if temperature > 0:
             options.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
         else:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
             output = model.generate(**batch, **options)  # (B, T_prompt + T_new)
-        generated = output[:, batch["input_ids"].shape[1]:]  # (B, T_new)
+        generated = output[:, batch["input_ids"].shape[1] :]  # (B, T_new)
         for row, index in enumerate(indices):
             tokens = generated[row].tolist()
             finished = False
@@ -127,13 +140,22 @@ def generate_answers(model_dir: str, items: list[GenerationItem], *, max_new_tok
                     break
             new_tokens_total += len(tokens)
             item = items[index]
-            answers[index] = {"line": item.line_number, "task_type": item.task_type,
-                              "answer": tokenizer.decode(tokens, skip_special_tokens=True).strip(),
-                              "new_tokens": len(tokens), "finished": finished}
+            answers[index] = {
+                "line": item.line_number,
+                "task_type": item.task_type,
+                "answer": tokenizer.decode(tokens, skip_special_tokens=True).strip(),
+                "new_tokens": len(tokens),
+                "finished": finished,
+            }
     seconds = time.perf_counter() - started
-    report = {"items": len(items), "new_tokens": new_tokens_total, "seconds": round(seconds, 3),
-              "tokens_per_s": round(new_tokens_total / seconds, 2) if seconds > 0 else None,
-              "batch_size": batch_size, "device": device.type}
+    report = {
+        "items": len(items),
+        "new_tokens": new_tokens_total,
+        "seconds": round(seconds, 3),
+        "tokens_per_s": round(new_tokens_total / seconds, 2) if seconds > 0 else None,
+        "batch_size": batch_size,
+        "device": device.type,
+    }
     return answers, report
 
 
@@ -168,8 +190,11 @@ def reference_losses(model_dir: str, items: list[GenerationItem], *, max_len: in
         input_ids = torch.as_tensor(tokenized.input_ids, device=device).unsqueeze(0)  # (1, T)
         with torch.no_grad():
             logits = model(input_ids=input_ids, use_cache=False).logits  # (1, T, V)
-        token_losses = supervised_token_losses(logits, torch.as_tensor(tokenized.labels, device=device).unsqueeze(0),
-                                               torch.as_tensor(tokenized.turn_ids, device=device).unsqueeze(0))[0]  # (N,)
+        token_losses = supervised_token_losses(
+            logits,
+            torch.as_tensor(tokenized.labels, device=device).unsqueeze(0),
+            torch.as_tensor(tokenized.turn_ids, device=device).unsqueeze(0),
+        )[0]  # (N,)
         losses.append(round(float(token_losses.mean()), 6))
     return losses
 
@@ -180,11 +205,21 @@ def write_answers(path: str | Path, answers: list[dict]) -> None:
             out.write(json.dumps(answer, ensure_ascii=False) + "\n")
 
 
-def run_generate(*, model: str, data: str, output: str, max_new_tokens: int = 256, batch_size: int = 8,
-                 temperature: float = 0.0, seed: int = 0, reference_loss: bool = False) -> dict:
+def run_generate(
+    *,
+    model: str,
+    data: str,
+    output: str,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    temperature: float = 0.0,
+    seed: int = 0,
+    reference_loss: bool = False,
+) -> dict:
     items = read_items(data)
-    answers, report = generate_answers(model, items, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                       temperature=temperature, seed=seed)
+    answers, report = generate_answers(
+        model, items, max_new_tokens=max_new_tokens, batch_size=batch_size, temperature=temperature, seed=seed
+    )
     if reference_loss:
         for answer, loss in zip(answers, reference_losses(model, items)):
             answer["reference_loss"] = loss

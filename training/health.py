@@ -48,7 +48,9 @@ def rising_trend(values: list[float]) -> float | None:
     rise = slope * (n - 1) / abs(mean_y) if mean_y else 0.0
     significant = slope > 0 and (standard_error == 0 or slope / standard_error > TREND_T_STATISTIC)
     # A single outlier can tilt a fit; a real rise also lifts the later half of the window.
-    later_half_higher = statistics.fmean(values[n // 2 :]) > statistics.fmean(values[: n // 2]) * (1 + TREND_MIN_RISE / 2)
+    later_half_higher = statistics.fmean(values[n // 2 :]) > statistics.fmean(values[: n // 2]) * (
+        1 + TREND_MIN_RISE / 2
+    )
     return rise if significant and rise > TREND_MIN_RISE and later_half_higher else None
 
 
@@ -64,8 +66,12 @@ class HealthMonitor:
 
     def state(self) -> dict:
         """Plain data for a checkpoint's trainer state: a resumed run watches the same windows."""
-        return {"losses": list(self.losses), "grad_norms": list(self.grad_norms),
-                "channels": {name: list(values) for name, values in self.channels.items()}, "active": sorted(self.active)}
+        return {
+            "losses": list(self.losses),
+            "grad_norms": list(self.grad_norms),
+            "channels": {name: list(values) for name, values in self.channels.items()},
+            "active": sorted(self.active),
+        }
 
     def load_state(self, state: dict) -> None:
         self.losses.extend(state.get("losses", []))
@@ -83,36 +89,63 @@ class HealthMonitor:
         self.active.add(key)
         return [alert]
 
-    def observe(self, *, step: int, loss: float, grad_norm: float | None, channels: dict[str, float],
-                first_step: bool) -> list[dict]:
+    def observe(
+        self, *, step: int, loss: float, grad_norm: float | None, channels: dict[str, float], first_step: bool
+    ) -> list[dict]:
         """The alerts this step raises (usually none). `first_step`: the first step of a run or stage."""
         alerts: list[dict] = []
         finite_norm = grad_norm is None or math.isfinite(grad_norm)
-        alerts += self._fire("nan_loss", not math.isfinite(loss) or not finite_norm, {
-            "alert": "nan_loss", "message": f"the loss is {loss} and the gradient norm {grad_norm} at step {step}: "
-                                            "training has diverged numerically"})
+        alerts += self._fire(
+            "nan_loss",
+            not math.isfinite(loss) or not finite_norm,
+            {
+                "alert": "nan_loss",
+                "message": f"the loss is {loss} and the gradient norm {grad_norm} at step {step}: "
+                "training has diverged numerically",
+            },
+        )
         if not math.isfinite(loss):
             return alerts  # a NaN says nothing about trends; keep it out of the windows
         if first_step:
             ceiling = math.log(self.vocab_size) + FIRST_LOSS_MARGIN
             if loss > ceiling:
-                alerts.append({"alert": "first_loss_high", "value": loss, "threshold": ceiling,
-                               "message": f"the first loss {loss:.3f} is above ln(vocabulary size {self.vocab_size}) + 1 = "
-                                          f"{ceiling:.3f}, worse than a uniform guess: look for misaligned labels or masks"})
+                alerts.append(
+                    {
+                        "alert": "first_loss_high",
+                        "value": loss,
+                        "threshold": ceiling,
+                        "message": f"the first loss {loss:.3f} is above ln(vocabulary size {self.vocab_size}) + 1 = "
+                        f"{ceiling:.3f}, worse than a uniform guess: look for misaligned labels or masks",
+                    }
+                )
         self.losses.append(loss)
         rise = rising_trend(list(self.losses)) if len(self.losses) == self.window else None
-        alerts += self._fire("rising_loss", rise is not None, {
-            "alert": "rising_loss", "value": rise, "window": self.window,
-            "message": f"the loss has risen {100 * (rise or 0):.0f}% over the last {self.window} steps: a rising loss "
-                       "means a bug in the training code (masking, shifting, learning rate), not hard data"})
+        alerts += self._fire(
+            "rising_loss",
+            rise is not None,
+            {
+                "alert": "rising_loss",
+                "value": rise,
+                "window": self.window,
+                "message": f"the loss has risen {100 * (rise or 0):.0f}% over the last {self.window} steps: a rising loss "
+                "means a bug in the training code (masking, shifting, learning rate), not hard data",
+            },
+        )
         if grad_norm is not None and math.isfinite(grad_norm):
             history = list(self.grad_norms)
             median = statistics.median(history) if len(history) >= MIN_HISTORY else None
             spike = median is not None and median > 0 and grad_norm > SPIKE_FACTOR * median
-            alerts += self._fire("grad_norm_spike", spike, {
-                "alert": "grad_norm_spike", "value": grad_norm, "threshold": SPIKE_FACTOR * (median or 0),
-                "message": f"the gradient norm {grad_norm:.3g} is over {SPIKE_FACTOR:.0f}x the median "
-                           f"{median or 0:.3g} of the previous {len(history)} steps"})
+            alerts += self._fire(
+                "grad_norm_spike",
+                spike,
+                {
+                    "alert": "grad_norm_spike",
+                    "value": grad_norm,
+                    "threshold": SPIKE_FACTOR * (median or 0),
+                    "message": f"the gradient norm {grad_norm:.3g} is over {SPIKE_FACTOR:.0f}x the median "
+                    f"{median or 0:.3g} of the previous {len(history)} steps",
+                },
+            )
             self.grad_norms.append(grad_norm)
         for name, value in channels.items():
             if value is None or not math.isfinite(value):
@@ -121,8 +154,15 @@ class HealthMonitor:
             series.append(value)
             channel_rise = rising_trend(list(series)) if len(series) == self.window else None
             diverging = channel_rise is not None and rise is None and len(self.channels) > 1
-            alerts += self._fire(f"channel:{name}", diverging, {
-                "alert": "channel_diverging", "channel": name, "value": channel_rise,
-                "message": f"the loss of {name!r} has risen {100 * (channel_rise or 0):.0f}% over its last {self.window} "
-                           "steps while the rest does not: look at that data's masking and template"})
+            alerts += self._fire(
+                f"channel:{name}",
+                diverging,
+                {
+                    "alert": "channel_diverging",
+                    "channel": name,
+                    "value": channel_rise,
+                    "message": f"the loss of {name!r} has risen {100 * (channel_rise or 0):.0f}% over its last {self.window} "
+                    "steps while the rest does not: look at that data's masking and template",
+                },
+            )
         return alerts

@@ -46,6 +46,7 @@ NO_LIMIT = 1 << 30
 @dataclass
 class Sequence:
     """One forward pass: token ids and the groups of target positions whose mean loss is wanted."""
+
     input_ids: np.ndarray  # (T,)
     groups: list[tuple[tuple, np.ndarray]] = field(default_factory=list)
     """[(key, target positions)]: a position p is predicted from the logits at p - 1."""
@@ -80,8 +81,10 @@ def turn_positions(tokenizer, conversation: Conversation) -> tuple[np.ndarray, l
     from training.tokenization import TokenizationReport, tokenize_conversation
 
     tokenized = tokenize_conversation(tokenizer, conversation, NO_LIMIT, TokenizationReport())
-    positions = [np.flatnonzero((tokenized.turn_ids == turn) & (tokenized.labels != IGNORE_INDEX))
-                 for turn in range(tokenized.num_turns)]
+    positions = [
+        np.flatnonzero((tokenized.turn_ids == turn) & (tokenized.labels != IGNORE_INDEX))
+        for turn in range(tokenized.num_turns)
+    ]
     return tokenized.input_ids, positions
 
 
@@ -96,12 +99,14 @@ def direct_prefix(tokenizer, reply: str) -> np.ndarray:
     length = 0
     while length < min(len(first), len(second)) and first[length] == second[length]:
         length += 1
-    if first[length:length + 1] != "A":
+    if first[length : length + 1] != "A":
         raise TemplateError("the chat template rewrites a lone assistant reply, so its header cannot be located")
     return np.asarray(tokenizer(first[:length], add_special_tokens=False)["input_ids"], dtype=np.int64)
 
 
-def plan_sequences(tokenizer, conversations: list[Conversation], max_len: int) -> tuple[list[Sequence], list[list[dict]]]:
+def plan_sequences(
+    tokenizer, conversations: list[Conversation], max_len: int
+) -> tuple[list[Sequence], list[list[dict]]]:
     """The forward passes to run and, per conversation, one result row per assistant turn with
     its token count L (losses filled in later)."""
     sequences: list[Sequence] = []
@@ -115,16 +120,27 @@ def plan_sequences(tokenizer, conversations: list[Conversation], max_len: int) -
             reply = conversation.messages[message]["content"]
             prefix = direct_prefix(tokenizer, reply)
             length = max(0, min(len(turn_positions_), max_len - context, max_len - len(prefix)))
-            rows.append({"turn": turn, "message": message, "loss_cond": None, "loss_direct": None,
-                         "tokens": length, "ifd": None})
+            rows.append(
+                {
+                    "turn": turn,
+                    "message": message,
+                    "loss_cond": None,
+                    "loss_direct": None,
+                    "tokens": length,
+                    "ifd": None,
+                }
+            )
             if length == 0:
                 continue
             targets = turn_positions_[:length]
             conditioned.groups.append(((number, turn, "cond"), targets))
             end = max(end, int(targets[-1]) + 1)
             direct_ids = np.concatenate([prefix, input_ids[targets]]).astype(np.int64)
-            sequences.append(Sequence(input_ids=direct_ids, groups=[((number, turn, "direct"),
-                                                                    np.arange(len(prefix), len(direct_ids)))]))
+            sequences.append(
+                Sequence(
+                    input_ids=direct_ids, groups=[((number, turn, "direct"), np.arange(len(prefix), len(direct_ids)))]
+                )
+            )
         if conditioned.groups:
             conditioned.input_ids = input_ids[:end]
             sequences.append(conditioned)
@@ -142,14 +158,14 @@ def mean_losses(model, sequences: list[Sequence], batch_size: int, pad_token_id:
     decoder, head = model.get_decoder(), model.get_output_embeddings()
     softcap = getattr(model.config, "final_logit_softcapping", None)
     for begin in range(0, len(order), batch_size):
-        batch = [sequences[index] for index in order[begin:begin + batch_size]]
+        batch = [sequences[index] for index in order[begin : begin + batch_size]]
         width = max(len(sequence.input_ids) for sequence in batch)
         input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)  # (B, T)
         attention_mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
         rows, columns, targets, owners = [], [], [], []
         for row, sequence in enumerate(batch):
-            input_ids[row, :len(sequence.input_ids)] = torch.from_numpy(sequence.input_ids)
-            attention_mask[row, :len(sequence.input_ids)] = 1
+            input_ids[row, : len(sequence.input_ids)] = torch.from_numpy(sequence.input_ids)
+            attention_mask[row, : len(sequence.input_ids)] = 1
             for key, positions in sequence.groups:
                 # The label shift, in this one place: the token at p is predicted from position p - 1.
                 rows.extend([row] * len(positions))
@@ -157,12 +173,16 @@ def mean_losses(model, sequences: list[Sequence], batch_size: int, pad_token_id:
                 targets.extend(sequence.input_ids[positions].tolist())
                 owners.extend([key] * len(positions))
         with torch.no_grad():
-            hidden = decoder(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).last_hidden_state  # (B, T, H)
+            hidden = decoder(
+                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)
+            ).last_hidden_state  # (B, T, H)
             picked = hidden[torch.tensor(rows, device=device), torch.tensor(columns, device=device)]  # (M, H)
             logits = head(picked).float()  # (M, V)
             if softcap:
                 logits = torch.tanh(logits / softcap) * softcap
-            token_losses = F.cross_entropy(logits, torch.tensor(targets, device=device), reduction="none").cpu().numpy()  # (M,)
+            token_losses = (
+                F.cross_entropy(logits, torch.tensor(targets, device=device), reduction="none").cpu().numpy()
+            )  # (M,)
         sums: dict[tuple, list[float]] = {}
         for key, loss in zip(owners, token_losses.tolist()):
             sums.setdefault(key, []).append(loss)
@@ -171,8 +191,9 @@ def mean_losses(model, sequences: list[Sequence], batch_size: int, pad_token_id:
     return losses
 
 
-def score_conversations(model_dir: str, conversations: list[Conversation], *, batch_size: int = 8,
-                        max_len: int = 2048) -> tuple[list[list[dict]], dict]:
+def score_conversations(
+    model_dir: str, conversations: list[Conversation], *, batch_size: int = 8, max_len: int = 2048
+) -> tuple[list[list[dict]], dict]:
     """IFD rows per conversation (in input order) and a report."""
     import torch
 
@@ -202,10 +223,18 @@ def score_conversations(model_dir: str, conversations: list[Conversation], *, ba
             else:
                 unscored += 1
     seconds = time.perf_counter() - started
-    report = {"conversations": len(conversations), "turns": scored + unscored, "scored_turns": scored,
-              "unscored_turns": unscored, "forward_sequences": len(sequences), "seconds": round(seconds, 3),
-              "conversations_per_s": round(len(conversations) / seconds, 3) if seconds > 0 else None,
-              "batch_size": batch_size, "max_len": max_len, "device": device.type}
+    report = {
+        "conversations": len(conversations),
+        "turns": scored + unscored,
+        "scored_turns": scored,
+        "unscored_turns": unscored,
+        "forward_sequences": len(sequences),
+        "seconds": round(seconds, 3),
+        "conversations_per_s": round(len(conversations) / seconds, 3) if seconds > 0 else None,
+        "batch_size": batch_size,
+        "max_len": max_len,
+        "device": device.type,
+    }
     return results, report
 
 
@@ -240,7 +269,10 @@ def score_one_at_a_time(model, tokenizer, conversation: Conversation, max_len: i
             targets = turn_positions_[:length]
             passes = {
                 "loss_cond": (input_ids[: int(targets[-1]) + 1], targets),
-                "loss_direct": (np.concatenate([prefix, input_ids[targets]]), np.arange(len(prefix), len(prefix) + length)),
+                "loss_direct": (
+                    np.concatenate([prefix, input_ids[targets]]),
+                    np.arange(len(prefix), len(prefix) + length),
+                ),
             }
             for name, (ids, target_positions) in passes.items():
                 ids_tensor = torch.from_numpy(np.asarray(ids, dtype=np.int64))[None]  # (1, T)

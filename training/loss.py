@@ -107,8 +107,9 @@ def micro_batch_loss(
         numerator = (token_weights * token_losses).sum()
         if mode == "naive" and len(token_losses) > 0:
             numerator = numerator / token_weights.sum()
-    return MicroBatchLoss(numerator=numerator, turn_means=turn_means.detach(), token_losses=token_losses.detach(),
-                          token_targets=targets)
+    return MicroBatchLoss(
+        numerator=numerator, turn_means=turn_means.detach(), token_losses=token_losses.detach(), token_targets=targets
+    )
 
 
 def micro_batch_denominator_share(

@@ -109,7 +109,9 @@ def forward_for_loss(model: nn.Module, batch: MicroBatch, attn_implementation: s
     mask = block_diagonal_causal_mask(batch.segment_ids)  # (R, 1, T, T) bool
     if attn_implementation == "eager":
         # Eager attention adds the mask to the scores, so it needs 0 / -inf-like floats.
-        dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else next(model.parameters()).dtype
+        dtype = (
+            torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else next(model.parameters()).dtype
+        )
         mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
     logits = model(
         input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False

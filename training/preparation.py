@@ -53,8 +53,14 @@ def prepare_data(config: TrainConfig, tokenizer, eval_cache: dict | None = None)
             )
         eval_conversations, eval_report = cache[config.eval_data]
     channels = sorted({c.task_type for c in train_conversations + eval_conversations})
-    return PreparedData(train_conversations, train_report, eval_conversations, eval_report, channels,
-                        dataset_fingerprint(train_conversations))
+    return PreparedData(
+        train_conversations,
+        train_report,
+        eval_conversations,
+        eval_report,
+        channels,
+        dataset_fingerprint(train_conversations),
+    )
 
 
 def prepare_stages(stages: list[Stage], tokenizer, added: AddedTokens) -> list[PreparedData]:
@@ -77,8 +83,16 @@ def start_weights(output: Path, stages: list[Stage], stage: Stage) -> str:
     return str(stage_dir(output, stages[stage.index - 1]))
 
 
-def build_model(*, stage: Stage, start: str, checkpoint: Path | None, added: AddedTokens, tokenizer_size: int,
-                attention: str, device: torch.device) -> nn.Module:
+def build_model(
+    *,
+    stage: Stage,
+    start: str,
+    checkpoint: Path | None,
+    added: AddedTokens,
+    tokenizer_size: int,
+    attention: str,
+    device: torch.device,
+) -> nn.Module:
     """The model a stage trains: from a checkpoint when resuming, else from its start weights.
 
     Added tokens are initialised only on the base model (stage 1 from scratch): a checkpoint or
@@ -92,8 +106,10 @@ def build_model(*, stage: Stage, start: str, checkpoint: Path | None, added: Add
         if stage.index == 0:
             resize_and_initialise(model, added, tokenizer_size)
     if model.get_input_embeddings().weight.shape[0] < tokenizer_size:
-        raise ConfigError(f"the model has {model.get_input_embeddings().weight.shape[0]} embedding rows but the "
-                          f"tokenizer {tokenizer_size} tokens")
+        raise ConfigError(
+            f"the model has {model.get_input_embeddings().weight.shape[0]} embedding rows but the "
+            f"tokenizer {tokenizer_size} tokens"
+        )
     if config.lora_r:
         model = apply_lora(model, config, added.ids)
         if checkpoint is not None:

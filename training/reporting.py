@@ -26,8 +26,9 @@ def empty_sums(num_channels: int) -> torch.Tensor:
     return torch.zeros(CHANNELS_START + 2 * num_channels, dtype=torch.float64)
 
 
-def micro_batch_sums(batch: MicroBatch, contribution: MicroBatchLoss, num_channels: int,
-                     special_token_ids: torch.Tensor | None = None) -> torch.Tensor:
+def micro_batch_sums(
+    batch: MicroBatch, contribution: MicroBatchLoss, num_channels: int, special_token_ids: torch.Tensor | None = None
+) -> torch.Tensor:
     """One micro-batch's share of the sums; special_token_ids: (K,) the added tokens, if any."""
     turn_means = contribution.turn_means.to("cpu", torch.float64)
     weights = batch.turn_weights.to("cpu", torch.float64)
@@ -66,8 +67,16 @@ def channel_losses(totals: torch.Tensor, channels: list[str]) -> dict[str, float
 
 
 def train_record(
-    *, step: int, loss: float, lr: float, totals: torch.Tensor, channels: list[str], step_time: float,
-    grad_norm, samples_consumed: int, num_conversations: int,
+    *,
+    step: int,
+    loss: float,
+    lr: float,
+    totals: torch.Tensor,
+    channels: list[str],
+    step_time: float,
+    grad_norm,
+    samples_consumed: int,
+    num_conversations: int,
 ) -> dict:
     real_tokens, padding_tokens = float(totals[REAL_TOKENS]), float(totals[PADDING_TOKENS])
     return {

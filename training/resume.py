@@ -75,7 +75,9 @@ def resume_checkpoint(config: TrainConfig, output: Path) -> Path | None:
     return path
 
 
-def agreed_resume_point(config: TrainConfig, output: Path, stages: list[Stage], context: DistributedContext) -> ResumePoint:
+def agreed_resume_point(
+    config: TrainConfig, output: Path, stages: list[Stage], context: DistributedContext
+) -> ResumePoint:
     """Where a run (a plan of stages) continues; decided by rank 0 and told to the others."""
     if not stages[0].staged:
         return ResumePoint(0, agreed_resume_checkpoint(config, output, context))
@@ -113,12 +115,16 @@ def plan_resume_point(config: TrainConfig, output: Path, stages: list[Stage]) ->
     position = checkpoint_position(path)
     matches = [stage for stage in stages if position and (stage.number, stage.name) == position[:2]]
     if not matches:
-        raise ConfigError(f"{path} is not a checkpoint of a stage of this plan "
-                          f"({', '.join(f'stage{s.number}-{s.name}' for s in stages)})")
+        raise ConfigError(
+            f"{path} is not a checkpoint of a stage of this plan "
+            f"({', '.join(f'stage{s.number}-{s.name}' for s in stages)})"
+        )
     stage = matches[0]
     if stage.index > completed:
-        raise ConfigError(f"cannot resume stage {stage.number} ({stage.name}) from {path}: "
-                          f"stage {completed + 1} ({stages[completed].name}) has not completed")
+        raise ConfigError(
+            f"cannot resume stage {stage.number} ({stage.name}) from {path}: "
+            f"stage {completed + 1} ({stages[completed].name}) has not completed"
+        )
     return ResumePoint(stage.index, path)
 
 

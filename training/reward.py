@@ -31,7 +31,9 @@ def render_for_reward(tokenizer, messages: list[dict]) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in clean)
 
 
-def score_rewards(model_dir: str, conversations, *, batch_size: int = 8, max_len: int = 2048) -> tuple[list[dict], dict]:
+def score_rewards(
+    model_dir: str, conversations, *, batch_size: int = 8, max_len: int = 2048
+) -> tuple[list[dict], dict]:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -61,18 +63,24 @@ def score_rewards(model_dir: str, conversations, *, batch_size: int = 8, max_len
     rows: list[dict | None] = [None] * len(encoded)
     order = sorted(range(len(encoded)), key=lambda index: len(encoded[index][0]))
     for begin in range(0, len(order), batch_size):
-        indices = order[begin:begin + batch_size]
+        indices = order[begin : begin + batch_size]
         width = max(len(encoded[index][0]) for index in indices)
         input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)  # (B, T)
         attention_mask = torch.zeros((len(indices), width), dtype=torch.long)  # (B, T)
         for row, index in enumerate(indices):
             ids = encoded[index][0]
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            attention_mask[row, :len(ids)] = 1
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention_mask[row, : len(ids)] = 1
         with torch.no_grad():
-            scores = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits[:, 0]  # (B,)
+            scores = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits[
+                :, 0
+            ]  # (B,)
         for row, index in enumerate(indices):
-            rows[index] = {"reward": float(scores[row]), "tokens": len(encoded[index][0]), "truncated": encoded[index][1]}
+            rows[index] = {
+                "reward": float(scores[row]),
+                "tokens": len(encoded[index][0]),
+                "truncated": encoded[index][1],
+            }
     seconds = time.perf_counter() - started
     truncated = sum(1 for row in rows if row["truncated"])
     return rows, {"conversations": len(rows), "truncated": truncated, "seconds": round(seconds, 3), "max_len": max_len}

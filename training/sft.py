@@ -94,8 +94,13 @@ def run_sft(config: TrainConfig) -> dict:
             return train(config, context, output, stop, started)
     except BaseException as error:
         if context.is_main and not isinstance(error, RunDirectoryInUse):
-            failure = {"status": "failed", "error": f"{type(error).__name__}: {error}", "started_at": started,
-                       "finished_at": time.time(), "config": config_as_dict(config)}
+            failure = {
+                "status": "failed",
+                "error": f"{type(error).__name__}: {error}",
+                "started_at": started,
+                "finished_at": time.time(),
+                "config": config_as_dict(config),
+            }
             write_json_atomically(output / RESULT_FILE, failure)
         raise
     finally:
@@ -111,22 +116,42 @@ def train(config: TrainConfig, context: DistributedContext, output: Path, stop: 
     prepared = prepare_stages(stages, tokenizer, added)
     bf16 = resolve_bf16(config, context.device)
     global_batch_size = config.micro_batch_size * config.grad_accum * context.world_size
-    totals = [stage.config.max_steps or stage.config.epochs * math.ceil(len(data.train) / global_batch_size)
-              for stage, data in zip(stages, prepared)]
+    totals = [
+        stage.config.max_steps or stage.config.epochs * math.ceil(len(data.train) / global_batch_size)
+        for stage, data in zip(stages, prepared)
+    ]
     offsets = [sum(totals[:index]) for index in range(len(stages))]
     point = agreed_resume_point(config, output, stages, context)
     if context.is_main:
         (output / RESULT_FILE).unlink(missing_ok=True)
     resuming = config.resume != "no" and (output / METRICS_FILE).exists()
-    run = RunSetup(config, context, output, stop, MetricsWriter(output / METRICS_FILE, enabled=context.is_main), tokenizer,
-                   added, pad_token_id_of(tokenizer), resolve_attention(config.attn_implementation, context.device, bf16),
-                   bf16, global_batch_size)
+    run = RunSetup(
+        config,
+        context,
+        output,
+        stop,
+        MetricsWriter(output / METRICS_FILE, enabled=context.is_main),
+        tokenizer,
+        added,
+        pad_token_id_of(tokenizer),
+        resolve_attention(config.attn_implementation, context.device, bf16),
+        bf16,
+        global_batch_size,
+    )
 
     outcomes = [stage_record(output, stage) for stage in stages[: point.stage_index]]
     for stage in stages[point.stage_index :]:
         first = stage.index == point.stage_index
-        outcome = train_stage(run, stages, stage, prepared[stage.index], totals[stage.index], offsets[stage.index],
-                              checkpoint=point.checkpoint if first else None, resumed=resuming and first)
+        outcome = train_stage(
+            run,
+            stages,
+            stage,
+            prepared[stage.index],
+            totals[stage.index],
+            offsets[stage.index],
+            checkpoint=point.checkpoint if first else None,
+            resumed=resuming and first,
+        )
         outcomes.append(outcome)
         if outcome["status"] != "completed":
             break
@@ -146,22 +171,54 @@ def stage_tags(stage: Stage, stage_step: int) -> dict:
     return {"stage": stage.name, "stage_number": stage.number, "stage_step": stage_step}
 
 
-def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: PreparedData, total_steps: int, offset: int, *,
-                checkpoint: Path | None, resumed: bool) -> dict:
+def train_stage(
+    run: RunSetup,
+    stages: list[Stage],
+    stage: Stage,
+    data: PreparedData,
+    total_steps: int,
+    offset: int,
+    *,
+    checkpoint: Path | None,
+    resumed: bool,
+) -> dict:
     """One stage: the training loop from the stage's start weights (or its checkpoint) to its
     model; returns the stage's outcome (what result.json's `stages` lists). `resumed`: the
     first stage this process trains after a restart (metrics.jsonl says where it went on from)."""
     config, context, output, metrics = stage.config, run.context, run.output, run.metrics
     seed_everything(stage.seed)
-    state = {"step": 0, "samples_consumed": 0, "first_loss": None, "dataset_fingerprint": data.fingerprint,
-             "global_batch_size": run.global_batch_size, "total_steps": total_steps,
-             "deepspeed": config.deepspeed is not None, "world_size": context.world_size}
-    state.update({key: value for key, value in (("stage", stage.name), ("lora_r", config.lora_r),
-                                                ("added_tokens", list(run.added.tokens))) if value})
+    state = {
+        "step": 0,
+        "samples_consumed": 0,
+        "first_loss": None,
+        "dataset_fingerprint": data.fingerprint,
+        "global_batch_size": run.global_batch_size,
+        "total_steps": total_steps,
+        "deepspeed": config.deepspeed is not None,
+        "world_size": context.world_size,
+    }
+    state.update(
+        {
+            key: value
+            for key, value in (
+                ("stage", stage.name),
+                ("lora_r", config.lora_r),
+                ("added_tokens", list(run.added.tokens)),
+            )
+            if value
+        }
+    )
     if checkpoint is not None:  # before loading anything: a checkpoint of another run is refused at once
         state = checked_resume_state(checkpoint, state)
-    model = build_model(stage=stage, start=start_weights(output, stages, stage), checkpoint=checkpoint, added=run.added,
-                        tokenizer_size=len(run.tokenizer), attention=run.attention, device=context.device)
+    model = build_model(
+        stage=stage,
+        start=start_weights(output, stages, stage),
+        checkpoint=checkpoint,
+        added=run.added,
+        tokenizer_size=len(run.tokenizer),
+        attention=run.attention,
+        device=context.device,
+    )
     health = HealthMonitor(window=config.alert_window, vocab_size=vocabulary_size(model))
     num_conversations = len(data.train)
     optimizer = build_optimizer(model, config)
@@ -172,27 +229,52 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.bf16 and engine is None else nullcontext()
 
     if checkpoint is not None:
-        load_training_state(checkpoint=checkpoint, optimizer=optimizer, scheduler=scheduler, engine=engine, context=context)
+        load_training_state(
+            checkpoint=checkpoint, optimizer=optimizer, scheduler=scheduler, engine=engine, context=context
+        )
         health.load_state(state.get("health", {}))
     if context.is_main and stage.staged:
         forget_later_stages(output, stages, stage.index)  # trained again: their old records are stale
     if resumed:
-        metrics.write({"kind": "resumed", "step": offset + state["step"], "checkpoint": str(checkpoint) if checkpoint else None})
+        metrics.write(
+            {"kind": "resumed", "step": offset + state["step"], "checkpoint": str(checkpoint) if checkpoint else None}
+        )
 
     def evaluate_now() -> float | None:
-        return evaluate(model, data, config, context, run.pad_token_id, run.attention, autocast, metrics,
-                        offset + state["step"], stage_tags(stage, state["step"]))
+        return evaluate(
+            model,  # noqa: F821 (pyflakes reads the `del model` after the loop; this runs before it)
+            data,
+            config,
+            context,
+            run.pad_token_id,
+            run.attention,
+            autocast,
+            metrics,
+            offset + state["step"],
+            stage_tags(stage, state["step"]),
+        )
 
     lengths = [len(conversation) for conversation in data.train]
     status, last_loss, eval_loss, stop_reason = "completed", None, None, None
     while state["step"] < total_steps:
         step_started = time.perf_counter()
-        conversation_ids = conversations_for_step(num_conversations, run.global_batch_size, state["samples_consumed"], stage.seed)
-        plan = plan_micro_batches(conversation_ids, lengths, config.micro_batch_size, config.grad_accum, context.world_size)
-        micro_batches = [collate_for(data, ids[context.rank], config, run.pad_token_id).to(context.device) for ids in plan]
-        local_denominator = sum(micro_batch_denominator_share(mb.labels, mb.turn_ids, mb.turn_weights, config.loss)
-                                for mb in micro_batches if not mb.is_empty)
-        denominator, stop_votes = all_reduce_sum(torch.tensor([local_denominator, float(run.stop.requested)]), context).tolist()
+        conversation_ids = conversations_for_step(
+            num_conversations, run.global_batch_size, state["samples_consumed"], stage.seed
+        )
+        plan = plan_micro_batches(
+            conversation_ids, lengths, config.micro_batch_size, config.grad_accum, context.world_size
+        )
+        micro_batches = [
+            collate_for(data, ids[context.rank], config, run.pad_token_id).to(context.device) for ids in plan
+        ]
+        local_denominator = sum(
+            micro_batch_denominator_share(mb.labels, mb.turn_ids, mb.turn_weights, config.loss)
+            for mb in micro_batches
+            if not mb.is_empty
+        )
+        denominator, stop_votes = all_reduce_sum(
+            torch.tensor([local_denominator, float(run.stop.requested)]), context
+        ).tolist()
         if stop_votes > 0:
             status = "cancelled"
             break
@@ -209,7 +291,9 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
                     # Nothing to learn, but the collectives inside backward need every rank.
                     loss = out.logits.sum() * 0.0
                 else:
-                    contribution = micro_batch_loss(out.logits, out.labels, out.turn_ids, batch.turn_weights, config.loss)
+                    contribution = micro_batch_loss(
+                        out.logits, out.labels, out.turn_ids, batch.turn_weights, config.loss
+                    )
                     loss = contribution.numerator / denominator
                     step_sums += micro_batch_sums(batch, contribution, len(data.channels), data.special_token_ids)
                 if engine is not None:
@@ -231,12 +315,30 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
             state["first_loss"] = last_loss
         step, tags = state["step"], stage_tags(stage, state["step"])
         if step % config.log_every == 0 or step == total_steps:
-            metrics.write({**train_record(step=offset + step, loss=last_loss, lr=lr, totals=totals, channels=data.channels,
-                                          step_time=step_time, grad_norm=grad_norm, samples_consumed=state["samples_consumed"],
-                                          num_conversations=num_conversations), **tags})
+            metrics.write(
+                {
+                    **train_record(
+                        step=offset + step,
+                        loss=last_loss,
+                        lr=lr,
+                        totals=totals,
+                        channels=data.channels,
+                        step_time=step_time,
+                        grad_norm=grad_norm,
+                        samples_consumed=state["samples_consumed"],
+                        num_conversations=num_conversations,
+                    ),
+                    **tags,
+                }
+            )
         # Every rank sees the same all-reduced loss and global gradient norm, so all decide alike.
-        alerts = health.observe(step=offset + step, loss=last_loss, grad_norm=grad_norm,
-                                channels=channel_losses(totals, data.channels), first_step=step == 1)
+        alerts = health.observe(
+            step=offset + step,
+            loss=last_loss,
+            grad_norm=grad_norm,
+            channels=channel_losses(totals, data.channels),
+            first_step=step == 1,
+        )
         for alert in alerts:
             metrics.write({"kind": "alert", "step": offset + step, **tags, **alert})
         if alerts and config.stop_on_alert:
@@ -246,9 +348,19 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
             eval_loss = evaluate_now()
         if config.save_every and step % config.save_every == 0:
             state["health"] = health.state()
-            save_checkpoint(output=output, step=step, model=model, tokenizer=run.tokenizer, optimizer=optimizer,
-                            scheduler=scheduler, engine=engine, trainer_state=state, keep=config.keep_checkpoints,
-                            context=context, stage=stage if stage.staged else None)
+            save_checkpoint(
+                output=output,
+                step=step,
+                model=model,
+                tokenizer=run.tokenizer,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                engine=engine,
+                trainer_state=state,
+                keep=config.keep_checkpoints,
+                context=context,
+                stage=stage if stage.staged else None,
+            )
 
     final_model = None
     if status == "completed":
@@ -260,13 +372,23 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
             final_model = str(save_final_model(output=output, model=model, tokenizer=run.tokenizer, target=target))
         barrier(context)
     outcome = {
-        "number": stage.number, "name": stage.name, "status": status, "steps": state["step"], "total_steps": total_steps,
-        "first_step": offset + 1, "last_step": offset + state["step"],
-        "first_loss": state["first_loss"], "last_loss": json_number(last_loss) if last_loss is not None else None,
-        "eval_loss": eval_loss, "samples_consumed": state["samples_consumed"],
-        "epochs": state["samples_consumed"] / num_conversations, "final_model": final_model,
-        "resumed_from": str(checkpoint) if checkpoint else None, "stop_reason": stop_reason,
-        "data": config.data, "train_data": data.train_report.as_dict(),
+        "number": stage.number,
+        "name": stage.name,
+        "status": status,
+        "steps": state["step"],
+        "total_steps": total_steps,
+        "first_step": offset + 1,
+        "last_step": offset + state["step"],
+        "first_loss": state["first_loss"],
+        "last_loss": json_number(last_loss) if last_loss is not None else None,
+        "eval_loss": eval_loss,
+        "samples_consumed": state["samples_consumed"],
+        "epochs": state["samples_consumed"] / num_conversations,
+        "final_model": final_model,
+        "resumed_from": str(checkpoint) if checkpoint else None,
+        "stop_reason": stop_reason,
+        "data": config.data,
+        "train_data": data.train_report.as_dict(),
         "eval_data": data.eval_report.as_dict() if data.eval_report else None,
     }
     if status == "completed" and stage.staged and context.is_main:
@@ -279,8 +401,15 @@ def train_stage(run: RunSetup, stages: list[Stage], stage: Stage, data: Prepared
     return outcome
 
 
-def run_result(run: RunSetup, stages: list[Stage], prepared: list[PreparedData], outcomes: list[dict], totals: list[int],
-               resumed_from: Path | None, started: float) -> dict:
+def run_result(
+    run: RunSetup,
+    stages: list[Stage],
+    prepared: list[PreparedData],
+    outcomes: list[dict],
+    totals: list[int],
+    resumed_from: Path | None,
+    started: float,
+) -> dict:
     """result.json: a run without stages reports as it always did; a plan adds `stages`."""
     config, context = run.config, run.context
     last = outcomes[-1] if outcomes else None
@@ -298,7 +427,9 @@ def run_result(run: RunSetup, stages: list[Stage], prepared: list[PreparedData],
         "dropped_turns": sum(data.train_report.dropped_turns for data in prepared),
         "dropped_conversations": sum(data.train_report.dropped_conversations for data in prepared),
         "train_data": prepared[0].train_report.as_dict() if not stages[0].staged else None,
-        "eval_data": (prepared[0].eval_report.as_dict() if prepared[0].eval_report else None) if not stages[0].staged else None,
+        "eval_data": (prepared[0].eval_report.as_dict() if prepared[0].eval_report else None)
+        if not stages[0].staged
+        else None,
         "channels": prepared[0].channels,
         "final_model": last["final_model"] if status == "completed" and len(outcomes) == len(stages) else None,
         "resumed_from": str(resumed_from) if resumed_from else None,
@@ -315,9 +446,23 @@ def run_result(run: RunSetup, stages: list[Stage], prepared: list[PreparedData],
         result["added_tokens"] = run.added.as_dict()
     if stages[0].staged:
         reached = {outcome["number"] for outcome in outcomes}
-        result["stages"] = [*outcomes, *({"number": stage.number, "name": stage.name, "status": "pending", "steps": 0,
-                                          "total_steps": totals[stage.index], "first_loss": None, "last_loss": None,
-                                          "final_model": None} for stage in stages if stage.number not in reached)]
+        result["stages"] = [
+            *outcomes,
+            *(
+                {
+                    "number": stage.number,
+                    "name": stage.name,
+                    "status": "pending",
+                    "steps": 0,
+                    "total_steps": totals[stage.index],
+                    "first_loss": None,
+                    "last_loss": None,
+                    "final_model": None,
+                }
+                for stage in stages
+                if stage.number not in reached
+            ),
+        ]
     return result
 
 
@@ -348,8 +493,13 @@ def clip_and_step(engine, model, optimizer, max_grad_norm: float) -> float | Non
 
 
 def collate_for(data: PreparedData, conversation_ids: list[int], config: TrainConfig, pad_token_id: int) -> MicroBatch:
-    return collate([data.train[i] for i in conversation_ids], channel_index=data.channel_index,
-                   pad_token_id=pad_token_id, packing=config.packing, max_len=config.max_len)
+    return collate(
+        [data.train[i] for i in conversation_ids],
+        channel_index=data.channel_index,
+        pad_token_id=pad_token_id,
+        packing=config.packing,
+        max_len=config.max_len,
+    )
 
 
 @torch.no_grad()
@@ -360,8 +510,13 @@ def evaluate(model, data, config, context, pad_token_id, attention, autocast, me
     mine = data.eval[context.rank :: context.world_size]
     model.eval()
     for start in range(0, len(mine), config.micro_batch_size):
-        batch = collate(mine[start : start + config.micro_batch_size], channel_index=data.channel_index,
-                        pad_token_id=pad_token_id, packing=config.packing, max_len=config.max_len).to(context.device)
+        batch = collate(
+            mine[start : start + config.micro_batch_size],
+            channel_index=data.channel_index,
+            pad_token_id=pad_token_id,
+            packing=config.packing,
+            max_len=config.max_len,
+        ).to(context.device)
         with autocast:
             out = forward_for_loss(model, batch, attention)
         contribution = micro_batch_loss(out.logits, out.labels, out.turn_ids, batch.turn_weights, "per_turn")
@@ -374,7 +529,9 @@ def evaluate(model, data, config, context, pad_token_id, attention, autocast, me
     return eval_loss
 
 
-def conversations_for_step(num_conversations: int, global_batch_size: int, samples_consumed: int, seed: int) -> list[int]:
+def conversations_for_step(
+    num_conversations: int, global_batch_size: int, samples_consumed: int, seed: int
+) -> list[int]:
     """The conversations of the next step: a slice of this epoch's seeded permutation. A step
     never spans two epochs, so the last one of an epoch may be short."""
     epoch, offset = divmod(samples_consumed, num_conversations)

@@ -120,5 +120,14 @@ def stage_checkpoints(output: Path, stage: Stage) -> list[Path]:
     return found
 
 
-__all__ = ["CHECKPOINT_NAME", "CHECKPOINTS_DIR", "Stage", "checkpoint_name", "checkpoint_position", "plan_stages",
-           "stage_checkpoints", "stage_dir", "stage_record"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CHECKPOINTS_DIR",
+    "Stage",
+    "checkpoint_name",
+    "checkpoint_position",
+    "plan_stages",
+    "stage_checkpoints",
+    "stage_dir",
+    "stage_record",
+]

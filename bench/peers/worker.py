@@ -29,8 +29,16 @@ from pathlib import Path
 
 # Peers must never fetch anything while we time them (Data-Juicer installs missing packages
 # at run time; datasets and huggingface_hub reach for the hub).
-os.environ.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PIP_NO_INDEX": "1", "UV_OFFLINE": "1",
-                   "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"})
+os.environ.update(
+    {
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PIP_NO_INDEX": "1",
+        "UV_OFFLINE": "1",
+        "TQDM_DISABLE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+)
 # The harness starts this in its scratch folder: HF datasets' caches go there, not into ~/.cache.
 os.environ.setdefault("HF_HOME", str(Path.cwd() / "hf-home"))
 
@@ -79,8 +87,10 @@ def forbid_runtime_installs() -> None:
     from data_juicer.utils.lazy_loader import LazyLoader
 
     def refuse(cls, package_spec, pip_args=None):
-        raise ImportError(f"Data-Juicer tried to install {package_spec!r} at run time: pin it in "
-                          "bench/peers/requirements.txt and rerun bench/setup_peers.py")
+        raise ImportError(
+            f"Data-Juicer tried to install {package_spec!r} at run time: pin it in "
+            "bench/peers/requirements.txt and rerun bench/setup_peers.py"
+        )
 
     LazyLoader._install_package = classmethod(refuse)
 
@@ -134,7 +144,10 @@ class Worker:
         start = cpu_seconds()
         kept = []
         for begin in range(0, len(texts), DJ_BATCH):
-            batch = {"text": texts[begin:begin + DJ_BATCH], Fields.stats: [{} for _ in texts[begin:begin + DJ_BATCH]]}
+            batch = {
+                "text": texts[begin : begin + DJ_BATCH],
+                Fields.stats: [{} for _ in texts[begin : begin + DJ_BATCH]],
+            }
             index = list(range(begin, begin + len(batch["text"])))
             for op in ops:
                 if not batch["text"]:
@@ -164,15 +177,26 @@ class Worker:
         out = self.workdir / f"dj-out-{self.dj_rounds}"
         out.mkdir(parents=True)
         config = out / "config.yaml"
-        config.write_text(json.dumps({
-            "project_name": "flywheel-bench", "dataset_path": self.paths[workload],
-            # DJ appends a job id to work_dir; the placeholder keeps the export inside it.
-            "export_path": "{work_dir}/result.jsonl", "work_dir": str(out), "np": 1, "use_cache": False,
-            # np=1 is the least Data-Juicer takes: it still hands each operator's map to HF datasets
-            # with num_proc=1, which forks one pool worker (and a manager) per map; their CPU time
-            # is counted (see cpu_seconds).
-            "open_tracer": False, "op_fusion": False, "open_monitor": False, "process": DJ_PROCESS,
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "project_name": "flywheel-bench",
+                    "dataset_path": self.paths[workload],
+                    # DJ appends a job id to work_dir; the placeholder keeps the export inside it.
+                    "export_path": "{work_dir}/result.jsonl",
+                    "work_dir": str(out),
+                    "np": 1,
+                    "use_cache": False,
+                    # np=1 is the least Data-Juicer takes: it still hands each operator's map to HF datasets
+                    # with num_proc=1, which forks one pool worker (and a manager) per map; their CPU time
+                    # is counted (see cpu_seconds).
+                    "open_tracer": False,
+                    "op_fusion": False,
+                    "open_monitor": False,
+                    "process": DJ_PROCESS,
+                }
+            )
+        )
         cfg = init_configs(args=["--config", str(config)])
         executor = DefaultExecutor(cfg)
         start = cpu_seconds()
@@ -201,13 +225,17 @@ class Worker:
         shutil.rmtree(base, ignore_errors=True)
         config = MinhashConfig(n_grams=n_grams)
         start = cpu_seconds()
-        MinhashDedupSignature(output_folder=str(base / "sigs"), config=config,
-                              language=whitespace_tokenizer()).run(iter(docs), rank=0, world_size=1)
-        buckets = MinhashDedupBuckets(input_folder=str(base / "sigs"), output_folder=str(base / "buckets"), config=config)
+        MinhashDedupSignature(output_folder=str(base / "sigs"), config=config, language=whitespace_tokenizer()).run(
+            iter(docs), rank=0, world_size=1
+        )
+        buckets = MinhashDedupBuckets(
+            input_folder=str(base / "sigs"), output_folder=str(base / "buckets"), config=config
+        )
         for bucket in range(config.num_buckets):
             buckets.run(None, rank=bucket, world_size=config.num_buckets)
-        MinhashDedupCluster(input_folder=str(base / "buckets"), output_folder=str(base / "remove"),
-                            config=config).run(None)
+        MinhashDedupCluster(input_folder=str(base / "buckets"), output_folder=str(base / "remove"), config=config).run(
+            None
+        )
         kept = [int(doc.id) for doc in MinhashDedupFilter(input_folder=str(base / "remove")).run(iter(docs), rank=0)]
         seconds = cpu_seconds() - start
         kept_set = set(kept)

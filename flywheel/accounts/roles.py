@@ -8,9 +8,9 @@ Admins (group `admin` or superusers) pass every role check.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import wraps
-from typing import Callable, Iterable
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied

@@ -17,5 +17,6 @@ class CleaningConfig(AppConfig):
         # kept, flagged or dropped.
         pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)
         job_handler_register("cleaning.rerun", tasks.rerun, queue="default")
-        session_panel_register(order=10, title="Cleaning", template="cleaning/_session_panel.html",
-                               context=session_cleaning_panel)
+        session_panel_register(
+            order=10, title="Cleaning", template="cleaning/_session_panel.html", context=session_cleaning_panel
+        )

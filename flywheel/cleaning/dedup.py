@@ -26,7 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from flywheel.cleaning.text import is_cjk_token, tokens as text_tokens
+from flywheel.cleaning.text import is_cjk_token
+from flywheel.cleaning.text import tokens as text_tokens
 
 NUM_PERM = 128
 # Bands use the first 64 permutations (16 bands of 4 rows): a pair at Jaccard 0.7 becomes a
@@ -142,7 +143,7 @@ def _shingles(streams: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray
     with np.errstate(over="ignore"):
         combined = ids[:count] * _POSITION[0]
         for k in range(1, n):
-            combined = combined + ids[k:k + count] * _POSITION[k]
+            combined = combined + ids[k : k + count] * _POSITION[k]
     hashes = _mix(combined) >> np.uint64(32)
     per_stream = lengths - n + 1
     first_run = np.cumsum(per_stream) - per_stream
@@ -176,7 +177,7 @@ def _signatures(shingles: np.ndarray, counts: np.ndarray) -> np.ndarray:
         if carried_doc == first:
             np.minimum(block[:, 0], carried, out=block[:, 0])
         done = stop if ends[stop - 1] <= high else stop - 1  # the last document may go on
-        out[first:done] = (block[:, :done - first] >> np.uint64(32)).T
+        out[first:done] = (block[:, : done - first] >> np.uint64(32)).T
         if done < stop:
             carried_doc, carried = stop - 1, block[:, -1].copy()
     return out
@@ -185,7 +186,7 @@ def _signatures(shingles: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def _band_keys(signatures: np.ndarray, scope: str) -> np.ndarray:
     """(B, LSH_BANDS) positive int63 keys, one per band of LSH_ROWS signature values. The band
     number and the scope are mixed in, so one indexed column serves every band of every scope."""
-    rows = signatures[:, :LSH_BANDS * LSH_ROWS].astype(np.uint64).reshape(len(signatures), LSH_BANDS, LSH_ROWS)
+    rows = signatures[:, : LSH_BANDS * LSH_ROWS].astype(np.uint64).reshape(len(signatures), LSH_BANDS, LSH_ROWS)
     with np.errstate(over="ignore"):
         combined = (_BAND_SALT ^ _SCOPE_SALT[scope])[None, :] + np.zeros(rows.shape[:2], dtype=np.uint64)
         for k in range(LSH_ROWS):
@@ -212,11 +213,13 @@ def fingerprints(prepared: list[Prepared], *, scope: str) -> list[Fingerprint]:
     result = []
     for index, item in enumerate(prepared):
         row = by_index.get(index)
-        result.append(Fingerprint(
-            content_hash=exact_hash(item.exact_key),
-            signature=None if row is None else signatures[row],
-            bands=() if row is None else tuple(bands[row]),
-        ))
+        result.append(
+            Fingerprint(
+                content_hash=exact_hash(item.exact_key),
+                signature=None if row is None else signatures[row],
+                bands=() if row is None else tuple(bands[row]),
+            )
+        )
     return result
 
 

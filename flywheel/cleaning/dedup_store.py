@@ -37,7 +37,7 @@ def _owner_field(scope: str) -> str:
 
 def _chunks(values: list, size: int = _IN_CHUNK):
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def dedup_assign(*, scope: str, items: list[DedupItem], threshold: float) -> dict[int, DedupVerdict]:
@@ -49,8 +49,9 @@ def dedup_assign(*, scope: str, items: list[DedupItem], threshold: float) -> dic
     items = sorted(items, key=lambda item: item.item_id)
     existing = {
         getattr(entry, owner): entry
-        for entry in DedupEntry.objects.filter(scope=scope, **{f"{owner}__in": [i.item_id for i in items]})
-        .select_related("representative")
+        for entry in DedupEntry.objects.filter(
+            scope=scope, **{f"{owner}__in": [i.item_id for i in items]}
+        ).select_related("representative")
     }
     prints = dict(zip((i.item_id for i in items), fingerprints([i.prepared for i in items], scope=scope)))
     changed, todo = [], []
@@ -58,8 +59,9 @@ def dedup_assign(*, scope: str, items: list[DedupItem], threshold: float) -> dic
         entry = existing.get(item.item_id)
         if entry is not None and entry.content_hash == prints[item.item_id].content_hash:
             rep = entry.representative
-            verdicts[item.item_id] = DedupVerdict(getattr(rep, owner) if rep else None, entry.similarity,
-                                                  exact=entry.similarity == 1.0)
+            verdicts[item.item_id] = DedupVerdict(
+                getattr(rep, owner) if rep else None, entry.similarity, exact=entry.similarity == 1.0
+            )
             continue
         if entry is not None:
             changed.append(entry.id)  # the session grew: index its new content afresh
@@ -96,7 +98,9 @@ def _candidate_index(scope: str, prints: list[Fingerprint], threshold: float):
     representatives = DedupEntry.objects.filter(scope=scope, representative__isnull=True)
     rows = []
     for chunk in _chunks(hashes):
-        rows.extend(representatives.filter(content_hash__in=chunk).values_list("id", owner, "content_hash", "signature"))
+        rows.extend(
+            representatives.filter(content_hash__in=chunk).values_list("id", owner, "content_hash", "signature")
+        )
     for chunk in _chunks(sorted(keys_of_entry)):
         rows.extend(representatives.filter(id__in=chunk).values_list("id", owner, "content_hash", "signature"))
     for entry_id, owner_id, content_hash, signature in sorted(set(rows), key=lambda row: row[0]):
@@ -111,20 +115,34 @@ def _candidate_index(scope: str, prints: list[Fingerprint], threshold: float):
 def _store(scope: str, decisions, prints: dict[int, Fingerprint], owner_of_entry: dict[int, int]) -> None:
     owner = "session" if scope == DedupEntry.Scope.SESSION else "message"
     kept = [item for item, match in decisions if match is None]
-    created = DedupEntry.objects.bulk_create([
-        DedupEntry(scope=scope, content_hash=prints[i.item_id].content_hash,
-                   signature=prints[i.item_id].signature_bytes(), **{f"{owner}_id": i.item_id})
-        for i in kept
-    ])
+    created = DedupEntry.objects.bulk_create(
+        [
+            DedupEntry(
+                scope=scope,
+                content_hash=prints[i.item_id].content_hash,
+                signature=prints[i.item_id].signature_bytes(),
+                **{f"{owner}_id": i.item_id},
+            )
+            for i in kept
+        ]
+    )
     for item, entry in zip(kept, created):
         owner_of_entry[item.item_id] = entry.id
     _insert_bands([(key, owner_of_entry[i.item_id]) for i in kept for key in prints[i.item_id].bands])
-    DedupEntry.objects.bulk_create([
-        DedupEntry(scope=scope, content_hash=prints[item.item_id].content_hash, signature=None,
-                   representative_id=owner_of_entry[match.representative], similarity=match.similarity,
-                   **{f"{owner}_id": item.item_id})
-        for item, match in decisions if match is not None
-    ])
+    DedupEntry.objects.bulk_create(
+        [
+            DedupEntry(
+                scope=scope,
+                content_hash=prints[item.item_id].content_hash,
+                signature=None,
+                representative_id=owner_of_entry[match.representative],
+                similarity=match.similarity,
+                **{f"{owner}_id": item.item_id},
+            )
+            for item, match in decisions
+            if match is not None
+        ]
+    )
 
 
 def _insert_bands(rows: list[tuple[int, int]], chunk: int = 5000) -> None:
@@ -133,6 +151,6 @@ def _insert_bands(rows: list[tuple[int, int]], chunk: int = 5000) -> None:
     table = DedupBand._meta.db_table
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
-            part = rows[start:start + chunk]
+            part = rows[start : start + chunk]
             values = ", ".join(["(%s, %s)"] * len(part))
             cursor.execute(f"INSERT INTO {table} (key, entry_id) VALUES {values}", [v for row in part for v in row])

@@ -8,8 +8,8 @@ so a later change of a default reaches apps that never touched that value.
 
 from __future__ import annotations
 
-from flywheel.cleaning.ruleset import RuleConfigError, validate_overrides
 from flywheel.cleaning.rules import RULES, Rule
+from flywheel.cleaning.ruleset import RuleConfigError, validate_overrides
 
 
 def _parse(rule: Rule, name: str, raw: str, default):
@@ -77,17 +77,34 @@ def rule_rows(overrides: dict, posted=None) -> list[dict]:
             enabled, action = posted.get(f"enabled:{name}") == "on", posted.get(f"action:{name}", action)
             for param, default in rule.params.items():
                 field = f"param:{name}:{param}"
-                shown[param] = (posted.get(field) == "on") if isinstance(default, bool) else posted.get(field, shown[param])
-        rows.append({
-            "rule": rule,
-            "enabled": enabled,
-            "action": action,
-            "params": [
-                {"name": param, "value": shown[param],
-                 "kind": ("list" if isinstance(default, list) else "bool" if isinstance(default, bool)
-                          else "int" if isinstance(default, int) else "float" if isinstance(default, float) else "text"),
-                 "default": default, "field": f"param:{name}:{param}"}
-                for param, default in rule.params.items()
-            ],
-        })
+                shown[param] = (
+                    (posted.get(field) == "on") if isinstance(default, bool) else posted.get(field, shown[param])
+                )
+        rows.append(
+            {
+                "rule": rule,
+                "enabled": enabled,
+                "action": action,
+                "params": [
+                    {
+                        "name": param,
+                        "value": shown[param],
+                        "kind": (
+                            "list"
+                            if isinstance(default, list)
+                            else "bool"
+                            if isinstance(default, bool)
+                            else "int"
+                            if isinstance(default, int)
+                            else "float"
+                            if isinstance(default, float)
+                            else "text"
+                        ),
+                        "default": default,
+                        "field": f"param:{name}:{param}",
+                    }
+                    for param, default in rule.params.items()
+                ],
+            }
+        )
     return rows

@@ -62,8 +62,9 @@ def _looks_english(sample: str) -> bool:
     return len(set(markers)) >= 3 and len(markers) >= 0.2 * len(words)
 
 
-def detect_language(facts: TextFacts, *, candidates: tuple[str, ...], min_letters: int = 20,
-                    min_cjk_chars: int = 2) -> Detection:
+def detect_language(
+    facts: TextFacts, *, candidates: tuple[str, ...], min_letters: int = 20, min_cjk_chars: int = 2
+) -> Detection:
     """The language of a turn, or "und" when it is too short to tell. `candidates` are the
     languages lingua chooses among for non-CJK text (at least two)."""
     cjk = facts.cjk_chars

@@ -40,8 +40,9 @@ class RuleSetConfig(models.Model):
 class RuleResult(models.Model):
     session = models.ForeignKey("ingest.ChatSession", on_delete=models.CASCADE, related_name="cleaning_results")
     # Null for a verdict on the whole session.
-    message = models.ForeignKey("ingest.Message", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="cleaning_results")
+    message = models.ForeignKey(
+        "ingest.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="cleaning_results"
+    )
     rule = models.CharField(max_length=64)
     rule_version = models.PositiveIntegerField()
     config_hash = models.CharField(max_length=12, blank=True, help_text="Hash of the action and parameters used.")
@@ -52,10 +53,16 @@ class RuleResult(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["message", "rule", "rule_version", "config_hash"],
-                                    condition=Q(message__isnull=False), name="rule_result_once_per_message"),
-            models.UniqueConstraint(fields=["session", "rule", "rule_version", "config_hash"],
-                                    condition=Q(message__isnull=True), name="rule_result_once_per_session"),
+            models.UniqueConstraint(
+                fields=["message", "rule", "rule_version", "config_hash"],
+                condition=Q(message__isnull=False),
+                name="rule_result_once_per_message",
+            ),
+            models.UniqueConstraint(
+                fields=["session", "rule", "rule_version", "config_hash"],
+                condition=Q(message__isnull=True),
+                name="rule_result_once_per_session",
+            ),
         ]
         indexes = [models.Index(fields=["rule", "rule_version", "config_hash", "-id"])]
 
@@ -67,13 +74,15 @@ class SessionCleaning(models.Model):
     """One row per cleaned session: its verdict, and the session it duplicates (if any).
     Later stages read sessions through `selectors.sessions_ready_for_labeling`."""
 
-    session = models.OneToOneField("ingest.ChatSession", primary_key=True, on_delete=models.CASCADE,
-                                   related_name="cleaning")
+    session = models.OneToOneField(
+        "ingest.ChatSession", primary_key=True, on_delete=models.CASCADE, related_name="cleaning"
+    )
     app = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices)
     reasons = models.JSONField(default=list, blank=True)
-    duplicate_of = models.ForeignKey("ingest.ChatSession", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="duplicates")
+    duplicate_of = models.ForeignKey(
+        "ingest.ChatSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
     similarity = models.FloatField(null=True, blank=True, help_text="Estimated Jaccard similarity to duplicate_of.")
     language = models.CharField(max_length=8, blank=True, help_text="Language of most user turns.")
     config_fingerprint = models.CharField(max_length=12, help_text="The rule set this verdict came from.")
@@ -92,15 +101,18 @@ class SessionCleaning(models.Model):
 
 
 class MessageCleaning(models.Model):
-    message = models.OneToOneField("ingest.Message", primary_key=True, on_delete=models.CASCADE, related_name="cleaning")
+    message = models.OneToOneField(
+        "ingest.Message", primary_key=True, on_delete=models.CASCADE, related_name="cleaning"
+    )
     session = models.ForeignKey("ingest.ChatSession", on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=8, choices=Status.choices)
     # The text after fix rules (mojibake, Traditional→Simplified); null when unchanged.
     text = models.TextField(null=True, blank=True)
     language = models.CharField(max_length=8, blank=True)
     # For user prompts: the first stored prompt this one (nearly) repeats.
-    duplicate_of = models.ForeignKey("ingest.Message", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    duplicate_of = models.ForeignKey(
+        "ingest.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     similarity = models.FloatField(null=True, blank=True)
     cleaned_at = models.DateTimeField()
 
@@ -135,19 +147,25 @@ class DedupEntry(models.Model):
     message = models.ForeignKey("ingest.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     content_hash = models.CharField(max_length=16)
     signature = models.BinaryField(null=True, blank=True, help_text="MinHash signature, uint32 little-endian.")
-    representative = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="duplicates")
+    representative = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
     similarity = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session"], condition=Q(scope="session"), name="dedup_one_entry_per_session"),
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(scope="session"), name="dedup_one_entry_per_session"
+            ),
             models.UniqueConstraint(fields=["message"], condition=Q(scope="prompt"), name="dedup_one_entry_per_prompt"),
         ]
         indexes = [
-            models.Index(fields=["scope", "content_hash"], condition=Q(representative__isnull=True),
-                         name="dedup_representative_hash_idx"),
+            models.Index(
+                fields=["scope", "content_hash"],
+                condition=Q(representative__isnull=True),
+                name="dedup_representative_hash_idx",
+            ),
         ]
 
 

@@ -39,8 +39,10 @@ PLACEHOLDERS = {
 }
 PII_TYPES = tuple(PLACEHOLDERS)
 # Among overlapping findings the longest wins; on equal length, the earlier type here.
-_PRIORITY = {name: rank for rank, name in enumerate(("jwt", "api_key", "url_token", "secret", "email", "cn_id",
-                                                     "bank_card", "phone", "ip"))}
+_PRIORITY = {
+    name: rank
+    for rank, name in enumerate(("jwt", "api_key", "url_token", "secret", "email", "cn_id", "bank_card", "phone", "ip"))
+}
 
 DEFAULT_MAX_CHARS = 200_000
 
@@ -107,7 +109,9 @@ _CN_LANDLINE = re.compile(r"(?<![\d-])(?:\(0\d{2,3}\)\s?|0\d{2,3}-)\d{7,8}(?![\d
 _INTERNATIONAL = re.compile(r"(?<![A-Za-z0-9_+])\+\d(?:[\s.()-]{0,2}\d){7,14}(?![\d])")
 _NANP = re.compile(r"(?<![\d-])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![\d-])")
 # An order, invoice or tracking number is not a phone number even when it has 11 digits.
-_NUMBER_CONTEXT = re.compile(r"(?i)(?:订单|单号|编号|工单|快递|运单|order|invoice|tracking|ticket|ref|no\.|#)\W{0,3}\S{0,4}$")
+_NUMBER_CONTEXT = re.compile(
+    r"(?i)(?:订单|单号|编号|工单|快递|运单|order|invoice|tracking|ticket|ref|no\.|#)\W{0,3}\S{0,4}$"
+)
 
 _CN_ID = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
@@ -187,7 +191,7 @@ def _digits(value: str) -> str:
 
 
 def _number_context(text: str, start: int) -> bool:
-    return bool(_NUMBER_CONTEXT.search(text[max(0, start - 16):start]))
+    return bool(_NUMBER_CONTEXT.search(text[max(0, start - 16) : start]))
 
 
 def _find_phones(text: str):
@@ -236,7 +240,9 @@ def card_number_is_plausible(number: str) -> bool:
     if number[0] == "4":
         ok = length in (13, 16, 19)
     elif number[0] == "5":
-        ok = (length == 16 and "51" <= number[:2] <= "55") or (12 <= length <= 19 and number[:2] in ("50", "56", "57", "58"))
+        ok = (length == 16 and "51" <= number[:2] <= "55") or (
+            12 <= length <= 19 and number[:2] in ("50", "56", "57", "58")
+        )
     elif number[0] == "2":
         ok = length == 16 and "2221" <= head <= "2720"
     elif number[:2] in ("34", "37"):
@@ -263,7 +269,11 @@ def _find_ips(text: str):
         for match in _IPV4.finditer(text):
             value = match.group()
             first = int(value.split(".", 1)[0])
-            if first in (0, 255) or value == "127.0.0.1" or _VERSION_CONTEXT.search(text[max(0, match.start() - 12):match.start()]):
+            if (
+                first in (0, 255)
+                or value == "127.0.0.1"
+                or _VERSION_CONTEXT.search(text[max(0, match.start() - 12) : match.start()])
+            ):
                 continue
             yield match.start(), match.end(), "ip"
     if "::" in text or text.count(":") >= 7:
@@ -342,14 +352,16 @@ def scrub_text(text: str, *, max_chars: int | None = None) -> ScrubResult:
         return ScrubResult(text="", ok=False, error=f"expected text, got {type(text).__name__}")
     limit = DEFAULT_MAX_CHARS if max_chars is None else max_chars
     if len(text) > limit:
-        return ScrubResult(text="", ok=False, error=f"text of {len(text)} characters is over the scrubbing limit of {limit}")
+        return ScrubResult(
+            text="", ok=False, error=f"text of {len(text)} characters is over the scrubbing limit of {limit}"
+        )
     try:
         findings = find_pii(text)
         if not findings:
             return ScrubResult(text=text)
         pieces, cursor = [], 0
         for finding in findings:
-            pieces.append(text[cursor:finding["start"]])
+            pieces.append(text[cursor : finding["start"]])
             pieces.append(PLACEHOLDERS[finding["type"]])
             cursor = finding["end"]
         pieces.append(text[cursor:])
@@ -358,8 +370,12 @@ def scrub_text(text: str, *, max_chars: int | None = None) -> ScrubResult:
         # must itself be clean (two fragments joined across a placeholder, say).
         residue = find_pii(scrubbed)
         if residue:
-            return ScrubResult(text="", findings=findings, ok=False,
-                               error=f"personal data ({residue[0]['type']}) remained after scrubbing")
+            return ScrubResult(
+                text="",
+                findings=findings,
+                ok=False,
+                error=f"personal data ({residue[0]['type']}) remained after scrubbing",
+            )
         return ScrubResult(text=scrubbed, findings=findings)
     except Exception as exc:  # fail closed: report, never pass the text on
         return ScrubResult(text="", ok=False, error=f"scrubbing failed: {type(exc).__name__}: {exc}")

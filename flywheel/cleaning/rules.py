@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
 from django.conf import settings
 
@@ -78,12 +78,30 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(name: str, *, version: int, title: str, target: str = "message", roles=None, action: str = FLAG,
-         params: dict | None = None, enabled: bool = True):
+def rule(
+    name: str,
+    *,
+    version: int,
+    title: str,
+    target: str = "message",
+    roles=None,
+    action: str = FLAG,
+    params: dict | None = None,
+    enabled: bool = True,
+):
     def register(func):
-        RULES[name] = Rule(name=name, version=version, title=title, description=(func.__doc__ or "").strip(),
-                           func=func, target=target, roles=frozenset(roles) if roles else None, action=action,
-                           params=dict(params or {}), enabled=enabled)
+        RULES[name] = Rule(
+            name=name,
+            version=version,
+            title=title,
+            description=(func.__doc__ or "").strip(),
+            func=func,
+            target=target,
+            roles=frozenset(roles) if roles else None,
+            action=action,
+            params=dict(params or {}),
+            enabled=enabled,
+        )
         return func
 
     return register
@@ -100,9 +118,15 @@ def _ftfy_config():
 
     # Only encoding repairs: width, quotes, ligatures and HTML entities are left alone, since
     # fullwidth punctuation is normal Chinese and entities may be the user's own text.
-    return ftfy.TextFixerConfig(unescape_html=False, fix_character_width=False, uncurl_quotes=False,
-                                fix_latin_ligatures=False, fix_line_breaks=False, normalization=None,
-                                explain=False)
+    return ftfy.TextFixerConfig(
+        unescape_html=False,
+        fix_character_width=False,
+        uncurl_quotes=False,
+        fix_latin_ligatures=False,
+        fix_line_breaks=False,
+        normalization=None,
+        explain=False,
+    )
 
 
 @rule("mojibake", version=1, title="Mojibake repair (ftfy)", action=FIX)
@@ -134,8 +158,9 @@ def _t2s(text: str) -> str:
         return _opencc.convert(text)
 
 
-@rule("traditional_to_simplified", version=1, title="Traditional → Simplified Chinese (OpenCC)", action=FIX,
-      enabled=False)
+@rule(
+    "traditional_to_simplified", version=1, title="Traditional → Simplified Chinese (OpenCC)", action=FIX, enabled=False
+)
 def traditional_to_simplified(message: MessageView, params: dict) -> Hit | None:
     """Converts Traditional Chinese characters to Simplified (off by default: some products
     serve Traditional Chinese users on purpose)."""
@@ -178,9 +203,13 @@ def _repeated_share(items: list) -> float:
     return 1.0 - len(set(items)) / len(items) if items else 0.0
 
 
-@rule("repetition", version=1, title="Character n-gram and line repetition", action=DROP,
-      params={"ngram": 10, "ngram_cjk": 3, "max_ratio": 0.5, "min_chars": 20, "max_line_ratio": 0.5,
-              "min_lines": 4})
+@rule(
+    "repetition",
+    version=1,
+    title="Character n-gram and line repetition",
+    action=DROP,
+    params={"ngram": 10, "ngram_cjk": 3, "max_ratio": 0.5, "min_chars": 20, "max_line_ratio": 0.5, "min_lines": 4},
+)
 def repetition(message: MessageView, params: dict) -> Hit | None:
     """Degenerate repetition: the share of repeated character n-grams (shorter n-grams for
     Chinese, where one character carries a word), or of repeated lines."""
@@ -188,7 +217,7 @@ def repetition(message: MessageView, params: dict) -> Hit | None:
     text = facts.collapsed
     if len(text) >= params["min_chars"]:
         n = params["ngram_cjk"] if facts.mostly_cjk else params["ngram"]
-        grams = [text[i:i + n] for i in range(len(text) - n + 1)]
+        grams = [text[i : i + n] for i in range(len(text) - n + 1)]
         ratio = _repeated_share(grams)
         if ratio > params["max_ratio"]:
             return Hit(f"{ratio:.0%} of {n}-character sequences are repeats", {"ratio": round(ratio, 3), "n": n})
@@ -206,8 +235,13 @@ _SPECIAL = re.compile(r"[^\w\s\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f\u30
 _NON_SPACE = re.compile(r"\S")
 
 
-@rule("special_characters", version=1, title="Special-character ratio", action=DROP,
-      params={"max_ratio": 0.45, "min_chars": 10})
+@rule(
+    "special_characters",
+    version=1,
+    title="Special-character ratio",
+    action=DROP,
+    params={"max_ratio": 0.45, "min_chars": 10},
+)
 def special_characters(message: MessageView, params: dict) -> Hit | None:
     """Mostly symbols or punctuation ("????!!!!", "$$$ ... $$$"), not counting code blocks."""
     prose = message.facts.prose
@@ -241,20 +275,30 @@ def garbled(message: MessageView, params: dict) -> Hit | None:
     return None
 
 
-@rule("language", version=1, title="Language", action=FLAG,
-      params={"allowed": ["zh", "en"], "min_letters": 20, "min_cjk_chars": 2, "min_confidence": 0.7})
+@rule(
+    "language",
+    version=1,
+    title="Language",
+    action=FLAG,
+    params={"allowed": ["zh", "en"], "min_letters": 20, "min_cjk_chars": 2, "min_confidence": 0.7},
+)
 def language(message: MessageView, params: dict) -> Hit | None:
     """Turns in a language the product does not serve. Not trusted on very short turns, nor
     when the identifier is unsure: those are "und" (undetermined) and never flagged."""
-    detection = detect_language(message.facts, candidates=settings.FLYWHEEL_CLEANING_LANGUAGES,
-                                min_letters=params["min_letters"], min_cjk_chars=params["min_cjk_chars"])
+    detection = detect_language(
+        message.facts,
+        candidates=settings.FLYWHEEL_CLEANING_LANGUAGES,
+        min_letters=params["min_letters"],
+        min_cjk_chars=params["min_cjk_chars"],
+    )
     sure = detection.confidence >= params["min_confidence"]
     message.language = detection.language if sure else UNDETERMINED
     if not sure or detection.language == UNDETERMINED or detection.language in params["allowed"]:
         return None
-    return Hit(f"language {detection.language} ({detection.confidence:.0%} sure) is not one of "
-               f"{', '.join(params['allowed'])}", {"language": detection.language,
-                                                    "confidence": round(detection.confidence, 3)})
+    return Hit(
+        f"language {detection.language} ({detection.confidence:.0%} sure) is not one of {', '.join(params['allowed'])}",
+        {"language": detection.language, "confidence": round(detection.confidence, 3)},
+    )
 
 
 # Matched on lower-cased text (cheaper than re.I for long alternations).
@@ -278,9 +322,11 @@ _REFUSALS = [
 _DISCLAIMER = re.compile(r"(?<![a-z])(?:" + "|".join(_DISCLAIMERS) + ")")
 _REFUSAL = re.compile(r"(?<![a-z])(?:" + "|".join(_REFUSALS) + ")")
 # Every stock phrase above contains one of these; most answers contain none and skip the scan.
-_STOCK_HINT = re.compile(r" ai\b|a\.i\.|artificial|language model|opinions|feelings|emotions|beliefs|preferences"
-                         r"|sorry|afraid|i can|i cannot|i am unable|i won|i will not|i must|作为|我是|我只是|我没有"
-                         r"|我无法|我不能|抱歉|对不起|很遗憾")
+_STOCK_HINT = re.compile(
+    r" ai\b|a\.i\.|artificial|language model|opinions|feelings|emotions|beliefs|preferences"
+    r"|sorry|afraid|i can|i cannot|i am unable|i won|i will not|i must|作为|我是|我只是|我没有"
+    r"|我无法|我不能|抱歉|对不起|很遗憾"
+)
 
 
 @lru_cache(maxsize=64)
@@ -288,17 +334,25 @@ def _compiled_extra(patterns: tuple[str, ...]) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.I) if patterns else None
 
 
-@rule("boilerplate", version=1, title="Boilerplate refusals and AI disclaimers", action=FLAG, roles={"assistant"},
-      params={"extra_patterns": []})
+@rule(
+    "boilerplate",
+    version=1,
+    title="Boilerplate refusals and AI disclaimers",
+    action=FLAG,
+    roles={"assistant"},
+    params={"extra_patterns": []},
+)
 def boilerplate(message: MessageView, params: dict) -> Hit | None:
     """Answers built from stock phrases: "As an AI language model", "作为一个AI语言模型",
     "I'm sorry, but I can't", "抱歉，我无法" (plus any patterns configured)."""
     text = message.facts.prose
     lowered = text.lower().replace("\u2019", "'")
     stock = _STOCK_HINT.search(lowered) is not None
-    for kind, pattern, subject in (("AI disclaimer", _DISCLAIMER if stock else None, lowered),
-                                   ("refusal", _REFUSAL if stock else None, lowered),
-                                   ("configured pattern", _compiled_extra(tuple(params["extra_patterns"])), text)):
+    for kind, pattern, subject in (
+        ("AI disclaimer", _DISCLAIMER if stock else None, lowered),
+        ("refusal", _REFUSAL if stock else None, lowered),
+        ("configured pattern", _compiled_extra(tuple(params["extra_patterns"])), text),
+    ):
         match = pattern.search(subject) if pattern is not None else None
         if match:
             return Hit(f"{kind}: {match.group()[:60]!r}", {"kind": kind})
@@ -318,8 +372,14 @@ _LAST_WORD = re.compile(r"([A-Za-z]+)$")
 _LIST_OR_TABLE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\||#)")
 
 
-@rule("truncated", version=1, title="Answer cut off mid-sentence", action=FLAG, roles={"assistant"},
-      params={"min_units": 8})
+@rule(
+    "truncated",
+    version=1,
+    title="Answer cut off mid-sentence",
+    action=FLAG,
+    roles={"assistant"},
+    params={"min_units": 8},
+)
 def truncated(message: MessageView, params: dict) -> Hit | None:
     """An answer that stops mid-sentence: an unclosed code block, a trailing comma or colon,
     a dangling "the"/"to", or Chinese that closes its earlier sentences but not the last."""
@@ -342,14 +402,20 @@ def truncated(message: MessageView, params: dict) -> Hit | None:
         return Hit(f"ends with {word.group(1)!r}")
     # Chinese chat often ends without "。"; only an answer that closes its other sentences
     # and then stops on a bare character reads as cut off.
-    if (facts.mostly_cjk and unicodedata.category(last).startswith("L") and last not in _FINAL_PARTICLES
-            and _CJK_CLOSING.search(text)):
+    if (
+        facts.mostly_cjk
+        and unicodedata.category(last).startswith("L")
+        and last not in _FINAL_PARTICLES
+        and _CJK_CLOSING.search(text)
+    ):
         return Hit("Chinese answer stops without closing its last sentence")
     return None
 
 
-_TAG_NAMES = ("html|head|body|div|span|p|br|hr|a|img|script|style|iframe|table|thead|tbody|tr|td|th|ul|ol|li|b|i|u|"
-              "strong|em|font|meta|link|input|form|button|svg|section|article|h[1-6]|center|small|sup|sub|label")
+_TAG_NAMES = (
+    "html|head|body|div|span|p|br|hr|a|img|script|style|iframe|table|thead|tbody|tr|td|th|ul|ol|li|b|i|u|"
+    "strong|em|font|meta|link|input|form|button|svg|section|article|h[1-6]|center|small|sup|sub|label"
+)
 _MARKUP = re.compile(
     rf"</?(?:{_TAG_NAMES})\b[^<>]{{0,200}}/?>|&(?:nbsp|amp|lt|gt|quot|apos|#\d{{2,6}}|#x[0-9a-f]{{2,5}});"
     r"|\[/?(?:url|img|b|i|u|quote|color|size|code)(?:=[^\]]*)?\]",

@@ -141,14 +141,26 @@ def ruleset_from_overrides(raw: dict | None) -> RuleSet:
             continue
         action = override.get("action", rule.action)
         params = {**rule.params, **override.get("params", {})}
-        configured.append(ConfiguredRule(rule=rule, action=action, params=params,
-                                         config_hash=_digest({"v": rule.version, "action": action, "params": params})))
+        configured.append(
+            ConfiguredRule(
+                rule=rule,
+                action=action,
+                params=params,
+                config_hash=_digest({"v": rule.version, "action": action, "params": params}),
+            )
+        )
     dedup_sessions = overrides.get("dedup_sessions", True)
     dedup_prompts = overrides.get("dedup_prompts", True)
-    fingerprint = _digest({"rules": [(c.rule.name, c.config_hash) for c in configured], "pii": SCRUBBER_VERSION,
-                           "dedup": [dedup_sessions, dedup_prompts]})
-    return RuleSet(rules=tuple(configured), dedup_sessions=dedup_sessions, dedup_prompts=dedup_prompts,
-                   fingerprint=fingerprint)
+    fingerprint = _digest(
+        {
+            "rules": [(c.rule.name, c.config_hash) for c in configured],
+            "pii": SCRUBBER_VERSION,
+            "dedup": [dedup_sessions, dedup_prompts],
+        }
+    )
+    return RuleSet(
+        rules=tuple(configured), dedup_sessions=dedup_sessions, dedup_prompts=dedup_prompts, fingerprint=fingerprint
+    )
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -201,9 +213,15 @@ def _status(actions) -> str:
 
 
 def _result(configured: ConfiguredRule, message_id: int | None, hit: Hit) -> Result:
-    return Result(message_id=message_id, rule=configured.rule.name, version=configured.rule.version,
-                  config_hash=configured.config_hash, action=configured.action, reason=hit.reason[:500],
-                  detail=hit.detail)
+    return Result(
+        message_id=message_id,
+        rule=configured.rule.name,
+        version=configured.rule.version,
+        config_hash=configured.config_hash,
+        action=configured.action,
+        reason=hit.reason[:500],
+        detail=hit.detail,
+    )
 
 
 def _pii_result(message_id: int, scrub: ScrubResult, *, alternative: bool) -> Result | None:
@@ -220,7 +238,9 @@ def _pii_result(message_id: int, scrub: ScrubResult, *, alternative: bool) -> Re
     return Result(message_id, PII_RULE, SCRUBBER_VERSION, "", FIX, reason, {"types": counts})
 
 
-def evaluate_session(messages: list[MessageInput], ruleset: RuleSet, *, pii_max_chars: int | None = None) -> SessionOutcome:
+def evaluate_session(
+    messages: list[MessageInput], ruleset: RuleSet, *, pii_max_chars: int | None = None
+) -> SessionOutcome:
     """Run the rule set over one session's messages (transcript order, alternatives included)."""
     fixes = [c for c in ruleset.rules if c.rule.target == "message" and c.rule.is_fix]
     checks = [c for c in ruleset.rules if c.rule.target == "message" and not c.rule.is_fix]
@@ -249,10 +269,18 @@ def evaluate_session(messages: list[MessageInput], ruleset: RuleSet, *, pii_max_
         if pii is not None:
             own.append(pii)
         results.extend(own)
-        outcomes.append(MessageOutcome(id=message.id, role=message.role, text=view.text,
-                                       changed=view.text != (message.content or ""), language=view.language,
-                                       status=_status(r.action for r in own), scrub=scrub,
-                                       alternative=message.alternative))
+        outcomes.append(
+            MessageOutcome(
+                id=message.id,
+                role=message.role,
+                text=view.text,
+                changed=view.text != (message.content or ""),
+                language=view.language,
+                status=_status(r.action for r in own),
+                scrub=scrub,
+                alternative=message.alternative,
+            )
+        )
     for configured in session_rules:
         hit = configured.rule.func(views, configured.params)
         if hit is not None:
@@ -264,5 +292,6 @@ def evaluate_session(messages: list[MessageInput], ruleset: RuleSet, *, pii_max_
         line = f"{r.rule}: {r.reason}"
         if r.action in (DROP, FLAG) and line not in reasons and len(reasons) < _MAX_REASONS:
             reasons.append(line)
-    return SessionOutcome(messages=outcomes, results=results, status=_status(r.action for r in counted),
-                          reasons=reasons)
+    return SessionOutcome(
+        messages=outcomes, results=results, status=_status(r.action for r in counted), reasons=reasons
+    )

@@ -15,8 +15,8 @@ from flywheel.cleaning.models import (
     SessionCleaning,
     Status,
 )
-from flywheel.cleaning.ruleset import PII_RULE, RuleSet, ruleset_from_overrides
 from flywheel.cleaning.rules import RULES
+from flywheel.cleaning.ruleset import PII_RULE, RuleSet, ruleset_from_overrides
 from flywheel.ingest.models import ChatSession, Message
 from flywheel.ui.paging import KeysetPage, keyset_page
 
@@ -24,8 +24,9 @@ REPORT_CACHE_S = 60
 _GENERATION_KEY = "cleaning:report-generation"
 
 
-def sessions_ready_for_labeling(*, after_id: int | None = None, limit: int | None = 500,
-                                app: str | None = None) -> QuerySet[ChatSession]:
+def sessions_ready_for_labeling(
+    *, after_id: int | None = None, limit: int | None = 500, app: str | None = None
+) -> QuerySet[ChatSession]:
     """Sessions that were cleaned, not dropped and not duplicates, in id order (keyset: pass
     the last id of a page as `after_id`). `limit=None` gives the unsliced queryset, for
     callers that filter further."""
@@ -100,11 +101,18 @@ def report_figures(*, app: str | None) -> dict:
         duplicates = sessions.filter(duplicate_of__isnull=False).count()
         results = RuleResult.objects.all() if app is None else RuleResult.objects.filter(session__app=app)
         hits = {}
-        for rule, version, config_hash, action, n in (results.values_list("rule", "rule_version", "config_hash", "action")
-                                                      .annotate(n=Count("id")).order_by()):
-            hits.setdefault(rule, []).append({"version": version, "config_hash": config_hash, "action": action, "count": n})
-        return {"status": {s: status.get(s, 0) for s in Status.values}, "duplicates": duplicates,
-                "cleaned": sum(status.values()), "hits": hits}
+        for rule, version, config_hash, action, n in (
+            results.values_list("rule", "rule_version", "config_hash", "action").annotate(n=Count("id")).order_by()
+        ):
+            hits.setdefault(rule, []).append(
+                {"version": version, "config_hash": config_hash, "action": action, "count": n}
+            )
+        return {
+            "status": {s: status.get(s, 0) for s in Status.values},
+            "duplicates": duplicates,
+            "cleaned": sum(status.values()),
+            "hits": hits,
+        }
 
     return _cached(f"cleaning:report:{app if app is not None else '*'}", compute)
 
@@ -117,8 +125,11 @@ def rule_hit_counts(figures: dict, ruleset: RuleSet | None) -> list[tuple[str, i
     for name in list(RULES) + [PII_RULE, "duplicate"]:
         rows = figures["hits"].get(name, [])
         if name in RULES:
-            rows = [r for r in rows if r["version"] == RULES[name].version
-                    and (current is None or r["config_hash"] == current.get(name))]
+            rows = [
+                r
+                for r in rows
+                if r["version"] == RULES[name].version and (current is None or r["config_hash"] == current.get(name))
+            ]
         total = sum(r["count"] for r in rows)
         if total:
             counts.append((name, total))
@@ -130,8 +141,11 @@ def pii_type_counts(*, limit_rows: int = 20000) -> list[tuple[str, int]]:
 
     def compute():
         counts: dict[str, int] = {}
-        for findings in (MessageScrub.objects.filter(has_findings=True).order_by("-message_id")
-                         .values_list("findings", flat=True)[:limit_rows]):
+        for findings in (
+            MessageScrub.objects.filter(has_findings=True)
+            .order_by("-message_id")
+            .values_list("findings", flat=True)[:limit_rows]
+        ):
             for finding in findings:
                 counts[finding["type"]] = counts.get(finding["type"], 0) + 1
         return sorted(counts.items(), key=lambda item: -item[1])
@@ -150,7 +164,9 @@ def pii_samples(*, before_id: int | None = None, size: int = 20) -> KeysetPage:
     """Messages where scrubbing replaced something or failed: before and after."""
     qs = MessageScrub.objects.filter(Q(has_findings=True) | Q(ok=False)).select_related("message__session")
     page = keyset_page(qs, key="message_id", past=before_id, size=size)
-    rows = [{"scrub": scrub, "message": scrub.message, "after": scrub.text if scrub.ok else None} for scrub in page.rows]
+    rows = [
+        {"scrub": scrub, "message": scrub.message, "after": scrub.text if scrub.ok else None} for scrub in page.rows
+    ]
     return KeysetPage(rows=rows, next_key=page.next_key)
 
 
@@ -159,8 +175,12 @@ def duplicate_clusters(*, scope: str, size: int = 20) -> list[dict]:
     owner = "session" if scope == DedupEntry.Scope.SESSION else "message"
 
     def compute():
-        top = list(DedupEntry.objects.filter(scope=scope, representative__isnull=False)
-                   .values("representative").annotate(n=Count("id")).order_by("-n", "representative")[:size])
+        top = list(
+            DedupEntry.objects.filter(scope=scope, representative__isnull=False)
+            .values("representative")
+            .annotate(n=Count("id"))
+            .order_by("-n", "representative")[:size]
+        )
         return [(row["representative"], row["n"]) for row in top]
 
     top = _cached(f"cleaning:clusters:{scope}", compute)
@@ -170,8 +190,11 @@ def duplicate_clusters(*, scope: str, size: int = 20) -> list[dict]:
         entry = entries.get(rep_id)
         if entry is None:
             continue
-        members = list(DedupEntry.objects.filter(representative_id=rep_id).order_by("id")
-                       .values_list(f"{owner}_id", "similarity")[:5])
+        members = list(
+            DedupEntry.objects.filter(representative_id=rep_id)
+            .order_by("id")
+            .values_list(f"{owner}_id", "similarity")[:5]
+        )
         clusters.append({"representative": getattr(entry, f"{owner}_id"), "count": n, "members": members})
     if scope == DedupEntry.Scope.PROMPT:
         ids = {c["representative"] for c in clusters} | {m for c in clusters for m, _ in c["members"]}
@@ -192,8 +215,14 @@ def session_cleaning_panel(session: ChatSession) -> dict:
     """What the session page shows about cleaning."""
     cleaning = SessionCleaning.objects.filter(session=session).select_related("duplicate_of").first()
     results = list(RuleResult.objects.filter(session=session).select_related("message").order_by("-id")[:50])
-    scrubs = list(MessageScrub.objects.filter(message__session=session, has_findings=True).select_related("message")
-                  .order_by("message__seq"))
-    prompt_dups = list(MessageCleaning.objects.filter(session=session, duplicate_of__isnull=False)
-                       .select_related("message", "duplicate_of").order_by("message__seq")[:20])
+    scrubs = list(
+        MessageScrub.objects.filter(message__session=session, has_findings=True)
+        .select_related("message")
+        .order_by("message__seq")
+    )
+    prompt_dups = list(
+        MessageCleaning.objects.filter(session=session, duplicate_of__isnull=False)
+        .select_related("message", "duplicate_of")
+        .order_by("message__seq")[:20]
+    )
     return {"cleaning": cleaning, "results": results, "scrubs": scrubs, "prompt_dups": prompt_dups}

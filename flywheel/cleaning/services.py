@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -63,8 +63,13 @@ def ruleset_config_save(*, app: str, overrides: dict, user=None) -> RuleSetConfi
 
     clean = validate_overrides(overrides)
     config, _ = RuleSetConfig.objects.update_or_create(app=app, defaults={"overrides": clean, "updated_by": user})
-    audit_record(actor=user, action="cleaning.rules.save", target_type="cleaning_rules", target_id=app or "*",
-                 detail={"overrides": clean})
+    audit_record(
+        actor=user,
+        action="cleaning.rules.save",
+        target_type="cleaning_rules",
+        target_id=app or "*",
+        detail={"overrides": clean},
+    )
     return config
 
 
@@ -73,8 +78,12 @@ def cleaning_rerun_request(*, app: str | None, user=None):
     from flywheel.jobs.services import job_create
 
     payload = {"app": app}
-    return job_create(kind="cleaning.rerun", payload=payload, dedupe_key=f"cleaning.rerun:{app if app is not None else '*'}",
-                      created_by=user)
+    return job_create(
+        kind="cleaning.rerun",
+        payload=payload,
+        dedupe_key=f"cleaning.rerun:{app if app is not None else '*'}",
+        created_by=user,
+    )
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -92,8 +101,11 @@ def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | 
     totals: Counter = Counter()
     after = 0
     while True:
-        ids = list(ChatSession.objects.filter(id__gt=after, cleaning__isnull=True).order_by("id")
-                   .values_list("id", flat=True)[:size])
+        ids = list(
+            ChatSession.objects.filter(id__gt=after, cleaning__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)[:size]
+        )
         if not ids:
             break
         _merge(totals, cleaning_batch_process(session_ids=ids))
@@ -122,17 +134,25 @@ def _appended_session_batches(size: int):
     seen_max = Message.objects.aggregate(top=Max("id"))["top"] or 0
     after = scan_from
     while True:
-        rows = list(Message.objects.filter(id__gt=after, id__lte=seen_max).order_by("id")
-                    .values_list("id", "session_id")[:size * 20])
+        rows = list(
+            Message.objects.filter(id__gt=after, id__lte=seen_max)
+            .order_by("id")
+            .values_list("id", "session_id")[: size * 20]
+        )
         if not rows:
             break
         newest: dict[int, int] = {}
         for message_id, session_id in rows:
             newest[session_id] = max(message_id, newest.get(session_id, 0))
-        stale = [sid for sid, last in SessionCleaning.objects.filter(session_id__in=list(newest))
-                 .values_list("session_id", "last_message_id") if last < newest[sid]]
+        stale = [
+            sid
+            for sid, last in SessionCleaning.objects.filter(session_id__in=list(newest)).values_list(
+                "session_id", "last_message_id"
+            )
+            if last < newest[sid]
+        ]
         for start in range(0, len(stale), size):
-            yield sorted(stale[start:start + size])
+            yield sorted(stale[start : start + size])
         after = rows[-1][0]
     previous_seen = _state(_SEEN_MAX)
     CleaningState.objects.update_or_create(name=_SCAN_FROM, defaults={"value": min(previous_seen, seen_max)})
@@ -149,7 +169,9 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
     # One count per job (not per page view) buys a real progress bar.
     total = sessions.count() if progress else None
     while True:
-        rows = list(sessions.filter(id__gt=after).order_by("id").values_list("id", "app", "cleaning__config_fingerprint")[:size])
+        rows = list(
+            sessions.filter(id__gt=after).order_by("id").values_list("id", "app", "cleaning__config_fingerprint")[:size]
+        )
         if not rows:
             break
         after = rows[-1][0]
@@ -163,7 +185,9 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
         if stale:
             _merge(totals, cleaning_batch_process(session_ids=stale))
         if progress:
-            progress(totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen")
+            progress(
+                totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen"
+            )
     if totals["sessions"]:
         report_cache_invalidate()
     return dict(totals)
@@ -177,9 +201,11 @@ def cleaning_batch_process(*, session_ids: list[int]) -> dict:
     sessions = {s.id: s for s in ChatSession.objects.filter(id__in=session_ids).only("id", "app")}
     by_session: dict[int, list[MessageInput]] = {sid: [] for sid in sessions}
     last_message: dict[int, int] = {}
-    for mid, sid, role, content, alt in (Message.objects.filter(session_id__in=list(sessions))
-                                         .order_by("session_id", "seq", "id")
-                                         .values_list("id", "session_id", "role", "content", "alternative_to_id")):
+    for mid, sid, role, content, alt in (
+        Message.objects.filter(session_id__in=list(sessions))
+        .order_by("session_id", "seq", "id")
+        .values_list("id", "session_id", "role", "content", "alternative_to_id")
+    ):
         by_session[sid].append(MessageInput(id=mid, role=role, content=content, alternative=alt is not None))
         last_message[sid] = max(mid, last_message.get(sid, 0))
     rulesets: dict[str, RuleSet] = {}
@@ -187,8 +213,9 @@ def cleaning_batch_process(*, session_ids: list[int]) -> dict:
     for sid, session in sessions.items():
         if session.app not in rulesets:
             rulesets[session.app] = ruleset_for_app(app=session.app)
-        outcomes[sid] = evaluate_session(by_session[sid], rulesets[session.app],
-                                         pii_max_chars=settings.FLYWHEEL_PII_MAX_CHARS)
+        outcomes[sid] = evaluate_session(
+            by_session[sid], rulesets[session.app], pii_max_chars=settings.FLYWHEEL_PII_MAX_CHARS
+        )
     now = timezone.now()
     with transaction.atomic():
         # One writer at a time: the duplicate index must see every representative elected before it.
@@ -232,8 +259,10 @@ def _deduplicate(sessions, outcomes, rulesets) -> tuple[dict[int, DedupVerdict],
                     if prepared is not None:
                         prompt_items.append(DedupItem(message.id, prepared))
     threshold = settings.FLYWHEEL_DEDUP_THRESHOLD
-    return (dedup_assign(scope=DedupEntry.Scope.SESSION, items=session_items, threshold=threshold),
-            dedup_assign(scope=DedupEntry.Scope.PROMPT, items=prompt_items, threshold=threshold))
+    return (
+        dedup_assign(scope=DedupEntry.Scope.SESSION, items=session_items, threshold=threshold),
+        dedup_assign(scope=DedupEntry.Scope.PROMPT, items=prompt_items, threshold=threshold),
+    )
 
 
 def _duplicate_reason(verdict: DedupVerdict) -> str:
@@ -246,23 +275,50 @@ def _store_results(sessions, outcomes, rulesets, session_dups) -> None:
     wanted: set[tuple] = set()
     for sid, outcome in outcomes.items():
         for r in outcome.results:
-            new.append(RuleResult(session_id=sid, message_id=r.message_id, rule=r.rule, rule_version=r.version,
-                                  config_hash=r.config_hash, action=r.action, reason=r.reason, detail=r.detail))
+            new.append(
+                RuleResult(
+                    session_id=sid,
+                    message_id=r.message_id,
+                    rule=r.rule,
+                    rule_version=r.version,
+                    config_hash=r.config_hash,
+                    action=r.action,
+                    reason=r.reason,
+                    detail=r.detail,
+                )
+            )
             wanted.add((sid, r.message_id, r.rule, r.version, r.config_hash))
         verdict = session_dups.get(sid)
         if verdict and verdict.representative_id:
-            new.append(RuleResult(session_id=sid, message_id=None, rule=DUPLICATE_RULE, rule_version=DEDUP_VERSION,
-                                  config_hash="", action="drop", reason=_duplicate_reason(verdict),
-                                  detail={"duplicate_of": verdict.representative_id,
-                                          "similarity": verdict.similarity, "exact": verdict.exact}))
+            new.append(
+                RuleResult(
+                    session_id=sid,
+                    message_id=None,
+                    rule=DUPLICATE_RULE,
+                    rule_version=DEDUP_VERSION,
+                    config_hash="",
+                    action="drop",
+                    reason=_duplicate_reason(verdict),
+                    detail={
+                        "duplicate_of": verdict.representative_id,
+                        "similarity": verdict.similarity,
+                        "exact": verdict.exact,
+                    },
+                )
+            )
     # Verdicts of the current rules that no longer hold (the session grew) are removed;
     # verdicts of other versions or parameters stay as history.
-    current = {app: {(c.rule.name, c.rule.version, c.config_hash) for c in rs.rules} | {(PII_RULE, SCRUBBER_VERSION, "")}
-               for app, rs in rulesets.items()}
+    current = {
+        app: {(c.rule.name, c.rule.version, c.config_hash) for c in rs.rules} | {(PII_RULE, SCRUBBER_VERSION, "")}
+        for app, rs in rulesets.items()
+    }
     stale = [
-        rid for rid, sid, mid, rule, version, config_hash in RuleResult.objects.filter(session_id__in=list(outcomes))
-        .values_list("id", "session_id", "message_id", "rule", "rule_version", "config_hash")
-        if (rule, version, config_hash) in current[sessions[sid].app] and (sid, mid, rule, version, config_hash) not in wanted
+        rid
+        for rid, sid, mid, rule, version, config_hash in RuleResult.objects.filter(
+            session_id__in=list(outcomes)
+        ).values_list("id", "session_id", "message_id", "rule", "rule_version", "config_hash")
+        if (rule, version, config_hash) in current[sessions[sid].app]
+        and (sid, mid, rule, version, config_hash) not in wanted
     ]
     if stale:
         RuleResult.objects.filter(id__in=stale).delete()
@@ -270,15 +326,34 @@ def _store_results(sessions, outcomes, rulesets, session_dups) -> None:
 
 
 def _scrub_row(message_id: int, source: str, scrub: ScrubResult) -> MessageScrub:
-    return MessageScrub(message_id=message_id, scrubber_version=SCRUBBER_VERSION, input_hash=_text_hash(source),
-                        ok=scrub.ok, text=scrub.text if scrub.ok and scrub.findings else None,
-                        findings=scrub.findings, error=scrub.error[:500], has_findings=bool(scrub.findings))
+    return MessageScrub(
+        message_id=message_id,
+        scrubber_version=SCRUBBER_VERSION,
+        input_hash=_text_hash(source),
+        ok=scrub.ok,
+        text=scrub.text if scrub.ok and scrub.findings else None,
+        findings=scrub.findings,
+        error=scrub.error[:500],
+        has_findings=bool(scrub.findings),
+    )
 
 
 def _upsert_scrubs(rows: list[MessageScrub]) -> None:
     MessageScrub.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["message"], batch_size=1000,
-        update_fields=["scrubber_version", "input_hash", "ok", "text", "findings", "error", "has_findings", "scrubbed_at"],
+        rows,
+        update_conflicts=True,
+        unique_fields=["message"],
+        batch_size=1000,
+        update_fields=[
+            "scrubber_version",
+            "input_hash",
+            "ok",
+            "text",
+            "findings",
+            "error",
+            "has_findings",
+            "scrubbed_at",
+        ],
     )
 
 
@@ -287,16 +362,27 @@ def _store_messages(outcomes, prompt_dups, now) -> None:
     for sid, outcome in outcomes.items():
         for m in outcome.messages:
             verdict = prompt_dups.get(m.id)
-            cleaning_rows.append(MessageCleaning(
-                message_id=m.id, session_id=sid, status=m.status, text=m.text if m.changed else None,
-                language=m.language, duplicate_of_id=verdict.representative_id if verdict else None,
-                similarity=verdict.similarity if verdict and verdict.representative_id else None, cleaned_at=now))
+            cleaning_rows.append(
+                MessageCleaning(
+                    message_id=m.id,
+                    session_id=sid,
+                    status=m.status,
+                    text=m.text if m.changed else None,
+                    language=m.language,
+                    duplicate_of_id=verdict.representative_id if verdict else None,
+                    similarity=verdict.similarity if verdict and verdict.representative_id else None,
+                    cleaned_at=now,
+                )
+            )
             # Clean turns need no row: message_texts_for_llm scrubs (and stores) on demand,
             # which costs microseconds, where a row per message doubles this batch's writes.
             if m.scrub.findings or not m.scrub.ok:
                 scrub_rows.append(_scrub_row(m.id, m.text, m.scrub))
     MessageCleaning.objects.bulk_create(
-        cleaning_rows, update_conflicts=True, unique_fields=["message"], batch_size=1000,
+        cleaning_rows,
+        update_conflicts=True,
+        unique_fields=["message"],
+        batch_size=1000,
         update_fields=["session", "status", "text", "language", "duplicate_of", "similarity", "cleaned_at"],
     )
     for row in scrub_rows:
@@ -317,15 +403,35 @@ def _store_sessions(sessions, outcomes, rulesets, session_dups, last_message, no
         reasons = list(outcome.reasons)
         if duplicate:
             reasons.append(f"{DUPLICATE_RULE}: {_duplicate_reason(verdict)}")
-        rows.append(SessionCleaning(
-            session_id=sid, app=sessions[sid].app, status=outcome.status, reasons=reasons, duplicate_of_id=duplicate,
-            similarity=verdict.similarity if duplicate else None, language=_session_language(outcome),
-            config_fingerprint=rulesets[sessions[sid].app].fingerprint, last_message_id=last_message.get(sid, 0),
-            cleaned_at=now))
+        rows.append(
+            SessionCleaning(
+                session_id=sid,
+                app=sessions[sid].app,
+                status=outcome.status,
+                reasons=reasons,
+                duplicate_of_id=duplicate,
+                similarity=verdict.similarity if duplicate else None,
+                language=_session_language(outcome),
+                config_fingerprint=rulesets[sessions[sid].app].fingerprint,
+                last_message_id=last_message.get(sid, 0),
+                cleaned_at=now,
+            )
+        )
     SessionCleaning.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["session"],
-        update_fields=["app", "status", "reasons", "duplicate_of", "similarity", "language", "config_fingerprint",
-                       "last_message_id", "cleaned_at"],
+        rows,
+        update_conflicts=True,
+        unique_fields=["session"],
+        update_fields=[
+            "app",
+            "status",
+            "reasons",
+            "duplicate_of",
+            "similarity",
+            "language",
+            "config_fingerprint",
+            "last_message_id",
+            "cleaned_at",
+        ],
     )
 
 
@@ -340,7 +446,9 @@ def message_texts_for_llm(*, message_ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     contents = dict(Message.objects.filter(id__in=ids).values_list("id", "content"))
-    repaired = dict(MessageCleaning.objects.filter(message_id__in=ids, text__isnull=False).values_list("message_id", "text"))
+    repaired = dict(
+        MessageCleaning.objects.filter(message_id__in=ids, text__isnull=False).values_list("message_id", "text")
+    )
     stored = {row.message_id: row for row in MessageScrub.objects.filter(message_id__in=ids)}
     texts: dict[int, str] = {}
     fresh: list[MessageScrub] = []

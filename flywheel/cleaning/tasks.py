@@ -8,8 +8,9 @@ def rerun(ctx: JobContext) -> dict:
     """Re-clean one app's sessions (payload {"app": name}, or null for all) under the current rules.
     Sessions already cleaned under these rules are skipped, so a re-run after a crash resumes."""
     app = ctx.payload.get("app")
-    return cleaning_rerun(app=app if isinstance(app, str) else None,
-                          progress=lambda done, total, note: ctx.progress(done, total, note))
+    return cleaning_rerun(
+        app=app if isinstance(app, str) else None, progress=lambda done, total, note: ctx.progress(done, total, note)
+    )
 
 
 def clean_new_data(*, progress) -> dict:

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.cleaning.forms import overrides_from_form, rule_rows
 from flywheel.cleaning.models import DedupEntry
-from flywheel.cleaning.ruleset import DUPLICATE_RULE, PII_RULE, RuleConfigError
 from flywheel.cleaning.rules import RULES
+from flywheel.cleaning.ruleset import DUPLICATE_RULE, PII_RULE, RuleConfigError
 from flywheel.cleaning.selectors import (
     apps_known,
     duplicate_clusters,
@@ -47,16 +47,28 @@ def index(request):
     # hits under each rule's current version.
     hits = rule_hit_counts(figures, ruleset_for_app(app=app) if app is not None else None)
     pii_types = pii_type_counts()
-    return render(request, "cleaning/index.html", {
-        "app": app, "app_value": _ALL if app is None else app, "apps": apps_known(), "figures": figures,
-        "hits": hits, "hits_chart": counts_chart(hits, label="hits"),
-        "pii_types": pii_types, "pii_chart": counts_chart(pii_types, label="findings") if pii_types else None,
-        "session_clusters": duplicate_clusters(scope=DedupEntry.Scope.SESSION, size=5),
-        "prompt_clusters": duplicate_clusters(scope=DedupEntry.Scope.PROMPT, size=5),
-        "jobs": list(Job.objects.filter(kind="cleaning.rerun").order_by("-id")[:5]),
-        "rule_titles": {**{name: rule.title for name, rule in RULES.items()},
-                        PII_RULE: "Personal data scrubbed", DUPLICATE_RULE: "Duplicate session"},
-    })
+    return render(
+        request,
+        "cleaning/index.html",
+        {
+            "app": app,
+            "app_value": _ALL if app is None else app,
+            "apps": apps_known(),
+            "figures": figures,
+            "hits": hits,
+            "hits_chart": counts_chart(hits, label="hits"),
+            "pii_types": pii_types,
+            "pii_chart": counts_chart(pii_types, label="findings") if pii_types else None,
+            "session_clusters": duplicate_clusters(scope=DedupEntry.Scope.SESSION, size=5),
+            "prompt_clusters": duplicate_clusters(scope=DedupEntry.Scope.PROMPT, size=5),
+            "jobs": list(Job.objects.filter(kind="cleaning.rerun").order_by("-id")[:5]),
+            "rule_titles": {
+                **{name: rule.title for name, rule in RULES.items()},
+                PII_RULE: "Personal data scrubbed",
+                DUPLICATE_RULE: "Duplicate session",
+            },
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,10 +94,17 @@ def rules_edit(request):
     dedup = {"sessions": overrides.get("dedup_sessions", True), "prompts": overrides.get("dedup_prompts", True)}
     if posted is not None:
         dedup = {"sessions": posted.get("dedup_sessions") == "on", "prompts": posted.get("dedup_prompts") == "on"}
-    return render(request, "cleaning/rules.html", {
-        "app": app, "apps": apps_known(), "rows": rule_rows(overrides, posted), "dedup": dedup,
-        "has_own_rules": app == "" or bool(overrides),
-    })
+    return render(
+        request,
+        "cleaning/rules.html",
+        {
+            "app": app,
+            "apps": apps_known(),
+            "rows": rule_rows(overrides, posted),
+            "dedup": dedup,
+            "has_own_rules": app == "" or bool(overrides),
+        },
+    )
 
 
 @require_POST
@@ -103,18 +122,30 @@ def samples(request, rule: str):
         raise Http404("no such rule")
     app = _app_param(request)
     rows = rule_samples(rule=rule, app=app, before_id=page_key(request))
-    return render(request, "cleaning/samples.html", {
-        "rule": RULES.get(rule), "rule_name": rule, "rows": rows, "app_value": _ALL if app is None else app,
-        "next_before": rows.next_key,
-    })
+    return render(
+        request,
+        "cleaning/samples.html",
+        {
+            "rule": RULES.get(rule),
+            "rule_name": rule,
+            "rows": rows,
+            "app_value": _ALL if app is None else app,
+            "next_before": rows.next_key,
+        },
+    )
 
 
 @role_required(ENGINEERS)
 def pii(request):
     rows = pii_samples(before_id=page_key(request))
-    return render(request, "cleaning/pii.html", {
-        "rows": rows, "next_before": rows.next_key,
-    })
+    return render(
+        request,
+        "cleaning/pii.html",
+        {
+            "rows": rows,
+            "next_before": rows.next_key,
+        },
+    )
 
 
 @role_required(ENGINEERS)
@@ -122,6 +153,11 @@ def duplicates(request):
     scope = request.GET.get("scope", DedupEntry.Scope.SESSION)
     if scope not in DedupEntry.Scope.values:
         raise Http404("no such scope")
-    return render(request, "cleaning/duplicates.html", {
-        "scope": scope, "clusters": duplicate_clusters(scope=scope, size=50),
-    })
+    return render(
+        request,
+        "cleaning/duplicates.html",
+        {
+            "scope": scope,
+            "clusters": duplicate_clusters(scope=scope, size=50),
+        },
+    )

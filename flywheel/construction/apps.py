@@ -8,7 +8,11 @@ class ConstructionConfig(AppConfig):
 
     def ready(self):
         from flywheel.construction import kinds, mining, tasks
-        from flywheel.construction.dataset_sources import ConstructedAnswerSource, ConstructedPairSource, SyntheticSource
+        from flywheel.construction.dataset_sources import (
+            ConstructedAnswerSource,
+            ConstructedPairSource,
+            SyntheticSource,
+        )
         from flywheel.construction.routing import thumbs_down_to_badcase
         from flywheel.construction.selectors import session_badcases_panel
         from flywheel.datasets.sources import sample_source_register
@@ -39,5 +43,6 @@ class ConstructionConfig(AppConfig):
         sample_source_register(ConstructedAnswerSource())
         sample_source_register(ConstructedPairSource())
         sample_source_register(SyntheticSource())
-        session_panel_register(order=45, title="Bad cases", template="construction/_session_panel.html",
-                               context=session_badcases_panel)
+        session_panel_register(
+            order=45, title="Bad cases", template="construction/_session_panel.html", context=session_badcases_panel
+        )

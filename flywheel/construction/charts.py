@@ -10,16 +10,32 @@ def length_bias_chart(points: list[dict]) -> dict:
     to the right is a judge that rewards length."""
     sources = sorted({p["source"] for p in points})
     datasets = [
-        {"label": source, "data": [{"x": p["x"], "y": p["y"]} for p in points if p["source"] == source],
-         "backgroundColor": PALETTE[i % len(PALETTE)], "pointRadius": 3}
+        {
+            "label": source,
+            "data": [{"x": p["x"], "y": p["y"]} for p in points if p["source"] == source],
+            "backgroundColor": PALETTE[i % len(PALETTE)],
+            "pointRadius": 3,
+        }
         for i, source in enumerate(sources)
     ]
-    return {"type": "scatter", "data": {"datasets": datasets},
-            "options": {"scales": {"x": {"title": {"display": True, "text": "answer length (characters)"}},
-                                   "y": {"min": 0, "max": 10, "title": {"display": True, "text": "judge score"}}}}}
+    return {
+        "type": "scatter",
+        "data": {"datasets": datasets},
+        "options": {
+            "scales": {
+                "x": {"title": {"display": True, "text": "answer length (characters)"}},
+                "y": {"min": 0, "max": 10, "title": {"display": True, "text": "judge score"}},
+            }
+        },
+    }
 
 
 def refusals_chart(pairs_refused: dict, sft_refused: dict) -> dict:
     reasons = sorted(set(pairs_refused) | set(sft_refused))
-    return bar_chart(reasons, {"pairs refused": [pairs_refused.get(r, 0) for r in reasons],
-                               "SFT answers refused": [sft_refused.get(r, 0) for r in reasons]})
+    return bar_chart(
+        reasons,
+        {
+            "pairs refused": [pairs_refused.get(r, 0) for r in reasons],
+            "SFT answers refused": [sft_refused.get(r, 0) for r in reasons],
+        },
+    )

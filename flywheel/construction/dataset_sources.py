@@ -5,7 +5,7 @@ that made it."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from flywheel.construction.selectors import dataset_ready_pairs, dataset_ready_sft_samples, dataset_ready_synthetic
 from flywheel.datasets.sources import Candidate, SampleSource
@@ -47,12 +47,22 @@ class _ConstructionSource(SampleSource):
         """A reviewer-accepted construction row as a candidate, with its lineage and versions."""
         lineage = row.get("lineage") or {}
         return Candidate(
-            source=self.name, source_id=f"{row['id']:012d}", kind=self.kind, task_type=row.get("task_type") or "",
-            reviewed=True, trusted_label=bool(row.get("task_type")),
+            source=self.name,
+            source_id=f"{row['id']:012d}",
+            kind=self.kind,
+            task_type=row.get("task_type") or "",
+            reviewed=True,
+            trusted_label=bool(row.get("task_type")),
             session_id=lineage.get("session_id") if from_session else None,
-            lineage={**lineage, **lineage_extra, "message_ids": _message_ids(lineage) if from_session else [],
-                     "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else []},
-            versions=_prompt_versions(lineage), **fields)
+            lineage={
+                **lineage,
+                **lineage_extra,
+                "message_ids": _message_ids(lineage) if from_session else [],
+                "review_item_ids": [lineage["review_item_id"]] if lineage.get("review_item_id") else [],
+            },
+            versions=_prompt_versions(lineage),
+            **fields,
+        )
 
 
 class ConstructedAnswerSource(_ConstructionSource):
@@ -66,8 +76,10 @@ class ConstructedAnswerSource(_ConstructionSource):
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         for row in self.rows(progress):
-            messages = [{"role": m["role"], "content": m["content"], "mark": "context" if m["role"] == "assistant" else None}
-                        for m in row["messages"]]
+            messages = [
+                {"role": m["role"], "content": m["content"], "mark": "context" if m["role"] == "assistant" else None}
+                for m in row["messages"]
+            ]
             if messages and messages[-1]["role"] == "assistant":
                 messages[-1]["mark"] = "ticked"
             yield self.candidate(row, messages=messages, lineage_extra={"sft_answer_id": row["id"]})
@@ -84,9 +96,13 @@ class ConstructedPairSource(_ConstructionSource):
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         for row in self.rows(progress):
-            yield self.candidate(row, prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt_messages"]],
-                                 chosen=row["chosen"], rejected=row["rejected"],
-                                 lineage_extra={"constructed_pair_id": row["id"], "margin": row.get("margin")})
+            yield self.candidate(
+                row,
+                prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt_messages"]],
+                chosen=row["chosen"],
+                rejected=row["rejected"],
+                lineage_extra={"constructed_pair_id": row["id"], "margin": row.get("margin")},
+            )
 
 
 class SyntheticSource(_ConstructionSource):
@@ -100,6 +116,9 @@ class SyntheticSource(_ConstructionSource):
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         for row in self.rows(progress):
-            yield self.candidate(row, messages=[{"role": m["role"], "content": m["content"], "mark": None}
-                                                for m in row["messages"]],
-                                 lineage_extra={"synthetic_sample_id": row["id"]}, from_session=False)
+            yield self.candidate(
+                row,
+                messages=[{"role": m["role"], "content": m["content"], "mark": None} for m in row["messages"]],
+                lineage_extra={"synthetic_sample_id": row["id"]},
+                from_session=False,
+            )

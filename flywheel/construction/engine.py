@@ -11,8 +11,8 @@ stops after several such bad cases in a row (services.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -35,7 +35,11 @@ from flywheel.construction.selection import (
     worst_of,
 )
 from flywheel.construction.verifiers import (
-    VERIFIER_UNAVAILABLE, extract_final_answer, verifier_unavailable_reason, verify)
+    VERIFIER_UNAVAILABLE,
+    extract_final_answer,
+    verifier_unavailable_reason,
+    verify,
+)
 from flywheel.llm.client import model_for
 from flywheel.review.services import review_item_enqueue
 
@@ -52,7 +56,7 @@ class RunConfig:
     confirm_pairs: bool = True
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "RunConfig":
+    def from_dict(cls, raw: dict) -> RunConfig:
         """The run settings, with the defaults from flywheel/settings.py; ValueError names a bad value."""
 
         def number(name, default, low, high, kind=float):
@@ -100,11 +104,19 @@ class CaseOutcome:
 # --- candidates ------------------------------------------------------------------------------
 
 
-def _candidate_create(case: BadCase, *, index: int, source: str, text: str, known: dict[str, int], **fields) -> Candidate:
+def _candidate_create(
+    case: BadCase, *, index: int, source: str, text: str, known: dict[str, int], **fields
+) -> Candidate:
     digest = text_hash(text)
     return Candidate.objects.create(
-        bad_case=case, index=index, source=source, text=text, normalized_hash=digest, length_chars=len(text),
-        duplicate_of_id=known.get(digest), **fields,
+        bad_case=case,
+        index=index,
+        source=source,
+        text=text,
+        normalized_hash=digest,
+        length_chars=len(text),
+        duplicate_of_id=known.get(digest),
+        **fields,
     )
 
 
@@ -118,8 +130,14 @@ def candidates_ensure(*, case: BadCase, config: RunConfig, ledger: Ledger) -> li
     existing = _candidates(case)
     if not existing:
         with transaction.atomic():
-            _candidate_create(case, index=0, source=Candidate.Source.ORIGINAL, text=case.bad_answer, known={},
-                              model=case.message.model_version or "")
+            _candidate_create(
+                case,
+                index=0,
+                source=Candidate.Source.ORIGINAL,
+                text=case.bad_answer,
+                known={},
+                model=case.message.model_version or "",
+            )
         existing = _candidates(case)
     messages = prompts.teacher_messages(context=case.context, feedback_hint=case.feedback_hint)
     for _ in range(config.n):
@@ -128,19 +146,36 @@ def candidates_ensure(*, case: BadCase, config: RunConfig, ledger: Ledger) -> li
         if missing <= 0:
             break
 
-        def store(record, result, _start=len(existing)):
+        def store(record, result, _start=len(existing)):  # noqa: B008
             known = {}
             for c in Candidate.objects.filter(bad_case=case).order_by("index"):
                 known.setdefault(c.normalized_hash, c.id)
-            for offset, (text, reason) in enumerate(zip(result.contents, result.finish_reasons or [""] * len(result.contents))):
+            for offset, (text, reason) in enumerate(
+                zip(result.contents, result.finish_reasons or [""] * len(result.contents))
+            ):
                 candidate = _candidate_create(
-                    case, index=_start + offset, source=Candidate.Source.TEACHER, text=text, known=known, llm_call=record,
-                    model=record.model, temperature=config.temperature, prompt_version=prompts.TEACHER_VERSION,
-                    finish_reason=reason[:32])
+                    case,
+                    index=_start + offset,
+                    source=Candidate.Source.TEACHER,
+                    text=text,
+                    known=known,
+                    llm_call=record,
+                    model=record.model,
+                    temperature=config.temperature,
+                    prompt_version=prompts.TEACHER_VERSION,
+                    finish_reason=reason[:32],
+                )
                 known.setdefault(candidate.normalized_hash, candidate.id)
 
-        _record, result = ledger.texts(purpose="teacher", messages=messages, n=missing, temperature=config.temperature,
-                                       prompt_version=prompts.TEACHER_VERSION, bad_case=case, on_answer=store)
+        _record, result = ledger.texts(
+            purpose="teacher",
+            messages=messages,
+            n=missing,
+            temperature=config.temperature,
+            prompt_version=prompts.TEACHER_VERSION,
+            bad_case=case,
+            on_answer=store,
+        )
         existing = _candidates(case)
         if not result.contents:
             break
@@ -169,21 +204,39 @@ def _pointwise(case: BadCase, candidate: Candidate, *, ledger: Ledger, judgement
         ok = call.result is not None
         score = float(call.result.data["score"]) if ok else None
         judgements[key] = Judgement.objects.create(
-            bad_case=case, key=key, kind=Judgement.Kind.POINTWISE, candidate=candidate, ok=ok, score=score,
-            reasons=str(call.result.data.get("reasons", ""))[:4000] if ok else "", error=call.record.error,
-            model=call.record.model, prompt_version=prompts.POINTWISE_VERSION, llm_call=call.record, run=ledger.run)
+            bad_case=case,
+            key=key,
+            kind=Judgement.Kind.POINTWISE,
+            candidate=candidate,
+            ok=ok,
+            score=score,
+            reasons=str(call.result.data.get("reasons", ""))[:4000] if ok else "",
+            error=call.record.error,
+            model=call.record.model,
+            prompt_version=prompts.POINTWISE_VERSION,
+            llm_call=call.record,
+            run=ledger.run,
+        )
         Candidate.objects.filter(id=candidate.id).update(score=score)
         candidate.score = score
 
-    ledger.json(purpose="pointwise", role="judge", schema=prompts.POINTWISE_SCHEMA,
-                prompt_version=prompts.POINTWISE_VERSION, bad_case=case, on_answer=store,
-                messages=prompts.pointwise_messages(context=case.context, candidate=candidate.text,
-                                                    reference=case.reference_text))
+    ledger.json(
+        purpose="pointwise",
+        role="judge",
+        schema=prompts.POINTWISE_SCHEMA,
+        prompt_version=prompts.POINTWISE_VERSION,
+        bad_case=case,
+        on_answer=store,
+        messages=prompts.pointwise_messages(
+            context=case.context, candidate=candidate.text, reference=case.reference_text
+        ),
+    )
     return judgements[key]
 
 
-def _pairwise(case: BadCase, a: Candidate, b: Candidate, *, ledger: Ledger,
-              judgements: dict[str, Judgement]) -> tuple[int | None, bool]:
+def _pairwise(
+    case: BadCase, a: Candidate, b: Candidate, *, ledger: Ledger, judgements: dict[str, Judgement]
+) -> tuple[int | None, bool]:
     """Both orders of one comparison, combined: (+1 lower index better, -1, 0 tie, None)."""
     low, high = (a, b) if a.index < b.index else (b, a)
     winners = {}
@@ -195,16 +248,33 @@ def _pairwise(case: BadCase, a: Candidate, b: Candidate, *, ledger: Ledger,
             def store(call: JsonCall, _key=key, _order=order) -> None:
                 ok = call.result is not None
                 judgements[_key] = Judgement.objects.create(
-                    bad_case=case, key=_key, kind=Judgement.Kind.PAIRWISE, candidate=low, other=high, order=_order,
-                    ok=ok, winner=call.result.data["winner"] if ok else "",
-                    reasons=str(call.result.data.get("reasons", ""))[:4000] if ok else "", error=call.record.error,
-                    model=call.record.model, prompt_version=prompts.PAIRWISE_VERSION, llm_call=call.record,
-                    run=ledger.run)
+                    bad_case=case,
+                    key=_key,
+                    kind=Judgement.Kind.PAIRWISE,
+                    candidate=low,
+                    other=high,
+                    order=_order,
+                    ok=ok,
+                    winner=call.result.data["winner"] if ok else "",
+                    reasons=str(call.result.data.get("reasons", ""))[:4000] if ok else "",
+                    error=call.record.error,
+                    model=call.record.model,
+                    prompt_version=prompts.PAIRWISE_VERSION,
+                    llm_call=call.record,
+                    run=ledger.run,
+                )
 
-            ledger.json(purpose="pairwise", role="judge", schema=prompts.PAIRWISE_SCHEMA,
-                        prompt_version=prompts.PAIRWISE_VERSION, bad_case=case, on_answer=store,
-                        messages=prompts.pairwise_messages(context=case.context, answer_a=first.text,
-                                                           answer_b=second.text, reference=case.reference_text))
+            ledger.json(
+                purpose="pairwise",
+                role="judge",
+                schema=prompts.PAIRWISE_SCHEMA,
+                prompt_version=prompts.PAIRWISE_VERSION,
+                bad_case=case,
+                on_answer=store,
+                messages=prompts.pairwise_messages(
+                    context=case.context, answer_a=first.text, answer_b=second.text, reference=case.reference_text
+                ),
+            )
         judgement = judgements[key]
         winners[order] = judgement.winner if judgement.ok else None
     return combine_orders(winners["AB"], winners["BA"])
@@ -213,19 +283,25 @@ def _pairwise(case: BadCase, a: Candidate, b: Candidate, *, ledger: Ledger,
 # --- one bad case ----------------------------------------------------------------------------
 
 
-def badcase_construct(*, case: BadCase, config: RunConfig, ledger: Ledger,
-                      check_cancelled: Callable[[], None] = lambda: None) -> CaseOutcome:
+def badcase_construct(
+    *, case: BadCase, config: RunConfig, ledger: Ledger, check_cancelled: Callable[[], None] = lambda: None
+) -> CaseOutcome:
     """Construct one bad case (claimed by the ledger's run). Raises BudgetExhausted when the
     run's budget runs out mid-way; what was stored is kept for the next attempt."""
     outcome = CaseOutcome()
     candidates = candidates_ensure(case=case, config=config, ledger=ledger)
     original = candidates[0]
     distinct = [c for c in candidates if c.duplicate_of_id is None and c.text.strip()]
-    teacher_distinct = {c.normalized_hash for c in distinct if c.source == Candidate.Source.TEACHER
-                        and c.normalized_hash != original.normalized_hash}
+    teacher_distinct = {
+        c.normalized_hash
+        for c in distinct
+        if c.source == Candidate.Source.TEACHER and c.normalized_hash != original.normalized_hash
+    }
     teacher_count = sum(1 for c in candidates if c.source == Candidate.Source.TEACHER)
-    outcome.notes.append(f"{teacher_count} teacher answers ({model_for('teacher')}, T={config.temperature}), "
-                         f"{len(teacher_distinct)} distinct and different from the original")
+    outcome.notes.append(
+        f"{teacher_count} teacher answers ({model_for('teacher')}, T={config.temperature}), "
+        f"{len(teacher_distinct)} distinct and different from the original"
+    )
     if len(teacher_distinct) < min(config.min_distinct, config.n):
         outcome.sft_refusal = outcome.pair_refusal = "no_diversity"
         return _finish(case, outcome, ledger=ledger)
@@ -260,16 +336,29 @@ def badcase_construct(*, case: BadCase, config: RunConfig, ledger: Ledger,
             outcome.judge_failures += 1
             failures_in_a_row += 1
             if failures_in_a_row >= 2 and outcome.judged == 0:
-                outcome.notes.append(f"the judge gave no valid verdict twice in a row ({judgement.error[:300]}); "
-                                     "judging of this bad case stopped")
+                outcome.notes.append(
+                    f"the judge gave no valid verdict twice in a row ({judgement.error[:300]}); "
+                    "judging of this bad case stopped"
+                )
                 break
     by_index = {c.index: c for c in distinct}
-    scored = [Scored(index=c.index, is_original=c.source == Candidate.Source.ORIGINAL, text_hash=c.normalized_hash,
-                     score=c.score, verifier_failed=c.verifier_failed)
-              for c in distinct if c.score is not None and judgements.get(f"point:{c.index}", None) is not None
-              and judgements[f"point:{c.index}"].ok]
+    scored = [
+        Scored(
+            index=c.index,
+            is_original=c.source == Candidate.Source.ORIGINAL,
+            text_hash=c.normalized_hash,
+            score=c.score,
+            verifier_failed=c.verifier_failed,
+        )
+        for c in distinct
+        if c.score is not None
+        and judgements.get(f"point:{c.index}", None) is not None
+        and judgements[f"point:{c.index}"].ok
+    ]
     if scored:
-        outcome.notes.append("scores " + ", ".join(f"#{s.index}: {s.score:g}" for s in sorted(scored, key=lambda s: s.index)))
+        outcome.notes.append(
+            "scores " + ", ".join(f"#{s.index}: {s.score:g}" for s in sorted(scored, key=lambda s: s.index))
+        )
 
     prefs: dict[tuple[int, int], int | None] = {}
     contest = top_contest(scored, band=config.band)
@@ -277,27 +366,43 @@ def badcase_construct(*, case: BadCase, config: RunConfig, ledger: Ledger,
         check_cancelled()
         first, second = contest
         prefs[pair_key(first.index, second.index)], _ = _pairwise(
-            case, by_index[first.index], by_index[second.index], ledger=ledger, judgements=judgements)
+            case, by_index[first.index], by_index[second.index], ledger=ledger, judgements=judgements
+        )
     best = best_of(scored, prefs)
     original_scored = next((s for s in scored if s.is_original), None)
-    outcome.sft_refusal = sft_refusal(best=best, original=original_scored, prefs=prefs, judged=len(scored),
-                                      verifier_failures=sum(1 for s in scored if s.verifier_failed)) or ""
+    outcome.sft_refusal = (
+        sft_refusal(
+            best=best,
+            original=original_scored,
+            prefs=prefs,
+            judged=len(scored),
+            verifier_failures=sum(1 for s in scored if s.verifier_failed),
+        )
+        or ""
+    )
     rejected = worst_of(scored, besides=best) if best else None
     if best is None:
         refusal = outcome.sft_refusal
     elif best.is_original:  # a pair needs something better than the bad answer
         refusal = "original_best"
     else:
-        refusal = pair_refusal(chosen=best, rejected=rejected, margin_threshold=config.margin, confirmed=None,
-                               require_confirmation=False)
+        refusal = pair_refusal(
+            chosen=best, rejected=rejected, margin_threshold=config.margin, confirmed=None, require_confirmation=False
+        )
     if refusal is None and config.confirm_pairs:
         key = pair_key(best.index, rejected.index)
         if key not in prefs:
             check_cancelled()
-            prefs[key], _ = _pairwise(case, by_index[best.index], by_index[rejected.index], ledger=ledger,
-                                      judgements=judgements)
-        refusal = pair_refusal(chosen=best, rejected=rejected, margin_threshold=config.margin,
-                               confirmed=preference(prefs, best.index, rejected.index), require_confirmation=True)
+            prefs[key], _ = _pairwise(
+                case, by_index[best.index], by_index[rejected.index], ledger=ledger, judgements=judgements
+            )
+        refusal = pair_refusal(
+            chosen=best,
+            rejected=rejected,
+            margin_threshold=config.margin,
+            confirmed=preference(prefs, best.index, rejected.index),
+            require_confirmation=True,
+        )
     outcome.pair_refusal = refusal or ""
     decided_by = "pointwise+pairwise" if prefs else "pointwise"
     with transaction.atomic():
@@ -305,8 +410,15 @@ def badcase_construct(*, case: BadCase, config: RunConfig, ledger: Ledger,
             _sft_create(case, by_index[best.index], score=best.score, decided_by=decided_by, ledger=ledger)
             outcome.sft = True
         if not outcome.pair_refusal:
-            _pair_create(case, by_index[best.index], by_index[rejected.index], chosen_score=best.score,
-                         rejected_score=rejected.score, decided_by=decided_by, ledger=ledger)
+            _pair_create(
+                case,
+                by_index[best.index],
+                by_index[rejected.index],
+                chosen_score=best.score,
+                rejected_score=rejected.score,
+                decided_by=decided_by,
+                ledger=ledger,
+            )
             outcome.pair = True
         return _finish(case, outcome, ledger=ledger)
 
@@ -317,24 +429,51 @@ def _review_payload(case: BadCase) -> dict:
 
 def _sft_create(case: BadCase, candidate: Candidate, *, score: float, decided_by: str, ledger: Ledger) -> None:
     sft, created = SftAnswer.objects.get_or_create(
-        bad_case=case, defaults={"candidate": candidate, "score": score, "decided_by": decided_by, "run": ledger.run})
+        bad_case=case, defaults={"candidate": candidate, "score": score, "decided_by": decided_by, "run": ledger.run}
+    )
     if sft.review_item_id is None:
-        item = review_item_enqueue(kind="constructed_answer", subject_type="sft_answer", subject_id=str(sft.id),
-                                   session_id=case.session_id, message_id=case.message_id,
-                                   payload={**_review_payload(case), "score": score})
+        item = review_item_enqueue(
+            kind="constructed_answer",
+            subject_type="sft_answer",
+            subject_id=str(sft.id),
+            session_id=case.session_id,
+            message_id=case.message_id,
+            payload={**_review_payload(case), "score": score},
+        )
         SftAnswer.objects.filter(id=sft.id).update(review_item_id=item.id)
 
 
-def _pair_create(case: BadCase, chosen: Candidate, rejected: Candidate, *, chosen_score: float, rejected_score: float,
-                 decided_by: str, ledger: Ledger) -> None:
+def _pair_create(
+    case: BadCase,
+    chosen: Candidate,
+    rejected: Candidate,
+    *,
+    chosen_score: float,
+    rejected_score: float,
+    decided_by: str,
+    ledger: Ledger,
+) -> None:
     pair, created = ConstructedPair.objects.get_or_create(
-        bad_case=case, defaults={"chosen": chosen, "rejected": rejected, "chosen_score": chosen_score,
-                                 "rejected_score": rejected_score, "margin": chosen_score - rejected_score,
-                                 "decided_by": decided_by, "run": ledger.run})
+        bad_case=case,
+        defaults={
+            "chosen": chosen,
+            "rejected": rejected,
+            "chosen_score": chosen_score,
+            "rejected_score": rejected_score,
+            "margin": chosen_score - rejected_score,
+            "decided_by": decided_by,
+            "run": ledger.run,
+        },
+    )
     if pair.review_item_id is None:
-        item = review_item_enqueue(kind="constructed_pair", subject_type="constructed_pair", subject_id=str(pair.id),
-                                   session_id=case.session_id, message_id=case.message_id,
-                                   payload={**_review_payload(case), "margin": pair.margin})
+        item = review_item_enqueue(
+            kind="constructed_pair",
+            subject_type="constructed_pair",
+            subject_id=str(pair.id),
+            session_id=case.session_id,
+            message_id=case.message_id,
+            payload={**_review_payload(case), "margin": pair.margin},
+        )
         ConstructedPair.objects.filter(id=pair.id).update(review_item_id=item.id)
 
 
@@ -343,6 +482,11 @@ def _finish(case: BadCase, outcome: CaseOutcome, *, ledger: Ledger) -> CaseOutco
     notes.append("SFT answer made" if outcome.sft else f"no SFT answer: {REFUSAL_REASONS[outcome.sft_refusal]}")
     notes.append("pair kept" if outcome.pair else f"no pair: {REFUSAL_REASONS[outcome.pair_refusal]}")
     BadCase.objects.filter(id=case.id).update(
-        status=BadCase.Status.DONE, run=ledger.run, sft_refusal=outcome.sft_refusal, pair_refusal=outcome.pair_refusal,
-        account="; ".join(notes)[:5000], constructed_at=timezone.now())
+        status=BadCase.Status.DONE,
+        run=ledger.run,
+        sft_refusal=outcome.sft_refusal,
+        pair_refusal=outcome.pair_refusal,
+        account="; ".join(notes)[:5000],
+        constructed_at=timezone.now(),
+    )
     return outcome

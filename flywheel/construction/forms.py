@@ -16,16 +16,23 @@ def _setting(name: str):
 
 class RunStartForm(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=10_000, initial=20, help_text="Bad cases to construct.")
-    n = forms.IntegerField(label="N (teacher answers)", min_value=1, max_value=16,
-                           initial=_setting("FLYWHEEL_CONSTRUCTION_N"))
+    n = forms.IntegerField(
+        label="N (teacher answers)", min_value=1, max_value=16, initial=_setting("FLYWHEEL_CONSTRUCTION_N")
+    )
     temperature = forms.FloatField(min_value=0, max_value=2, initial=_setting("FLYWHEEL_CONSTRUCTION_TEMPERATURE"))
-    margin = forms.FloatField(label="Pair margin", min_value=0.1, max_value=9,
-                              initial=_setting("FLYWHEEL_CONSTRUCTION_PAIR_MARGIN"),
-                              help_text="Judge score points (1..10) the chosen answer must lead by.")
-    max_calls = forms.IntegerField(label="Call budget", min_value=1,
-                                   initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_CALLS"))
-    max_cost_usd = forms.FloatField(label="Cost budget (USD, 0: none)", min_value=0,
-                                    initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_COST_USD"))
+    margin = forms.FloatField(
+        label="Pair margin",
+        min_value=0.1,
+        max_value=9,
+        initial=_setting("FLYWHEEL_CONSTRUCTION_PAIR_MARGIN"),
+        help_text="Judge score points (1..10) the chosen answer must lead by.",
+    )
+    max_calls = forms.IntegerField(
+        label="Call budget", min_value=1, initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_CALLS")
+    )
+    max_cost_usd = forms.FloatField(
+        label="Cost budget (USD, 0: none)", min_value=0, initial=_setting("FLYWHEEL_CONSTRUCTION_MAX_COST_USD")
+    )
 
     def config(self) -> dict:
         return {key: self.cleaned_data[key] for key in ("n", "temperature", "margin", "max_calls", "max_cost_usd")}
@@ -35,16 +42,23 @@ class BadCaseSettingsForm(forms.Form):
     VERIFIERS = (("", "none"), ("math", "math: the final answer must match"), ("code", "code: the tests must pass"))
     verifier_kind = forms.ChoiceField(label="Verifier", choices=VERIFIERS, required=False)
     expected = forms.CharField(label="Expected answer (math)", required=False, max_length=200)
-    tests = forms.CharField(label="Tests (code, Python asserts)", required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    reference_text = forms.CharField(label="Reference answer for the judge", required=False,
-                                     widget=forms.Textarea(attrs={"rows": 4}))
+    tests = forms.CharField(
+        label="Tests (code, Python asserts)", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    reference_text = forms.CharField(
+        label="Reference answer for the judge", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     task_type = forms.CharField(required=False, max_length=32)
 
     def verifier(self) -> dict | None:
         kind = self.cleaned_data.get("verifier_kind")
         if not kind:
             return None
-        return {"kind": kind, "expected": self.cleaned_data.get("expected", ""), "tests": self.cleaned_data.get("tests", "")}
+        return {
+            "kind": kind,
+            "expected": self.cleaned_data.get("expected", ""),
+            "tests": self.cleaned_data.get("tests", ""),
+        }
 
 
 class SeedForm(forms.Form):
@@ -53,14 +67,24 @@ class SeedForm(forms.Form):
 
 
 class SynthesisForm(forms.Form):
-    VARIANTS = [(k, f"rewrite: {k}") for k in prompts.REWRITE_FORMS] + [(k, f"evol: {k}") for k in prompts.EVOL_OPERATIONS]
-    SOURCES = (("", "default"), ("seeds", "seed prompts"), ("logs", "recent user prompts"),
-               ("synthetic", "synthetic samples"), ("sft", "accepted SFT answers"))
+    VARIANTS = [(k, f"rewrite: {k}") for k in prompts.REWRITE_FORMS] + [
+        (k, f"evol: {k}") for k in prompts.EVOL_OPERATIONS
+    ]
+    SOURCES = (
+        ("", "default"),
+        ("seeds", "seed prompts"),
+        ("logs", "recent user prompts"),
+        ("synthetic", "synthetic samples"),
+        ("sft", "accepted SFT answers"),
+    )
     method = forms.ChoiceField(choices=SyntheticSample.Method.choices)
     count = forms.IntegerField(min_value=1, initial=10)  # at most FLYWHEEL_SYNTH_MAX_COUNT: see __init__
     task_type = forms.CharField(required=False, max_length=32)
-    variants = forms.MultipleChoiceField(choices=VARIANTS, required=False,
-                                         help_text="Rewrite forms or evolution operations (default: all of the method's).")
+    variants = forms.MultipleChoiceField(
+        choices=VARIANTS,
+        required=False,
+        help_text="Rewrite forms or evolution operations (default: all of the method's).",
+    )
     source = forms.ChoiceField(choices=SOURCES, required=False)
     temperature = forms.FloatField(min_value=0, max_value=2, initial=_setting("FLYWHEEL_SYNTH_TEMPERATURE"))
     max_calls = forms.IntegerField(label="Call budget", min_value=1, required=False)

@@ -54,8 +54,11 @@ def _has_edit(cleaned: dict) -> bool:
 
 class ConstructedAnswerKind(ReviewKind):
     def _sft(self, item) -> SftAnswer | None:
-        return (SftAnswer.objects.select_related("candidate", "bad_case").filter(id=int(item.subject_id)).first()
-                if item.subject_id.isdigit() else None)
+        return (
+            SftAnswer.objects.select_related("candidate", "bad_case").filter(id=int(item.subject_id)).first()
+            if item.subject_id.isdigit()
+            else None
+        )
 
     def validate_for(self, item, decision):
         sft = self._sft(item)
@@ -67,8 +70,9 @@ class ConstructedAnswerKind(ReviewKind):
     def apply(self, item, decision, user):
         from flywheel.construction.services import sft_answer_review_apply
 
-        sft_answer_review_apply(sft_answer_id=int(item.subject_id), decision=decision, user=user,
-                                message_id=item.message_id)
+        sft_answer_review_apply(
+            sft_answer_id=int(item.subject_id), decision=decision, user=user, message_id=item.message_id
+        )
 
     def context(self, item):
         sft = self._sft(item)
@@ -77,8 +81,11 @@ class ConstructedAnswerKind(ReviewKind):
 
 class ConstructedPairKind(ReviewKind):
     def _pair(self, item) -> ConstructedPair | None:
-        return (ConstructedPair.objects.select_related("chosen", "rejected").filter(id=int(item.subject_id)).first()
-                if item.subject_id.isdigit() else None)
+        return (
+            ConstructedPair.objects.select_related("chosen", "rejected").filter(id=int(item.subject_id)).first()
+            if item.subject_id.isdigit()
+            else None
+        )
 
     def validate_for(self, item, decision):
         pair = self._pair(item)
@@ -104,29 +111,51 @@ class SyntheticSampleKind(ReviewKind):
         synthetic_review_apply(sample_id=int(item.subject_id), accepted=decision.get("verdict") == "accept", user=user)
 
     def context(self, item):
-        sample = (SyntheticSample.objects.defer("embedding").filter(id=int(item.subject_id)).first()
-                  if item.subject_id.isdigit() else None)
+        sample = (
+            SyntheticSample.objects.defer("embedding").filter(id=int(item.subject_id)).first()
+            if item.subject_id.isdigit()
+            else None
+        )
         return {"sample": sample}
 
 
 CONSTRUCTED_ANSWER = ConstructedAnswerKind(
-    name="constructed_answer", title="Constructed answers", template="construction/kinds/_constructed_answer.html",
-    fields=[ChoiceField("verdict", "The constructed answer", (("accept", "accept: train on it"), ("reject", "reject")))],
+    name="constructed_answer",
+    title="Constructed answers",
+    template="construction/kinds/_constructed_answer.html",
+    fields=[
+        ChoiceField("verdict", "The constructed answer", (("accept", "accept: train on it"), ("reject", "reject")))
+    ],
     turn_controls={"edit"},
     description="A better answer built for a bad case (best of several, chosen by a judge). Accept it, edit it "
-                "in the answer under review, or reject it.",
+    "in the answer under review, or reject it.",
 )
 CONSTRUCTED_PAIR = ConstructedPairKind(
-    name="constructed_pair", title="Constructed preference pairs", template="construction/kinds/_constructed_pair.html",
-    fields=[ChoiceField("preferred", "Which answer is better?", (
-        ("chosen", "the marked “chosen” one"), ("rejected", "the marked “rejected” one"),
-        ("tie", "equally good"), ("both_bad", "both are bad")))],
+    name="constructed_pair",
+    title="Constructed preference pairs",
+    template="construction/kinds/_constructed_pair.html",
+    fields=[
+        ChoiceField(
+            "preferred",
+            "Which answer is better?",
+            (
+                ("chosen", "the marked “chosen” one"),
+                ("rejected", "the marked “rejected” one"),
+                ("tie", "equally good"),
+                ("both_bad", "both are bad"),
+            ),
+        )
+    ],
     turn_controls={"edit"},
     description="Two answers a judge ranked with a clear margin. Check the chosen one really is better.",
 )
 SYNTHETIC_SAMPLE = SyntheticSampleKind(
-    name="synthetic_sample", title="Synthetic samples", template="construction/kinds/_synthetic_sample.html",
-    fields=[ChoiceField("verdict", "This synthetic conversation", (("accept", "accept: train on it"), ("reject", "reject")))],
+    name="synthetic_sample",
+    title="Synthetic samples",
+    template="construction/kinds/_synthetic_sample.html",
+    fields=[
+        ChoiceField("verdict", "This synthetic conversation", (("accept", "accept: train on it"), ("reject", "reject")))
+    ],
     description="A made-up prompt and its answer, made to widen coverage. Accept only realistic, correct ones.",
 )
 
@@ -137,14 +166,22 @@ class BadcaseAnswerKind(ReviewKind):
 
         if item.message_id and item.subject_type == "message":
             edited = ((decision.get("turns") or {}).get(str(item.message_id)) or {}).get("edited")
-            badcase_review_verdict_record(message_id=item.message_id, verdict=str(decision.get("verdict", "")),
-                                          edited=edited, review_item_id=item.id)
+            badcase_review_verdict_record(
+                message_id=item.message_id,
+                verdict=str(decision.get("verdict", "")),
+                edited=edited,
+                review_item_id=item.id,
+            )
 
 
 BADCASE_ANSWER = BadcaseAnswerKind(
-    name="badcase_answer", title="Bad-case answers", template="construction/kinds/_badcase_answer.html",
+    name="badcase_answer",
+    title="Bad-case answers",
+    template="construction/kinds/_badcase_answer.html",
     fields=[
-        ChoiceField("verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))),
+        ChoiceField(
+            "verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))
+        ),
         task_type_field(),
         quality_field(),
     ],

@@ -9,9 +9,9 @@ the last call of a run can overrun the call budget by at most two requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -48,8 +48,12 @@ class Ledger:
         self.cost = Decimal(spent["cost"] or 0)
 
     def spent(self) -> dict:
-        return {"llm_calls": self.requests, "cost_usd": float(self.cost), "max_calls": self.max_calls,
-                "max_cost_usd": float(self.max_cost_usd)}
+        return {
+            "llm_calls": self.requests,
+            "cost_usd": float(self.cost),
+            "max_calls": self.max_calls,
+            "max_cost_usd": float(self.max_cost_usd),
+        }
 
     def check(self) -> None:
         if self.requests >= self.max_calls:
@@ -63,24 +67,55 @@ class Ledger:
         self.cost += record.cost_usd
         return record
 
-    def json(self, *, purpose: str, role: str, messages: list[dict], schema: dict, prompt_version: str,
-             bad_case=None, synthetic=None, validate: Callable[[dict], None] | None = None,
-             temperature: float = 0.0, use_cache: bool = True,
-             on_answer: Callable[[JsonCall], None] | None = None) -> JsonCall:
+    def json(
+        self,
+        *,
+        purpose: str,
+        role: str,
+        messages: list[dict],
+        schema: dict,
+        prompt_version: str,
+        bad_case=None,
+        synthetic=None,
+        validate: Callable[[dict], None] | None = None,
+        temperature: float = 0.0,
+        use_cache: bool = True,
+        on_answer: Callable[[JsonCall], None] | None = None,
+    ) -> JsonCall:
         """One validated JSON answer. An answer still invalid after the re-asks is recorded as a
         failed call (its raw answers kept) and returned with `result=None`: the caller counts a
         judge failure instead of crashing. Unavailable servers and rejected requests raise."""
         self.check()
         model = model_for(role)
-        common = dict(purpose=purpose, role=role, model=model, prompt_version=prompt_version, messages=messages,
-                      bad_case=bad_case, synthetic=synthetic)
+        common = dict(
+            purpose=purpose,
+            role=role,
+            model=model,
+            prompt_version=prompt_version,
+            messages=messages,
+            bad_case=bad_case,
+            synthetic=synthetic,
+        )
         try:
-            result = chat_json(role=role, messages=messages, schema=schema, prompt_version=prompt_version,
-                               job_id=self.run.job_id, validate=validate, temperature=temperature, use_cache=use_cache)
+            result = chat_json(
+                role=role,
+                messages=messages,
+                schema=schema,
+                prompt_version=prompt_version,
+                job_id=self.run.job_id,
+                validate=validate,
+                temperature=temperature,
+                use_cache=use_cache,
+            )
         except LLMInvalidOutput as exc:
             with transaction.atomic():
-                record = self._record(**common, answers=[a[:20_000] for a in exc.answers], requests=len(exc.answers),
-                                      ok=False, error="; ".join(exc.errors)[:5000])
+                record = self._record(
+                    **common,
+                    answers=[a[:20_000] for a in exc.answers],
+                    requests=len(exc.answers),
+                    ok=False,
+                    error="; ".join(exc.errors)[:5000],
+                )
                 call = JsonCall(record=record, result=None)
                 if on_answer is not None:
                     on_answer(call)
@@ -88,7 +123,10 @@ class Ledger:
         requests = 0 if result.cached else result.reasks + 1
         with transaction.atomic():
             record = self._record(
-                **common, answers=[result.content[:20_000]], requests=requests, cached=result.cached,
+                **common,
+                answers=[result.content[:20_000]],
+                requests=requests,
+                cached=result.cached,
                 prompt_tokens=0 if result.cached else result.prompt_tokens,
                 completion_tokens=0 if result.cached else result.completion_tokens,
                 cost_usd=Decimal(0) if result.cached else _cost(model, result.prompt_tokens, result.completion_tokens),
@@ -98,21 +136,45 @@ class Ledger:
                 on_answer(call)
         return call
 
-    def texts(self, *, purpose: str, messages: list[dict], n: int, temperature: float, prompt_version: str,
-              bad_case=None, synthetic=None, on_answer: Callable[[LLMCall, TextResult], None] | None = None) -> tuple[LLMCall, TextResult]:
+    def texts(
+        self,
+        *,
+        purpose: str,
+        messages: list[dict],
+        n: int,
+        temperature: float,
+        prompt_version: str,
+        bad_case=None,
+        synthetic=None,
+        on_answer: Callable[[LLMCall, TextResult], None] | None = None,
+    ) -> tuple[LLMCall, TextResult]:
         """n free-text answers from the teacher (never cached: Best-of-N wants fresh samples).
         `on_answer` runs with the recorded call, so callers store what they got in the same
         transaction as the ledger row."""
         self.check()
         model = model_for("teacher")
-        result = chat_texts(role="teacher", messages=messages, n=n, temperature=temperature, job_id=self.run.job_id,
-                            prompt_version=prompt_version, use_cache=False)
+        result = chat_texts(
+            role="teacher",
+            messages=messages,
+            n=n,
+            temperature=temperature,
+            job_id=self.run.job_id,
+            prompt_version=prompt_version,
+            use_cache=False,
+        )
         with transaction.atomic():
             record = self._record(
-                purpose=purpose, role="teacher", model=model, prompt_version=prompt_version,
-                messages=messages, answers=[c[:20_000] for c in result.contents], requests=1,
-                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                cost_usd=_cost(model, result.prompt_tokens, result.completion_tokens), bad_case=bad_case,
+                purpose=purpose,
+                role="teacher",
+                model=model,
+                prompt_version=prompt_version,
+                messages=messages,
+                answers=[c[:20_000] for c in result.contents],
+                requests=1,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                cost_usd=_cost(model, result.prompt_tokens, result.completion_tokens),
+                bad_case=bad_case,
                 synthetic=synthetic,
             )
             if on_answer is not None:

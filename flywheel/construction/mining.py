@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -64,8 +64,11 @@ def badcase_sources() -> list[str]:
 
 
 def thumbs_down_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
-    rows = list(Feedback.objects.filter(id__gt=after).order_by("id")
-                .values("id", "rating", "comment", "reasons", "message_id", "message__role")[:limit])
+    rows = list(
+        Feedback.objects.filter(id__gt=after)
+        .order_by("id")
+        .values("id", "rating", "comment", "reasons", "message_id", "message__role")[:limit]
+    )
     signals = []
     for row in rows:
         if row["rating"] != -1 or row["message__role"] != Message.Role.ASSISTANT:
@@ -77,8 +80,11 @@ def thumbs_down_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
 
 
 def cleaning_flag_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
-    rows = list(RuleResult.objects.filter(id__gt=after).order_by("id")
-                .values("id", "action", "rule", "reason", "message_id", "message__role")[:limit])
+    rows = list(
+        RuleResult.objects.filter(id__gt=after)
+        .order_by("id")
+        .values("id", "action", "rule", "reason", "message_id", "message__role")[:limit]
+    )
     signals = [
         Signal(row["message_id"], "cleaning", {"rules": [row["rule"]], "rule_result_ids": [row["id"]]})
         for row in rows
@@ -90,9 +96,11 @@ def cleaning_flag_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
 def _last_answers(session_ids: set[int]) -> dict[int, int]:
     """The last transcript answer of each session: what a session-level label speaks about."""
     last: dict[int, int] = {}
-    for session_id, message_id in (Message.objects.filter(session_id__in=session_ids, role=Message.Role.ASSISTANT,
-                                                          alternative_to__isnull=True)
-                                   .order_by("session_id", "-seq").values_list("session_id", "id")):
+    for session_id, message_id in (
+        Message.objects.filter(session_id__in=session_ids, role=Message.Role.ASSISTANT, alternative_to__isnull=True)
+        .order_by("session_id", "-seq")
+        .values_list("session_id", "id")
+    ):
         last.setdefault(session_id, message_id)
     return last
 
@@ -103,9 +111,13 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     offline labeler's guesses and labels whose input tried to steer the labeler are not used."""
     from flywheel.labeling.models import Label
 
-    rows = list(Label.objects.filter(id__gt=after).order_by("id")
-                .values("id", "session_id", "source", "trusted", "quality", "safety_flag", "hallucination",
-                        "task_type", "reason")[:limit])
+    rows = list(
+        Label.objects.filter(id__gt=after)
+        .order_by("id")
+        .values(
+            "id", "session_id", "source", "trusted", "quality", "safety_flag", "hallucination", "task_type", "reason"
+        )[:limit]
+    )
     picked = [r for r in rows if r["trusted"] and r["source"] in (Label.Source.LLM, Label.Source.HUMAN)]
     last = _last_answers({r["session_id"] for r in picked})
     signals = []
@@ -113,12 +125,20 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
         message_id = last.get(row["session_id"])
         if message_id is None:
             continue
-        for source, hit in (("low_quality_label", row["quality"] <= settings.FLYWHEEL_MINING_LABEL_QUALITY_MAX),
-                            ("safety_flag", row["safety_flag"]), ("hallucination", row["hallucination"])):
+        for source, hit in (
+            ("low_quality_label", row["quality"] <= settings.FLYWHEEL_MINING_LABEL_QUALITY_MAX),
+            ("safety_flag", row["safety_flag"]),
+            ("hallucination", row["hallucination"]),
+        ):
             if hit:
-                signals.append(Signal(message_id, source, {"label_ids": [row["id"]], "quality": row["quality"],
-                                                           "reason": (row["reason"] or "")[:300]},
-                                      task_type=row["task_type"]))
+                signals.append(
+                    Signal(
+                        message_id,
+                        source,
+                        {"label_ids": [row["id"]], "quality": row["quality"], "reason": (row["reason"] or "")[:300]},
+                        task_type=row["task_type"],
+                    )
+                )
     return (rows[-1]["id"] if rows else after), signals
 
 
@@ -133,12 +153,18 @@ def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     from flywheel.continuity.features import containment, content_ngrams, normalise
     from flywheel.continuity.models import ContinuityPrediction
 
-    rows = list(ContinuityPrediction.objects.filter(id__gt=after).order_by("id")
-                .values("id", "message_id", "session_id", "continues", "probability", "model_version")[:limit])
+    rows = list(
+        ContinuityPrediction.objects.filter(id__gt=after)
+        .order_by("id")
+        .values("id", "message_id", "session_id", "continues", "probability", "model_version")[:limit]
+    )
     repeats = [r for r in rows if r["continues"]]
     transcripts: dict[int, list[dict]] = defaultdict(list)
-    for message in (Message.objects.filter(session_id__in={r["session_id"] for r in repeats}, alternative_to__isnull=True)
-                    .order_by("seq").values("id", "session_id", "seq", "role", "content")):
+    for message in (
+        Message.objects.filter(session_id__in={r["session_id"] for r in repeats}, alternative_to__isnull=True)
+        .order_by("seq")
+        .values("id", "session_id", "seq", "role", "content")
+    ):
         transcripts[message["session_id"]].append(message)
     signals = []
     for row in repeats:
@@ -150,12 +176,24 @@ def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
         asked = next((t for t in reversed(turns[:position]) if t["role"] == Message.Role.USER), None)
         if answer is None or asked is None or answer["seq"] < asked["seq"]:
             continue
-        again, before = content_ngrams(normalise(turns[position]["content"])), content_ngrams(normalise(asked["content"]))
+        again, before = (
+            content_ngrams(normalise(turns[position]["content"])),
+            content_ngrams(normalise(asked["content"])),
+        )
         overlap = min(containment(again, before), containment(before, again))
         if overlap >= REASK_OVERLAP:
-            signals.append(Signal(answer["id"], "continuity", {
-                "prediction_ids": [row["id"]], "reask_message_id": row["message_id"], "overlap": round(overlap, 3),
-                "model_version": row["model_version"]}))
+            signals.append(
+                Signal(
+                    answer["id"],
+                    "continuity",
+                    {
+                        "prediction_ids": [row["id"]],
+                        "reask_message_id": row["message_id"],
+                        "overlap": round(overlap, 3),
+                        "model_version": row["model_version"],
+                    },
+                )
+            )
     return (rows[-1]["id"] if rows else after), signals
 
 
@@ -175,13 +213,16 @@ def _merge_detail(old: dict, new: dict) -> dict:
 def _contexts(messages: list[Message]) -> dict[int, dict]:
     """For each bad answer: its scrubbed context, scrubbed text, or why it is blocked."""
     by_session: dict[int, list[Message]] = defaultdict(list)
-    for row in (Message.objects.filter(session_id__in={m.session_id for m in messages}, alternative_to__isnull=True)
-                .only("id", "session_id", "seq", "role").order_by("seq", "id")):
+    for row in (
+        Message.objects.filter(session_id__in={m.session_id for m in messages}, alternative_to__isnull=True)
+        .only("id", "session_id", "seq", "role")
+        .order_by("seq", "id")
+    ):
         by_session[row.session_id].append(row)
     before = {}
     for message in messages:
         turns = [t for t in by_session[message.session_id] if t.seq < message.seq and t.role != Message.Role.TOOL]
-        before[message.id] = turns[-settings.FLYWHEEL_CONSTRUCTION_CONTEXT_TURNS:]
+        before[message.id] = turns[-settings.FLYWHEEL_CONSTRUCTION_CONTEXT_TURNS :]
     wanted = {t.id for turns in before.values() for t in turns} | {m.id for m in messages}
     texts = message_texts_for_llm(message_ids=sorted(wanted))
     out = {}
@@ -189,7 +230,9 @@ def _contexts(messages: list[Message]) -> dict[int, dict]:
         turns = before[message.id]
         unscrubbed = [t.id for t in turns if t.id not in texts] + ([] if message.id in texts else [message.id])
         if unscrubbed:
-            out[message.id] = {"blocked": f"message {unscrubbed[0]} could not be PII-scrubbed; it must not go to an LLM"}
+            out[message.id] = {
+                "blocked": f"message {unscrubbed[0]} could not be PII-scrubbed; it must not go to an LLM"
+            }
         elif not any(t.role == Message.Role.USER for t in turns):
             out[message.id] = {"blocked": "there is no user message before this answer"}
         else:
@@ -216,7 +259,9 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
     for signal in signals:
         by_message[signal.message_id].append(signal)
     existing = {bc.message_id: bc for bc in BadCase.objects.filter(message_id__in=list(by_message))}
-    fresh = list(Message.objects.filter(id__in=[m for m in by_message if m not in existing], role=Message.Role.ASSISTANT))
+    fresh = list(
+        Message.objects.filter(id__in=[m for m in by_message if m not in existing], role=Message.Role.ASSISTANT)
+    )
     contexts = _contexts(fresh) if fresh else {}
     created_cases = created_reasons = 0
     with transaction.atomic():
@@ -229,8 +274,11 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
             try:
                 with transaction.atomic():
                     case = BadCase.objects.create(
-                        message=message, session_id=message.session_id, context=built.get("context", []),
-                        bad_answer=built.get("bad_answer", ""), feedback_hint=hint,
+                        message=message,
+                        session_id=message.session_id,
+                        context=built.get("context", []),
+                        bad_answer=built.get("bad_answer", ""),
+                        feedback_hint=hint,
                         status=BadCase.Status.BLOCKED if "blocked" in built else BadCase.Status.NEW,
                         blocked_reason=built.get("blocked", ""),
                         proposed_tests=(tests or "")[:20_000],

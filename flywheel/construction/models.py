@@ -36,21 +36,35 @@ class BadCase(models.Model):
     message = models.OneToOneField("ingest.Message", on_delete=models.CASCADE, related_name="bad_case")
     session = models.ForeignKey("ingest.ChatSession", on_delete=models.CASCADE, related_name="bad_cases")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
-    context = models.JSONField(default=list, blank=True,
-                               help_text="The scrubbed conversation before the bad answer: [{message_id, role, content}].")
+    context = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The scrubbed conversation before the bad answer: [{message_id, role, content}].",
+    )
     bad_answer = models.TextField(blank=True, help_text="The bad answer, PII-scrubbed.")
     feedback_hint = models.TextField(blank=True, help_text="What users said about the answer, scrubbed.")
     blocked_reason = models.CharField(max_length=300, blank=True)
     reference_text = models.TextField(blank=True, help_text="A reference answer for the judge (a reviewer's edit).")
     reference_source = models.CharField(max_length=64, blank=True)
     task_type = models.CharField(max_length=32, blank=True)
-    verifier = models.JSONField(null=True, blank=True,
-                                help_text='{"kind": "math", "expected": "42"} or {"kind": "code", "tests": "assert f(1) == 2"}')
+    verifier = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='{"kind": "math", "expected": "42"} or {"kind": "code", "tests": "assert f(1) == 2"}',
+    )
     proposed_tests = models.TextField(
-        blank=True, help_text="Asserts found in the user's prompt. Chat text is untrusted: they become the code "
-                              "verifier only when an engineer accepts them.")
-    run = models.ForeignKey("ConstructionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases",
-                            help_text="The run that claimed (or last constructed) this bad case.")
+        blank=True,
+        help_text="Asserts found in the user's prompt. Chat text is untrusted: they become the code "
+        "verifier only when an engineer accepts them.",
+    )
+    run = models.ForeignKey(
+        "ConstructionRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bad_cases",
+        help_text="The run that claimed (or last constructed) this bad case.",
+    )
     sft_refusal = models.CharField(max_length=32, blank=True, help_text="Why no SFT answer was made.")
     pair_refusal = models.CharField(max_length=32, blank=True, help_text="Why no pair was kept.")
     account = models.TextField(blank=True, help_text="What construction did and why, in words.")
@@ -97,7 +111,9 @@ class ConstructionRun(models.Model):
         FAILED = "failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CONSTRUCT)
-    job = models.OneToOneField("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="construction_run")
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="construction_run"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     config = models.JSONField(default=dict, blank=True)
     bad_case_ids = models.JSONField(default=list, blank=True)
@@ -124,14 +140,18 @@ class LLMCall(models.Model):
 
     run = models.ForeignKey(ConstructionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
     bad_case = models.ForeignKey(BadCase, null=True, blank=True, on_delete=models.CASCADE, related_name="calls")
-    synthetic = models.ForeignKey("SyntheticSample", null=True, blank=True, on_delete=models.CASCADE, related_name="calls")
+    synthetic = models.ForeignKey(
+        "SyntheticSample", null=True, blank=True, on_delete=models.CASCADE, related_name="calls"
+    )
     purpose = models.CharField(max_length=32, help_text="teacher, pointwise, pairwise, synth-prompt, synth-answer, ...")
     role = models.CharField(max_length=16)
     model = models.CharField(max_length=128)
     prompt_version = models.CharField(max_length=64)
     messages = models.JSONField(default=list)
     answers = models.JSONField(default=list, blank=True, help_text="Raw answers (several for n > 1 or re-asks).")
-    requests = models.PositiveIntegerField(default=1, help_text="HTTP requests that returned an answer (re-asks count).")
+    requests = models.PositiveIntegerField(
+        default=1, help_text="HTTP requests that returned an answer (re-asks count)."
+    )
     cached = models.BooleanField(default=False)
     ok = models.BooleanField(default=True)
     error = models.TextField(blank=True)
@@ -156,8 +176,14 @@ class Candidate(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     text = models.TextField()
     normalized_hash = models.CharField(max_length=16)
-    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                     help_text="An earlier candidate with the same text (after normalisation).")
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="An earlier candidate with the same text (after normalisation).",
+    )
     llm_call = models.ForeignKey(LLMCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates")
     model = models.CharField(max_length=128, blank=True)
     temperature = models.FloatField(null=True, blank=True)
@@ -202,7 +228,9 @@ class Judgement(models.Model):
     model = models.CharField(max_length=128)
     prompt_version = models.CharField(max_length=64)
     llm_call = models.ForeignKey(LLMCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    run = models.ForeignKey(ConstructionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgements")
+    run = models.ForeignKey(
+        ConstructionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgements"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -225,7 +253,9 @@ class SftAnswer(models.Model):
     status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     final_text = models.TextField(blank=True, help_text="The accepted text (the reviewer's edit, if any).")
     edited = models.BooleanField(default=False)
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_item_id = models.BigIntegerField(null=True, blank=True)
     run = models.ForeignKey(ConstructionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -250,7 +280,9 @@ class ConstructedPair(models.Model):
     final_chosen = models.TextField(blank=True)
     final_rejected = models.TextField(blank=True)
     edited = models.BooleanField(default=False)
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_item_id = models.BigIntegerField(null=True, blank=True)
     run = models.ForeignKey(ConstructionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -317,7 +349,9 @@ class SyntheticSample(models.Model):
     prompt_version = models.CharField(max_length=64)
     model = models.CharField(max_length=128, blank=True)
     error = models.TextField(blank=True)
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_item_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -43,10 +43,38 @@ SANDBOX_UID = 65534
 # A fresh namespace's loopback is empty, but a socket is never needed to check code: refusing
 # it also refuses abstract Unix sockets and netlink.
 _FORBIDDEN_SYSCALLS = (
-    "fork", "vfork", "socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev", "keyctl", "add_key",
-    "request_key", "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
-    "userfaultfd", "io_uring_setup", "kexec_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "syslog", "acct", "quotactl", "open_by_handle_at", "name_to_handle_at",
+    "fork",
+    "vfork",
+    "socket",
+    "socketpair",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "kexec_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "syslog",
+    "acct",
+    "quotactl",
+    "open_by_handle_at",
+    "name_to_handle_at",
 )
 _CLONE_THREAD = 0x00010000
 
@@ -107,7 +135,9 @@ def _shared_libraries(binaries: list[str]) -> set[str]:
     """Every shared library (and the ELF loader) that these binaries load, from ldd."""
     found: set[str] = set()
     for start in range(0, len(binaries), 200):
-        out = subprocess.run(["ldd", *binaries[start:start + 200]], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            ["ldd", *binaries[start : start + 200]], capture_output=True, text=True, check=False
+        ).stdout
         for line in out.splitlines():
             for word in line.split():
                 if word.startswith("/") and os.path.exists(word):
@@ -160,18 +190,64 @@ def _bwrap_command(*, seccomp_fd: int, cpu_s: int, memory_mb: int, work_bytes: i
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-    command = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-               "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--clearenv",
-               "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0", "--setenv", "HOME", WORK_DIR,
-               "--setenv", "LD_LIBRARY_PATH", _library_dirs()]
+    command = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--clearenv",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PYTHONHASHSEED",
+        "0",
+        "--setenv",
+        "HOME",
+        WORK_DIR,
+        "--setenv",
+        "LD_LIBRARY_PATH",
+        _library_dirs(),
+    ]
     for source, dest in _runtime_binds():
         command += ["--ro-bind", source, dest]
     site_packages = os.path.join(sysconfig.get_paths()["stdlib"], "site-packages")
     if os.path.isdir(site_packages):  # the base install's packages are not part of the runtime
         command += ["--tmpfs", site_packages]
-    command += ["--dev", "/dev", "--size", str(work_bytes), "--tmpfs", WORK_DIR, "--chdir", WORK_DIR,
-                "--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(seccomp_fd), "--",
-                _interpreter(), "-I", "-S", "-B", "-c", _BOOTSTRAP, str(cpu_s), str(memory_mb), str(SOURCE_MAX_BYTES)]
+    command += [
+        "--dev",
+        "/dev",
+        "--size",
+        str(work_bytes),
+        "--tmpfs",
+        WORK_DIR,
+        "--chdir",
+        WORK_DIR,
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--seccomp",
+        str(seccomp_fd),
+        "--",
+        _interpreter(),
+        "-I",
+        "-S",
+        "-B",
+        "-c",
+        _BOOTSTRAP,
+        str(cpu_s),
+        str(memory_mb),
+        str(SOURCE_MAX_BYTES),
+    ]
     return command
 
 
@@ -195,13 +271,20 @@ def _drain(process: subprocess.Popen, *, deadline: float, cap: int) -> tuple[dic
                     selector.unregister(key.fileobj)
                     continue
                 room = cap - len(kept[key.data])
-                kept[key.data] += chunk[:max(room, 0)]
+                kept[key.data] += chunk[: max(room, 0)]
                 dropped[key.data] += max(len(chunk) - max(room, 0), 0)
     return kept, dropped, False
 
 
-def run_python_sandboxed(source: str, *, cpu_s: int, wall_s: float, memory_mb: int,
-                         work_bytes: int = 16 * 1024 * 1024, output_cap: int = OUTPUT_CAP_BYTES) -> SandboxResult:
+def run_python_sandboxed(
+    source: str,
+    *,
+    cpu_s: int,
+    wall_s: float,
+    memory_mb: int,
+    work_bytes: int = 16 * 1024 * 1024,
+    output_cap: int = OUTPUT_CAP_BYTES,
+) -> SandboxResult:
     """Run `source` as a Python program inside the sandbox. SandboxUnavailable when it cannot."""
     encoded = source.encode("utf-8", "surrogatepass")
     if len(encoded) > SOURCE_MAX_BYTES:
@@ -216,8 +299,15 @@ def run_python_sandboxed(source: str, *, cpu_s: int, wall_s: float, memory_mb: i
         os.close(write_end)
         write_end = -1
         command = _bwrap_command(seccomp_fd=read_end, cpu_s=cpu_s, memory_mb=memory_mb, work_bytes=work_bytes)
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   pass_fds=(read_end,), start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(read_end,),
+            start_new_session=True,
+            env={"PATH": "/usr/bin:/bin"},
+        )
     finally:
         os.close(read_end)
         if write_end >= 0:
@@ -235,9 +325,14 @@ def run_python_sandboxed(source: str, *, cpu_s: int, wall_s: float, memory_mb: i
         process.wait()
         for pipe in (process.stdout, process.stderr):
             pipe.close()
-    return SandboxResult(returncode=None if timed_out else process.returncode, stdout=bytes(kept["stdout"]),
-                         stderr=bytes(kept["stderr"]), stdout_dropped=dropped["stdout"],
-                         stderr_dropped=dropped["stderr"], timed_out=timed_out)
+    return SandboxResult(
+        returncode=None if timed_out else process.returncode,
+        stdout=bytes(kept["stdout"]),
+        stderr=bytes(kept["stderr"]),
+        stdout_dropped=dropped["stdout"],
+        stderr_dropped=dropped["stderr"],
+        timed_out=timed_out,
+    )
 
 
 _PROBE_OK = "sandbox-probe-ok"
@@ -253,9 +348,14 @@ def sandbox_unavailable_reason() -> str | None:
         return cached[1]
     try:
         result = run_python_sandboxed(f"print({_PROBE_OK!r})", cpu_s=5, wall_s=20, memory_mb=256)
-        reason = None if result.returncode == 0 and result.stdout.strip() == _PROBE_OK.encode() else (
-            "bubblewrap could not start the sandbox: "
-            + (result.stderr.decode("utf-8", "replace").strip()[-300:] or f"exit status {result.returncode}"))
+        reason = (
+            None
+            if result.returncode == 0 and result.stdout.strip() == _PROBE_OK.encode()
+            else (
+                "bubblewrap could not start the sandbox: "
+                + (result.stderr.decode("utf-8", "replace").strip()[-300:] or f"exit status {result.returncode}")
+            )
+        )
     except SandboxUnavailable as exc:
         reason = str(exc)
     _probe_cache["probe"] = (time.monotonic(), reason)

@@ -112,8 +112,14 @@ def worst_of(candidates: list[Scored], *, besides: Scored) -> Scored | None:
     return min(others, key=lambda c: (c.score, not c.is_original, -c.index))
 
 
-def sft_refusal(*, best: Scored | None, original: Scored | None, prefs: dict[tuple[int, int], int | None],
-                judged: int, verifier_failures: int) -> str | None:
+def sft_refusal(
+    *,
+    best: Scored | None,
+    original: Scored | None,
+    prefs: dict[tuple[int, int], int | None],
+    judged: int,
+    verifier_failures: int,
+) -> str | None:
     """Why the best candidate cannot become the SFT answer, or None when it can."""
     if best is None:
         return "verifier_failure" if judged and verifier_failures >= judged else "judge_failure"
@@ -127,8 +133,14 @@ def sft_refusal(*, best: Scored | None, original: Scored | None, prefs: dict[tup
     return None
 
 
-def pair_refusal(*, chosen: Scored | None, rejected: Scored | None, margin_threshold: float,
-                 confirmed: int | None, require_confirmation: bool) -> str | None:
+def pair_refusal(
+    *,
+    chosen: Scored | None,
+    rejected: Scored | None,
+    margin_threshold: float,
+    confirmed: int | None,
+    require_confirmation: bool,
+) -> str | None:
     """Why (chosen, rejected) cannot be kept as a pair, or None when it can. `confirmed` is the
     combined pairwise preference of chosen over rejected (None: not compared or judge failed)."""
     if chosen is None:

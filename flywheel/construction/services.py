@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -46,8 +46,9 @@ class NothingToConstruct(ValueError):
 # --- runs --------------------------------------------------------------------------------------
 
 
-def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids: list[int] | None = None,
-                            with_job: bool = True) -> ConstructionRun:
+def construction_run_create(
+    *, limit: int, config: dict, user=None, bad_case_ids: list[int] | None = None, with_job: bool = True
+) -> ConstructionRun:
     """Claim up to `limit` bad cases ready for construction and create the run that will build
     them (with a job on the llm queue, unless it runs in the foreground). ValueError: a bad
     setting, or nothing to construct."""
@@ -61,16 +62,25 @@ def construction_run_create(*, limit: int, config: dict, user=None, bad_case_ids
         ids = list(ready.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True))
         if not ids:
             raise NothingToConstruct("no bad case is ready for construction (new, not blocked, in a cleaned session)")
-        run = ConstructionRun.objects.create(kind=ConstructionRun.Kind.CONSTRUCT, config=run_config.as_dict(),
-                                             bad_case_ids=ids, heartbeat_at=timezone.now(),
-                                             created_by=user if getattr(user, "is_authenticated", False) else None)
+        run = ConstructionRun.objects.create(
+            kind=ConstructionRun.Kind.CONSTRUCT,
+            config=run_config.as_dict(),
+            bad_case_ids=ids,
+            heartbeat_at=timezone.now(),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
         BadCase.objects.filter(id__in=ids).update(status=BadCase.Status.CONSTRUCTING, run=run)
         if with_job:
             run.job = job_create(kind="construction.run", payload={"run_id": run.id}, created_by=user, total=len(ids))
             run.save(update_fields=["job"])
         if user is not None:
-            audit_record(actor=user, action="construction.run.start", target_type="construction_run", target_id=run.id,
-                         detail={"bad_cases": len(ids), **run_config.as_dict()})
+            audit_record(
+                actor=user,
+                action="construction.run.start",
+                target_type="construction_run",
+                target_id=run.id,
+                detail={"bad_cases": len(ids), **run_config.as_dict()},
+            )
     return run
 
 
@@ -80,15 +90,18 @@ def _release_claims(run: ConstructionRun) -> None:
     BadCase.objects.filter(run=run, status=BadCase.Status.CONSTRUCTING).update(status=BadCase.Status.NEW)
 
 
-def construction_run_execute(*, run_id: int, progress: Progress | None = None,
-                             check_cancelled: Callable[[], None] = lambda: None) -> dict:
+def construction_run_execute(
+    *, run_id: int, progress: Progress | None = None, check_cancelled: Callable[[], None] = lambda: None
+) -> dict:
     """Construct the run's bad cases, skipping those an earlier attempt finished. Idempotent:
     a run executed again (after a kill) asks the LLM only for what was not stored yet."""
     run = ConstructionRun.objects.get(id=run_id)
     if run.is_finished:
         return run.summary
     if not llm_is_configured():
-        raise LLMRequestRejected("no LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge")
+        raise LLMRequestRejected(
+            "no LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge"
+        )
     run_config = RunConfig.from_dict(run.config)
     ledger = Ledger(run, max_calls=run_config.max_calls, max_cost_usd=run_config.max_cost_usd)
     ConstructionRun.objects.filter(id=run.id).update(status=ConstructionRun.Status.RUNNING)
@@ -104,14 +117,18 @@ def construction_run_execute(*, run_id: int, progress: Progress | None = None,
             if case.run_id != run.id or case.status != BadCase.Status.CONSTRUCTING:
                 continue  # finished by an earlier attempt of this run, or taken back
             try:
-                outcome = badcase_construct(case=case, config=run_config, ledger=ledger, check_cancelled=check_cancelled)
+                outcome = badcase_construct(
+                    case=case, config=run_config, ledger=ledger, check_cancelled=check_cancelled
+                )
             except BudgetExhausted as exc:
                 stop_reason, status = f"stopped at bad case {case.id}: {exc}", ConstructionRun.Status.STOPPED
                 break
             judge_silent_in_a_row = judge_silent_in_a_row + 1 if outcome.judge_gave_nothing else 0
             if judge_silent_in_a_row >= settings.FLYWHEEL_CONSTRUCTION_JUDGE_FAILURE_STOP:
-                stop_reason = (f"stopped: the judge gave no valid verdict for {judge_silent_in_a_row} bad cases in a row "
-                               f"(last: bad case {case.id}); check the judge model and its answers in the call log")
+                stop_reason = (
+                    f"stopped: the judge gave no valid verdict for {judge_silent_in_a_row} bad cases in a row "
+                    f"(last: bad case {case.id}); check the judge model and its answers in the call log"
+                )
                 status = ConstructionRun.Status.STOPPED
                 break
     except (JobCancelled, LLMRequestRejected) as exc:
@@ -119,14 +136,18 @@ def construction_run_execute(*, run_id: int, progress: Progress | None = None,
         reason = "cancelled" if isinstance(exc, JobCancelled) else f"the LLM server refused the request: {exc}"
         ConstructionRun.objects.filter(id=run.id).update(
             status=ConstructionRun.Status.STOPPED if isinstance(exc, JobCancelled) else ConstructionRun.Status.FAILED,
-            stop_reason=reason[:2000], summary=run_summary(run=run, stop_reason=reason), finished_at=timezone.now())
+            stop_reason=reason[:2000],
+            summary=run_summary(run=run, stop_reason=reason),
+            finished_at=timezone.now(),
+        )
         raise
     except LLMUnavailable:
         raise  # the job is retried later and resumes here; the claims stay with this run
     _release_claims(run)
     summary = run_summary(run=run, stop_reason=stop_reason)
-    ConstructionRun.objects.filter(id=run.id).update(status=status, stop_reason=stop_reason, summary=summary,
-                                                     finished_at=timezone.now())
+    ConstructionRun.objects.filter(id=run.id).update(
+        status=status, stop_reason=stop_reason, summary=summary, finished_at=timezone.now()
+    )
     if progress:
         progress(len(cases), len(cases), stop_reason or "finished")
     return summary
@@ -137,9 +158,12 @@ def construction_run_abandon(*, run_id: int, reason: str) -> None:
     back; the candidates and judgements stored so far are reused by the next run."""
     run = ConstructionRun.objects.get(id=run_id)
     _release_claims(run)
-    ConstructionRun.objects.filter(id=run.id).update(status=ConstructionRun.Status.STOPPED, stop_reason=reason[:2000],
-                                                     summary=run_summary(run=run, stop_reason=reason),
-                                                     finished_at=timezone.now())
+    ConstructionRun.objects.filter(id=run.id).update(
+        status=ConstructionRun.Status.STOPPED,
+        stop_reason=reason[:2000],
+        summary=run_summary(run=run, stop_reason=reason),
+        finished_at=timezone.now(),
+    )
 
 
 def run_summary(*, run: ConstructionRun, stop_reason: str = "") -> dict:
@@ -150,16 +174,23 @@ def run_summary(*, run: ConstructionRun, stop_reason: str = "") -> dict:
     calls = LLMCall.objects.filter(run=run)
     requests = sum(calls.values_list("requests", flat=True))
     cost = sum(calls.values_list("cost_usd", flat=True))
-    points = list(Judgement.objects.filter(bad_case__in=processed, kind=Judgement.Kind.POINTWISE, ok=True)
-                  .values_list("candidate__length_chars", "score"))
+    points = list(
+        Judgement.objects.filter(bad_case__in=processed, kind=Judgement.Kind.POINTWISE, ok=True).values_list(
+            "candidate__length_chars", "score"
+        )
+    )
     pairs = ConstructedPair.objects.filter(run=run)
     kept = list(pairs.values_list("chosen__length_chars", "rejected__length_chars"))
     orders: dict[tuple, dict] = {}
-    for bad_case_id, key, winner, ok in Judgement.objects.filter(bad_case__in=processed, kind=Judgement.Kind.PAIRWISE
-                                                                 ).values_list("bad_case_id", "key", "winner", "ok"):
+    for bad_case_id, key, winner, ok in Judgement.objects.filter(
+        bad_case__in=processed, kind=Judgement.Kind.PAIRWISE
+    ).values_list("bad_case_id", "key", "winner", "ok"):
         _, low, high, order = key.split(":")
         orders.setdefault((bad_case_id, low, high), {})[order] = winner if ok else ""
-    accounts = [f"bad case {case_id}: {account}" for case_id, account in processed.order_by("id").values_list("id", "account")[:20]]
+    accounts = [
+        f"bad case {case_id}: {account}"
+        for case_id, account in processed.order_by("id").values_list("id", "account")[:20]
+    ]
     return {
         "run_id": run.id,
         "bad_cases": processed.count(),
@@ -182,8 +213,9 @@ def run_summary(*, run: ConstructionRun, stop_reason: str = "") -> dict:
 # --- engineers' edits ---------------------------------------------------------------------------
 
 
-def badcase_settings_save(*, bad_case_id: int, user, verifier=None, reference_text: str | None = None,
-                          task_type: str | None = None) -> BadCase:
+def badcase_settings_save(
+    *, bad_case_id: int, user, verifier=None, reference_text: str | None = None, task_type: str | None = None
+) -> BadCase:
     """Set what construction checks a bad case against. ValueError on a bad verifier."""
     spec = verifier_spec_clean(verifier)
     with transaction.atomic():
@@ -199,8 +231,13 @@ def badcase_settings_save(*, bad_case_id: int, user, verifier=None, reference_te
         if task_type is not None:
             case.task_type = task_type.strip()[:32]
         case.save(update_fields=["verifier", "reference_text", "reference_source", "task_type"])
-        audit_record(actor=user, action="construction.badcase.settings", target_type="bad_case", target_id=case.id,
-                     detail={"verifier": spec, "reference": bool(case.reference_text), "task_type": case.task_type})
+        audit_record(
+            actor=user,
+            action="construction.badcase.settings",
+            target_type="bad_case",
+            target_id=case.id,
+            detail={"verifier": spec, "reference": bool(case.reference_text), "task_type": case.task_type},
+        )
     return case
 
 
@@ -215,8 +252,13 @@ def badcase_proposed_tests_accept(*, bad_case_id: int, user) -> BadCase:
         spec = verifier_spec_clean({"kind": "code", "tests": case.proposed_tests})
         case.verifier = spec
         case.save(update_fields=["verifier"])
-        audit_record(actor=user, action="construction.badcase.tests_accepted", target_type="bad_case",
-                     target_id=case.id, detail={"tests": spec["tests"]})
+        audit_record(
+            actor=user,
+            action="construction.badcase.tests_accepted",
+            target_type="bad_case",
+            target_id=case.id,
+            detail={"tests": spec["tests"]},
+        )
     return case
 
 
@@ -228,7 +270,10 @@ def badcase_reset(*, bad_case_id: int, user) -> BadCase:
         if case.status == BadCase.Status.CONSTRUCTING:
             raise ValueError("this bad case is being constructed right now")
         accepted = Q(status=ReviewStatus.ACCEPTED)
-        if SftAnswer.objects.filter(accepted, bad_case=case).exists() or ConstructedPair.objects.filter(accepted, bad_case=case).exists():
+        if (
+            SftAnswer.objects.filter(accepted, bad_case=case).exists()
+            or ConstructedPair.objects.filter(accepted, bad_case=case).exists()
+        ):
             raise ValueError("a result of this bad case was accepted in review; it cannot be rebuilt")
         SftAnswer.objects.filter(bad_case=case).delete()
         ConstructedPair.objects.filter(bad_case=case).delete()
@@ -281,7 +326,9 @@ def pair_review_apply(*, pair_id: int, decision: dict, user, message_id: int | N
     else:
         pair.status, pair.final_chosen, pair.final_rejected, pair.edited = ReviewStatus.REJECTED, "", "", False
     pair.reviewer, pair.reviewed_at = user, timezone.now()
-    pair.save(update_fields=["status", "swapped", "final_chosen", "final_rejected", "edited", "reviewer", "reviewed_at"])
+    pair.save(
+        update_fields=["status", "swapped", "final_chosen", "final_rejected", "edited", "reviewer", "reviewed_at"]
+    )
     return pair
 
 
@@ -289,8 +336,9 @@ def badcase_review_verdict_record(*, message_id: int, verdict: str, edited: str 
     """A reviewer judged a bad-case answer: "bad"/"harmful" adds a reason (and their rewrite,
     PII-scrubbed, becomes the judge's reference answer); "acceptable" takes a waiting bad case out."""
     if verdict != "acceptable":
-        badcase_signals_record(signals=[Signal(message_id, "review", {"review_item_ids": [review_item_id],
-                                                                      "verdicts": [verdict]})])
+        badcase_signals_record(
+            signals=[Signal(message_id, "review", {"review_item_ids": [review_item_id], "verdicts": [verdict]})]
+        )
     case = BadCase.objects.filter(message_id=message_id).first()
     if case is None:
         return

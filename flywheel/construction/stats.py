@@ -19,8 +19,13 @@ def length_bias(points: list[tuple[int, float]], kept_pairs: list[tuple[int, int
     pearson / spearman: correlation of length and score (near 0: no length bias; a strong
     positive value over many bad cases says the judge rewards length). chosen_longer_share:
     how often the kept pair's chosen answer is the longer one (0.5 would be length-neutral)."""
-    result = {"n": len(points), "pearson": None, "spearman": None, "pairs": len(kept_pairs),
-              "chosen_longer_share": None}
+    result = {
+        "n": len(points),
+        "pearson": None,
+        "spearman": None,
+        "pairs": len(kept_pairs),
+        "chosen_longer_share": None,
+    }
     lengths = [p[0] for p in points]
     scores = [p[1] for p in points]
     if len(points) >= 3 and len(set(lengths)) > 1 and len(set(scores)) > 1:
@@ -38,5 +43,8 @@ def position_bias(comparisons: list[tuple[str, str]]) -> dict:
     first_position = sum((a == "A") + (b == "A") for a, b in both)
     decided = sum((a != "tie") + (b != "tie") for a, b in both)
     inconsistent = sum(1 for a, b in both if a == b and a in ("A", "B"))
-    return {"comparisons": len(both), "inconsistent": inconsistent,
-            "first_position_share": round(first_position / decided, 4) if decided else None}
+    return {
+        "comparisons": len(both),
+        "inconsistent": inconsistent,
+        "first_position_share": round(first_position / decided, 4) if decided else None,
+    }

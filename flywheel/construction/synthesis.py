@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
@@ -41,14 +41,26 @@ from flywheel.llm.embeddings import embed_texts, embedding_reads_chinese
 from flywheel.review.services import review_item_enqueue
 
 Method = SyntheticSample.Method
-VERSIONS = {Method.SELF_INSTRUCT: prompts.SELF_INSTRUCT_VERSION, Method.REWRITE: prompts.REWRITE_VERSION,
-            Method.EVOL: prompts.EVOL_VERSION, Method.MULTI_TURN: prompts.FOLLOW_UP_VERSION}
+VERSIONS = {
+    Method.SELF_INSTRUCT: prompts.SELF_INSTRUCT_VERSION,
+    Method.REWRITE: prompts.REWRITE_VERSION,
+    Method.EVOL: prompts.EVOL_VERSION,
+    Method.MULTI_TURN: prompts.FOLLOW_UP_VERSION,
+}
 VARIANTS = {Method.REWRITE: tuple(prompts.REWRITE_FORMS), Method.EVOL: tuple(prompts.EVOL_OPERATIONS)}
-SOURCES = {Method.REWRITE: ("seeds", "logs", "synthetic"), Method.EVOL: ("seeds", "logs", "synthetic"),
-           Method.MULTI_TURN: ("synthetic", "sft")}
+SOURCES = {
+    Method.REWRITE: ("seeds", "logs", "synthetic"),
+    Method.EVOL: ("seeds", "logs", "synthetic"),
+    Method.MULTI_TURN: ("synthetic", "sft"),
+}
 EXAMPLES_PER_PROMPT = 3
-FINAL = (SyntheticSample.Status.PENDING, SyntheticSample.Status.ACCEPTED, SyntheticSample.Status.REJECTED,
-         SyntheticSample.Status.DUPLICATE, SyntheticSample.Status.FAILED)
+FINAL = (
+    SyntheticSample.Status.PENDING,
+    SyntheticSample.Status.ACCEPTED,
+    SyntheticSample.Status.REJECTED,
+    SyntheticSample.Status.DUPLICATE,
+    SyntheticSample.Status.FAILED,
+)
 
 
 # --- seeds --------------------------------------------------------------------------------------
@@ -60,8 +72,9 @@ def seed_prompt_add(*, task_type: str, text: str, user=None) -> SeedPrompt:
         raise ValueError("a task type is a short word (letters, digits, - or _)")
     if not 3 <= len(text) <= 8000:
         raise ValueError("a seed prompt is between 3 and 8000 characters")
-    seed, created = SeedPrompt.objects.get_or_create(text_hash=text_hash(text),
-                                                     defaults={"task_type": task_type, "text": text, "created_by": user})
+    seed, created = SeedPrompt.objects.get_or_create(
+        text_hash=text_hash(text), defaults={"task_type": task_type, "text": text, "created_by": user}
+    )
     if not created and not seed.active:
         seed.active = True
         seed.save(update_fields=["active"])
@@ -79,13 +92,20 @@ def _sources(method: str, source: str, task_type: str, limit: int) -> list[dict]
             qs = qs.filter(task_type=task_type)
         return [{"ref": f"seed:{s.id}", "text": s.text} for s in qs[:limit]]
     if source == "logs":
-        ids = list(Message.objects.filter(role=Message.Role.USER, alternative_to__isnull=True)
-                   .order_by("-id").values_list("id", flat=True)[:limit])
+        ids = list(
+            Message.objects.filter(role=Message.Role.USER, alternative_to__isnull=True)
+            .order_by("-id")
+            .values_list("id", flat=True)[:limit]
+        )
         texts = message_texts_for_llm(message_ids=ids)  # only scrubbed text goes to the LLM
         return [{"ref": f"message:{i}", "text": texts[i][:4000]} for i in ids if texts.get(i, "").strip()]
     if source == "synthetic":
-        rows = (SyntheticSample.objects.filter(status__in=(SyntheticSample.Status.ACCEPTED, SyntheticSample.Status.PENDING))
-                .exclude(method=Method.MULTI_TURN).defer("embedding").order_by("-id")[:limit])
+        rows = (
+            SyntheticSample.objects.filter(status__in=(SyntheticSample.Status.ACCEPTED, SyntheticSample.Status.PENDING))
+            .exclude(method=Method.MULTI_TURN)
+            .defer("embedding")
+            .order_by("-id")[:limit]
+        )
         if method == Method.MULTI_TURN:
             return [{"ref": f"synthetic:{s.id}", "conversation": s.messages} for s in rows if len(s.messages) == 2]
         return [{"ref": f"synthetic:{s.id}", "text": s.prompt} for s in rows]
@@ -95,8 +115,15 @@ def _sources(method: str, source: str, task_type: str, limit: int) -> list[dict]
         for row in rows:
             users = [t for t in row.bad_case.context if t["role"] == "user"]
             if len(users) == 1:
-                out.append({"ref": f"sft:{row.id}", "conversation": [
-                    {"role": "user", "content": users[0]["content"]}, {"role": "assistant", "content": row.final_text}]})
+                out.append(
+                    {
+                        "ref": f"sft:{row.id}",
+                        "conversation": [
+                            {"role": "user", "content": users[0]["content"]},
+                            {"role": "assistant", "content": row.final_text},
+                        ],
+                    }
+                )
         return out
     raise ValueError(f"unknown source {source!r}")
 
@@ -104,9 +131,19 @@ def _sources(method: str, source: str, task_type: str, limit: int) -> list[dict]
 # --- runs ---------------------------------------------------------------------------------------
 
 
-def synthesis_run_create(*, method: str, count: int, user=None, task_type: str = "", variants: list[str] | None = None,
-                         source: str = "", temperature: float | None = None, max_calls: int | None = None,
-                         max_cost_usd: float | None = None, with_job: bool = True) -> ConstructionRun:
+def synthesis_run_create(
+    *,
+    method: str,
+    count: int,
+    user=None,
+    task_type: str = "",
+    variants: list[str] | None = None,
+    source: str = "",
+    temperature: float | None = None,
+    max_calls: int | None = None,
+    max_cost_usd: float | None = None,
+    with_job: bool = True,
+) -> ConstructionRun:
     """Plan a synthesis run; ValueError says what is missing or wrong."""
     from flywheel.jobs.services import job_create
 
@@ -121,15 +158,23 @@ def synthesis_run_create(*, method: str, count: int, user=None, task_type: str =
         if unknown:
             raise ValueError(f"unknown {method} variants {sorted(unknown)}; use {', '.join(allowed)}")
         variants = variants or list(allowed)
-    config = {"method": method, "count": count, "task_type": task_type.strip(), "variants": variants,
-              "temperature": settings.FLYWHEEL_SYNTH_TEMPERATURE if temperature is None else float(temperature),
-              "max_calls": max_calls or max(4 * count, 10),
-              "max_cost_usd": max_cost_usd or settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD}
+    config = {
+        "method": method,
+        "count": count,
+        "task_type": task_type.strip(),
+        "variants": variants,
+        "temperature": settings.FLYWHEEL_SYNTH_TEMPERATURE if temperature is None else float(temperature),
+        "max_calls": max_calls or max(4 * count, 10),
+        "max_cost_usd": max_cost_usd or settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD,
+    }
     if not 0.0 <= config["temperature"] <= 2.0:
         raise ValueError("temperature must be between 0 and 2")
     if method == Method.SELF_INSTRUCT:
-        seeds = list(SeedPrompt.objects.filter(active=True, **({"task_type": task_type} if task_type else {}))
-                     .order_by("id").values_list("id", flat=True)[:500])
+        seeds = list(
+            SeedPrompt.objects.filter(active=True, **({"task_type": task_type} if task_type else {}))
+            .order_by("id")
+            .values_list("id", flat=True)[:500]
+        )
         if not seeds:
             raise ValueError(f"add seed prompts{' of task type ' + task_type if task_type else ''} first")
         config["seed_ids"] = seeds
@@ -142,14 +187,24 @@ def synthesis_run_create(*, method: str, count: int, user=None, task_type: str =
             raise ValueError(f"there is nothing to start from in {source!r}")
         config["source"], config["sources"] = source, found
     with transaction.atomic():
-        run = ConstructionRun.objects.create(kind=ConstructionRun.Kind.SYNTHESIZE, config=config,
-                                             created_by=user if getattr(user, "is_authenticated", False) else None)
+        run = ConstructionRun.objects.create(
+            kind=ConstructionRun.Kind.SYNTHESIZE,
+            config=config,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
         if with_job:
-            run.job = job_create(kind="construction.synthesize", payload={"run_id": run.id}, created_by=user, total=count)
+            run.job = job_create(
+                kind="construction.synthesize", payload={"run_id": run.id}, created_by=user, total=count
+            )
             run.save(update_fields=["job"])
         if user is not None:
-            audit_record(actor=user, action="construction.synthesis.start", target_type="construction_run",
-                         target_id=run.id, detail={k: v for k, v in config.items() if k not in ("sources", "seed_ids")})
+            audit_record(
+                actor=user,
+                action="construction.synthesis.start",
+                target_type="construction_run",
+                target_id=run.id,
+                detail={k: v for k, v in config.items() if k not in ("sources", "seed_ids")},
+            )
     return run
 
 
@@ -163,20 +218,41 @@ def _plan(run: ConstructionRun, slot: int) -> dict:
         picked = rng.sample(seeds, min(EXAMPLES_PER_PROMPT, len(seeds)))
         task_type = config["task_type"] or picked[0].task_type
         same_type = [s for s in picked if s.task_type == task_type] or picked
-        return {"variant": "", "seed": picked[0], "source_ref": f"seed:{picked[0].id}", "task_type": task_type,
-                "source_text": "\n---\n".join(s.text for s in same_type),
-                "messages": prompts.self_instruct_messages(task_type=task_type, examples=[s.text for s in same_type])}
+        return {
+            "variant": "",
+            "seed": picked[0],
+            "source_ref": f"seed:{picked[0].id}",
+            "task_type": task_type,
+            "source_text": "\n---\n".join(s.text for s in same_type),
+            "messages": prompts.self_instruct_messages(task_type=task_type, examples=[s.text for s in same_type]),
+        }
     source = config["sources"][slot % len(config["sources"])]
     seed_id = int(source["ref"].split(":")[1]) if source["ref"].startswith("seed:") else None
-    base = {"variant": variant, "seed": SeedPrompt.objects.filter(id=seed_id).first() if seed_id else None,
-            "source_ref": source["ref"], "task_type": config["task_type"]}
+    base = {
+        "variant": variant,
+        "seed": SeedPrompt.objects.filter(id=seed_id).first() if seed_id else None,
+        "source_ref": source["ref"],
+        "task_type": config["task_type"],
+    }
     if method == Method.REWRITE:
-        return {**base, "source_text": source["text"], "messages": prompts.rewrite_messages(source=source["text"], form=variant)}
+        return {
+            **base,
+            "source_text": source["text"],
+            "messages": prompts.rewrite_messages(source=source["text"], form=variant),
+        }
     if method == Method.EVOL:
-        return {**base, "source_text": source["text"], "messages": prompts.evol_messages(source=source["text"], operation=variant)}
+        return {
+            **base,
+            "source_text": source["text"],
+            "messages": prompts.evol_messages(source=source["text"], operation=variant),
+        }
     conversation = source["conversation"]
-    return {**base, "source_text": conversation[0]["content"], "conversation": conversation,
-            "messages": prompts.follow_up_messages(conversation=conversation)}
+    return {
+        **base,
+        "source_text": conversation[0]["content"],
+        "conversation": conversation,
+        "messages": prompts.follow_up_messages(conversation=conversation),
+    }
 
 
 # --- deduplication ------------------------------------------------------------------------------
@@ -191,7 +267,7 @@ def mostly_cjk(text: str) -> bool:
 
 def _bigrams(text: str) -> set[str]:
     text = re.sub(r"\s+", "", normalize_text(text))
-    return {text[i:i + 2] for i in range(max(len(text) - 1, 1))}
+    return {text[i : i + 2] for i in range(max(len(text) - 1, 1))}
 
 
 class PromptIndex:
@@ -253,12 +329,19 @@ def _prompt_index(run: ConstructionRun) -> PromptIndex:
     texts = list(SeedPrompt.objects.filter(active=True).values_list("text", flat=True)[:5000])
     log_prompts = settings.FLYWHEEL_SYNTH_DEDUP_LOG_PROMPTS
     if log_prompts:
-        texts += list(Message.objects.filter(role=Message.Role.USER, alternative_to__isnull=True)
-                      .order_by("-id").values_list("content", flat=True)[:log_prompts])
+        texts += list(
+            Message.objects.filter(role=Message.Role.USER, alternative_to__isnull=True)
+            .order_by("-id")
+            .values_list("content", flat=True)[:log_prompts]
+        )
     index = PromptIndex(list(dict.fromkeys(texts)))
-    stored = (SyntheticSample.objects.exclude(status__in=(SyntheticSample.Status.FAILED, SyntheticSample.Status.DUPLICATE))
-              .exclude(prompt="").exclude(status=SyntheticSample.Status.PROMPTED, similarity__isnull=True)
-              .order_by("-id").values_list("prompt", "embedding")[:5000])
+    stored = (
+        SyntheticSample.objects.exclude(status__in=(SyntheticSample.Status.FAILED, SyntheticSample.Status.DUPLICATE))
+        .exclude(prompt="")
+        .exclude(status=SyntheticSample.Status.PROMPTED, similarity__isnull=True)
+        .order_by("-id")
+        .values_list("prompt", "embedding")[:5000]
+    )
     with_vectors = [(p, np.frombuffer(bytes(e), dtype=np.float32)) for p, e in stored if e]
     if with_vectors and len({v.shape[0] for _, v in with_vectors}) == 1:
         index.add([p for p, _ in with_vectors], vectors=np.vstack([v for _, v in with_vectors]))
@@ -274,26 +357,47 @@ def _prompt_index(run: ConstructionRun) -> PromptIndex:
 def _prompt_slot(run: ConstructionRun, slot: int, *, ledger: Ledger) -> SyntheticSample:
     plan = _plan(run, slot)
     method = run.config["method"]
-    common = dict(run=run, slot=slot, method=method, variant=plan["variant"], task_type=plan["task_type"],
-                  seed=plan["seed"], source_ref=plan["source_ref"], source_text=plan["source_text"][:8000],
-                  prompt_version=VERSIONS[method])
+    common = dict(
+        run=run,
+        slot=slot,
+        method=method,
+        variant=plan["variant"],
+        task_type=plan["task_type"],
+        seed=plan["seed"],
+        source_ref=plan["source_ref"],
+        source_text=plan["source_text"][:8000],
+        prompt_version=VERSIONS[method],
+    )
     stored: dict = {}
 
     def store(call: JsonCall) -> None:
         if call.result is None:
-            stored["sample"] = SyntheticSample.objects.create(**common, status=SyntheticSample.Status.FAILED,
-                                                              model=call.record.model, error=call.record.error[:2000])
+            stored["sample"] = SyntheticSample.objects.create(
+                **common, status=SyntheticSample.Status.FAILED, model=call.record.model, error=call.record.error[:2000]
+            )
         else:
             prompt = call.result.data["prompt"].strip()
             base = plan.get("conversation", [])
             stored["sample"] = SyntheticSample.objects.create(
-                **common, status=SyntheticSample.Status.PROMPTED, model=call.record.model, prompt=prompt,
-                messages=[*base, {"role": "user", "content": prompt}])
+                **common,
+                status=SyntheticSample.Status.PROMPTED,
+                model=call.record.model,
+                prompt=prompt,
+                messages=[*base, {"role": "user", "content": prompt}],
+            )
         call.record.synthetic = stored["sample"]
         call.record.save(update_fields=["synthetic"])
 
-    ledger.json(purpose="synth-prompt", role="teacher", messages=plan["messages"], schema=prompts.PROMPT_SCHEMA,
-                prompt_version=VERSIONS[method], temperature=run.config["temperature"], use_cache=False, on_answer=store)
+    ledger.json(
+        purpose="synth-prompt",
+        role="teacher",
+        messages=plan["messages"],
+        schema=prompts.PROMPT_SCHEMA,
+        prompt_version=VERSIONS[method],
+        temperature=run.config["temperature"],
+        use_cache=False,
+        on_answer=store,
+    )
     return stored["sample"]
 
 
@@ -322,22 +426,35 @@ def _answer(sample: SyntheticSample, *, run: ConstructionRun, ledger: Ledger) ->
     def store(record, result) -> None:
         answer = (result.contents[0] if result.contents else "").strip()
         if not answer:
-            SyntheticSample.objects.filter(id=sample.id).update(status=SyntheticSample.Status.FAILED,
-                                                                error="the teacher gave an empty answer")
+            SyntheticSample.objects.filter(id=sample.id).update(
+                status=SyntheticSample.Status.FAILED, error="the teacher gave an empty answer"
+            )
             return
         sample.messages = [*sample.messages, {"role": "assistant", "content": answer}]
         sample.status = SyntheticSample.Status.PENDING
-        item = review_item_enqueue(kind="synthetic_sample", subject_type="synthetic_sample", subject_id=str(sample.id),
-                                   payload={"method": sample.method, "variant": sample.variant, "task_type": sample.task_type})
+        item = review_item_enqueue(
+            kind="synthetic_sample",
+            subject_type="synthetic_sample",
+            subject_id=str(sample.id),
+            payload={"method": sample.method, "variant": sample.variant, "task_type": sample.task_type},
+        )
         sample.review_item_id = item.id
         sample.save(update_fields=["messages", "status", "review_item_id"])
 
-    ledger.texts(purpose="synth-answer", messages=prompts.synth_answer_messages(conversation=sample.messages), n=1,
-                 temperature=0.7, prompt_version=prompts.SYNTH_ANSWER_VERSION, synthetic=sample, on_answer=store)
+    ledger.texts(
+        purpose="synth-answer",
+        messages=prompts.synth_answer_messages(conversation=sample.messages),
+        n=1,
+        temperature=0.7,
+        prompt_version=prompts.SYNTH_ANSWER_VERSION,
+        synthetic=sample,
+        on_answer=store,
+    )
 
 
-def synthesis_run_execute(*, run_id: int, progress: Callable | None = None,
-                          check_cancelled: Callable[[], None] = lambda: None) -> dict:
+def synthesis_run_execute(
+    *, run_id: int, progress: Callable | None = None, check_cancelled: Callable[[], None] = lambda: None
+) -> dict:
     run = ConstructionRun.objects.get(id=run_id)
     if run.is_finished:
         return run.summary
@@ -360,7 +477,11 @@ def synthesis_run_execute(*, run_id: int, progress: Callable | None = None,
             try:
                 if sample is None:
                     sample = _prompt_slot(run, slot, ledger=ledger)
-                if sample.status == SyntheticSample.Status.PROMPTED and sample.embedding is None and sample.similarity is None:
+                if (
+                    sample.status == SyntheticSample.Status.PROMPTED
+                    and sample.embedding is None
+                    and sample.similarity is None
+                ):
                     if _dedupe(sample, index):
                         continue
                 if sample.status == SyntheticSample.Status.PROMPTED:
@@ -372,11 +493,15 @@ def synthesis_run_execute(*, run_id: int, progress: Callable | None = None,
         reason = "cancelled" if isinstance(exc, JobCancelled) else f"the LLM server refused the request: {exc}"
         ConstructionRun.objects.filter(id=run.id).update(
             status=ConstructionRun.Status.STOPPED if isinstance(exc, JobCancelled) else ConstructionRun.Status.FAILED,
-            stop_reason=reason[:2000], summary=synthesis_summary(run=run, stop_reason=reason), finished_at=timezone.now())
+            stop_reason=reason[:2000],
+            summary=synthesis_summary(run=run, stop_reason=reason),
+            finished_at=timezone.now(),
+        )
         raise
     summary = synthesis_summary(run=run, stop_reason=stop_reason)
-    ConstructionRun.objects.filter(id=run.id).update(status=status, stop_reason=stop_reason, summary=summary,
-                                                     finished_at=timezone.now())
+    ConstructionRun.objects.filter(id=run.id).update(
+        status=status, stop_reason=stop_reason, summary=summary, finished_at=timezone.now()
+    )
     return summary
 
 
@@ -386,14 +511,23 @@ def synthesis_summary(*, run: ConstructionRun, stop_reason: str = "") -> dict:
         statuses[status] = statuses.get(status, 0) + 1
     requests = sum(run.calls.values_list("requests", flat=True))
     cost = sum(run.calls.values_list("cost_usd", flat=True))
-    return {"run_id": run.id, "method": run.config.get("method"), "slots": run.config.get("count"),
-            "samples": statuses, "pending_review": statuses.get(SyntheticSample.Status.PENDING, 0),
-            "duplicates": statuses.get(SyntheticSample.Status.DUPLICATE, 0),
-            "failed": statuses.get(SyntheticSample.Status.FAILED, 0), "llm_calls": requests,
-            "cost_usd": round(float(cost), 6), "stopped": stop_reason}
+    return {
+        "run_id": run.id,
+        "method": run.config.get("method"),
+        "slots": run.config.get("count"),
+        "samples": statuses,
+        "pending_review": statuses.get(SyntheticSample.Status.PENDING, 0),
+        "duplicates": statuses.get(SyntheticSample.Status.DUPLICATE, 0),
+        "failed": statuses.get(SyntheticSample.Status.FAILED, 0),
+        "llm_calls": requests,
+        "cost_usd": round(float(cost), 6),
+        "stopped": stop_reason,
+    }
 
 
 def synthetic_review_apply(*, sample_id: int, accepted: bool, user) -> None:
     SyntheticSample.objects.filter(id=sample_id).update(
         status=SyntheticSample.Status.ACCEPTED if accepted else SyntheticSample.Status.REJECTED,
-        reviewer=user, reviewed_at=timezone.now())
+        reviewer=user,
+        reviewed_at=timezone.now(),
+    )

@@ -33,15 +33,25 @@ LIMIT_NAMES = ("cpu_s", "wall_s", "memory_mb")
 
 
 def _result_to_json(result: SandboxResult) -> dict:
-    return {"returncode": result.returncode, "timed_out": result.timed_out,
-            "stdout": base64.b64encode(result.stdout).decode(), "stderr": base64.b64encode(result.stderr).decode(),
-            "stdout_dropped": result.stdout_dropped, "stderr_dropped": result.stderr_dropped}
+    return {
+        "returncode": result.returncode,
+        "timed_out": result.timed_out,
+        "stdout": base64.b64encode(result.stdout).decode(),
+        "stderr": base64.b64encode(result.stderr).decode(),
+        "stdout_dropped": result.stdout_dropped,
+        "stderr_dropped": result.stderr_dropped,
+    }
 
 
 def _result_from_json(data: dict) -> SandboxResult:
-    return SandboxResult(returncode=data["returncode"], timed_out=data["timed_out"],
-                         stdout=base64.b64decode(data["stdout"]), stderr=base64.b64decode(data["stderr"]),
-                         stdout_dropped=data["stdout_dropped"], stderr_dropped=data["stderr_dropped"])
+    return SandboxResult(
+        returncode=data["returncode"],
+        timed_out=data["timed_out"],
+        stdout=base64.b64decode(data["stdout"]),
+        stderr=base64.b64decode(data["stderr"]),
+        stdout_dropped=data["stdout_dropped"],
+        stderr_dropped=data["stderr_dropped"],
+    )
 
 
 def answer(request_line: bytes) -> dict:
@@ -116,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", required=True, help="path of the Unix socket to listen on")
     args = parser.parse_args(argv)
     reason = sandbox_unavailable_reason()
-    print(f"verifier service on {args.socket}: " + (f"cannot run code ({reason})" if reason else "sandbox ready"),
-          flush=True)
+    print(
+        f"verifier service on {args.socket}: " + (f"cannot run code ({reason})" if reason else "sandbox ready"),
+        flush=True,
+    )
     with serve(args.socket) as server:
         server.serve_forever()
     return 0

@@ -69,8 +69,11 @@ def asserts_in_prompt(prompt: str) -> str | None:
     written by strangers: these are only proposed to an engineer, never run on their own."""
     for _lang, body in reversed(code_blocks(prompt)):
         lines = [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
-        if lines and all(line.startswith(("assert ", "import ", "from ")) for line in lines) and any(
-                line.startswith("assert ") for line in lines):
+        if (
+            lines
+            and all(line.startswith(("assert ", "import ", "from ")) for line in lines)
+            and any(line.startswith("assert ") for line in lines)
+        ):
             return body
     return None
 
@@ -135,13 +138,17 @@ def verify_math(answer: str, expected: str, *, rel_tol: float = 1e-6) -> Verifie
         verdict = "matches" if close else "does not match"
         return VerifierResult("math", close, f"final answer {found} {verdict} the reference {expected}")
     same = _plain(found) == _plain(expected)
-    return VerifierResult("math", same, f"final answer {found!r} {'matches' if same else 'does not match'} {expected!r}")
+    return VerifierResult(
+        "math", same, f"final answer {found!r} {'matches' if same else 'does not match'} {expected!r}"
+    )
 
 
 # --- code -----------------------------------------------------------------------------------
 
-def run_python_tests(code: str, tests: str, *, cpu_s: int | None = None, wall_s: int | None = None,
-                     memory_mb: int | None = None) -> VerifierResult:
+
+def run_python_tests(
+    code: str, tests: str, *, cpu_s: int | None = None, wall_s: int | None = None, memory_mb: int | None = None
+) -> VerifierResult:
     """Run `code` followed by `tests` in the sandbox; passed when the program exits 0 in time.
     Where the sandbox cannot run, nothing runs and the result says `verifier_unavailable`."""
     cpu_s, wall_s = cpu_s or settings.FLYWHEEL_VERIFIER_CPU_S, wall_s or settings.FLYWHEEL_VERIFIER_WALL_S
@@ -149,8 +156,9 @@ def run_python_tests(code: str, tests: str, *, cpu_s: int | None = None, wall_s:
     program = f"{code}\n\n# --- tests ---\n{tests}\n"
     try:
         if settings.FLYWHEEL_VERIFIER_SOCKET:
-            result = run_remote(settings.FLYWHEEL_VERIFIER_SOCKET, program, cpu_s=cpu_s, wall_s=wall_s,
-                                memory_mb=memory_mb)
+            result = run_remote(
+                settings.FLYWHEEL_VERIFIER_SOCKET, program, cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb
+            )
         else:
             reason = sandbox_unavailable_reason()
             if reason:

@@ -14,7 +14,11 @@ from flywheel.construction.forms import BadCaseSettingsForm, RunStartForm, SeedF
 from flywheel.construction.models import BadCase, ConstructionRun, SyntheticSample
 from flywheel.construction.selection import REFUSAL_REASONS
 from flywheel.construction.services import (
-    badcase_proposed_tests_accept, badcase_reset, badcase_settings_save, construction_run_create)
+    badcase_proposed_tests_accept,
+    badcase_reset,
+    badcase_settings_save,
+    construction_run_create,
+)
 from flywheel.construction.synthesis import seed_prompt_add, synthesis_run_create
 from flywheel.llm.client import llm_is_configured, model_for, usage_for_job
 from flywheel.ui.paging import page_key
@@ -25,23 +29,41 @@ def index(request):
     reason = request.GET.get("reason", "")
     status = request.GET.get("status", "")
     cases = selectors.badcases_page(reason=reason, status=status, before_id=page_key(request))
-    return render(request, "construction/index.html", {
-        "cases": cases, "reason": reason, "status": status, "statuses": BadCase.Status.choices,
-        "reasons": selectors.badcase_reason_sources(),
-        "next_before": cases.next_key,
-        "runs": selectors.runs_page(size=5), "form": RunStartForm(), "llm_configured": llm_is_configured(),
-    })
+    return render(
+        request,
+        "construction/index.html",
+        {
+            "cases": cases,
+            "reason": reason,
+            "status": status,
+            "statuses": BadCase.Status.choices,
+            "reasons": selectors.badcase_reason_sources(),
+            "next_before": cases.next_key,
+            "runs": selectors.runs_page(size=5),
+            "form": RunStartForm(),
+            "llm_configured": llm_is_configured(),
+        },
+    )
 
 
 @role_required(ENGINEERS)
 def badcase_detail(request, bad_case_id: int):
     case = get_object_or_404(BadCase.objects.select_related("session", "message", "run"), id=bad_case_id)
     verifier = case.verifier or {}
-    form = BadCaseSettingsForm(initial={"verifier_kind": verifier.get("kind", ""), "expected": verifier.get("expected", ""),
-                                        "tests": verifier.get("tests", ""), "reference_text": case.reference_text,
-                                        "task_type": case.task_type})
-    return render(request, "construction/badcase.html", {
-        "case": case, "form": form, "refusal_reasons": REFUSAL_REASONS, **selectors.badcase_detail(bad_case=case)})
+    form = BadCaseSettingsForm(
+        initial={
+            "verifier_kind": verifier.get("kind", ""),
+            "expected": verifier.get("expected", ""),
+            "tests": verifier.get("tests", ""),
+            "reference_text": case.reference_text,
+            "task_type": case.task_type,
+        }
+    )
+    return render(
+        request,
+        "construction/badcase.html",
+        {"case": case, "form": form, "refusal_reasons": REFUSAL_REASONS, **selectors.badcase_detail(bad_case=case)},
+    )
 
 
 @require_POST
@@ -51,8 +73,13 @@ def badcase_settings(request, bad_case_id: int):
     form = BadCaseSettingsForm(request.POST)
     if form.is_valid():
         try:
-            badcase_settings_save(bad_case_id=case.id, user=request.user, verifier=form.verifier(),
-                                  reference_text=form.cleaned_data["reference_text"], task_type=form.cleaned_data["task_type"])
+            badcase_settings_save(
+                bad_case_id=case.id,
+                user=request.user,
+                verifier=form.verifier(),
+                reference_text=form.cleaned_data["reference_text"],
+                task_type=form.cleaned_data["task_type"],
+            )
             flash.success(request, "Saved. The next construction of this bad case uses these settings.")
         except ValueError as exc:
             flash.error(request, str(exc))
@@ -67,7 +94,9 @@ def badcase_tests_accept(request, bad_case_id: int):
     case = get_object_or_404(BadCase, id=bad_case_id)
     try:
         badcase_proposed_tests_accept(bad_case_id=case.id, user=request.user)
-        flash.success(request, "Accepted: the next construction runs these tests against every candidate, in the sandbox.")
+        flash.success(
+            request, "Accepted: the next construction runs these tests against every candidate, in the sandbox."
+        )
     except ValueError as exc:
         flash.error(request, str(exc))
     return redirect("construction:badcase", bad_case_id=case.id)
@@ -87,9 +116,10 @@ def badcase_reset_view(request, bad_case_id: int):
 
 @role_required(ENGINEERS)
 def run_list(request):
-    runs = selectors.runs_page(kind=request.GET.get("kind") or ConstructionRun.Kind.CONSTRUCT, before_id=page_key(request))
-    return render(request, "construction/runs.html", {
-        "runs": runs, "next_before": runs.next_key})
+    runs = selectors.runs_page(
+        kind=request.GET.get("kind") or ConstructionRun.Kind.CONSTRUCT, before_id=page_key(request)
+    )
+    return render(request, "construction/runs.html", {"runs": runs, "next_before": runs.next_key})
 
 
 @require_POST
@@ -100,7 +130,9 @@ def run_start(request):
         flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("construction:index")
     if not llm_is_configured():
-        flash.error(request, "No LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge.")
+        flash.error(
+            request, "No LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge."
+        )
         return redirect("construction:index")
     try:
         run = construction_run_create(limit=form.cleaned_data["limit"], config=form.config(), user=request.user)
@@ -114,8 +146,12 @@ def run_start(request):
 def run_detail(request, run_id: int):
     run = get_object_or_404(ConstructionRun.objects.select_related("job", "created_by"), id=run_id)
     summary = run.summary or {}
-    context = {"run": run, "summary": summary, "usage": usage_for_job(run.job_id) if run.job_id else None,
-               "calls": selectors.run_calls(run=run, before_id=page_key(request))}
+    context = {
+        "run": run,
+        "summary": summary,
+        "usage": usage_for_job(run.job_id) if run.job_id else None,
+        "calls": selectors.run_calls(run=run, before_id=page_key(request)),
+    }
     if run.kind == ConstructionRun.Kind.CONSTRUCT:
         context["length_chart"] = length_bias_chart(selectors.run_length_points(run=run))
         context["refusals_chart"] = refusals_chart(summary.get("pairs_refused", {}), summary.get("sft_refused", {}))
@@ -129,13 +165,24 @@ def run_detail(request, run_id: int):
 def synthesis(request):
     method, status = request.GET.get("method", ""), request.GET.get("status", "")
     samples = selectors.synthetic_page(method=method, status=status, before_id=page_key(request))
-    return render(request, "construction/synthesis.html", {
-        "samples": samples, "method": method, "status": status, "methods": SyntheticSample.Method.choices,
-        "statuses": SyntheticSample.Status.choices, "seeds": selectors.seed_prompts(), "seed_form": SeedForm(),
-        "form": SynthesisForm(), "runs": selectors.runs_page(kind=ConstructionRun.Kind.SYNTHESIZE, size=5),
-        "next_before": samples.next_key,
-        "llm_configured": llm_is_configured(), "teacher_model": model_for("teacher"),
-    })
+    return render(
+        request,
+        "construction/synthesis.html",
+        {
+            "samples": samples,
+            "method": method,
+            "status": status,
+            "methods": SyntheticSample.Method.choices,
+            "statuses": SyntheticSample.Status.choices,
+            "seeds": selectors.seed_prompts(),
+            "seed_form": SeedForm(),
+            "form": SynthesisForm(),
+            "runs": selectors.runs_page(kind=ConstructionRun.Kind.SYNTHESIZE, size=5),
+            "next_before": samples.next_key,
+            "llm_configured": llm_is_configured(),
+            "teacher_model": model_for("teacher"),
+        },
+    )
 
 
 @require_POST
@@ -150,9 +197,16 @@ def synthesis_start(request):
         return redirect("construction:synthesis")
     data = form.cleaned_data
     try:
-        run = synthesis_run_create(method=data["method"], count=data["count"], task_type=data["task_type"],
-                                   variants=data["variants"], source=data["source"], temperature=data["temperature"],
-                                   max_calls=data["max_calls"], user=request.user)
+        run = synthesis_run_create(
+            method=data["method"],
+            count=data["count"],
+            task_type=data["task_type"],
+            variants=data["variants"],
+            source=data["source"],
+            temperature=data["temperature"],
+            max_calls=data["max_calls"],
+            user=request.user,
+        )
     except ValueError as exc:
         flash.error(request, str(exc))
         return redirect("construction:synthesis")
@@ -176,7 +230,12 @@ def seed_add(request):
 
 @role_required(ENGINEERS)
 def synthetic_detail(request, sample_id: int):
-    sample = SyntheticSample.objects.select_related("run", "seed", "reviewer").defer("embedding").filter(id=sample_id).first()
+    sample = (
+        SyntheticSample.objects.select_related("run", "seed", "reviewer")
+        .defer("embedding")
+        .filter(id=sample_id)
+        .first()
+    )
     if sample is None:
         raise Http404("no such synthetic sample")
     return render(request, "construction/synthetic.html", {"sample": sample, "calls": sample.calls.order_by("id")})

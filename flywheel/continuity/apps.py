@@ -26,5 +26,9 @@ class ContinuityConfig(AppConfig):
         routing_rule_register("uncertain-continuity", uncertain_continuity_to_review)
         # ...and the dataset builder cuts sessions where the topic changes.
         topic_switches_register("continuity", topic_switches_for_sessions)
-        session_panel_register(order=30, title="Topic continuity", template="continuity/_session_panel.html",
-                               context=session_continuity_panel)
+        session_panel_register(
+            order=30,
+            title="Topic continuity",
+            template="continuity/_session_panel.html",
+            context=session_continuity_panel,
+        )

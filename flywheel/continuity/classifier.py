@@ -15,7 +15,6 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +30,7 @@ LANGUAGES = ("zh", "en")
 
 
 def turn_language(text: str) -> str:
-    """"zh" when at least 30% of the turn's letters are Chinese characters, else "en"."""
+    """ "zh" when at least 30% of the turn's letters are Chinese characters, else "en"."""
     return "zh" if cjk_share(normalise(text)) >= 0.3 else "en"
 
 
@@ -43,25 +42,28 @@ def _torch():
     return torch
 
 
-def continuity_net(n_features: int) -> "torch.nn.Module":
+def continuity_net(n_features: int) -> torch.nn.Module:
     """The MLP; its parameters are named `layers.N.*` (the packaged model.pt's keys)."""
     nn = _torch().nn
     net = nn.Module()
     net.layers = nn.Sequential(
-        nn.Linear(n_features, 32), nn.GELU(), nn.Dropout(0.1),
-        nn.Linear(32, 16), nn.GELU(),
+        nn.Linear(n_features, 32),
+        nn.GELU(),
+        nn.Dropout(0.1),
+        nn.Linear(32, 16),
+        nn.GELU(),
         nn.Linear(16, 1),
     )
     return net
 
 
-def logits(net: "torch.nn.Module", x: "torch.Tensor") -> "torch.Tensor":  # (B, F) -> (B,)
+def logits(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:  # (B, F) -> (B,)
     return net.layers(x).squeeze(-1)
 
 
 @dataclass
 class TrainedClassifier:
-    net: "torch.nn.Module"
+    net: torch.nn.Module
     mean: np.ndarray
     std: np.ndarray
     threshold: float
@@ -84,27 +86,46 @@ class TrainedClassifier:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         _torch().save(self.net.state_dict(), directory / "model.pt")
-        meta = {**self.meta, "architecture": ARCHITECTURE, "feature_names": list(FEATURE_NAMES),
-                "mean": self.mean.tolist(), "std": self.std.tolist(), "threshold": self.threshold,
-                "thresholds": self.thresholds}
+        meta = {
+            **self.meta,
+            "architecture": ARCHITECTURE,
+            "feature_names": list(FEATURE_NAMES),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "threshold": self.threshold,
+            "thresholds": self.thresholds,
+        }
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
     @classmethod
-    def load(cls, directory: Path) -> "TrainedClassifier":
+    def load(cls, directory: Path) -> TrainedClassifier:
         meta = json.loads((directory / "meta.json").read_text())
         if meta.get("feature_names") != list(FEATURE_NAMES):
             raise ValueError(f"{directory} was trained on other features; retrain it (continuity_train)")
         net = continuity_net(len(FEATURE_NAMES))
         net.load_state_dict(_torch().load(directory / "model.pt", map_location="cpu", weights_only=True))
         net.eval()
-        return cls(net=net, mean=np.asarray(meta["mean"], dtype=np.float32),
-                   std=np.asarray(meta["std"], dtype=np.float32), threshold=float(meta["threshold"]), meta=meta,
-                   thresholds={k: float(v) for k, v in (meta.get("thresholds") or {}).items()})
+        return cls(
+            net=net,
+            mean=np.asarray(meta["mean"], dtype=np.float32),
+            std=np.asarray(meta["std"], dtype=np.float32),
+            threshold=float(meta["threshold"]),
+            meta=meta,
+            thresholds={k: float(v) for k, v in (meta.get("thresholds") or {}).items()},
+        )
 
 
-def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None = None, seed: int = 0,
-        epochs: int = 400, meta: dict | None = None, validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-        languages: list[str] | None = None) -> TrainedClassifier:
+def fit(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    epochs: int = 400,
+    meta: dict | None = None,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    languages: list[str] | None = None,
+) -> TrainedClassifier:
     """Full-batch AdamW with class-balanced weights; the best epoch on the validation examples is
     kept. `validation` is (features, labels, weights) of conversations kept apart from training
     (without it, 15% of the examples are drawn at random). The thresholds are then chosen there:
@@ -136,8 +157,11 @@ def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None 
     w = torch.from_numpy((weights if weights is not None else np.ones(len(labels))).astype(np.float32))
     positives = float((y[train] * w[train]).sum())
     negatives = float(((1 - y[train]) * w[train]).sum())
-    balance = torch.where(y == 1, (positives + negatives) / (2 * max(positives, 1e-6)),
-                          (positives + negatives) / (2 * max(negatives, 1e-6)))
+    balance = torch.where(
+        y == 1,
+        (positives + negatives) / (2 * max(positives, 1e-6)),
+        (positives + negatives) / (2 * max(negatives, 1e-6)),
+    )
     w = w * balance
 
     net = continuity_net(features.shape[1])
@@ -161,13 +185,19 @@ def fit(features: np.ndarray, labels: np.ndarray, *, weights: np.ndarray | None 
     with torch.no_grad():
         valid_proba = torch.sigmoid(logits(net, x[v_idx])).numpy()
     threshold, thresholds = language_thresholds(valid_proba, labels[valid], languages)
-    return TrainedClassifier(net=net, mean=mean.astype(np.float32), std=std.astype(np.float32),
-                             threshold=threshold, thresholds=thresholds,
-                             meta={**(meta or {}), "validation_loss": best_loss})
+    return TrainedClassifier(
+        net=net,
+        mean=mean.astype(np.float32),
+        std=std.astype(np.float32),
+        threshold=threshold,
+        thresholds=thresholds,
+        meta={**(meta or {}), "validation_loss": best_loss},
+    )
 
 
-def language_thresholds(scores: np.ndarray, labels: np.ndarray, languages: list[str] | None
-                        ) -> tuple[float, dict[str, float]]:
+def language_thresholds(
+    scores: np.ndarray, labels: np.ndarray, languages: list[str] | None
+) -> tuple[float, dict[str, float]]:
     """(the threshold over all rows, {language: its own threshold}), each maximising the F1 of
     the "new topic" class (label 0) on these rows."""
     overall = best_threshold(scores, labels, metric="f1_switch")

@@ -16,8 +16,8 @@ classifier cannot get by on "different domain = different topic".
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -48,38 +48,52 @@ def exchanges(messages: Sequence[dict]) -> list[list[dict]]:
     return [group for group in cut if any(m.get("role") == "user" for m in group)]
 
 
-def real_conversation(messages: list[dict], *, group: str = "", labels: list[int | None] | None = None
-                      ) -> LabelledConversation:
+def real_conversation(
+    messages: list[dict], *, group: str = "", labels: list[int | None] | None = None
+) -> LabelledConversation:
     n_users = sum(1 for m in messages if m.get("role") == "user")
     if labels is None:
         labels = [None] + [1] * max(0, n_users - 1)
     return LabelledConversation(messages=list(messages), labels=list(labels), group=group, origin="real")
 
 
-def splice_switch(a: LabelledConversation, b: LabelledConversation, *, keep: int, start: int, take: int
-                  ) -> LabelledConversation:
+def splice_switch(
+    a: LabelledConversation, b: LabelledConversation, *, keep: int, start: int, take: int
+) -> LabelledConversation:
     a_ex, b_ex = exchanges(a.messages), exchanges(b.messages)
-    head, tail = a_ex[:keep], b_ex[start:start + take]
-    labels = list(a.labels[:keep]) + [0] + [
-        (label if label is not None else 1) for label in b.labels[start + 1:start + take]
-    ]
+    head, tail = a_ex[:keep], b_ex[start : start + take]
+    labels = (
+        list(a.labels[:keep])
+        + [0]
+        + [(label if label is not None else 1) for label in b.labels[start + 1 : start + take]]
+    )
     messages = [m for ex in head + tail for m in ex]
     a_weights, b_weights = a.meta.get("weights") or {}, b.meta.get("weights") or {}
     weights = {k: w for k, w in a_weights.items() if k < keep}
     weights.update({keep + j: w for j, w in ((k - start, w) for k, w in b_weights.items()) if 0 < j < take})
-    return LabelledConversation(messages=messages, labels=labels, group=a.group, origin="spliced:switch",
-                                meta={"switch_at": keep, "weights": weights, **_keys(a, b)})
+    return LabelledConversation(
+        messages=messages,
+        labels=labels,
+        group=a.group,
+        origin="spliced:switch",
+        meta={"switch_at": keep, "weights": weights, **_keys(a, b)},
+    )
 
 
 def splice_insert(a: LabelledConversation, b: LabelledConversation, *, at: int, donor: int) -> LabelledConversation:
     a_ex, b_ex = exchanges(a.messages), exchanges(b.messages)
     parts = a_ex[:at] + [b_ex[donor]] + a_ex[at:]
-    labels = list(a.labels[:at]) + [0] + [None] + list(a.labels[at + 1:])
+    labels = list(a.labels[:at]) + [0] + [None] + list(a.labels[at + 1 :])
     messages = [m for ex in parts for m in ex]
     a_weights = a.meta.get("weights") or {}
     weights = {(k if k < at else k + 1): w for k, w in a_weights.items() if k != at}
-    return LabelledConversation(messages=messages, labels=labels[:len(parts)], group=a.group,
-                                origin="spliced:insert", meta={"switch_at": at, "weights": weights, **_keys(a, b)})
+    return LabelledConversation(
+        messages=messages,
+        labels=labels[: len(parts)],
+        group=a.group,
+        origin="spliced:insert",
+        meta={"switch_at": at, "weights": weights, **_keys(a, b)},
+    )
 
 
 def _keys(a: LabelledConversation, b: LabelledConversation) -> dict:
@@ -87,8 +101,9 @@ def _keys(a: LabelledConversation, b: LabelledConversation) -> dict:
     return {"key": a.meta.get("key"), "donor_key": b.meta.get("key")}
 
 
-def _donor(index: int, pool: Sequence[LabelledConversation], centroids: np.ndarray | None, rng: random.Random,
-           hard: bool) -> int:
+def _donor(
+    index: int, pool: Sequence[LabelledConversation], centroids: np.ndarray | None, rng: random.Random, hard: bool
+) -> int:
     candidates = [rng.randrange(len(pool)) for _ in range(24)]
     candidates = [c for c in candidates if c != index] or [(index + 1) % len(pool)]
     if not hard or centroids is None:
@@ -97,10 +112,16 @@ def _donor(index: int, pool: Sequence[LabelledConversation], centroids: np.ndarr
     return candidates[int(np.argmax(sims))]
 
 
-def spliced_negatives(pool: Sequence[LabelledConversation], *, rng: random.Random, per_conversation: int = 1,
-                      centroids: np.ndarray | None = None, hard_share: float = 0.5,
-                      donors: Sequence[LabelledConversation] | None = None,
-                      donor_centroids: np.ndarray | None = None) -> list[LabelledConversation]:
+def spliced_negatives(
+    pool: Sequence[LabelledConversation],
+    *,
+    rng: random.Random,
+    per_conversation: int = 1,
+    centroids: np.ndarray | None = None,
+    hard_share: float = 0.5,
+    donors: Sequence[LabelledConversation] | None = None,
+    donor_centroids: np.ndarray | None = None,
+) -> list[LabelledConversation]:
     """Pseudo multi-turn sessions built from `pool`, with donors from `donors` (default: the
     pool itself). `centroids` (one L2-normalised vector per conversation) enable hard donors."""
     donors = pool if donors is None else donors
@@ -115,8 +136,11 @@ def spliced_negatives(pool: Sequence[LabelledConversation], *, rng: random.Rando
             if donors is pool:
                 d = _donor(index, pool, centroids, rng, hard)
             else:
-                d = _donor(-1, donors, None, rng, False) if not hard or donor_centroids is None or centroids is None \
+                d = (
+                    _donor(-1, donors, None, rng, False)
+                    if not hard or donor_centroids is None or centroids is None
                     else _nearest(centroids[index], donor_centroids, rng)
+                )
             b = donors[d]
             b_ex = exchanges(b.messages)
             if not b_ex:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -58,8 +58,11 @@ class EmbeddingCache:
         self.vectors: dict[str, np.ndarray] = {}
         if path is not None and path.exists():
             with np.load(path, allow_pickle=False) as stored:
-                texts = json.loads(stored["texts"].tobytes().decode("utf-8")) if stored["texts"].dtype == np.uint8 \
+                texts = (
+                    json.loads(stored["texts"].tobytes().decode("utf-8"))
+                    if stored["texts"].dtype == np.uint8
                     else stored["texts"].tolist()
+                )
                 self.vectors = dict(zip(texts, stored["vectors"]))
         self._stored = len(self.vectors)
 
@@ -83,8 +86,9 @@ class EmbeddingCache:
         self._stored = len(texts)
 
 
-def predict_conversations(conversations: Sequence[Sequence[dict]], classifier: TrainedClassifier,
-                          embed: Embed = default_embed) -> list[list[float | None]]:
+def predict_conversations(
+    conversations: Sequence[Sequence[dict]], classifier: TrainedClassifier, embed: Embed = default_embed
+) -> list[list[float | None]]:
     """One list per conversation: None for its first user turn, then P(continue) per user turn.
     All the conversations' feature rows go through the network in one batch."""
     featured = conversations_features(conversations, embed)
@@ -92,8 +96,8 @@ def predict_conversations(conversations: Sequence[Sequence[dict]], classifier: T
     probabilities = classifier.predict_proba(np.concatenate(rows)) if rows else np.zeros(0, np.float32)
     out: list[list[float | None]] = []
     offset = 0
-    for messages, (positions, features) in zip(conversations, featured):
-        mine = probabilities[offset:offset + len(features)]
+    for messages, (positions, features) in zip(conversations, featured):  # noqa: B007
+        mine = probabilities[offset : offset + len(features)]
         offset += len(features)
         first = [None] if user_turn_positions(messages) else []
         out.append(first + [round(float(p), 4) for p in mine])
@@ -132,13 +136,24 @@ def examples(conversations: Sequence[LabelledConversation], embed: Embed) -> Exa
             languages.append(turn_language(str(conv.messages[position].get("content") or "")))
             origins.append("real" if conv.origin == "real" else "spliced")
     width = len(FEATURE_NAMES)
-    return Examples(np.asarray(rows, dtype=np.float32).reshape(-1, width), np.asarray(labels, dtype=np.int64),
-                    np.asarray(weights, dtype=np.float32), languages, origins)
+    return Examples(
+        np.asarray(rows, dtype=np.float32).reshape(-1, width),
+        np.asarray(labels, dtype=np.int64),
+        np.asarray(weights, dtype=np.float32),
+        languages,
+        origins,
+    )
 
 
-def with_splices(conversations: Sequence[LabelledConversation], *, rng: random.Random, embed: Embed,
-                 per_conversation: int = 2, hard_share: float = 0.5, cross_share: float = 0.34
-                 ) -> list[LabelledConversation]:
+def with_splices(
+    conversations: Sequence[LabelledConversation],
+    *,
+    rng: random.Random,
+    embed: Embed,
+    per_conversation: int = 2,
+    hard_share: float = 0.5,
+    cross_share: float = 0.34,
+) -> list[LabelledConversation]:
     """The conversations plus spliced negatives made only from them, per group (so a film
     conversation's hard donors are other film conversations), and `cross_share` of a splice per
     conversation with a donor from another group."""
@@ -150,8 +165,13 @@ def with_splices(conversations: Sequence[LabelledConversation], *, rng: random.R
     for members in groups.values():
         if len(members) < 2:
             continue
-        out += spliced_negatives(members, rng=rng, per_conversation=per_conversation,
-                                 centroids=_centroids(members, embed), hard_share=hard_share)
+        out += spliced_negatives(
+            members,
+            rng=rng,
+            per_conversation=per_conversation,
+            centroids=_centroids(members, embed),
+            hard_share=hard_share,
+        )
     if len(groups) > 1 and cross_share > 0:
         for name, members in groups.items():
             others = [c for other, group in groups.items() if other != name for c in group]
@@ -165,8 +185,10 @@ def _centroids(conversations: Sequence[LabelledConversation], embed: Embed) -> n
     is embedded), L2-normalised: one row per conversation."""
     from flywheel.continuity.features import normalise
 
-    users = [[normalise(str(m.get("content") or "")) for m in conv.messages if m.get("role") == "user"]
-             for conv in conversations]
+    users = [
+        [normalise(str(m.get("content") or "")) for m in conv.messages if m.get("role") == "user"]
+        for conv in conversations
+    ]
     flat = [text for texts in users for text in texts]
     vectors = embed(flat) if flat else np.zeros((0, 1), np.float32)
     width = vectors.shape[1] if len(flat) else 1
@@ -174,7 +196,7 @@ def _centroids(conversations: Sequence[LabelledConversation], embed: Embed) -> n
     offset = 0
     for i, texts in enumerate(users):
         if texts:
-            table[i] = vectors[offset:offset + len(texts)].mean(axis=0)
+            table[i] = vectors[offset : offset + len(texts)].mean(axis=0)
         offset += len(texts)
     norms = np.linalg.norm(table, axis=1, keepdims=True)
     return table / np.maximum(norms, 1e-9)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -132,8 +132,9 @@ def evaluation_sets(by_source: dict[str, list[LabelledConversation]], *, seed: i
     return sets
 
 
-def training_conversations(by_source: dict[str, list[LabelledConversation]], *, embed: Embed, seed: int = 0,
-                           entity_changes: bool = True) -> list[LabelledConversation]:
+def training_conversations(
+    by_source: dict[str, list[LabelledConversation]], *, embed: Embed, seed: int = 0, entity_changes: bool = True
+) -> list[LabelledConversation]:
     """One side's conversations with their real labels, plus splices made from that side only,
     Chinese, English and stored sessions apart (a Chinese turn in an English session is too easy
     to teach anything). `entity_changes=False` counts KdConv's entity changes as continuing."""
@@ -150,8 +151,13 @@ def training_conversations(by_source: dict[str, list[LabelledConversation]], *, 
     return out
 
 
-def report(classifier: TrainedClassifier, sets: dict[str, EvaluationSet], embed: Embed,
-           baseline_thresholds: dict[str, float], baseline_threshold: float) -> dict:
+def report(
+    classifier: TrainedClassifier,
+    sets: dict[str, EvaluationSet],
+    embed: Embed,
+    baseline_thresholds: dict[str, float],
+    baseline_threshold: float,
+) -> dict:
     """{set name: {"language", "model": metrics, "baseline": metrics, "real_turns", "spliced_turns"}}, plus
     "all:zh" and "all:en" over every labelled turn of that language in these sets."""
     out: dict = {}
@@ -168,11 +174,13 @@ def report(classifier: TrainedClassifier, sets: dict[str, EvaluationSet], embed:
             if mask.any():
                 pooled.setdefault(language, []).append((mask, scores, found))
     for language, parts in pooled.items():
-        merged = Examples(np.concatenate([f.features[m] for m, _, f in parts]),
-                          np.concatenate([f.labels[m] for m, _, f in parts]),
-                          np.concatenate([f.weights[m] for m, _, f in parts]),
-                          [lang for m, _, f in parts for lang, keep in zip(f.languages, m) if keep],
-                          [o for m, _, f in parts for o, keep in zip(f.origins, m) if keep])
+        merged = Examples(
+            np.concatenate([f.features[m] for m, _, f in parts]),
+            np.concatenate([f.labels[m] for m, _, f in parts]),
+            np.concatenate([f.weights[m] for m, _, f in parts]),
+            [lang for m, _, f in parts for lang, keep in zip(f.languages, m) if keep],
+            [o for m, _, f in parts for o, keep in zip(f.origins, m) if keep],
+        )
         if len(set(merged.labels.tolist())) == 2:
             scores = np.concatenate([s[m] for m, s, _ in parts])
             out[f"all:{language}"] = _metrics(merged, scores, classifier, baseline_thresholds, baseline_threshold)
@@ -180,19 +188,28 @@ def report(classifier: TrainedClassifier, sets: dict[str, EvaluationSet], embed:
     return out
 
 
-def _metrics(found: Examples, scores: np.ndarray, classifier: TrainedClassifier, baseline_thresholds: dict[str, float],
-             baseline_threshold: float) -> dict:
+def _metrics(
+    found: Examples,
+    scores: np.ndarray,
+    classifier: TrainedClassifier,
+    baseline_thresholds: dict[str, float],
+    baseline_threshold: float,
+) -> dict:
     cuts = np.asarray([classifier.threshold_for(lang) for lang in found.languages], dtype=np.float32)
     baseline_cuts = np.asarray([baseline_thresholds.get(lang, baseline_threshold) for lang in found.languages])
-    result = {"model": evaluate(scores, found.labels, cuts),
-              "baseline": evaluate(found.baseline, found.labels, baseline_cuts),
-              # How much the embedding alone tells: its closest cosine to the last exchange.
-              "embedding_auc": round(float(roc_auc_score(found.labels, found.features[:, _EMBEDDING_ONLY].max(axis=1))), 4)}
+    result = {
+        "model": evaluate(scores, found.labels, cuts),
+        "baseline": evaluate(found.baseline, found.labels, baseline_cuts),
+        # How much the embedding alone tells: its closest cosine to the last exchange.
+        "embedding_auc": round(float(roc_auc_score(found.labels, found.features[:, _EMBEDDING_ONLY].max(axis=1))), 4),
+    }
     for origin in ("real", "spliced"):
         mask = np.asarray([o == origin for o in found.origins])
         if mask.any():
-            result[f"{origin}_turns"] = {"n": int(mask.sum()),
-                                         "accuracy": round(float(((scores[mask] >= cuts[mask]) == found.labels[mask]).mean()), 4)}
+            result[f"{origin}_turns"] = {
+                "n": int(mask.sum()),
+                "accuracy": round(float(((scores[mask] >= cuts[mask]) == found.labels[mask]).mean()), 4),
+            }
     return result
 
 
@@ -203,9 +220,15 @@ class TrainingResult:
     training: dict  # counts
 
 
-def train_and_report(sets: dict[str, Sequence[LabelledConversation]], *, embed: Embed, seed: int = 0,
-                     entity_changes: bool = True, meta: dict | None = None,
-                     report_on: Sequence[str] = ("validation", "test")) -> TrainingResult:
+def train_and_report(
+    sets: dict[str, Sequence[LabelledConversation]],
+    *,
+    embed: Embed,
+    seed: int = 0,
+    entity_changes: bool = True,
+    meta: dict | None = None,
+    report_on: Sequence[str] = ("validation", "test"),
+) -> TrainingResult:
     """Split, splice each side, fit on train (early stopping and thresholds on validation), and
     report on the sides named in `report_on`."""
     sides = split_sources(sets)
@@ -213,17 +236,32 @@ def train_and_report(sets: dict[str, Sequence[LabelledConversation]], *, embed: 
     valid = training_conversations(sides["validation"], embed=embed, seed=seed + 1, entity_changes=entity_changes)
     x, x_valid = examples(train, embed), examples(valid, embed)
     if len(set(x.labels.tolist())) < 2 or len(set(x_valid.labels.tolist())) < 2:
-        raise ValueError("not enough multi-turn conversations to make both continuing and switching examples "
-                         "on the training and the validation side")
-    classifier = fit(x.features, x.labels, weights=x.weights, seed=seed, meta=meta,
-                     validation=(x_valid.features, x_valid.labels, x_valid.weights), languages=x_valid.languages)
+        raise ValueError(
+            "not enough multi-turn conversations to make both continuing and switching examples "
+            "on the training and the validation side"
+        )
+    classifier = fit(
+        x.features,
+        x.labels,
+        weights=x.weights,
+        seed=seed,
+        meta=meta,
+        validation=(x_valid.features, x_valid.labels, x_valid.weights),
+        languages=x_valid.languages,
+    )
     baseline_threshold, baseline_thresholds = language_thresholds(x_valid.baseline, x_valid.labels, x_valid.languages)
     classifier.meta["baseline_thresholds"] = {"all": baseline_threshold, **baseline_thresholds}
-    reports = {side: report(classifier, evaluation_sets(sides[side], seed=seed + 7), embed,
-                            baseline_thresholds, baseline_threshold) for side in report_on}
+    reports = {
+        side: report(
+            classifier, evaluation_sets(sides[side], seed=seed + 7), embed, baseline_thresholds, baseline_threshold
+        )
+        for side in report_on
+    }
     training = {
         "conversations": {side: {source: len(convs) for source, convs in sides[side].items()} for side in SPLITS},
-        "examples": int(len(x)), "continuing": int(x.labels.sum()), "switching": int(len(x) - x.labels.sum()),
+        "examples": int(len(x)),
+        "continuing": int(x.labels.sum()),
+        "switching": int(len(x) - x.labels.sum()),
         "validation_examples": int(len(x_valid)),
         "kdconv_entity_changes": "new topic (weighted)" if entity_changes else "continuing",
     }

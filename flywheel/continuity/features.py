@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -80,19 +80,112 @@ _EN_STOP = frozenset(
     many well ok okay oh ah um hi hello hey thanks thank""".split()
 )
 # Function characters that carry no topic on their own (particles, pronouns, copulas, measure words).
-_ZH_STOP = frozenset("的了吗呢吧啊呀哦嗯是在有和与就都也还又很太么么这那哪个些他她它们我你您啥什怎样么么啦哈对不没要会能可以到说")
+_ZH_STOP = frozenset(
+    "的了吗呢吧啊呀哦嗯是在有和与就都也还又很太么么这那哪个些他她它们我你您啥什怎样么么啦哈对不没要会能可以到说"
+)
 
 _EN_FOLLOW_UP = (
-    "it", "its", "it's", "that", "this", "those", "these", "they", "them", "their", "he", "she", "his", "her",
-    "and", "also", "so", "but", "then", "why", "what about", "how about", "and what", "what else", "anything else",
-    "any other", "another", "more", "same", "again", "ok", "okay", "yes", "yeah", "yep", "no", "nope", "sure",
-    "thanks", "thank you", "great", "cool", "i see", "really", "which one", "how so", "what do you mean",
-    "can you explain", "tell me more", "go on", "else", "instead", "then what", "why not", "is that",
+    "it",
+    "its",
+    "it's",
+    "that",
+    "this",
+    "those",
+    "these",
+    "they",
+    "them",
+    "their",
+    "he",
+    "she",
+    "his",
+    "her",
+    "and",
+    "also",
+    "so",
+    "but",
+    "then",
+    "why",
+    "what about",
+    "how about",
+    "and what",
+    "what else",
+    "anything else",
+    "any other",
+    "another",
+    "more",
+    "same",
+    "again",
+    "ok",
+    "okay",
+    "yes",
+    "yeah",
+    "yep",
+    "no",
+    "nope",
+    "sure",
+    "thanks",
+    "thank you",
+    "great",
+    "cool",
+    "i see",
+    "really",
+    "which one",
+    "how so",
+    "what do you mean",
+    "can you explain",
+    "tell me more",
+    "go on",
+    "else",
+    "instead",
+    "then what",
+    "why not",
+    "is that",
 )
 _ZH_FOLLOW_UP = (
-    "他", "她", "它", "这", "那", "这个", "那个", "这部", "那部", "这首", "那首", "这本", "那本", "此", "该",
-    "还有", "还", "那么", "然后", "所以", "为什么", "为啥", "怎么", "是吗", "真的", "对", "对的", "是的", "好的",
-    "嗯", "哦", "噢", "啊", "哈", "确实", "没错", "不过", "但是", "而且", "另外他", "其他", "别的", "再", "也",
+    "他",
+    "她",
+    "它",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "这部",
+    "那部",
+    "这首",
+    "那首",
+    "这本",
+    "那本",
+    "此",
+    "该",
+    "还有",
+    "还",
+    "那么",
+    "然后",
+    "所以",
+    "为什么",
+    "为啥",
+    "怎么",
+    "是吗",
+    "真的",
+    "对",
+    "对的",
+    "是的",
+    "好的",
+    "嗯",
+    "哦",
+    "噢",
+    "啊",
+    "哈",
+    "确实",
+    "没错",
+    "不过",
+    "但是",
+    "而且",
+    "另外他",
+    "其他",
+    "别的",
+    "再",
+    "也",
 )
 _ZH_ANAPHORA = re.compile(r"[他她它]|这[个部首本位些种样里]|那[个部首本位些种样里]|此[片曲书人]|该[片曲书]|其[他它中]")
 _EN_ANAPHORA = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|that one|this one|those|these|the same)\b")
@@ -113,7 +206,9 @@ _ASKS_ABOUT_YOU = re.compile(
     r"tell\s+me\s+about\s+(?:you|your)\b)"
     r"|你(?:平时|喜欢|觉得|是做|有没有|去过|看过|听过|玩过|养|会不会|最喜欢|一般)",
 )
-_GREETING = re.compile(r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|greetings)\b|你好|您好|嗨|哈喽|早上好|晚上好|下午好)")
+_GREETING = re.compile(
+    r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|greetings)\b|你好|您好|嗨|哈喽|早上好|晚上好|下午好)"
+)
 _ASKS = re.compile(r"[?？]\s*$|吗\W*$|呢\W*$")
 
 
@@ -152,7 +247,7 @@ def content_ngrams(text: str) -> frozenset[str]:
     for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", text):
         for n in (2, 3):
             for i in range(len(run) - n + 1):
-                gram = run[i:i + n]
+                gram = run[i : i + n]
                 if not all(ch in _ZH_STOP for ch in gram):
                     grams.add(gram)
         if len(run) == 1 and run not in _ZH_STOP:
@@ -163,7 +258,7 @@ def content_ngrams(text: str) -> frozenset[str]:
         stem = word[:-1] if word.endswith("s") and len(word) > 4 else word
         grams.add("w:" + stem)
         padded = f"#{stem}#"
-        grams.update("c:" + padded[i:i + 3] for i in range(len(padded) - 2))
+        grams.update("c:" + padded[i : i + 3] for i in range(len(padded) - 2))
     return frozenset(grams)
 
 
@@ -198,7 +293,7 @@ def _longest_shared(a: str, b: str, *, cap: int = 24) -> int:
     a, b = a[:1000], b[-8000:]
 
     def shared(k: int) -> bool:
-        return any(a[i:i + k] in b for i in range(len(a) - k + 1))
+        return any(a[i : i + k] in b for i in range(len(a) - k + 1))
 
     low, high = 0, min(cap, len(a), len(b))
     while low < high:
@@ -231,7 +326,7 @@ def _starts_with(text: str, cues: Sequence[str]) -> bool:
     lowered = text.lower().lstrip(" \"'“‘(（")
     for cue in cues:
         if lowered.startswith(cue):
-            rest = lowered[len(cue):len(cue) + 1]
+            rest = lowered[len(cue) : len(cue) + 1]
             if _CJK.match(cue[0]) or not rest or not rest.isalnum():
                 return True
     return False
@@ -327,8 +422,14 @@ def turn_features(c: _Conversation, position: int) -> list[float]:
         min(known_names, 3) / 3,
         float(_starts_with(turn, _EN_FOLLOW_UP) or _starts_with(turn, _ZH_FOLLOW_UP)),
         float(bool(_ZH_ANAPHORA.search(turn) or _EN_ANAPHORA.search(lowered))),
-        float(short and bool(re.search(r"呢\W*$", turn) or re.match(r"^(what|how) about\b", lowered)
-                             or re.match(r"^(and|or) ", lowered))),
+        float(
+            short
+            and bool(
+                re.search(r"呢\W*$", turn)
+                or re.match(r"^(what|how) about\b", lowered)
+                or re.match(r"^(and|or) ", lowered)
+            )
+        ),
         float(bool(prev_answer_text and _ASKS.search(prev_answer_text)) and short),
         float(bool(_EN_NEW_TOPIC.match(lowered) or _ZH_NEW_TOPIC.match(turn))),
         float(bool(_GREETING.match(lowered))),
@@ -359,8 +460,9 @@ def conversation_features(messages: Sequence[dict], vectors: np.ndarray) -> tupl
     return positions, np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
 
 
-def conversations_features(conversations: Sequence[Sequence[dict]], embed: Callable[[list[str]], np.ndarray]
-                           ) -> list[tuple[list[int], np.ndarray]]:
+def conversations_features(
+    conversations: Sequence[Sequence[dict]], embed: Callable[[list[str]], np.ndarray]
+) -> list[tuple[list[int], np.ndarray]]:
     """Features of many conversations, embedding every distinct message text once."""
     unique: dict[str, int] = {}
     for messages in conversations:

@@ -16,23 +16,30 @@ class ContinuityReviewKind(ReviewKind):
 
     def context(self, item) -> dict:
         probabilities = item.payload.get("probabilities") or {}
-        return {"asked": [int(i) for i in item.payload.get("message_ids", [])],
-                "probabilities": {int(k): v for k, v in probabilities.items()}}
+        return {
+            "asked": [int(i) for i in item.payload.get("message_ids", [])],
+            "probabilities": {int(k): v for k, v in probabilities.items()},
+        }
 
     def apply(self, item, decision, user) -> None:
         from flywheel.continuity.services import continuity_human_record
 
-        answers = {int(mid): bool(turn["continuity"]) for mid, turn in (decision.get("turns") or {}).items()
-                   if "continuity" in turn}
+        answers = {
+            int(mid): bool(turn["continuity"])
+            for mid, turn in (decision.get("turns") or {}).items()
+            if "continuity" in turn
+        }
         continuity_human_record(answers=answers, user=user, review_item_id=item.id)
 
 
 def register_continuity_kind() -> None:
-    review_kind_register(ContinuityReviewKind(
-        name="continuity",
-        title="Topic continuity",
-        template="continuity/kinds/_continuity.html",
-        turn_controls={"continuity"},
-        description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
-                    "a new one that does not need the earlier turns (no)?",
-    ))
+    review_kind_register(
+        ContinuityReviewKind(
+            name="continuity",
+            title="Topic continuity",
+            template="continuity/kinds/_continuity.html",
+            turn_controls={"continuity"},
+            description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
+            "a new one that does not need the earlier turns (no)?",
+        )
+    )

@@ -27,8 +27,9 @@ class ContinuityModelVersion(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["active"], condition=Q(active=True),
-                                               name="continuity_one_active_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="continuity_one_active_version")
+        ]
 
     def __str__(self) -> str:
         return self.version
@@ -48,7 +49,9 @@ class SessionContinuity(models.Model):
     predicted_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["session", "model_version"], name="continuity_session_once_per_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "model_version"], name="continuity_session_once_per_version")
+        ]
         indexes = [models.Index(fields=["model_version", "pseudo_multi_turn"])]
 
 

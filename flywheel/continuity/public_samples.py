@@ -39,8 +39,9 @@ def kdconv_conversations(path: Path, *, group: str | None = None) -> list[Labell
         for i, utterance in enumerate(conversation["messages"]):
             messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": utterance["message"]})
             entities.append({a["name"] for a in utterance.get("attrs", [])})
-        exchanges = [entities[i] | (entities[i + 1] if i + 1 < len(entities) else set())
-                     for i in range(0, len(entities), 2)]
+        exchanges = [
+            entities[i] | (entities[i + 1] if i + 1 < len(entities) else set()) for i in range(0, len(entities), 2)
+        ]
         labels: list[int | None] = [None]
         weights = {}
         for k in range(1, len(exchanges)):
@@ -59,7 +60,9 @@ def kdconv_conversations(path: Path, *, group: str | None = None) -> list[Labell
 _HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
 
 
-def hh_rlhf_conversations(path: Path, *, limit: int | None = None, group: str = "hh-rlhf") -> list[LabelledConversation]:
+def hh_rlhf_conversations(
+    path: Path, *, limit: int | None = None, group: str = "hh-rlhf"
+) -> list[LabelledConversation]:
     """The "chosen" transcripts, cut into user/assistant messages; every user turn continues."""
     out = []
     with _open(path) as f:
@@ -67,15 +70,15 @@ def hh_rlhf_conversations(path: Path, *, limit: int | None = None, group: str = 
             if limit is not None and len(out) >= limit:
                 break
             parts = _HH_TURN.split(json.loads(line)["chosen"])
-            messages = [{"role": "user" if parts[i] == "Human" else "assistant", "content": parts[i + 1].strip()}
-                        for i in range(1, len(parts) - 1, 2)]
+            messages = [
+                {"role": "user" if parts[i] == "Human" else "assistant", "content": parts[i + 1].strip()}
+                for i in range(1, len(parts) - 1, 2)
+            ]
             if messages:
                 conv = real_conversation(messages, group=group)
                 conv.meta["key"] = f"{group}/{index}"
                 out.append(conv)
     return out
-
-
 
 
 def crosswoz_conversations(path: Path, *, group: str = "crosswoz") -> list[LabelledConversation]:
@@ -116,8 +119,9 @@ def tiage_conversations(path: Path, *, group: str = "tiage") -> list[LabelledCon
     for dialogue_id, utterances in data.items():
         for view in (0, 1):
             kept = utterances[view:]
-            messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": text}
-                        for i, (text, _) in enumerate(kept)]
+            messages = [
+                {"role": "user" if i % 2 == 0 else "assistant", "content": text} for i, (text, _) in enumerate(kept)
+            ]
             labels: list[int | None] = [None] + [0 if label == "1" else 1 for _, label in kept[2::2]]
             if len(labels) < 2:
                 continue
@@ -143,8 +147,12 @@ def public_sample_sets(directory: Path) -> dict[str, list[LabelledConversation]]
             sets[name.split(".")[0]] = kdconv_conversations(directory / name)
     if (directory / "crosswoz-val.json.gz").exists():
         sets["crosswoz-val"] = crosswoz_conversations(directory / "crosswoz-val.json.gz")
-    tiage = [c for name in ("tiage-train.json.gz", "tiage-dev.json.gz") if (directory / name).exists()
-             for c in tiage_conversations(directory / name)]
+    tiage = [
+        c
+        for name in ("tiage-train.json.gz", "tiage-dev.json.gz")
+        if (directory / name).exists()
+        for c in tiage_conversations(directory / name)
+    ]
     if tiage:
         sets["tiage"] = tiage
     if (directory / "hh-rlhf-harmless-base-test.jsonl.gz").exists():

@@ -10,8 +10,8 @@ from flywheel.continuity.models import (
     ContinuityHumanLabel,
     ContinuityModelVersion,
     ContinuityPrediction,
-    SessionContinuity,
     Segment,
+    SessionContinuity,
 )
 
 
@@ -30,13 +30,21 @@ def topic_switches_for_sessions(*, session_ids: list[int]) -> dict[int, list[int
     version = _active_version()
     if version is None:
         return {}
-    out: dict[int, list[int]] = {sid: [] for sid in SessionContinuity.objects.filter(
-        session_id__in=session_ids, model_version=version).values_list("session_id", flat=True)}
-    human = {mid: (sid, continues) for mid, sid, continues in ContinuityHumanLabel.objects.filter(
-        session_id__in=session_ids).values_list("message_id", "session_id", "continues")}
-    for message_id, session_id, continues in (ContinuityPrediction.objects
-                                              .filter(session_id__in=session_ids, model_version=version)
-                                              .values_list("message_id", "session_id", "continues")):
+    out: dict[int, list[int]] = {
+        sid: []
+        for sid in SessionContinuity.objects.filter(session_id__in=session_ids, model_version=version).values_list(
+            "session_id", flat=True
+        )
+    }
+    human = {
+        mid: (sid, continues)
+        for mid, sid, continues in ContinuityHumanLabel.objects.filter(session_id__in=session_ids).values_list(
+            "message_id", "session_id", "continues"
+        )
+    }
+    for message_id, session_id, continues in ContinuityPrediction.objects.filter(
+        session_id__in=session_ids, model_version=version
+    ).values_list("message_id", "session_id", "continues"):
         if message_id not in human and not continues:
             out.setdefault(session_id, []).append(message_id)
     # A reviewer's answer stands even where the model did not predict (or predicted otherwise).
@@ -68,14 +76,21 @@ def continuity_overview(*, version: str | None, ttl_s: int = 60) -> dict:
 
     def compute() -> dict:
         sessions = SessionContinuity.objects.filter(model_version=version).aggregate(
-            sessions=Count("id"), pseudo=Count("id", filter=Q(pseudo_multi_turn=True)))
+            sessions=Count("id"), pseudo=Count("id", filter=Q(pseudo_multi_turn=True))
+        )
         agree = total = 0
         human = dict(ContinuityHumanLabel.objects.values_list("message_id", "continues")[:50_000])
-        for message_id, continues in (ContinuityPrediction.objects.filter(model_version=version, message_id__in=list(human))
-                                      .values_list("message_id", "continues")):
+        for message_id, continues in ContinuityPrediction.objects.filter(
+            model_version=version, message_id__in=list(human)
+        ).values_list("message_id", "continues"):
             total += 1
             agree += int(continues == human[message_id])
-        return {"sessions": sessions["sessions"], "pseudo": sessions["pseudo"], "human_labels": len(human),
-                "agreement_n": total, "agreement": round(agree / total, 3) if total else None}
+        return {
+            "sessions": sessions["sessions"],
+            "pseudo": sessions["pseudo"],
+            "human_labels": len(human),
+            "agreement_n": total,
+            "agreement": round(agree / total, 3) if total else None,
+        }
 
     return cache.get_or_set(f"continuity:overview:{version}", compute, ttl_s)

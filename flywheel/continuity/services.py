@@ -11,12 +11,11 @@ spliced pseudo multi-turn ones as negatives, reviewers' labels as they are) with
 
 from __future__ import annotations
 
-import random
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -31,8 +30,8 @@ from flywheel.continuity.models import (
     ContinuityHumanLabel,
     ContinuityModelVersion,
     ContinuityPrediction,
-    SessionContinuity,
     Segment,
+    SessionContinuity,
 )
 from flywheel.ingest.models import Message
 
@@ -90,10 +89,16 @@ def continuity_model_active() -> ActiveModel:
     else:
         raise ContinuityModelMissing(
             "no continuity model: train one with `python manage.py continuity_train` (from stored sessions, "
-            "or --public-samples DIR)")
+            "or --public-samples DIR)"
+        )
     override = settings.FLYWHEEL_CONTINUITY_THRESHOLD
-    return ActiveModel(version=version, classifier=classifier, threshold=override or classifier.threshold,
-                       packaged=packaged, override=override)
+    return ActiveModel(
+        version=version,
+        classifier=classifier,
+        threshold=override or classifier.threshold,
+        packaged=packaged,
+        override=override,
+    )
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -103,8 +108,10 @@ def _human_labels(message_ids: list[int]) -> dict[int, bool]:
     """Reviewers' continuity answers: this app's labels, then any review decision's turn control."""
     from flywheel.review.selectors import message_review_overrides
 
-    labels = {o["message"]: o["continues"] for o in ContinuityHumanLabel.objects.filter(message_id__in=message_ids)
-              .values("message", "continues")}
+    labels = {
+        o["message"]: o["continues"]
+        for o in ContinuityHumanLabel.objects.filter(message_id__in=message_ids).values("message", "continues")
+    }
     for message_id, turn in message_review_overrides(message_ids=message_ids).items():
         if "continuity" in turn:
             labels[message_id] = bool(turn["continuity"])
@@ -122,8 +129,11 @@ def stored_conversations(*, limit: int = 20_000) -> list[LabelledConversation]:
             break
         after = sessions[-1][0]
         apps = dict(sessions)
-        rows = list(Message.objects.filter(session_id__in=list(apps), alternative_to__isnull=True)
-                    .order_by("session_id", "seq").values_list("id", "session_id", "role", "content"))
+        rows = list(
+            Message.objects.filter(session_id__in=list(apps), alternative_to__isnull=True)
+            .order_by("session_id", "seq")
+            .values_list("id", "session_id", "role", "content")
+        )
         human = _human_labels([r[0] for r in rows if r[2] == "user"])
         by_session: dict[int, list] = {}
         for row in rows:
@@ -140,16 +150,25 @@ def stored_conversations(*, limit: int = 20_000) -> list[LabelledConversation]:
                     weights[k] = HUMAN_LABEL_WEIGHT
                 else:
                     labels.append(1)
-            conv = real_conversation([{"role": r[2], "content": r[3] or ""} for r in messages],
-                                     group=apps[session_id] or "", labels=labels)
+            conv = real_conversation(
+                [{"role": r[2], "content": r[3] or ""} for r in messages], group=apps[session_id] or "", labels=labels
+            )
             conv.meta.update(weights=weights, session_id=session_id, key=f"stored/{session_id}")
             out.append(conv)
     return out
 
 
-def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0, activate: bool = True,
-                           created_by=None, job_id: int | None = None, progress: Progress | None = None,
-                           use_stored: bool = True, entity_changes: bool = True) -> ContinuityModelVersion:
+def continuity_model_train(
+    *,
+    public_samples: Path | None = None,
+    seed: int = 0,
+    activate: bool = True,
+    created_by=None,
+    job_id: int | None = None,
+    progress: Progress | None = None,
+    use_stored: bool = True,
+    entity_changes: bool = True,
+) -> ContinuityModelVersion:
     """Train on the training side of the stored sessions (and the public samples), choose
     thresholds on the validation side, report on the test side (see `evaluation`: the split is
     made before any splicing), save the artifact and record the version."""
@@ -170,15 +189,21 @@ def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0,
         raise ContinuityTrainingError(
             f"only {total} multi-turn sessions to learn from; at least "
             f"{settings.FLYWHEEL_CONTINUITY_MIN_SESSIONS} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), "
-            "or pass --public-samples")
+            "or pass --public-samples"
+        )
     say(f"training on {total} conversations")
     version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
     # Public samples' embeddings are kept on disk between trainings; users' text never is.
     embed = EmbeddingCache(path=None if use_stored else embedding_cache_path())
     try:
-        result = train_and_report(sets, embed=embed, seed=seed, entity_changes=entity_changes, report_on=("test",),
-                                  meta={"version": version, "embedding_model": embedding_model_name(),
-                                        "sources": sources})
+        result = train_and_report(
+            sets,
+            embed=embed,
+            seed=seed,
+            entity_changes=entity_changes,
+            report_on=("test",),
+            meta={"version": version, "embedding_model": embedding_model_name(), "sources": sources},
+        )
     except ValueError as exc:
         raise ContinuityTrainingError(str(exc)) from exc
     finally:
@@ -189,10 +214,15 @@ def continuity_model_train(*, public_samples: Path | None = None, seed: int = 0,
     classifier.save(directory)
     with transaction.atomic():
         row = ContinuityModelVersion.objects.create(
-            version=version, path=str(directory), threshold=classifier.threshold,
-            embedding_model=classifier.meta["embedding_model"], training={**result.training, "sources": sources},
-            evaluation=report, job_id=job_id,
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None)
+            version=version,
+            path=str(directory),
+            threshold=classifier.threshold,
+            embedding_model=classifier.meta["embedding_model"],
+            training={**result.training, "sources": sources},
+            evaluation=report,
+            job_id=job_id,
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )
         if activate:
             continuity_model_activate(version_id=row.id)
             row.active = True
@@ -240,8 +270,14 @@ def _segments(user_seqs: list[int], last_seq: int, first_seq: int, switch_seqs: 
     return pieces
 
 
-def _write_session(session_id: int, version: str, messages: list[tuple], probabilities: list[float | None],
-                   threshold_for: Callable[[str], float], human: dict[int, bool]) -> SessionContinuity:
+def _write_session(
+    session_id: int,
+    version: str,
+    messages: list[tuple],
+    probabilities: list[float | None],
+    threshold_for: Callable[[str], float],
+    human: dict[int, bool],
+) -> SessionContinuity:
     """`threshold_for(text)`: the cut for a user turn (per language, or the override)."""
     users = [m for m in messages if m[2] == "user"]
     predictions, switches, uncertain = [], set(), []
@@ -250,41 +286,70 @@ def _write_session(session_id: int, version: str, messages: list[tuple], probabi
             continue
         threshold = threshold_for(content or "")
         continues = p >= threshold
-        predictions.append(ContinuityPrediction(message_id=message_id, session_id=session_id, model_version=version,
-                                                probability=p, continues=continues))
+        predictions.append(
+            ContinuityPrediction(
+                message_id=message_id, session_id=session_id, model_version=version, probability=p, continues=continues
+            )
+        )
         decided = human.get(message_id, continues)
         if not decided:
             switches.add(seq)
         if message_id not in human and abs(p - threshold) < settings.FLYWHEEL_CONTINUITY_REVIEW_BAND:
             uncertain.append(message_id)
     ContinuityPrediction.objects.bulk_create(
-        predictions, update_conflicts=True, unique_fields=["message", "model_version"],
-        update_fields=["probability", "continues", "created_at"])
+        predictions,
+        update_conflicts=True,
+        unique_fields=["message", "model_version"],
+        update_fields=["probability", "continues", "created_at"],
+    )
     pieces = _segments([m[1] for m in users], messages[-1][1], messages[0][1], switches) if users else []
     Segment.objects.filter(session_id=session_id, model_version=version).delete()
-    Segment.objects.bulk_create([
-        Segment(session_id=session_id, model_version=version, index=i, first_seq=a, last_seq=b, user_turns=n,
-                pseudo_multi_turn=bool(switches)) for i, (a, b, n) in enumerate(pieces)])
+    Segment.objects.bulk_create(
+        [
+            Segment(
+                session_id=session_id,
+                model_version=version,
+                index=i,
+                first_seq=a,
+                last_seq=b,
+                user_turns=n,
+                pseudo_multi_turn=bool(switches),
+            )
+            for i, (a, b, n) in enumerate(pieces)
+        ]
+    )
     summary, _ = SessionContinuity.objects.update_or_create(
-        session_id=session_id, model_version=version,
-        defaults={"user_turns": len(users), "switches": len(switches), "pseudo_multi_turn": bool(switches),
-                  "uncertain_message_ids": uncertain, "last_message_id": max(m[0] for m in messages)})
+        session_id=session_id,
+        model_version=version,
+        defaults={
+            "user_turns": len(users),
+            "switches": len(switches),
+            "pseudo_multi_turn": bool(switches),
+            "uncertain_message_ids": uncertain,
+            "last_message_id": max(m[0] for m in messages),
+        },
+    )
     return summary
 
 
 def continuity_predict_sessions(*, session_ids: list[int], model: ActiveModel | None = None) -> dict:
     """Predict every user turn of these sessions, then store predictions, segments and summaries."""
     model = model or continuity_model_active()
-    rows = list(Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
-                .order_by("session_id", "seq").values_list("id", "session_id", "seq", "role", "content"))
+    rows = list(
+        Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
+        .order_by("session_id", "seq")
+        .values_list("id", "session_id", "seq", "role", "content")
+    )
     by_session: dict[int, list[tuple]] = {}
     for message_id, session_id, seq, role, content in rows:
         by_session.setdefault(session_id, []).append((message_id, seq, role, content or ""))
     ordered = [sid for sid in session_ids if by_session.get(sid)]
     conversations = [[{"role": m[2], "content": m[3]} for m in by_session[sid]] for sid in ordered]
     probabilities = predict_conversations(conversations, model.classifier)
-    human = {o["message"]: o["continues"] for o in ContinuityHumanLabel.objects.filter(session_id__in=ordered)
-             .values("message", "continues")}
+    human = {
+        o["message"]: o["continues"]
+        for o in ContinuityHumanLabel.objects.filter(session_id__in=ordered).values("message", "continues")
+    }
     counts = {"sessions": 0, "turns": 0, "pseudo_multi_turn": 0}
     with transaction.atomic():
         for sid, probs in zip(ordered, probabilities):
@@ -305,17 +370,23 @@ def continuity_run_pending(*, progress: Progress | None = None, limit: int | Non
     while limit is None or totals["sessions"] < limit:
         size = settings.FLYWHEEL_CONTINUITY_BATCH
         size = size if limit is None else min(size, limit - totals["sessions"])
-        ids = list(sessions_ready_for_labeling(limit=None).filter(id__gt=after).filter(~Exists(seen))
-                   .values_list("id", flat=True)[:size])
+        ids = list(
+            sessions_ready_for_labeling(limit=None)
+            .filter(id__gt=after)
+            .filter(~Exists(seen))
+            .values_list("id", flat=True)[:size]
+        )
         if not ids:
             break
         after = ids[-1]
         _add(totals, continuity_predict_sessions(session_ids=ids, model=model))
         if progress:
             progress(f"continuity: {totals['sessions']} sessions")
-    appended = list(SessionContinuity.objects.filter(model_version=model.version,
-                                                     session__cleaning__last_message_id__gt=F("last_message_id"))
-                    .values_list("session_id", flat=True)[:settings.FLYWHEEL_CONTINUITY_BATCH])
+    appended = list(
+        SessionContinuity.objects.filter(
+            model_version=model.version, session__cleaning__last_message_id__gt=F("last_message_id")
+        ).values_list("session_id", flat=True)[: settings.FLYWHEEL_CONTINUITY_BATCH]
+    )
     if appended:
         _add(totals, continuity_predict_sessions(session_ids=appended, model=model))
     return totals
@@ -331,13 +402,19 @@ def _add(totals: dict, counts: dict) -> None:
 
 def continuity_human_record(*, answers: dict[int, bool], user=None, review_item_id: int | None = None) -> int:
     """Store reviewers' answers {user message id: continues?} and re-cut those sessions' segments."""
-    messages = dict(Message.objects.filter(id__in=list(answers), role=Message.Role.USER)
-                    .values_list("id", "session_id"))
+    messages = dict(
+        Message.objects.filter(id__in=list(answers), role=Message.Role.USER).values_list("id", "session_id")
+    )
     for message_id, session_id in messages.items():
         ContinuityHumanLabel.objects.update_or_create(
-            message_id=message_id, defaults={"session_id": session_id, "continues": bool(answers[message_id]),
-                                             "review_item_id": review_item_id,
-                                             "reviewer": user if getattr(user, "is_authenticated", False) else None})
+            message_id=message_id,
+            defaults={
+                "session_id": session_id,
+                "continues": bool(answers[message_id]),
+                "review_item_id": review_item_id,
+                "reviewer": user if getattr(user, "is_authenticated", False) else None,
+            },
+        )
     for session_id in set(messages.values()):
         segments_rebuild(session_id=session_id)
     return len(messages)
@@ -345,13 +422,21 @@ def continuity_human_record(*, answers: dict[int, bool], user=None, review_item_
 
 def segments_rebuild(*, session_id: int) -> None:
     """Re-cut a session's segments from its stored predictions and the reviewers' answers."""
-    human = {o["message"]: o["continues"] for o in ContinuityHumanLabel.objects.filter(session_id=session_id)
-             .values("message", "continues")}
-    messages = list(Message.objects.filter(session_id=session_id, alternative_to__isnull=True).order_by("seq")
-                    .values_list("id", "seq", "role", "content"))
+    human = {
+        o["message"]: o["continues"]
+        for o in ContinuityHumanLabel.objects.filter(session_id=session_id).values("message", "continues")
+    }
+    messages = list(
+        Message.objects.filter(session_id=session_id, alternative_to__isnull=True)
+        .order_by("seq")
+        .values_list("id", "seq", "role", "content")
+    )
     for summary in SessionContinuity.objects.filter(session_id=session_id):
-        stored = dict(ContinuityPrediction.objects.filter(session_id=session_id, model_version=summary.model_version)
-                      .values_list("message_id", "probability"))
+        stored = dict(
+            ContinuityPrediction.objects.filter(session_id=session_id, model_version=summary.model_version).values_list(
+                "message_id", "probability"
+            )
+        )
         threshold_for = _thresholds_of(summary.model_version)
         probabilities = [stored.get(m[0]) for m in messages if m[2] == "user"]
         with transaction.atomic():

@@ -14,8 +14,12 @@ from flywheel.jobs.services import JobContext
 def train(ctx: JobContext) -> dict:
     """Train a new classifier version from the stored sessions (payload {"seed", "activate"})."""
     try:
-        row = continuity_model_train(seed=int(ctx.payload.get("seed", 0)), activate=bool(ctx.payload.get("activate", True)),
-                                     job_id=ctx.job_id, progress=lambda note: ctx.progress(0, None, note=note))
+        row = continuity_model_train(
+            seed=int(ctx.payload.get("seed", 0)),
+            activate=bool(ctx.payload.get("activate", True)),
+            job_id=ctx.job_id,
+            progress=lambda note: ctx.progress(0, None, note=note),
+        )
     except ContinuityTrainingError as exc:
         raise PermanentJobError(str(exc)) from exc
     return {"version": row.version, "evaluation": row.evaluation.get("held_out", {})}

@@ -24,14 +24,17 @@ LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
 MARKDOWN = re.compile(r"^\s*#{1,6}\s|\*\*[^*]+\*\*|^\s*>\s|\[[^\]]+\]\([^)]+\)|^\|.+\|\s*$", re.MULTILINE)
 CJK = re.compile(r"[\u3400-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}|[\u3400-\u9fff]{2,}")
-STOP_WORDS = frozenset("the and for you are with that this have from your can not but what how was all any will "
-                       "use its one out has had about into more them then than they their there which would when "
-                       "who why also just like some such only other these those been being here".split())
+STOP_WORDS = frozenset(
+    "the and for you are with that this have from your can not but what how was all any will "
+    "use its one out has had about into more them then than they their there which would when "
+    "who why also just like some such only other these those been being here".split()
+)
 
 
 @dataclass
 class Item:
     """What the analysis reads of one sample."""
+
     key: int
     task_type: str
     subtype: str
@@ -62,8 +65,10 @@ def language_of(text: str) -> str:
 
 
 def use_view(items: list[Item]) -> dict:
-    return {"task_types": Counter(item.task_type for item in items).most_common(),
-            "subtypes": Counter(f"{item.task_type} / {item.subtype}" for item in items if item.subtype).most_common(20)}
+    return {
+        "task_types": Counter(item.task_type for item in items).most_common(),
+        "subtypes": Counter(f"{item.task_type} / {item.subtype}" for item in items if item.subtype).most_common(20),
+    }
 
 
 def form_view(items: list[Item]) -> dict:
@@ -80,8 +85,9 @@ def form_view(items: list[Item]) -> dict:
         "turns": sorted(Counter(turns).items()),
         "length_chars": _percentiles(lengths),
         "languages": Counter(language_of(item.text) for item in items).most_common(),
-        "reply_formats": {name: {"count": count, "share": count / len(replies) if replies else 0.0}
-                          for name, count in shares.items()},
+        "reply_formats": {
+            name: {"count": count, "share": count / len(replies) if replies else 0.0} for name, count in shares.items()
+        },
         "replies": len(replies),
     }
 
@@ -90,12 +96,23 @@ def _percentiles(values: list[int]) -> dict:
     if not values:
         return {}
     array = np.asarray(values)
-    return {"p10": int(np.percentile(array, 10)), "median": int(np.median(array)), "p90": int(np.percentile(array, 90)),
-            "max": int(array.max())}
+    return {
+        "p10": int(np.percentile(array, 10)),
+        "median": int(np.median(array)),
+        "p90": int(np.percentile(array, 90)),
+        "max": int(array.max()),
+    }
 
 
-def meaning_view(items: list[Item], vectors: np.ndarray, *, clusters: int = 8, seed: int = 0,
-                 representatives: int = 3, coverage_k: int = 20) -> dict:
+def meaning_view(
+    items: list[Item],
+    vectors: np.ndarray,
+    *,
+    clusters: int = 8,
+    seed: int = 0,
+    representatives: int = 3,
+    coverage_k: int = 20,
+) -> dict:
     """`vectors`: one unit-norm embedding per item (flywheel.llm.embeddings.embed_texts)."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -111,11 +128,14 @@ def meaning_view(items: list[Item], vectors: np.ndarray, *, clusters: int = 8, s
         members = np.flatnonzero(labels == cluster)
         distances = np.linalg.norm(vectors[members] - model.cluster_centers_[cluster], axis=1)
         closest = members[np.argsort(distances, kind="stable")[:representatives]]
-        result_clusters.append({
-            "cluster": cluster, "size": int(len(members)),
-            "representatives": [{"key": items[i].key, "text": items[i].text[:300]} for i in closest],
-            "top_terms": top_terms([items[i].text for i in members]),
-        })
+        result_clusters.append(
+            {
+                "cluster": cluster,
+                "size": int(len(members)),
+                "representatives": [{"key": items[i].key, "text": items[i].text[:300]} for i in closest],
+                "top_terms": top_terms([items[i].text for i in members]),
+            }
+        )
     result_clusters.sort(key=lambda row: -row["size"])
     points = PCA(n_components=2, random_state=seed).fit_transform(vectors) if n >= 2 else np.zeros((n, 2))
     coverage_k = min(coverage_k, n)
@@ -128,7 +148,9 @@ def meaning_view(items: list[Item], vectors: np.ndarray, *, clusters: int = 8, s
     return {
         "clusters": result_clusters,
         "labels": labels.tolist(),
-        "map": [{"x": round(float(x), 4), "y": round(float(y), 4), "cluster": int(c)} for (x, y), c in zip(points, labels)],
+        "map": [
+            {"x": round(float(x), 4), "y": round(float(y), 4), "cluster": int(c)} for (x, y), c in zip(points, labels)
+        ],
         "coverage": {"k": coverage_k, "radius": float(radii[-1])},
         "redundancy": redundant,
     }
@@ -140,5 +162,9 @@ def top_terms(texts: list[str], limit: int = 6) -> list[str]:
 
 
 def analyse(items: list[Item], vectors: np.ndarray, *, clusters: int = 8, seed: int = 0) -> dict:
-    return {"count": len(items), "use": use_view(items), "form": form_view(items),
-            "meaning": meaning_view(items, vectors, clusters=clusters, seed=seed)}
+    return {
+        "count": len(items),
+        "use": use_view(items),
+        "form": form_view(items),
+        "meaning": meaning_view(items, vectors, clusters=clusters, seed=seed),
+    }

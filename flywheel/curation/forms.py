@@ -2,6 +2,8 @@ from django import forms
 
 
 class IfdScoreForm(forms.Form):
-    model = forms.CharField(max_length=500, help_text="Model directory under FLYWHEEL_MODEL_ROOTS, usually the one to fine-tune.")
+    model = forms.CharField(
+        max_length=500, help_text="Model directory under FLYWHEEL_MODEL_ROOTS, usually the one to fine-tune."
+    )
     batch_size = forms.IntegerField(min_value=1, max_value=256, initial=8)
     max_len = forms.IntegerField(min_value=16, max_value=131072, initial=2048)

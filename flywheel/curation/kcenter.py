@@ -44,8 +44,9 @@ def k_center_greedy(X, k: int, *, start: int = 0, selected: Iterable[int] = ()) 
     chosen = _checked_selected(selected, n_rows)
     candidates = n_rows - len(chosen)
     if k > candidates:
-        raise ValueError(f"k={k} is larger than the {candidates} candidate rows "
-                         f"({n_rows} rows, {len(chosen)} already selected)")
+        raise ValueError(
+            f"k={k} is larger than the {candidates} candidate rows ({n_rows} rows, {len(chosen)} already selected)"
+        )
     if not np.isfinite(X).all():
         raise ValueError("X holds NaN or infinite values")
     if k == 0:
@@ -97,7 +98,7 @@ def _refresh_group(X, squared_norms, centres: list[int], bound, fresh, rows: np.
     oldest = int(fresh[rows].min())
     if oldest < len(centres):
         new = np.asarray(centres[oldest:])
-        squared = (squared_norms[rows, None] - 2.0 * (X[rows] @ X[new].T) + squared_norms[None, new])  # (R, C)
+        squared = squared_norms[rows, None] - 2.0 * (X[rows] @ X[new].T) + squared_norms[None, new]  # (R, C)
         nearest_new = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
         bound[rows] = np.minimum(bound[rows], nearest_new)
     fresh[rows] = len(centres)

@@ -16,8 +16,9 @@ class TurnScore(models.Model):
     version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.CASCADE, related_name="turn_scores")
     turn = models.PositiveIntegerField(help_text="Assistant turn number within the sample (0-based).")
     message_index = models.PositiveIntegerField(help_text="Index of the message in the sample's messages.")
-    message_id = models.BigIntegerField(null=True, blank=True, db_index=True,
-                                        help_text="The stored message, when the sample's lineage names it.")
+    message_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="The stored message, when the sample's lineage names it."
+    )
     metric = models.CharField(max_length=16, choices=Metric.choices)
     model = models.CharField(max_length=500, help_text="Model directory that scored it.")
     model_version = models.CharField(max_length=64, help_text="sha256 of the model's config and weights index.")

@@ -14,12 +14,20 @@ ANALYSIS_LIMIT = 2000
 
 def curation_version_items(*, version: DatasetVersion, limit: int = ANALYSIS_LIMIT) -> list[Item]:
     """The version's SFT conversations in build order, at most `limit` (the page says so)."""
-    samples = (DatasetSample.objects.filter(version=version, kind=DatasetSample.Kind.SFT)
-               .order_by("position").only("id", "task_type", "record", "lineage")[:limit])
-    return [Item(key=sample.id, task_type=sample.task_type or "(none)",
-                 subtype=str(sample.lineage.get("task_subtype") or ""),
-                 messages=[{"role": m["role"], "content": m["content"]} for m in sample.record.get("messages", [])])
-            for sample in samples]
+    samples = (
+        DatasetSample.objects.filter(version=version, kind=DatasetSample.Kind.SFT)
+        .order_by("position")
+        .only("id", "task_type", "record", "lineage")[:limit]
+    )
+    return [
+        Item(
+            key=sample.id,
+            task_type=sample.task_type or "(none)",
+            subtype=str(sample.lineage.get("task_subtype") or ""),
+            messages=[{"role": m["role"], "content": m["content"]} for m in sample.record.get("messages", [])],
+        )
+        for sample in samples
+    ]
 
 
 def curation_version_diversity(*, version: DatasetVersion, clusters: int = 8, limit: int = ANALYSIS_LIMIT) -> dict:
@@ -34,11 +42,14 @@ def curation_version_diversity(*, version: DatasetVersion, clusters: int = 8, li
 
 def curation_ifd_summary(*, version: DatasetVersion) -> list[dict]:
     """Per scoring model: turns, scored turns, mean IFD, turns above 1 (Cherry drops those)."""
-    rows = (TurnScore.objects.filter(version=version, metric=TurnScore.Metric.IFD)
-            .values("model", "model_version")
-            .annotate(turns=Count("id"), scored=Count("value"), mean=Avg("value"),
-                      above_one=Count("id", filter=Q(value__gt=1.0)))
-            .order_by("model"))
+    rows = (
+        TurnScore.objects.filter(version=version, metric=TurnScore.Metric.IFD)
+        .values("model", "model_version")
+        .annotate(
+            turns=Count("id"), scored=Count("value"), mean=Avg("value"), above_one=Count("id", filter=Q(value__gt=1.0))
+        )
+        .order_by("model")
+    )
     return list(rows)
 
 
@@ -48,8 +59,9 @@ def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int
     from flywheel.curation.services import curation_model_check, model_fingerprint
 
     fingerprint = model_fingerprint(curation_model_check(model))
-    rows = (TurnScore.objects.filter(metric=TurnScore.Metric.IFD, model_version=fingerprint)
-            .values_list("sample__sample_hash", "message_index", "value"))
+    rows = TurnScore.objects.filter(metric=TurnScore.Metric.IFD, model_version=fingerprint).values_list(
+        "sample__sample_hash", "message_index", "value"
+    )
     return fingerprint, {(sample_hash, index): value for sample_hash, index, value in rows}
 
 
@@ -59,6 +71,9 @@ def curation_rewards_by_hash(*, model: str) -> tuple[str, dict[str, float]]:
     from flywheel.curation.services import curation_model_check, model_fingerprint
 
     fingerprint = model_fingerprint(curation_model_check(model))
-    rows = (TurnScore.objects.filter(metric=TurnScore.Metric.REWARD, model_version=fingerprint)
-            .exclude(value=None).values_list("sample__sample_hash", "value"))
+    rows = (
+        TurnScore.objects.filter(metric=TurnScore.Metric.REWARD, model_version=fingerprint)
+        .exclude(value=None)
+        .values_list("sample__sample_hash", "value")
+    )
     return fingerprint, dict(rows)

@@ -8,9 +8,8 @@ import hashlib
 import json
 import subprocess
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -64,17 +63,26 @@ def curation_ifd_request(*, version_id: int, model: str, user=None, batch_size: 
     model_dir = curation_model_check(model)
     if not DatasetVersion.objects.filter(id=version_id).exists():
         raise CurationError(f"dataset version {version_id} does not exist")
-    return job_create(kind="curation.ifd", created_by=user,
-                      payload={"version_id": version_id, "model": model_dir, "batch_size": batch_size, "max_len": max_len},
-                      dedupe_key=f"curation.ifd:{version_id}:{model_dir}")
+    return job_create(
+        kind="curation.ifd",
+        created_by=user,
+        payload={"version_id": version_id, "model": model_dir, "batch_size": batch_size, "max_len": max_len},
+        dedupe_key=f"curation.ifd:{version_id}:{model_dir}",
+    )
 
 
 def _sft_samples(version_id: int) -> list[DatasetSample]:
     return list(DatasetSample.objects.filter(version_id=version_id, kind=DatasetSample.Kind.SFT).order_by("position"))
 
 
-def curation_ifd_run(*, version_id: int, model: str, batch_size: int = 8, max_len: int = 2048,
-                     progress: Callable[[str], None] = lambda note: None) -> dict:
+def curation_ifd_run(
+    *,
+    version_id: int,
+    model: str,
+    batch_size: int = 8,
+    max_len: int = 2048,
+    progress: Callable[[str], None] = lambda note: None,
+) -> dict:
     """Score every assistant turn of the version's SFT samples; a second run with the same model
     finds the scores there and changes nothing."""
     model_dir = curation_model_check(model)
@@ -82,8 +90,11 @@ def curation_ifd_run(*, version_id: int, model: str, batch_size: int = 8, max_le
     samples = _sft_samples(version_id)
     if not samples:
         raise CurationError(f"dataset version {version_id} holds no SFT conversation to score")
-    already = set(TurnScore.objects.filter(version_id=version_id, metric=TurnScore.Metric.IFD,
-                                           model_version=fingerprint).values_list("sample_id", flat=True).distinct())
+    already = set(
+        TurnScore.objects.filter(version_id=version_id, metric=TurnScore.Metric.IFD, model_version=fingerprint)
+        .values_list("sample_id", flat=True)
+        .distinct()
+    )
     todo = [sample for sample in samples if sample.id not in already]
     if not todo:
         return {"samples": len(samples), "scored_now": 0, "already_scored": len(samples), "model_version": fingerprint}
@@ -102,19 +113,40 @@ def curation_ifd_run(*, version_id: int, model: str, batch_size: int = 8, max_le
         message_ids = sample.lineage.get("message_ids") or []
         aligned = len(message_ids) == len(sample.record["messages"])
         for turn in line["turns"]:
-            rows.append(TurnScore(sample=sample, version_id=version_id, turn=turn["turn"], message_index=turn["message"],
-                                  message_id=message_ids[turn["message"]] if aligned else None,
-                                  metric=TurnScore.Metric.IFD, model=model_dir, model_version=fingerprint,
-                                  value=turn["ifd"], loss_cond=turn["loss_cond"], loss_direct=turn["loss_direct"],
-                                  tokens=turn["tokens"]))
+            rows.append(
+                TurnScore(
+                    sample=sample,
+                    version_id=version_id,
+                    turn=turn["turn"],
+                    message_index=turn["message"],
+                    message_id=message_ids[turn["message"]] if aligned else None,
+                    metric=TurnScore.Metric.IFD,
+                    model=model_dir,
+                    model_version=fingerprint,
+                    value=turn["ifd"],
+                    loss_cond=turn["loss_cond"],
+                    loss_direct=turn["loss_direct"],
+                    tokens=turn["tokens"],
+                )
+            )
     with transaction.atomic():
-        TurnScore.objects.bulk_create(rows, batch_size=1000, update_conflicts=True,
-                                      unique_fields=["sample", "turn", "metric", "model_version"],
-                                      update_fields=["value", "loss_cond", "loss_direct", "tokens", "message_id"])
+        TurnScore.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["sample", "turn", "metric", "model_version"],
+            update_fields=["value", "loss_cond", "loss_direct", "tokens", "message_id"],
+        )
     unscored = sum(1 for row in rows if row.value is None)
-    return {"samples": len(samples), "scored_now": len(todo), "already_scored": len(already), "turns": len(rows),
-            "unscored_turns": unscored, "model_version": fingerprint,
-            "conversations_per_s": report.get("conversations_per_s")}
+    return {
+        "samples": len(samples),
+        "scored_now": len(todo),
+        "already_scored": len(already),
+        "turns": len(rows),
+        "unscored_turns": unscored,
+        "model_version": fingerprint,
+        "conversations_per_s": report.get("conversations_per_s"),
+    }
 
 
 def curation_reward_request(*, version_id: int, model: str, user=None, batch_size: int = 8, max_len: int = 2048):
@@ -123,13 +155,22 @@ def curation_reward_request(*, version_id: int, model: str, user=None, batch_siz
     model_dir = curation_model_check(model)
     if not DatasetVersion.objects.filter(id=version_id).exists():
         raise CurationError(f"dataset version {version_id} does not exist")
-    return job_create(kind="curation.reward", created_by=user,
-                      payload={"version_id": version_id, "model": model_dir, "batch_size": batch_size, "max_len": max_len},
-                      dedupe_key=f"curation.reward:{version_id}:{model_dir}")
+    return job_create(
+        kind="curation.reward",
+        created_by=user,
+        payload={"version_id": version_id, "model": model_dir, "batch_size": batch_size, "max_len": max_len},
+        dedupe_key=f"curation.reward:{version_id}:{model_dir}",
+    )
 
 
-def curation_reward_run(*, version_id: int, model: str, batch_size: int = 8, max_len: int = 2048,
-                        progress: Callable[[str], None] = lambda note: None) -> dict:
+def curation_reward_run(
+    *,
+    version_id: int,
+    model: str,
+    batch_size: int = 8,
+    max_len: int = 2048,
+    progress: Callable[[str], None] = lambda note: None,
+) -> dict:
     """A reward per SFT conversation of the version, stored on its last assistant turn. Long
     conversations are cut from the left by the trainer, scored and counted (`truncated`)."""
     model_dir = curation_model_check(model)
@@ -137,8 +178,11 @@ def curation_reward_run(*, version_id: int, model: str, batch_size: int = 8, max
     samples = _sft_samples(version_id)
     if not samples:
         raise CurationError(f"dataset version {version_id} holds no SFT conversation to score")
-    already = set(TurnScore.objects.filter(version_id=version_id, metric=TurnScore.Metric.REWARD,
-                                           model_version=fingerprint).values_list("sample_id", flat=True))
+    already = set(
+        TurnScore.objects.filter(
+            version_id=version_id, metric=TurnScore.Metric.REWARD, model_version=fingerprint
+        ).values_list("sample_id", flat=True)
+    )
     todo = [sample for sample in samples if sample.id not in already]
     if not todo:
         return {"samples": len(samples), "scored_now": 0, "already_scored": len(samples), "model_version": fingerprint}
@@ -158,28 +202,71 @@ def curation_reward_run(*, version_id: int, model: str, batch_size: int = 8, max
         assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
         message_ids = sample.lineage.get("message_ids") or []
         last = assistant[-1]
-        rows.append(TurnScore(sample=sample, version_id=version_id, turn=len(assistant) - 1, message_index=last,
-                              message_id=message_ids[last] if len(message_ids) == len(messages) else None,
-                              metric=TurnScore.Metric.REWARD, model=model_dir, model_version=fingerprint,
-                              value=line["reward"], tokens=line["tokens"]))
+        rows.append(
+            TurnScore(
+                sample=sample,
+                version_id=version_id,
+                turn=len(assistant) - 1,
+                message_index=last,
+                message_id=message_ids[last] if len(message_ids) == len(messages) else None,
+                metric=TurnScore.Metric.REWARD,
+                model=model_dir,
+                model_version=fingerprint,
+                value=line["reward"],
+                tokens=line["tokens"],
+            )
+        )
     with transaction.atomic():
-        TurnScore.objects.bulk_create(rows, batch_size=1000, update_conflicts=True,
-                                      unique_fields=["sample", "turn", "metric", "model_version"],
-                                      update_fields=["value", "tokens", "message_id"])
-    return {"samples": len(samples), "scored_now": len(todo), "already_scored": len(already),
-            "truncated": sum(1 for line in lines if line["truncated"]), "model_version": fingerprint}
+        TurnScore.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["sample", "turn", "metric", "model_version"],
+            update_fields=["value", "tokens", "message_id"],
+        )
+    return {
+        "samples": len(samples),
+        "scored_now": len(todo),
+        "already_scored": len(already),
+        "truncated": sum(1 for line in lines if line["truncated"]),
+        "model_version": fingerprint,
+    }
 
 
-def _run_trainer_ifd(model_dir: str, data: Path, output: Path, batch_size: int, max_len: int,
-                     progress: Callable[[str], None]) -> dict:
+def _run_trainer_ifd(
+    model_dir: str, data: Path, output: Path, batch_size: int, max_len: int, progress: Callable[[str], None]
+) -> dict:
     return _run_trainer("ifd", model_dir, data, output, batch_size, max_len, progress)
 
 
-def _run_trainer(subcommand: str, model_dir: str, data: Path, output: Path, batch_size: int, max_len: int,
-                 progress: Callable[[str], None]) -> dict:
-    command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", subcommand, "--model", model_dir, "--data", str(data),
-               "--output", str(output), "--batch-size", str(batch_size), "--max-len", str(max_len)]
-    process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _run_trainer(
+    subcommand: str,
+    model_dir: str,
+    data: Path,
+    output: Path,
+    batch_size: int,
+    max_len: int,
+    progress: Callable[[str], None],
+) -> dict:
+    command = [
+        settings.FLYWHEEL_TRAIN_PYTHON,
+        "-m",
+        "training",
+        subcommand,
+        "--model",
+        model_dir,
+        "--data",
+        str(data),
+        "--output",
+        str(output),
+        "--batch-size",
+        str(batch_size),
+        "--max-len",
+        str(max_len),
+    ]
+    process = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         while True:
             # Heartbeats keep the job's lease while the trainer works (and let a cancel stop it).
@@ -196,6 +283,8 @@ def _run_trainer(subcommand: str, model_dir: str, data: Path, output: Path, batc
     if process.returncode == 2:
         raise CurationError(stderr.strip().removeprefix("error: ")[-2000:] or "the trainer refused the input")
     if process.returncode != 0:
-        raise RuntimeError(f"python -m training {subcommand} failed (exit {process.returncode}): {stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"python -m training {subcommand} failed (exit {process.returncode}): {stderr.strip()[-2000:]}"
+        )
     last = stdout.strip().splitlines()[-1] if stdout.strip() else "{}"
     return json.loads(last)

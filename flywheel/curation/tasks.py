@@ -9,10 +9,13 @@ from flywheel.jobs.services import JobContext
 
 def score_ifd(ctx: JobContext) -> dict:
     try:
-        return curation_ifd_run(version_id=int(ctx.payload["version_id"]), model=ctx.payload["model"],
-                                batch_size=int(ctx.payload.get("batch_size", 8)),
-                                max_len=int(ctx.payload.get("max_len", 2048)),
-                                progress=lambda note: ctx.progress(0, None, note))
+        return curation_ifd_run(
+            version_id=int(ctx.payload["version_id"]),
+            model=ctx.payload["model"],
+            batch_size=int(ctx.payload.get("batch_size", 8)),
+            max_len=int(ctx.payload.get("max_len", 2048)),
+            progress=lambda note: ctx.progress(0, None, note),
+        )
     except CurationError as exc:
         # A model without a chat template, an empty version: running again gives the same answer.
         raise PermanentJobError(str(exc)) from exc
@@ -20,9 +23,12 @@ def score_ifd(ctx: JobContext) -> dict:
 
 def score_reward(ctx: JobContext) -> dict:
     try:
-        return curation_reward_run(version_id=int(ctx.payload["version_id"]), model=ctx.payload["model"],
-                                   batch_size=int(ctx.payload.get("batch_size", 8)),
-                                   max_len=int(ctx.payload.get("max_len", 2048)),
-                                   progress=lambda note: ctx.progress(0, None, note))
+        return curation_reward_run(
+            version_id=int(ctx.payload["version_id"]),
+            model=ctx.payload["model"],
+            batch_size=int(ctx.payload.get("batch_size", 8)),
+            max_len=int(ctx.payload.get("max_len", 2048)),
+            progress=lambda note: ctx.progress(0, None, note),
+        )
     except CurationError as exc:
         raise PermanentJobError(str(exc)) from exc

@@ -18,9 +18,15 @@ from flywheel.ui.charts import PALETTE
 def map_chart(points: list[dict]) -> dict:
     """A Chart.js scatter of the 2-D map, one colour per cluster (static/js/app.js draws it)."""
     clusters = sorted({point["cluster"] for point in points})
-    datasets = [{"label": f"cluster {cluster}", "pointRadius": 3, "backgroundColor": PALETTE[i % len(PALETTE)],
-                 "data": [{"x": p["x"], "y": p["y"]} for p in points if p["cluster"] == cluster]}
-                for i, cluster in enumerate(clusters)]
+    datasets = [
+        {
+            "label": f"cluster {cluster}",
+            "pointRadius": 3,
+            "backgroundColor": PALETTE[i % len(PALETTE)],
+            "data": [{"x": p["x"], "y": p["y"]} for p in points if p["cluster"] == cluster],
+        }
+        for i, cluster in enumerate(clusters)
+    ]
     return {"type": "scatter", "data": {"datasets": datasets}, "options": {"animation": False}}
 
 
@@ -34,10 +40,19 @@ def version_diversity(request, version_id: int):
     columns = []
     for shown_version in shown:
         analysis = curation_version_diversity(version=shown_version)
-        columns.append({"version": shown_version, "analysis": analysis, "chart_id": f"map-v{shown_version.id}",
-                        "chart": map_chart(analysis["meaning"]["map"])})
-    return render(request, "curation/diversity.html", {"version": version, "columns": columns,
-                                                         "versions": DatasetVersion.objects.order_by("-id")[:50]})
+        columns.append(
+            {
+                "version": shown_version,
+                "analysis": analysis,
+                "chart_id": f"map-v{shown_version.id}",
+                "chart": map_chart(analysis["meaning"]["map"]),
+            }
+        )
+    return render(
+        request,
+        "curation/diversity.html",
+        {"version": version, "columns": columns, "versions": DatasetVersion.objects.order_by("-id")[:50]},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -47,12 +62,20 @@ def version_ifd(request, version_id: int):
     form = IfdScoreForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = curation_ifd_request(version_id=version.id, model=form.cleaned_data["model"], user=request.user,
-                                       batch_size=form.cleaned_data["batch_size"], max_len=form.cleaned_data["max_len"])
+            job = curation_ifd_request(
+                version_id=version.id,
+                model=form.cleaned_data["model"],
+                user=request.user,
+                batch_size=form.cleaned_data["batch_size"],
+                max_len=form.cleaned_data["max_len"],
+            )
         except CurationError as exc:
             form.add_error("model", str(exc))
         else:
             flash.success(request, f"IFD scoring is queued (job {job.id}) on the gpu worker.")
             return redirect("curation:ifd", version_id=version.id)
-    return render(request, "curation/ifd.html", {"version": version, "form": form,
-                                                   "summary": curation_ifd_summary(version=version)})
+    return render(
+        request,
+        "curation/ifd.html",
+        {"version": version, "form": form, "summary": curation_ifd_summary(version=version)},
+    )

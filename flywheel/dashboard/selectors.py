@@ -44,16 +44,25 @@ def dashboard_figures(*, days: int = 30) -> dict:
     }
 
 
-
-
 def model_versions_online_and_offline() -> list[dict]:
     """Per model version, the online thumbs-up rate (all days rolled up) beside its latest
     offline evaluation (flywheel.evaluation: the version evaluated as `endpoint:<version>`)."""
     from flywheel.evaluation.selectors import model_version_evaluations
 
-    rows = (DailyStats.objects.exclude(model_version="").values("model_version")
-            .annotate(up=Sum("thumbs_up"), down=Sum("thumbs_down")).order_by("model_version"))
+    rows = (
+        DailyStats.objects.exclude(model_version="")
+        .values("model_version")
+        .annotate(up=Sum("thumbs_up"), down=Sum("thumbs_down"))
+        .order_by("model_version")
+    )
     online = {row["model_version"]: (row["up"] or 0, row["down"] or 0) for row in rows}
     offline = model_version_evaluations(versions=list(online))
-    return [{"version": version, "rated": up + down, "thumbs_up_rate": round(up / (up + down), 3) if up + down else None,
-             "evaluation": offline.get(version)} for version, (up, down) in online.items()]
+    return [
+        {
+            "version": version,
+            "rated": up + down,
+            "thumbs_up_rate": round(up / (up + down), 3) if up + down else None,
+            "evaluation": offline.get(version),
+        }
+        for version, (up, down) in online.items()
+    ]

@@ -6,8 +6,8 @@ never counts a row twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.db import transaction
 from django.db.models import Count, F, Max, Q, QuerySet
@@ -29,10 +29,18 @@ class _Source:
 
 SOURCES = {
     "sessions": _Source(ChatSession.objects.all, "started_at", "model_version", {"sessions": Count("id")}),
-    "messages": _Source(lambda: Message.objects.filter(alternative_to__isnull=True), "created_at", "session__model_version",
-                        {"messages": Count("id")}),
-    "feedback": _Source(Feedback.objects.all, "created_at", "message__model_version",
-                        {"thumbs_up": Count("id", filter=Q(rating=1)), "thumbs_down": Count("id", filter=Q(rating=-1))}),
+    "messages": _Source(
+        lambda: Message.objects.filter(alternative_to__isnull=True),
+        "created_at",
+        "session__model_version",
+        {"messages": Count("id")},
+    ),
+    "feedback": _Source(
+        Feedback.objects.all,
+        "created_at",
+        "message__model_version",
+        {"thumbs_up": Count("id", filter=Q(rating=1)), "thumbs_down": Count("id", filter=Q(rating=-1))},
+    ),
 }
 
 
@@ -51,11 +59,12 @@ def _fold_chunk(name: str) -> int:
     RollupWatermark.objects.get_or_create(source=name)
     mark = RollupWatermark.objects.select_for_update().get(source=name)
     ids = source.rows().filter(id__gt=mark.last_id).order_by("id").values_list("id", flat=True)
-    upper = ids[CHUNK - 1:CHUNK].first() or ids.aggregate(m=Max("id"))["m"]
+    upper = ids[CHUNK - 1 : CHUNK].first() or ids.aggregate(m=Max("id"))["m"]
     if upper is None:
         return 0
     grouped = (
-        source.rows().filter(id__gt=mark.last_id, id__lte=upper)
+        source.rows()
+        .filter(id__gt=mark.last_id, id__lte=upper)
         .annotate(day=TruncDate(source.day_field), version=F(source.version_field))
         .values("day", "version")
         .annotate(rows=Count("id"), **source.counters)

@@ -11,5 +11,6 @@ def index(request):
     behind = stats_are_behind()
     if behind:
         stats_rollup_request()
-    return render(request, "dashboard/index.html",
-                  {**dashboard_figures(), "behind": behind, "jobs": jobs_recent(limit=10)})
+    return render(
+        request, "dashboard/index.html", {**dashboard_figures(), "behind": behind, "jobs": jobs_recent(limit=10)}
+    )

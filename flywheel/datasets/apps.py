@@ -21,7 +21,9 @@ class DatasetsConfig(AppConfig):
         sample_source_register(SessionSource())
         sample_source_register(IngestPairSource())
         # Ops launch builds too, so they may cancel and re-drive them.
-        job_handler_register("datasets.build", tasks.build_dataset_version, queue="default", max_attempts=3,
-                             roles=STAFF_ROLES)
-        session_panel_register(order=60, title="Datasets", template="datasets/_session_panel.html",
-                               context=dataset_session_panel)
+        job_handler_register(
+            "datasets.build", tasks.build_dataset_version, queue="default", max_attempts=3, roles=STAFF_ROLES
+        )
+        session_panel_register(
+            order=60, title="Datasets", template="datasets/_session_panel.html", context=dataset_session_panel
+        )

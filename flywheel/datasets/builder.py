@@ -15,8 +15,8 @@ import hashlib
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from flywheel.datasets.config import BuildConfig
 from flywheel.datasets.sources import Candidate
@@ -102,8 +102,11 @@ def sft_record(messages: list[dict]) -> dict:
 
 
 def pair_record(prompt: list[dict], chosen: str, rejected: str) -> dict:
-    return {"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt],
-            "chosen": chosen, "rejected": rejected}
+    return {
+        "prompt": [{"role": m["role"], "content": m["content"]} for m in prompt],
+        "chosen": chosen,
+        "rejected": rejected,
+    }
 
 
 def record_hash(kind: str, record: dict) -> str:
@@ -148,9 +151,14 @@ def built_from_candidate(candidate: Candidate, config: BuildConfig) -> BuiltSamp
             return None
         record = sft_record(messages)
     return BuiltSample(
-        kind=candidate.kind, record=record, sample_hash=record_hash(candidate.kind, record),
-        task_type=candidate.task_type or UNLABELED, source=candidate.source, reviewed=candidate.reviewed,
-        pseudo_multi_turn=candidate.pseudo_multi_turn, session_id=candidate.session_id,
+        kind=candidate.kind,
+        record=record,
+        sample_hash=record_hash(candidate.kind, record),
+        task_type=candidate.task_type or UNLABELED,
+        source=candidate.source,
+        reviewed=candidate.reviewed,
+        pseudo_multi_turn=candidate.pseudo_multi_turn,
+        session_id=candidate.session_id,
         lineage={"source": candidate.source, "source_id": candidate.source_id, **candidate.lineage},
         versions=candidate.versions,
     )
@@ -237,7 +245,9 @@ def pseudo_multi_turn(samples: list[BuiltSample], config: BuildConfig, split: st
     sft = [s for s in samples if s.kind == "sft" and s.split == split]
     existing = sum(1 for s in sft if s.pseudo_multi_turn)
     wanted = _needed(config.pseudo_multi_turn_share, len(sft) - existing) - existing
-    singles = _seeded([s for s in sft if not s.pseudo_multi_turn and _single_exchange(s)], config.seed, f"pseudo:{split}")
+    singles = _seeded(
+        [s for s in sft if not s.pseudo_multi_turn and _single_exchange(s)], config.seed, f"pseudo:{split}"
+    )
     if wanted <= 0 or len(singles) < 2:
         return []
     seen = {s.sample_hash for s in samples}
@@ -263,19 +273,31 @@ def pseudo_multi_turn(samples: list[BuiltSample], config: BuildConfig, split: st
         for part in parts:
             for key, values in part.versions.items():
                 versions[key].update(values)
-        made.append(BuiltSample(
-            kind="sft", record=record, sample_hash=sample_hash, task_type=parts[-1].task_type, source=PSEUDO_SOURCE,
-            pseudo_multi_turn=True, reviewed=all(p.reviewed for p in parts), split=split,
-            lineage={"source": PSEUDO_SOURCE, "parts": [p.sample_hash for p in parts],
-                     "message_ids": [i for p in parts for i in p.lineage.get("message_ids", [])],
-                     "session_ids": [p.session_id for p in parts if p.session_id is not None]},
-            versions={key: sorted(values) for key, values in versions.items()},
-        ))
+        made.append(
+            BuiltSample(
+                kind="sft",
+                record=record,
+                sample_hash=sample_hash,
+                task_type=parts[-1].task_type,
+                source=PSEUDO_SOURCE,
+                pseudo_multi_turn=True,
+                reviewed=all(p.reviewed for p in parts),
+                split=split,
+                lineage={
+                    "source": PSEUDO_SOURCE,
+                    "parts": [p.sample_hash for p in parts],
+                    "message_ids": [i for p in parts for i in p.lineage.get("message_ids", [])],
+                    "session_ids": [p.session_id for p in parts if p.session_id is not None],
+                },
+                versions={key: sorted(values) for key, values in versions.items()},
+            )
+        )
     return made
 
 
-def replay_samples(records: list[dict], config: BuildConfig, domain_sft: int, seen: set[str],
-                   excluded: Counter) -> list[BuiltSample]:
+def replay_samples(
+    records: list[dict], config: BuildConfig, domain_sft: int, seen: set[str], excluded: Counter
+) -> list[BuiltSample]:
     """`replay_share` of the SFT conversations from the replay file, a seeded choice, split like
     the rest. Records: {"messages", "task_type"?, "line"} already read and checked."""
     wanted = _needed(config.replay_share, domain_sft)
@@ -292,11 +314,17 @@ def replay_samples(records: list[dict], config: BuildConfig, domain_sft: int, se
             excluded["replay_duplicate"] += 1
             continue
         seen.add(sample_hash)
-        pool.append(BuiltSample(
-            kind="sft", record=canonical, sample_hash=sample_hash, task_type=record.get("task_type") or REPLAY_TASK_TYPE,
-            source=REPLAY_SOURCE, lineage={"source": REPLAY_SOURCE, "file": config.replay_file, "line": record["line"]},
-            versions={"replay": [record.get("file_sha256", "")]},
-        ))
+        pool.append(
+            BuiltSample(
+                kind="sft",
+                record=canonical,
+                sample_hash=sample_hash,
+                task_type=record.get("task_type") or REPLAY_TASK_TYPE,
+                source=REPLAY_SOURCE,
+                lineage={"source": REPLAY_SOURCE, "file": config.replay_file, "line": record["line"]},
+                versions={"replay": [record.get("file_sha256", "")]},
+            )
+        )
     chosen = _seeded(pool, config.seed, "replay")[:wanted]
     split_stratified(chosen, config.eval_fraction, config.seed)
     return chosen
@@ -305,11 +333,17 @@ def replay_samples(records: list[dict], config: BuildConfig, domain_sft: int, se
 # --- the whole build --------------------------------------------------------------------------
 
 
-def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_hashes: set[str] | frozenset = frozenset(),
-                  replay_records: list[dict] | None = None,
-                  count_tokens: Callable[[BuiltSample], int] | None = None,
-                  ifd_scores: dict | None = None, embed: Callable | None = None,
-                  rewards: dict | None = None) -> BuildOutcome:
+def build_samples(
+    candidates: Iterable[Candidate],
+    config: BuildConfig,
+    *,
+    seen_hashes: set[str] | frozenset = frozenset(),
+    replay_records: list[dict] | None = None,
+    count_tokens: Callable[[BuiltSample], int] | None = None,
+    ifd_scores: dict | None = None,
+    embed: Callable | None = None,
+    rewards: dict | None = None,
+) -> BuildOutcome:
     """`ifd_scores` ((sample_hash, message index) -> IFD) and `embed` (texts -> unit vectors) feed
     the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
     from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_quality
@@ -347,8 +381,9 @@ def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_
     if config.diversity:
         if embed is None:
             raise ValueError("the build asks for a diversity selection but no embedding function was given")
-        sft, curation["diversity"] = apply_diversity(sft, config, embed, excluded,
-                                                     order_key=lambda s: seeded_key(config.seed, "diversity", s.sample_hash))
+        sft, curation["diversity"] = apply_diversity(
+            sft, config, embed, excluded, order_key=lambda s: seeded_key(config.seed, "diversity", s.sample_hash)
+        )
     pairs = mix_by_task_type([s for s in samples if s.kind == "pair"], config, excluded)
     everything = sft + pairs
     split_stratified(everything, config.eval_fraction, config.seed)
@@ -359,15 +394,22 @@ def build_samples(candidates: Iterable[Candidate], config: BuildConfig, *, seen_
         seen = {s.sample_hash for s in everything} | set(seen_hashes)
         everything += replay_samples(replay_records, config, domain_sft, seen, excluded)
     kind_order, split_order = {"sft": 0, "pair": 1}, {"train": 0, "eval": 1}
-    everything.sort(key=lambda s: (kind_order[s.kind], split_order[s.split], seeded_key(config.seed, "order", s.sample_hash)))
+    everything.sort(
+        key=lambda s: (kind_order[s.kind], split_order[s.split], seeded_key(config.seed, "order", s.sample_hash))
+    )
     if count_tokens is not None:
         for sample in everything:
             sample.token_count = count_tokens(sample)
     config_hash = sha256_hex(canonical_json(config.as_dict()))
-    content_hash = sha256_hex(canonical_json({
-        "builder": BUILDER_VERSION,
-        "config": config.as_dict(),
-        "samples": [[s.kind, s.split, s.task_type, s.weight, s.sample_hash] for s in everything],
-    }))
-    return BuildOutcome(samples=everything, excluded=excluded, content_hash=content_hash, config_hash=config_hash,
-                        curation=curation)
+    content_hash = sha256_hex(
+        canonical_json(
+            {
+                "builder": BUILDER_VERSION,
+                "config": config.as_dict(),
+                "samples": [[s.kind, s.split, s.task_type, s.weight, s.sample_hash] for s in everything],
+            }
+        )
+    )
+    return BuildOutcome(
+        samples=everything, excluded=excluded, content_hash=content_hash, config_hash=config_hash, curation=curation
+    )

@@ -9,7 +9,7 @@ is scrubbed here): a message whose scrubbing failed keeps its whole sample out o
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from flywheel.cleaning.models import SessionCleaning
 from flywheel.cleaning.pii import SCRUBBER_VERSION, scrub_text
@@ -33,7 +33,7 @@ def _segments(messages: list[dict], switches: set[int]) -> list[list[dict]]:
     prompt belongs to every part."""
     system = [m for m in messages[:1] if m["role"] == "system"]
     parts: list[list[dict]] = [[]]
-    for message in messages[len(system):]:
+    for message in messages[len(system) :]:
         if message["role"] == "user" and message["id"] in switches and parts[-1]:
             parts.append([])
         parts[-1].append(message)
@@ -44,8 +44,10 @@ class SessionSource(SampleSource):
     name = "sessions"
     title = "Logged sessions"
     kind = "sft"
-    description = ("Sessions cleaning kept (or flagged), split where the topic changes, with reviewers' train "
-                   "flags and rewritten answers; answers with a thumbs-down are never trained on unless rewritten.")
+    description = (
+        "Sessions cleaning kept (or flagged), split where the topic changes, with reviewers' train "
+        "flags and rewritten answers; answers with a thumbs-down are never trained on unless rewritten."
+    )
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         after, seen = 0, 0
@@ -61,16 +63,23 @@ class SessionSource(SampleSource):
     def _batch(self, sessions, config) -> Iterator[Candidate]:
         ids = [s.id for s in sessions]
         cleaning = {row.session_id: row for row in SessionCleaning.objects.filter(session_id__in=ids)}
-        rows = list(Message.objects.filter(session_id__in=ids, alternative_to__isnull=True)
-                    .order_by("session_id", "seq").values("id", "session_id", "role", "content"))
+        rows = list(
+            Message.objects.filter(session_id__in=ids, alternative_to__isnull=True)
+            .order_by("session_id", "seq")
+            .values("id", "session_id", "role", "content")
+        )
         message_ids = [row["id"] for row in rows]
         texts = message_texts_for_llm(message_ids=message_ids)
-        negative = set(Feedback.objects.filter(message_id__in=message_ids, rating=-1).values_list("message_id", flat=True))
+        negative = set(
+            Feedback.objects.filter(message_id__in=message_ids, rating=-1).values_list("message_id", flat=True)
+        )
         overrides = message_review_overrides(message_ids=message_ids)
         facts = session_facts(session_ids=ids)
         switches = topic_switches(
-            session_ids=ids, message_sessions={row["id"]: row["session_id"] for row in rows},
-            reviewer_continuity={mid: turn["continuity"] for mid, turn in overrides.items() if "continuity" in turn})
+            session_ids=ids,
+            message_sessions={row["id"]: row["session_id"] for row in rows},
+            reviewer_continuity={mid: turn["continuity"] for mid, turn in overrides.items() if "continuity" in turn},
+        )
         by_session: dict[int, list[dict]] = {}
         for row in rows:
             by_session.setdefault(row["session_id"], []).append(row)
@@ -79,8 +88,9 @@ class SessionSource(SampleSource):
             clean = cleaning.get(session.id)
             if not messages or clean is None:
                 continue
-            yield from self._session_candidates(session, messages, clean, texts, negative, overrides,
-                                                facts[session.id], switches[session.id], config)
+            yield from self._session_candidates(
+                session, messages, clean, texts, negative, overrides, facts[session.id], switches[session.id], config
+            )
 
     def _session_candidates(self, session, messages, clean, texts, negative, overrides, facts, switches, config):
         blocked = ""
@@ -114,16 +124,29 @@ class SessionSource(SampleSource):
         versions = {**_cleaning_versions(clean.config_fingerprint), "labels": facts.label_versions}
         for index, part in enumerate(parts):
             yield Candidate(
-                source=self.name, source_id=f"{session.id:012d}/{index:04d}", kind="sft",
+                source=self.name,
+                source_id=f"{session.id:012d}/{index:04d}",
+                kind="sft",
                 messages=[{k: m[k] for k in ("role", "content", "mark")} for m in part],
-                task_type=facts.task_type, quality=facts.quality, trusted_label=facts.trusted, usable=facts.usable,
-                reviewed=facts.reviewed, cleaning_status=clean.status, topic_switched=switched,
-                session_id=session.id, blocked_reason=blocked,
-                lineage={"session_id": session.id, "session": session.external_id,
-                         "message_ids": [m["id"] for m in part], "segment": index, "segments": len(parts),
-                         "review_item_ids": facts.review_item_ids,
-                         "edited_message_ids": [i for i in edited_ids if i in {m["id"] for m in part}],
-                         "cleaning_status": clean.status},
+                task_type=facts.task_type,
+                quality=facts.quality,
+                trusted_label=facts.trusted,
+                usable=facts.usable,
+                reviewed=facts.reviewed,
+                cleaning_status=clean.status,
+                topic_switched=switched,
+                session_id=session.id,
+                blocked_reason=blocked,
+                lineage={
+                    "session_id": session.id,
+                    "session": session.external_id,
+                    "message_ids": [m["id"] for m in part],
+                    "segment": index,
+                    "segments": len(parts),
+                    "review_item_ids": facts.review_item_ids,
+                    "edited_message_ids": [i for i in edited_ids if i in {m["id"] for m in part}],
+                    "cleaning_status": clean.status,
+                },
                 versions=versions,
             )
 
@@ -132,14 +155,19 @@ class IngestPairSource(SampleSource):
     name = "ingest_pairs"
     title = "Logged preference pairs"
     kind = "pair"
-    description = ("Pairs that came with the logs or an import (e.g. hh-rlhf chosen/rejected); a reviewer who "
-                   "prefers the rejected answer swaps them, one who finds both bad or equal drops the pair.")
+    description = (
+        "Pairs that came with the logs or an import (e.g. hh-rlhf chosen/rejected); a reviewer who "
+        "prefers the rejected answer swaps them, one who finds both bad or equal drops the pair."
+    )
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
         after = 0
         while True:
-            pairs = list(PreferencePair.objects.filter(id__gt=after).select_related("chosen", "rejected", "session")
-                         .order_by("id")[:BATCH])
+            pairs = list(
+                PreferencePair.objects.filter(id__gt=after)
+                .select_related("chosen", "rejected", "session")
+                .order_by("id")[:BATCH]
+            )
             if not pairs:
                 return
             after = pairs[-1].id
@@ -150,23 +178,35 @@ class IngestPairSource(SampleSource):
         session_ids = sorted({p.session_id for p in pairs})
         cleaning = {row.session_id: row for row in SessionCleaning.objects.filter(session_id__in=session_ids)}
         contexts: dict[int, list[dict]] = {}
-        for row in (Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
-                    .order_by("session_id", "seq").values("id", "session_id", "seq", "role")):
+        for row in (
+            Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
+            .order_by("session_id", "seq")
+            .values("id", "session_id", "seq", "role")
+        ):
             contexts.setdefault(row["session_id"], []).append(row)
         wanted = {m["id"] for rows in contexts.values() for m in rows}
         wanted |= {p.chosen_id for p in pairs} | {p.rejected_id for p in pairs}
         texts = message_texts_for_llm(message_ids=sorted(wanted))
         facts = session_facts(session_ids=session_ids)
-        verdicts = dict(ReviewItem.objects.filter(kind="preference_pair", status=ReviewItem.Status.DONE,
-                                                  subject_type="pair", subject_id__in=[str(p.id) for p in pairs])
-                        .values_list("subject_id", "final_decision"))
+        verdicts = dict(
+            ReviewItem.objects.filter(
+                kind="preference_pair",
+                status=ReviewItem.Status.DONE,
+                subject_type="pair",
+                subject_id__in=[str(p.id) for p in pairs],
+            ).values_list("subject_id", "final_decision")
+        )
         for pair in pairs:
             clean = cleaning.get(pair.session_id)
             prompt = [m for m in contexts.get(pair.session_id, []) if m["seq"] < pair.chosen.seq]
             blocked = ""
             if clean is None or clean.status == "dropped" or clean.duplicate_of_id is not None:
                 blocked = "session_not_ready"
-            if any(m["id"] not in texts for m in prompt) or pair.chosen_id not in texts or pair.rejected_id not in texts:
+            if (
+                any(m["id"] not in texts for m in prompt)
+                or pair.chosen_id not in texts
+                or pair.rejected_id not in texts
+            ):
                 blocked = blocked or "pii_scrub_failed"
             chosen, rejected = texts.get(pair.chosen_id, ""), texts.get(pair.rejected_id, "")
             decision = verdicts.get(str(pair.id))
@@ -177,18 +217,34 @@ class IngestPairSource(SampleSource):
                 blocked = blocked or "reviewer_rejected_pair"
             session_facts_ = facts[pair.session_id]
             yield Candidate(
-                source=self.name, source_id=f"{pair.id:012d}", kind="pair",
+                source=self.name,
+                source_id=f"{pair.id:012d}",
+                kind="pair",
                 prompt=[{"role": m["role"], "content": texts.get(m["id"], "")} for m in prompt],
-                chosen=chosen, rejected=rejected, task_type=session_facts_.task_type, quality=session_facts_.quality,
-                trusted_label=session_facts_.trusted, usable=session_facts_.usable, reviewed=decision is not None or session_facts_.reviewed,
-                cleaning_status=clean.status if clean else "", session_id=pair.session_id, blocked_reason=blocked,
-                lineage={"pair_id": pair.id, "pair": pair.external_id, "pair_source": pair.source,
-                         "session_id": pair.session_id, "session": pair.session.external_id,
-                         "message_ids": [m["id"] for m in prompt] + [pair.chosen_id, pair.rejected_id],
-                         "chosen_message_id": pair.chosen_id, "rejected_message_id": pair.rejected_id,
-                         "swapped_by_reviewer": preferred == "rejected",
-                         "review_item_ids": session_facts_.review_item_ids},
-                versions={**_cleaning_versions(clean.config_fingerprint if clean else ""),
-                          "labels": session_facts_.label_versions},
+                chosen=chosen,
+                rejected=rejected,
+                task_type=session_facts_.task_type,
+                quality=session_facts_.quality,
+                trusted_label=session_facts_.trusted,
+                usable=session_facts_.usable,
+                reviewed=decision is not None or session_facts_.reviewed,
+                cleaning_status=clean.status if clean else "",
+                session_id=pair.session_id,
+                blocked_reason=blocked,
+                lineage={
+                    "pair_id": pair.id,
+                    "pair": pair.external_id,
+                    "pair_source": pair.source,
+                    "session_id": pair.session_id,
+                    "session": pair.session.external_id,
+                    "message_ids": [m["id"] for m in prompt] + [pair.chosen_id, pair.rejected_id],
+                    "chosen_message_id": pair.chosen_id,
+                    "rejected_message_id": pair.rejected_id,
+                    "swapped_by_reviewer": preferred == "rejected",
+                    "review_item_ids": session_facts_.review_item_ids,
+                },
+                versions={
+                    **_cleaning_versions(clean.config_fingerprint if clean else ""),
+                    "labels": session_facts_.label_versions,
+                },
             )
-

@@ -23,7 +23,16 @@ CONTINUITY_MODES = {
 }
 CLEANING_STATUSES = ("kept", "flagged")
 SHARE_MAX = 0.9
-CURATION_FIELDS = ("quality_model", "quality_min", "ifd_model", "ifd_mode", "ifd_top_share", "diversity", "diversity_k", "diversity_clusters")
+CURATION_FIELDS = (
+    "quality_model",
+    "quality_min",
+    "ifd_model",
+    "ifd_mode",
+    "ifd_top_share",
+    "diversity",
+    "diversity_k",
+    "diversity_clusters",
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,7 @@ def _mix(data: dict) -> dict[str, float]:
 
 
 def parse_mix(text: str) -> dict[str, str]:
-    """"coding=2, chitchat=0.5" (the form's notation) as a dict; ValueError names a bad part."""
+    """ "coding=2, chitchat=0.5" (the form's notation) as a dict; ValueError names a bad part."""
     mix = {}
     for part in filter(None, (p.strip() for p in text.replace("\n", ",").split(","))):
         task_type, sep, weight = part.partition("=")
@@ -273,5 +282,13 @@ def _curation_settings(data: dict) -> dict:
             raise ValueError("quality_min must be a finite number")
     if bool(quality_model) != (quality_min is not None):
         raise ValueError("quality_model and quality_min go together: a reward model and the least reward kept")
-    return {"quality_model": quality_model, "quality_min": quality_min, "ifd_model": ifd_model, "ifd_mode": ifd_mode, "ifd_top_share": share, "diversity": diversity,
-            "diversity_k": k if diversity else None, "diversity_clusters": clusters}
+    return {
+        "quality_model": quality_model,
+        "quality_min": quality_min,
+        "ifd_model": ifd_model,
+        "ifd_mode": ifd_mode,
+        "ifd_top_share": share,
+        "diversity": diversity,
+        "diversity_k": k if diversity else None,
+        "diversity_clusters": clusters,
+    }

@@ -20,19 +20,24 @@ manifest keeps with the scoring model and its version.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 
 from flywheel.curation.kcenter import k_center_greedy
 from flywheel.curation.sampling import log_proportional_per_cluster, top_n_by_score, uniform_per_cluster
 
-IFD_MODES = {"drop_above_1": "stop supervising turns with IFD above 1 (Cherry)",
-             "top_share": "keep the given share of conversations with the highest IFD, per task type"}
-DIVERSITY_METHODS = {"": "none", "kcenter": "K-Center-Greedy on embeddings (MoDS)",
-                     "cluster_uniform": "the same number from each k-means cluster",
-                     "cluster_log": "from each k-means cluster in proportion to log(1 + size)"}
+IFD_MODES = {
+    "drop_above_1": "stop supervising turns with IFD above 1 (Cherry)",
+    "top_share": "keep the given share of conversations with the highest IFD, per task type",
+}
+DIVERSITY_METHODS = {
+    "": "none",
+    "kcenter": "K-Center-Greedy on embeddings (MoDS)",
+    "cluster_uniform": "the same number from each k-means cluster",
+    "cluster_log": "from each k-means cluster in proportion to log(1 + size)",
+}
 
 # (sample_hash, message index) -> IFD (None when the turn could not be scored).
 IfdScores = dict[tuple[str, int], float | None]
@@ -58,8 +63,13 @@ def apply_quality(samples, config, rewards: dict[str, float], excluded: Counter)
 
 
 def apply_ifd(samples, config, scores: IfdScores, excluded: Counter, *, rehash: Callable) -> tuple[list, dict]:
-    report = {"model": config.ifd_model, "mode": config.ifd_mode, "turns_unsupervised": 0,
-              "samples_removed": 0, "samples_unscored": 0}
+    report = {
+        "model": config.ifd_model,
+        "mode": config.ifd_mode,
+        "turns_unsupervised": 0,
+        "samples_removed": 0,
+        "samples_unscored": 0,
+    }
     kept, means = [], {}
     for sample in samples:
         messages = sample.record["messages"]
@@ -106,8 +116,9 @@ def sample_text(sample) -> str:
     return "\n".join(m["content"] for m in sample.record["messages"])
 
 
-def apply_diversity(samples, config, embed: Callable[[list[str]], np.ndarray], excluded: Counter,
-                    order_key: Callable) -> tuple[list, dict]:
+def apply_diversity(
+    samples, config, embed: Callable[[list[str]], np.ndarray], excluded: Counter, order_key: Callable
+) -> tuple[list, dict]:
     """`order_key` fixes the order the rows are embedded in (seeded), so the first centre and the
     k-means seeds do not depend on the order candidates arrived in."""
     k = config.diversity_k

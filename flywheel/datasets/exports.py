@@ -26,7 +26,7 @@ Everything:
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from flywheel.datasets.models import DatasetSample, DatasetVersion
 
@@ -42,8 +42,10 @@ def _openai(sample: DatasetSample) -> dict:
 
 
 def _sharegpt(sample: DatasetSample) -> dict:
-    return {"conversations": [{"from": SHAREGPT_FROM[m["role"]], "value": m["content"]} for m in sample.record["messages"]],
-            "task_type": sample.task_type}
+    return {
+        "conversations": [{"from": SHAREGPT_FROM[m["role"]], "value": m["content"]} for m in sample.record["messages"]],
+        "task_type": sample.task_type,
+    }
 
 
 def _alpaca(sample: DatasetSample) -> dict | None:
@@ -59,7 +61,13 @@ def _alpaca(sample: DatasetSample) -> dict | None:
     if not exchanges:
         return None
     *history, (instruction, output) = exchanges
-    line = {"instruction": instruction, "input": "", "output": output, "history": history, "task_type": sample.task_type}
+    line = {
+        "instruction": instruction,
+        "input": "",
+        "output": output,
+        "history": history,
+        "task_type": sample.task_type,
+    }
     if system:
         line["system"] = system
     return line
@@ -67,21 +75,35 @@ def _alpaca(sample: DatasetSample) -> dict | None:
 
 def _trl(sample: DatasetSample) -> dict:
     record = sample.record
-    return {"prompt": record["prompt"], "chosen": [{"role": "assistant", "content": record["chosen"]}],
-            "rejected": [{"role": "assistant", "content": record["rejected"]}]}
+    return {
+        "prompt": record["prompt"],
+        "chosen": [{"role": "assistant", "content": record["chosen"]}],
+        "rejected": [{"role": "assistant", "content": record["rejected"]}],
+    }
 
 
 def _openrlhf(sample: DatasetSample) -> dict:
     record = sample.record
-    return {"chosen": [*record["prompt"], {"role": "assistant", "content": record["chosen"]}],
-            "rejected": [*record["prompt"], {"role": "assistant", "content": record["rejected"]}]}
+    return {
+        "chosen": [*record["prompt"], {"role": "assistant", "content": record["chosen"]}],
+        "rejected": [*record["prompt"], {"role": "assistant", "content": record["rejected"]}],
+    }
 
 
 def _lineage(sample: DatasetSample) -> dict:
-    return {"position": sample.position, "split": sample.split, "kind": sample.kind, "task_type": sample.task_type,
-            "source": sample.source, "sample_hash": sample.sample_hash, "weight": sample.weight,
-            "pseudo_multi_turn": sample.pseudo_multi_turn, "reviewed": sample.reviewed, "tokens": sample.token_count,
-            "lineage": sample.lineage}
+    return {
+        "position": sample.position,
+        "split": sample.split,
+        "kind": sample.kind,
+        "task_type": sample.task_type,
+        "source": sample.source,
+        "sample_hash": sample.sample_hash,
+        "weight": sample.weight,
+        "pseudo_multi_turn": sample.pseudo_multi_turn,
+        "reviewed": sample.reviewed,
+        "tokens": sample.token_count,
+        "lineage": sample.lineage,
+    }
 
 
 # name -> (kind of sample it takes or None for every kind, converter, title)

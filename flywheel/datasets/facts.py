@@ -17,8 +17,8 @@ With none registered, that fact is unknown: samples come out "unlabeled", sessio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flywheel.registry import Registry
 from flywheel.review.models import ReviewItem
@@ -78,9 +78,12 @@ def session_facts(*, session_ids: list[int]) -> dict[int, SessionFacts]:
             entry.usable = label["usable"] if isinstance(label.get("usable"), bool) else None
             if label.get("version"):
                 entry.label_versions.append(str(label["version"]))
-    decided = (ReviewItem.objects.filter(session_id__in=session_ids, status=ReviewItem.Status.DONE)
-               .exclude(kind="adjudication").order_by("decided_at", "id")
-               .values_list("id", "session_id", "message_id", "final_decision"))
+    decided = (
+        ReviewItem.objects.filter(session_id__in=session_ids, status=ReviewItem.Status.DONE)
+        .exclude(kind="adjudication")
+        .order_by("decided_at", "id")
+        .values_list("id", "session_id", "message_id", "final_decision")
+    )
     for item_id, session_id, message_id, decision in decided:
         entry = facts[session_id]
         decision = decision or {}
@@ -101,8 +104,9 @@ def session_facts(*, session_ids: list[int]) -> dict[int, SessionFacts]:
     return facts
 
 
-def topic_switches(*, session_ids: list[int], reviewer_continuity: dict[int, bool],
-                   message_sessions: dict[int, int]) -> dict[int, set[int]]:
+def topic_switches(
+    *, session_ids: list[int], reviewer_continuity: dict[int, bool], message_sessions: dict[int, int]
+) -> dict[int, set[int]]:
     """{session id: ids of the user messages that start a new topic}. `reviewer_continuity`
     ({message id: continues the topic?}, from review decisions) overrides the continuity app."""
     switches: dict[int, set[int]] = {session_id: set() for session_id in session_ids}

@@ -20,7 +20,9 @@ def manifest_build(outcome: BuildOutcome, *, config: dict, token_method: str, re
     samples = outcome.samples
     sft = [s for s in samples if s.kind == "sft"]
     pairs = [s for s in samples if s.kind == "pair"]
-    by_task_type: dict[str, dict[str, int]] = defaultdict(lambda: {"train": 0, "eval": 0, "pairs_train": 0, "pairs_eval": 0})
+    by_task_type: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"train": 0, "eval": 0, "pairs_train": 0, "pairs_eval": 0}
+    )
     for sample in samples:
         column = sample.split if sample.kind == "sft" else f"pairs_{sample.split}"
         by_task_type[sample.task_type][column] += 1
@@ -42,9 +44,7 @@ def manifest_build(outcome: BuildOutcome, *, config: dict, token_method: str, re
         if sample.session_id is not None:
             session_ids.add(sample.session_id)
         review_items.update(sample.lineage.get("review_item_ids", []))
-    supervised_turns = sum(
-        sum(1 for m in s.record["messages"] if m.get("train")) for s in sft
-    )
+    supervised_turns = sum(sum(1 for m in s.record["messages"] if m.get("train")) for s in sft)
     return {
         "builder_version": BUILDER_VERSION,
         "counts": {

@@ -91,7 +91,9 @@ class DatasetBuild(models.Model):
     name = models.CharField(max_length=120, blank=True)
     config = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    job = models.OneToOneField("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="dataset_build")
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="dataset_build"
+    )
     version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="builds")
     reused = models.BooleanField(default=False, help_text="The content hash matched an existing version.")
     report = models.JSONField(default=dict, blank=True)

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from django.conf import settings
 
-SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "observation": "tool", "tool": "tool", "function_call": "assistant"}
+SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+    "function_call": "assistant",
+}
 ROLES = ("system", "user", "assistant", "tool")
 MAX_LINES = 1_000_000
 
@@ -25,7 +33,9 @@ def replay_files() -> list[str]:
     directory = Path(settings.FLYWHEEL_REPLAY_DIR)
     if not directory.is_dir():
         return []
-    return sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix == ".jsonl" and not p.name.startswith("."))
+    return sorted(
+        p.name for p in directory.iterdir() if p.is_file() and p.suffix == ".jsonl" and not p.name.startswith(".")
+    )
 
 
 def replay_path(name: str) -> Path:
@@ -38,11 +48,15 @@ def replay_path(name: str) -> Path:
 
 def _messages(record: dict, where: str) -> list[dict]:
     if isinstance(record.get("messages"), list):
-        raw = [(m.get("role"), m.get("content"), m.get("train")) if isinstance(m, dict) else (None, None, None)
-               for m in record["messages"]]
+        raw = [
+            (m.get("role"), m.get("content"), m.get("train")) if isinstance(m, dict) else (None, None, None)
+            for m in record["messages"]
+        ]
     elif isinstance(record.get("conversations"), list):
-        raw = [(SHAREGPT_ROLES.get(m.get("from")), m.get("value"), None) if isinstance(m, dict) else (None, None, None)
-               for m in record["conversations"]]
+        raw = [
+            (SHAREGPT_ROLES.get(m.get("from")), m.get("value"), None) if isinstance(m, dict) else (None, None, None)
+            for m in record["conversations"]
+        ]
     else:
         raise ReplayError(f'{where}: expected "messages" (OpenAI) or "conversations" (ShareGPT)')
     messages = []
@@ -75,6 +89,12 @@ def replay_records_read(name: str) -> tuple[list[dict], dict]:
             if not isinstance(record, dict):
                 raise ReplayError(f"{where}: expected an object")
             task_type = record.get("task_type")
-            records.append({"messages": _messages(record, where), "line": number, "file_sha256": digest,
-                            "task_type": task_type if isinstance(task_type, str) and task_type else None})
+            records.append(
+                {
+                    "messages": _messages(record, where),
+                    "line": number,
+                    "file_sha256": digest,
+                    "task_type": task_type if isinstance(task_type, str) and task_type else None,
+                }
+            )
     return records, {"name": name, "sha256": digest, "conversations": len(records)}

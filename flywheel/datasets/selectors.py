@@ -25,8 +25,15 @@ def dataset_builds_recent(*, limit: int = 10) -> list[DatasetBuild]:
     return list(DatasetBuild.objects.select_related("job", "version", "created_by").order_by("-id")[:limit])
 
 
-def dataset_samples_page(*, version: DatasetVersion, split: str = "", kind: str = "", task_type: str = "",
-                         after_position: int | None = None, size: int = PAGE_SIZE) -> dict:
+def dataset_samples_page(
+    *,
+    version: DatasetVersion,
+    split: str = "",
+    kind: str = "",
+    task_type: str = "",
+    after_position: int | None = None,
+    size: int = PAGE_SIZE,
+) -> dict:
     qs = DatasetSample.objects.filter(version=version)
     if split:
         qs = qs.filter(split=split)
@@ -45,17 +52,23 @@ def _task_type_counts(version: DatasetVersion) -> Counter:
 def _grouped(version: DatasetVersion):
     from django.db.models import Count
 
-    return (DatasetSample.objects.filter(version=version).values_list("task_type")
-            .annotate(n=Count("id")).values_list("task_type", "n"))
+    return (
+        DatasetSample.objects.filter(version=version)
+        .values_list("task_type")
+        .annotate(n=Count("id"))
+        .values_list("task_type", "n")
+    )
 
 
 def dataset_version_diff(*, old: DatasetVersion, new: DatasetVersion, size: int = 20) -> dict:
     """Samples (by content hash) only in `new` (added) and only in `old` (removed), and the
     change of each task type's count."""
     added = DatasetSample.objects.filter(version=new).exclude(
-        sample_hash__in=DatasetSample.objects.filter(version=old).values("sample_hash"))
+        sample_hash__in=DatasetSample.objects.filter(version=old).values("sample_hash")
+    )
     removed = DatasetSample.objects.filter(version=old).exclude(
-        sample_hash__in=DatasetSample.objects.filter(version=new).values("sample_hash"))
+        sample_hash__in=DatasetSample.objects.filter(version=new).values("sample_hash")
+    )
     old_counts, new_counts = _task_type_counts(old), _task_type_counts(new)
     task_types = sorted(set(old_counts) | set(new_counts))
     return {
@@ -63,17 +76,24 @@ def dataset_version_diff(*, old: DatasetVersion, new: DatasetVersion, size: int 
         "removed_count": removed.count(),
         "added": list(added.order_by("position")[:size]),
         "removed": list(removed.order_by("position")[:size]),
-        "by_task_type": [{"task_type": t, "old": old_counts[t], "new": new_counts[t], "change": new_counts[t] - old_counts[t]}
-                         for t in task_types],
-        "config_changes": [{"setting": key, "old": old.config.get(key), "new": new.config.get(key)}
-                           for key in sorted(set(old.config) | set(new.config))
-                           if old.config.get(key) != new.config.get(key)],
+        "by_task_type": [
+            {"task_type": t, "old": old_counts[t], "new": new_counts[t], "change": new_counts[t] - old_counts[t]}
+            for t in task_types
+        ],
+        "config_changes": [
+            {"setting": key, "old": old.config.get(key), "new": new.config.get(key)}
+            for key in sorted(set(old.config) | set(new.config))
+            if old.config.get(key) != new.config.get(key)
+        ],
     }
 
 
 def dataset_session_panel(session) -> dict:
     """The versions that hold samples of this session (for the session page)."""
-    rows = (DatasetSample.objects.filter(session_id=session.id).select_related("version")
-            .only("id", "split", "kind", "task_type", "version__id", "version__name", "version__content_hash")
-            .order_by("-version_id", "position")[:50])
+    rows = (
+        DatasetSample.objects.filter(session_id=session.id)
+        .select_related("version")
+        .only("id", "split", "kind", "task_type", "version__id", "version__name", "version__content_hash")
+        .order_by("-version_id", "position")[:50]
+    )
     return {"dataset_samples": list(rows)}

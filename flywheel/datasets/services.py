@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,8 +29,10 @@ class BuildError(ValueError):
     """A build that cannot produce a version; the message says why."""
 
 
-TOKENIZER_REFUSED = ("tokenizer: give a tokenizer or model directory inside the model directories "
-                     "(FLYWHEEL_MODEL_ROOTS) or the configured FLYWHEEL_DATASET_TOKENIZER")
+TOKENIZER_REFUSED = (
+    "tokenizer: give a tokenizer or model directory inside the model directories "
+    "(FLYWHEEL_MODEL_ROOTS) or the configured FLYWHEEL_DATASET_TOKENIZER"
+)
 
 
 def dataset_tokenizer_check(path: str) -> str:
@@ -75,7 +77,8 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
             except CurationError as exc:
                 raise BuildError(f"{name}: {exc}") from exc
     missing = set(config.exclude_versions) - set(
-        DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True))
+        DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True)
+    )
     if missing:
         raise BuildError(f"exclude_versions: no version {', '.join(map(str, sorted(missing)))}")
     return config
@@ -88,13 +91,21 @@ def dataset_build_request(*, config: dict, name: str = "", user=None, enqueue: b
 
     clean = dataset_build_config_clean(config)
     with transaction.atomic():
-        build = DatasetBuild.objects.create(name=name.strip()[:NAME_MAX], config=clean.as_dict(),
-                                            created_by=user if getattr(user, "is_authenticated", False) else None)
+        build = DatasetBuild.objects.create(
+            name=name.strip()[:NAME_MAX],
+            config=clean.as_dict(),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
         if enqueue:
             build.job = job_create(kind="datasets.build", payload={"build_id": build.id}, created_by=user)
             build.save(update_fields=["job"])
-        audit_record(actor=user, action="dataset.build", target_type="dataset_build", target_id=build.id,
-                     detail={"name": build.name, "config": build.config})
+        audit_record(
+            actor=user,
+            action="dataset.build",
+            target_type="dataset_build",
+            target_id=build.id,
+            detail={"name": build.name, "config": build.config},
+        )
     return build
 
 
@@ -108,17 +119,37 @@ def _store_version(build: DatasetBuild, outcome, manifest: dict) -> tuple[Datase
     try:
         with transaction.atomic():
             version = DatasetVersion.objects.create(
-                content_hash=outcome.content_hash, name=build.name, config=build.config, manifest=manifest,
-                sample_count=len(outcome.samples), sft_count=len(sft), pair_count=len(outcome.samples) - len(sft),
-                train_count=sum(1 for s in sft if s.split == "train"), eval_count=sum(1 for s in sft if s.split == "eval"),
-                token_total=sum(s.token_count for s in outcome.samples), created_by=build.created_by,
+                content_hash=outcome.content_hash,
+                name=build.name,
+                config=build.config,
+                manifest=manifest,
+                sample_count=len(outcome.samples),
+                sft_count=len(sft),
+                pair_count=len(outcome.samples) - len(sft),
+                train_count=sum(1 for s in sft if s.split == "train"),
+                eval_count=sum(1 for s in sft if s.split == "eval"),
+                token_total=sum(s.token_count for s in outcome.samples),
+                created_by=build.created_by,
             )
-            rows = [DatasetSample(
-                version=version, position=position, split=s.split, kind=s.kind, sample_hash=s.sample_hash,
-                task_type=s.task_type[:64], source=s.source[:32], weight=s.weight, pseudo_multi_turn=s.pseudo_multi_turn,
-                reviewed=s.reviewed, token_count=s.token_count, session_id=s.session_id, record=s.record,
-                lineage={**s.lineage, "versions": s.versions},
-            ) for position, s in enumerate(outcome.samples)]
+            rows = [
+                DatasetSample(
+                    version=version,
+                    position=position,
+                    split=s.split,
+                    kind=s.kind,
+                    sample_hash=s.sample_hash,
+                    task_type=s.task_type[:64],
+                    source=s.source[:32],
+                    weight=s.weight,
+                    pseudo_multi_turn=s.pseudo_multi_turn,
+                    reviewed=s.reviewed,
+                    token_count=s.token_count,
+                    session_id=s.session_id,
+                    record=s.record,
+                    lineage={**s.lineage, "versions": s.versions},
+                )
+                for position, s in enumerate(outcome.samples)
+            ]
             DatasetSample.objects.bulk_create(rows, batch_size=INSERT_BATCH)
     except IntegrityError:  # the same version was built concurrently
         return DatasetVersion.objects.get(content_hash=outcome.content_hash), True
@@ -135,8 +166,9 @@ def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda
     try:
         report = _build(build, progress)
     except Exception as exc:
-        DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.FAILED, error=str(exc)[:5000],
-                                                        finished_at=timezone.now())
+        DatasetBuild.objects.filter(id=build.id).update(
+            status=DatasetBuild.Status.FAILED, error=str(exc)[:5000], finished_at=timezone.now()
+        )
         raise
     return report
 
@@ -152,8 +184,10 @@ def _ifd_scores(config) -> tuple[dict | None, str]:
     except CurationError as exc:
         raise BuildError(f"ifd_model: {exc}") from exc
     if not scores:
-        raise BuildError(f"ifd_model: no IFD scores from {config.ifd_model} yet; score a version with it first "
-                         "(the version's IFD page)")
+        raise BuildError(
+            f"ifd_model: no IFD scores from {config.ifd_model} yet; score a version with it first "
+            "(the version's IFD page)"
+        )
     return scores, fingerprint
 
 
@@ -187,16 +221,25 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
             raise BuildError(f"the sample source {name!r} is not available in this installation")
         candidates.extend(source.candidates(config=config, progress=progress))
         progress(f"{name}: {len(candidates)} candidates so far")
-    seen = set(DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True))
-    replay_records, replay_file = (replay_records_read(config.replay_file) if config.replay_file else (None, None))
+    seen = set(
+        DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True)
+    )
+    replay_records, replay_file = replay_records_read(config.replay_file) if config.replay_file else (None, None)
     counter = TokenCounter(config.tokenizer)
     ifd_scores, ifd_model_version = _ifd_scores(config)
     rewards, reward_model_version = _rewards(config)
     progress("curating, mixing, splitting and counting tokens")
     try:
-        outcome = build_samples(candidates, config, seen_hashes=seen, replay_records=replay_records,
-                                count_tokens=lambda sample: counter.record(sample.kind, sample.record),
-                                ifd_scores=ifd_scores, embed=_embed if config.diversity else None, rewards=rewards)
+        outcome = build_samples(
+            candidates,
+            config,
+            seen_hashes=seen,
+            replay_records=replay_records,
+            count_tokens=lambda sample: counter.record(sample.kind, sample.record),
+            ifd_scores=ifd_scores,
+            embed=_embed if config.diversity else None,
+            rewards=rewards,
+        )
     except ValueError as exc:  # k larger than the conversations left, and the like
         raise BuildError(str(exc)) from exc
     if "quality" in outcome.curation:
@@ -211,9 +254,18 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     manifest = manifest_build(outcome, config=config.as_dict(), token_method=counter.method, replay_file=replay_file)
     progress(f"storing {len(outcome.samples)} samples")
     version, reused = _store_version(build, outcome, manifest)
-    report = {"version_id": version.id, "content_hash": version.content_hash, "samples": version.sample_count,
-              "reused": reused, "candidates": len(candidates), "excluded": manifest["excluded"]}
-    DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.SUCCEEDED, version=version, reused=reused,
-                                                    report=report, finished_at=timezone.now())
-    logger.info("dataset build %s: version %s (%s samples, reused=%s)", build.id, version.id, version.sample_count, reused)
+    report = {
+        "version_id": version.id,
+        "content_hash": version.content_hash,
+        "samples": version.sample_count,
+        "reused": reused,
+        "candidates": len(candidates),
+        "excluded": manifest["excluded"],
+    }
+    DatasetBuild.objects.filter(id=build.id).update(
+        status=DatasetBuild.Status.SUCCEEDED, version=version, reused=reused, report=report, finished_at=timezone.now()
+    )
+    logger.info(
+        "dataset build %s: version %s (%s samples, reused=%s)", build.id, version.id, version.sample_count, reused
+    )
     return report

@@ -30,8 +30,9 @@ Per-message `mark`s tell the builder what it may supervise (see builder.supervis
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from flywheel.registry import Registry
 

@@ -67,5 +67,13 @@ def length_stats(values: list[int]) -> dict:
     def rank(p: float) -> int:
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
-    return {"count": len(ordered), "total": sum(ordered), "min": ordered[0], "mean": round(sum(ordered) / len(ordered), 1),
-            "p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1]}
+    return {
+        "count": len(ordered),
+        "total": sum(ordered),
+        "min": ordered[0],
+        "mean": round(sum(ordered) / len(ordered), 1),
+        "p50": rank(50),
+        "p90": rank(90),
+        "p99": rank(99),
+        "max": ordered[-1],
+    }

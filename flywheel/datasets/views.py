@@ -58,18 +58,34 @@ def version_detail(request, version_id: int):
     version = get_object_or_404(DatasetVersion.objects.select_related("created_by"), id=version_id)
     counts = version.manifest.get("counts", {})
     by_task_type = counts.get("by_task_type", {})
-    chart = bar_chart(list(by_task_type), {
-        "train": [c.get("train", 0) for c in by_task_type.values()],
-        "eval": [c.get("eval", 0) for c in by_task_type.values()],
-        "pairs": [c.get("pairs_train", 0) + c.get("pairs_eval", 0) for c in by_task_type.values()],
-    }, stacked=True) if by_task_type else None
+    chart = (
+        bar_chart(
+            list(by_task_type),
+            {
+                "train": [c.get("train", 0) for c in by_task_type.values()],
+                "eval": [c.get("eval", 0) for c in by_task_type.values()],
+                "pairs": [c.get("pairs_train", 0) + c.get("pairs_eval", 0) for c in by_task_type.values()],
+            },
+            stacked=True,
+        )
+        if by_task_type
+        else None
+    )
     runs = list(version.runs.select_related("created_by").order_by("-id")[:20]) if hasattr(version, "runs") else []
-    return render(request, "datasets/version.html", {
-        "version": version, "manifest": version.manifest, "counts": counts, "chart": chart,
-        "samples": dataset_samples_page(version=version, size=10)["samples"], "runs": runs,
-        "formats": [(name, kind, title) for name, (kind, _, title) in FORMATS.items()],
-        "others": [v for v in dataset_versions_for_choice(limit=50) if v.id != version.id],
-    })
+    return render(
+        request,
+        "datasets/version.html",
+        {
+            "version": version,
+            "manifest": version.manifest,
+            "counts": counts,
+            "chart": chart,
+            "samples": dataset_samples_page(version=version, size=10)["samples"],
+            "runs": runs,
+            "formats": [(name, kind, title) for name, (kind, _, title) in FORMATS.items()],
+            "others": [v for v in dataset_versions_for_choice(limit=50) if v.id != version.id],
+        },
+    )
 
 
 @role_required(STAFF_ROLES)
@@ -78,15 +94,25 @@ def version_samples(request, version_id: int):
     split = request.GET.get("split", "") if request.GET.get("split") in SPLITS else ""
     kind = request.GET.get("kind", "") if request.GET.get("kind") in ("sft", "pair") else ""
     task_type = request.GET.get("task_type", "")[:64]
-    page = dataset_samples_page(version=version, split="" if split == "all" else split, kind=kind, task_type=task_type,
-                                after_position=page_key(request, "after"))
-    return render(request, "datasets/samples.html", {"version": version, "split": split, "kind": kind,
-                                                     "task_type": task_type, **page})
+    page = dataset_samples_page(
+        version=version,
+        split="" if split == "all" else split,
+        kind=kind,
+        task_type=task_type,
+        after_position=page_key(request, "after"),
+    )
+    return render(
+        request,
+        "datasets/samples.html",
+        {"version": version, "split": split, "kind": kind, "task_type": task_type, **page},
+    )
 
 
 @role_required(STAFF_ROLES)
 def sample_detail(request, version_id: int, position: int):
-    sample = get_object_or_404(DatasetSample.objects.select_related("version"), version_id=version_id, position=position)
+    sample = get_object_or_404(
+        DatasetSample.objects.select_related("version"), version_id=version_id, position=position
+    )
     return render(request, "datasets/sample.html", {"sample": sample, "version": sample.version})
 
 
@@ -97,8 +123,9 @@ def version_diff(request, version_id: int):
     if other_id is None:
         raise Http404("choose a version to compare with (?against=ID)")
     other = get_object_or_404(DatasetVersion, id=other_id)
-    return render(request, "datasets/diff.html", {"old": other, "new": version,
-                                                  **dataset_version_diff(old=other, new=version)})
+    return render(
+        request, "datasets/diff.html", {"old": other, "new": version, **dataset_version_diff(old=other, new=version)}
+    )
 
 
 @role_required(STAFF_ROLES)
@@ -110,8 +137,10 @@ def version_export(request, version_id: int):
         export_check(format_name, split)
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    response = StreamingHttpResponse(export_lines(version=version, format_name=format_name, split=split),
-                                     content_type="application/x-ndjson; charset=utf-8")
+    response = StreamingHttpResponse(
+        export_lines(version=version, format_name=format_name, split=split),
+        content_type="application/x-ndjson; charset=utf-8",
+    )
     filename = export_filename(version=version, format_name=format_name, split=split)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -257,7 +257,7 @@ TOPICS = {
             ],
             "answers": [
                 "Today's meeting has been moved to 3 p.m.",
-                "可以说 \"Haste makes waste.\" 或者 \"More haste, less speed.\"",
+                '可以说 "Haste makes waste." 或者 "More haste, less speed."',
                 "包裹将在三个工作日内送达。",
             ],
         },
@@ -296,7 +296,7 @@ GARBAGE = [
     "asdfghjkl;;;;;;;;;;",
     "哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈",
     "æ€Žä¹ˆé‡ç½®å¯†ç ï¼Ÿ",  # mojibake of 怎么重置密码？
-    "<div class=\"msg\"><p>&nbsp;</p><br/><span>hello</span></div>",
+    '<div class="msg"><p>&nbsp;</p><br/><span>hello</span></div>',
     "????????????!!!!!!!!",
     "$$$ 免费领取 $$$ 加微信 $$$ 免费领取 $$$ 加微信 $$$",
 ]

@@ -11,7 +11,7 @@ proposes (or the accepting choice).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 
@@ -54,8 +54,12 @@ def _badcase_answer(item, choices: dict, knowledge: DemoKnowledge) -> dict:
     planted = knowledge.better_answers.get(answer.external_id, {}) if answer else {}
     task_type, better = planted.get("task_type", "other"), planted.get("answer")
     task_types = choices["task_type"].values if "task_type" in choices else ()
-    decision = {**_generic(item, choices, knowledge), "verdict": "bad", "quality": "2",
-                "task_type": _choice(task_types, task_type) or (task_types[-1] if task_types else task_type)}
+    decision = {
+        **_generic(item, choices, knowledge),
+        "verdict": "bad",
+        "quality": "2",
+        "task_type": _choice(task_types, task_type) or (task_types[-1] if task_types else task_type),
+    }
     if answer is not None:
         # With a better answer from the corpus the answer is rewritten and trained on; otherwise it stays out.
         decision["turns"] = {str(answer.id): {"edited": better, "train": True} if better else {"train": False}}
@@ -154,7 +158,7 @@ def _left_for_people(queue, share: float) -> set[int]:
     from flywheel.review.models import ReviewItem
 
     ids = list(ReviewItem.objects.filter(queue=queue).order_by("-priority", "id").values_list("id", flat=True))
-    return set(ids[len(ids) - int(len(ids) * share):])
+    return set(ids[len(ids) - int(len(ids) * share) :])
 
 
 def demo_review_decide(*, seed: int, sessions: int, per_queue: int = 500, leave_open: float = 0.1) -> dict[str, int]:

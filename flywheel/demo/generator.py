@@ -13,7 +13,7 @@ import random
 import string
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flywheel.demo.corpus import BAD_ANSWERS, GARBAGE, HOSTILE_MARKUP, INJECTIONS, REFUSALS, TOPICS, TRADITIONAL
 
@@ -71,8 +71,13 @@ def _pii_sample(kind: str, rng: random.Random, lang: str) -> str:
     name = rng.choice(["alice", "bob.smith", "zhang.wei", "li_na"])
     values = {
         "email": f"{name}{rng.randint(1, 99)}@example.com",
-        "phone": rng.choice([f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}",
-                             f"+44 20 7946 {rng.randint(0, 9999):04d}", f"+1 415-555-{rng.randint(0, 9999):04d}"]),
+        "phone": rng.choice(
+            [
+                f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}",
+                f"+44 20 7946 {rng.randint(0, 9999):04d}",
+                f"+1 415-555-{rng.randint(0, 9999):04d}",
+            ]
+        ),
         "cn_id": _cn_resident_id(rng),
         "bank_card": _luhn_complete(rng.choice(["6222", "4111", "5500"]), rng),
         "ip": f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
@@ -106,10 +111,19 @@ PII_KINDS = ("email", "phone", "cn_id", "bank_card", "ip", "url_token", "api_key
 
 def _near_duplicate(text: str, rng: random.Random, lang: str) -> str:
     if lang == "en":
-        edits = [lambda t: "Please, " + t[0].lower() + t[1:], lambda t: t.rstrip("?.!") + "??",
-                 lambda t: t + " Thanks!", lambda t: t.replace(" I ", " i ", 1) + " pls"]
+        edits = [
+            lambda t: "Please, " + t[0].lower() + t[1:],
+            lambda t: t.rstrip("?.!") + "??",
+            lambda t: t + " Thanks!",
+            lambda t: t.replace(" I ", " i ", 1) + " pls",
+        ]
     else:
-        edits = [lambda t: "请问" + t, lambda t: t.rstrip("？。！") + "？？", lambda t: t + "谢谢！", lambda t: "你好，" + t]
+        edits = [
+            lambda t: "请问" + t,
+            lambda t: t.rstrip("？。！") + "？？",
+            lambda t: t + "谢谢！",
+            lambda t: "你好，" + t,
+        ]
     return rng.choice(edits)(text)
 
 
@@ -118,14 +132,24 @@ def _near_duplicate(text: str, rng: random.Random, lang: str) -> str:
 # differently; without this, one-exchange demo sessions would repeat word for word.
 
 _ASK = {
-    "en": (["", "", "", "Hi! ", "Hey, ", "Quick question: ", "Hello. ", "Sorry to bother you, "],
-           ["", "", "", " Thanks!", " Please help.", " Thank you in advance.", " (asking for a friend)"]),
-    "zh": (["", "", "", "你好，", "请问", "问一下，", "我想问问，"], ["", "", "", "谢谢！", "急，在线等。", "麻烦了。"]),
+    "en": (
+        ["", "", "", "Hi! ", "Hey, ", "Quick question: ", "Hello. ", "Sorry to bother you, "],
+        ["", "", "", " Thanks!", " Please help.", " Thank you in advance.", " (asking for a friend)"],
+    ),
+    "zh": (
+        ["", "", "", "你好，", "请问", "问一下，", "我想问问，"],
+        ["", "", "", "谢谢！", "急，在线等。", "麻烦了。"],
+    ),
 }
 _ANSWER = {
-    "en": (["", "", "Sure! ", "Good question. ", "Happy to help. "],
-           ["", "", " Hope this helps!", " Let me know if you need more detail.", " Anything else?"]),
-    "zh": (["", "", "好的！", "这个问题问得好。", "没问题，"], ["", "", "希望对你有帮助！", "还有什么想了解的吗？", "有问题随时问我。"]),
+    "en": (
+        ["", "", "Sure! ", "Good question. ", "Happy to help. "],
+        ["", "", " Hope this helps!", " Let me know if you need more detail.", " Anything else?"],
+    ),
+    "zh": (
+        ["", "", "好的！", "这个问题问得好。", "没问题，"],
+        ["", "", "希望对你有帮助！", "还有什么想了解的吗？", "有问题随时问我。"],
+    ),
 }
 
 
@@ -145,20 +169,36 @@ def _math_exchange(rng: random.Random, lang: str) -> tuple[str, str]:
         percent, whole = rng.choice([5, 10, 12, 15, 20, 25, 30, 40]), rng.randrange(40, 2000, 20)
         value = percent * whole / 100
         value_text = f"{value:g}"
-        return ((f"What is {percent}% of {whole}?", f"{percent}% of {whole} is {percent / 100:g} × {whole} = {value_text}.")
-                if lang == "en" else (f"{whole}的{percent}%是多少？", f"{whole} × {percent / 100:g} = {value_text}。"))
+        return (
+            (f"What is {percent}% of {whole}?", f"{percent}% of {whole} is {percent / 100:g} × {whole} = {value_text}.")
+            if lang == "en"
+            else (f"{whole}的{percent}%是多少？", f"{whole} × {percent / 100:g} = {value_text}。")
+        )
     if kind == 1:
         distance, hours = rng.randrange(60, 900, 10), rng.choice([1.5, 2, 2.5, 3, 4, 5])
         speed = f"{distance / hours:g}"
-        return ((f"If a train travels {distance} km in {hours:g} hours, what is its average speed?",
-                 f"Average speed = {distance} km / {hours:g} h = {speed} km/h.")
-                if lang == "en" else (f"火车{hours:g}小时行驶了{distance}公里，平均速度是多少？",
-                                      f"平均速度 = {distance} ÷ {hours:g} = {speed} 公里/小时。"))
+        return (
+            (
+                f"If a train travels {distance} km in {hours:g} hours, what is its average speed?",
+                f"Average speed = {distance} km / {hours:g} h = {speed} km/h.",
+            )
+            if lang == "en"
+            else (
+                f"火车{hours:g}小时行驶了{distance}公里，平均速度是多少？",
+                f"平均速度 = {distance} ÷ {hours:g} = {speed} 公里/小时。",
+            )
+        )
     a, b = rng.randrange(2, 20), rng.randrange(1, 60)
     c = a * rng.randrange(1, 15) + b
     x = f"{(c - b) / a:g}"
-    return ((f"How do I solve {a}x + {b} = {c}?", f"Subtract {b} from both sides: {a}x = {c - b}, then divide by {a}: x = {x}.")
-            if lang == "en" else (f"{a}x + {b} = {c}，x 等于多少？", f"两边减去 {b} 得 {a}x = {c - b}，再除以 {a}，x = {x}。"))
+    return (
+        (
+            f"How do I solve {a}x + {b} = {c}?",
+            f"Subtract {b} from both sides: {a}x = {c - b}, then divide by {a}: x = {x}.",
+        )
+        if lang == "en"
+        else (f"{a}x + {b} = {c}，x 等于多少？", f"两边减去 {b} 得 {a}x = {c - b}，再除以 {a}，x = {x}。")
+    )
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -198,12 +238,21 @@ class _Builder:
         position = len(session["messages"])
         created = datetime.fromisoformat(session["started_at"]) + timedelta(seconds=40 * position)
         message_id = f"{session['id']}-m{position}"
-        session["messages"].append({"id": message_id, "role": role, "content": content, "created_at": created.isoformat()})
+        session["messages"].append(
+            {"id": message_id, "role": role, "content": content, "created_at": created.isoformat()}
+        )
         return message_id
 
     def rate(self, session: dict, message_id: str, rating: int, reasons: list[str] | None = None) -> None:
-        self.feedback.append({"id": f"{message_id}-fb", "message_id": message_id, "rating": rating,
-                              "reasons": reasons or [], "created_at": session["messages"][-1]["created_at"]})
+        self.feedback.append(
+            {
+                "id": f"{message_id}-fb",
+                "message_id": message_id,
+                "rating": rating,
+                "reasons": reasons or [],
+                "created_at": session["messages"][-1]["created_at"],
+            }
+        )
 
     def answer(self, session: dict, lang: str, text: str, *, good: bool = True, better: dict | None = None) -> str:
         message_id = self.add(session, "assistant", text)
@@ -237,8 +286,13 @@ class _Builder:
         self.openers_used.append((lang, opener))
         self.add(session, "user", opener)
         bad_first = rng.random() < 0.12
-        self.answer(session, lang, rng.choice(BAD_ANSWERS[lang]) if bad_first else good_answer, good=not bad_first,
-                    better={"task_type": topic["task"], "answer": good_answer} if bad_first else None)
+        self.answer(
+            session,
+            lang,
+            rng.choice(BAD_ANSWERS[lang]) if bad_first else good_answer,
+            good=not bad_first,
+            better={"task_type": topic["task"], "answer": good_answer} if bad_first else None,
+        )
         switch_at = rng.randint(1, 2) if rng.random() < 0.15 else None
         for turn in range(1, rng.choice([1, 1, 2, 3, 4])):
             if turn == switch_at:
@@ -257,8 +311,17 @@ class _Builder:
     def planted(self, index: int) -> dict:
         """One session carrying a planted problem, chosen in rotation."""
         rng = self.rng
-        kind = ["exact_duplicate", "near_duplicate", "pii", "garbage", "refusal", "no_answer", "traditional",
-                "injection", "hostile_markup"][index % 9]
+        kind = [
+            "exact_duplicate",
+            "near_duplicate",
+            "pii",
+            "garbage",
+            "refusal",
+            "no_answer",
+            "traditional",
+            "injection",
+            "hostile_markup",
+        ][index % 9]
         if kind == "exact_duplicate" and self.sessions:
             original = rng.choice(self.sessions)
             copy = {**original, "id": f"demo-{self.seed}-{index:05d}", "messages": []}
@@ -277,7 +340,11 @@ class _Builder:
         elif kind == "pii":
             pii_kind = PII_KINDS[(index // 9) % len(PII_KINDS)]
             self.add(session, "user", _pii_sample(pii_kind, rng, lang))
-            self.answer(session, lang, "I've passed this on to our support team." if lang == "en" else "已经帮你转给客服处理了。")
+            self.answer(
+                session,
+                lang,
+                "I've passed this on to our support team." if lang == "en" else "已经帮你转给客服处理了。",
+            )
             self.plan["pii"].append(session["id"])
             self.plan["pii_types"][session["id"]] = pii_kind
         elif kind == "garbage":
@@ -299,25 +366,38 @@ class _Builder:
             self.plan["traditional"].append(session["id"])
         elif kind == "injection":
             self.add(session, "user", rng.choice(INJECTIONS))
-            self.answer(session, lang, "I can help with questions about your order." if lang == "en" else "我可以帮你解答订单相关的问题。")
+            self.answer(
+                session,
+                lang,
+                "I can help with questions about your order." if lang == "en" else "我可以帮你解答订单相关的问题。",
+            )
             self.plan["injections"].append(session["id"])
         else:
             self.add(session, "user", rng.choice(HOSTILE_MARKUP))
-            self.answer(session, "en", "Scripts in chat messages are shown as text; check your browser console for errors.")
+            self.answer(
+                session, "en", "Scripts in chat messages are shown as text; check your browser console for errors."
+            )
             self.plan["hostile_markup"].append(session["id"])
         return session
 
 
-def generate_demo(*, seed: int = 7, sessions: int = 300, days: int = 14, now: datetime | None = None,
-                  planted_share: float = 0.2, batch_size: int = 50) -> DemoData:
+def generate_demo(
+    *,
+    seed: int = 7,
+    sessions: int = 300,
+    days: int = 14,
+    now: datetime | None = None,
+    planted_share: float = 0.2,
+    batch_size: int = 50,
+) -> DemoData:
     """`sessions` sessions, about `planted_share` of them carrying a planted problem."""
-    builder = _Builder(seed, days, now or datetime.now(timezone.utc))
+    builder = _Builder(seed, days, now or datetime.now(UTC))
     for index in range(sessions):
         planted = index > 5 and builder.rng.random() < planted_share
         builder.sessions.append(builder.planted(index) if planted else builder.conversation(index))
     batches = []
     for start in range(0, len(builder.sessions), batch_size):
-        chunk = builder.sessions[start:start + batch_size]
+        chunk = builder.sessions[start : start + batch_size]
         ids = {m["id"] for s in chunk for m in s["messages"]}
         batches.append({"sessions": chunk, "feedback": [f for f in builder.feedback if f["message_id"] in ids]})
     return DemoData(batches=batches, plan=dict(builder.plan))

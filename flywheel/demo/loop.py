@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
-from training.contract import tiny_model_ensure
 
 from flywheel.demo.replay_corpus import GENERAL_CONVERSATIONS
 from flywheel.jobs.models import Job
+from training.contract import tiny_model_ensure
 
 DEMO_REPLAY_FILE = "general-demo.jsonl"
 
@@ -31,8 +31,12 @@ class DemoError(RuntimeError):
 def demo_replay_file_ensure() -> str:
     directory = Path(settings.FLYWHEEL_REPLAY_DIR)
     directory.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"messages": [{"role": r, "content": t} for r, t in turns], "task_type": "general"},
-                        ensure_ascii=False) for turns in GENERAL_CONVERSATIONS]
+    lines = [
+        json.dumps(
+            {"messages": [{"role": r, "content": t} for r, t in turns], "task_type": "general"}, ensure_ascii=False
+        )
+        for turns in GENERAL_CONVERSATIONS
+    ]
     (directory / DEMO_REPLAY_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return DEMO_REPLAY_FILE
 
@@ -70,8 +74,17 @@ DEMO_DATASET = {
     "replay_share": 0.1,
     "eval_fraction": 0.1,
 }
-DEMO_TRAINING = {"max_steps": 40, "lr": 3e-3, "micro_batch_size": 8, "grad_accum": 1, "warmup_ratio": 0.1,
-                 "save_every": 10, "keep_checkpoints": 2, "max_len": 512, "eval_every": 20}
+DEMO_TRAINING = {
+    "max_steps": 40,
+    "lr": 3e-3,
+    "micro_batch_size": 8,
+    "grad_accum": 1,
+    "warmup_ratio": 0.1,
+    "save_every": 10,
+    "keep_checkpoints": 2,
+    "max_len": 512,
+    "eval_every": 20,
+}
 
 
 def demo_dataset_build(*, seed: int, user, timeout_s: float = 600):
@@ -86,13 +99,19 @@ def demo_dataset_build(*, seed: int, user, timeout_s: float = 600):
     return build
 
 
-def demo_training_run(*, version, model: Path, user, on_step: Callable[[int, int | None, float | None], None],
-                      timeout_s: float = 900):
+def demo_training_run(
+    *, version, model: Path, user, on_step: Callable[[int, int | None, float | None], None], timeout_s: float = 900
+):
     from flywheel.runs.models import TrainingRun
     from flywheel.runs.services import training_run_create
 
-    run = training_run_create(dataset_version_id=version.id, base_model_path=str(model), hyperparameters=DEMO_TRAINING,
-                              name="demo: tiny model on CPU", user=user)
+    run = training_run_create(
+        dataset_version_id=version.id,
+        base_model_path=str(model),
+        hyperparameters=DEMO_TRAINING,
+        name="demo: tiny model on CPU",
+        user=user,
+    )
     last = [-1]
 
     def tick(job):

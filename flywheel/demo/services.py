@@ -24,8 +24,10 @@ DEMO_USERS = [
 def demo_allowed_check() -> None:
     """The demo prints well-known passwords: never on a production installation."""
     if settings.PRODUCTION:
-        raise DemoError("the demo does not run with FLYWHEEL_PRODUCTION=1: it creates accounts with published "
-                        "passwords. Run it on its own installation (no DATABASE_URL, its own FLYWHEEL_VAR_DIR).")
+        raise DemoError(
+            "the demo does not run with FLYWHEEL_PRODUCTION=1: it creates accounts with published "
+            "passwords. Run it on its own installation (no DATABASE_URL, its own FLYWHEEL_VAR_DIR)."
+        )
 
 
 def demo_users_ensure() -> list[tuple[str, str, str]]:
@@ -33,14 +35,19 @@ def demo_users_ensure() -> list[tuple[str, str, str]]:
     password is not the demo's) is left alone and the demo refuses to go on: it would otherwise
     reset a real person's password to one printed on the screen."""
     demo_allowed_check()
-    existing = {user.username: user for user in
-                get_user_model().objects.filter(username__in=[name for name, _, _ in DEMO_USERS])}
-    foreign = sorted(name for name, password, _ in DEMO_USERS
-                     if name in existing and not existing[name].check_password(password))
+    existing = {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=[name for name, _, _ in DEMO_USERS])
+    }
+    foreign = sorted(
+        name for name, password, _ in DEMO_USERS if name in existing and not existing[name].check_password(password)
+    )
     if foreign:
-        raise DemoError(f"account(s) {', '.join(foreign)} already exist and are not demo accounts; the demo will not "
-                        "reset their passwords. Run it on its own installation (no DATABASE_URL, its own "
-                        "FLYWHEEL_VAR_DIR).")
+        raise DemoError(
+            f"account(s) {', '.join(foreign)} already exist and are not demo accounts; the demo will not "
+            "reset their passwords. Run it on its own installation (no DATABASE_URL, its own "
+            "FLYWHEEL_VAR_DIR)."
+        )
     for username, password, role in DEMO_USERS:
         if username not in existing:
             user_create_with_role(username=username, password=password, role=role)

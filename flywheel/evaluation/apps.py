@@ -14,7 +14,12 @@ class EvaluationConfig(AppConfig):
         from flywheel.review.kinds import review_kind_register
 
         # Generation of a run's answers needs the GPU worker; judging follows in the same job.
-        job_handler_register("evaluation.run", tasks.evaluation_run, queue="gpu", max_attempts=20,
-                             roles={Role.OPS, Role.ENGINEER, Role.ADMIN})
+        job_handler_register(
+            "evaluation.run",
+            tasks.evaluation_run,
+            queue="gpu",
+            max_attempts=20,
+            roles={Role.OPS, Role.ENGINEER, Role.ADMIN},
+        )
         # Blind A/B comparisons by people, for judge-vs-human agreement.
         review_kind_register(BLIND_AB)

@@ -16,19 +16,30 @@ _SCORES = (("2", "2 poor"), ("4", "4 weak"), ("6", "6 fair"), ("8", "8 good"), (
 
 
 def _fields() -> list[ChoiceField]:
-    fields = [ChoiceField("preferred", "Which answer is better?",
-                          (("first", "the first"), ("second", "the second"), ("tie", "equally good")))]
+    fields = [
+        ChoiceField(
+            "preferred",
+            "Which answer is better?",
+            (("first", "the first"), ("second", "the second"), ("tie", "equally good")),
+        )
+    ]
     for side in ("first", "second"):
         for dimension in DIMENSIONS:
-            fields.append(ChoiceField(f"{side}_{dimension}", f"{side.capitalize()} answer: {dimension.replace('_', ' ')}",
-                                      _SCORES))
+            fields.append(
+                ChoiceField(
+                    f"{side}_{dimension}", f"{side.capitalize()} answer: {dimension.replace('_', ' ')}", _SCORES
+                )
+            )
     return fields
 
 
 class BlindABKind(ReviewKind):
     def _comparison(self, item):
-        return (HumanComparison.objects.select_related("evaluation", "item").filter(id=int(item.subject_id)).first()
-                if item.subject_id.isdigit() else None)
+        return (
+            HumanComparison.objects.select_related("evaluation", "item").filter(id=int(item.subject_id)).first()
+            if item.subject_id.isdigit()
+            else None
+        )
 
     def context(self, item) -> dict:
         comparison = self._comparison(item)
@@ -37,12 +48,22 @@ class BlindABKind(ReviewKind):
         from flywheel.evaluation.services import candidate_parse_key
 
         answers = {}
-        for side, spec in (("candidate", comparison.evaluation.candidate), ("baseline", comparison.evaluation.baseline)):
-            answer = CandidateAnswer.objects.filter(item=comparison.item, candidate_key=candidate_parse_key(spec)).first()
+        for side, spec in (
+            ("candidate", comparison.evaluation.candidate),
+            ("baseline", comparison.evaluation.baseline),
+        ):
+            answer = CandidateAnswer.objects.filter(
+                item=comparison.item, candidate_key=candidate_parse_key(spec)
+            ).first()
             answers[side] = answer.answer if answer else ""
         first, second = ("candidate", "baseline") if comparison.candidate_first else ("baseline", "candidate")
-        return {"comparison": True, "messages": comparison.item.messages, "reference": comparison.item.reference,
-                "first": answers[first], "second": answers[second]}
+        return {
+            "comparison": True,
+            "messages": comparison.item.messages,
+            "reference": comparison.item.reference,
+            "first": answers[first],
+            "second": answers[second],
+        }
 
     def apply(self, item, decision, user) -> None:
         comparison = self._comparison(item)
@@ -50,12 +71,20 @@ class BlindABKind(ReviewKind):
             return
         first, second = ("candidate", "baseline") if comparison.candidate_first else ("baseline", "candidate")
         winner = {"first": first, "second": second, "tie": "tie"}[decision["preferred"]]
-        scores = {side: {dimension: int(decision[f"{shown}_{dimension}"]) for dimension in DIMENSIONS}
-                  for shown, side in (("first", first), ("second", second))}
-        HumanComparison.objects.filter(id=comparison.id).update(winner=winner, scores=scores,
-                                                                decided_by=user, decided_at=timezone.now())
+        scores = {
+            side: {dimension: int(decision[f"{shown}_{dimension}"]) for dimension in DIMENSIONS}
+            for shown, side in (("first", first), ("second", second))
+        }
+        HumanComparison.objects.filter(id=comparison.id).update(
+            winner=winner, scores=scores, decided_by=user, decided_at=timezone.now()
+        )
 
 
-BLIND_AB = BlindABKind(name="eval_blind_ab", title="Blind A/B evaluation", template="evaluation/_blind_ab.html",
-                       fields=_fields(), description="Which answer is better, and how good is each on every "
-                       "dimension? You are not told which model wrote which answer.")
+BLIND_AB = BlindABKind(
+    name="eval_blind_ab",
+    title="Blind A/B evaluation",
+    template="evaluation/_blind_ab.html",
+    fields=_fields(),
+    description="Which answer is better, and how good is each on every "
+    "dimension? You are not told which model wrote which answer.",
+)

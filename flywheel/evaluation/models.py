@@ -11,12 +11,14 @@ class EvalSet(models.Model):
     content_hash = models.CharField(max_length=64, unique=True, help_text="sha256 of the canonical items.")
     name = models.CharField(max_length=120)
     source = models.CharField(max_length=32, help_text="upload, dataset_version or review.")
-    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     item_count = models.PositiveIntegerField(default=0)
     task_types = models.JSONField(default=dict, help_text="{task_type: items}.")
-    weights = models.JSONField(default=dict, blank=True,
-                               help_text="{task_type or '*': {dimension: weight}}; empty: the documented defaults.")
+    weights = models.JSONField(
+        default=dict, blank=True, help_text="{task_type or '*': {dimension: weight}}; empty: the documented defaults."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -30,7 +32,9 @@ class EvalSet(models.Model):
 class EvalItem(models.Model):
     eval_set = models.ForeignKey(EvalSet, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveIntegerField()
-    item_hash = models.CharField(max_length=64, help_text="sha256 of the canonical conversation (messages + reference).")
+    item_hash = models.CharField(
+        max_length=64, help_text="sha256 of the canonical conversation (messages + reference)."
+    )
     messages = models.JSONField(help_text="The context: the conversation without the reference answer.")
     reference = models.TextField(blank=True)
     task_type = models.CharField(max_length=64)
@@ -52,8 +56,14 @@ class Evaluation(models.Model):
     eval_set = models.ForeignKey(EvalSet, on_delete=models.PROTECT, related_name="evaluations")
     candidate = models.CharField(max_length=1100, help_text="run:<id>, model:<dir> or endpoint:<model>.")
     baseline = models.CharField(max_length=1100, blank=True)
-    run = models.ForeignKey("runs.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="evaluations", help_text="The run the candidate came from.")
+    run = models.ForeignKey(
+        "runs.TrainingRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="evaluations",
+        help_text="The run the candidate came from.",
+    )
     judge_repeats = models.PositiveSmallIntegerField(default=1)
     mode = models.CharField(max_length=8, default="judge", help_text="judge (LLM) or offline (reference metrics).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -77,8 +87,9 @@ class CandidateAnswer(models.Model):
     candidate_key = models.CharField(max_length=64, help_text="sha256 of the candidate spec (the unique key).")
     answer = models.TextField()
     new_tokens = models.PositiveIntegerField(null=True, blank=True)
-    reference_loss = models.FloatField(null=True, blank=True,
-                                       help_text="Per-turn loss of the item's reference under this model (models only).")
+    reference_loss = models.FloatField(
+        null=True, blank=True, help_text="Per-turn loss of the item's reference under this model (models only)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,8 +108,14 @@ class Judgement(models.Model):
     item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="judgements")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     answer = models.ForeignKey(CandidateAnswer, on_delete=models.CASCADE, related_name="judgements")
-    other = models.ForeignKey(CandidateAnswer, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-                              help_text="Pairwise: the baseline's answer.")
+    other = models.ForeignKey(
+        CandidateAnswer,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Pairwise: the baseline's answer.",
+    )
     order = models.CharField(max_length=2, blank=True, help_text="Pairwise: AB (candidate shown first) or BA.")
     repeat = models.PositiveSmallIntegerField(default=0)
     model = models.CharField(max_length=200)

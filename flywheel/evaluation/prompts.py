@@ -29,25 +29,32 @@ def pointwise_schema(dimensions: list[str]) -> dict:
         "type": "object",
         "required": ["scores"],
         "properties": {
-            "scores": {"type": "object", "required": list(dimensions),
-                       "properties": {name: score for name in dimensions}},
+            "scores": {
+                "type": "object",
+                "required": list(dimensions),
+                "properties": {name: score for name in dimensions},
+            },
             "reasons": {"type": "string"},
         },
     }
 
 
 def pointwise_messages(*, context: list[dict], answer: str, dimensions: list[str], reference: str = "") -> list[dict]:
-    rubric = "\n".join(f"- {name}: {RUBRICS.get(name, 'score this dimension as its name says')}"
-                       for name in dimensions)
+    rubric = "\n".join(f"- {name}: {RUBRICS.get(name, 'score this dimension as its name says')}" for name in dimensions)
     shape = ", ".join(f'"{name}": <1-10>' for name in dimensions)
-    system = ("You are a strict evaluator of assistant answers. Score the candidate answer on each dimension "
-              f"separately, from 1 (very poor) to 10 (ideal); length alone earns nothing.\n{rubric}\n"
-              + ("A reference answer is given: use it to check correctness, but an answer may differ from it in "
-                 "form and still be excellent.\n" if reference else "")
-              + f"{DATA_NOTE}\nFirst weigh each dimension, then reply with only a JSON object: "
-              f'{{"scores": {{{shape}}}, "reasons": "<two or three sentences>"}}.')
-    data = {"conversation": [{"role": m["role"], "content": m["content"]} for m in context],
-            "candidate_answer": answer}
+    system = (
+        "You are a strict evaluator of assistant answers. Score the candidate answer on each dimension "
+        f"separately, from 1 (very poor) to 10 (ideal); length alone earns nothing.\n{rubric}\n"
+        + (
+            "A reference answer is given: use it to check correctness, but an answer may differ from it in "
+            "form and still be excellent.\n"
+            if reference
+            else ""
+        )
+        + f"{DATA_NOTE}\nFirst weigh each dimension, then reply with only a JSON object: "
+        f'{{"scores": {{{shape}}}, "reasons": "<two or three sentences>"}}.'
+    )
+    data = {"conversation": [{"role": m["role"], "content": m["content"]} for m in context], "candidate_answer": answer}
     if reference:
         data["reference_answer"] = reference
     return [{"role": "system", "content": system}, {"role": "user", "content": json.dumps(data, ensure_ascii=False)}]

@@ -17,8 +17,11 @@ when the baseline won it in both orders."""
 
 def evaluations_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
     page = keyset_page(Evaluation.objects.select_related("eval_set", "run", "job"), past=before_id, size=size)
-    return {"evaluations": page.rows, "next_before": page.next_key,
-            "eval_sets": list(EvalSet.objects.order_by("-id")[:20])}
+    return {
+        "evaluations": page.rows,
+        "next_before": page.next_key,
+        "eval_sets": list(EvalSet.objects.order_by("-id")[:20]),
+    }
 
 
 def evaluations_of_run(*, run_id: int) -> list[Evaluation]:
@@ -41,32 +44,56 @@ def evaluation_comparison(*, evaluation_id: int) -> dict | None:
     answers, baseline_answers = _answers(eval_set, candidate_key), _answers(eval_set, baseline_key)
     dimensions = list(scoring.DIMENSIONS) + ["usability"]
     ours = item_scores(answers=answers, dimensions=list(scoring.DIMENSIONS), weights=eval_set.weights, items=items)
-    theirs = item_scores(answers=baseline_answers, dimensions=list(scoring.DIMENSIONS), weights=eval_set.weights,
-                         items=items)
-    pairwise = (pairwise_outcomes(items=items, answers=answers, baseline_answers=baseline_answers)
-                if baseline_answers else {"per_item": {}, "pairwise_by_task_type": {}})
+    theirs = item_scores(
+        answers=baseline_answers, dimensions=list(scoring.DIMENSIONS), weights=eval_set.weights, items=items
+    )
+    pairwise = (
+        pairwise_outcomes(items=items, answers=answers, baseline_answers=baseline_answers)
+        if baseline_answers
+        else {"per_item": {}, "pairwise_by_task_type": {}}
+    )
     rows = []
     for task_type in sorted({item.task_type for item in items.values()}):
         ids = [item_id for item_id, item in items.items() if item.task_type == task_type]
         for dimension in dimensions:
-            def values(per_item):
-                return [(per_item[i]["usability"] if dimension == "usability" else per_item[i]["scores"][dimension])
-                        for i in ids if i in per_item and (dimension != "usability" or per_item[i]["usability"] is not None)]
+
+            def values(per_item, dimension=dimension, ids=ids):
+                return [
+                    (per_item[i]["usability"] if dimension == "usability" else per_item[i]["scores"][dimension])
+                    for i in ids
+                    if i in per_item and (dimension != "usability" or per_item[i]["usability"] is not None)
+                ]
+
             a, b = values(ours), values(theirs)
-            rows.append({"task_type": task_type, "dimension": dimension,
-                         "candidate": _stat(a), "baseline": _stat(b),
-                         "pairwise": pairwise["pairwise_by_task_type"].get(task_type) if dimension == "usability" else None})
+            rows.append(
+                {
+                    "task_type": task_type,
+                    "dimension": dimension,
+                    "candidate": _stat(a),
+                    "baseline": _stat(b),
+                    "pairwise": pairwise["pairwise_by_task_type"].get(task_type) if dimension == "usability" else None,
+                }
+            )
     regressions = []
     for item_id, item in items.items():
         mine, other = ours.get(item_id), theirs.get(item_id)
         outcome = pairwise["per_item"].get(item_id, {}).get("outcome")
-        drop = (other["usability"] - mine["usability"]) if mine and other and None not in (
-            mine["usability"], other["usability"]) else None
+        drop = (
+            (other["usability"] - mine["usability"])
+            if mine and other and None not in (mine["usability"], other["usability"])
+            else None
+        )
         if (drop is not None and drop >= REGRESSION_MARGIN) or outcome == "loss":
             regressions.append({"item": item, "drop": None if drop is None else round(drop, 2), "outcome": outcome})
     regressions.sort(key=lambda row: -(row["drop"] or 0))
-    return {"evaluation": evaluation, "summary": evaluation.summary, "rows": rows, "regressions": regressions,
-            "margin": REGRESSION_MARGIN, "human": judge_human_agreement(evaluation=evaluation)}
+    return {
+        "evaluation": evaluation,
+        "summary": evaluation.summary,
+        "rows": rows,
+        "regressions": regressions,
+        "margin": REGRESSION_MARGIN,
+        "human": judge_human_agreement(evaluation=evaluation),
+    }
 
 
 def _stat(values: list[float]) -> dict | None:
@@ -87,12 +114,15 @@ def regression_detail(*, evaluation_id: int, item_id: int, neighbours: int = 5) 
         answer = CandidateAnswer.objects.filter(item=item, candidate_key=key).first() if key else None
         verdicts = list(Judgement.objects.filter(answer=answer).order_by("kind", "order", "repeat")) if answer else []
         sides.append({"label": label, "spec": spec, "answer": answer, "verdicts": verdicts})
-    return {"evaluation": evaluation, "item": item, "sides": sides,
-            "nearest": nearest_training_samples(evaluation=evaluation, item=item, limit=neighbours)}
+    return {
+        "evaluation": evaluation,
+        "item": item,
+        "sides": sides,
+        "nearest": nearest_training_samples(evaluation=evaluation, item=item, limit=neighbours),
+    }
 
 
-def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: int = 5,
-                             scan: int = 2000) -> list[dict]:
+def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: int = 5, scan: int = 2000) -> list[dict]:
     """The run's training conversations closest to the item's prompt by embedding (cosine), among
     the first `scan` of its train split."""
     if evaluation.run is None:
@@ -100,9 +130,13 @@ def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: i
     from flywheel.datasets.models import DatasetSample
     from flywheel.llm.embeddings import embed_texts
 
-    samples = list(DatasetSample.objects.filter(version_id=evaluation.run.dataset_version_id,
-                                                split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT)
-                   .order_by("position").only("id", "position", "task_type", "record")[:scan])
+    samples = list(
+        DatasetSample.objects.filter(
+            version_id=evaluation.run.dataset_version_id, split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT
+        )
+        .order_by("position")
+        .only("id", "position", "task_type", "record")[:scan]
+    )
     if not samples:
         return []
 
@@ -113,8 +147,10 @@ def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: i
     vectors = embed_texts([text_of(s.record.get("messages", [])) for s in samples], max_chars=2000)
     similarity = (vectors @ query[0]).tolist()
     best = sorted(range(len(samples)), key=lambda i: -similarity[i])[:limit]
-    return [{"sample": samples[i], "similarity": round(similarity[i], 3), "messages": samples[i].record.get("messages", [])}
-            for i in best]
+    return [
+        {"sample": samples[i], "similarity": round(similarity[i], 3), "messages": samples[i].record.get("messages", [])}
+        for i in best
+    ]
 
 
 def judge_human_agreement(*, evaluation: Evaluation) -> dict:
@@ -122,20 +158,31 @@ def judge_human_agreement(*, evaluation: Evaluation) -> dict:
     blind human one, on the items both decided."""
     from flywheel.evaluation.models import HumanComparison
 
-    human = {c.item_id: {"candidate": "win", "baseline": "loss", "tie": "tie"}[c.winner]
-             for c in HumanComparison.objects.filter(evaluation=evaluation).exclude(winner="")}
+    human = {
+        c.item_id: {"candidate": "win", "baseline": "loss", "tie": "tie"}[c.winner]
+        for c in HumanComparison.objects.filter(evaluation=evaluation).exclude(winner="")
+    }
     if not human or not evaluation.baseline:
-        return {"items": 0, "kappa": None, "pending": HumanComparison.objects.filter(evaluation=evaluation,
-                                                                                    winner="").count()}
+        return {
+            "items": 0,
+            "kappa": None,
+            "pending": HumanComparison.objects.filter(evaluation=evaluation, winner="").count(),
+        }
     items = {item.id: item for item in evaluation.eval_set.items.all()}
     key, baseline_key = candidate_parse_key(evaluation.candidate), candidate_parse_key(evaluation.baseline)
-    judged = pairwise_outcomes(items=items, answers=_answers(evaluation.eval_set, key),
-                               baseline_answers=_answers(evaluation.eval_set, baseline_key))["per_item"]
+    judged = pairwise_outcomes(
+        items=items,
+        answers=_answers(evaluation.eval_set, key),
+        baseline_answers=_answers(evaluation.eval_set, baseline_key),
+    )["per_item"]
     both = sorted(set(human) & set(judged))
     kappa = scoring.cohen_kappa([judged[i]["outcome"] for i in both], [human[i] for i in both])
-    return {"items": len(both), "kappa": None if kappa is None else round(kappa, 3),
-            "agreement": round(sum(judged[i]["outcome"] == human[i] for i in both) / len(both), 3) if both else None,
-            "pending": HumanComparison.objects.filter(evaluation=evaluation, winner="").count()}
+    return {
+        "items": len(both),
+        "kappa": None if kappa is None else round(kappa, 3),
+        "agreement": round(sum(judged[i]["outcome"] == human[i] for i in both) / len(both), 3) if both else None,
+        "pending": HumanComparison.objects.filter(evaluation=evaluation, winner="").count(),
+    }
 
 
 def model_version_evaluations(*, versions: list[str]) -> dict[str, dict]:
@@ -144,13 +191,17 @@ def model_version_evaluations(*, versions: list[str]) -> dict[str, dict]:
     (offline), win rate, and the evaluation id."""
     latest: dict[str, dict] = {}
     specs = {f"endpoint:{version}": version for version in versions}
-    for evaluation in (Evaluation.objects.filter(candidate__in=specs, status=Evaluation.Status.DONE)
-                       .order_by("-finished_at", "-id")):
+    for evaluation in Evaluation.objects.filter(candidate__in=specs, status=Evaluation.Status.DONE).order_by(
+        "-finished_at", "-id"
+    ):
         version = specs[evaluation.candidate]
         if version in latest:
             continue
         values = [v for v in (evaluation.summary.get("usability") or {}).values() if v is not None]
-        latest[version] = {"id": evaluation.id, "mode": evaluation.mode,
-                           "score": round(sum(values) / len(values), 2) if values else None,
-                           "win_rate": evaluation.summary.get("win_rate")}
+        latest[version] = {
+            "id": evaluation.id,
+            "mode": evaluation.mode,
+            "score": round(sum(values) / len(values), 2) if values else None,
+            "win_rate": evaluation.summary.get("win_rate"),
+        }
     return latest

@@ -14,9 +14,9 @@ import os
 import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -49,8 +49,9 @@ class GenerationUnavailable(Exception):
 
 
 def _sha256(value) -> str:
-    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                          .encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
 
 
 def conversation_hash(messages: list[dict]) -> str:
@@ -106,8 +107,9 @@ def eval_items_read(path: str | Path) -> list[dict]:
     return items
 
 
-def eval_set_create(*, name: str, items: list[dict], source: str, dataset_version=None, weights: dict | None = None,
-                    user=None) -> tuple[EvalSet, bool]:
+def eval_set_create(
+    *, name: str, items: list[dict], source: str, dataset_version=None, weights: dict | None = None, user=None
+) -> tuple[EvalSet, bool]:
     """The set of these items (created, or the existing one with the same content). All items
     are written in one transaction: a refused item leaves nothing behind."""
     if not items:
@@ -120,15 +122,31 @@ def eval_set_create(*, name: str, items: list[dict], source: str, dataset_versio
     try:
         with transaction.atomic():
             eval_set = EvalSet.objects.create(
-                content_hash=content_hash, name=name[:120], source=source, dataset_version=dataset_version,
-                item_count=len(cleaned), task_types=dict(Counter(item["task_type"] for item in cleaned)),
-                weights=weights or {}, created_by=user if getattr(user, "is_authenticated", False) else None)
-            EvalItem.objects.bulk_create([
-                EvalItem(eval_set=eval_set, position=position, task_type=item["task_type"], messages=item["messages"],
-                         reference=item["reference"],
-                         item_hash=conversation_hash(item["messages"] + (
-                             [{"role": "assistant", "content": item["reference"]}] if item["reference"] else [])))
-                for position, item in enumerate(cleaned)])
+                content_hash=content_hash,
+                name=name[:120],
+                source=source,
+                dataset_version=dataset_version,
+                item_count=len(cleaned),
+                task_types=dict(Counter(item["task_type"] for item in cleaned)),
+                weights=weights or {},
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+            EvalItem.objects.bulk_create(
+                [
+                    EvalItem(
+                        eval_set=eval_set,
+                        position=position,
+                        task_type=item["task_type"],
+                        messages=item["messages"],
+                        reference=item["reference"],
+                        item_hash=conversation_hash(
+                            item["messages"]
+                            + ([{"role": "assistant", "content": item["reference"]}] if item["reference"] else [])
+                        ),
+                    )
+                    for position, item in enumerate(cleaned)
+                ]
+            )
     except IntegrityError:  # the same content created concurrently
         return EvalSet.objects.get(content_hash=content_hash), False
     return eval_set, True
@@ -138,13 +156,19 @@ def eval_set_from_dataset_version(*, version_id: int, name: str = "", user=None)
     from flywheel.datasets.models import DatasetSample, DatasetVersion
 
     version = DatasetVersion.objects.get(id=version_id)
-    samples = DatasetSample.objects.filter(version=version, split=DatasetSample.Split.EVAL,
-                                           kind=DatasetSample.Kind.SFT).order_by("position")
+    samples = DatasetSample.objects.filter(
+        version=version, split=DatasetSample.Split.EVAL, kind=DatasetSample.Kind.SFT
+    ).order_by("position")
     items = [{"messages": sample.record["messages"], "task_type": sample.task_type} for sample in samples]
     if not items:
         raise EvalSetError(f"dataset version {version_id} has no SFT conversation in its eval split")
-    return eval_set_create(name=name or f"eval split of v{version_id}", items=items, source="dataset_version",
-                           dataset_version=version, user=user)
+    return eval_set_create(
+        name=name or f"eval split of v{version_id}",
+        items=items,
+        source="dataset_version",
+        dataset_version=version,
+        user=user,
+    )
 
 
 def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> list[dict]:
@@ -157,8 +181,9 @@ def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> li
     full = {item.item_hash: item.position for item in eval_set.items.all()}
     prompt = {conversation_hash(item.messages): item.position for item in eval_set.items.all()}
     overlap = []
-    samples = DatasetSample.objects.filter(version_id__in=dataset_version_ids, split=DatasetSample.Split.TRAIN,
-                                           kind=DatasetSample.Kind.SFT).values_list("version_id", "record")
+    samples = DatasetSample.objects.filter(
+        version_id__in=dataset_version_ids, split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT
+    ).values_list("version_id", "record")
     for version_id, record in samples.iterator(chunk_size=500):
         messages = [m for m in record.get("messages", []) if isinstance(m, dict) and "content" in m]
         if (position := full.get(conversation_hash(messages))) is not None:
@@ -173,8 +198,9 @@ def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> li
 def overlap_warning(overlap: list[dict]) -> str:
     if not overlap:
         return ""
-    named = ", ".join(f"item {row['position'] + 1} ({row['match']} in the train split of v{row['version']})"
-                      for row in overlap[:10])
+    named = ", ".join(
+        f"item {row['position'] + 1} ({row['match']} in the train split of v{row['version']})" for row in overlap[:10]
+    )
     more = f" and {len(overlap) - 10} more" if len(overlap) > 10 else ""
     return f"{len(overlap)} evaluation item(s) overlap training data: {named}{more}"
 
@@ -211,8 +237,9 @@ def candidate_parse(spec: str) -> Candidate:
         final = (run.result or {}).get("final_model") or ""
         if not final or not Path(final).is_dir():
             raise CandidateError(f"run {run.id} has no final model yet (status {run.status})")
-        return Candidate(spec=f"run:{run.id}", kind="run", value=str(run.id), model_dir=str(Path(final).resolve()),
-                         run_id=run.id)
+        return Candidate(
+            spec=f"run:{run.id}", kind="run", value=str(run.id), model_dir=str(Path(final).resolve()), run_id=run.id
+        )
     if kind == "model":
         path = Path(value).resolve()
         if not any(path == root.resolve() or root.resolve() in path.parents for root in model_roots()):
@@ -227,11 +254,17 @@ def candidate_parse(spec: str) -> Candidate:
     raise CandidateError(f"unknown candidate {spec!r}; use run:<id>, model:<dir> or endpoint:<model>")
 
 
-def candidate_answers_ensure(*, candidate: Candidate, items: list[EvalItem], job_id: int | None = None,
-                             progress: Callable[[str], None] = lambda note: None) -> int:
+def candidate_answers_ensure(
+    *,
+    candidate: Candidate,
+    items: list[EvalItem],
+    job_id: int | None = None,
+    progress: Callable[[str], None] = lambda note: None,
+) -> int:
     """Generate the answers this candidate has not given yet; returns how many were generated."""
-    stored = set(CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key)
-                 .values_list("item_id", flat=True))
+    stored = set(
+        CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key).values_list("item_id", flat=True)
+    )
     missing = [item for item in items if item.id not in stored]
     if not missing:
         return 0
@@ -241,11 +274,26 @@ def candidate_answers_ensure(*, candidate: Candidate, items: list[EvalItem], job
     return _answers_from_model(candidate, missing)
 
 
-def _store_answer(candidate: Candidate, item: EvalItem, answer: str, new_tokens: int | None = None,
-                  reference_loss: float | None = None) -> None:
+def _store_answer(
+    candidate: Candidate,
+    item: EvalItem,
+    answer: str,
+    new_tokens: int | None = None,
+    reference_loss: float | None = None,
+) -> None:
     CandidateAnswer.objects.bulk_create(
-        [CandidateAnswer(item=item, candidate=candidate.spec, candidate_key=candidate.key, answer=answer,
-                         new_tokens=new_tokens, reference_loss=reference_loss)], ignore_conflicts=True)
+        [
+            CandidateAnswer(
+                item=item,
+                candidate=candidate.spec,
+                candidate_key=candidate.key,
+                answer=answer,
+                new_tokens=new_tokens,
+                reference_loss=reference_loss,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _answers_from_endpoint(candidate: Candidate, items: list[EvalItem], job_id: int | None) -> int:
@@ -253,11 +301,19 @@ def _answers_from_endpoint(candidate: Candidate, items: list[EvalItem], job_id: 
 
     for item in items:
         try:
-            result = chat_texts(role="teacher", model=candidate.value, messages=item.messages, n=1, temperature=0.0,
-                                max_tokens=settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS, job_id=job_id)
+            result = chat_texts(
+                role="teacher",
+                model=candidate.value,
+                messages=item.messages,
+                n=1,
+                temperature=0.0,
+                max_tokens=settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS,
+                job_id=job_id,
+            )
         except LLMUnavailable as exc:
-            raise GenerationUnavailable(f"{candidate.spec} is unavailable: {exc}",
-                                        retry_after_s=exc.retry_after_s) from exc
+            raise GenerationUnavailable(
+                f"{candidate.spec} is unavailable: {exc}", retry_after_s=exc.retry_after_s
+            ) from exc
         _store_answer(candidate, item, (result.contents or [""])[0])  # each answer stored as it comes
     return len(items)
 
@@ -268,18 +324,49 @@ def _answers_from_model(candidate: Candidate, items: list[EvalItem]) -> int:
         data, output = Path(scratch) / "items.jsonl", Path(scratch) / "answers.jsonl"
         # The reference goes back in as the final assistant message: the trainer keeps it out of the
         # prompt and computes its loss.
-        data.write_text("".join(json.dumps({"messages": item.messages + (
-            [{"role": "assistant", "content": item.reference}] if item.reference else []), "task_type": item.task_type},
-            ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
-        command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", "generate", "--model", candidate.model_dir,
-                   "--data", str(data), "--output", str(output),
-                   "--max-new-tokens", str(settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS),
-                   "--batch-size", str(settings.FLYWHEEL_EVAL_BATCH_SIZE), "--reference-loss"]
-        completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True,
-                                   env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        data.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "messages": item.messages
+                        + ([{"role": "assistant", "content": item.reference}] if item.reference else []),
+                        "task_type": item.task_type,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+                for item in items
+            ),
+            encoding="utf-8",
+        )
+        command = [
+            settings.FLYWHEEL_TRAIN_PYTHON,
+            "-m",
+            "training",
+            "generate",
+            "--model",
+            candidate.model_dir,
+            "--data",
+            str(data),
+            "--output",
+            str(output),
+            "--max-new-tokens",
+            str(settings.FLYWHEEL_EVAL_MAX_NEW_TOKENS),
+            "--batch-size",
+            str(settings.FLYWHEEL_EVAL_BATCH_SIZE),
+            "--reference-loss",
+        ]
+        completed = subprocess.run(
+            command,
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+        )
         if completed.returncode != 0:
-            raise GenerationUnavailable(f"training generate failed ({completed.returncode}): "
-                                        f"{completed.stderr.strip()[-1000:]}")
+            raise GenerationUnavailable(
+                f"training generate failed ({completed.returncode}): {completed.stderr.strip()[-1000:]}"
+            )
         answers = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(answers) != len(items):
         raise GenerationUnavailable(f"training generate wrote {len(answers)} answers for {len(items)} items")
@@ -292,8 +379,16 @@ def _answers_from_model(candidate: Candidate, items: list[EvalItem]) -> int:
 # --- evaluations -------------------------------------------------------------------------------
 
 
-def evaluation_create(*, eval_set_id: int, candidate: str, baseline: str = "", judge_repeats: int = 1,
-                      mode: str = "judge", user=None, with_job: bool = True) -> Evaluation:
+def evaluation_create(
+    *,
+    eval_set_id: int,
+    candidate: str,
+    baseline: str = "",
+    judge_repeats: int = 1,
+    mode: str = "judge",
+    user=None,
+    with_job: bool = True,
+) -> Evaluation:
     """Check the candidates and the overlap with the compared runs' training splits, then create the
     evaluation (and its job on the gpu queue)."""
     from flywheel.jobs.services import job_create
@@ -318,19 +413,33 @@ def evaluation_create(*, eval_set_id: int, candidate: str, baseline: str = "", j
         logger.warning(overlap_warning(overlap))
     with transaction.atomic():
         evaluation = Evaluation.objects.create(
-            eval_set=eval_set, candidate=parsed.spec, baseline=parsed_baseline.spec if parsed_baseline else "",
-            run_id=parsed.run_id, judge_repeats=judge_repeats, mode=mode, overlap=overlap,
-            created_by=user if getattr(user, "is_authenticated", False) else None)
+            eval_set=eval_set,
+            candidate=parsed.spec,
+            baseline=parsed_baseline.spec if parsed_baseline else "",
+            run_id=parsed.run_id,
+            judge_repeats=judge_repeats,
+            mode=mode,
+            overlap=overlap,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
         if with_job:
-            job = job_create(kind="evaluation.run", payload={"evaluation_id": evaluation.id}, created_by=user,
-                             total=eval_set.item_count)
+            job = job_create(
+                kind="evaluation.run",
+                payload={"evaluation_id": evaluation.id},
+                created_by=user,
+                total=eval_set.item_count,
+            )
             Evaluation.objects.filter(id=evaluation.id).update(job=job)
             evaluation.job = job
     return evaluation
 
 
-def evaluation_execute(*, evaluation_id: int, job_id: int | None = None,
-                       progress: Callable[[int, int, str], None] = lambda done, total, note: None) -> dict:
+def evaluation_execute(
+    *,
+    evaluation_id: int,
+    job_id: int | None = None,
+    progress: Callable[[int, int, str], None] = lambda done, total, note: None,
+) -> dict:
     """Answers (generated once), verdicts (asked once), then the summary. Raises
     GenerationUnavailable or LLMUnavailable when a server is down: the job waits and resumes
     where it stopped."""
@@ -347,12 +456,18 @@ def evaluation_execute(*, evaluation_id: int, job_id: int | None = None,
     baseline = candidate_parse(evaluation.baseline) if evaluation.baseline else None
     try:
         for each in filter(None, (candidate, baseline)):
-            candidate_answers_ensure(candidate=each, items=items, job_id=job_id,
-                                     progress=lambda note: progress(0, len(items), note))
+            candidate_answers_ensure(
+                candidate=each, items=items, job_id=job_id, progress=lambda note: progress(0, len(items), note)
+            )
         if evaluation.mode == "judge":
-            answers = {a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key)}
-            others = ({a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=baseline.key)}
-                      if baseline else {})
+            answers = {
+                a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key)
+            }
+            others = (
+                {a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=baseline.key)}
+                if baseline
+                else {}
+            )
             dimensions = list(DIMENSIONS)
             for done, item in enumerate(items, start=1):
                 for answer in filter(None, (answers.get(item.id), others.get(item.id))):
@@ -360,17 +475,20 @@ def evaluation_execute(*, evaluation_id: int, job_id: int | None = None,
                         judge_pointwise(item=item, answer=answer, dimensions=dimensions, repeat=repeat, job_id=job_id)
                 if baseline:
                     for order in ("AB", "BA"):
-                        judge_pairwise(item=item, answer=answers[item.id], other=others[item.id], order=order,
-                                       job_id=job_id)
+                        judge_pairwise(
+                            item=item, answer=answers[item.id], other=others[item.id], order=order, job_id=job_id
+                        )
                 progress(done, len(items), f"judged {done}/{len(items)}")
     except (GenerationUnavailable, LLMUnavailable) as exc:
         Evaluation.objects.filter(id=evaluation_id).update(status=Evaluation.Status.WAITING, error=str(exc)[:2000])
         raise
-    summary = evaluation_summary(evaluation, candidate_key=candidate.key,
-                                 baseline_key=baseline.key if baseline else None)
+    summary = evaluation_summary(
+        evaluation, candidate_key=candidate.key, baseline_key=baseline.key if baseline else None
+    )
     summary["overlap"] = overlap_warning(evaluation.overlap)
-    Evaluation.objects.filter(id=evaluation_id).update(status=Evaluation.Status.DONE, summary=summary,
-                                                       finished_at=timezone.now())
+    Evaluation.objects.filter(id=evaluation_id).update(
+        status=Evaluation.Status.DONE, summary=summary, finished_at=timezone.now()
+    )
     return summary
 
 
@@ -404,21 +522,36 @@ def run_promote(*, run_id: int, user, override: bool = False, note: str = "") ->
     FLYWHEEL_EVAL_REGRESSION_THRESHOLD unless ops override it (audited either way)."""
     from flywheel.accounts.services import audit_record
 
-    evaluation = (Evaluation.objects.filter(run_id=run_id, status=Evaluation.Status.DONE)
-                  .order_by("-finished_at", "-id").first())
+    evaluation = (
+        Evaluation.objects.filter(run_id=run_id, status=Evaluation.Status.DONE).order_by("-finished_at", "-id").first()
+    )
     if evaluation is None:
         raise PromotionRefused(f"run {run_id} has no finished evaluation: evaluate it first", regressions={})
     regressions = promotion_regressions(evaluation, threshold=settings.FLYWHEEL_EVAL_REGRESSION_THRESHOLD)
     if regressions and not override:
-        raise PromotionRefused("promotion refused, task types regress: " + ", ".join(
-            f"{name} (−{drop})" for name, drop in sorted(regressions.items())), regressions=regressions)
+        raise PromotionRefused(
+            "promotion refused, task types regress: "
+            + ", ".join(f"{name} (−{drop})" for name, drop in sorted(regressions.items())),
+            regressions=regressions,
+        )
     with transaction.atomic():
         promotion, _ = RunPromotion.objects.update_or_create(
-            run_id=run_id, defaults={"evaluation": evaluation, "overridden": bool(regressions and override),
-                                     "regressions": regressions, "note": note[:2000], "promoted_by": user})
-        audit_record(actor=user, action="run.promote" + (".override" if promotion.overridden else ""),
-                     target_type="training_run", target_id=run_id,
-                     detail={"evaluation": evaluation.id, "regressions": regressions, "note": note[:500]})
+            run_id=run_id,
+            defaults={
+                "evaluation": evaluation,
+                "overridden": bool(regressions and override),
+                "regressions": regressions,
+                "note": note[:2000],
+                "promoted_by": user,
+            },
+        )
+        audit_record(
+            actor=user,
+            action="run.promote" + (".override" if promotion.overridden else ""),
+            target_type="training_run",
+            target_id=run_id,
+            detail={"evaluation": evaluation.id, "regressions": regressions, "note": note[:500]},
+        )
     return promotion
 
 
@@ -432,8 +565,7 @@ def candidate_parse_key(spec: str) -> str | None:
 
         run = TrainingRun.objects.filter(id=int(value)).first() if value.isdigit() else None
         final = ((run.result or {}).get("final_model") or "") if run else ""
-        return Candidate(spec=spec, kind=kind, value=value,
-                         model_dir=str(Path(final).resolve()) if final else "").key
+        return Candidate(spec=spec, kind=kind, value=value, model_dir=str(Path(final).resolve()) if final else "").key
     return Candidate(spec=spec, kind=kind, value=value, model_dir=value if kind == "model" else "").key
 
 
@@ -452,18 +584,26 @@ def evaluation_human_review_enqueue(*, evaluation_id: int, limit: int | None = N
     evaluation = Evaluation.objects.get(id=evaluation_id)
     if not evaluation.baseline:
         raise CandidateError("a blind A/B review needs an evaluation with a baseline")
-    both = (set(CandidateAnswer.objects.filter(item__eval_set=evaluation.eval_set,
-                                               candidate_key=candidate_parse_key(evaluation.candidate))
-                .values_list("item_id", flat=True))
-            & set(CandidateAnswer.objects.filter(item__eval_set=evaluation.eval_set,
-                                                 candidate_key=candidate_parse_key(evaluation.baseline))
-                  .values_list("item_id", flat=True)))
+    both = set(
+        CandidateAnswer.objects.filter(
+            item__eval_set=evaluation.eval_set, candidate_key=candidate_parse_key(evaluation.candidate)
+        ).values_list("item_id", flat=True)
+    ) & set(
+        CandidateAnswer.objects.filter(
+            item__eval_set=evaluation.eval_set, candidate_key=candidate_parse_key(evaluation.baseline)
+        ).values_list("item_id", flat=True)
+    )
     enqueued = 0
     for item in evaluation.eval_set.items.filter(id__in=both).order_by("position")[:limit]:
         with transaction.atomic():
             comparison, _ = HumanComparison.objects.get_or_create(
-                evaluation=evaluation, item=item, defaults={"candidate_first": bool(secrets.randbelow(2))})
-            review_item_enqueue(kind=BLIND_AB.name, subject_type=SUBJECT_TYPE, subject_id=str(comparison.id),
-                                payload={"task_type": item.task_type})
+                evaluation=evaluation, item=item, defaults={"candidate_first": bool(secrets.randbelow(2))}
+            )
+            review_item_enqueue(
+                kind=BLIND_AB.name,
+                subject_type=SUBJECT_TYPE,
+                subject_id=str(comparison.id),
+                payload={"task_type": item.task_type},
+            )
         enqueued += 1
     return enqueued

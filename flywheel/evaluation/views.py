@@ -32,9 +32,14 @@ def index(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            evaluation = evaluation_create(eval_set_id=data["eval_set"].id, candidate=data["candidate"],
-                                           baseline=data["baseline"], judge_repeats=data["judge_repeats"],
-                                           mode="offline" if data["offline"] else "judge", user=request.user)
+            evaluation = evaluation_create(
+                eval_set_id=data["eval_set"].id,
+                candidate=data["candidate"],
+                baseline=data["baseline"],
+                judge_repeats=data["judge_repeats"],
+                mode="offline" if data["offline"] else "judge",
+                user=request.user,
+            )
         except (CandidateError, ValueError) as exc:
             form.add_error(None, str(exc))
         else:

@@ -37,7 +37,9 @@ class IngestView(APIView):
         request=IngestRequest,
         responses={
             200: IngestResponse,
-            400: OpenApiResponse(description="Body is not UTF-8, not JSON, nested too deeply, or not an object of lists."),
+            400: OpenApiResponse(
+                description="Body is not UTF-8, not JSON, nested too deeply, or not an object of lists."
+            ),
             401: OpenApiResponse(description="Missing or unknown API key."),
             411: OpenApiResponse(description="No Content-Length header."),
             413: OpenApiResponse(description="Body over the size limit, or too many items."),

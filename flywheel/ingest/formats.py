@@ -15,8 +15,9 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 import ijson
 
@@ -80,8 +81,10 @@ class _CountingReader(io.RawIOBase):
         self.total += count
         self.since_mark += count
         if self.total_cap is not None and self.total > self.total_cap:
-            raise _StopReading(f"the file expands to more than {self.total_cap} bytes once decompressed "
-                               "(FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES); reading stopped here")
+            raise _StopReading(
+                f"the file expands to more than {self.total_cap} bytes once decompressed "
+                "(FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES); reading stopped here"
+            )
         if self.mark_cap is not None and self.since_mark > self.mark_cap:
             raise _ItemTooLarge()
         buffer[:count] = data
@@ -121,7 +124,9 @@ def convert_openai(record: Any, raw: bytes) -> dict[str, list]:
     session_id = record.get("id") or record.get("session_id") or f"openai:{_digest(raw)}"
     if not isinstance(session_id, str):
         raise RecordError('"id" must be a string')
-    messages = _messages_with_ids(session_id, [m if isinstance(m, dict) else {"invalid": m} for m in record["messages"]])
+    messages = _messages_with_ids(
+        session_id, [m if isinstance(m, dict) else {"invalid": m} for m in record["messages"]]
+    )
     for message in messages:
         # OpenAI chat logs carry fields Flywheel does not store (name, tool_calls, ...).
         for key in ("name", "tool_calls", "tool_call_id", "function_call", "weight", "train"):
@@ -135,9 +140,18 @@ def convert_openai(record: Any, raw: bytes) -> dict[str, list]:
 
 
 _SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
-    "bing": "assistant", "bard": "assistant", "system": "system", "tool": "tool", "observation": "tool",
-    "function": "tool", "function_call": "assistant",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "observation": "tool",
+    "function": "tool",
+    "function_call": "assistant",
 }
 
 
@@ -180,8 +194,10 @@ def convert_hh_rlhf(record: Any, raw: bytes) -> dict[str, list]:
     The chosen transcript is the session; the rejected answer is an alternative to the chosen
     one at the turn where the two diverge (the last turn, except in a few records whose
     transcripts run on); +1 on the chosen answer, -1 on the rejected one, and a pair."""
-    if not isinstance(record, dict) or not isinstance(record.get("chosen"), str) or not isinstance(
-        record.get("rejected"), str
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("chosen"), str)
+        or not isinstance(record.get("rejected"), str)
     ):
         raise RecordError('expected {"chosen": "...", "rejected": "..."} transcripts')
     chosen, rejected = _hh_turns(record["chosen"]), _hh_turns(record["rejected"])
@@ -194,8 +210,9 @@ def convert_hh_rlhf(record: Any, raw: bytes) -> dict[str, list]:
     messages = _messages_with_ids(session_id, chosen)
     chosen_id = messages[split]["id"]
     rejected_id = f"{session_id}:rejected"
-    messages.append({"id": rejected_id, "role": "assistant", "content": rejected[split]["content"],
-                     "alternative_to": chosen_id})
+    messages.append(
+        {"id": rejected_id, "role": "assistant", "content": rejected[split]["content"], "alternative_to": chosen_id}
+    )
     return {
         "sessions": [{"id": session_id, "app": "hh-rlhf", "messages": messages}],
         "feedback": [
@@ -246,7 +263,7 @@ def _first_significant_byte(stream: IO[bytes]) -> bytes:
 _BUFFER = 1 << 16
 
 
-def read_records(stream: IO[bytes], fmt: str, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
+def read_records(stream: IO[bytes], fmt: str, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:  # noqa: B008
     """Yield one Record per line (JSONL) or per array item (a JSON array file). A record over a
     limit gets its own error; a file over the decompressed limit, or an array item over its
     limit (an array cannot be picked up again after it), ends with a Record that `stops`."""
@@ -283,8 +300,9 @@ def _read_lines(stream: io.BufferedReader, convert, limits: ReadLimits) -> Itera
         if not line:
             return
         if too_long:
-            yield Record(number, None, f"the line is longer than {limits.line_bytes} bytes "
-                                       "(FLYWHEEL_IMPORT_MAX_LINE_BYTES)")
+            yield Record(
+                number, None, f"the line is longer than {limits.line_bytes} bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)"
+            )
             continue
         if not line.strip():
             continue
@@ -340,15 +358,25 @@ def _read_array(stream: io.BufferedReader, counter: _CountingReader, convert, li
             raw = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
             yield _convert(number, record, raw, convert)
     except _ItemTooLarge:
-        yield Record(number + 1, None, f"item {number + 1} is larger than {limits.item_bytes} bytes "
-                                       "(FLYWHEEL_IMPORT_MAX_ITEM_BYTES); a JSON array cannot be read past it, "
-                                       "reading stopped here", stops=True)
+        yield Record(
+            number + 1,
+            None,
+            f"item {number + 1} is larger than {limits.item_bytes} bytes "
+            "(FLYWHEEL_IMPORT_MAX_ITEM_BYTES); a JSON array cannot be read past it, "
+            "reading stopped here",
+            stops=True,
+        )
     except _StopReading as exc:
         yield Record(number + 1, None, str(exc), stops=True)
     except _TooDeep:
-        yield Record(number + 1, None, f"item {number + 1} is nested deeper than {limits.json_depth} levels "
-                                       "(FLYWHEEL_JSON_MAX_DEPTH); a JSON array cannot be read past it, "
-                                       "reading stopped here", stops=True)
+        yield Record(
+            number + 1,
+            None,
+            f"item {number + 1} is nested deeper than {limits.json_depth} levels "
+            "(FLYWHEEL_JSON_MAX_DEPTH); a JSON array cannot be read past it, "
+            "reading stopped here",
+            stops=True,
+        )
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         # A broken array cannot be resynchronised: report where reading stopped.
         yield Record(number + 1, None, f"malformed JSON array after item {number}: {exc}", stops=True)
@@ -365,8 +393,12 @@ def sniff_format(path: str) -> str:
     """Guess the format from the keys at the start of the file (for `--format auto`)."""
     with open_log_file(path) as stream:
         head = io.BufferedReader(stream, 1 << 16).peek(1 << 16).decode("utf-8", "replace")
-    for marker, fmt in (('"chosen"', "hh-rlhf"), ('"conversations"', "sharegpt"), ('"sessions"', "sessions"),
-                        ('"messages"', "openai")):
+    for marker, fmt in (
+        ('"chosen"', "hh-rlhf"),
+        ('"conversations"', "sharegpt"),
+        ('"sessions"', "sessions"),
+        ('"messages"', "openai"),
+    ):
         if marker in head:
             return fmt
     raise RecordError("cannot tell the file's format; pass --format")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -120,8 +120,10 @@ def import_file_store(*, source, name: str) -> tuple[Path, str, int]:
             for chunk in iter(lambda: source.read(1 << 20), b""):
                 size += len(chunk)
                 if size > limit:
-                    raise UploadTooLarge(f"the file is larger than the upload limit of {limit} bytes "
-                                         "(FLYWHEEL_UPLOAD_MAX_BYTES); nothing was stored")
+                    raise UploadTooLarge(
+                        f"the file is larger than the upload limit of {limit} bytes "
+                        "(FLYWHEEL_UPLOAD_MAX_BYTES); nothing was stored"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -142,7 +144,11 @@ def import_file_start(*, source, name: str, fmt: str, user=None) -> ImportFile:
         raise
     with transaction.atomic():
         import_file = ImportFile.objects.create(
-            name=name[:255], path=str(path), sha256=sha, size_bytes=size, format=fmt,
+            name=name[:255],
+            path=str(path),
+            sha256=sha,
+            size_bytes=size,
+            format=fmt,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
         import_file.job = job_create(
@@ -150,4 +156,3 @@ def import_file_start(*, source, name: str, fmt: str, user=None) -> ImportFile:
         )
         import_file.save(update_fields=["job"])
     return import_file
-

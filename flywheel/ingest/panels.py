@@ -12,8 +12,9 @@ those people see of its text (the end of this module).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flywheel.registry import Registry
 
@@ -54,7 +55,7 @@ class TextShield:
     `text(value)` gives the shown form of a free text such as a feedback comment (None: hidden)."""
 
     messages: Callable[[list[int]], dict[int, str]]
-    text: Callable[[str], "str | None"]
+    text: Callable[[str], str | None]
 
 
 _GRANTS: Registry[Callable[[Any, Any], bool]] = Registry("session access grant")

@@ -22,8 +22,11 @@ def session_transcript(*, session: ChatSession) -> list[dict]:
         if message.alternative_to_id:
             alternatives.setdefault(message.alternative_to_id, []).append(message)
     return [
-        {"message": m, "feedback": feedback.get(m.id, []),
-         "alternatives": [{"message": a, "feedback": feedback.get(a.id, [])} for a in alternatives.get(m.id, [])]}
+        {
+            "message": m,
+            "feedback": feedback.get(m.id, []),
+            "alternatives": [{"message": a, "feedback": feedback.get(a.id, [])} for a in alternatives.get(m.id, [])],
+        }
         for m in messages
         if not m.alternative_to_id
     ]
@@ -61,8 +64,9 @@ def session_texts_attach(*, turns: list[dict], pairs: list, originals: bool) -> 
         pair.chosen_text, pair.rejected_text = shown.get(pair.chosen.id), shown.get(pair.rejected.id)
 
 
-def sessions_page(*, app: str = "", model_version: str = "", thumbs_down: bool = False,
-                  before_id: int | None = None, size: int = 50) -> KeysetPage:
+def sessions_page(
+    *, app: str = "", model_version: str = "", thumbs_down: bool = False, before_id: int | None = None, size: int = 50
+) -> KeysetPage:
     """Newest first, paged by id (keyset), with message and thumbs-down counts for the page only."""
     qs = ChatSession.objects.all()
     if app:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -71,8 +72,12 @@ def _validated(raw_items: Iterable[Any], model, results: list[dict[str, Any]]) -
         except ValidationError as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             results.append(
-                {"index": index, "id": raw_id if isinstance(raw_id, str) else None, "status": ERROR,
-                 "error": describe_errors(exc)}
+                {
+                    "index": index,
+                    "id": raw_id if isinstance(raw_id, str) else None,
+                    "status": ERROR,
+                    "error": describe_errors(exc),
+                }
             )
     return valid
 
@@ -82,8 +87,14 @@ def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, A
     kept = []
     for index, item in items:
         if item.id in seen:
-            results.append({"index": index, "id": item.id, "status": ERROR,
-                            "error": f"{what} id {item.id!r} appears twice in this batch"})
+            results.append(
+                {
+                    "index": index,
+                    "id": item.id,
+                    "status": ERROR,
+                    "error": f"{what} id {item.id!r} appears twice in this batch",
+                }
+            )
             continue
         seen.add(item.id)
         kept.append((index, item))
@@ -92,7 +103,11 @@ def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, A
 
 @transaction.atomic
 def ingest_batch(
-    *, sessions: list[Any] = (), feedback: list[Any] = (), pairs: list[Any] = (), source: str = "api",
+    *,
+    sessions: list[Any] = (),
+    feedback: list[Any] = (),
+    pairs: list[Any] = (),
+    source: str = "api",
     announce: bool = True,
 ) -> IngestResult:
     """Validate and write one batch. `announce=False` skips queueing the pipeline, for bulk
@@ -100,7 +115,9 @@ def ingest_batch(
     result = IngestResult()
     now = timezone.now()
     valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
-    valid_feedback = _refuse_repeated_ids(_validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback")
+    valid_feedback = _refuse_repeated_ids(
+        _validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback"
+    )
     valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
     session_pk, created = _upsert_sessions(valid_sessions, source=source, now=now)
     # One lookup, after the sessions are locked and before any message is written, for the
@@ -110,9 +127,12 @@ def ingest_batch(
     in_batch = {m.id for _, s in valid_sessions for m in s.messages}
     stored = _stored_messages(
         {m.id for _, s in valid_sessions if s.id not in created for m in s.messages}
-        | ({m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
-           | {f.message_id for _, f in valid_feedback}
-           | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}) - in_batch
+        | (
+            {m.alternative_to for _, s in valid_sessions for m in s.messages if m.alternative_to}
+            | {f.message_id for _, f in valid_feedback}
+            | {ext for _, p in valid_pairs for ext in (p.chosen_message_id, p.rejected_message_id)}
+        )
+        - in_batch
     )
     written = _write_messages(valid_sessions, result, stored, session_pk, created, now=now)
     known = {ext: (pk, owner, role) for ext, (owner, _, pk, role) in stored.items()}
@@ -137,20 +157,38 @@ def _upsert_sessions(items: list[tuple[int, SessionIn]], *, source: str, now) ->
     (pk of every session, pk of those created), by external id. Positions in a session are
     handed out under its lock, so concurrent appends never collide."""
     rows = [
-        {"external_id": s.id, "app": s.app, "channel": s.channel, "anon_user_id": anonymise_user_id(s.user_id),
-         "model_version": s.model_version, "metadata": s.metadata, "source": source, "ingested_at": now,
-         "started_at": s.started_at or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now)}
+        {
+            "external_id": s.id,
+            "app": s.app,
+            "channel": s.channel,
+            "anon_user_id": anonymise_user_id(s.user_id),
+            "model_version": s.model_version,
+            "metadata": s.metadata,
+            "source": source,
+            "ingested_at": now,
+            "started_at": s.started_at
+            or (s.messages[0].created_at if s.messages and s.messages[0].created_at else now),
+        }
         for _, s in items
     ]
-    created = {ext: pk for pk, ext in insert_returning(ChatSession, rows, conflict=["external_id"],
-                                                       returning=["id", "external_id"], lock_existing=True)}
-    existing = select_in(ChatSession, ["external_id", "id"], "external_id",
-                         [row["external_id"] for row in rows if row["external_id"] not in created])
+    created = {
+        ext: pk
+        for pk, ext in insert_returning(
+            ChatSession, rows, conflict=["external_id"], returning=["id", "external_id"], lock_existing=True
+        )
+    }
+    existing = select_in(
+        ChatSession,
+        ["external_id", "id"],
+        "external_id",
+        [row["external_id"] for row in rows if row["external_id"] not in created],
+    )
     return {**dict(existing), **created}, created
 
 
-def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, session_pk: dict,
-                    created: dict, *, now) -> dict[str, tuple]:
+def _write_messages(
+    items: list[tuple[int, SessionIn]], result: IngestResult, stored: dict, session_pk: dict, created: dict, *, now
+) -> dict[str, tuple]:
     """Write the new messages of each session item and report the item; returns the new
     messages as external id -> (pk, session pk, role). An item that is refused (message ids that
     another session holds, or a bad alternative) keeps nothing written: not its messages, and
@@ -162,8 +200,9 @@ def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, st
     for index, item in items:
         own = session_pk[item.id]
         if foreign := [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]:
-            refused.append((index, item, f"message ids already belong to another session: {', '.join(foreign[:5])}",
-                            None))
+            refused.append(
+                (index, item, f"message ids already belong to another session: {', '.join(foreign[:5])}", None)
+            )
             continue
         plan = _plan_messages(item, own, stored, last_seq, now)
         if isinstance(plan, str):
@@ -171,31 +210,54 @@ def _write_messages(items: list[tuple[int, SessionIn]], result: IngestResult, st
             continue
         new_ids = [row["external_id"] for row in plan.rows()]
         if taken := [ext for ext in new_ids if ext in claimed]:
-            refused.append((index, item, f"message ids already belong to another session of this batch: "
-                                          f"{', '.join(taken[:5])}", None))
+            refused.append(
+                (
+                    index,
+                    item,
+                    f"message ids already belong to another session of this batch: {', '.join(taken[:5])}",
+                    None,
+                )
+            )
             continue
         claimed.update(new_ids)
         plans.append((index, item, plan))
-    inserted = dict(insert_returning(Message, [row for _, _, plan in plans for row in plan.plain],
-                                     conflict=["external_id"], returning=["external_id", "id"]))
+    inserted = dict(
+        insert_returning(
+            Message,
+            [row for _, _, plan in plans for row in plan.plain],
+            conflict=["external_id"],
+            returning=["external_id", "id"],
+        )
+    )
     plans = _refuse_collisions(plans, inserted, refused, [row for _, _, plan in plans for row in plan.plain])
-    alternatives = [{**row, "alternative_to_id": inserted.get(target) or stored[target][2]}
-                    for _, _, plan in plans for row, target in plan.alternatives]
+    alternatives = [
+        {**row, "alternative_to_id": inserted.get(target) or stored[target][2]}
+        for _, _, plan in plans
+        for row, target in plan.alternatives
+    ]
     inserted.update(insert_returning(Message, alternatives, conflict=["external_id"], returning=["external_id", "id"]))
     plans = _refuse_collisions(plans, inserted, refused, alternatives)
     _undo(refused, inserted, created, stored, result)
     written = {}
     for index, item, plan in plans:
         new = plan.rows()
-        written.update((row["external_id"], (inserted[row["external_id"]], row["session_id"], row["role"]))
-                       for row in new)
+        written.update(
+            (row["external_id"], (inserted[row["external_id"]], row["session_id"], row["role"])) for row in new
+        )
         if item.id in created:
             result.new_session_ids.append(created[item.id])
             status = CREATED
         else:
             status = APPENDED if new else UNCHANGED
-        result.sessions.append({"index": index, "id": item.id, "status": status,
-                                "messages_created": len(new), "messages_unchanged": plan.unchanged})
+        result.sessions.append(
+            {
+                "index": index,
+                "id": item.id,
+                "status": status,
+                "messages_created": len(new),
+                "messages_unchanged": plan.unchanged,
+            }
+        )
     return written
 
 
@@ -205,8 +267,11 @@ def _last_positions(session_pks: list[int]) -> dict[int, int]:
         return {}
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT session_id, MAX(seq) FROM {table} WHERE alternative_to_id IS NULL "
-                       f"AND session_id IN ({', '.join(['%s'] * len(session_pks))}) GROUP BY session_id", session_pks)
+        cursor.execute(
+            f"SELECT session_id, MAX(seq) FROM {table} WHERE alternative_to_id IS NULL "
+            f"AND session_id IN ({', '.join(['%s'] * len(session_pks))}) GROUP BY session_id",
+            session_pks,
+        )
         return dict(cursor.fetchall())
 
 
@@ -219,8 +284,9 @@ def _refuse_collisions(plans, inserted: dict, refused: list, rows: list[dict]) -
     kept = []
     for index, item, plan in plans:
         if collided := [row["external_id"] for row in plan.rows() if row["external_id"] in skipped]:
-            refused.append((index, item, f"message ids already belong to another session: {', '.join(collided[:5])}",
-                            plan))
+            refused.append(
+                (index, item, f"message ids already belong to another session: {', '.join(collided[:5])}", plan)
+            )
         else:
             kept.append((index, item, plan))
     return kept
@@ -269,9 +335,15 @@ def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now) -> M
             unchanged += 1
             continue
         seen.add(message.id)
-        row = {"session_id": session_pk, "external_id": message.id, "role": message.role, "content": message.content,
-               "model_version": message.model_version or (item.model_version if message.role == "assistant" else ""),
-               "created_at": message.created_at or now, "alternative_to_id": None}
+        row = {
+            "session_id": session_pk,
+            "external_id": message.id,
+            "role": message.role,
+            "content": message.content,
+            "model_version": message.model_version or (item.model_version if message.role == "assistant" else ""),
+            "created_at": message.created_at or now,
+            "alternative_to_id": None,
+        }
         if message.alternative_to:
             target = message.alternative_to
             if message.role != "assistant":
@@ -302,14 +374,24 @@ def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, k
         elif target[2] != Message.Role.ASSISTANT:
             error = f"message {item.message_id!r} is a {target[2]} message; feedback goes on assistant answers"
         else:
-            rows.append({"external_id": item.id, "message_id": target[0], "rating": item.rating, "comment": item.comment,
-                         "reasons": list(item.reasons), "created_at": item.created_at or now})
+            rows.append(
+                {
+                    "external_id": item.id,
+                    "message_id": target[0],
+                    "rating": item.rating,
+                    "comment": item.comment,
+                    "reasons": list(item.reasons),
+                    "created_at": item.created_at or now,
+                }
+            )
             positions.append((index, item.id))
             continue
         result.feedback.append({"index": index, "id": item.id, "status": ERROR, "error": error})
     created = {ext for (ext,) in insert_returning(Feedback, rows, conflict=["external_id"], returning=["external_id"])}
     for index, external_id in positions:
-        result.feedback.append({"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED})
+        result.feedback.append(
+            {"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED}
+        )
 
 
 def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, known: dict, *, source: str) -> None:
@@ -330,9 +412,21 @@ def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, known: d
         if error:
             result.pairs.append({"index": index, "id": item.id, "status": ERROR, "error": error})
             continue
-        rows.append({"external_id": item.id, "session_id": chosen[1], "chosen_id": chosen[0], "rejected_id": rejected[0],
-                     "source": source, "created_at": timezone.now()})
+        rows.append(
+            {
+                "external_id": item.id,
+                "session_id": chosen[1],
+                "chosen_id": chosen[0],
+                "rejected_id": rejected[0],
+                "source": source,
+                "created_at": timezone.now(),
+            }
+        )
         positions.append((index, item.id))
-    created = {ext for (ext,) in insert_returning(PreferencePair, rows, conflict=["external_id"], returning=["external_id"])}
+    created = {
+        ext for (ext,) in insert_returning(PreferencePair, rows, conflict=["external_id"], returning=["external_id"])
+    }
     for index, external_id in positions:
-        result.pairs.append({"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED})
+        result.pairs.append(
+            {"index": index, "id": external_id, "status": CREATED if external_id in created else UNCHANGED}
+        )

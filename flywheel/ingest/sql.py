@@ -10,8 +10,9 @@ were new, so a concurrent duplicate is reported, never silently dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import DateTimeField, JSONField
@@ -20,8 +21,14 @@ from django.db.models import DateTimeField, JSONField
 _MAX_PARAMS = 30_000
 
 
-def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
-                     returning: Sequence[str], lock_existing: bool = False) -> list[tuple]:
+def insert_returning(
+    model,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[str],
+    lock_existing: bool = False,
+) -> list[tuple]:
     """Insert `rows` (dicts of field attnames) into `model`'s table, skipping rows that hit
     the unique `conflict` columns; return `returning` columns of the rows inserted.
 
@@ -43,8 +50,10 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
     action = "DO NOTHING"
     if lock_existing:
         action = f"DO UPDATE SET {quote(conflict[0])} = EXCLUDED.{quote(conflict[0])} WHERE false"
-    tail = (f" ON CONFLICT ({', '.join(map(quote, conflict))}) {action} "
-            f"RETURNING {', '.join(quote(model._meta.get_field(name).column) for name in returning)}")
+    tail = (
+        f" ON CONFLICT ({', '.join(map(quote, conflict))}) {action} "
+        f"RETURNING {', '.join(quote(model._meta.get_field(name).column) for name in returning)}"
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # All rows as one JSON parameter, which the server expands into rows shaped like the
@@ -52,8 +61,11 @@ def insert_returning(model, rows: Sequence[dict[str, Any]], *, conflict: Sequenc
             # than the database spends inserting them.
             if any(field.attname != field.column for field in fields):
                 raise ValueError(f"{model.__name__}: rows are matched to columns by name")
-            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} "
-                           f"FROM json_populate_recordset(NULL::{table}, %s){tail}", [_json_rows(rows)])
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} "
+                f"FROM json_populate_recordset(NULL::{table}, %s){tail}",
+                [_json_rows(rows)],
+            )
             return cursor.fetchall()
         return _insert_values(cursor, fields, rows, f"INSERT INTO {table} ({columns}) VALUES ", tail, connection)
 
@@ -81,7 +93,7 @@ def _insert_values(cursor, fields, rows, head: str, tail: str, connection) -> li
     inserted: list[tuple] = []
     step = max(1, _MAX_PARAMS // len(fields))
     for start in range(0, len(rows), step):
-        chunk = rows[start:start + step]
+        chunk = rows[start : start + step]
         params = [adapt(row[name]) if adapt else row[name] for row in chunk for name, adapt in adapters]
         cursor.execute(head + ", ".join([row_placeholder] * len(chunk)) + tail, params)
         inserted.extend(cursor.fetchall())
@@ -99,9 +111,12 @@ def select_in(model, columns: Sequence[str], key: str, values: Iterable[Any]) ->
     rows: list[tuple] = []
     with connection.cursor() as cursor:
         for start in range(0, len(values), _MAX_PARAMS):
-            chunk = values[start:start + _MAX_PARAMS]
-            cursor.execute(f"SELECT {', '.join(column[name] for name in columns)} FROM {quote(model._meta.db_table)} "
-                           f"WHERE {column[key]} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            chunk = values[start : start + _MAX_PARAMS]
+            cursor.execute(
+                f"SELECT {', '.join(column[name] for name in columns)} FROM {quote(model._meta.db_table)} "
+                f"WHERE {column[key]} IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
             rows.extend(cursor.fetchall())
     return rows
 

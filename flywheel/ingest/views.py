@@ -33,8 +33,9 @@ def session_list(request):
         "thumbs_down": request.GET.get("thumbs_down") == "1",
     }
     page = sessions_page(**filters, before_id=page_key(request))
-    return render(request, "ingest/session_list.html",
-                  {"sessions": page.rows, "filters": filters, "next_before": page.next_key})
+    return render(
+        request, "ingest/session_list.html", {"sessions": page.rows, "filters": filters, "next_before": page.next_key}
+    )
 
 
 @role_required(REVIEWERS)
@@ -49,13 +50,17 @@ def session_detail(request, external_id: str):
     turns = session_transcript(session=session)
     pairs = list(session.preference_pairs.select_related("chosen", "rejected"))
     session_texts_attach(turns=turns, pairs=pairs, originals=originals)
-    return render(request, "ingest/session_detail.html", {
-        "session": session,
-        "turns": turns,
-        "originals": originals,
-        "panels": session_panels(session) if originals else [],
-        "pairs": pairs,
-    })
+    return render(
+        request,
+        "ingest/session_detail.html",
+        {
+            "session": session,
+            "turns": turns,
+            "originals": originals,
+            "panels": session_panels(session) if originals else [],
+            "pairs": pairs,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -78,8 +83,13 @@ def import_upload(request):
             except (RecordError, UploadTooLarge) as exc:
                 flash.error(request, str(exc))
             else:
-                audit_record(actor=request.user, action="import.start", target_type="import", target_id=import_file.id,
-                             detail={"name": import_file.name, "format": import_file.format})
+                audit_record(
+                    actor=request.user,
+                    action="import.start",
+                    target_type="import",
+                    target_id=import_file.id,
+                    detail={"name": import_file.name, "format": import_file.format},
+                )
                 return redirect("ingest:import_detail", import_id=import_file.id)
     return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports_recent()})
 

@@ -18,8 +18,8 @@ continuity, construction, review bulk actions). Admins pass every check.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from flywheel.accounts.roles import ENGINEERS, OPERATORS, Role
 from flywheel.registry import Registry
@@ -59,8 +59,9 @@ class JobHandler:
 HANDLERS: Registry[JobHandler] = Registry("job handler")
 
 
-def job_handler_register(kind: str, func: Callable, *, queue: str = "default", max_attempts: int = 5,
-                         roles: Iterable[Role] | None = None) -> JobHandler:
+def job_handler_register(
+    kind: str, func: Callable, *, queue: str = "default", max_attempts: int = 5, roles: Iterable[Role] | None = None
+) -> JobHandler:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     allowed = frozenset(Role(r) for r in roles) if roles is not None else DEFAULT_ROLES_BY_QUEUE[queue]

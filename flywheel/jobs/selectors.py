@@ -12,4 +12,3 @@ def jobs_page(*, kind_prefix: str | None = None, before: int | None = None, size
     if kind_prefix:
         qs = qs.filter(kind__startswith=kind_prefix)
     return keyset_page(qs, past=before, size=size)
-

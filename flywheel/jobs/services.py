@@ -369,5 +369,9 @@ def jobs_sweep() -> dict[str, int]:
     )
     for job_id in lost_running + lost_queued:
         job_dispatch(job_id=job_id)
-    return {"requeued_running": len(lost_running), "requeued_queued": len(lost_queued), "failed": exhausted,
-            "cancelled": cancelled}
+    return {
+        "requeued_running": len(lost_running),
+        "requeued_queued": len(lost_queued),
+        "failed": exhausted,
+        "cancelled": cancelled,
+    }

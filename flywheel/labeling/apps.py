@@ -28,5 +28,6 @@ class LabelingConfig(AppConfig):
         routing_rule_register("labels-to-review", labels_to_review)
         # ...and the dataset builder reads each session's label.
         session_labels_register("labeling", labels_for_sessions)
-        session_panel_register(order=20, title="Labels", template="labeling/_session_panel.html",
-                               context=session_labels_panel)
+        session_panel_register(
+            order=20, title="Labels", template="labeling/_session_panel.html", context=session_labels_panel
+        )

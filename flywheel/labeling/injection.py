@@ -60,5 +60,5 @@ def steering_signals(texts: list[str]) -> list[dict]:
             match = pattern.search(normalised)
             if match:
                 start = max(0, match.start() - 20)
-                found[name] = normalised[start:match.end() + 20].strip()[:120]
+                found[name] = normalised[start : match.end() + 20].strip()[:120]
     return [{"signal": name, "excerpt": excerpt} for name, excerpt in found.items()]

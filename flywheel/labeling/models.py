@@ -53,7 +53,9 @@ class Label(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "prompt_version", "model"], name="label_one_per_session_prompt_model"),
+            models.UniqueConstraint(
+                fields=["session", "prompt_version", "model"], name="label_one_per_session_prompt_model"
+            ),
             models.CheckConstraint(condition=Q(quality__gte=1, quality__lte=5), name="label_quality_1_to_5"),
         ]
         indexes = [
@@ -94,7 +96,9 @@ class LabelTask(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "prompt_version", "model"], name="label_task_one_per_session_prompt_model"),
+            models.UniqueConstraint(
+                fields=["session", "prompt_version", "model"], name="label_task_one_per_session_prompt_model"
+            ),
         ]
         indexes = [models.Index(fields=["status", "id"])]
 

@@ -24,33 +24,101 @@ OFFLINE_VERSION = "offline-v1"
 
 # (type, subtype, pattern): the first match wins; checked on the user's first turns.
 _KEYWORD_RULES: list[tuple[str, str, re.Pattern]] = [
-    ("translation", "zh_en", re.compile(r"(翻译成英文|译成英文|翻译为英文|用英语怎么说|英文怎么说|into english)", re.I)),
-    ("translation", "en_zh", re.compile(r"(翻译成中文|译成中文|翻译为中文|用中文怎么说|中文怎么说|into chinese|in chinese)", re.I)),
+    (
+        "translation",
+        "zh_en",
+        re.compile(r"(翻译成英文|译成英文|翻译为英文|用英语怎么说|英文怎么说|into english)", re.I),
+    ),
+    (
+        "translation",
+        "en_zh",
+        re.compile(r"(翻译成中文|译成中文|翻译为中文|用中文怎么说|中文怎么说|into chinese|in chinese)", re.I),
+    ),
     ("translation", "other", re.compile(r"(翻译|\btranslat(e|ion)\b)", re.I)),
-    ("agent", "function_calling", re.compile(r"(调用.{0,10}(函数|接口|工具|api)|function call|\bcall the \w+ (api|tool|function)\b|tool_calls?)", re.I)),
+    (
+        "agent",
+        "function_calling",
+        re.compile(
+            r"(调用.{0,10}(函数|接口|工具|api)|function call|\bcall the \w+ (api|tool|function)\b|tool_calls?)", re.I
+        ),
+    ),
     ("code", "debugging", re.compile(r"(报错|bug|exception|traceback|error:|stack trace|调试|debug)", re.I)),
-    ("code", "generation", re.compile(r"(写(一个|个)?.{0,12}(函数|代码|程序|脚本|类)|\bwrite (a |an )?(python|java|javascript|sql|c\+\+|go|rust|bash|shell)?\s*(function|script|program|class|query|code)\b|```|\bdef \w+\(|\bclass \w+[:(])", re.I)),
-    ("code", "other", re.compile(r"\b(python|javascript|typescript|java|c\+\+|sql|regex|git|docker|api|html|css)\b|代码|编程", re.I)),
+    (
+        "code",
+        "generation",
+        re.compile(
+            r"(写(一个|个)?.{0,12}(函数|代码|程序|脚本|类)|\bwrite (a |an )?(python|java|javascript|sql|c\+\+|go|rust|bash|shell)?\s*(function|script|program|class|query|code)\b|```|\bdef \w+\(|\bclass \w+[:(])",
+            re.I,
+        ),
+    ),
+    (
+        "code",
+        "other",
+        re.compile(r"\b(python|javascript|typescript|java|c\+\+|sql|regex|git|docker|api|html|css)\b|代码|编程", re.I),
+    ),
     ("math", "proof", re.compile(r"(证明|\bprove\b)", re.I)),
-    ("math", "word_problem", re.compile(r"(应用题|还剩|一共有多少|how (many|much|far|long) .{0,40}\b(if|when|does|will)\b)", re.I)),
-    ("math", "other", re.compile(r"(方程|求解|导数|积分|计算|等于多少|\bsolve\b|\bequation\b|\bderivative\b|\bintegral\b|\d+\s*[-+*/×÷^]\s*\d+)", re.I)),
+    (
+        "math",
+        "word_problem",
+        re.compile(r"(应用题|还剩|一共有多少|how (many|much|far|long) .{0,40}\b(if|when|does|will)\b)", re.I),
+    ),
+    (
+        "math",
+        "other",
+        re.compile(
+            r"(方程|求解|导数|积分|计算|等于多少|\bsolve\b|\bequation\b|\bderivative\b|\bintegral\b|\d+\s*[-+*/×÷^]\s*\d+)",
+            re.I,
+        ),
+    ),
     ("nlp", "summarisation", re.compile(r"(总结|摘要|概括|归纳|summari[sz]e|summary|tl;?dr)", re.I)),
     ("nlp", "extraction", re.compile(r"(抽取|提取|实体|\bextract\b|named entit)", re.I)),
-    ("nlp", "classification", re.compile(r"(情感倾向|分类|正面还是负面|\bsentiment\b|\bclassify\b|positive or negative)", re.I)),
-    ("writing", "rewriting", re.compile(r"(润色|改写|重写|修改一下这段|rewrite|rephrase|paraphrase|proofread|more formal)", re.I)),
-    ("writing", "creative", re.compile(r"(写(一|首|篇|个).{0,6}(诗|故事|小说|歌词|作文)|\bwrite (a |an )?(poem|story|song|essay|haiku|novel)\b)", re.I)),
-    ("writing", "professional", re.compile(r"(写(一|封|份).{0,6}(邮件|信|报告|简历|新闻稿|文案)|\b(draft|write) (a |an )?(email|letter|report|resume|cover letter|proposal)\b)", re.I)),
-    ("qa", "rag", re.compile(r"(根据(以下|下面|上述)(资料|文档|材料)|based on the (documents?|context|passages?) (below|above))", re.I)),
+    (
+        "nlp",
+        "classification",
+        re.compile(r"(情感倾向|分类|正面还是负面|\bsentiment\b|\bclassify\b|positive or negative)", re.I),
+    ),
+    (
+        "writing",
+        "rewriting",
+        re.compile(r"(润色|改写|重写|修改一下这段|rewrite|rephrase|paraphrase|proofread|more formal)", re.I),
+    ),
+    (
+        "writing",
+        "creative",
+        re.compile(
+            r"(写(一|首|篇|个).{0,6}(诗|故事|小说|歌词|作文)|\bwrite (a |an )?(poem|story|song|essay|haiku|novel)\b)",
+            re.I,
+        ),
+    ),
+    (
+        "writing",
+        "professional",
+        re.compile(
+            r"(写(一|封|份).{0,6}(邮件|信|报告|简历|新闻稿|文案)|\b(draft|write) (a |an )?(email|letter|report|resume|cover letter|proposal)\b)",
+            re.I,
+        ),
+    ),
+    (
+        "qa",
+        "rag",
+        re.compile(
+            r"(根据(以下|下面|上述)(资料|文档|材料)|based on the (documents?|context|passages?) (below|above))", re.I
+        ),
+    ),
     ("qa", "reading_comprehension", re.compile(r"(阅读(下面|以下)|read the (passage|text|article) (and|then))", re.I)),
     ("chitchat", "greeting", re.compile(r"^\s*(hi|hello|hey|你好|您好|嗨|哈喽)\W*$", re.I)),
 ]
 
 _REFUSAL = re.compile(
     r"(i('m| am) (sorry|afraid)|i can(no|')t (help|assist|provide|do that)|as an ai( language model)?|i('m| am) not able to|"
-    r"i won't|抱歉|对不起|作为一个?(ai|人工智能|语言模型)|我无法|我不能(提供|帮助|回答))", re.I)
+    r"i won't|抱歉|对不起|作为一个?(ai|人工智能|语言模型)|我无法|我不能(提供|帮助|回答))",
+    re.I,
+)
 _UNSAFE = re.compile(
     r"(\b(kill|murder|bomb|explosive|weapon|poison|meth|cocaine|heroin|suicide|self[- ]harm|steal|hack into|rob)\b|"
-    r"杀人|炸弹|爆炸物|武器|毒药|毒品|冰毒|自杀|自残|偷窃|抢劫|黑进)", re.I)
+    r"杀人|炸弹|爆炸物|武器|毒药|毒品|冰毒|自杀|自残|偷窃|抢劫|黑进)",
+    re.I,
+)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 _lock = threading.Lock()
@@ -94,7 +162,7 @@ def _cjk_share(text: str) -> float:
 def _repetition(text: str) -> float:
     """Share of repeated word/character 4-grams: high for a model stuck in a loop."""
     units = list(text) if _CJK.search(text) else text.split()
-    grams = [tuple(units[i:i + 4]) for i in range(max(0, len(units) - 3))]
+    grams = [tuple(units[i : i + 4]) for i in range(max(0, len(units) - 3))]
     return 1 - len(set(grams)) / len(grams) if len(grams) >= 8 else 0.0
 
 
@@ -173,19 +241,40 @@ def _label_one(item, request, vector, examples, example_vectors, taxonomy) -> Of
     elif unsafe_request:
         problems.append("the request touches a harmful topic")
 
-    scores = {"helpfulness": _clamp(helpfulness), "honesty": _clamp(honesty), "harmlessness": _clamp(harmlessness),
-              "instruction_following": _clamp(instruction)}
+    scores = {
+        "helpfulness": _clamp(helpfulness),
+        "honesty": _clamp(honesty),
+        "harmlessness": _clamp(harmlessness),
+        "instruction_following": _clamp(instruction),
+    }
     # An unhelpful answer is a poor sample however harmless it is: helpfulness caps the overall.
     quality = _clamp(min(sum(scores.values()) / 4, scores["helpfulness"] + 1))
     long_request = len(user_text) > (300 if language == "zh" else 600)
-    difficulty = "hard" if long_request or subtype in ("proof", "multi_step", "long_context") else (
-        "medium" if task_type in ("code", "math", "reasoning", "agent") else "easy")
+    difficulty = (
+        "hard"
+        if long_request or subtype in ("proof", "multi_step", "long_context")
+        else ("medium" if task_type in ("code", "math", "reasoning", "agent") else "easy")
+    )
     safety_flag = unsafe_answer
     usable = quality >= 3 and scores["helpfulness"] >= 3 and not safety_flag
-    reason = (f"Offline heuristics: task type by {how}; "
-              + ("; ".join(problems) if problems else "no problem signals found") + ".")
+    reason = (
+        f"Offline heuristics: task type by {how}; "
+        + ("; ".join(problems) if problems else "no problem signals found")
+        + "."
+    )
     signals = steering_signals(users + answers)
     raw = {"method": OFFLINE_VERSION, "task_type_by": how, "problems": problems}
-    return OfflineLabel(task_type=task_type, task_subtype=subtype, language=language, difficulty=difficulty,
-                        scores=scores, quality=quality, hallucination=False, safety_flag=safety_flag, usable=usable,
-                        reason=reason, injection_signals=signals, raw=raw)
+    return OfflineLabel(
+        task_type=task_type,
+        task_subtype=subtype,
+        language=language,
+        difficulty=difficulty,
+        scores=scores,
+        quality=quality,
+        hallucination=False,
+        safety_flag=safety_flag,
+        usable=usable,
+        reason=reason,
+        injection_signals=signals,
+        raw=raw,
+    )

@@ -84,8 +84,18 @@ def output_schema(taxonomy: Taxonomy) -> dict:
     score = {"type": "integer", "minimum": 1, "maximum": 5}
     return {
         "type": "object",
-        "required": ["task_type", "task_subtype", "language", "difficulty", "scores", "hallucination",
-                     "safety_flag", "usable", "steering_attempt", "reason"],
+        "required": [
+            "task_type",
+            "task_subtype",
+            "language",
+            "difficulty",
+            "scores",
+            "hallucination",
+            "safety_flag",
+            "usable",
+            "steering_attempt",
+            "reason",
+        ],
         "properties": {
             "task_type": {"type": "string", "enum": taxonomy.type_names()},
             "task_subtype": {"type": "string", "minLength": 1, "maxLength": 32},
@@ -111,8 +121,7 @@ def prompt_language(language: str) -> str:
 
 
 def conversation_json(transcript: list[dict]) -> str:
-    return json.dumps([{"role": m["role"], "content": m["content"]} for m in transcript], ensure_ascii=False,
-                      indent=0)
+    return json.dumps([{"role": m["role"], "content": m["content"]} for m in transcript], ensure_ascii=False, indent=0)
 
 
 def label_messages(*, transcript: list[dict], language: str, taxonomy: Taxonomy) -> list[dict]:

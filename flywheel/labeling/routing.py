@@ -12,9 +12,13 @@ from flywheel.labeling.models import Label
 def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
     from flywheel.review.services import review_item_enqueue
 
-    rows = list(Label.objects.filter(id__gt=after).order_by("id")
-                .values("id", "session_id", "source", "injection_flagged", "quality", "usable", "task_type",
-                        "injection_signals")[:limit])
+    rows = list(
+        Label.objects.filter(id__gt=after)
+        .order_by("id")
+        .values(
+            "id", "session_id", "source", "injection_flagged", "quality", "usable", "task_type", "injection_signals"
+        )[:limit]
+    )
     if not rows:
         return after, 0
     routed = 0
@@ -27,9 +31,17 @@ def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
             continue
         reason = "steering attempt flagged" if flagged else f"low quality ({row['quality']})"
         review_item_enqueue(
-            kind="label", subject_type="label", subject_id=str(row["id"]), session_id=row["session_id"],
-            payload={"reason": reason, "source": row["source"], "task_type": row["task_type"],
-                     "quality": row["quality"], "signals": [s.get("signal") for s in row["injection_signals"]]},
+            kind="label",
+            subject_type="label",
+            subject_id=str(row["id"]),
+            session_id=row["session_id"],
+            payload={
+                "reason": reason,
+                "source": row["source"],
+                "task_type": row["task_type"],
+                "quality": row["quality"],
+                "signals": [s.get("signal") for s in row["injection_signals"]],
+            },
             priority=10 if flagged else 0,
         )
         routed += 1

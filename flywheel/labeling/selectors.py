@@ -26,15 +26,28 @@ def labels_for_sessions(*, session_ids: list[int]) -> dict[int, dict]:
     from the label that speaks for each session (see _RANK). Used by the dataset builder."""
     by_session: dict[int, list[Label]] = {}
     for label in Label.objects.filter(session_id__in=session_ids).only(
-            "id", "session_id", "source", "trusted", "task_type", "task_subtype", "quality", "usable",
-            "prompt_version", "model"):
+        "id",
+        "session_id",
+        "source",
+        "trusted",
+        "task_type",
+        "task_subtype",
+        "quality",
+        "usable",
+        "prompt_version",
+        "model",
+    ):
         by_session.setdefault(label.session_id, []).append(label)
     out = {}
     for session_id, labels in by_session.items():
         best = _best(labels)
         out[session_id] = {
-            "task_type": best.task_type, "task_subtype": best.task_subtype, "quality": best.quality,
-            "usable": best.usable, "trusted": best.trusted, "source": best.source,
+            "task_type": best.task_type,
+            "task_subtype": best.task_subtype,
+            "quality": best.quality,
+            "usable": best.usable,
+            "trusted": best.trusted,
+            "source": best.source,
             "version": f"{best.source}:{best.prompt_version}:{best.model}",
         }
     return out
@@ -58,9 +71,12 @@ def label_distribution(*, ttl_s: int = 60) -> dict:
         for row in Label.objects.values("source", "quality").annotate(n=Count("id")):
             by_quality.setdefault(row["quality"], {})[row["source"]] = row["n"]
         flags = Label.objects.aggregate(
-            injection=Count("id", filter=Q(injection_flagged=True)), unusable=Count("id", filter=Q(usable=False)),
-            unsafe=Count("id", filter=Q(safety_flag=True)), hallucination=Count("id", filter=Q(hallucination=True)),
-            total=Count("id"))
+            injection=Count("id", filter=Q(injection_flagged=True)),
+            unusable=Count("id", filter=Q(usable=False)),
+            unsafe=Count("id", filter=Q(safety_flag=True)),
+            hallucination=Count("id", filter=Q(hallucination=True)),
+            total=Count("id"),
+        )
         return {"by_type": by_type, "by_quality": by_quality, "flags": flags}
 
     return cache.get_or_set("labeling:distribution", compute, ttl_s)
@@ -79,14 +95,23 @@ def label_agreement(*, source: str = "llm", limit: int = 20_000) -> list[dict]:
     if not pairs:
         return []
     rows = []
-    for field, get in (("task_type", lambda l: l.task_type), ("quality", lambda l: str(l.quality)),
-                       ("usable", lambda l: "yes" if l.usable else "no")):
+    for field, get in (
+        ("task_type", lambda l: l.task_type),
+        ("quality", lambda l: str(l.quality)),
+        ("usable", lambda l: "yes" if l.usable else "no"),
+    ):
         a = [get(m) for m, _ in pairs]
         b = [get(h) for _, h in pairs]
         agree = sum(1 for x, y in zip(a, b) if x == y) / len(pairs)
         kappa = cohen_kappa_score(a, b) if len(set(a) | set(b)) > 1 else None
-        rows.append({"field": field, "n": len(pairs), "agreement": round(agree, 3),
-                     "kappa": None if kappa is None or kappa != kappa else round(float(kappa), 3)})
+        rows.append(
+            {
+                "field": field,
+                "n": len(pairs),
+                "agreement": round(agree, 3),
+                "kappa": None if kappa is None or kappa != kappa else round(float(kappa), 3),
+            }
+        )
     within_one = sum(1 for m, h in pairs if abs(m.quality - h.quality) <= 1) / len(pairs)
     rows.append({"field": "quality (within 1)", "n": len(pairs), "agreement": round(within_one, 3), "kappa": None})
     return rows

@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -47,19 +47,32 @@ PAGE = 500
 def session_transcripts(*, session_ids: list[int]) -> dict[int, dict]:
     """{session id: {"messages": [{"id", "role", "content"}], "unscrubbed": [message ids],
     "language", "thumbs_down", "thumbs_up"}} with PII-scrubbed content only."""
-    rows = list(Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
-                .order_by("session_id", "seq").values("id", "session_id", "role", "content"))
+    rows = list(
+        Message.objects.filter(session_id__in=session_ids, alternative_to__isnull=True)
+        .order_by("session_id", "seq")
+        .values("id", "session_id", "role", "content")
+    )
     texts = message_texts_for_llm(message_ids=[r["id"] for r in rows])
     feedback = dict.fromkeys(session_ids)
-    for row in (Feedback.objects.filter(message__session_id__in=session_ids, message__alternative_to__isnull=True)
-                .values("message__session_id").annotate(down=Count("id", filter=Q(rating=-1)),
-                                                        up=Count("id", filter=Q(rating=1)))):
+    for row in (
+        Feedback.objects.filter(message__session_id__in=session_ids, message__alternative_to__isnull=True)
+        .values("message__session_id")
+        .annotate(down=Count("id", filter=Q(rating=-1)), up=Count("id", filter=Q(rating=1)))
+    ):
         feedback[row["message__session_id"]] = row
-    languages = dict(ChatSession.objects.filter(id__in=session_ids, cleaning__isnull=False)
-                     .values_list("id", "cleaning__language"))
-    out = {sid: {"messages": [], "unscrubbed": [], "language": languages.get(sid) or "",
-                 "thumbs_down": (feedback.get(sid) or {}).get("down", 0),
-                 "thumbs_up": (feedback.get(sid) or {}).get("up", 0)} for sid in session_ids}
+    languages = dict(
+        ChatSession.objects.filter(id__in=session_ids, cleaning__isnull=False).values_list("id", "cleaning__language")
+    )
+    out = {
+        sid: {
+            "messages": [],
+            "unscrubbed": [],
+            "language": languages.get(sid) or "",
+            "thumbs_down": (feedback.get(sid) or {}).get("down", 0),
+            "thumbs_up": (feedback.get(sid) or {}).get("up", 0),
+        }
+        for sid in session_ids
+    }
     for row in rows:
         entry = out[row["session_id"]]
         if row["id"] not in texts:
@@ -75,8 +88,15 @@ def _fit(messages: list[dict], max_chars: int) -> list[dict]:
     if total <= max_chars:
         return [{"role": m["role"], "content": m["content"]} for m in messages]
     budget = max_chars // max(1, len(messages))
-    return [{"role": m["role"], "content": m["content"] if len(m["content"]) <= budget else
-             m["content"][: budget // 2] + " […cut…] " + m["content"][-budget // 2:]} for m in messages]
+    return [
+        {
+            "role": m["role"],
+            "content": m["content"]
+            if len(m["content"]) <= budget
+            else m["content"][: budget // 2] + " […cut…] " + m["content"][-budget // 2 :],
+        }
+        for m in messages
+    ]
 
 
 def _content_hash(messages: list[dict]) -> str:
@@ -102,12 +122,17 @@ def label_tasks_create_pending(*, limit: int | None = None, app: str | None = No
     created, after = 0, 0
     while limit is None or created < limit:
         size = PAGE if limit is None else min(PAGE, limit - created)
-        ids = list(sessions_ready_for_labeling(limit=None, app=app).filter(id__gt=after)
-                   .filter(~Exists(has_task)).values_list("id", flat=True)[:size])
+        ids = list(
+            sessions_ready_for_labeling(limit=None, app=app)
+            .filter(id__gt=after)
+            .filter(~Exists(has_task))
+            .values_list("id", flat=True)[:size]
+        )
         if not ids:
             break
         LabelTask.objects.bulk_create(
-            [LabelTask(session_id=sid, prompt_version=version, model=model) for sid in ids], ignore_conflicts=True)
+            [LabelTask(session_id=sid, prompt_version=version, model=model) for sid in ids], ignore_conflicts=True
+        )
         created += len(ids)
         after = ids[-1]
     return created
@@ -123,14 +148,20 @@ def label_tasks_dispatch(*, created_by=None, limit: int | None = None) -> list[i
         with transaction.atomic():
             size = settings.FLYWHEEL_LABEL_BATCH_SIZE
             size = size if limit is None else min(size, limit - handed)
-            batch = list(LabelTask.objects.select_for_update(skip_locked=True)
-                         .filter(status=LabelTask.Status.PENDING).order_by("id").values_list("id", flat=True)[:size])
+            batch = list(
+                LabelTask.objects.select_for_update(skip_locked=True)
+                .filter(status=LabelTask.Status.PENDING)
+                .order_by("id")
+                .values_list("id", flat=True)[:size]
+            )
             if not batch:
                 break
-            job = job_create(kind="labeling.label_batch", payload={"task_ids": batch}, created_by=created_by,
-                             total=len(batch))
+            job = job_create(
+                kind="labeling.label_batch", payload={"task_ids": batch}, created_by=created_by, total=len(batch)
+            )
             LabelTask.objects.filter(id__in=batch, status=LabelTask.Status.PENDING).update(
-                status=LabelTask.Status.QUEUED, job=job)
+                status=LabelTask.Status.QUEUED, job=job
+            )
         job_ids.append(job.id)
         handed += len(batch)
     return job_ids
@@ -138,8 +169,12 @@ def label_tasks_dispatch(*, created_by=None, limit: int | None = None) -> list[i
 
 def _dead_letter(task: LabelTask, *, error: str, answers: list[str] | None = None, job_id: int | None) -> None:
     LabelTask.objects.filter(id=task.id).exclude(status=LabelTask.Status.DONE).update(
-        status=LabelTask.Status.DEAD, error=error[:5000], answers=[a[:4000] for a in (answers or [])][:3],
-        job_id=job_id, dead_attempts=task.dead_attempts + 1)
+        status=LabelTask.Status.DEAD,
+        error=error[:5000],
+        answers=[a[:4000] for a in (answers or [])][:3],
+        job_id=job_id,
+        dead_attempts=task.dead_attempts + 1,
+    )
 
 
 def label_task_process(*, task_id: int, job_id: int | None = None) -> str:
@@ -153,9 +188,14 @@ def label_task_process(*, task_id: int, job_id: int | None = None) -> str:
         return "done"
     transcript = session_transcripts(session_ids=[task.session_id])[task.session_id]
     if transcript["unscrubbed"]:
-        _dead_letter(task, job_id=job_id, error=(
-            f"personal data could not be scrubbed from {len(transcript['unscrubbed'])} message(s); "
-            f"nothing was sent. Fix the text (or the scrubber) and re-drive."))
+        _dead_letter(
+            task,
+            job_id=job_id,
+            error=(
+                f"personal data could not be scrubbed from {len(transcript['unscrubbed'])} message(s); "
+                f"nothing was sent. Fix the text (or the scrubber) and re-drive."
+            ),
+        )
         return "dead"
     if not any(m["role"] == "user" for m in transcript["messages"]):
         _dead_letter(task, job_id=job_id, error="the session has no user message to label")
@@ -168,9 +208,14 @@ def label_task_process(*, task_id: int, job_id: int | None = None) -> str:
         tax.check(data["task_type"], data["task_subtype"])
 
     try:
-        result = chat_json(role="label", messages=label_messages(transcript=sent, language=language, taxonomy=tax),
-                           schema=output_schema(tax), prompt_version=task.prompt_version, job_id=job_id,
-                           validate=taxonomy_rule)
+        result = chat_json(
+            role="label",
+            messages=label_messages(transcript=sent, language=language, taxonomy=tax),
+            schema=output_schema(tax),
+            prompt_version=task.prompt_version,
+            job_id=job_id,
+            validate=taxonomy_rule,
+        )
     except LLMInvalidOutput as exc:
         _dead_letter(task, job_id=job_id, error=str(exc), answers=exc.answers)
         return "dead"
@@ -181,16 +226,29 @@ def label_task_process(*, task_id: int, job_id: int | None = None) -> str:
     scores = data["scores"]
     with transaction.atomic():
         Label.objects.get_or_create(
-            session_id=task.session_id, prompt_version=task.prompt_version, model=result.model,
+            session_id=task.session_id,
+            prompt_version=task.prompt_version,
+            model=result.model,
             defaults=dict(
-                source=Label.Source.LLM, prompt_language=prompt_language(language), taxonomy_version=tax.version,
-                task_type=data["task_type"], task_subtype=data["task_subtype"], language=data["language"],
-                difficulty=data["difficulty"], quality=_quality(scores),
+                source=Label.Source.LLM,
+                prompt_language=prompt_language(language),
+                taxonomy_version=tax.version,
+                task_type=data["task_type"],
+                task_subtype=data["task_subtype"],
+                language=data["language"],
+                difficulty=data["difficulty"],
+                quality=_quality(scores),
                 **{d: int(scores[d]) for d in SCORE_DIMENSIONS},
-                hallucination=bool(data["hallucination"]), safety_flag=bool(data["safety_flag"]),
-                usable=bool(data["usable"]) and not signals, reason=str(data.get("reason", ""))[:2000],
-                trusted=not signals, injection_flagged=bool(signals), injection_signals=signals,
-                content_hash=_content_hash(sent), raw=data, job_id=job_id,
+                hallucination=bool(data["hallucination"]),
+                safety_flag=bool(data["safety_flag"]),
+                usable=bool(data["usable"]) and not signals,
+                reason=str(data.get("reason", ""))[:2000],
+                trusted=not signals,
+                injection_flagged=bool(signals),
+                injection_signals=signals,
+                content_hash=_content_hash(sent),
+                raw=data,
+                job_id=job_id,
             ),
         )
         LabelTask.objects.filter(id=task.id).update(status=LabelTask.Status.DONE, error="", answers=[])
@@ -205,8 +263,9 @@ def _process_in_thread(task_id: int, job_id: int | None) -> str:
         connection.close()
 
 
-def label_tasks_run(*, task_ids: list[int], job_id: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
+def label_tasks_run(
+    *, task_ids: list[int], job_id: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> dict:
     """Process tasks, up to FLYWHEEL_LLM_CONCURRENCY at once (one at a time inside a transaction,
     whose rows other threads' connections could not see)."""
     counts = {"labelled": 0, "done": 0, "dead": 0}
@@ -237,7 +296,8 @@ def stuck_label_tasks():
     from flywheel.jobs.models import Job
 
     return LabelTask.objects.filter(status=LabelTask.Status.QUEUED).filter(
-        Q(job__isnull=True) | Q(job__status__in=[Job.Status.DEAD, Job.Status.FAILED, Job.Status.CANCELLED]))
+        Q(job__isnull=True) | Q(job__status__in=[Job.Status.DEAD, Job.Status.FAILED, Job.Status.CANCELLED])
+    )
 
 
 def label_tasks_redrive(*, task_ids: list[int] | None = None, created_by=None) -> dict:
@@ -249,7 +309,8 @@ def label_tasks_redrive(*, task_ids: list[int] | None = None, created_by=None) -
         dead, stuck = dead.filter(id__in=task_ids), stuck.filter(id__in=task_ids)
     count = dead.update(status=LabelTask.Status.PENDING, job=None)
     count += LabelTask.objects.filter(id__in=list(stuck.values_list("id", flat=True))).update(
-        status=LabelTask.Status.PENDING, job=None)
+        status=LabelTask.Status.PENDING, job=None
+    )
     jobs = label_tasks_dispatch(created_by=created_by) if count else []
     return {"redriven": count, "jobs": jobs}
 
@@ -260,8 +321,11 @@ def label_tasks_redrive(*, task_ids: list[int] | None = None, created_by=None) -
 def labels_store_offline(*, session_ids: list[int]) -> int:
     """Offline labels for these sessions (those that have none yet); returns how many were added."""
     model = offline_model_name()
-    done = set(Label.objects.filter(session_id__in=session_ids, prompt_version=OFFLINE_VERSION, model=model)
-               .values_list("session_id", flat=True))
+    done = set(
+        Label.objects.filter(session_id__in=session_ids, prompt_version=OFFLINE_VERSION, model=model).values_list(
+            "session_id", flat=True
+        )
+    )
     todo = [sid for sid in session_ids if sid not in done]
     if not todo:
         return 0
@@ -271,16 +335,32 @@ def labels_store_offline(*, session_ids: list[int]) -> int:
     results = label_offline([transcripts[sid] for sid in ordered], taxonomy=tax)
     rows = []
     for sid, result in zip(ordered, results):
-        rows.append(Label(
-            session_id=sid, source=Label.Source.OFFLINE, prompt_version=OFFLINE_VERSION, model=model,
-            taxonomy_version=tax.version, task_type=result.task_type, task_subtype=result.task_subtype,
-            language=result.language, difficulty=result.difficulty, quality=result.quality, **result.scores,
-            hallucination=result.hallucination, safety_flag=result.safety_flag,
-            usable=result.usable and not result.injection_signals, reason=result.reason,
-            trusted=not result.injection_signals, injection_flagged=bool(result.injection_signals),
-            injection_signals=result.injection_signals, raw=result.raw,
-            content_hash=_content_hash([{"role": m["role"], "content": m["content"]} for m in transcripts[sid]["messages"]]),
-        ))
+        rows.append(
+            Label(
+                session_id=sid,
+                source=Label.Source.OFFLINE,
+                prompt_version=OFFLINE_VERSION,
+                model=model,
+                taxonomy_version=tax.version,
+                task_type=result.task_type,
+                task_subtype=result.task_subtype,
+                language=result.language,
+                difficulty=result.difficulty,
+                quality=result.quality,
+                **result.scores,
+                hallucination=result.hallucination,
+                safety_flag=result.safety_flag,
+                usable=result.usable and not result.injection_signals,
+                reason=result.reason,
+                trusted=not result.injection_signals,
+                injection_flagged=bool(result.injection_signals),
+                injection_signals=result.injection_signals,
+                raw=result.raw,
+                content_hash=_content_hash(
+                    [{"role": m["role"], "content": m["content"]} for m in transcripts[sid]["messages"]]
+                ),
+            )
+        )
     return len(Label.objects.bulk_create(rows, ignore_conflicts=True))
 
 
@@ -290,8 +370,12 @@ def labeling_offline_pending(*, progress: Progress | None = None, limit: int | N
     labelled, after, seen = 0, 0, 0
     while limit is None or seen < limit:
         size = 256 if limit is None else min(256, limit - seen)
-        ids = list(sessions_ready_for_labeling(limit=None).filter(id__gt=after).filter(~Exists(has_label))
-                   .values_list("id", flat=True)[:size])
+        ids = list(
+            sessions_ready_for_labeling(limit=None)
+            .filter(id__gt=after)
+            .filter(~Exists(has_label))
+            .values_list("id", flat=True)[:size]
+        )
         if not ids:
             break
         labelled += labels_store_offline(session_ids=ids)
@@ -320,10 +404,14 @@ def labeling_foreground(*, limit: int, offline: bool = False, progress: Progress
         return labeling_offline_pending(progress=progress, limit=limit)
     label_tasks_create_pending(limit=limit)
     version, model = current_llm_version()
-    task_ids = list(LabelTask.objects.filter(status=LabelTask.Status.PENDING, prompt_version=version, model=model)
-                    .order_by("id").values_list("id", flat=True)[:limit])
-    counts = label_tasks_run(task_ids=task_ids,
-                             progress=(lambda done, total: progress(f"{done}/{total}")) if progress else None)
+    task_ids = list(
+        LabelTask.objects.filter(status=LabelTask.Status.PENDING, prompt_version=version, model=model)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    counts = label_tasks_run(
+        task_ids=task_ids, progress=(lambda done, total: progress(f"{done}/{total}")) if progress else None
+    )
     return {"mode": "llm", "model": model, "prompt_version": version, **counts}
 
 
@@ -340,16 +428,30 @@ def label_human_record(*, session_id: int, decision: dict, user, based_on: Label
     usable = (usable == "yes") if usable in ("yes", "no") else (base.usable if base else quality >= 3)
     subtype = base.task_subtype if base and base.task_type == task_type else ""
     label, _ = Label.objects.update_or_create(
-        session_id=session_id, prompt_version="review", model="human",
+        session_id=session_id,
+        prompt_version="review",
+        model="human",
         defaults=dict(
-            source=Label.Source.HUMAN, task_type=task_type, task_subtype=subtype, quality=quality, usable=usable,
-            language=base.language if base else "", difficulty=base.difficulty if base else "",
-            hallucination=base.hallucination if base else False, safety_flag=base.safety_flag if base else False,
-            reason=str(decision.get("note", ""))[:2000], trusted=True, injection_flagged=False,
-            injection_signals=[], taxonomy_version=taxonomy().version,
-            raw={"decision": decision, "reviewer": getattr(user, "username", ""),
-                 "reviewed_label_id": base.id if base else None,
-                 "steering_confirmed": decision.get("steering") == "yes"},
+            source=Label.Source.HUMAN,
+            task_type=task_type,
+            task_subtype=subtype,
+            quality=quality,
+            usable=usable,
+            language=base.language if base else "",
+            difficulty=base.difficulty if base else "",
+            hallucination=base.hallucination if base else False,
+            safety_flag=base.safety_flag if base else False,
+            reason=str(decision.get("note", ""))[:2000],
+            trusted=True,
+            injection_flagged=False,
+            injection_signals=[],
+            taxonomy_version=taxonomy().version,
+            raw={
+                "decision": decision,
+                "reviewer": getattr(user, "username", ""),
+                "reviewed_label_id": base.id if base else None,
+                "steering_confirmed": decision.get("steering") == "yes",
+            },
         ),
     )
     return label

@@ -12,8 +12,11 @@ def label_batch(ctx: JobContext) -> dict:
     done are skipped, so a re-run after a lost worker only does what is left."""
     task_ids = [int(i) for i in ctx.payload.get("task_ids", [])]
     try:
-        counts = label_tasks_run(task_ids=task_ids, job_id=ctx.job_id,
-                                 progress=lambda done, total: ctx.progress(done, total, note=f"{done}/{total} sessions"))
+        counts = label_tasks_run(
+            task_ids=task_ids,
+            job_id=ctx.job_id,
+            progress=lambda done, total: ctx.progress(done, total, note=f"{done}/{total} sessions"),
+        )
     except LLMUnavailable as exc:
         raise RetryableJobError(str(exc), retry_after_s=exc.retry_after_s) from exc
     except (LLMRequestRejected, LLMNotConfigured) as exc:

@@ -26,31 +26,41 @@ def index(request):
     distribution = label_distribution()
     tax = taxonomy()
     types = [t for t in tax.type_names() if t in distribution["by_type"]] + sorted(
-        t for t in distribution["by_type"] if t not in tax.types)
-    type_chart = bar_chart(types, {title: [distribution["by_type"].get(t, {}).get(source, 0) for t in types]
-                                   for source, title in SOURCES}, stacked=True)
+        t for t in distribution["by_type"] if t not in tax.types
+    )
+    type_chart = bar_chart(
+        types,
+        {title: [distribution["by_type"].get(t, {}).get(source, 0) for t in types] for source, title in SOURCES},
+        stacked=True,
+    )
     qualities = [1, 2, 3, 4, 5]
-    quality_chart = bar_chart([str(q) for q in qualities],
-                              {title: [distribution["by_quality"].get(q, {}).get(source, 0) for q in qualities]
-                               for source, title in SOURCES}, stacked=True)
+    quality_chart = bar_chart(
+        [str(q) for q in qualities],
+        {title: [distribution["by_quality"].get(q, {}).get(source, 0) for q in qualities] for source, title in SOURCES},
+        stacked=True,
+    )
     dead = dead_label_tasks(before_id=page_key(request, "dead_before"))
-    return render(request, "labeling/index.html", {
-        "llm_configured": llm_is_configured(),
-        "label_model": model_for("label"),
-        "prompt_version": PROMPT_VERSION,
-        "taxonomy": tax,
-        "flags": distribution["flags"],
-        "task_counts": label_task_counts(),
-        "type_chart": type_chart,
-        "quality_chart": quality_chart,
-        "agreement_llm": label_agreement(source="llm"),
-        "agreement_offline": label_agreement(source="offline"),
-        "dead": dead,
-        "stuck": stuck_label_tasks().count(),
-        "dead_next": dead.next_key,
-        "flagged": labels_recent(flagged=True, size=20),
-        "recent": labels_recent(size=20),
-    })
+    return render(
+        request,
+        "labeling/index.html",
+        {
+            "llm_configured": llm_is_configured(),
+            "label_model": model_for("label"),
+            "prompt_version": PROMPT_VERSION,
+            "taxonomy": tax,
+            "flags": distribution["flags"],
+            "task_counts": label_task_counts(),
+            "type_chart": type_chart,
+            "quality_chart": quality_chart,
+            "agreement_llm": label_agreement(source="llm"),
+            "agreement_offline": label_agreement(source="offline"),
+            "dead": dead,
+            "stuck": stuck_label_tasks().count(),
+            "dead_next": dead.next_key,
+            "flagged": labels_recent(flagged=True, size=20),
+            "recent": labels_recent(size=20),
+        },
+    )
 
 
 @require_POST
@@ -58,8 +68,13 @@ def index(request):
 def redrive(request):
     task_ids = [int(i) for i in request.POST.getlist("task_id") if i.isdigit()] or None
     result = label_tasks_redrive(task_ids=task_ids, created_by=request.user)
-    audit_record(actor=request.user, action="labeling.redrive", target_type="label_task",
-                 target_id=",".join(map(str, task_ids)) if task_ids else "all-dead", detail=result)
+    audit_record(
+        actor=request.user,
+        action="labeling.redrive",
+        target_type="label_task",
+        target_id=",".join(map(str, task_ids)) if task_ids else "all-dead",
+        detail=result,
+    )
     flash.success(request, f"{result['redriven']} labeling task(s) re-driven in {len(result['jobs'])} job(s).")
     return redirect("labeling:index")
 
@@ -69,7 +84,8 @@ def redrive(request):
 def run_now(request):
     from flywheel.jobs.services import job_create
 
-    job = job_create(kind="labeling.run_pending", payload={}, dedupe_key="labeling.run_pending",
-                     created_by=request.user)
+    job = job_create(
+        kind="labeling.run_pending", payload={}, dedupe_key="labeling.run_pending", created_by=request.user
+    )
     audit_record(actor=request.user, action="labeling.run", target_type="job", target_id=job.id)
     return redirect("jobs:detail", job_id=job.id)

@@ -5,8 +5,18 @@ from flywheel.llm.models import LLMCacheEntry, LLMUsage
 
 @admin.register(LLMUsage)
 class LLMUsageAdmin(admin.ModelAdmin):
-    list_display = ("job", "role", "model", "calls", "failed_calls", "cache_hits", "reasks", "prompt_tokens",
-                    "completion_tokens", "cost_usd")
+    list_display = (
+        "job",
+        "role",
+        "model",
+        "calls",
+        "failed_calls",
+        "cache_hits",
+        "reasks",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+    )
     list_filter = ("role", "model")
 
 

@@ -42,10 +42,11 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import openai
@@ -211,8 +212,9 @@ def _create_with_retries(*, role: str, model: str, job_id: int | None, request: 
             hinted = _retry_after_s(exc)
             delay = hinted if hinted is not None else _backoff_s(attempt)
             last = attempt == attempts - 1
-            logger.warning("LLM %s call failed (attempt %s/%s, retry in %.1fs): %s",
-                           role, attempt + 1, attempts, delay, exc)
+            logger.warning(
+                "LLM %s call failed (attempt %s/%s, retry in %.1fs): %s", role, attempt + 1, attempts, delay, exc
+            )
             if last or delay > settings.FLYWHEEL_LLM_BACKOFF_MAX_S:
                 raise LLMUnavailable(
                     f"{model} unavailable after {attempt + 1} attempts: {type(exc).__name__}: {exc}",
@@ -234,9 +236,7 @@ def _cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
     price = settings.FLYWHEEL_LLM_PRICES.get(model)
     if price is None:
         return Decimal(0)
-    return (price.input_per_million * prompt_tokens + price.output_per_million * completion_tokens) / Decimal(
-        1_000_000
-    )
+    return (price.input_per_million * prompt_tokens + price.output_per_million * completion_tokens) / Decimal(1_000_000)
 
 
 def _usage_add(*, job_id: int | None, role: str, model: str, **counts) -> None:
@@ -258,14 +258,27 @@ def _usage_add(*, job_id: int | None, role: str, model: str, **counts) -> None:
 def usage_for_job(job_id: int) -> dict:
     rows = list(LLMUsage.objects.filter(job_id=job_id).order_by("role", "model"))
     totals = LLMUsage.objects.filter(job_id=job_id).aggregate(
-        prompt_tokens=Sum("prompt_tokens"), completion_tokens=Sum("completion_tokens"), cost_usd=Sum("cost_usd"),
-        calls=Sum("calls"), cache_hits=Sum("cache_hits"), failed_calls=Sum("failed_calls"), reasks=Sum("reasks"),
+        prompt_tokens=Sum("prompt_tokens"),
+        completion_tokens=Sum("completion_tokens"),
+        cost_usd=Sum("cost_usd"),
+        calls=Sum("calls"),
+        cache_hits=Sum("cache_hits"),
+        failed_calls=Sum("failed_calls"),
+        reasks=Sum("reasks"),
     )
     return {
         "rows": [
-            {"role": r.role, "model": r.model, "calls": r.calls, "failed_calls": r.failed_calls,
-             "cache_hits": r.cache_hits, "reasks": r.reasks, "prompt_tokens": r.prompt_tokens,
-             "completion_tokens": r.completion_tokens, "cost_usd": str(r.cost_usd)}
+            {
+                "role": r.role,
+                "model": r.model,
+                "calls": r.calls,
+                "failed_calls": r.failed_calls,
+                "cache_hits": r.cache_hits,
+                "reasks": r.reasks,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "cost_usd": str(r.cost_usd),
+            }
             for r in rows
         ],
         "total": {k: (str(v) if isinstance(v, Decimal) else (v or 0)) for k, v in totals.items()},
@@ -278,7 +291,8 @@ def usage_for_job(job_id: int) -> dict:
 def cache_key(*, model: str, prompt_version: str, messages: list[dict], extra: Any = None) -> str:
     material = json.dumps(
         {"model": model, "prompt_version": prompt_version, "messages": messages, "extra": extra},
-        sort_keys=True, ensure_ascii=False,
+        sort_keys=True,
+        ensure_ascii=False,
     )
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -290,8 +304,15 @@ def _cache_get(key: str) -> LLMCacheEntry | None:
 def _cache_put(*, key: str, role: str, model: str, prompt_version: str, content: str, parsed, usage) -> None:
     LLMCacheEntry.objects.get_or_create(
         key=key,
-        defaults={"role": role, "model": model, "prompt_version": prompt_version, "content": content,
-                  "parsed": parsed, "prompt_tokens": usage[0], "completion_tokens": usage[1]},
+        defaults={
+            "role": role,
+            "model": model,
+            "prompt_version": prompt_version,
+            "content": content,
+            "parsed": parsed,
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+        },
     )
 
 
@@ -344,8 +365,15 @@ def chat_json(
     key = cache_key(model=model, prompt_version=prompt_version, messages=messages, extra=schema)
     if use_cache and (hit := _cache_get(key)) is not None:
         _usage_add(job_id=job_id, role=role, model=model, cache_hits=1)
-        return JsonResult(data=hit.parsed, content=hit.content, model=model, prompt_version=prompt_version,
-                          cached=True, prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens)
+        return JsonResult(
+            data=hit.parsed,
+            content=hit.content,
+            model=model,
+            prompt_version=prompt_version,
+            cached=True,
+            prompt_tokens=hit.prompt_tokens,
+            completion_tokens=hit.completion_tokens,
+        )
 
     conversation = list(messages)
     answers: list[str] = []
@@ -361,8 +389,15 @@ def chat_json(
         prompt_tokens, completion_tokens = _usage_of(response)
         prompt_total += prompt_tokens
         completion_total += completion_tokens
-        _usage_add(job_id=job_id, role=role, model=model, calls=1, reasks=1 if reask else 0,
-                   prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        _usage_add(
+            job_id=job_id,
+            role=role,
+            model=model,
+            calls=1,
+            reasks=1 if reask else 0,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
         content = (response.choices[0].message.content or "") if response.choices else ""
         answers.append(content)
         try:
@@ -374,18 +409,36 @@ def chat_json(
             problem = str(exc)
         if problem is None:
             if use_cache:
-                _cache_put(key=key, role=role, model=model, prompt_version=prompt_version, content=content,
-                           parsed=data, usage=(prompt_tokens, completion_tokens))
-            return JsonResult(data=data, content=content, model=model, prompt_version=prompt_version, cached=False,
-                              reasks=reask, prompt_tokens=prompt_total, completion_tokens=completion_total)
+                _cache_put(
+                    key=key,
+                    role=role,
+                    model=model,
+                    prompt_version=prompt_version,
+                    content=content,
+                    parsed=data,
+                    usage=(prompt_tokens, completion_tokens),
+                )
+            return JsonResult(
+                data=data,
+                content=content,
+                model=model,
+                prompt_version=prompt_version,
+                cached=False,
+                reasks=reask,
+                prompt_tokens=prompt_total,
+                completion_tokens=completion_total,
+            )
         errors.append(problem)
         # Re-ask in the same conversation so the model sees what it got wrong.
         conversation = conversation + [
             {"role": "assistant", "content": content[:4000]},
-            {"role": "user", "content": (
-                f"Your reply was rejected: {problem}. Reply again with only one JSON object that "
-                f"follows the required format exactly, nothing else."
-            )},
+            {
+                "role": "user",
+                "content": (
+                    f"Your reply was rejected: {problem}. Reply again with only one JSON object that "
+                    f"follows the required format exactly, nothing else."
+                ),
+            },
         ]
     raise LLMInvalidOutput(
         f"{model} gave no valid answer in {MAX_REASKS + 1} tries: {errors[-1]}", answers=answers, errors=errors
@@ -406,23 +459,46 @@ def chat_texts(
 ) -> TextResult:
     # `model`: another model on the same server (an evaluation candidate), billed under `role`.
     model = model or model_for(role)
-    key = cache_key(model=model, prompt_version=prompt_version, messages=messages,
-                    extra={"n": n, "temperature": temperature, "max_tokens": max_tokens})
+    key = cache_key(
+        model=model,
+        prompt_version=prompt_version,
+        messages=messages,
+        extra={"n": n, "temperature": temperature, "max_tokens": max_tokens},
+    )
     if use_cache and prompt_version and (hit := _cache_get(key)) is not None:
         _usage_add(job_id=job_id, role=role, model=model, cache_hits=1)
-        return TextResult(contents=list(hit.parsed["contents"]), model=model, cached=True,
-                          prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens)
+        return TextResult(
+            contents=list(hit.parsed["contents"]),
+            model=model,
+            cached=True,
+            prompt_tokens=hit.prompt_tokens,
+            completion_tokens=hit.completion_tokens,
+        )
     request: dict[str, Any] = {"messages": messages, "temperature": temperature, "n": n}
     if max_tokens:
         request["max_tokens"] = max_tokens
     response = _create_with_retries(role=role, model=model, job_id=job_id, request=request)
     prompt_tokens, completion_tokens = _usage_of(response)
-    _usage_add(job_id=job_id, role=role, model=model, calls=1, prompt_tokens=prompt_tokens,
-               completion_tokens=completion_tokens)
+    _usage_add(
+        job_id=job_id, role=role, model=model, calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+    )
     contents = [choice.message.content or "" for choice in response.choices]
     reasons = [str(choice.finish_reason or "") for choice in response.choices]
     if use_cache and prompt_version:
-        _cache_put(key=key, role=role, model=model, prompt_version=prompt_version, content=contents[0] if contents else "",
-                   parsed={"contents": contents}, usage=(prompt_tokens, completion_tokens))
-    return TextResult(contents=contents, model=model, cached=False, prompt_tokens=prompt_tokens,
-                      completion_tokens=completion_tokens, finish_reasons=reasons)
+        _cache_put(
+            key=key,
+            role=role,
+            model=model,
+            prompt_version=prompt_version,
+            content=contents[0] if contents else "",
+            parsed={"contents": contents},
+            usage=(prompt_tokens, completion_tokens),
+        )
+    return TextResult(
+        contents=contents,
+        model=model,
+        cached=False,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finish_reasons=reasons,
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
@@ -59,8 +59,9 @@ def _sentence_transformer(path: str) -> Callable[[list[str]], np.ndarray]:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(path, device="cpu")
-    return lambda texts: model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False,
-                                      convert_to_numpy=True)
+    return lambda texts: model.encode(
+        texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+    )
 
 
 # Name -> (pip package that carries it, loader). Only DEFAULT_MODEL's package is a dependency of
@@ -100,13 +101,15 @@ def _encoder(model: str | None) -> Callable[[list[str]], np.ndarray]:
                     _encoders[wanted] = load()
                 except ImportError as exc:
                     raise ImproperlyConfigured(
-                        f"embedding model {wanted!r} needs the pip package {package!r}, which is not installed") from exc
+                        f"embedding model {wanted!r} needs the pip package {package!r}, which is not installed"
+                    ) from exc
             elif os.path.isdir(wanted):
                 _encoders[wanted] = _sentence_transformer(wanted)
             else:
                 raise ImproperlyConfigured(
                     f"FLYWHEEL_EMBEDDING_MODEL={wanted!r} is neither a local sentence-transformers directory nor one "
-                    f"of the packaged models {sorted(PACKAGED)}")
+                    f"of the packaged models {sorted(PACKAGED)}"
+                )
         return _encoders[wanted]
 
 
@@ -114,8 +117,9 @@ def embedding_dim(model: str | None = None) -> int:
     return int(embed_texts(["dimension"], model=model).shape[1])
 
 
-def embed_texts(texts: list[str], *, batch_size: int = 64, max_chars: int | None = None,
-                model: str | None = None) -> np.ndarray:
+def embed_texts(
+    texts: list[str], *, batch_size: int = 64, max_chars: int | None = None, model: str | None = None
+) -> np.ndarray:
     """`max_chars` cuts each text first: callers that only need the gist (continuity) save most
     of the time on long answers. `model`: a packaged name or a path, instead of the setting.
     `batch_size` is kept for callers; each model batches the way that suits it."""

@@ -15,7 +15,7 @@ class Price:
 
 
 def prices_parse(raw: str) -> dict[str, Price]:
-    """"gpt-4o=2.5:10,gpt-4o-mini=0.15:0.6" (USD per million input:output tokens) -> {model: Price}.
+    """ "gpt-4o=2.5:10,gpt-4o-mini=0.15:0.6" (USD per million input:output tokens) -> {model: Price}.
     A model not listed costs 0 (unknown), never a guess."""
     prices: dict[str, Price] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):

@@ -14,8 +14,8 @@ instead of doing the work inline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flywheel.registry import Registry
 

@@ -19,14 +19,32 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(ReviewQueue)
 class ReviewQueueAdmin(ReadOnly):
-    list_display = ["slug", "name", "kind", "priority", "reviewers_per_item", "audience", "active", "items_total",
-                    "items_finished"]
+    list_display = [
+        "slug",
+        "name",
+        "kind",
+        "priority",
+        "reviewers_per_item",
+        "audience",
+        "active",
+        "items_total",
+        "items_finished",
+    ]
 
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(ReadOnly):
-    list_display = ["id", "queue", "kind", "subject_type", "subject_id", "status", "priority", "submitted_count",
-                    "reviewers_required"]
+    list_display = [
+        "id",
+        "queue",
+        "kind",
+        "subject_type",
+        "subject_id",
+        "status",
+        "priority",
+        "submitted_count",
+        "reviewers_required",
+    ]
     list_filter = ["status", "kind"]
     show_full_result_count = False  # no COUNT(*) over millions of items
 

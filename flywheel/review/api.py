@@ -22,10 +22,18 @@ class ClaimNextView(APIView):
     @extend_schema(
         request=None,
         responses={
-            200: inline_serializer("ReviewClaim", {
-                "item": serializers.IntegerField(), "kind": serializers.CharField(),
-                "resumed": serializers.BooleanField(help_text="Your running claim, handed back with a fresh lease."),
-                "lease_expires_at": serializers.DateTimeField(), "url": serializers.CharField()}),
+            200: inline_serializer(
+                "ReviewClaim",
+                {
+                    "item": serializers.IntegerField(),
+                    "kind": serializers.CharField(),
+                    "resumed": serializers.BooleanField(
+                        help_text="Your running claim, handed back with a fresh lease."
+                    ),
+                    "lease_expires_at": serializers.DateTimeField(),
+                    "url": serializers.CharField(),
+                },
+            ),
             204: OpenApiResponse(description="Nothing is left in this queue for you."),
             403: OpenApiResponse(description="Not a reviewer, or the queue is for engineers."),
         },
@@ -39,10 +47,12 @@ class ClaimNextView(APIView):
             return Response({"error": "forbidden", "detail": str(exc)}, status=403)
         if claim is None:
             return Response(status=204)
-        return Response({
-            "item": claim.item.id,
-            "kind": claim.item.kind,
-            "resumed": claim.resumed,
-            "lease_expires_at": claim.assignment.lease_expires_at.isoformat(),
-            "url": reverse("review:item", args=[claim.item.id]),
-        })
+        return Response(
+            {
+                "item": claim.item.id,
+                "kind": claim.item.kind,
+                "resumed": claim.resumed,
+                "lease_expires_at": claim.assignment.lease_expires_at.isoformat(),
+                "url": reverse("review:item", args=[claim.item.id]),
+            }
+        )

@@ -28,11 +28,18 @@ class ReviewConfig(AppConfig):
         job_handler_register("review.bulk_action", tasks.bulk_action, queue="default")
         review_kind_register(PREFERENCE_PAIR)
         review_kind_register(ADJUDICATION)
-        session_panel_register(order=50, title="Review", template="review/_session_panel.html",
-                               context=lambda session: review_session_panel(session_id=session.id))
+        session_panel_register(
+            order=50,
+            title="Review",
+            template="review/_session_panel.html",
+            context=lambda session: review_session_panel(session_id=session.id),
+        )
         # Annotators open the session pages of the items they were given, and read them as the
         # review pages show them: scrubbed.
-        session_access_register(name="review", grants=lambda user, session: review_session_given_to(
-            user=user, session_id=session.id))
-        session_text_shield_register(name="review", shield=TextShield(
-            messages=lambda ids: review_texts_shown(message_ids=ids), text=review_text_shown))
+        session_access_register(
+            name="review", grants=lambda user, session: review_session_given_to(user=user, session_id=session.id)
+        )
+        session_text_shield_register(
+            name="review",
+            shield=TextShield(messages=lambda ids: review_texts_shown(message_ids=ids), text=review_text_shown),
+        )

@@ -34,8 +34,11 @@ def quality_field() -> ChoiceField:
 
 class PreferencePairKind(ReviewKind):
     def context(self, item: ReviewItem) -> dict:
-        pair = (PreferencePair.objects.select_related("chosen", "rejected")
-                .filter(id=int(item.subject_id)).first() if item.subject_id.isdigit() else None)
+        pair = (
+            PreferencePair.objects.select_related("chosen", "rejected").filter(id=int(item.subject_id)).first()
+            if item.subject_id.isdigit()
+            else None
+        )
         if pair is None:
             return {"pair": None}
         # The scrubbed texts the dataset holds (None: hidden), never the stored originals.
@@ -47,9 +50,18 @@ PREFERENCE_PAIR = PreferencePairKind(
     name="preference_pair",
     title="Preference pairs",
     template="review/kinds/_preference_pair.html",
-    fields=[ChoiceField("preferred", "Which answer is better?", (
-        ("chosen", "the marked “chosen” one"), ("rejected", "the marked “rejected” one"),
-        ("tie", "equally good"), ("both_bad", "both are bad")))],
+    fields=[
+        ChoiceField(
+            "preferred",
+            "Which answer is better?",
+            (
+                ("chosen", "the marked “chosen” one"),
+                ("rejected", "the marked “rejected” one"),
+                ("tie", "equally good"),
+                ("both_bad", "both are bad"),
+            ),
+        )
+    ],
     description="Check that the chosen answer of a pair really is the better one.",
 )
 
@@ -83,11 +95,19 @@ class AdjudicationKind(ReviewKind):
 
     def context(self, item):
         parent_kind = self.parent_kind(item)
-        decisions = [{**entry, "decision": scrubbed_for_display(entry.get("decision"))}
-                     for entry in item.payload.get("decisions", []) if isinstance(entry, dict)]
-        return {"parent": item.parent, "parent_kind": parent_kind, "parent_extra": parent_kind.context(item.parent),
-                "parent_payload": scrubbed_for_display(item.parent.payload),
-                "decisions": decisions, "disagreements": item.payload.get("disagreements", [])}
+        decisions = [
+            {**entry, "decision": scrubbed_for_display(entry.get("decision"))}
+            for entry in item.payload.get("decisions", [])
+            if isinstance(entry, dict)
+        ]
+        return {
+            "parent": item.parent,
+            "parent_kind": parent_kind,
+            "parent_extra": parent_kind.context(item.parent),
+            "parent_payload": scrubbed_for_display(item.parent.payload),
+            "decisions": decisions,
+            "disagreements": item.payload.get("disagreements", []),
+        }
 
 
 ADJUDICATION = AdjudicationKind(
@@ -97,4 +117,3 @@ ADJUDICATION = AdjudicationKind(
     default_audience="engineers",
     description="Items whose reviewers disagreed: the decision made here is final.",
 )
-

@@ -8,7 +8,7 @@ batch twice changes nothing the second time (the actions are idempotent on open 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -60,18 +60,28 @@ def review_items_bulk_request(*, queue: ReviewQueue, item_filter: ItemFilter, ac
     if upto is None:  # pin the set to what exists now
         upto = ReviewItem.objects.order_by("-id").values_list("id", flat=True).first() or 0
         item_filter = ItemFilter.from_dict({**item_filter.as_dict(), "upto_id": upto})
-    payload = {"filter": item_filter.as_dict(), "action": action, "params": params,
-               "user_id": user.id if user and user.is_authenticated else None}
+    payload = {
+        "filter": item_filter.as_dict(),
+        "action": action,
+        "params": params,
+        "user_id": user.id if user and user.is_authenticated else None,
+    }
     matching = item_filter.apply().filter(status=ReviewItem.Status.OPEN)[: limit + 1].count()
-    audit_record(actor=user, action=f"review.bulk.{action}", target_type="review_queue", target_id=queue.slug,
-                 detail={"filter": item_filter.as_dict(), "params": params, "matching_at_request": matching})
+    audit_record(
+        actor=user,
+        action=f"review.bulk.{action}",
+        target_type="review_queue",
+        target_id=queue.slug,
+        detail={"filter": item_filter.as_dict(), "params": params, "matching_at_request": matching},
+    )
     if matching > limit:
         return {"job": job_create(kind="review.bulk_action", payload=payload, created_by=user)}
     return review_items_bulk_run(payload=payload)
 
 
-def review_items_bulk_run(*, payload: dict, progress: Callable | None = None,
-                          check_cancelled: Callable | None = None) -> dict:
+def review_items_bulk_run(
+    *, payload: dict, progress: Callable | None = None, check_cancelled: Callable | None = None
+) -> dict:
     item_filter = ItemFilter.from_dict(payload["filter"])
     action, params = payload["action"], payload.get("params") or {}
     base = item_filter.apply().filter(status=ReviewItem.Status.OPEN)
@@ -94,7 +104,8 @@ def review_items_bulk_run(*, payload: dict, progress: Callable | None = None,
 
 def _release_claims(ids: list[int], now) -> None:
     ReviewAssignment.objects.filter(item_id__in=ids, state=ReviewAssignment.State.CLAIMED).update(
-        state=ReviewAssignment.State.RELEASED, finished_at=now)
+        state=ReviewAssignment.State.RELEASED, finished_at=now
+    )
 
 
 def _resolve_now_complete(ids: list[int]) -> None:
@@ -102,16 +113,20 @@ def _resolve_now_complete(ids: list[int]) -> None:
     from flywheel.review.kinds import review_kind_get
     from flywheel.review.services import _resolve
 
-    for item in ReviewItem.objects.filter(id__in=ids, submitted_count__gte=F("reviewers_required"),
-                                          submitted_count__gt=0).select_related("queue"):
+    for item in ReviewItem.objects.filter(
+        id__in=ids, submitted_count__gte=F("reviewers_required"), submitted_count__gt=0
+    ).select_related("queue"):
         _resolve(item, review_kind_get(item.kind))
 
 
 @transaction.atomic
 def _batch(ids: list[int], item_filter: ItemFilter, action: str, params: dict) -> tuple[int, int]:
     # Re-apply the filter under the lock: a row that changed since it was listed is left alone.
-    locked = list(item_filter.apply(ReviewItem.objects.select_for_update())
-                  .filter(id__in=ids, status=ReviewItem.Status.OPEN).values_list("id", "subject_type", "subject_id"))
+    locked = list(
+        item_filter.apply(ReviewItem.objects.select_for_update())
+        .filter(id__in=ids, status=ReviewItem.Status.OPEN)
+        .values_list("id", "subject_type", "subject_id")
+    )
     ids = [row[0] for row in locked]
     if not ids:
         return 0, 0
@@ -129,13 +144,16 @@ def _batch(ids: list[int], item_filter: ItemFilter, action: str, params: dict) -
         return changed, 0
     if action == "reroute":
         target = ReviewQueue.objects.get(id=params["target_queue_id"])
-        taken = set(ReviewItem.objects.filter(queue=target, subject_type__in={r[1] for r in locked},
-                                              subject_id__in={r[2] for r in locked})
-                    .values_list("subject_type", "subject_id"))
+        taken = set(
+            ReviewItem.objects.filter(
+                queue=target, subject_type__in={r[1] for r in locked}, subject_id__in={r[2] for r in locked}
+            ).values_list("subject_type", "subject_id")
+        )
         movable = [row[0] for row in locked if (row[1], row[2]) not in taken]
         _release_claims(movable, now)
         changed = ReviewItem.objects.filter(id__in=movable).update(
-            queue=target, reviewers_required=target.reviewers_per_item, active_claims=0, lease_expires_at=None)
+            queue=target, reviewers_required=target.reviewers_per_item, active_claims=0, lease_expires_at=None
+        )
         ReviewQueue.objects.filter(id=item_filter.queue_id).update(items_total=F("items_total") - changed)
         ReviewQueue.objects.filter(id=target.id).update(items_total=F("items_total") + changed)
         _resolve_now_complete(movable)

@@ -18,8 +18,9 @@ def _text(value: str) -> str:
     return value.replace("\r\n", "\n")
 
 
-def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: list[Message],
-                       shown: dict[int, str]) -> dict:
+def decision_from_post(
+    *, item: ReviewItem, kind: ReviewKind, post, messages: list[Message], shown: dict[int, str]
+) -> dict:
     """The decision as the kind validates it. Untouched answers are not "edited": an edit box
     starts from the text the page `shown` (the scrubbed one), so that is what an edit is compared
     with; a hidden answer had no box and takes no edit. Every assistant turn's train flag is
@@ -38,7 +39,12 @@ def decision_from_post(*, item: ReviewItem, kind: ReviewKind, post, messages: li
                 turn["train"] = post.get(f"turn-{message.id}-train") == "1"
             edited = post.get(f"turn-{message.id}-edited")
             start = shown.get(message.id)
-            if "edit" in controls and edited is not None and start is not None and _text(edited).strip() != start.strip():
+            if (
+                "edit" in controls
+                and edited is not None
+                and start is not None
+                and _text(edited).strip() != start.strip()
+            ):
                 turn["edited"] = _text(edited)
         if message.role == Message.Role.USER and "continuity" in controls:
             answer = post.get(f"turn-{message.id}-continuity", "")
@@ -67,12 +73,15 @@ def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, 
             if edited is not None and edited.strip():
                 result = scrub_text(_text(edited))
                 if not result.ok:
-                    raise ValueError(f"your edit of turn #{message.seq} could not be cleared of personal data, "
-                                     "so no dataset would take this conversation")
+                    raise ValueError(
+                        f"your edit of turn #{message.seq} could not be cleared of personal data, "
+                        "so no dataset would take this conversation"
+                    )
                 content = result.text
         if content is None:
-            raise ValueError(f"turn #{message.seq} could not be cleared of personal data, "
-                             "so no dataset takes this conversation")
+            raise ValueError(
+                f"turn #{message.seq} could not be cleared of personal data, so no dataset takes this conversation"
+            )
         entry = {"role": message.role, "content": content}
         if message.role == Message.Role.ASSISTANT:
             entry["train"] = post.get(f"turn-{message.id}-train") == "1"
@@ -82,14 +91,25 @@ def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, 
 
 class QueueForm(forms.ModelForm):
     filters_json = forms.CharField(
-        label="Filters (JSON)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Filters (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Routes matching items of this kind here, e.g. {"app": "support-bot", "payload": {"language": "zh"}}.',
     )
 
     class Meta:
         model = ReviewQueue
-        fields = ["name", "slug", "kind", "description", "priority", "reviewers_per_item", "lease_seconds",
-                  "audience", "active"]
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "description",
+            "priority",
+            "reviewers_per_item",
+            "lease_seconds",
+            "audience",
+            "active",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, **kwargs):

@@ -67,10 +67,15 @@ class ItemFilter:
 
     def query_params(self) -> dict:
         """The filter as it appears in the list's URL (for links and hidden form fields)."""
-        params = {"status": self.status, "subject_type": self.subject_type, "subject_id": self.subject_id,
-                  "session": self.session, "claimed": self.claimed,
-                  "priority_min": "" if self.priority_min is None else self.priority_min,
-                  "priority_max": "" if self.priority_max is None else self.priority_max}
+        params = {
+            "status": self.status,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "session": self.session,
+            "claimed": self.claimed,
+            "priority_min": "" if self.priority_min is None else self.priority_min,
+            "priority_max": "" if self.priority_max is None else self.priority_max,
+        }
         return {k: v for k, v in params.items() if v != ""}
 
     def apply(self, queryset: QuerySet | None = None) -> QuerySet:

@@ -29,8 +29,9 @@ Agreement between reviewers is measured per field and per turn control (`agreeme
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from flywheel.registry import Registry
 
@@ -111,7 +112,9 @@ class ReviewKind:
                 continue
             value = str(value)
             if value not in field.values:
-                raise ValueError(f"“{value}” is not a choice for “{field.label}” (choose one of {', '.join(field.values)})")
+                raise ValueError(
+                    f"“{value}” is not a choice for “{field.label}” (choose one of {', '.join(field.values)})"
+                )
             cleaned[field.name] = value
         turns = self.validate_turns(decision.get("turns") or {})
         if turns:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+
 from training.contract import (
     IGNORE_INDEX,
     DataError,
@@ -60,8 +61,13 @@ def loss_preview(*, messages: list[dict]) -> dict:
     for position, (start, end) in enumerate(offsets[: len(tokenized.labels)]):
         # Byte-level BPE splits one CJK character over several tokens with the same span:
         # show the character once, on its first token.
-        piece = text[max(start, shown_until):end]
+        piece = text[max(start, shown_until) : end]
         shown_until = max(shown_until, end)
         tokens.append({"text": piece, "loss": bool(tokenized.labels[position] != IGNORE_INDEX)})
-    return {"tokens": tokens, "supervised": report.supervised_tokens, "total": len(tokens),
-            "turns": report.turns, "error": ""}
+    return {
+        "tokens": tokens,
+        "supervised": report.supervised_tokens,
+        "total": len(tokens),
+        "turns": report.turns,
+        "error": "",
+    }

@@ -23,9 +23,10 @@ class ReviewQueue(models.Model):
     kind = models.CharField(max_length=32, help_text="The kind of item this queue holds.")
     description = models.TextField(blank=True)
     filters = models.JSONField(
-        default=dict, blank=True,
-        help_text='Items of this kind routed without an explicit queue land here when they match, '
-                  'e.g. {"app": "support-bot", "model_version": "v7", "payload": {"language": "zh"}}.',
+        default=dict,
+        blank=True,
+        help_text="Items of this kind routed without an explicit queue land here when they match, "
+        'e.g. {"app": "support-bot", "model_version": "v7", "payload": {"language": "zh"}}.',
     )
     priority = models.IntegerField(default=0, help_text="Higher first, on the annotators' page and in routing.")
     reviewers_per_item = models.PositiveSmallIntegerField(default=1)
@@ -43,7 +44,9 @@ class ReviewQueue(models.Model):
     class Meta:
         ordering = ["-priority", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["kind"], condition=Q(is_default=True), name="review_one_default_queue_per_kind"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(is_default=True), name="review_one_default_queue_per_kind"
+            ),
             models.CheckConstraint(condition=Q(reviewers_per_item__gte=1), name="review_queue_needs_a_reviewer"),
             models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="review_queue_lease_at_least_10s"),
         ]
@@ -64,12 +67,20 @@ class ReviewItem(models.Model):
     subject_type = models.CharField(max_length=32, help_text="message, session, label, pair, review_item, ...")
     subject_id = models.CharField(max_length=128)
     payload = models.JSONField(default=dict, blank=True)
-    session = models.ForeignKey("ingest.ChatSession", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="review_items")
-    message = models.ForeignKey("ingest.Message", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="review_items")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="adjudications",
-                               help_text="For an adjudication item: the item whose reviewers disagreed.")
+    session = models.ForeignKey(
+        "ingest.ChatSession", null=True, blank=True, on_delete=models.CASCADE, related_name="review_items"
+    )
+    message = models.ForeignKey(
+        "ingest.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="review_items"
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="adjudications",
+        help_text="For an adjudication item: the item whose reviewers disagreed.",
+    )
     priority = models.IntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     reviewers_required = models.PositiveSmallIntegerField(default=1)
@@ -77,8 +88,9 @@ class ReviewItem(models.Model):
     active_claims = models.PositiveSmallIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True, help_text="Earliest running lease.")
     final_decision = models.JSONField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -109,8 +121,9 @@ class ReviewAssignment(models.Model):
 
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="assignments")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_assignments")
-    queue = models.ForeignKey(ReviewQueue, on_delete=models.PROTECT, related_name="+",
-                              help_text="The queue the item was in when claimed.")
+    queue = models.ForeignKey(
+        ReviewQueue, on_delete=models.PROTECT, related_name="+", help_text="The queue the item was in when claimed."
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.CLAIMED)
     claimed_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField()

@@ -20,7 +20,7 @@ Disagreements between reviewers need no rule: the framework sends them to adjudi
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from django.db.models.functions import Greatest
 
@@ -41,8 +41,9 @@ def routing_rules() -> dict[str, RoutingRule]:
     return dict(_RULES)
 
 
-def routing_run(*, only: set[str] | None = None, batch_size: int = 500,
-                progress: Callable[[str], None] | None = None) -> dict[str, int]:
+def routing_run(
+    *, only: set[str] | None = None, batch_size: int = 500, progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
     """Run each rule from its cursor until it reports no progress; {rule: items routed}."""
     report = {}
     for name, rule in sorted(_RULES.items()):

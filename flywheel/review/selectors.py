@@ -13,8 +13,9 @@ from flywheel.ui.paging import keyset_page
 def review_decisions_final(*, kind: str, after_id: int = 0, limit: int = 500) -> list[ReviewItem]:
     """Decided items of a kind, oldest id first, for apps that consume decisions in batches:
     pass the last id you handled as `after_id`."""
-    return list(ReviewItem.objects.filter(kind=kind, status=ReviewItem.Status.DONE, id__gt=after_id)
-                .order_by("id")[:limit])
+    return list(
+        ReviewItem.objects.filter(kind=kind, status=ReviewItem.Status.DONE, id__gt=after_id).order_by("id")[:limit]
+    )
 
 
 def message_review_overrides(*, message_ids: list[int]) -> dict[int, dict]:
@@ -26,8 +27,12 @@ def message_review_overrides(*, message_ids: list[int]) -> dict[int, dict]:
     wanted = {str(i) for i in message_ids}
     session_ids = Message.objects.filter(id__in=message_ids).values_list("session_id", flat=True).distinct()
     overrides: dict[int, dict] = {}
-    decided = (ReviewItem.objects.filter(session_id__in=session_ids, status=ReviewItem.Status.DONE)
-               .exclude(kind="adjudication").order_by("decided_at", "id").values_list("final_decision", flat=True))
+    decided = (
+        ReviewItem.objects.filter(session_id__in=session_ids, status=ReviewItem.Status.DONE)
+        .exclude(kind="adjudication")
+        .order_by("decided_at", "id")
+        .values_list("final_decision", flat=True)
+    )
     for decision in decided:
         for key, turn in ((decision or {}).get("turns") or {}).items():
             if key in wanted:
@@ -37,11 +42,11 @@ def message_review_overrides(*, message_ids: list[int]) -> dict[int, dict]:
 
 def review_session_panel(*, session_id: int) -> dict:
     """The review items about one session, for the session page."""
-    items = list(ReviewItem.objects.filter(session_id=session_id).select_related("queue", "decided_by")
-                 .order_by("-id")[:50])
+    items = list(
+        ReviewItem.objects.filter(session_id=session_id).select_related("queue", "decided_by").order_by("-id")[:50]
+    )
     reviewers: dict[int, list] = {}
-    for assignment in (ReviewAssignment.objects.filter(item__in=items).select_related("reviewer")
-                       .order_by("claimed_at")):
+    for assignment in ReviewAssignment.objects.filter(item__in=items).select_related("reviewer").order_by("claimed_at"):
         reviewers.setdefault(assignment.item_id, []).append(assignment)
     for item in items:
         item.reviewer_turns = reviewers.get(item.id, [])
@@ -53,8 +58,11 @@ def review_session_given_to(*, user, session_id: int) -> bool:
     became of the claim: submitted, skipped, released, expired) or decided it."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return ReviewItem.objects.filter(session_id=session_id).filter(
-        Q(assignments__reviewer=user) | Q(decided_by=user)).exists()
+    return (
+        ReviewItem.objects.filter(session_id=session_id)
+        .filter(Q(assignments__reviewer=user) | Q(decided_by=user))
+        .exists()
+    )
 
 
 def review_queues_for(*, user) -> list[ReviewQueue]:
@@ -85,9 +93,24 @@ def review_items_page(*, item_filter, after: tuple[int, int] | None = None, size
     from flywheel.review.item_filters import ItemFilter  # noqa: F401  (type of item_filter)
 
     # Only what the list shows: no payloads or decisions to decode, no message bodies.
-    qs = item_filter.apply().select_related("session").only(
-        "id", "queue_id", "kind", "subject_type", "subject_id", "priority", "status", "reviewers_required",
-        "submitted_count", "active_claims", "created_at", "session__external_id")
+    qs = (
+        item_filter.apply()
+        .select_related("session")
+        .only(
+            "id",
+            "queue_id",
+            "kind",
+            "subject_type",
+            "subject_id",
+            "priority",
+            "status",
+            "reviewers_required",
+            "submitted_count",
+            "active_claims",
+            "created_at",
+            "session__external_id",
+        )
+    )
     if after is None:
         rows = list(qs.order_by("-priority", "id")[: size + 1])
     else:
@@ -99,9 +122,13 @@ def review_items_page(*, item_filter, after: tuple[int, int] | None = None, size
     rows = rows[:size]
     claims: dict[int, list[str]] = {}
     claimed_ids = [r.id for r in rows if r.active_claims]
-    for item_id, username in (ReviewAssignment.objects
-                              .filter(item__in=claimed_ids, state=ReviewAssignment.State.CLAIMED)
-                              .values_list("item_id", "reviewer__username") if claimed_ids else ()):
+    for item_id, username in (
+        ReviewAssignment.objects.filter(item__in=claimed_ids, state=ReviewAssignment.State.CLAIMED).values_list(
+            "item_id", "reviewer__username"
+        )
+        if claimed_ids
+        else ()
+    ):
         claims.setdefault(item_id, []).append(username)
     for row in rows:
         row.claimed_by = claims.get(row.id, [])
@@ -127,14 +154,22 @@ def review_my_day(*, user) -> dict:
     from django.utils import timezone
 
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    done = ReviewAssignment.objects.filter(reviewer=user, state=ReviewAssignment.State.SUBMITTED,
-                                           finished_at__gte=start).count()
+    done = ReviewAssignment.objects.filter(
+        reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start
+    ).count()
     target = settings.FLYWHEEL_REVIEW_DAILY_TARGET
     return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}
 
 
-def audit_events_page(*, actor: str = "", action: str = "", target_type: str = "", target_id: str = "",
-                      before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
+def audit_events_page(
+    *,
+    actor: str = "",
+    action: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    before_id: int | None = None,
+    size: int = PAGE_SIZE,
+) -> dict:
     from flywheel.accounts.models import AuditEvent
 
     qs = AuditEvent.objects.select_related("actor")

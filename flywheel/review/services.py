@@ -46,8 +46,11 @@ def review_queue_default(*, kind: str) -> ReviewQueue:
         with transaction.atomic():
             return ReviewQueue.objects.create(
                 slug=slug if not ReviewQueue.objects.filter(slug=slug).exists() else f"{slug}-default",
-                name=kind_obj.title, kind=kind, is_default=True,
-                reviewers_per_item=kind_obj.default_reviewers, audience=kind_obj.default_audience,
+                name=kind_obj.title,
+                kind=kind,
+                is_default=True,
+                reviewers_per_item=kind_obj.default_reviewers,
+                audience=kind_obj.default_audience,
             )
     except IntegrityError:  # created concurrently
         return ReviewQueue.objects.get(kind=kind, is_default=True)
@@ -68,7 +71,9 @@ def queue_filters_clean(filters) -> dict:
             if not isinstance(value, dict):
                 raise ValueError('"payload" must be an object of payload keys to values')
             continue
-        if not isinstance(value, (str, list)) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+        if not isinstance(value, (str, list)) or (
+            isinstance(value, list) and not all(isinstance(v, str) for v in value)
+        ):
             raise ValueError(f'"{key}" must be a string or a list of strings')
     return filters
 
@@ -83,7 +88,9 @@ def _matches(filters: dict, *, session: ChatSession | None, subject_type: str, p
     if "subject_type" in filters and not one(filters["subject_type"], subject_type):
         return False
     for key, expected in (filters.get("payload") or {}).items():
-        if key not in payload or not (payload[key] in expected if isinstance(expected, list) else payload[key] == expected):
+        if key not in payload or not (
+            payload[key] in expected if isinstance(expected, list) else payload[key] == expected
+        ):
             return False
     return True
 
@@ -96,10 +103,21 @@ def review_queue_route(*, kind: str, subject_type: str, payload: dict, session: 
     return review_queue_default(kind=kind)
 
 
-def review_queue_save(*, user, slug: str, name: str, kind: str, description: str = "", filters: dict | None = None,
-                      priority: int = 0, reviewers_per_item: int = 1, lease_seconds: int = 900,
-                      audience: str = ReviewQueue.Audience.REVIEWERS, active: bool = True,
-                      queue: ReviewQueue | None = None) -> ReviewQueue:
+def review_queue_save(
+    *,
+    user,
+    slug: str,
+    name: str,
+    kind: str,
+    description: str = "",
+    filters: dict | None = None,
+    priority: int = 0,
+    reviewers_per_item: int = 1,
+    lease_seconds: int = 900,
+    audience: str = ReviewQueue.Audience.REVIEWERS,
+    active: bool = True,
+    queue: ReviewQueue | None = None,
+) -> ReviewQueue:
     """Create a queue, or edit `queue`. Open items take the new reviewers-per-item at once."""
     review_kind_get(kind)
     filters = queue_filters_clean(filters)
@@ -109,8 +127,18 @@ def review_queue_save(*, user, slug: str, name: str, kind: str, description: str
         raise ValueError("the lease must be at least 10 seconds")
     if queue is not None and queue.kind != kind and queue.items.exists():
         raise ValueError("a queue that holds items cannot change kind; create a new queue and re-route")
-    fields = dict(slug=slug, name=name, kind=kind, description=description, filters=filters, priority=priority,
-                  reviewers_per_item=reviewers_per_item, lease_seconds=lease_seconds, audience=audience, active=active)
+    fields = dict(
+        slug=slug,
+        name=name,
+        kind=kind,
+        description=description,
+        filters=filters,
+        priority=priority,
+        reviewers_per_item=reviewers_per_item,
+        lease_seconds=lease_seconds,
+        audience=audience,
+        active=active,
+    )
     with transaction.atomic():
         if queue is None:
             queue = ReviewQueue.objects.create(created_by=user if user and user.is_authenticated else None, **fields)
@@ -120,19 +148,34 @@ def review_queue_save(*, user, slug: str, name: str, kind: str, description: str
                 setattr(queue, key, value)
             queue.save()
             queue.items.filter(status=ReviewItem.Status.OPEN).exclude(reviewers_required=reviewers_per_item).update(
-                reviewers_required=reviewers_per_item)
+                reviewers_required=reviewers_per_item
+            )
             action = "review.queue.edit"
-        audit_record(actor=user, action=action, target_type="review_queue", target_id=queue.slug,
-                     detail={k: v for k, v in fields.items() if k != "description"})
+        audit_record(
+            actor=user,
+            action=action,
+            target_type="review_queue",
+            target_id=queue.slug,
+            detail={k: v for k, v in fields.items() if k != "description"},
+        )
     return queue
 
 
 # --- enqueueing -----------------------------------------------------------------------------------
 
 
-def review_item_enqueue(*, kind: str, subject_type: str, subject_id: str, payload: dict,
-                        session_id: int | None = None, message_id: int | None = None, priority: int = 0,
-                        queue_slug: str | None = None, parent_id: int | None = None) -> ReviewItem:
+def review_item_enqueue(
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    payload: dict,
+    session_id: int | None = None,
+    message_id: int | None = None,
+    priority: int = 0,
+    queue_slug: str | None = None,
+    parent_id: int | None = None,
+) -> ReviewItem:
     """Put one thing up for review. Idempotent: with `queue_slug`, per (queue, subject); without,
     an item of this kind about this subject in any queue is returned as it is (so an engineer's
     re-routing sticks when a rule sees the subject again)."""
@@ -161,8 +204,15 @@ def review_item_enqueue(*, kind: str, subject_type: str, subject_id: str, payloa
         try:
             with transaction.atomic():
                 item = ReviewItem.objects.create(
-                    queue=queue, kind=kind, subject_type=subject_type, subject_id=subject_id, payload=payload,
-                    session_id=session_id, message_id=message_id, parent_id=parent_id, priority=priority,
+                    queue=queue,
+                    kind=kind,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    payload=payload,
+                    session_id=session_id,
+                    message_id=message_id,
+                    parent_id=parent_id,
+                    priority=priority,
                     reviewers_required=queue.reviewers_per_item,
                 )
         except IntegrityError:
@@ -187,16 +237,21 @@ def _lock_reviewer(user) -> None:
             # A claim is only a lease: if the server crashed in the next few milliseconds and
             # forgot it, the item would simply be offered again. So the claim does not wait for
             # its WAL to reach the disk, which is most of its latency; decisions still do.
-            cursor.execute("SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(%s, %s)",
-                           [_ADVISORY_NAMESPACE, user.id])
+            cursor.execute(
+                "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(%s, %s)",
+                [_ADVISORY_NAMESPACE, user.id],
+            )
 
 
 def _refresh_claim_counters(item: ReviewItem, now) -> None:
     """Lapse expired claims of a locked item and recount its running ones."""
     if item.lease_expires_at is not None and item.lease_expires_at <= now:
         item.assignments.filter(state=ReviewAssignment.State.CLAIMED, lease_expires_at__lte=now).update(
-            state=ReviewAssignment.State.EXPIRED, finished_at=now)
-    running = item.assignments.filter(state=ReviewAssignment.State.CLAIMED).aggregate(n=Count("id"), first=Min("lease_expires_at"))
+            state=ReviewAssignment.State.EXPIRED, finished_at=now
+        )
+    running = item.assignments.filter(state=ReviewAssignment.State.CLAIMED).aggregate(
+        n=Count("id"), first=Min("lease_expires_at")
+    )
     item.active_claims = running["n"]
     item.lease_expires_at = running["first"]
 
@@ -216,20 +271,31 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
     lease = timedelta(seconds=queue.lease_seconds)
     with transaction.atomic():
         _lock_reviewer(user)
-        running = (ReviewAssignment.objects.select_related("item")
-                   .filter(reviewer=user, queue=queue, state=ReviewAssignment.State.CLAIMED,
-                           lease_expires_at__gt=now, item__status=ReviewItem.Status.OPEN, item__queue=queue)
-                   .order_by("claimed_at").first())
+        running = (
+            ReviewAssignment.objects.select_related("item")
+            .filter(
+                reviewer=user,
+                queue=queue,
+                state=ReviewAssignment.State.CLAIMED,
+                lease_expires_at__gt=now,
+                item__status=ReviewItem.Status.OPEN,
+                item__queue=queue,
+            )
+            .order_by("claimed_at")
+            .first()
+        )
         if running is not None:
             return Claim(item=running.item, assignment=_renew(running, now + lease), resumed=True)
         blocking = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user).filter(
             Q(state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED])
-            | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now))
-        candidates = (ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
-                      .filter(Q(lease_expires_at__lte=now)
-                              | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
-                      .filter(~Exists(blocking))
-                      .order_by("-priority", "id"))
+            | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now)
+        )
+        candidates = (
+            ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
+            .filter(Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
+            .filter(~Exists(blocking))
+            .order_by("-priority", "id")
+        )
         passed_over: list[int] = []
         for _ in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
             item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
@@ -244,11 +310,22 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
             expires = now + lease
             # One statement whether this reviewer is new to the item or takes up a released or
             # lapsed turn again (INSERT ... ON CONFLICT DO UPDATE): every round trip counts here.
-            assignment = ReviewAssignment(item=item, reviewer=user, queue=queue, state=ReviewAssignment.State.CLAIMED,
-                                          claimed_at=now, lease_expires_at=expires, finished_at=None, decision=None)
+            assignment = ReviewAssignment(
+                item=item,
+                reviewer=user,
+                queue=queue,
+                state=ReviewAssignment.State.CLAIMED,
+                claimed_at=now,
+                lease_expires_at=expires,
+                finished_at=None,
+                decision=None,
+            )
             ReviewAssignment.objects.bulk_create(
-                [assignment], update_conflicts=True, unique_fields=["item", "reviewer"],
-                update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"])
+                [assignment],
+                update_conflicts=True,
+                unique_fields=["item", "reviewer"],
+                update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"],
+            )
             item.active_claims += 1
             item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
             item.save(update_fields=["active_claims", "lease_expires_at"])
@@ -273,8 +350,12 @@ def review_claim_renew(*, item_id: int, user) -> ReviewAssignment:
 
 
 def _own_claim(*, item_id: int, user) -> ReviewAssignment:
-    assignment = (ReviewAssignment.objects.select_for_update().select_related("queue")
-                  .filter(item_id=item_id, reviewer=user).first())
+    assignment = (
+        ReviewAssignment.objects.select_for_update()
+        .select_related("queue")
+        .filter(item_id=item_id, reviewer=user)
+        .first()
+    )
     if assignment is None or assignment.state != ReviewAssignment.State.CLAIMED:
         raise ReviewError("this item is no longer assigned to you (the claim lapsed, or it was released)")
     return assignment
@@ -310,8 +391,13 @@ def review_item_reveal(*, item: ReviewItem, user, reason: str = "") -> None:
 
     if not user_has_any_role(user, ENGINEERS):
         raise PermissionDenied("Only engineers and admins may reveal the original text.")
-    audit_record(actor=user, action="review.reveal_original", target_type="review_item", target_id=item.id,
-                 detail={"kind": item.kind, "session_id": item.session_id, "reason": reason.strip()[:500]})
+    audit_record(
+        actor=user,
+        action="review.reveal_original",
+        target_type="review_item",
+        target_id=item.id,
+        detail={"kind": item.kind, "session_id": item.session_id, "reason": reason.strip()[:500]},
+    )
 
 
 # --- submitting and deciding ----------------------------------------------------------------------
@@ -323,8 +409,11 @@ def decision_clean(*, item: ReviewItem, kind: ReviewKind, decision: dict) -> dic
     if turns:
         if item.session_id is None:
             raise ValueError("this item has no conversation, so it takes no per-turn answers")
-        roles = dict(Message.objects.filter(session_id=item.session_id, id__in=[int(k) for k in turns],
-                                            alternative_to__isnull=True).values_list("id", "role"))
+        roles = dict(
+            Message.objects.filter(
+                session_id=item.session_id, id__in=[int(k) for k in turns], alternative_to__isnull=True
+            ).values_list("id", "role")
+        )
         for key, turn in turns.items():
             role = roles.get(int(key))
             if role is None:
@@ -360,8 +449,13 @@ def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
             review_item_decide(item=item, decision=cleaned, user=user, also_save=counters)
             return item
         item.save(update_fields=counters)
-        audit_record(actor=user, action="review.submit", target_type="review_item", target_id=item.id,
-                     detail={"kind": item.kind, "queue": item.queue.slug})
+        audit_record(
+            actor=user,
+            action="review.submit",
+            target_type="review_item",
+            target_id=item.id,
+            detail={"kind": item.kind, "queue": item.queue.slug},
+        )
         if item.submitted_count >= item.reviewers_required:
             _resolve(item, kind)
     return item
@@ -380,8 +474,11 @@ def disagreements(*, item: ReviewItem, kind: ReviewKind, decisions: list[dict]) 
 
 
 def _resolve(item: ReviewItem, kind: ReviewKind) -> None:
-    submitted = list(item.assignments.filter(state=ReviewAssignment.State.SUBMITTED)
-                     .select_related("reviewer").order_by("finished_at", "id"))
+    submitted = list(
+        item.assignments.filter(state=ReviewAssignment.State.SUBMITTED)
+        .select_related("reviewer")
+        .order_by("finished_at", "id")
+    )
     decisions = [a.decision for a in submitted]
     differing = disagreements(item=item, kind=kind, decisions=decisions) if len(decisions) > 1 else []
     if not differing:
@@ -390,13 +487,27 @@ def _resolve(item: ReviewItem, kind: ReviewKind) -> None:
     item.status = ReviewItem.Status.ADJUDICATING
     item.save(update_fields=["status"])
     adjudication = review_item_enqueue(
-        kind=ADJUDICATION, subject_type="review_item", subject_id=str(item.id), parent_id=item.id,
-        session_id=item.session_id, message_id=item.message_id, priority=item.priority,
-        payload={"kind": item.kind, "queue": item.queue.slug, "disagreements": differing,
-                 "decisions": [{"reviewer": a.reviewer.username, "decision": a.decision} for a in submitted]},
+        kind=ADJUDICATION,
+        subject_type="review_item",
+        subject_id=str(item.id),
+        parent_id=item.id,
+        session_id=item.session_id,
+        message_id=item.message_id,
+        priority=item.priority,
+        payload={
+            "kind": item.kind,
+            "queue": item.queue.slug,
+            "disagreements": differing,
+            "decisions": [{"reviewer": a.reviewer.username, "decision": a.decision} for a in submitted],
+        },
     )
-    audit_record(actor=None, action="review.disagreement", target_type="review_item", target_id=item.id,
-                 detail={"adjudication_item": adjudication.id, "disagreements": differing})
+    audit_record(
+        actor=None,
+        action="review.disagreement",
+        target_type="review_item",
+        target_id=item.id,
+        detail={"adjudication_item": adjudication.id, "disagreements": differing},
+    )
 
 
 def review_item_decide(*, item: ReviewItem, decision: dict, user, also_save: list[str] | tuple = ()) -> None:
@@ -408,7 +519,12 @@ def review_item_decide(*, item: ReviewItem, decision: dict, user, also_save: lis
     item.decided_by, item.decided_at = user, timezone.now()
     item.save(update_fields=["status", "final_decision", "decided_by", "decided_at", *also_save])
     review_kind_get(item.kind).apply_final(item, decision, user)
-    audit_record(actor=user, action="review.decide", target_type="review_item", target_id=item.id,
-                 detail={"kind": item.kind, "decision": decision})
+    audit_record(
+        actor=user,
+        action="review.decide",
+        target_type="review_item",
+        target_id=item.id,
+        detail={"kind": item.kind, "decision": decision},
+    )
     # Last, so the queue row is locked for as short a time as possible.
     ReviewQueue.objects.filter(id=item.queue_id).update(items_finished=F("items_finished") + 1)

@@ -31,9 +31,13 @@ def review_throughput(*, days: int = 14) -> dict:
     today = timezone.localdate()
     since = timezone.now() - timedelta(days=days)
     finished = ReviewAssignment.objects.filter(
-        finished_at__gte=since, state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED])
-    per_day = (finished.annotate(day=TruncDate("finished_at")).values("reviewer__username", "day", "state")
-               .annotate(n=Count("id")))
+        finished_at__gte=since, state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED]
+    )
+    per_day = (
+        finished.annotate(day=TruncDate("finished_at"))
+        .values("reviewer__username", "day", "state")
+        .annotate(n=Count("id"))
+    )
     people: dict[str, dict] = {}
     for row in per_day:
         person = people.setdefault(row["reviewer__username"], {"submitted": 0, "skipped": 0, "today": 0, "by_day": {}})
@@ -43,16 +47,20 @@ def review_throughput(*, days: int = 14) -> dict:
             if row["day"] == today:
                 person["today"] = row["n"]
     durations = defaultdict(list)
-    for username, claimed, done in (finished.filter(state=ReviewAssignment.State.SUBMITTED)
-                                    .values_list("reviewer__username", "claimed_at", "finished_at")[:50_000]):
+    for username, claimed, done in finished.filter(state=ReviewAssignment.State.SUBMITTED).values_list(
+        "reviewer__username", "claimed_at", "finished_at"
+    )[:50_000]:
         durations[username].append((done - claimed).total_seconds())
     for username, person in people.items():
         person["username"] = username
         person["median_seconds"] = round(statistics.median(durations[username])) if durations[username] else None
     days_axis = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     rows = sorted(people.values(), key=lambda p: -p["submitted"])
-    return {"rows": rows, "days": days_axis,
-            "series": {p["username"]: [p["by_day"].get(d, 0) for d in days_axis] for p in rows[:8]}}
+    return {
+        "rows": rows,
+        "days": days_axis,
+        "series": {p["username"]: [p["by_day"].get(d, 0) for d in days_axis] for p in rows[:8]},
+    }
 
 
 def _number(value: float | None) -> float | None:
@@ -66,8 +74,11 @@ def review_agreement(*, queue_id: int | None = None) -> list[dict]:
         items = items.filter(queue_id=queue_id)
     items = list(items.select_related("parent").order_by("-id")[:AGREEMENT_ITEMS])
     by_item = defaultdict(list)
-    for assignment in (ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED)
-                       .order_by("finished_at", "id").values("item_id", "reviewer_id", "decision")):
+    for assignment in (
+        ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED)
+        .order_by("finished_at", "id")
+        .values("item_id", "reviewer_id", "decision")
+    ):
         by_item[assignment["item_id"]].append(assignment)
     # (kind, field) -> unit -> [(reviewer, value)] in submission order
     ratings: dict[tuple[str, str], dict[tuple[int, str], list]] = defaultdict(lambda: defaultdict(list))
@@ -84,7 +95,15 @@ def review_agreement(*, queue_id: int | None = None) -> list[dict]:
 
 def _field_agreement(kind: str, field: str, units: dict) -> dict:
     units = {key: rated for key, rated in units.items() if len(rated) >= 2}
-    row = {"kind": kind, "field": field, "units": len(units), "raters": 0, "percent": None, "kappa": None, "alpha": None}
+    row = {
+        "kind": kind,
+        "field": field,
+        "units": len(units),
+        "raters": 0,
+        "percent": None,
+        "kappa": None,
+        "alpha": None,
+    }
     if not units:
         return row
     values = sorted({value for rated in units.values() for _, value in rated})

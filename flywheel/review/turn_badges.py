@@ -7,7 +7,7 @@ one yet; an app that does, does it in its AppConfig.ready():
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flywheel.registry import Registry
 
@@ -21,7 +21,7 @@ def turn_badges_register(name: str, func: TurnBadges) -> TurnBadges:
 
 def turn_badges(*, session, message_ids: list[int]) -> dict[int, list[str]]:
     badges: dict[int, list[str]] = {}
-    for name, func in sorted(_SOURCES.items()):
+    for name, func in sorted(_SOURCES.items()):  # noqa: B007
         for message_id, texts in (func(session=session, message_ids=message_ids) or {}).items():
             badges.setdefault(message_id, []).extend(str(t) for t in texts)
     return badges

@@ -91,24 +91,32 @@ def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool
         message = turn["message"]
         key = f"turn-{message.id}"
         text = texts.get(message.id)
-        rows.append({
-            **turn,
-            "text": text,
-            "feedback": _feedback_shown(turn["feedback"], originals=originals),
-            "alternatives": [{**alt, "text": texts.get(alt["message"].id),
-                              "feedback": _feedback_shown(alt["feedback"], originals=originals)}
-                             for alt in turn["alternatives"]],
-            "badges": badges.get(message.id, []),
-            "is_subject": message.id == item.message_id,
-            "train": (values.get(f"{key}-train") == "1") if values is not None else True,
-            "edited": (values.get(f"{key}-edited", text or "").replace("\r\n", "\n")
-                       if values is not None else text or ""),
-            "continuity": values.get(f"{key}-continuity", "") if values is not None else "",
-            "can_train": "train" in controls and message.role == Message.Role.ASSISTANT,
-            # A hidden answer cannot be edited: there is no text to start from.
-            "can_edit": "edit" in controls and message.role == Message.Role.ASSISTANT and text is not None,
-            "can_continuity": "continuity" in controls and message.role == Message.Role.USER and message.seq > 1,
-        })
+        rows.append(
+            {
+                **turn,
+                "text": text,
+                "feedback": _feedback_shown(turn["feedback"], originals=originals),
+                "alternatives": [
+                    {
+                        **alt,
+                        "text": texts.get(alt["message"].id),
+                        "feedback": _feedback_shown(alt["feedback"], originals=originals),
+                    }
+                    for alt in turn["alternatives"]
+                ],
+                "badges": badges.get(message.id, []),
+                "is_subject": message.id == item.message_id,
+                "train": (values.get(f"{key}-train") == "1") if values is not None else True,
+                "edited": (
+                    values.get(f"{key}-edited", text or "").replace("\r\n", "\n") if values is not None else text or ""
+                ),
+                "continuity": values.get(f"{key}-continuity", "") if values is not None else "",
+                "can_train": "train" in controls and message.role == Message.Role.ASSISTANT,
+                # A hidden answer cannot be edited: there is no text to start from.
+                "can_edit": "edit" in controls and message.role == Message.Role.ASSISTANT and text is not None,
+                "can_continuity": "continuity" in controls and message.role == Message.Role.USER and message.seq > 1,
+            }
+        )
     return rows
 
 
@@ -120,10 +128,19 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
     for assignment in assignments:
         assignment.shown_decision = scrubbed_for_display(assignment.decision)
     context = {
-        "item": item, "kind": kind, "queue": item.queue, "claimed": claimed, "error": error,
-        "fields": fields, "turns": _turn_rows(item, controls, values), "controls": controls,
-        "note": (values or {}).get("note", ""), "payload": scrubbed_for_display(item.payload),
-        "extra": kind.context(item), "day": review_my_day(user=request.user), "assignments": assignments,
+        "item": item,
+        "kind": kind,
+        "queue": item.queue,
+        "claimed": claimed,
+        "error": error,
+        "fields": fields,
+        "turns": _turn_rows(item, controls, values),
+        "controls": controls,
+        "note": (values or {}).get("note", ""),
+        "payload": scrubbed_for_display(item.payload),
+        "extra": kind.context(item),
+        "day": review_my_day(user=request.user),
+        "assignments": assignments,
         "final_decision": scrubbed_for_display(item.final_decision),
         "may_reveal": user_has_any_role(request.user, ENGINEERS),
     }
@@ -134,8 +151,9 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
 def item_detail(request, item_id: int):
     """The reviewer's work page while they hold the item; a read-only view for engineers."""
     item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message", "parent"), id=item_id)
-    holds = ReviewAssignment.objects.filter(item=item, reviewer=request.user,
-                                            state=ReviewAssignment.State.CLAIMED).exists()
+    holds = ReviewAssignment.objects.filter(
+        item=item, reviewer=request.user, state=ReviewAssignment.State.CLAIMED
+    ).exists()
     if not holds and not user_has_any_role(request.user, ENGINEERS):
         flash.error(request, "That item is not assigned to you (any more). Take the next one from a queue.")
         return redirect("review:home")
@@ -148,8 +166,9 @@ def item_submit(request, item_id: int):
     item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message", "parent"), id=item_id)
     kind = review_kind_get(item.kind)
     messages = _transcript_messages(item)
-    decision = decision_from_post(item=item, kind=kind, post=request.POST, messages=messages,
-                                  shown=_shown_texts(messages))
+    decision = decision_from_post(
+        item=item, kind=kind, post=request.POST, messages=messages, shown=_shown_texts(messages)
+    )
     try:
         review_item_submit(item_id=item.id, user=request.user, decision=decision)
     except ValueError as exc:
@@ -207,8 +226,10 @@ def item_renew(request, item_id: int):
 
 def _previewable_item(request, item_id) -> ReviewItem:
     item = get_object_or_404(ReviewItem.objects.select_related("session"), id=item_id)
-    if not user_has_any_role(request.user, ENGINEERS) and not ReviewAssignment.objects.filter(
-            item=item, reviewer=request.user).exists():
+    if (
+        not user_has_any_role(request.user, ENGINEERS)
+        and not ReviewAssignment.objects.filter(item=item, reviewer=request.user).exists()
+    ):
         raise ReviewItem.DoesNotExist
     return item
 
@@ -241,8 +262,9 @@ def preview_diff(request, item_id: int, message_id: int):
     # The edit box starts from the scrubbed text, so the diff is against that, not the original.
     shown = _shown_texts([message]).get(message.id)
     if shown is None:
-        return HttpResponse("this answer is hidden: it could not be cleared of personal data", status=404,
-                            content_type="text/plain")
+        return HttpResponse(
+            "this answer is hidden: it could not be cleared of personal data", status=404, content_type="text/plain"
+        )
     edited = request.POST.get(f"turn-{message.id}-edited", shown)
     return render(request, "review/_diff.html", {"diff": answer_diff(shown, edited)})
 
@@ -255,7 +277,14 @@ def item_reveal(request, item_id: int):
     item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message"), id=item_id)
     review_item_reveal(item=item, user=request.user, reason=request.POST.get("reason", ""))
     kind = review_kind_get(item.kind)
-    return render(request, "review/reveal.html", {
-        "item": item, "kind": kind, "queue": item.queue, "payload": item.payload,
-        "turns": _turn_rows(item, frozenset(), None, originals=True),
-    })
+    return render(
+        request,
+        "review/reveal.html",
+        {
+            "item": item,
+            "kind": kind,
+            "queue": item.queue,
+            "payload": item.payload,
+            "turns": _turn_rows(item, frozenset(), None, originals=True),
+        },
+    )

@@ -41,17 +41,25 @@ def queue_edit(request, slug: str | None = None):
         data = form.cleaned_data
         try:
             saved = review_queue_save(
-                user=request.user, queue=queue, slug=data["slug"], name=data["name"], kind=data["kind"],
-                description=data["description"], filters=data["filters_json"], priority=data["priority"],
-                reviewers_per_item=data["reviewers_per_item"], lease_seconds=data["lease_seconds"],
-                audience=data["audience"], active=data["active"])
+                user=request.user,
+                queue=queue,
+                slug=data["slug"],
+                name=data["name"],
+                kind=data["kind"],
+                description=data["description"],
+                filters=data["filters_json"],
+                priority=data["priority"],
+                reviewers_per_item=data["reviewers_per_item"],
+                lease_seconds=data["lease_seconds"],
+                audience=data["audience"],
+                active=data["active"],
+            )
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
             flash.success(request, f"Queue “{saved.name}” saved.")
             return redirect("review:queue_items", slug=saved.slug)
-    return render(request, "review/queue_form.html", {"form": form, "queue": queue},
-                  status=422 if form.errors else 200)
+    return render(request, "review/queue_form.html", {"form": form, "queue": queue}, status=422 if form.errors else 200)
 
 
 @role_required(ENGINEERS)
@@ -62,13 +70,23 @@ def queue_items(request, slug: str):
     upto_id = ReviewItem.objects.order_by("-id").values_list("id", flat=True).first() or 0
     open_count, capped = review_open_count(queue=queue)
     params = item_filter.query_params()
-    return render(request, "review/queue_items.html", {
-        "queue": queue, "page": page, "filter": item_filter, "filter_params": params, "upto_id": upto_id,
-        "next_url": f"?{urlencode({**params, 'after': page['next']})}" if page["next"] else None,
-        "statuses": ["all", *ReviewItem.Status.values], "actions": BULK_ACTIONS,
-        "targets": ReviewQueue.objects.filter(kind=queue.kind).exclude(id=queue.id),
-        "open_count": open_count, "open_capped": capped,
-    })
+    return render(
+        request,
+        "review/queue_items.html",
+        {
+            "queue": queue,
+            "page": page,
+            "filter": item_filter,
+            "filter_params": params,
+            "upto_id": upto_id,
+            "next_url": f"?{urlencode({**params, 'after': page['next']})}" if page["next"] else None,
+            "statuses": ["all", *ReviewItem.Status.values],
+            "actions": BULK_ACTIONS,
+            "targets": ReviewQueue.objects.filter(kind=queue.kind).exclude(id=queue.id),
+            "open_count": open_count,
+            "open_capped": capped,
+        },
+    )
 
 
 @require_POST
@@ -86,13 +104,18 @@ def queue_bulk(request, slug: str):
             return redirect(back)
         item_filter = item_filter.with_ids(ids)
     try:
-        params = bulk_params_clean(queue=queue, action=request.POST.get("action", ""),
-                                   target=request.POST.get("target", ""), priority=request.POST.get("priority", ""))
+        params = bulk_params_clean(
+            queue=queue,
+            action=request.POST.get("action", ""),
+            target=request.POST.get("target", ""),
+            priority=request.POST.get("priority", ""),
+        )
     except ValueError as exc:
         flash.error(request, str(exc))
         return redirect(back)
-    outcome = review_items_bulk_request(queue=queue, item_filter=item_filter, action=request.POST["action"],
-                                        params=params, user=request.user)
+    outcome = review_items_bulk_request(
+        queue=queue, item_filter=item_filter, action=request.POST["action"], params=params, user=request.user
+    )
     if "job" in outcome:
         flash.success(request, "That is a large set: a job is applying the action.")
         return redirect("jobs:detail", job_id=outcome["job"].id)
@@ -113,10 +136,15 @@ def throughput(request):
 @role_required(ENGINEERS)
 def agreement(request):
     queue = ReviewQueue.objects.filter(slug=request.GET.get("queue", "")).first()
-    return render(request, "review/agreement.html", {
-        "rows": review_agreement(queue_id=queue.id if queue else None), "queue": queue,
-        "queues": ReviewQueue.objects.filter(reviewers_per_item__gt=1).order_by("name"),
-    })
+    return render(
+        request,
+        "review/agreement.html",
+        {
+            "rows": review_agreement(queue_id=queue.id if queue else None),
+            "queue": queue,
+            "queues": ReviewQueue.objects.filter(reviewers_per_item__gt=1).order_by("name"),
+        },
+    )
 
 
 @role_required(ENGINEERS)

@@ -28,14 +28,19 @@ def _thinned(rows: list[dict]) -> list[dict]:
 
 
 def run_chart(*, run: TrainingRun, name: str) -> dict:
-    every = list(RunMetric.objects.filter(run=run, kind="train").order_by("step")
-                 .values("step", "loss", "lr", "tokens_per_s", "channels", "stage"))
+    every = list(
+        RunMetric.objects.filter(run=run, kind="train")
+        .order_by("step")
+        .values("step", "loss", "lr", "tokens_per_s", "channels", "stage")
+    )
     boundaries = stage_boundaries(every)
     rows = _thinned(every)
     kept = {row["step"] for row in rows}
     # A boundary's step stays on the axis even when thinning would drop it.
-    rows = sorted([*rows, *(row for row in every if row["step"] in {b["step"] for b in boundaries} - kept)],
-                  key=lambda row: row["step"])
+    rows = sorted(
+        [*rows, *(row for row in every if row["step"] in {b["step"] for b in boundaries} - kept)],
+        key=lambda row: row["step"],
+    )
     steps = [row["step"] for row in rows]
     if name == "loss":
         series = {ALL_TURNS: [row["loss"] for row in rows]}
@@ -49,13 +54,21 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
             if dataset["label"] == ALL_TURNS:  # the loss the run optimises stands out from its channels
                 dataset.update(borderColor="#212121", backgroundColor="#212121", borderWidth=3, order=0)
             elif dataset["label"] == EVAL:
-                dataset.update(borderColor="#212121", backgroundColor="#ffffff", pointRadius=6, pointStyle="rectRot",
-                               showLine=False)
+                dataset.update(
+                    borderColor="#212121",
+                    backgroundColor="#ffffff",
+                    pointRadius=6,
+                    pointStyle="rectRot",
+                    showLine=False,
+                )
     elif name == "lr":
-        config = line_chart(steps, {"learning rate": [row["lr"] for row in rows]}, y_title="learning rate", x_title="step")
+        config = line_chart(
+            steps, {"learning rate": [row["lr"] for row in rows]}, y_title="learning rate", x_title="step"
+        )
     elif name == "throughput":
-        config = line_chart(steps, {"tokens/s": [row["tokens_per_s"] for row in rows]}, y_title="tokens per second",
-                            x_title="step")
+        config = line_chart(
+            steps, {"tokens/s": [row["tokens_per_s"] for row in rows]}, y_title="tokens per second", x_title="step"
+        )
     else:
         raise ValueError(f"unknown chart {name!r}")
     config["data"]["stageBoundaries"] = boundaries

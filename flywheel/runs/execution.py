@@ -23,14 +23,13 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from django.conf import settings
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE, atomic_writer
 
 from flywheel.datasets.exports import FORMATS, export_lines
 from flywheel.datasets.models import DatasetSample, DatasetVersion
@@ -39,6 +38,7 @@ from flywheel.runs.metrics_tail import MetricsTail, log_tail
 from flywheel.runs.models import TrainingRun
 from flywheel.runs.plans import DEFAULT_DMT_SHARE, plan_stages, stage_samples
 from flywheel.runs.selectors import plan_pool
+from training.contract import CONFIG_FILE, EVAL_FILE, RESULT_FILE, TRAIN_FILE, atomic_writer
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +78,13 @@ def _data_key(run: TrainingRun) -> str:
     if not run.plan:
         return run.dataset_version.content_hash
     hashes = dict(DatasetVersion.objects.filter(id__in=run.plan["versions"]).values_list("id", "content_hash"))
-    return json.dumps({"versions": [hashes.get(v) for v in run.plan["versions"]],
-                       **{key: run.plan.get(key) for key in ("strategy", "specialist_task_types", "dmt_k", "seed")}},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            "versions": [hashes.get(v) for v in run.plan["versions"]],
+            **{key: run.plan.get(key) for key in ("strategy", "specialist_task_types", "dmt_k", "seed")},
+        },
+        sort_keys=True,
+    )
 
 
 def _plan_lines(version_ids: list[int], split: str, wanted: set[str] | None = None) -> Iterator[str]:
@@ -113,8 +117,13 @@ def _write_plan_data(run: TrainingRun, run_dir: Path) -> dict:
     for number, stage in enumerate(stages, start=1):
         hashes = {s.sample_hash for s in stage_samples(pool, stage, plan["specialist_task_types"], plan.get("seed", 0))}
         name = TRAIN_FILE if len(stages) == 1 else f"train-{number}-{stage.name}.jsonl"
-        written.append({"name": stage.name, "data": name,
-                        "train": _write_atomically(run_dir / name, _plan_lines(versions, "train", hashes))})
+        written.append(
+            {
+                "name": stage.name,
+                "data": name,
+                "train": _write_atomically(run_dir / name, _plan_lines(versions, "train", hashes)),
+            }
+        )
     evaluation = _write_atomically(run_dir / EVAL_FILE, _plan_lines(versions, "eval"))
     return {"stages": written, "train": sum(stage["train"] for stage in written), "eval": evaluation}
 
@@ -133,10 +142,14 @@ def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> di
         if run.plan:
             counts = _write_plan_data(run, run_dir)
         else:
-            counts = {"train": _write_atomically(run_dir / TRAIN_FILE, export_lines(version=version, format_name="openai",
-                                                                                      split="train")),
-                      "eval": _write_atomically(run_dir / EVAL_FILE, export_lines(version=version, format_name="openai",
-                                                                                     split="eval"))}
+            counts = {
+                "train": _write_atomically(
+                    run_dir / TRAIN_FILE, export_lines(version=version, format_name="openai", split="train")
+                ),
+                "eval": _write_atomically(
+                    run_dir / EVAL_FILE, export_lines(version=version, format_name="openai", split="eval")
+                ),
+            }
         if counts["eval"] == 0:
             (run_dir / EVAL_FILE).unlink()
         marker = {"version_id": version.id, "content_hash": version.content_hash, "data_key": key, **counts}
@@ -158,9 +171,13 @@ def run_directory_prepare(run: TrainingRun, run_dir: Path, processes: int) -> di
     if marker.get("eval"):
         config["eval_data"] = EVAL_FILE
     if _uses_deepspeed(run, processes):
-        config["deepspeed"] = {"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto",
-                               "gradient_accumulation_steps": "auto", "train_batch_size": "auto",
-                               "gradient_clipping": "auto"}
+        config["deepspeed"] = {
+            "zero_optimization": {"stage": 2},
+            "train_micro_batch_size_per_gpu": "auto",
+            "gradient_accumulation_steps": "auto",
+            "train_batch_size": "auto",
+            "gradient_clipping": "auto",
+        }
     _write_atomically(run_dir / CONFIG_FILE, [json.dumps(config, indent=2, ensure_ascii=False)])
     return marker
 
@@ -180,8 +197,17 @@ def trainer_processes() -> int:
 def trainer_command(run_dir: Path, processes: int) -> tuple[list[str], str]:
     trainer = ["-m", "training", "sft", "--config", str(run_dir / CONFIG_FILE)]
     if processes > 1:
-        return ([settings.FLYWHEEL_TRAIN_PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-                 *trainer], f"torchrun ×{processes}")
+        return (
+            [
+                settings.FLYWHEEL_TRAIN_PYTHON,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                f"--nproc_per_node={processes}",
+                *trainer,
+            ],
+            f"torchrun ×{processes}",
+        )
     return [settings.FLYWHEEL_TRAIN_PYTHON, *trainer], "python"
 
 
@@ -235,8 +261,14 @@ def _launch(command: list[str], run_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     log = open(run_dir / LOG_FILE, "ab")
     try:
-        process = subprocess.Popen([settings.FLYWHEEL_TRAIN_PYTHON, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command],
-                                   cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [settings.FLYWHEEL_TRAIN_PYTHON, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command],
+            cwd=run_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         log.close()
     (run_dir / PID_FILE).write_text(str(process.pid))
@@ -267,15 +299,28 @@ def _read_result(run_dir: Path) -> dict:
 
 def _summary(run: TrainingRun) -> dict:
     run.refresh_from_db()
-    return {"run_id": run.id, "status": run.status, "steps": run.current_step, "total_steps": run.total_steps,
-            "first_loss": run.first_loss, "last_loss": run.last_loss, "resumed_from": run.resumed_from or None}
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "steps": run.current_step,
+        "total_steps": run.total_steps,
+        "first_loss": run.first_loss,
+        "last_loss": run.last_loss,
+        "resumed_from": run.resumed_from or None,
+    }
 
 
 def _finish(run: TrainingRun, tail: MetricsTail, run_dir: Path, status: str, error: str = "") -> None:
     tail.read()
     result = _read_result(run_dir)
-    fields = {"status": status, "finished_at": timezone.now(), "error": error[:10_000], "result": result,
-              "log_tail": log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES), **tail.run_fields()}
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "error": error[:10_000],
+        "result": result,
+        "log_tail": log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES),
+        **tail.run_fields(),
+    }
     if result.get("total_steps"):
         fields["total_steps"] = result["total_steps"]
     if result.get("resumed_from"):
@@ -299,11 +344,22 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
     stop_stale_trainer(run_dir)
     (run_dir / RESULT_FILE).unlink(missing_ok=True)
     command, launcher = trainer_command(run_dir, processes)
-    counts = [stage["train"] for stage in marker["stages"]] if len(marker.get("stages") or []) > 1 else marker.get("train", 0)
+    counts = (
+        [stage["train"] for stage in marker["stages"]]
+        if len(marker.get("stages") or []) > 1
+        else marker.get("train", 0)
+    )
     total = expected_total_steps(run, counts, processes)
     TrainingRun.objects.filter(id=run.id).update(
-        status=TrainingRun.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()), launches=F("launches") + 1,
-        launcher=launcher, processes=processes, total_steps=total, error="", finished_at=None)
+        status=TrainingRun.Status.RUNNING,
+        started_at=Coalesce(F("started_at"), timezone.now()),
+        launches=F("launches") + 1,
+        launcher=launcher,
+        processes=processes,
+        total_steps=total,
+        error="",
+        finished_at=None,
+    )
     process = _launch(command, run_dir)
     try:
         while True:
@@ -311,9 +367,14 @@ def training_run_execute(*, run_id: int, ctx) -> dict:
             tail.read()
             fields = tail.run_fields()
             TrainingRun.objects.filter(id=run.id).update(
-                log_tail=log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES), **fields)
+                log_tail=log_tail(run_dir / LOG_FILE, settings.FLYWHEEL_TRAIN_LOG_LINES), **fields
+            )
             step = fields.get("current_step", 0)
-            note = f"step {step}" + (f" of {total}" if total else "") + (f", loss {fields['last_loss']:.4f}" if fields.get("last_loss") is not None else "")
+            note = (
+                f"step {step}"
+                + (f" of {total}" if total else "")
+                + (f", loss {fields['last_loss']:.4f}" if fields.get("last_loss") is not None else "")
+            )
             ctx.progress(step, total, note)  # raises JobCancelled when someone asked to stop
             if exit_code is not None:
                 break

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django import forms
-from training.contract import is_model_directory
 
 from flywheel.datasets.models import DatasetVersion
 from flywheel.runs.conf import model_roots
 from flywheel.runs.hyperparameters import DISTRIBUTED, SETTINGS, defaults, suggested_epochs
 from flywheel.runs.plans import DEFAULT_DMT_SHARE, DMT_SHARES, STRATEGIES
+from training.contract import is_model_directory
 
 
 class VersionSelect(forms.Select):
@@ -28,8 +28,12 @@ class VersionSelect(forms.Select):
 
 def _field(setting) -> forms.Field:
     label = f"{setting.label} (default {setting.default if setting.default is not None else 'none'})"
-    common = {"label": label, "help_text": setting.help, "required": setting.default is not None and setting.type != "bool",
-              "initial": setting.default}
+    common = {
+        "label": label,
+        "help_text": setting.help,
+        "required": setting.default is not None and setting.type != "bool",
+        "initial": setting.default,
+    }
     if setting.type == "int":
         return forms.IntegerField(min_value=0, **common)
     if setting.type == "float":
@@ -57,37 +61,60 @@ PLAN_FIELDS = ("strategy", "dataset_version", "other_versions", "specialist_task
 
 class RunForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
-    strategy = forms.ChoiceField(choices=list(STRATEGIES.items()), initial="multi_task", required=False,
-                                 help_text="How several kinds of data are trained: all at once, or in stages, each "
-                                           "from the previous stage's weights with a fresh optimizer and schedule.")
-    dataset_version = forms.TypedChoiceField(coerce=int, help_text="The run trains on its train split and evaluates "
-                                                                   "on its eval split.")
+    strategy = forms.ChoiceField(
+        choices=list(STRATEGIES.items()),
+        initial="multi_task",
+        required=False,
+        help_text="How several kinds of data are trained: all at once, or in stages, each "
+        "from the previous stage's weights with a fresh optimizer and schedule.",
+    )
+    dataset_version = forms.TypedChoiceField(
+        coerce=int, help_text="The run trains on its train split and evaluates on its eval split."
+    )
     other_versions = forms.TypedMultipleChoiceField(
-        coerce=int, required=False, label="More dataset versions",
+        coerce=int,
+        required=False,
+        label="More dataset versions",
         help_text="Their conversations join the pool (a conversation in two versions counts once), e.g. a specialist "
-                  "set built on its own.")
+        "set built on its own.",
+    )
     specialist_task_types = forms.CharField(
-        required=False, max_length=500, label="Specialist task types",
+        required=False,
+        max_length=500,
+        label="Specialist task types",
         help_text="Comma-separated, in training order (code, math); every other task type of the pool is the general "
-                  "set. Needed by every strategy but multi-task.")
-    dmt_k = forms.ChoiceField(choices=[(share, share) for share in DMT_SHARES], initial=DEFAULT_DMT_SHARE, required=False,
-                              label="DMT share k", help_text="DMT only: the share of each specialist task type mixed into "
-                                                             "the general stage, so the model recalls those skills.")
+        "set. Needed by every strategy but multi-task.",
+    )
+    dmt_k = forms.ChoiceField(
+        choices=[(share, share) for share in DMT_SHARES],
+        initial=DEFAULT_DMT_SHARE,
+        required=False,
+        label="DMT share k",
+        help_text="DMT only: the share of each specialist task type mixed into "
+        "the general stage, so the model recalls those skills.",
+    )
     plan_key = forms.CharField(required=False, widget=forms.HiddenInput)
-    base_model_path = forms.CharField(max_length=1024, help_text="A Hugging Face model directory with a tokenizer and a "
-                                                                 "chat template, under the model directories.",
-                                      widget=forms.TextInput(attrs={"list": "model-directories", "autocomplete": "off"}))
-    distributed = forms.ChoiceField(choices=DISTRIBUTED, initial="auto",
-                                    help_text="Used only when the gpu worker has several GPUs.")
+    base_model_path = forms.CharField(
+        max_length=1024,
+        help_text="A Hugging Face model directory with a tokenizer and a chat template, under the model directories.",
+        widget=forms.TextInput(attrs={"list": "model-directories", "autocomplete": "off"}),
+    )
+    distributed = forms.ChoiceField(
+        choices=DISTRIBUTED, initial="auto", help_text="Used only when the gpu worker has several GPUs."
+    )
 
     def __init__(self, *args, version: DatasetVersion | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        versions = list(DatasetVersion.objects.filter(train_count__gt=0).defer("manifest", "config").order_by("-id")[:200])
+        versions = list(
+            DatasetVersion.objects.filter(train_count__gt=0).defer("manifest", "config").order_by("-id")[:200]
+        )
         counts = {str(v.id): v.train_count for v in versions}
         self.fields["dataset_version"].choices = [
-            (v.id, f"v{v.id} {v.name or v.short_hash} — {v.train_count} train / {v.eval_count} eval") for v in versions]
-        self.fields["dataset_version"].widget = VersionSelect(choices=self.fields["dataset_version"].choices,
-                                                              train_counts=counts)
+            (v.id, f"v{v.id} {v.name or v.short_hash} — {v.train_count} train / {v.eval_count} eval") for v in versions
+        ]
+        self.fields["dataset_version"].widget = VersionSelect(
+            choices=self.fields["dataset_version"].choices, train_counts=counts
+        )
         self.fields["other_versions"].choices = self.fields["dataset_version"].choices
         initial = defaults(train_conversations=version.train_count if version else None)
         for setting in SETTINGS:
@@ -106,10 +133,12 @@ class RunForm(forms.Form):
     def plan_arguments(self) -> dict:
         """The keyword arguments of the plan (run_plan and training_run_create take them)."""
         data = self.cleaned_data
-        return {"strategy": data.get("strategy") or "multi_task", "other_version_ids": [v for v in data.get("other_versions") or []
-                                                                    if v != data["dataset_version"]],
-                "specialist_task_types": data.get("specialist_task_types") or [],
-                "dmt_k": data.get("dmt_k") or DEFAULT_DMT_SHARE}
+        return {
+            "strategy": data.get("strategy") or "multi_task",
+            "other_version_ids": [v for v in data.get("other_versions") or [] if v != data["dataset_version"]],
+            "specialist_task_types": data.get("specialist_task_types") or [],
+            "dmt_k": data.get("dmt_k") or DEFAULT_DMT_SHARE,
+        }
 
     def plan_fields(self):
         return [self[name] for name in PLAN_FIELDS]

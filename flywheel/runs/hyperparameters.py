@@ -32,39 +32,112 @@ LOSS_EXPLAINED = (
 assert {name for name, _ in LOSS_EXPLAINED} == set(LOSS_MODES)
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("epochs", "Epochs", 1, "1 pass over the data; 3 for a small vertical set (under 10,000 conversations), "
-            "where one pass is too little to learn the domain.", "int"),
-    Setting("max_steps", "Max steps", None, "Optional: stop after this many optimizer steps (overrides epochs).", "int"),
-    Setting("lr", "Learning rate", 2e-5, "Peak learning rate; 1e-5 to 3e-5 for full fine-tuning of a chat model "
-            "(lower for larger models). A tiny test model needs far more, e.g. 3e-3."),
-    Setting("lr_scheduler", "Schedule", "cosine", "Cosine decay to zero after the warmup.", "choice",
-            (("cosine", "cosine"), ("constant", "constant"))),
-    Setting("warmup_ratio", "Warmup share", 0.05, "Share of the steps spent warming the learning rate up from 0: 5-10%."),
+    Setting(
+        "epochs",
+        "Epochs",
+        1,
+        "1 pass over the data; 3 for a small vertical set (under 10,000 conversations), "
+        "where one pass is too little to learn the domain.",
+        "int",
+    ),
+    Setting(
+        "max_steps", "Max steps", None, "Optional: stop after this many optimizer steps (overrides epochs).", "int"
+    ),
+    Setting(
+        "lr",
+        "Learning rate",
+        2e-5,
+        "Peak learning rate; 1e-5 to 3e-5 for full fine-tuning of a chat model "
+        "(lower for larger models). A tiny test model needs far more, e.g. 3e-3.",
+    ),
+    Setting(
+        "lr_scheduler",
+        "Schedule",
+        "cosine",
+        "Cosine decay to zero after the warmup.",
+        "choice",
+        (("cosine", "cosine"), ("constant", "constant")),
+    ),
+    Setting(
+        "warmup_ratio", "Warmup share", 0.05, "Share of the steps spent warming the learning rate up from 0: 5-10%."
+    ),
     Setting("weight_decay", "Weight decay", 0.01, "AdamW's decoupled weight decay (matrices only)."),
-    Setting("micro_batch_size", "Micro-batch", 1, "Conversations per forward pass per GPU. 1 keeps memory flat with long "
-            "conversations; raise it for short ones.", "int"),
-    Setting("grad_accum", "Gradient accumulation", 8, "Micro-batches per optimizer step: the global batch is micro-batch × "
-            "accumulation × GPUs conversations. The loss does not depend on how it is cut.", "int"),
-    Setting("max_len", "Max length", 4096, "Longest row in tokens. A turn cut by it is dropped whole, never half-trained; "
-            "compare with the dataset's p99 length.", "int"),
-    Setting("loss", "Loss", "per_turn", "How token losses are averaged over the global batch.", "choice", LOSS_EXPLAINED),
-    Setting("packing", "Packing", False, "Padding (off) is the default: packing dilutes the gradient of short samples. "
-            "Pack only for throughput.", "bool"),
+    Setting(
+        "micro_batch_size",
+        "Micro-batch",
+        1,
+        "Conversations per forward pass per GPU. 1 keeps memory flat with long conversations; raise it for short ones.",
+        "int",
+    ),
+    Setting(
+        "grad_accum",
+        "Gradient accumulation",
+        8,
+        "Micro-batches per optimizer step: the global batch is micro-batch × "
+        "accumulation × GPUs conversations. The loss does not depend on how it is cut.",
+        "int",
+    ),
+    Setting(
+        "max_len",
+        "Max length",
+        4096,
+        "Longest row in tokens. A turn cut by it is dropped whole, never half-trained; "
+        "compare with the dataset's p99 length.",
+        "int",
+    ),
+    Setting(
+        "loss", "Loss", "per_turn", "How token losses are averaged over the global batch.", "choice", LOSS_EXPLAINED
+    ),
+    Setting(
+        "packing",
+        "Packing",
+        False,
+        "Padding (off) is the default: packing dilutes the gradient of short samples. Pack only for throughput.",
+        "bool",
+    ),
     Setting("max_grad_norm", "Gradient clipping", 1.0, "Clip the global gradient norm to this; 0 turns clipping off."),
-    Setting("save_every", "Checkpoint every", 50, "Steps between checkpoints. A run whose worker dies, or that is "
-            "cancelled, resumes from the latest one.", "int"),
+    Setting(
+        "save_every",
+        "Checkpoint every",
+        50,
+        "Steps between checkpoints. A run whose worker dies, or that is cancelled, resumes from the latest one.",
+        "int",
+    ),
     Setting("keep_checkpoints", "Checkpoints kept", 2, "Newest checkpoints kept on disk.", "int"),
-    Setting("eval_every", "Evaluate every", 0, "Steps between evaluations on the eval split; 0: only at the end.", "int"),
+    Setting(
+        "eval_every", "Evaluate every", 0, "Steps between evaluations on the eval split; 0: only at the end.", "int"
+    ),
     Setting("seed", "Seed", 42, "Seeds the data order and every random number.", "int"),
-    Setting("gradient_checkpointing", "Gradient checkpointing", False, "Recompute activations in the backward pass: "
-            "less memory, about a third slower.", "bool"),
-    Setting("stop_on_alert", "Stop on a health alert", False, "End the run at the first health alert (a loss that keeps "
-            "rising, NaN, a gradient-norm spike, a first loss above a uniform guess, a diverging task type): those mean a "
-            "bug in the training setup, not hard data. Alerts show on the run page either way.", "bool"),
-    Setting("lora_r", "LoRA rank", 0, "0 trains every weight. 8-64 trains low-rank adapters instead (peft), so a 7B "
-            "model fits one GPU; the final model is merged into plain weights.", "int"),
-    Setting("lora_alpha", "LoRA alpha", 16.0, "Adapter scaling numerator (the update is scaled by alpha / rank); "
-            "twice the rank is usual."),
+    Setting(
+        "gradient_checkpointing",
+        "Gradient checkpointing",
+        False,
+        "Recompute activations in the backward pass: less memory, about a third slower.",
+        "bool",
+    ),
+    Setting(
+        "stop_on_alert",
+        "Stop on a health alert",
+        False,
+        "End the run at the first health alert (a loss that keeps "
+        "rising, NaN, a gradient-norm spike, a first loss above a uniform guess, a diverging task type): those mean a "
+        "bug in the training setup, not hard data. Alerts show on the run page either way.",
+        "bool",
+    ),
+    Setting(
+        "lora_r",
+        "LoRA rank",
+        0,
+        "0 trains every weight. 8-64 trains low-rank adapters instead (peft), so a 7B "
+        "model fits one GPU; the final model is merged into plain weights.",
+        "int",
+    ),
+    Setting(
+        "lora_alpha",
+        "LoRA alpha",
+        16.0,
+        "Adapter scaling numerator (the update is scaled by alpha / rank); twice the rank is usual.",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

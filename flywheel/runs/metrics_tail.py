@@ -14,9 +14,8 @@ import json
 import logging
 from pathlib import Path
 
-from training.contract import METRICS_FILE, checkpoint_position, complete_checkpoints
-
 from flywheel.runs.models import RunMetric, TrainingRun
+from training.contract import METRICS_FILE, checkpoint_position, complete_checkpoints
 
 logger = logging.getLogger(__name__)
 TRAIN_FIELDS = ["loss", "lr", "tokens_per_s", "padding_ratio", "grad_norm", "epoch", "channels", "logged_at", "stage"]
@@ -93,23 +92,41 @@ class MetricsTail:
                 channels = record.get("channels") or {}
                 self.channels.update(channels)
                 pending[("train", step)] = RunMetric(
-                    run_id=self.run_id, kind="train", step=step, loss=_number(record.get("loss")), lr=_number(record.get("lr")),
-                    tokens_per_s=_number(record.get("tokens_per_s")), padding_ratio=_number(record.get("padding_ratio")),
-                    grad_norm=_number(record.get("grad_norm")), epoch=_number(record.get("epoch")), channels=channels,
-                    logged_at=_number(record.get("time")), stage=str(record.get("stage") or "")[:64])
+                    run_id=self.run_id,
+                    kind="train",
+                    step=step,
+                    loss=_number(record.get("loss")),
+                    lr=_number(record.get("lr")),
+                    tokens_per_s=_number(record.get("tokens_per_s")),
+                    padding_ratio=_number(record.get("padding_ratio")),
+                    grad_norm=_number(record.get("grad_norm")),
+                    epoch=_number(record.get("epoch")),
+                    channels=channels,
+                    logged_at=_number(record.get("time")),
+                    stage=str(record.get("stage") or "")[:64],
+                )
             elif kind == "eval":
                 channels = record.get("eval_channels") or {}
                 self.channels.update(channels)
-                pending[("eval", step)] = RunMetric(run_id=self.run_id, kind="eval", step=step,
-                                                    loss=_number(record.get("eval_loss")), channels=channels,
-                                                    logged_at=_number(record.get("time")),
-                                                    stage=str(record.get("stage") or "")[:64])
+                pending[("eval", step)] = RunMetric(
+                    run_id=self.run_id,
+                    kind="eval",
+                    step=step,
+                    loss=_number(record.get("eval_loss")),
+                    channels=channels,
+                    logged_at=_number(record.get("time")),
+                    stage=str(record.get("stage") or "")[:64],
+                )
         self._flush(pending)
 
     def _flush(self, pending: dict) -> None:
         if pending:
-            RunMetric.objects.bulk_create(list(pending.values()), update_conflicts=True,
-                                          unique_fields=["run", "kind", "step"], update_fields=TRAIN_FIELDS)
+            RunMetric.objects.bulk_create(
+                list(pending.values()),
+                update_conflicts=True,
+                unique_fields=["run", "kind", "step"],
+                update_fields=TRAIN_FIELDS,
+            )
 
     def checkpoints(self) -> list[dict]:
         found = []
@@ -124,8 +141,13 @@ class MetricsTail:
         last = train.order_by("-step").values("step", "loss").first()
         first = train.order_by("step").values("loss").first()
         last_eval = RunMetric.objects.filter(run_id=self.run_id, kind="eval").order_by("-step").values("loss").first()
-        fields = {"current_step": last["step"] if last else 0, "last_loss": last["loss"] if last else None,
-                  "first_loss": first["loss"] if first else None, "checkpoints": self.checkpoints(), "alerts": self.alerts}
+        fields = {
+            "current_step": last["step"] if last else 0,
+            "last_loss": last["loss"] if last else None,
+            "first_loss": first["loss"] if first else None,
+            "checkpoints": self.checkpoints(),
+            "alerts": self.alerts,
+        }
         if last_eval is not None:
             fields["eval_loss"] = last_eval["loss"]
         if self.channels:

@@ -23,13 +23,23 @@ class TrainingRun(models.Model):
     dataset_version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT, related_name="runs")
     base_model_path = models.CharField(max_length=1024)
     hyperparameters = models.JSONField(default=dict, help_text="The trainer's config fields chosen for this run.")
-    plan = models.JSONField(default=dict, blank=True, help_text="Training strategy over dataset versions: strategy, "
-                            "versions, specialist task types, DMT share and the stages it gave (flywheel/runs/plans.py); "
-                            "empty: one stage on the dataset version.")
+    plan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Training strategy over dataset versions: strategy, "
+        "versions, specialist task types, DMT share and the stages it gave (flywheel/runs/plans.py); "
+        "empty: one stage on the dataset version.",
+    )
     distributed = models.CharField(max_length=16, default="auto", help_text="auto, ddp or zero2 (with several GPUs).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                            help_text="The latest job that runs (or ran) this training.")
+    job = models.ForeignKey(
+        "jobs.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The latest job that runs (or ran) this training.",
+    )
     run_dir = models.CharField(max_length=1024, blank=True)
     launcher = models.CharField(max_length=200, blank=True, help_text="How the trainer was started, e.g. torchrun x8.")
     processes = models.PositiveSmallIntegerField(default=1)
@@ -40,8 +50,12 @@ class TrainingRun(models.Model):
     last_loss = models.FloatField(null=True, blank=True)
     eval_loss = models.FloatField(null=True, blank=True)
     channels = models.JSONField(default=list, blank=True, help_text="Task types reported as loss channels.")
-    checkpoints = models.JSONField(default=list, blank=True, help_text="[{step, stage, path}] complete checkpoints on disk.")
-    alerts = models.JSONField(default=list, blank=True, help_text="The trainer's health alerts (metrics.jsonl alert lines).")
+    checkpoints = models.JSONField(
+        default=list, blank=True, help_text="[{step, stage, path}] complete checkpoints on disk."
+    )
+    alerts = models.JSONField(
+        default=list, blank=True, help_text="The trainer's health alerts (metrics.jsonl alert lines)."
+    )
     resumed_from = models.CharField(max_length=1024, blank=True)
     log_tail = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="The trainer's result.json.")

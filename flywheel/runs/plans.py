@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable
 
 from flywheel.datasets.builder import BuiltSample, mix_by_task_type
 from flywheel.datasets.config import BuildConfig
@@ -87,11 +87,16 @@ def plan_stages(strategy: str, specialist_task_types: list[str], dmt_k: str = DE
     general = PlannedStage(GENERAL, (StagePart(None),))
     if strategy == "sequential":
         taken = {GENERAL}
-        return [*(PlannedStage(_stage_name(task_type, taken), (StagePart((task_type,)),)) for task_type in specialist), general]
+        return [
+            *(PlannedStage(_stage_name(task_type, taken), (StagePart((task_type,)),)) for task_type in specialist),
+            general,
+        ]
     if strategy == "mixed_sequential":
         return [PlannedStage(SPECIALISTS, (StagePart(specialist),)), general]
-    return [PlannedStage(SPECIALISTS, (StagePart(specialist),)),
-            PlannedStage(GENERAL, (StagePart(None), StagePart(specialist, dmt_share(dmt_k))))]
+    return [
+        PlannedStage(SPECIALISTS, (StagePart(specialist),)),
+        PlannedStage(GENERAL, (StagePart(None), StagePart(specialist, dmt_share(dmt_k)))),
+    ]
 
 
 def _members(samples: list[BuiltSample], part: StagePart, specialist: set[str]) -> list[BuiltSample]:
@@ -101,16 +106,18 @@ def _members(samples: list[BuiltSample], part: StagePart, specialist: set[str]) 
     return [s for s in samples if s.task_type in wanted]
 
 
-def stage_samples(samples: list[BuiltSample], stage: PlannedStage, specialist_task_types: Iterable[str],
-                  seed: int = 0) -> list[BuiltSample]:
+def stage_samples(
+    samples: list[BuiltSample], stage: PlannedStage, specialist_task_types: Iterable[str], seed: int = 0
+) -> list[BuiltSample]:
     """The samples of one stage, in pool order within each part."""
     specialist = set(specialist_task_types)
     chosen: list[BuiltSample] = []
     for part in stage.parts:
         members = _members(samples, part, specialist)
         if part.share < 1.0:
-            shares = BuildConfig(sources=(), mix={task_type: part.share for task_type in {s.task_type for s in members}},
-                                 seed=seed)
+            shares = BuildConfig(
+                sources=(), mix={task_type: part.share for task_type in {s.task_type for s in members}}, seed=seed
+            )
             members = mix_by_task_type(members, shares, Counter())
         chosen.extend(members)
     return chosen
@@ -121,19 +128,25 @@ def plan_check(samples: list[BuiltSample], stages: list[PlannedStage], specialis
     present = {s.task_type for s in samples}
     missing = [t for t in specialist_task_types if t not in present]
     if missing:
-        raise PlanError(f"no training conversation of task type {', '.join(map(repr, missing))} in the chosen versions "
-                        f"(they hold {', '.join(sorted(present)) or 'nothing'})")
+        raise PlanError(
+            f"no training conversation of task type {', '.join(map(repr, missing))} in the chosen versions "
+            f"(they hold {', '.join(sorted(present)) or 'nothing'})"
+        )
     if len(set(specialist_task_types)) != len(specialist_task_types):
         raise PlanError("a specialist task type is listed twice")
     for stage in stages:
         if not stage_samples(samples, stage, specialist_task_types):
-            what = "the general set is empty: leave some task types out of the specialist list" \
-                if stage.name == GENERAL else f"stage {stage.name!r} has no conversation"
+            what = (
+                "the general set is empty: leave some task types out of the specialist list"
+                if stage.name == GENERAL
+                else f"stage {stage.name!r} has no conversation"
+            )
             raise PlanError(what)
 
 
-def plan_summary(samples: list[BuiltSample], stages: list[PlannedStage], specialist_task_types: list[str],
-                 seed: int = 0) -> list[dict]:
+def plan_summary(
+    samples: list[BuiltSample], stages: list[PlannedStage], specialist_task_types: list[str], seed: int = 0
+) -> list[dict]:
     """[{name, conversations, task_types: {type: count}, parts: [text]}] for the page and the run."""
     summary = []
     for stage in stages:
@@ -142,6 +155,12 @@ def plan_summary(samples: list[BuiltSample], stages: list[PlannedStage], special
         for part in stage.parts:
             what = "the general set" if part.task_types is None else ", ".join(part.task_types)
             parts.append(what if part.share == 1.0 else f"{Fraction(part.share).limit_denominator()} of each of {what}")
-        summary.append({"name": stage.name, "conversations": len(chosen),
-                        "task_types": dict(sorted(Counter(s.task_type for s in chosen).items())), "parts": parts})
+        summary.append(
+            {
+                "name": stage.name,
+                "conversations": len(chosen),
+                "task_types": dict(sorted(Counter(s.task_type for s in chosen).items())),
+                "parts": parts,
+            }
+        )
     return summary

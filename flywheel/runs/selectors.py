@@ -15,8 +15,9 @@ PAGE_SIZE = 50
 
 
 def runs_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> dict:
-    qs = (TrainingRun.objects.select_related("dataset_version", "created_by")
-          .defer("log_tail", "result", "dataset_version__manifest", "dataset_version__config"))
+    qs = TrainingRun.objects.select_related("dataset_version", "created_by").defer(
+        "log_tail", "result", "dataset_version__manifest", "dataset_version__config"
+    )
     page = keyset_page(qs, past=before_id, size=size)
     return {"runs": page.rows, "next_before": page.next_key}
 
@@ -32,19 +33,38 @@ def plan_pool(*, version_ids: list[int], split: str = "train") -> list[BuiltSamp
     seen: set[str] = set()
     pool: list[BuiltSample] = []
     for version_id in version_ids:
-        rows = (DatasetSample.objects.filter(version_id=version_id, kind="sft", split=split).order_by("position")
-                .values_list("sample_hash", "task_type", "weight", "source").iterator(chunk_size=2000))
+        rows = (
+            DatasetSample.objects.filter(version_id=version_id, kind="sft", split=split)
+            .order_by("position")
+            .values_list("sample_hash", "task_type", "weight", "source")
+            .iterator(chunk_size=2000)
+        )
         for sample_hash, task_type, weight, source in rows:
             if sample_hash in seen:
                 continue
             seen.add(sample_hash)
-            pool.append(BuiltSample(kind="sft", record={}, sample_hash=sample_hash, task_type=task_type, source=source,
-                                    weight=weight, split=split))
+            pool.append(
+                BuiltSample(
+                    kind="sft",
+                    record={},
+                    sample_hash=sample_hash,
+                    task_type=task_type,
+                    source=source,
+                    weight=weight,
+                    split=split,
+                )
+            )
     return pool
 
 
-def run_plan(*, strategy: str, version_ids: list[int], specialist_task_types: list[str],
-             dmt_k: str = DEFAULT_DMT_SHARE, seed: int = 0) -> dict | None:
+def run_plan(
+    *,
+    strategy: str,
+    version_ids: list[int],
+    specialist_task_types: list[str],
+    dmt_k: str = DEFAULT_DMT_SHARE,
+    seed: int = 0,
+) -> dict | None:
     """The plan a run would train: its stages and how many conversations of each task type each
     holds. None for multi-task on one version (a plain run, no plan). ValueError says what is wrong."""
     if strategy not in STRATEGIES:
@@ -64,9 +84,14 @@ def run_plan(*, strategy: str, version_ids: list[int], specialist_task_types: li
         plan_check(pool, stages, specialist_task_types)
     except PlanError as exc:
         raise ValueError(str(exc)) from exc
-    plan = {"strategy": strategy, "versions": version_ids, "specialist_task_types": list(specialist_task_types),
-            "dmt_k": dmt_k if strategy == "dmt" else None, "seed": seed,
-            "stages": plan_summary(pool, stages, specialist_task_types, seed),
-            "task_types": sorted({s.task_type for s in pool})}
+    plan = {
+        "strategy": strategy,
+        "versions": version_ids,
+        "specialist_task_types": list(specialist_task_types),
+        "dmt_k": dmt_k if strategy == "dmt" else None,
+        "seed": seed,
+        "stages": plan_summary(pool, stages, specialist_task_types, seed),
+        "task_types": sorted({s.task_type for s in pool}),
+    }
     plan["key"] = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     return plan

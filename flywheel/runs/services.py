@@ -30,8 +30,10 @@ def base_model_check(path: str) -> str:
     resolved = Path(path.strip()).expanduser().resolve()
     roots = [root.resolve() for root in model_roots()]
     if not any(resolved == root or root in resolved.parents for root in roots):
-        raise ValueError(f"{resolved} is outside the model directories ({', '.join(map(str, roots))}; "
-                         "FLYWHEEL_MODEL_ROOTS sets them)")
+        raise ValueError(
+            f"{resolved} is outside the model directories ({', '.join(map(str, roots))}; "
+            "FLYWHEEL_MODEL_ROOTS sets them)"
+        )
     if not resolved.is_dir():
         raise ValueError(f"{resolved} does not exist or is not a directory")
     if not (resolved / "config.json").is_file():
@@ -43,14 +45,25 @@ def base_model_check(path: str) -> str:
     except Exception as exc:  # transformers raises many kinds; each means "not loadable"
         raise ValueError(f"the model config in {resolved} cannot be loaded: {exc}") from exc
     if not (resolved / "tokenizer_config.json").is_file():
-        raise ValueError(f"{resolved} has no tokenizer (tokenizer_config.json); the trainer needs one with a chat template")
+        raise ValueError(
+            f"{resolved} has no tokenizer (tokenizer_config.json); the trainer needs one with a chat template"
+        )
     return str(resolved)
 
 
-def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperparameters: dict,
-                        distributed: str = "auto", name: str = "", user=None, strategy: str = "multi_task",
-                        other_version_ids: list[int] | None = None, specialist_task_types: list[str] | None = None,
-                        dmt_k: str = DEFAULT_DMT_SHARE) -> TrainingRun:
+def training_run_create(
+    *,
+    dataset_version_id: int,
+    base_model_path: str,
+    hyperparameters: dict,
+    distributed: str = "auto",
+    name: str = "",
+    user=None,
+    strategy: str = "multi_task",
+    other_version_ids: list[int] | None = None,
+    specialist_task_types: list[str] | None = None,
+    dmt_k: str = DEFAULT_DMT_SHARE,
+) -> TrainingRun:
     """Check everything the trainer would refuse, record the run and queue its job on the gpu
     queue. A strategy other than multi-task on one version makes a plan of stages over the
     versions (flywheel/runs/plans.py). ValueError: nothing was created."""
@@ -61,20 +74,40 @@ def training_run_create(*, dataset_version_id: int, base_model_path: str, hyperp
         raise ValueError(f"dataset v{version.id} has no training conversation (it holds only preference pairs)")
     if distributed not in dict(DISTRIBUTED):
         raise ValueError(f"distributed must be one of {', '.join(dict(DISTRIBUTED))}")
-    plan = run_plan(strategy=strategy, version_ids=[version.id, *(other_version_ids or [])],
-                    specialist_task_types=list(specialist_task_types or []), dmt_k=dmt_k)
+    plan = run_plan(
+        strategy=strategy,
+        version_ids=[version.id, *(other_version_ids or [])],
+        specialist_task_types=list(specialist_task_types or []),
+        dmt_k=dmt_k,
+    )
     model = base_model_check(base_model_path)
     clean = hyperparameters_clean(hyperparameters)
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            name=name.strip()[:NAME_MAX], dataset_version=version, base_model_path=model, hyperparameters=clean,
-            plan=plan or {}, distributed=distributed, created_by=user if getattr(user, "is_authenticated", False) else None)
+            name=name.strip()[:NAME_MAX],
+            dataset_version=version,
+            base_model_path=model,
+            hyperparameters=clean,
+            plan=plan or {},
+            distributed=distributed,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
         run.run_dir = str(Path(settings.FLYWHEEL_RUNS_DIR) / f"run-{run.id}")
         run.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
         run.save(update_fields=["run_dir", "job"])
-        audit_record(actor=user, action="run.create", target_type="training_run", target_id=run.id,
-                     detail={"dataset_version": version.id, "base_model": model, "hyperparameters": clean,
-                             "distributed": distributed, "plan": {k: v for k, v in (plan or {}).items() if k != "stages"}})
+        audit_record(
+            actor=user,
+            action="run.create",
+            target_type="training_run",
+            target_id=run.id,
+            detail={
+                "dataset_version": version.id,
+                "base_model": model,
+                "hyperparameters": clean,
+                "distributed": distributed,
+                "plan": {k: v for k, v in (plan or {}).items() if k != "stages"},
+            },
+        )
     return run
 
 
@@ -92,8 +125,9 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
         # asked to stop: the run ends here (resume continues from its latest checkpoint).
         orphaned = jobs.filter(status=Job.Status.RUNNING, lease_expires_at__lt=timezone.now()).exists()
         if stopped or orphaned:
-            TrainingRun.objects.filter(id=run.id, status__in=(TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)).update(
-                status=TrainingRun.Status.CANCELLED, finished_at=timezone.now())
+            TrainingRun.objects.filter(
+                id=run.id, status__in=(TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+            ).update(status=TrainingRun.Status.CANCELLED, finished_at=timezone.now())
         audit_record(actor=user, action="run.cancel", target_type="training_run", target_id=run.id)
     run.refresh_from_db()
     return run

@@ -40,9 +40,12 @@ def run_new(request):
     if request.method == "POST" and form.is_valid():
         arguments = form.plan_arguments()
         try:
-            plan = run_plan(strategy=arguments["strategy"],
-                            version_ids=[form.cleaned_data["dataset_version"], *arguments["other_version_ids"]],
-                            specialist_task_types=arguments["specialist_task_types"], dmt_k=arguments["dmt_k"])
+            plan = run_plan(
+                strategy=arguments["strategy"],
+                version_ids=[form.cleaned_data["dataset_version"], *arguments["other_version_ids"]],
+                specialist_task_types=arguments["specialist_task_types"],
+                dmt_k=arguments["dmt_k"],
+            )
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
@@ -52,9 +55,13 @@ def run_new(request):
                 try:
                     run = training_run_create(
                         dataset_version_id=form.cleaned_data["dataset_version"],
-                        base_model_path=form.cleaned_data["base_model_path"], hyperparameters=form.hyperparameters(),
-                        distributed=form.cleaned_data["distributed"], name=form.cleaned_data["name"], user=request.user,
-                        **arguments)
+                        base_model_path=form.cleaned_data["base_model_path"],
+                        hyperparameters=form.hyperparameters(),
+                        distributed=form.cleaned_data["distributed"],
+                        name=form.cleaned_data["name"],
+                        user=request.user,
+                        **arguments,
+                    )
                 except ValueError as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -62,8 +69,17 @@ def run_new(request):
                     return redirect("runs:detail", run_id=run.id)
             elif unseen and "preview" not in request.POST:
                 plan_notice = "Here is the plan these choices give: check its stages, then launch."
-    return render(request, "runs/new.html", {"form": form, "model_directories": model_directories(),
-                                             "small_set": SMALL_VERTICAL_SET, "plan": plan, "plan_notice": plan_notice})
+    return render(
+        request,
+        "runs/new.html",
+        {
+            "form": form,
+            "model_directories": model_directories(),
+            "small_set": SMALL_VERTICAL_SET,
+            "plan": plan,
+            "plan_notice": plan_notice,
+        },
+    )
 
 
 CHART_TITLES = {"loss": "Loss per task type", "lr": "Learning rate", "throughput": "Throughput"}
@@ -71,9 +87,18 @@ CHART_TITLES = {"loss": "Loss per task type", "lr": "Learning rate", "throughput
 
 def _context(run) -> dict:
     staged = len((run.plan or {}).get("stages") or []) > 1
-    return {"run": run, "charts": [{"name": name, "title": CHART_TITLES[name] + (" across stages" if staged else ""),
-                                    "element_id": f"run-{name}-chart", "config": run_chart(run=run, name=name)}
-                                   for name in CHARTS]}
+    return {
+        "run": run,
+        "charts": [
+            {
+                "name": name,
+                "title": CHART_TITLES[name] + (" across stages" if staged else ""),
+                "element_id": f"run-{name}-chart",
+                "config": run_chart(run=run, name=name),
+            }
+            for name in CHARTS
+        ],
+    }
 
 
 @role_required(STAFF_ROLES)
@@ -114,5 +139,6 @@ def run_cancel(request, run_id: int):
 @require_POST
 @role_required(OPERATORS)
 def run_resume(request, run_id: int):
-    return _run_action(request, run_id, training_run_resume,
-                       "Resumed: the trainer continues from its latest checkpoint.")
+    return _run_action(
+        request, run_id, training_run_resume, "Resumed: the trainer continues from its latest checkpoint."
+    )

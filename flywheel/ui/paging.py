@@ -34,8 +34,9 @@ class KeysetPage(Generic[Row]):
         return bool(self.rows)
 
 
-def keyset_page(queryset: QuerySet, *, size: int, key: str = "id", descending: bool = True,
-                past: Any | None = None) -> KeysetPage:
+def keyset_page(
+    queryset: QuerySet, *, size: int, key: str = "id", descending: bool = True, past: Any | None = None
+) -> KeysetPage:
     """Rows of `queryset` ordered by `key` (descending: newest first, by default), starting past
     the row whose key is `past` (None: the first page). `key` must be unique and indexed."""
     ordered = queryset.order_by(f"-{key}" if descending else key)

@@ -22,8 +22,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from flywheel.accounts.permissions import API_KEY
 from flywheel.accounts.roles import PUBLIC, Role, user_has_any_role
 
-PLACEHOLDERS = {"int": "987654", "slug": "placeholder", "str": "placeholder", "path": "placeholder/x",
-                "uuid": str(uuid.UUID(int=1))}
+PLACEHOLDERS = {
+    "int": "987654",
+    "slug": "placeholder",
+    "str": "placeholder",
+    "path": "placeholder/x",
+    "uuid": str(uuid.UUID(int=1)),
+}
 ROLES = [None, Role.ANNOTATOR, Role.ENGINEER, Role.OPS, Role.ADMIN]
 
 
@@ -151,19 +156,19 @@ MARK = "window.__xss=1;document.title='pwned'"
 PAYLOADS = [
     f"<script>{MARK}</script>",
     f'<img src=x onerror="{MARK}">',
-    f"<svg onload=\"{MARK}\"><script>{MARK}</script></svg>",
+    f'<svg onload="{MARK}"><script>{MARK}</script></svg>',
     f'<a href="javascript:{MARK}">click me</a>',
     f"[a markdown link](javascript:{MARK})",
     f"![a markdown image](javascript:{MARK})",
-    f'[data link](data:text/html,<script>{MARK}</script>)',
-    f"\"><script>{MARK}</script>",
+    f"[data link](data:text/html,<script>{MARK}</script>)",
+    f'"><script>{MARK}</script>',
     f"'><img src=x onerror={MARK}>",
     f"</script><script>{MARK}</script>",
     f'<iframe src="javascript:{MARK}"></iframe>',
-    f"<details open ontoggle=\"{MARK}\">x</details>",
-    f"<math><mtext><table><mglyph><style><img src=x onerror=\"{MARK}\">",
+    f'<details open ontoggle="{MARK}">x</details>',
+    f'<math><mtext><table><mglyph><style><img src=x onerror="{MARK}">',
     f"<<script>script>{MARK}<</script>/script>",
-    "<div hx-get=\"/accounts/logout/\" hx-trigger=\"load\">htmx attribute</div>",
+    '<div hx-get="/accounts/logout/" hx-trigger="load">htmx attribute</div>',
     "{{ request.user }} {% now 'Y' %} <!-- unclosed",
     "<b>broken <i>markup</b",
     f"javascript:{MARK}",
@@ -187,32 +192,66 @@ def hostile_world(transactional_db, make_user):
     second = make_user("annotator", "xss-second")
     session = session_with_turns(
         [("user", HOSTILE), ("assistant", HOSTILE), ("user", "继续：" + PAYLOADS[1]), ("assistant", HOSTILE)],
-        app=PAYLOADS[1][:60], model_version=PAYLOADS[0][:60],
+        app=PAYLOADS[1][:60],
+        model_version=PAYLOADS[0][:60],
         metadata={"note": HOSTILE, PAYLOADS[2][:80]: PAYLOADS[9], "nested": {"html": PAYLOADS}},
     )
     answer = session.messages.get(seq=4)
     FeedbackFactory(message=answer, rating=-1, comment=HOSTILE, reasons=PAYLOADS[:6])
     Message.objects.filter(session=session, seq=2).update(model_version=PAYLOADS[3][:100])
-    queue = review_queue_save(user=engineer, slug="hostile", name=PAYLOADS[1][:100], kind="badcase_answer",
-                              description=HOSTILE, filters={"payload": {"x": PAYLOADS[0]}}, reviewers_per_item=2)
-    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               session_id=session.id, message_id=answer.id, queue_slug="hostile",
-                               payload={"comment": HOSTILE, "reasons": PAYLOADS, PAYLOADS[0]: PAYLOADS[1]})
+    queue = review_queue_save(
+        user=engineer,
+        slug="hostile",
+        name=PAYLOADS[1][:100],
+        kind="badcase_answer",
+        description=HOSTILE,
+        filters={"payload": {"x": PAYLOADS[0]}},
+        reviewers_per_item=2,
+    )
+    item = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(answer.id),
+        session_id=session.id,
+        message_id=answer.id,
+        queue_slug="hostile",
+        payload={"comment": HOSTILE, "reasons": PAYLOADS, PAYLOADS[0]: PAYLOADS[1]},
+    )
     base = {"task_type": "qa", "quality": "2", "note": HOSTILE}
     for reviewer, verdict, edit in ((annotator, "bad", HOSTILE), (second, "acceptable", PAYLOADS[4])):
         review_item_claim_next(queue=queue, user=reviewer)
-        review_item_submit(item_id=item.id, user=reviewer, decision={
-            **base, "verdict": verdict, "turns": {str(answer.id): {"train": True, "edited": edit}}})
-    open_item = review_item_enqueue(kind="badcase_answer", subject_type="message",
-                                    subject_id=str(session.messages.get(seq=2).id), session_id=session.id,
-                                    message_id=session.messages.get(seq=2).id, queue_slug="hostile",
-                                    payload={"comment": HOSTILE, "reasons": PAYLOADS})
+        review_item_submit(
+            item_id=item.id,
+            user=reviewer,
+            decision={**base, "verdict": verdict, "turns": {str(answer.id): {"train": True, "edited": edit}}},
+        )
+    open_item = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(session.messages.get(seq=2).id),
+        session_id=session.id,
+        message_id=session.messages.get(seq=2).id,
+        queue_slug="hostile",
+        payload={"comment": HOSTILE, "reasons": PAYLOADS},
+    )
     review_item_claim_next(queue=queue, user=annotator)
-    audit_record(actor=engineer, action="test.hostile", target_type=PAYLOADS[0][:60], target_id=PAYLOADS[1][:120],
-                 detail={"text": HOSTILE})
+    audit_record(
+        actor=engineer,
+        action="test.hostile",
+        target_type=PAYLOADS[0][:60],
+        target_id=PAYLOADS[1][:120],
+        detail={"text": HOSTILE},
+    )
     adjudication = item.adjudications.get()
-    return {"session": session, "annotator": annotator, "engineer": engineer, "item": item,
-            "open_item": open_item, "adjudication": adjudication, "queue": queue}
+    return {
+        "session": session,
+        "annotator": annotator,
+        "engineer": engineer,
+        "item": item,
+        "open_item": open_item,
+        "adjudication": adjudication,
+        "queue": queue,
+    }
 
 
 def _assert_inert(page, url, responses):
@@ -243,10 +282,17 @@ def _parameterless_pages(user) -> list[str]:
     """Every page without arguments this user can open (GET answers an HTML 200)."""
     client = Client(raise_request_exception=False)
     client.force_login(user)
-    urls = [url for url, callback, name in app_views()
-            if "placeholder" not in url and "987654" not in url and not is_api(callback)
-            and allowed_roles_of(callback) != PUBLIC]
-    return [url for url in urls if (r := client.get(url)).status_code == 200 and "text/html" in r.get("Content-Type", "")]
+    urls = [
+        url
+        for url, callback, name in app_views()
+        if "placeholder" not in url
+        and "987654" not in url
+        and not is_api(callback)
+        and allowed_roles_of(callback) != PUBLIC
+    ]
+    return [
+        url for url in urls if (r := client.get(url)).status_code == 200 and "text/html" in r.get("Content-Type", "")
+    ]
 
 
 @pytest.mark.browser
@@ -268,11 +314,17 @@ def test_hostile_text_executes_nothing_on_the_annotators_pages(page, log_in, hos
 def test_hostile_text_executes_nothing_on_the_engineers_pages(page, log_in, hostile_world):
     log_in(page, hostile_world["engineer"])
     responses = []
-    urls = [f"/sessions/{hostile_world['session'].external_id}/",
-            f"/review/items/{hostile_world['item'].id}/", f"/review/items/{hostile_world['adjudication'].id}/",
-            f"/review/queues/{hostile_world['queue'].slug}/", f"/review/queues/{hostile_world['queue'].slug}/?status=all",
-            f"/review/queues/{hostile_world['queue'].slug}/edit/", "/review/queues/adjudication/",
-            "/review/audit/?action=test.hostile", "/review/audit/?action=review.decide"]
+    urls = [
+        f"/sessions/{hostile_world['session'].external_id}/",
+        f"/review/items/{hostile_world['item'].id}/",
+        f"/review/items/{hostile_world['adjudication'].id}/",
+        f"/review/queues/{hostile_world['queue'].slug}/",
+        f"/review/queues/{hostile_world['queue'].slug}/?status=all",
+        f"/review/queues/{hostile_world['queue'].slug}/edit/",
+        "/review/queues/adjudication/",
+        "/review/audit/?action=test.hostile",
+        "/review/audit/?action=review.decide",
+    ]
     urls += [url for url in _parameterless_pages(hostile_world["engineer"]) if url not in urls]
     for url in urls:
         _assert_inert(page, url, responses)

@@ -53,7 +53,9 @@ def test_the_compose_file_is_accepted_by_compose_or_by_the_compose_specification
     here) the Compose Specification's own typed parser checks the same file."""
     env = {"DJANGO_SECRET_KEY": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"}
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=REPO, capture_output=True, text=True, env=env)
+        result = subprocess.run(
+            ["docker", "compose", "config", "--quiet"], cwd=REPO, capture_output=True, text=True, env=env
+        )
         assert result.returncode == 0, result.stderr
         return
     from compose_spec import PyCompose

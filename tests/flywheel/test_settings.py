@@ -21,7 +21,9 @@ PRINT_SETTINGS = (
 
 
 def run_with_env(args, env, tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))
+    }
     clean.update({"DJANGO_SETTINGS_MODULE": "flywheel.settings", "FLYWHEEL_VAR_DIR": str(tmp_path / "var"), **env})
     return subprocess.run([sys.executable, *args], cwd=REPO, env=clean, capture_output=True, text=True, timeout=120)
 
@@ -41,8 +43,12 @@ def test_database_and_redis_urls_switch_to_postgresql_and_celery(tmp_path):
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
-    env = {"FLYWHEEL_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 30 + "-production-secret-" + "x" * 30,
-           "DJANGO_ALLOWED_HOSTS": "flywheel.example.com", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/flywheel"}
+    env = {
+        "FLYWHEEL_PRODUCTION": "1",
+        "DJANGO_SECRET_KEY": "k" * 30 + "-production-secret-" + "x" * 30,
+        "DJANGO_ALLOWED_HOSTS": "flywheel.example.com",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/flywheel",
+    }
     result = run_with_env(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -53,11 +59,15 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-@pytest.mark.parametrize("helper, value", [(lambda: env_bool("FW_X", False), "maybe"),
-                                           (lambda: env_int("FW_X", 1), "ten"),
-                                           (lambda: env_choice("FW_X", "a", {"a", "b"}), "c")])
+@pytest.mark.parametrize(
+    "helper, value",
+    [
+        (lambda: env_bool("FW_X", False), "maybe"),
+        (lambda: env_int("FW_X", 1), "ten"),
+        (lambda: env_choice("FW_X", "a", {"a", "b"}), "c"),
+    ],
+)
 def test_a_malformed_environment_value_fails_loudly(monkeypatch, helper, value):
     monkeypatch.setenv("FW_X", value)
     with pytest.raises(ImproperlyConfigured, match="FW_X"):
         helper()
-

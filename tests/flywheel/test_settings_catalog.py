@@ -60,8 +60,10 @@ def test_docs_settings_md_is_the_table_generated_from_the_catalog():
 # Reading the environment anywhere but settings.py (and env.py's helpers) would bring back
 # settings that are read twice, at import or on every call, and that tests cannot override.
 ENV_READ = re.compile(r"os\.environ|os\.getenv|\benv_[a-z]+\(")
-NOT_A_READ = ('os.environ.setdefault("DJANGO_SETTINGS_MODULE"',  # celery.py, wsgi.py
-              "**os.environ")  # this process's environment handed on to a child (the trainer)
+NOT_A_READ = (
+    'os.environ.setdefault("DJANGO_SETTINGS_MODULE"',  # celery.py, wsgi.py
+    "**os.environ",
+)  # this process's environment handed on to a child (the trainer)
 
 
 def test_no_module_but_the_settings_reads_the_environment():
@@ -79,16 +81,27 @@ def test_no_module_but_the_settings_reads_the_environment():
 
 def test_every_flywheel_variable_the_manual_names_is_a_setting():
     manual = [REPO / "README.md", REPO / "SECURITY.md", REPO / "training" / "README.md", *(REPO / "docs").glob("*.md")]
-    named = {name for path in manual if path.exists()
-             for name in re.findall(r"\bFLYWHEEL_[A-Z0-9_]*[A-Z0-9]", path.read_text())}
+    named = {
+        name
+        for path in manual
+        if path.exists()
+        for name in re.findall(r"\bFLYWHEEL_[A-Z0-9_]*[A-Z0-9]", path.read_text())
+    }
     assert named - set(CATALOG) == set()
 
 
 def test_a_value_out_of_its_range_stops_start_up_naming_the_variable(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))
+    }
     env.update({"FLYWHEEL_VAR_DIR": str(tmp_path / "var"), "FLYWHEEL_CONSTRUCTION_N": "99"})
-    result = subprocess.run([sys.executable, "-c", "import flywheel.settings"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import flywheel.settings"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "FLYWHEEL_CONSTRUCTION_N=99 must be between 1 and 16" in result.stderr

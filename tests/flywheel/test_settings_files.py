@@ -21,10 +21,19 @@ OPEN_THE_DATABASE = (
 
 
 def run_embedded(var: Path, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLYWHEEL_", "DJANGO_"))
+    }
     clean.update({"DJANGO_SETTINGS_MODULE": "flywheel.settings", "FLYWHEEL_VAR_DIR": str(var), **env})
-    result = subprocess.run([sys.executable, "-c", OPEN_THE_DATABASE], cwd=REPO, env=clean, capture_output=True,
-                            text=True, timeout=120, preexec_fn=lambda: os.umask(0o022))
+    result = subprocess.run(
+        [sys.executable, "-c", OPEN_THE_DATABASE],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.umask(0o022),
+    )
     assert result.returncode == 0, result.stderr
     return result
 

@@ -112,12 +112,23 @@ def test_every_registry_holds_exactly_what_the_apps_register():
 
 def test_stages_run_in_the_order_new_data_flows():
     assert [(stage.order, stage.name) for stage in stages_in_order()] == [
-        (10, "cleaning"), (20, "labeling"), (30, "continuity"), (40, "badcases"), (50, "review")]
+        (10, "cleaning"),
+        (20, "labeling"),
+        (30, "continuity"),
+        (40, "badcases"),
+        (50, "review"),
+    ]
 
 
 def test_session_panels_appear_in_their_order():
     assert [panel.title for panel in sorted(_PANELS.values(), key=lambda p: p.order)] == [
-        "Cleaning", "Labels", "Topic continuity", "Bad cases", "Review", "Datasets"]
+        "Cleaning",
+        "Labels",
+        "Topic continuity",
+        "Bad cases",
+        "Review",
+        "Datasets",
+    ]
 
 
 def test_job_kinds_keep_their_queues_attempts_and_roles():
@@ -183,6 +194,9 @@ def test_no_module_registers_anything_when_it_is_imported():
 
 
 def test_no_app_looks_another_up_by_name():
-    offenders = [str(path.relative_to(REPO)) for path in sorted((REPO / "flywheel").rglob("*.py"))
-                 if "import_module(" in path.read_text(encoding="utf-8")]
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in sorted((REPO / "flywheel").rglob("*.py"))
+        if "import_module(" in path.read_text(encoding="utf-8")
+    ]
     assert offenders == []

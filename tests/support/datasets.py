@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _origin_checkout() -> Path | None:
     try:
-        url = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
+        url = subprocess.run(
+            ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     path = Path(url.removeprefix("file://")) if url and "://" not in url.removeprefix("file://") else None

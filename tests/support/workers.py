@@ -30,20 +30,45 @@ class CeleryWorker:
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
         self.workdir = Path(tempfile.mkdtemp(prefix="flywheel-worker-"))
         self.log_path = self.workdir / "worker.log"
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "flywheel.settings", "DATABASE_URL": test_database_url(),
-                    "FLYWHEEL_TASK_MODE": "celery", **(extra_env or {})}
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "flywheel.settings",
+            "DATABASE_URL": test_database_url(),
+            "FLYWHEEL_TASK_MODE": "celery",
+            **(extra_env or {}),
+        }
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "CeleryWorker":
-        command = [sys.executable, "-m", "celery", "-A", "flywheel", "worker", "-Q", self.queues, "-n", self.name,
-                   "--pool", "solo", "--without-mingle", "--without-gossip", "-l", "INFO"]
+    def start(self) -> CeleryWorker:
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "flywheel",
+            "worker",
+            "-Q",
+            self.queues,
+            "-n",
+            self.name,
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
+        ]
         if self.beat:
             command += ["-B", "-s", str(self.workdir / "beat-schedule")]
         self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
-                 timeout=90, what="the Celery worker to start")
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_for(
+            lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
+            timeout=90,
+            what="the Celery worker to start",
+        )
         if self.process.poll() is not None:
             raise RuntimeError(f"worker exited at start:\n{self.output()}")
         return self

@@ -51,31 +51,71 @@ def small_conversations() -> list[dict]:
     """Seven conversations with one to three assistant turns, two task types and one weight of 2;
     seven, so that a global batch of eight leaves one micro-batch empty in some layouts."""
     return [
-        {"messages": [{"role": "user", "content": "What is the capital of France?"},
-                      {"role": "assistant", "content": "The capital of France is Paris."}], "task_type": "qa"},
-        {"messages": [{"role": "system", "content": "You are a helpful assistant."},
-                      {"role": "user", "content": "Hello!"},
-                      {"role": "assistant", "content": "Hello! How can I help you today?"},
-                      {"role": "user", "content": "Tell me about the weather."},
-                      {"role": "assistant", "content": "It is sunny with a light breeze."}], "task_type": "chat"},
-        {"messages": [{"role": "user", "content": "你好，请推荐一部电影。"},
-                      {"role": "assistant", "content": "我推荐一部讲述海边小餐馆一家人的温情故事。"},
-                      {"role": "user", "content": "导演是谁？"},
-                      {"role": "assistant", "content": "导演同时也是编剧。"}], "task_type": "chat"},
-        {"messages": [{"role": "user", "content": "Why is the sky blue?"},
-                      {"role": "assistant", "content": "Sunlight is scattered by the air, and blue light is scattered more than red light, so the sky looks blue."}],
-         "task_type": "qa", "weight": 2.0},
-        {"messages": [{"role": "user", "content": "Hi"},
-                      {"role": "assistant", "content": "Hi!"},
-                      {"role": "user", "content": "Thanks"},
-                      {"role": "assistant", "content": "You are welcome."},
-                      {"role": "user", "content": "Bye"},
-                      {"role": "assistant", "content": "Goodbye, have a nice day."}], "task_type": "chat"},
-        {"messages": [{"role": "user", "content": "How do I read a file in Python?"},
-                      {"role": "assistant", "content": "Open it with a with statement so that it is closed even when an error happens."}],
-         "task_type": "qa"},
-        {"messages": [{"role": "user", "content": "这首歌是谁唱的？"},
-                      {"role": "assistant", "content": "这首歌是由一位著名的歌手演唱的。"}], "task_type": "qa"},
+        {
+            "messages": [
+                {"role": "user", "content": "What is the capital of France?"},
+                {"role": "assistant", "content": "The capital of France is Paris."},
+            ],
+            "task_type": "qa",
+        },
+        {
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Hello!"},
+                {"role": "assistant", "content": "Hello! How can I help you today?"},
+                {"role": "user", "content": "Tell me about the weather."},
+                {"role": "assistant", "content": "It is sunny with a light breeze."},
+            ],
+            "task_type": "chat",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "你好，请推荐一部电影。"},
+                {"role": "assistant", "content": "我推荐一部讲述海边小餐馆一家人的温情故事。"},
+                {"role": "user", "content": "导演是谁？"},
+                {"role": "assistant", "content": "导演同时也是编剧。"},
+            ],
+            "task_type": "chat",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Why is the sky blue?"},
+                {
+                    "role": "assistant",
+                    "content": "Sunlight is scattered by the air, and blue light is scattered more than red light, so the sky looks blue.",
+                },
+            ],
+            "task_type": "qa",
+            "weight": 2.0,
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hi!"},
+                {"role": "user", "content": "Thanks"},
+                {"role": "assistant", "content": "You are welcome."},
+                {"role": "user", "content": "Bye"},
+                {"role": "assistant", "content": "Goodbye, have a nice day."},
+            ],
+            "task_type": "chat",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "How do I read a file in Python?"},
+                {
+                    "role": "assistant",
+                    "content": "Open it with a with statement so that it is closed even when an error happens.",
+                },
+            ],
+            "task_type": "qa",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "这首歌是谁唱的？"},
+                {"role": "assistant", "content": "这首歌是由一位著名的歌手演唱的。"},
+            ],
+            "task_type": "qa",
+        },
     ]
 
 
@@ -96,11 +136,19 @@ def run_cli(trainer_env):
     process and fails the test with its output when the exit status is not the expected one."""
 
     def run(arguments: list[str], expect: int | None = 0, timeout: float = 240):
-        completed = subprocess.run([sys.executable, *arguments], cwd=REPO_ROOT, env=trainer_env, capture_output=True,
-                                   text=True, timeout=timeout)
+        completed = subprocess.run(
+            [sys.executable, *arguments],
+            cwd=REPO_ROOT,
+            env=trainer_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if expect is not None and completed.returncode != expect:
-            pytest.fail(f"exit status {completed.returncode} (expected {expect})\n--- stdout\n{completed.stdout[-4000:]}"
-                        f"\n--- stderr\n{completed.stderr[-8000:]}")
+            pytest.fail(
+                f"exit status {completed.returncode} (expected {expect})\n--- stdout\n{completed.stdout[-4000:]}"
+                f"\n--- stderr\n{completed.stderr[-8000:]}"
+            )
         return completed
 
     return run
@@ -112,8 +160,20 @@ def torchrun():
     from training.distributed import free_port
 
     def arguments(*sft_arguments: str) -> list[str]:
-        return ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                "--master_port", str(free_port()), "-m", "training", "sft", *sft_arguments]
+        return [
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "training",
+            "sft",
+            *sft_arguments,
+        ]
 
     return arguments
 

@@ -66,7 +66,9 @@ def test_llama3_template_supervises_each_reply_with_its_eot_token(llama3_tokeniz
 
 def test_llama3_template_leaves_the_header_tokens_unsupervised(llama3_tokenizer):
     result = tokenized(llama3_tokenizer, MESSAGES)
-    header_ids = llama3_tokenizer.convert_tokens_to_ids(["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>"])
+    header_ids = llama3_tokenizer.convert_tokens_to_ids(
+        ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>"]
+    )
 
     assert not np.isin(result.input_ids[result.labels != IGNORE_INDEX], header_ids).any()
     assert result.input_ids[0] == llama3_tokenizer.convert_tokens_to_ids("<|begin_of_text|>")
@@ -81,8 +83,10 @@ def test_supervised_labels_are_the_input_tokens_themselves(tiny_tokenizer):
 
 
 def test_chinese_replies_are_supervised_exactly(tiny_tokenizer):
-    messages = [{"role": "user", "content": "你好，请推荐一部电影。"},
-                {"role": "assistant", "content": "我推荐一部讲述海边小餐馆一家人的温情故事。"}]
+    messages = [
+        {"role": "user", "content": "你好，请推荐一部电影。"},
+        {"role": "assistant", "content": "我推荐一部讲述海边小餐馆一家人的温情故事。"},
+    ]
 
     result = tokenized(tiny_tokenizer, messages)
 

@@ -16,8 +16,24 @@ def test_every_config_field_has_a_flag_with_its_docstring_as_help():
 
 
 def test_flags_are_typed_from_the_annotations(tmp_path):
-    arguments = build_parser().parse_args(["sft", "--model", "m", "--data", "d", "--output", str(tmp_path),
-                                           "--max-len", "128", "--lr", "0.001", "--packing", "--no-bf16", "--resume"])
+    arguments = build_parser().parse_args(
+        [
+            "sft",
+            "--model",
+            "m",
+            "--data",
+            "d",
+            "--output",
+            str(tmp_path),
+            "--max-len",
+            "128",
+            "--lr",
+            "0.001",
+            "--packing",
+            "--no-bf16",
+            "--resume",
+        ]
+    )
     config = config_from_arguments(arguments)
     assert (config.max_len, config.lr, config.packing, config.bf16, config.resume) == (128, 0.001, True, False, "auto")
 

@@ -17,8 +17,22 @@ from training.data import conversation_from_record
 from training.loss import NO_TURN
 from training.tokenization import TokenizationReport, tokenize_conversation
 
-ONE_SGD_STEP = ["--optimizer", "sgd", "--lr", "1.0", "--lr-scheduler", "constant", "--warmup-ratio", "0",
-                "--max-grad-norm", "0", "--max-steps", "1", "--max-len", "256"]
+ONE_SGD_STEP = [
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "1.0",
+    "--lr-scheduler",
+    "constant",
+    "--warmup-ratio",
+    "0",
+    "--max-grad-norm",
+    "0",
+    "--max-steps",
+    "1",
+    "--max-len",
+    "256",
+]
 
 IN_PROCESS_LAYOUTS = {
     "one micro-batch": ["--micro-batch-size", "8", "--grad-accum", "1"],
@@ -37,8 +51,12 @@ def train_file(tmp_path_factory, small_conversations):
 
 @pytest.fixture(scope="module")
 def tokenized(tiny_tokenizer, small_conversations):
-    return [tokenize_conversation(tiny_tokenizer, conversation_from_record(record, "all", "test"), 256, TokenizationReport())
-            for record in small_conversations]
+    return [
+        tokenize_conversation(
+            tiny_tokenizer, conversation_from_record(record, "all", "test"), 256, TokenizationReport()
+        )
+        for record in small_conversations
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -94,34 +112,80 @@ def assert_follows(output, initial_weights, expected):
 
 
 @pytest.mark.parametrize("layout", IN_PROCESS_LAYOUTS)
-def test_one_step_follows_the_per_turn_reference_gradient(layout, tiny_model_dir, train_file, tmp_path, initial_weights, per_turn):
+def test_one_step_follows_the_per_turn_reference_gradient(
+    layout, tiny_model_dir, train_file, tmp_path, initial_weights, per_turn
+):
     output = tmp_path / "run"
 
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                 *ONE_SGD_STEP, *IN_PROCESS_LAYOUTS[layout]]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                *ONE_SGD_STEP,
+                *IN_PROCESS_LAYOUTS[layout],
+            ]
+        )
+        == 0
+    )
 
     assert_follows(output, initial_weights, per_turn)
 
 
 def test_one_step_on_two_torchrun_ranks_follows_the_per_turn_reference_gradient(
-        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun):
+    tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun
+):
     output = tmp_path / "run"
 
-    run_cli(torchrun("--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                     *ONE_SGD_STEP, "--micro-batch-size", "1", "--grad-accum", "4"))
+    run_cli(
+        torchrun(
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(train_file),
+            "--output",
+            str(output),
+            *ONE_SGD_STEP,
+            "--micro-batch-size",
+            "1",
+            "--grad-accum",
+            "4",
+        )
+    )
 
     assert json.loads((output / "result.json").read_text())["world_size"] == 2
     assert_follows(output, initial_weights, per_turn)
 
 
 def test_one_step_under_deepspeed_zero2_on_two_ranks_follows_the_per_turn_reference_gradient(
-        tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun):
+    tiny_model_dir, train_file, tmp_path, initial_weights, per_turn, run_cli, torchrun
+):
     output = tmp_path / "run"
     deepspeed_config = tmp_path / "zero2.json"
     deepspeed_config.write_text(json.dumps({"zero_optimization": {"stage": 2}, "train_batch_size": "auto"}))
 
-    run_cli(torchrun("--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                     *ONE_SGD_STEP, "--micro-batch-size", "2", "--grad-accum", "2", "--deepspeed", str(deepspeed_config)))
+    run_cli(
+        torchrun(
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(train_file),
+            "--output",
+            str(output),
+            *ONE_SGD_STEP,
+            "--micro-batch-size",
+            "2",
+            "--grad-accum",
+            "2",
+            "--deepspeed",
+            str(deepspeed_config),
+        )
+    )
 
     result = json.loads((output / "result.json").read_text())
     assert (result["world_size"], result["deepspeed"]) == (2, True)
@@ -155,24 +219,64 @@ def micro_batch_mean_reference(log_likelihoods, tokenized):
 
 
 def test_per_token_loss_follows_the_global_token_mean_and_differs_from_the_per_turn_loss(
-        tiny_model_dir, train_file, tmp_path, initial_weights, tokenized, per_turn):
+    tiny_model_dir, train_file, tmp_path, initial_weights, tokenized, per_turn
+):
     expected = reference(tiny_model_dir, tokenized, lambda lls: token_mean_reference(lls, tokenized))
     output = tmp_path / "run"
 
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                 *ONE_SGD_STEP, "--micro-batch-size", "2", "--grad-accum", "4", "--loss", "per_token"]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                *ONE_SGD_STEP,
+                "--micro-batch-size",
+                "2",
+                "--grad-accum",
+                "4",
+                "--loss",
+                "per_token",
+            ]
+        )
+        == 0
+    )
 
     assert_follows(output, initial_weights, expected)
     assert relative_difference(expected[1], per_turn[1]) > 0.05
 
 
 def test_naive_loss_follows_the_mean_of_micro_batch_token_means_and_differs_from_the_per_turn_loss(
-        tiny_model_dir, train_file, tmp_path, initial_weights, tokenized, per_turn):
+    tiny_model_dir, train_file, tmp_path, initial_weights, tokenized, per_turn
+):
     expected = reference(tiny_model_dir, tokenized, lambda lls: micro_batch_mean_reference(lls, tokenized))
     output = tmp_path / "run"
 
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                 *ONE_SGD_STEP, "--micro-batch-size", "1", "--grad-accum", "8", "--loss", "naive"]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                *ONE_SGD_STEP,
+                "--micro-batch-size",
+                "1",
+                "--grad-accum",
+                "8",
+                "--loss",
+                "naive",
+            ]
+        )
+        == 0
+    )
 
     assert_follows(output, initial_weights, expected)
     assert relative_difference(expected[1], per_turn[1]) > 0.05

@@ -9,7 +9,6 @@ import math
 import random
 
 import pytest
-import torch
 from safetensors.torch import load_file, save_file
 
 from training.cli import main
@@ -24,8 +23,13 @@ def monitor_run(losses, grad_norms=None, channels=None, window=WINDOW):
     monitor = HealthMonitor(window=window, vocab_size=VOCAB)
     alerts = []
     for index, loss in enumerate(losses):
-        alerts += monitor.observe(step=index + 1, loss=loss, grad_norm=(grad_norms or [1.0] * len(losses))[index],
-                                  channels=(channels or [{}] * len(losses))[index], first_step=index == 0)
+        alerts += monitor.observe(
+            step=index + 1,
+            loss=loss,
+            grad_norm=(grad_norms or [1.0] * len(losses))[index],
+            channels=(channels or [{}] * len(losses))[index],
+            first_step=index == 0,
+        )
     return alerts
 
 
@@ -146,15 +150,35 @@ def overconfident_model(tiny_model_dir, tmp_path_factory):
 
 
 def alert_lines(output):
-    return [line for line in map(json.loads, (output / "metrics.jsonl").read_text().splitlines()) if line["kind"] == "alert"]
+    return [
+        line for line in map(json.loads, (output / "metrics.jsonl").read_text().splitlines()) if line["kind"] == "alert"
+    ]
 
 
 def test_a_run_with_a_first_loss_above_a_uniform_guess_writes_an_alert_and_stops_when_asked(
-        overconfident_model, train_file, tmp_path):
+    overconfident_model, train_file, tmp_path
+):
     output = tmp_path / "run"
 
-    assert main(["sft", "--model", str(overconfident_model), "--data", str(train_file), "--output", str(output),
-                 "--max-steps", "5", "--max-len", "256", "--stop-on-alert"]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(overconfident_model),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                "--max-steps",
+                "5",
+                "--max-len",
+                "256",
+                "--stop-on-alert",
+            ]
+        )
+        == 0
+    )
 
     (alert,) = alert_lines(output)
     result = json.loads((output / "result.json").read_text())
@@ -165,8 +189,24 @@ def test_a_run_with_a_first_loss_above_a_uniform_guess_writes_an_alert_and_stops
 
 
 def test_a_diverging_run_writes_a_nan_alert_and_runs_on_unless_asked_to_stop(train_file, tiny_model_dir, tmp_path):
-    diverging = ["--data", str(train_file), "--model", str(tiny_model_dir), "--max-steps", "4", "--max-len", "256",
-                 "--optimizer", "sgd", "--lr", "1e4", "--max-grad-norm", "0", "--warmup-ratio", "0"]
+    diverging = [
+        "--data",
+        str(train_file),
+        "--model",
+        str(tiny_model_dir),
+        "--max-steps",
+        "4",
+        "--max-len",
+        "256",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e4",
+        "--max-grad-norm",
+        "0",
+        "--warmup-ratio",
+        "0",
+    ]
 
     assert main(["sft", *diverging, "--output", str(tmp_path / "runs-on")]) == 0
     assert main(["sft", *diverging, "--output", str(tmp_path / "stops"), "--stop-on-alert"]) == 0

@@ -13,23 +13,39 @@ from training.config import ConfigError
 from training.ifd import read_ifd_conversations, run_ifd, score_conversations, score_one_at_a_time
 
 CONVERSATIONS = [
-    {"id": "a", "messages": [{"role": "user", "content": "What is the capital of France?"},
-                             {"role": "assistant", "content": "The capital of France is Paris."}]},
-    {"id": "b", "messages": [{"role": "system", "content": "You are terse."},
-                             {"role": "user", "content": "Hello!"},
-                             {"role": "assistant", "content": "Hello! How can I help?"},
-                             {"role": "user", "content": "Tell me about the weather in a long sentence please."},
-                             {"role": "assistant", "content": "It is sunny with a light breeze and a few clouds."}]},
+    {
+        "id": "a",
+        "messages": [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "The capital of France is Paris."},
+        ],
+    },
+    {
+        "id": "b",
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Hello!"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+            {"role": "user", "content": "Tell me about the weather in a long sentence please."},
+            {"role": "assistant", "content": "It is sunny with a light breeze and a few clouds."},
+        ],
+    },
     {"messages": [{"role": "user", "content": "Say nothing."}, {"role": "assistant", "content": ""}]},
-    {"messages": [{"role": "user", "content": "怎么用 Python 读取 CSV 文件？"},
-                  {"role": "assistant", "content": "可以用标准库 csv 模块。"}]},
+    {
+        "messages": [
+            {"role": "user", "content": "怎么用 Python 读取 CSV 文件？"},
+            {"role": "assistant", "content": "可以用标准库 csv 模块。"},
+        ]
+    },
 ]
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("ifd") / "data.jsonl"
-    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in CONVERSATIONS), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in CONVERSATIONS), encoding="utf-8"
+    )
     return path
 
 
@@ -37,7 +53,9 @@ def all_rows(results):
     return [row for rows in results for row in rows]
 
 
-def test_batched_scores_equal_the_one_at_a_time_reference_for_every_batch_size(tiny_model_dir, tiny_tokenizer, data_file):
+def test_batched_scores_equal_the_one_at_a_time_reference_for_every_batch_size(
+    tiny_model_dir, tiny_tokenizer, data_file
+):
     from transformers import AutoModelForCausalLM
 
     conversations, _ = read_ifd_conversations(data_file)
@@ -53,7 +71,8 @@ def test_batched_scores_equal_the_one_at_a_time_reference_for_every_batch_size(t
 
 
 def test_a_turn_past_max_len_is_none_never_zero_and_an_earlier_one_is_cut_to_the_same_tokens(
-        tiny_model_dir, tiny_tokenizer, data_file):
+    tiny_model_dir, tiny_tokenizer, data_file
+):
     from training.ifd import turn_positions
 
     conversations, _ = read_ifd_conversations(data_file)
@@ -71,9 +90,25 @@ def test_a_turn_past_max_len_is_none_never_zero_and_an_earlier_one_is_cut_to_the
 
 def test_the_command_writes_one_line_per_conversation_with_every_turn(tiny_model_dir, data_file, tmp_path):
     output = tmp_path / "ifd.jsonl"
-    completed = subprocess.run([sys.executable, "-m", "training", "ifd", "--model", str(tiny_model_dir),
-                                "--data", str(data_file), "--output", str(output), "--batch-size", "2"],
-                               capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "ifd",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(data_file),
+            "--output",
+            str(output),
+            "--batch-size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert [line.get("id") for line in lines] == ["a", "b", None, None]
@@ -97,8 +132,22 @@ def test_a_model_directory_without_a_chat_template_is_a_clear_error(tiny_model_d
 
 
 def test_a_directory_that_is_not_a_model_is_a_clear_error_on_the_command_line(tmp_path, data_file):
-    completed = subprocess.run([sys.executable, "-m", "training", "ifd", "--model", str(tmp_path),
-                                "--data", str(data_file), "--output", str(tmp_path / "out.jsonl")],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "ifd",
+            "--model",
+            str(tmp_path),
+            "--data",
+            str(data_file),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
     assert "no config.json" in completed.stderr

@@ -14,8 +14,24 @@ from training.cli import main
 from training.metrics import read_metrics
 
 LORA = ["--lora-r", "4", "--lora-alpha", "8"]
-SCHEDULE = ["--micro-batch-size", "2", "--grad-accum", "2", "--lr", "1e-2", "--max-steps", "6", "--save-every", "2",
-            "--keep-checkpoints", "5", "--max-len", "256", "--seed", "3"]
+SCHEDULE = [
+    "--micro-batch-size",
+    "2",
+    "--grad-accum",
+    "2",
+    "--lr",
+    "1e-2",
+    "--max-steps",
+    "6",
+    "--save-every",
+    "2",
+    "--keep-checkpoints",
+    "5",
+    "--max-len",
+    "256",
+    "--seed",
+    "3",
+]
 TRAINING = [*SCHEDULE, *LORA]
 
 
@@ -29,7 +45,10 @@ def train_file(tmp_path_factory, small_conversations):
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory, tiny_model_dir, train_file):
     output = tmp_path_factory.mktemp("lora")
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), *TRAINING]) == 0
+    assert (
+        main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), *TRAINING])
+        == 0
+    )
     return output
 
 
@@ -51,7 +70,9 @@ def test_the_final_model_is_merged_and_loads_without_peft(lora_run, tiny_model_d
     base = load_file(tiny_model_dir / "model.safetensors")
 
     assert set(final) == set(base)  # plain weight names: no lora_A / lora_B left
-    assert not torch.equal(final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        final["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"]
+    )
     assert torch.equal(final["model.norm.weight"], base["model.norm.weight"])  # LoRA leaves the norms alone
     assert AutoModelForCausalLM.from_pretrained(lora_run / "final").config.model_type == "llama"
 
@@ -64,27 +85,70 @@ def test_a_lora_run_resumed_after_a_kill_ends_with_the_same_weights(lora_run, ti
         shutil.rmtree(output / leftover)
     (output / "result.json").unlink()
 
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), *TRAINING,
-                 "--resume"]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                *TRAINING,
+                "--resume",
+            ]
+        )
+        == 0
+    )
 
     assert json.loads((output / "result.json").read_text())["resumed_from"].endswith("step-4")
     assert [line["loss"] for line in read_metrics(output / "metrics.jsonl")] == [
-        line["loss"] for line in read_metrics(lora_run / "metrics.jsonl")]
-    assert (output / "final" / "model.safetensors").read_bytes() == (lora_run / "final" / "model.safetensors").read_bytes()
+        line["loss"] for line in read_metrics(lora_run / "metrics.jsonl")
+    ]
+    assert (output / "final" / "model.safetensors").read_bytes() == (
+        lora_run / "final" / "model.safetensors"
+    ).read_bytes()
 
 
 def test_resume_refuses_a_lora_checkpoint_for_a_full_fine_tune(lora_run, tiny_model_dir, train_file, tmp_path, capsys):
     output = tmp_path / "run"
     shutil.copytree(lora_run, output)
     shutil.rmtree(output / "final")
-    status = main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), *SCHEDULE,
-                   "--resume"])
+    status = main(
+        [
+            "sft",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(train_file),
+            "--output",
+            str(output),
+            *SCHEDULE,
+            "--resume",
+        ]
+    )
 
     assert status == 2 and "the LoRA rank differs" in capsys.readouterr().err
 
 
-ONE_SGD_STEP = ["--optimizer", "sgd", "--lr", "1.0", "--lr-scheduler", "constant", "--warmup-ratio", "0",
-                "--max-grad-norm", "0", "--max-steps", "1", "--max-len", "256", *LORA]
+ONE_SGD_STEP = [
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "1.0",
+    "--lr-scheduler",
+    "constant",
+    "--warmup-ratio",
+    "0",
+    "--max-grad-norm",
+    "0",
+    "--max-steps",
+    "1",
+    "--max-len",
+    "256",
+    *LORA,
+]
 LAYOUTS = {
     "one micro-batch": ["--micro-batch-size", "8", "--grad-accum", "1"],
     "eight accumulation steps": ["--micro-batch-size", "1", "--grad-accum", "8"],
@@ -98,8 +162,22 @@ def one_lora_step(tmp_path_factory, tiny_model_dir, train_file):
     weights = {}
     for name, layout in LAYOUTS.items():
         output = tmp_path_factory.mktemp("lora-step")
-        assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                     *ONE_SGD_STEP, *layout]) == 0
+        assert (
+            main(
+                [
+                    "sft",
+                    "--model",
+                    str(tiny_model_dir),
+                    "--data",
+                    str(train_file),
+                    "--output",
+                    str(output),
+                    *ONE_SGD_STEP,
+                    *layout,
+                ]
+            )
+            == 0
+        )
         weights[name] = load_file(output / "final" / "model.safetensors")
     return weights
 

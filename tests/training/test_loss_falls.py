@@ -19,8 +19,28 @@ def run_on_real_data(tmp_path_factory, tiny_model_dir, real_conversations):
     run = tmp_path_factory.mktemp("real-data")
     data = run / "train.jsonl"
     data.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in real_conversations))
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(data), "--output", str(run / "out"),
-                 "--micro-batch-size", "4", "--max-len", "256", "--lr", "5e-3", "--max-steps", str(STEPS)]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(data),
+                "--output",
+                str(run / "out"),
+                "--micro-batch-size",
+                "4",
+                "--max-len",
+                "256",
+                "--lr",
+                "5e-3",
+                "--max-steps",
+                str(STEPS),
+            ]
+        )
+        == 0
+    )
     return run / "out"
 
 
@@ -28,7 +48,9 @@ def test_the_loss_falls_on_real_english_and_chinese_conversations(run_on_real_da
     losses = [line["loss"] for line in read_metrics(run_on_real_data / "metrics.jsonl")]
 
     first, last = mean(losses[:5]), mean(losses[-5:])
-    print(f"\nper-turn loss over {STEPS} steps: first five steps {first:.3f}, last five {last:.3f} ({last / first:.2f}x)")
+    print(
+        f"\nper-turn loss over {STEPS} steps: first five steps {first:.3f}, last five {last:.3f} ({last / first:.2f}x)"
+    )
     assert last < first - 1.0  # nats; an untrained model starts near log(vocabulary) = 7.7
 
 

@@ -11,8 +11,12 @@ from training.tokenization import TokenizationReport, tokenize_conversation
 
 @pytest.fixture(scope="module")
 def tokenized_conversations(tiny_tokenizer, small_conversations):
-    return [tokenize_conversation(tiny_tokenizer, conversation_from_record(record, "all", "test"), 4096, TokenizationReport())
-            for record in small_conversations]
+    return [
+        tokenize_conversation(
+            tiny_tokenizer, conversation_from_record(record, "all", "test"), 4096, TokenizationReport()
+        )
+        for record in small_conversations
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,9 @@ def load(tiny_model_dir, attention):
 
 def logits_alone(model, conversation):
     with torch.no_grad():
-        return model(input_ids=torch.from_numpy(conversation.input_ids).unsqueeze(0), use_cache=False).logits[0]  # (T, V)
+        return model(input_ids=torch.from_numpy(conversation.input_ids).unsqueeze(0), use_cache=False).logits[
+            0
+        ]  # (T, V)
 
 
 def logits_per_conversation(model, batch, conversations, attention):
@@ -47,7 +53,9 @@ def test_first_fit_decreasing_fills_bins_without_exceeding_the_capacity():
 
 
 def test_micro_batch_plan_uses_every_conversation_once_and_leaves_a_short_batch_empty_at_the_end():
-    plan = plan_micro_batches(list(range(7)), lengths=[5, 9, 2, 7, 3, 8, 1], micro_batch_size=1, grad_accum=4, world_size=2)
+    plan = plan_micro_batches(
+        list(range(7)), lengths=[5, 9, 2, 7, 3, 8, 1], micro_batch_size=1, grad_accum=4, world_size=2
+    )
 
     assigned = [conversation for step in plan for rank in step for conversation in rank]
     assert sorted(assigned) == list(range(7))
@@ -55,7 +63,9 @@ def test_micro_batch_plan_uses_every_conversation_once_and_leaves_a_short_batch_
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_packed_logits_equal_the_logits_of_each_conversation_alone(tiny_model_dir, tokenized_conversations, channel_index, attention):
+def test_packed_logits_equal_the_logits_of_each_conversation_alone(
+    tiny_model_dir, tokenized_conversations, channel_index, attention
+):
     model = load(tiny_model_dir, attention)
     batch = collate(tokenized_conversations, channel_index=channel_index, pad_token_id=0, packing=True, max_len=160)
     assert batch.input_ids.shape[0] < len(tokenized_conversations)  # several conversations do share a row
@@ -66,7 +76,9 @@ def test_packed_logits_equal_the_logits_of_each_conversation_alone(tiny_model_di
         torch.testing.assert_close(logits, logits_alone(model, conversation), rtol=1e-4, atol=1e-5)
 
 
-def test_padded_logits_equal_the_logits_of_each_conversation_alone(tiny_model_dir, tokenized_conversations, channel_index):
+def test_padded_logits_equal_the_logits_of_each_conversation_alone(
+    tiny_model_dir, tokenized_conversations, channel_index
+):
     model = load(tiny_model_dir, "sdpa")
     batch = collate(tokenized_conversations, channel_index=channel_index, pad_token_id=0, packing=False, max_len=4096)
 
@@ -76,10 +88,14 @@ def test_padded_logits_equal_the_logits_of_each_conversation_alone(tiny_model_di
         torch.testing.assert_close(logits, logits_alone(model, conversation), rtol=1e-4, atol=1e-5)
 
 
-def test_packing_stays_isolated_when_the_model_config_asks_for_a_cache(tiny_model_dir, tokenized_conversations, channel_index):
+def test_packing_stays_isolated_when_the_model_config_asks_for_a_cache(
+    tiny_model_dir, tokenized_conversations, channel_index
+):
     model = load(tiny_model_dir, "sdpa")
     model.config.use_cache = True
-    batch = collate(tokenized_conversations[:2], channel_index=channel_index, pad_token_id=0, packing=True, max_len=4096)
+    batch = collate(
+        tokenized_conversations[:2], channel_index=channel_index, pad_token_id=0, packing=True, max_len=4096
+    )
 
     second = int(batch.segment_ids[0, -1])  # packing puts the longer conversation first
 
@@ -88,16 +104,24 @@ def test_packing_stays_isolated_when_the_model_config_asks_for_a_cache(tiny_mode
     torch.testing.assert_close(logits, logits_alone(model, tokenized_conversations[second]), rtol=1e-4, atol=1e-5)
 
 
-def test_an_all_ones_attention_mask_on_a_packed_row_would_leak_attention(tiny_model_dir, tokenized_conversations, channel_index):
+def test_an_all_ones_attention_mask_on_a_packed_row_would_leak_attention(
+    tiny_model_dir, tokenized_conversations, channel_index
+):
     """The trap the block-diagonal mask avoids: with a plain 2-D mask of ones the second
     conversation of a row attends to the first, even with position ids reset."""
     model = load(tiny_model_dir, "sdpa")
-    batch = collate(tokenized_conversations[:2], channel_index=channel_index, pad_token_id=0, packing=True, max_len=4096)
+    batch = collate(
+        tokenized_conversations[:2], channel_index=channel_index, pad_token_id=0, packing=True, max_len=4096
+    )
     second = int(batch.segment_ids[0, -1])  # packing puts the longer conversation first
 
     with torch.no_grad():
-        leaky = model(input_ids=batch.input_ids, attention_mask=torch.ones_like(batch.input_ids),
-                      position_ids=batch.position_ids, use_cache=False).logits[batch.segment_ids == second]
+        leaky = model(
+            input_ids=batch.input_ids,
+            attention_mask=torch.ones_like(batch.input_ids),
+            position_ids=batch.position_ids,
+            use_cache=False,
+        ).logits[batch.segment_ids == second]
 
     assert not torch.allclose(leaky, logits_alone(model, tokenized_conversations[second]), atol=1e-3)
 
@@ -120,7 +144,8 @@ class RecordingModel(torch.nn.Module):
 
 
 def test_the_flash_attn_varlen_path_lays_conversations_end_to_end_with_their_cumulative_lengths(
-        tokenized_conversations, channel_index):
+    tokenized_conversations, channel_index
+):
     batch = collate(tokenized_conversations[:3], channel_index=channel_index, pad_token_id=0, packing=True, max_len=100)
     model = RecordingModel()
 

@@ -17,8 +17,24 @@ from training.checkpoint import latest_checkpoint
 from training.cli import main
 from training.metrics import read_metrics
 
-TRAINING = ["--micro-batch-size", "2", "--grad-accum", "2", "--lr", "3e-3", "--max-steps", "8", "--save-every", "2",
-            "--keep-checkpoints", "3", "--max-len", "256", "--seed", "5"]
+TRAINING = [
+    "--micro-batch-size",
+    "2",
+    "--grad-accum",
+    "2",
+    "--lr",
+    "3e-3",
+    "--max-steps",
+    "8",
+    "--save-every",
+    "2",
+    "--keep-checkpoints",
+    "3",
+    "--max-len",
+    "256",
+    "--seed",
+    "5",
+]
 
 KILL_AFTER_LOGGING_STEP_5 = """
 import os, signal, sys
@@ -107,7 +123,9 @@ def test_a_run_killed_mid_run_resumes_from_its_latest_checkpoint(killed_after_st
     assert result["resumed_from"].endswith("step-4")
 
 
-def test_a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(killed_after_step_5_and_resumed, uninterrupted_run):
+def test_a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(
+    killed_after_step_5_and_resumed, uninterrupted_run
+):
     resumed = (killed_after_step_5_and_resumed / "final" / "model.safetensors").read_bytes()
 
     assert resumed == (uninterrupted_run / "final" / "model.safetensors").read_bytes()
@@ -119,7 +137,8 @@ def test_a_kill_during_a_checkpoint_write_leaves_no_checkpoint_that_resume_would
 
 
 def test_resuming_after_a_kill_during_a_checkpoint_write_gives_the_same_loss_curve(
-        killed_while_writing_step_4, uninterrupted_run, arguments, tmp_path, run_cli):
+    killed_while_writing_step_4, uninterrupted_run, arguments, tmp_path, run_cli
+):
     output = tmp_path / "run"
     shutil.copytree(killed_while_writing_step_4, output)
 
@@ -130,12 +149,31 @@ def test_resuming_after_a_kill_during_a_checkpoint_write_gives_the_same_loss_cur
 
 
 def test_a_deepspeed_run_resumes_from_its_zero_checkpoint_to_the_same_loss_curve(
-        tiny_model_dir, train_file, tmp_path, run_cli, torchrun):
+    tiny_model_dir, train_file, tmp_path, run_cli, torchrun
+):
     deepspeed_config = tmp_path / "zero2.json"
     deepspeed_config.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
     output = tmp_path / "run"
-    arguments = ["--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output), "--micro-batch-size", "1",
-                 "--grad-accum", "2", "--lr", "3e-3", "--max-steps", "4", "--save-every", "2", "--deepspeed", str(deepspeed_config)]
+    arguments = [
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(train_file),
+        "--output",
+        str(output),
+        "--micro-batch-size",
+        "1",
+        "--grad-accum",
+        "2",
+        "--lr",
+        "3e-3",
+        "--max-steps",
+        "4",
+        "--save-every",
+        "2",
+        "--deepspeed",
+        str(deepspeed_config),
+    ]
     run_cli(torchrun(*arguments))
     uninterrupted = losses(output)
     # As if killed after step 3: the step-4 checkpoint and the final model never got written.
@@ -168,13 +206,19 @@ def test_latest_checkpoint_ignores_unfinished_directories(tmp_path):
     assert latest_checkpoint(tmp_path).name == "step-2"
 
 
-def test_resume_refuses_a_checkpoint_trained_on_different_data(uninterrupted_run, tiny_model_dir, tmp_path, write_jsonl, capsys):
+def test_resume_refuses_a_checkpoint_trained_on_different_data(
+    uninterrupted_run, tiny_model_dir, tmp_path, write_jsonl, capsys
+):
     output = tmp_path / "run"
     shutil.copytree(uninterrupted_run, output)
-    other = write_jsonl(tmp_path / "other.jsonl", [{"messages": [{"role": "user", "content": "Hi"},
-                                                                 {"role": "assistant", "content": "Hello!"}]}])
+    other = write_jsonl(
+        tmp_path / "other.jsonl",
+        [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}],
+    )
 
-    status = main(["sft", "--model", str(tiny_model_dir), "--data", str(other), "--output", str(output), *TRAINING, "--resume"])
+    status = main(
+        ["sft", "--model", str(tiny_model_dir), "--data", str(other), "--output", str(output), *TRAINING, "--resume"]
+    )
 
     assert status == 2
     assert "the training data (after tokenization) differs" in capsys.readouterr().err
@@ -183,19 +227,52 @@ def test_resume_refuses_a_checkpoint_trained_on_different_data(uninterrupted_run
 def test_resume_without_any_checkpoint_starts_from_the_beginning(tiny_model_dir, train_file, tmp_path):
     output = tmp_path / "run"
 
-    assert main(["sft", "--model", str(tiny_model_dir), "--data", str(train_file), "--output", str(output),
-                 "--max-steps", "1", "--resume"]) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(train_file),
+                "--output",
+                str(output),
+                "--max-steps",
+                "1",
+                "--resume",
+            ]
+        )
+        == 0
+    )
 
     result = json.loads((output / "result.json").read_text())
     assert (result["status"], result["steps"], result["resumed_from"]) == ("completed", 1, None)
 
 
 def test_sigterm_stops_the_run_cleanly_with_a_cancelled_result_and_no_checkpoint(
-        tiny_model_dir, train_file, tmp_path, repo_root, trainer_env):
+    tiny_model_dir, train_file, tmp_path, repo_root, trainer_env
+):
     output = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "training", "sft", "--model", str(tiny_model_dir), "--data",
-                                str(train_file), "--output", str(output), "--max-steps", "100000"],
-                               cwd=repo_root, env=trainer_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "sft",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(train_file),
+            "--output",
+            str(output),
+            "--max-steps",
+            "100000",
+        ],
+        cwd=repo_root,
+        env=trainer_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (output / "metrics.jsonl").is_file() or not (output / "metrics.jsonl").read_text().strip():
@@ -214,10 +291,10 @@ def test_sigterm_stops_the_run_cleanly_with_a_cancelled_result_and_no_checkpoint
     assert not (output / "checkpoints").exists()
 
 
-
 @pytest.mark.parametrize("state_file", ["optimizer.pt", "scheduler.pt", "rng-rank0.pt"])
 def test_a_planted_checkpoint_file_is_refused_at_resume_and_runs_no_code(
-        uninterrupted_run, arguments, tmp_path, state_file):
+    uninterrupted_run, arguments, tmp_path, state_file
+):
     import pickle
 
     output = tmp_path / "planted"

@@ -15,7 +15,10 @@ from training.reward import score_rewards
 
 RECORDS = [
     {"id": 1, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
-    {"id": 2, "messages": [{"role": "user", "content": "long " * 300}, {"role": "assistant", "content": "A short reply."}]},
+    {
+        "id": 2,
+        "messages": [{"role": "user", "content": "long " * 300}, {"role": "assistant", "content": "A short reply."}],
+    },
     {"id": 3, "messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]},
 ]
 
@@ -61,9 +64,25 @@ def test_a_causal_lm_is_not_taken_for_a_reward_model(tiny_model_dir, data_file):
 
 def test_the_command_writes_one_line_per_conversation(reward_model_dir, data_file, tmp_path):
     output = tmp_path / "rewards.jsonl"
-    completed = subprocess.run([sys.executable, "-m", "training", "reward", "--model", str(reward_model_dir),
-                                "--data", str(data_file), "--output", str(output), "--max-len", "64"],
-                               capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "reward",
+            "--model",
+            str(reward_model_dir),
+            "--data",
+            str(data_file),
+            "--output",
+            str(output),
+            "--max-len",
+            "64",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert [line["id"] for line in lines] == [1, 2, 3] and [line["truncated"] for line in lines] == [False, True, False]

@@ -7,7 +7,17 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from training.cli import main
 
-REQUIRED_TRAIN_FIELDS = {"step", "loss", "lr", "tokens_per_s", "padding_ratio", "channels", "epoch", "samples_consumed", "time"}
+REQUIRED_TRAIN_FIELDS = {
+    "step",
+    "loss",
+    "lr",
+    "tokens_per_s",
+    "padding_ratio",
+    "channels",
+    "epoch",
+    "samples_consumed",
+    "time",
+}
 LONG_REPLY = " ".join(["The weather today is sunny with a light breeze."] * 40)
 
 
@@ -16,14 +26,31 @@ def finished_run(tmp_path_factory, tiny_model_dir, small_conversations):
     """A run directory as the web side writes it (config.json, train.jsonl, eval.jsonl), trained
     with nothing but `sft --config`. One conversation's second reply is cut by max_len."""
     run = tmp_path_factory.mktemp("run")
-    truncated = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-                              {"role": "user", "content": "Tell me more."}, {"role": "assistant", "content": LONG_REPLY}],
-                 "task_type": "chat"}
+    truncated = {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Tell me more."},
+            {"role": "assistant", "content": LONG_REPLY},
+        ],
+        "task_type": "chat",
+    }
     lines = [json.dumps(record, ensure_ascii=False) for record in [*small_conversations, truncated]]
     (run / "train.jsonl").write_text("\n".join(lines) + "\n")
     (run / "eval.jsonl").write_text("\n".join(lines[:3]) + "\n")
-    (run / "config.json").write_text(json.dumps({"model": str(tiny_model_dir), "micro_batch_size": 2, "grad_accum": 2,
-                                                 "max_len": 160, "lr": 3e-3, "max_steps": 4, "eval_every": 2}))
+    (run / "config.json").write_text(
+        json.dumps(
+            {
+                "model": str(tiny_model_dir),
+                "micro_batch_size": 2,
+                "grad_accum": 2,
+                "max_len": 160,
+                "lr": 3e-3,
+                "max_steps": 4,
+                "eval_every": 2,
+            }
+        )
+    )
     assert main(["sft", "--config", str(run / "config.json")]) == 0
     return run
 
@@ -79,9 +106,11 @@ def test_the_final_model_loads_with_from_pretrained(finished_run):
 
 
 def test_importing_the_trainer_loads_no_django_and_no_flywheel(run_cli):
-    code = ("import sys, training, training.cli, training.sft; "
-            "loaded = [m for m in sys.modules if m.split('.')[0] in ('django', 'flywheel')]; "
-            "assert not loaded, loaded")
+    code = (
+        "import sys, training, training.cli, training.sft; "
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('django', 'flywheel')]; "
+        "assert not loaded, loaded"
+    )
 
     run_cli(["-c", code])
 
@@ -97,5 +126,10 @@ def test_make_tiny_model_can_use_the_llama3_header_template(tmp_path):
     assert main(["make-tiny-model", "--output", str(tmp_path / "llama3"), "--template", "llama3"]) == 0
 
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "llama3")
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
-    assert text == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True
+    )
+    assert (
+        text
+        == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )

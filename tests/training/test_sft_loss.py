@@ -50,13 +50,17 @@ def packed_row(rows):
 
 
 def test_per_turn_loss_of_the_design_worked_example_is_seven_thirds():
-    logits, labels, turn_ids = batch_of_rows([row_with_token_losses(CONVERSATION_A), row_with_token_losses(CONVERSATION_B, 1)])
+    logits, labels, turn_ids = batch_of_rows(
+        [row_with_token_losses(CONVERSATION_A), row_with_token_losses(CONVERSATION_B, 1)]
+    )
 
     assert sft_loss(logits, labels, turn_ids).item() == pytest.approx(7 / 3)
 
 
 def test_per_token_loss_of_the_worked_example_is_the_global_token_mean():
-    logits, labels, turn_ids = batch_of_rows([row_with_token_losses(CONVERSATION_A), row_with_token_losses(CONVERSATION_B, 1)])
+    logits, labels, turn_ids = batch_of_rows(
+        [row_with_token_losses(CONVERSATION_A), row_with_token_losses(CONVERSATION_B, 1)]
+    )
 
     assert sft_loss(logits, labels, turn_ids, mode="per_token").item() == pytest.approx(19 / 8)
 
@@ -73,8 +77,10 @@ def test_naive_loss_of_the_worked_example_averages_the_token_means_of_separate_m
 def test_per_turn_loss_is_the_same_when_the_worked_example_is_split_into_micro_batches():
     first = batch_of_rows([row_with_token_losses(CONVERSATION_A)])
     second = batch_of_rows([row_with_token_losses(CONVERSATION_B)])
-    denominator = sum(micro_batch_denominator_share(labels, turns, torch.ones(int(turns.max()) + 1), "per_turn")
-                      for _, labels, turns in (first, second))
+    denominator = sum(
+        micro_batch_denominator_share(labels, turns, torch.ones(int(turns.max()) + 1), "per_turn")
+        for _, labels, turns in (first, second)
+    )
 
     loss = sft_loss(*first, global_denominator=denominator) + sft_loss(*second, global_denominator=denominator)
 
@@ -116,9 +122,13 @@ def loss_and_gradient_by_layout(mode):
     def run(micro_batches, pack):
         for conversation in conversations:
             conversation[0].grad = None
-        tensors = [packed_row(renumbered(group)) if pack else batch_of_rows(renumbered(group)) for group in micro_batches]
-        shares = [micro_batch_denominator_share(labels, turns, torch.ones(int(turns.max()) + 1), mode)
-                  for _, labels, turns in tensors]
+        tensors = [
+            packed_row(renumbered(group)) if pack else batch_of_rows(renumbered(group)) for group in micro_batches
+        ]
+        shares = [
+            micro_batch_denominator_share(labels, turns, torch.ones(int(turns.max()) + 1), mode)
+            for _, labels, turns in tensors
+        ]
         denominator = sum(shares) if mode != "naive" else float(len(tensors))
         loss = sum(sft_loss(*batch, mode=mode, global_denominator=denominator) for batch in tensors)
         loss.backward()

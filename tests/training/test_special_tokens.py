@@ -17,10 +17,21 @@ MARKERS = ["<tool_call>", "</tool_call>", "<think>", "</think>"]
 
 
 def tool_conversations(count=12):
-    return [{"messages": [{"role": "user", "content": f"What is the weather in city {i}?"},
-                          {"role": "assistant", "content": f"<think>I should ask the tool.</think><tool_call>weather({i})</tool_call>"},
-                          {"role": "function", "content": "sunny"},
-                          {"role": "assistant", "content": "It is sunny."}], "task_type": "tools"} for i in range(count)]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"What is the weather in city {i}?"},
+                {
+                    "role": "assistant",
+                    "content": f"<think>I should ask the tool.</think><tool_call>weather({i})</tool_call>",
+                },
+                {"role": "function", "content": "sunny"},
+                {"role": "assistant", "content": "It is sunny."},
+            ],
+            "task_type": "tools",
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +52,32 @@ def trained_with_markers(exact_vocabulary_model, tmp_path_factory):
     run = tmp_path_factory.mktemp("markers")
     data = run / "train.jsonl"
     data.write_text("".join(json.dumps(record) + "\n" for record in tool_conversations()))
-    assert main(["sft", "--model", str(exact_vocabulary_model), "--data", str(data), "--output", str(run / "out"),
-                 "--max-steps", "10", "--lr", "3e-3", "--micro-batch-size", "4", "--max-len", "256",
-                 "--add-special-tokens", *MARKERS, "--role-map", '{"function": "tool"}']) == 0
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                str(exact_vocabulary_model),
+                "--data",
+                str(data),
+                "--output",
+                str(run / "out"),
+                "--max-steps",
+                "10",
+                "--lr",
+                "3e-3",
+                "--micro-batch-size",
+                "4",
+                "--max-len",
+                "256",
+                "--add-special-tokens",
+                *MARKERS,
+                "--role-map",
+                '{"function": "tool"}',
+            ]
+        )
+        == 0
+    )
     return run / "out"
 
 
@@ -75,7 +109,9 @@ def test_added_tokens_are_single_tokens_of_the_trained_tokenizer(trained_with_ma
     tokenizer = AutoTokenizer.from_pretrained(trained_with_markers / "final")
     ids = tokenizer("<think>x</think>", add_special_tokens=False)["input_ids"]
 
-    assert ids[0] == tokenizer.convert_tokens_to_ids("<think>") and ids[-1] == tokenizer.convert_tokens_to_ids("</think>")
+    assert ids[0] == tokenizer.convert_tokens_to_ids("<think>") and ids[-1] == tokenizer.convert_tokens_to_ids(
+        "</think>"
+    )
 
 
 def test_the_final_model_carries_the_grown_matrices(trained_with_markers, exact_vocabulary_model):
@@ -110,9 +146,13 @@ def test_an_unknown_role_mapped_to_a_template_role_is_read_as_that_role(tmp_path
 
 
 def test_a_run_with_an_unmapped_role_exits_with_the_line_in_the_error(tiny_model_dir, tmp_path, write_jsonl, capsys):
-    data = write_jsonl(tmp_path / "train.jsonl", [{"messages": [{"role": "user", "content": "Hi"},
-                                                                {"role": "assistant", "content": "Hello"}]},
-                                                   *tool_conversations(1)])
+    data = write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]},
+            *tool_conversations(1),
+        ],
+    )
 
     assert main(["sft", "--model", str(tiny_model_dir), "--data", str(data), "--output", str(tmp_path / "out")]) == 2
 

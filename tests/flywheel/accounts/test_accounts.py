@@ -26,7 +26,9 @@ def test_an_api_key_needs_a_name():
         call_command("create_api_key", "--name", "  ")
 
 
-@pytest.mark.parametrize("role, landing", [("engineer", "/dashboard/"), ("ops", "/dashboard/"), ("annotator", "/review/")])
+@pytest.mark.parametrize(
+    "role, landing", [("engineer", "/dashboard/"), ("ops", "/dashboard/"), ("annotator", "/review/")]
+)
 def test_each_role_lands_where_its_work_is(client, make_user, role, landing):
     client.force_login(make_user(role))
     response = client.get("/")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("url", ["/admin/", "/admin/auth/user/", "/admin/accounts/auditevent/", "/admin/axes/accessattempt/"])
+@pytest.mark.parametrize(
+    "url", ["/admin/", "/admin/auth/user/", "/admin/accounts/auditevent/", "/admin/axes/accessattempt/"]
+)
 def test_an_admin_can_use_every_part_of_the_django_admin(client, admin_user, url):
     client.force_login(admin_user)
     response = client.get(url)

@@ -22,13 +22,22 @@ def kdconv_batches(path, *, app: str = "kdconv", limit: int | None = None) -> li
     sessions = []
     for index, conversation in enumerate(conversations[:limit]):
         session_id = f"kdconv:{path.name.split('.')[0]}:{index}"
-        sessions.append({
-            "id": session_id, "app": app,
-            "metadata": {"topic": conversation.get("name", "")},
-            "messages": [{"id": f"{session_id}:{turn}", "role": "user" if turn % 2 == 0 else "assistant",
-                          "content": utterance["message"]} for turn, utterance in enumerate(conversation["messages"])],
-        })
-    return [{"sessions": sessions[start:start + 50]} for start in range(0, len(sessions), 50)]
+        sessions.append(
+            {
+                "id": session_id,
+                "app": app,
+                "metadata": {"topic": conversation.get("name", "")},
+                "messages": [
+                    {
+                        "id": f"{session_id}:{turn}",
+                        "role": "user" if turn % 2 == 0 else "assistant",
+                        "content": utterance["message"],
+                    }
+                    for turn, utterance in enumerate(conversation["messages"])
+                ],
+            }
+        )
+    return [{"sessions": sessions[start : start + 50]} for start in range(0, len(sessions), 50)]
 
 
 @pytest.fixture(autouse=True)

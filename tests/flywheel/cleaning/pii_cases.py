@@ -27,21 +27,43 @@ def _digits(rng, n):
 
 
 def make_email(rng):
-    local = rng.choice(["alice", "bob.smith", "zhang.wei", "li_na", "j.doe+news", "wang-fang", "user"]) + str(rng.randint(1, 9999))
-    domain = rng.choice(["example.com", "mail.example.cn", "corp.example.co.uk", "qq.com", "163.com", "example.io",
-                         "uni.example.edu", "example.org"])
+    local = rng.choice(["alice", "bob.smith", "zhang.wei", "li_na", "j.doe+news", "wang-fang", "user"]) + str(
+        rng.randint(1, 9999)
+    )
+    domain = rng.choice(
+        [
+            "example.com",
+            "mail.example.cn",
+            "corp.example.co.uk",
+            "qq.com",
+            "163.com",
+            "example.io",
+            "uni.example.edu",
+            "example.org",
+        ]
+    )
     return f"{local}@{domain}"
 
 
 def make_phone(rng):
     mobile = f"1{rng.choice('3456789')}{_digits(rng, 9)}"
-    return rng.choice([
-        mobile, f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}", f"+86{mobile}", f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}",
-        f"+44 20 7946 {_digits(rng, 4)}", f"+1 415-555-{_digits(rng, 4)}", f"+49 30 {_digits(rng, 7)}",
-        f"+33 1 {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)}", f"+81 3-{_digits(rng, 4)}-{_digits(rng, 4)}",
-        f"({rng.randint(201, 989)}) {rng.randint(200, 999)}-{_digits(rng, 4)}", f"{rng.randint(201, 989)}-{rng.randint(200, 999)}-{_digits(rng, 4)}",
-        f"010-{rng.randint(2, 9)}{_digits(rng, 7)}", f"0755-{rng.randint(2, 9)}{_digits(rng, 6)}",
-    ])
+    return rng.choice(
+        [
+            mobile,
+            f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+            f"+86{mobile}",
+            f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}",
+            f"+44 20 7946 {_digits(rng, 4)}",
+            f"+1 415-555-{_digits(rng, 4)}",
+            f"+49 30 {_digits(rng, 7)}",
+            f"+33 1 {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)}",
+            f"+81 3-{_digits(rng, 4)}-{_digits(rng, 4)}",
+            f"({rng.randint(201, 989)}) {rng.randint(200, 999)}-{_digits(rng, 4)}",
+            f"{rng.randint(201, 989)}-{rng.randint(200, 999)}-{_digits(rng, 4)}",
+            f"010-{rng.randint(2, 9)}{_digits(rng, 7)}",
+            f"0755-{rng.randint(2, 9)}{_digits(rng, 6)}",
+        ]
+    )
 
 
 def make_cn_id(rng):
@@ -54,14 +76,26 @@ def make_cn_id(rng):
 
 
 def make_bank_card(rng):
-    prefix, length = rng.choice([("4", 16), ("51", 16), ("55", 16), ("62", 16), ("62", 19), ("34", 15), ("37", 15),
-                                 ("6011", 16), ("2221", 16), ("35", 16)])
+    prefix, length = rng.choice(
+        [
+            ("4", 16),
+            ("51", 16),
+            ("55", 16),
+            ("62", 16),
+            ("62", 19),
+            ("34", 15),
+            ("37", 15),
+            ("6011", 16),
+            ("2221", 16),
+            ("35", 16),
+        ]
+    )
     number = luhn_complete(prefix + _digits(rng, length - len(prefix) - 1))
     style = rng.choice(["plain", "space", "dash"]) if length == 16 else "plain"
     if style == "plain":
         return number
     sep = " " if style == "space" else "-"
-    return sep.join(number[i:i + 4] for i in range(0, 16, 4))
+    return sep.join(number[i : i + 4] for i in range(0, 16, 4))
 
 
 def make_ip(rng):
@@ -77,24 +111,31 @@ def make_ip(rng):
 def make_url_token(rng):
     token = "".join(rng.choices(ALNUM, k=rng.randint(20, 40)))
     host = rng.choice(["shop.example.com", "api.example.cn", "example.org/app", "files.example.io/d/x1"])
-    return rng.choice([
-        f"https://{host}/reset?token={token}", f"https://{host}/cb?state=ok&access_token={token}",
-        f"http://{host}/v1/items?api_key={token}&page=2", f"https://{host}/s3/obj?X-Amz-Signature={token}",
-        f"https://admin:{token}@{host.split('/')[0]}/panel", f"https://{host}/login#id_token={token}",
-    ])
+    return rng.choice(
+        [
+            f"https://{host}/reset?token={token}",
+            f"https://{host}/cb?state=ok&access_token={token}",
+            f"http://{host}/v1/items?api_key={token}&page=2",
+            f"https://{host}/s3/obj?X-Amz-Signature={token}",
+            f"https://admin:{token}@{host.split('/')[0]}/panel",
+            f"https://{host}/login#id_token={token}",
+        ]
+    )
 
 
 def make_api_key(rng):
-    return rng.choice([
-        lambda: "sk-" + "".join(rng.choices(ALNUM, k=48)),
-        lambda: "sk-proj-" + "".join(rng.choices(ALNUM + "_-", k=60)) + "A1b",
-        lambda: "AKIA" + "".join(rng.choices(string.ascii_uppercase + string.digits, k=16)),
-        lambda: "ghp_" + "".join(rng.choices(ALNUM, k=36)),
-        lambda: "xoxb-" + _digits(rng, 11) + "-" + "".join(rng.choices(ALNUM, k=24)) + "Q9z",
-        lambda: "AIza" + "".join(rng.choices(ALNUM + "_-", k=35)),
-        lambda: "hf_" + "".join(rng.choices(ALNUM, k=34)) + "Ab1",
-        lambda: "sk_live_" + "".join(rng.choices(ALNUM, k=24)),
-    ])()
+    return rng.choice(
+        [
+            lambda: "sk-" + "".join(rng.choices(ALNUM, k=48)),
+            lambda: "sk-proj-" + "".join(rng.choices(ALNUM + "_-", k=60)) + "A1b",
+            lambda: "AKIA" + "".join(rng.choices(string.ascii_uppercase + string.digits, k=16)),
+            lambda: "ghp_" + "".join(rng.choices(ALNUM, k=36)),
+            lambda: "xoxb-" + _digits(rng, 11) + "-" + "".join(rng.choices(ALNUM, k=24)) + "Q9z",
+            lambda: "AIza" + "".join(rng.choices(ALNUM + "_-", k=35)),
+            lambda: "hf_" + "".join(rng.choices(ALNUM, k=34)) + "Ab1",
+            lambda: "sk_live_" + "".join(rng.choices(ALNUM, k=24)),
+        ]
+    )()
 
 
 def _b64(data: dict) -> str:
@@ -103,17 +144,37 @@ def _b64(data: dict) -> str:
 
 def make_jwt(rng):
     header = _b64({"alg": rng.choice(["HS256", "RS256"]), "typ": "JWT"})
-    payload = _b64({"sub": str(rng.randint(1, 10**9)), "name": rng.choice(["Ann", "张伟"]), "iat": rng.randint(10**9, 2 * 10**9)})
+    payload = _b64(
+        {"sub": str(rng.randint(1, 10**9)), "name": rng.choice(["Ann", "张伟"]), "iat": rng.randint(10**9, 2 * 10**9)}
+    )
     return f"{header}.{payload}.{''.join(rng.choices(ALNUM + '_-', k=43))}"
 
 
-MAKERS = {"email": make_email, "phone": make_phone, "cn_id": make_cn_id, "bank_card": make_bank_card, "ip": make_ip,
-          "url_token": make_url_token, "api_key": make_api_key, "jwt": make_jwt}
+MAKERS = {
+    "email": make_email,
+    "phone": make_phone,
+    "cn_id": make_cn_id,
+    "bank_card": make_bank_card,
+    "ip": make_ip,
+    "url_token": make_url_token,
+    "api_key": make_api_key,
+    "jwt": make_jwt,
+}
 
 TEMPLATES = [
-    "Please contact me at {v} tomorrow.", "My details: {v}.", "({v})", "{v}", "It's {v}, thanks!",
-    "我的信息是{v}，麻烦处理一下。", "请联系：{v}。", "发到{v}就行", "「{v}」", "备注 {v} 谢谢",
-    "line one\n{v}\nline three", "value={v};", "Is {v} right?",
+    "Please contact me at {v} tomorrow.",
+    "My details: {v}.",
+    "({v})",
+    "{v}",
+    "It's {v}, thanks!",
+    "我的信息是{v}，麻烦处理一下。",
+    "请联系：{v}。",
+    "发到{v}就行",
+    "「{v}」",
+    "备注 {v} 谢谢",
+    "line one\n{v}\nline three",
+    "value={v};",
+    "Is {v} right?",
 ]
 
 
@@ -142,31 +203,71 @@ def look_alikes(seed: int = 11) -> list[str]:
     cases = [
         # order numbers and timestamps
         "订单号：13812345678 已发货",
-        "Order #13812345678 has shipped", "快递单号 SF1234567890123", "tracking no. 15012345678",
-        "created at 1700000000", "ts=1700000000123", "2024-03-15 12:30:45", "2024-03-15T12:30:45Z",
-        "20240315123045", "at 12:30:45 on 15/03/2024", "ISBN 978-3-16-148410-0", "¥12800.00",
-        "invoice 2024031512345678", "order 202403150001234567",
+        "Order #13812345678 has shipped",
+        "快递单号 SF1234567890123",
+        "tracking no. 15012345678",
+        "created at 1700000000",
+        "ts=1700000000123",
+        "2024-03-15 12:30:45",
+        "2024-03-15T12:30:45Z",
+        "20240315123045",
+        "at 12:30:45 on 15/03/2024",
+        "ISBN 978-3-16-148410-0",
+        "¥12800.00",
+        "invoice 2024031512345678",
+        "order 202403150001234567",
         # version strings
-        "version 1.2.3.4", "v1.2.3.4", "Python 3.11.4", "Chrome 120.0.6099.109", "Windows 10.0.19041.1",
-        "升级到版本 2.0.0.1 以后", "release 4.2.0.1", "numpy==2.4.6",
+        "version 1.2.3.4",
+        "v1.2.3.4",
+        "Python 3.11.4",
+        "Chrome 120.0.6099.109",
+        "Windows 10.0.19041.1",
+        "升级到版本 2.0.0.1 以后",
+        "release 4.2.0.1",
+        "numpy==2.4.6",
         # ordinary long numbers (failing Luhn and the ID checksum)
         *(failing_luhn(rng, rng.choice(["4", "51", "62"]), 16) for _ in range(20)),
         *(failing_luhn(rng, "62", 19) for _ in range(5)),
-        "population 1402112000", "pi is 3.14159265358979323846", "1,234,567,890",
+        "population 1402112000",
+        "pi is 3.14159265358979323846",
+        "1,234,567,890",
         # resident-ID look-alikes: right shape, wrong check digit
         *(_wrong_checksum_id(rng) for _ in range(20)),
         # @ in code and file names
-        "@property", "@Override public void run()", "@media screen and (max-width: 600px)", "icon@2x.png",
-        "X@W.shape", "result = a@b", "git@github.com:org/repo.git", "npm i react@18.2.0", "user@localhost",
-        "@app.route('/')", "lodash@4.17.21", "see @zhangsan 的评论",
+        "@property",
+        "@Override public void run()",
+        "@media screen and (max-width: 600px)",
+        "icon@2x.png",
+        "X@W.shape",
+        "result = a@b",
+        "git@github.com:org/repo.git",
+        "npm i react@18.2.0",
+        "user@localhost",
+        "@app.route('/')",
+        "lodash@4.17.21",
+        "see @zhangsan 的评论",
         # key and token look-alikes
-        "pip install scikit-learn", "sk-learn-pipeline-tutorial-example", "task-management-system-for-small-teams",
-        "risk-assessment-framework-2024-final", "hf_hub_download(repo_id)", "the token = tokenizer(text)",
-        "password: required", "eyJ is how base64 JSON starts", "AKIA alone",
+        "pip install scikit-learn",
+        "sk-learn-pipeline-tutorial-example",
+        "task-management-system-for-small-teams",
+        "risk-assessment-framework-2024-final",
+        "hf_hub_download(repo_id)",
+        "the token = tokenizer(text)",
+        "password: required",
+        "eyJ is how base64 JSON starts",
+        "AKIA alone",
         # URLs without credentials
-        "https://docs.python.org/3/library/csv.html", "https://example.com/search?q=token", "https://example.com/?page=2",
+        "https://docs.python.org/3/library/csv.html",
+        "https://example.com/search?q=token",
+        "https://example.com/?page=2",
         # addresses that are not personal
-        "127.0.0.1", "0.0.0.0", "255.255.255.0", "std::vector<int>", "MAC 00:1A:2B:3C:4D:5E", "1.2.3", "192.168.1",
+        "127.0.0.1",
+        "0.0.0.0",
+        "255.255.255.0",
+        "std::vector<int>",
+        "MAC 00:1A:2B:3C:4D:5E",
+        "1.2.3",
+        "192.168.1",
     ]
     return cases
 

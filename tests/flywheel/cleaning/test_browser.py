@@ -13,8 +13,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_engineer_reads_the_report_turns_a_rule_off_and_reruns(page, log_in, engineer):
-    session_with_turns([("user", "<img src=x onerror=alert(1)> 邮箱 bob@example.com"),
-                        ("assistant", "As an AI language model, I cannot.")], app="shop")
+    session_with_turns(
+        [
+            ("user", "<img src=x onerror=alert(1)> 邮箱 bob@example.com"),
+            ("assistant", "As an AI language model, I cannot."),
+        ],
+        app="shop",
+    )
     cleaning_run_pending()
     log_in(page, engineer)
     dialogs = []

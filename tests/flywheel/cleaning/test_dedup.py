@@ -52,7 +52,9 @@ def test_a_short_text_is_matched_exactly_rather_than_dropped():
 
 
 def test_different_questions_sharing_a_template_are_not_duplicates():
-    matches = run_index(["What is 15% of 240?", "What is 20% of 240?", "周杰伦最好听的歌是哪首？", "林俊杰最好听的歌是哪首？"])
+    matches = run_index(
+        ["What is 15% of 240?", "What is 20% of 240?", "周杰伦最好听的歌是哪首？", "林俊杰最好听的歌是哪首？"]
+    )
     assert all(match is None for match in matches)
 
 
@@ -68,7 +70,9 @@ def test_estimated_similarity_tracks_true_jaccard():
     base = [f"word{i}" for i in range(60)]
     other = base[:45] + [f"other{i}" for i in range(15)]
     a, b = fingerprints([prepare_text(" ".join(base)), prepare_text(" ".join(other))], scope="prompt")
-    true = len(set(zip(base, base[1:])) & set(zip(other, other[1:]))) / len(set(zip(base, base[1:])) | set(zip(other, other[1:])))
+    true = len(set(zip(base, base[1:])) & set(zip(other, other[1:]))) / len(
+        set(zip(base, base[1:])) | set(zip(other, other[1:]))
+    )
     assert abs(estimated_jaccard(a.signature, b.signature) - true) < 0.1
 
 
@@ -83,11 +87,19 @@ def test_fingerprints_are_the_same_in_another_process():
     """Signatures and bands are stored: a worker process must compute identical ones."""
     text = "请问《流浪地球》是谁导演的？ How do I make a fluffy omelette?"
     here = fingerprints([prepare_text(text)], scope="prompt")[0]
-    code = ("import json; from flywheel.cleaning.dedup import fingerprints, prepare_text; "
-            f"f = fingerprints([prepare_text({text!r})], scope='prompt')[0]; "
-            "print(json.dumps([f.content_hash, f.signature.tolist(), list(f.bands)]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(__import__("pathlib").Path(__file__).parents[3]))
+    code = (
+        "import json; from flywheel.cleaning.dedup import fingerprints, prepare_text; "
+        f"f = fingerprints([prepare_text({text!r})], scope='prompt')[0]; "
+        "print(json.dumps([f.content_hash, f.signature.tolist(), list(f.bands)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+        cwd=str(__import__("pathlib").Path(__file__).parents[3]),
+    )
     content_hash, signature, bands = json.loads(out.stdout)
     assert content_hash == here.content_hash
     assert np.array_equal(np.array(signature, dtype=np.uint32), here.signature)

@@ -21,8 +21,10 @@ from flywheel.cleaning.text import tokens
 # (commit a564a5f); stored signatures and band keys carry these values.
 FINGERPRINTS_BEFORE_BATCHING = "5ce8b32619d46cd4a42b5975615357d7"
 
-_WORDS = ("the a how do i make fluffy omelette please thanks what is of and question model data train why not "
-          "can you help me with this").split()
+_WORDS = (
+    "the a how do i make fluffy omelette please thanks what is of and question model data train why not "
+    "can you help me with this"
+).split()
 _HAN = "我你他她们是的不了在有这个人中大为上来到说时地也子就年要会可以出那么好吗请问谢流浪地球导演谁"
 
 
@@ -45,16 +47,20 @@ def _fixed_set() -> tuple[list[str], list[list[tuple[str, str]]]]:
     """Mixed Chinese and English, empty to long, every role (and an unknown one)."""
     rng = random.Random(20261205)
     texts = [_text(rng) for _ in range(1500)]
-    sessions = [[(rng.choice(["user", "assistant", "system", "tool", "other"]), _text(rng))
-                 for _ in range(rng.randint(1, 12))] for _ in range(400)]
+    sessions = [
+        [(rng.choice(["user", "assistant", "system", "tool", "other"]), _text(rng)) for _ in range(rng.randint(1, 12))]
+        for _ in range(400)
+    ]
     return texts, sessions
 
 
 def _digest() -> str:
     texts, sessions = _fixed_set()
     digest = hashlib.blake2b(digest_size=16)
-    for scope, prepared in (("prompt", [prepare_text(t) for t in texts]),
-                            ("session", [prepare_session(s) for s in sessions])):
+    for scope, prepared in (
+        ("prompt", [prepare_text(t) for t in texts]),
+        ("session", [prepare_session(s) for s in sessions]),
+    ):
         items = [p for p in prepared if p is not None]
         digest.update(str(len(items)).encode())
         for fp in fingerprints(items, scope=scope):
@@ -70,7 +76,7 @@ def _signature_one_at_a_time(ids: np.ndarray, n: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         combined = ids[:count] * dedup._POSITION[0]
         for k in range(1, n):
-            combined = combined + ids[k:k + count] * dedup._POSITION[k]
+            combined = combined + ids[k : k + count] * dedup._POSITION[k]
         shingles = dedup._mix(combined) >> np.uint64(32)
         permuted = (shingles[:, None] * dedup._PERM_A[None, :] + dedup._PERM_B[None, :]) >> np.uint64(32)
     return permuted.min(axis=0).astype(np.uint32)
@@ -90,8 +96,11 @@ def test_every_signature_equals_the_one_document_formula(scope):
     rng = random.Random(7)
     long_text = " ".join(_text(rng) for _ in range(1200))  # far longer than one block of shingles
     texts = [_text(rng) for _ in range(300)] + [long_text]
-    prepared = [p for p in (prepare_text(t) if scope == "prompt" else prepare_session([("user", t)]) for t in texts)
-                if p is not None]
+    prepared = [
+        p
+        for p in (prepare_text(t) if scope == "prompt" else prepare_session([("user", t)]) for t in texts)
+        if p is not None
+    ]
     n = dedup.SHINGLE_SIZES[scope][0]
     assert dedup.SHINGLE_SIZES[scope][0] == dedup.SHINGLE_SIZES[scope][1]
     for item, fp in zip(prepared, fingerprints(prepared, scope=scope)):
@@ -115,8 +124,10 @@ def _real_sessions(datasets) -> list[list[tuple[str, str]]]:
 
     sessions = []
     with gzip.open(datasets / "kdconv-film-dev.json.gz", "rt", encoding="utf-8") as handle:
-        sessions += [[("user" if i % 2 == 0 else "assistant", u["message"]) for i, u in enumerate(c["messages"])]
-                     for c in json.load(handle)]
+        sessions += [
+            [("user" if i % 2 == 0 else "assistant", u["message"]) for i, u in enumerate(c["messages"])]
+            for c in json.load(handle)
+        ]
     with gzip.open(datasets / "hh-rlhf-harmless-base-test.jsonl.gz", "rb") as handle:
         for line in list(handle)[:400]:
             try:
@@ -132,7 +143,7 @@ def _jaccard(a: set, b: set) -> float:
 
 
 def _grams(toks: list[str], n: int) -> set:
-    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {tuple(toks)}
+    return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)} if len(toks) > n else {tuple(toks)}
 
 
 def _session_grams(turns) -> set:
@@ -146,7 +157,7 @@ def _edited_session(turns, rng: random.Random):
         chinese = any("\u4e00" <= ch <= "\u9fff" for ch in turns[0][1])
         return turns + [("user", "谢谢你的回答！" if chinese else "Thanks, that helps a lot!")]
     at = rng.randrange(len(turns))
-    return turns[:at] + [(turns[at][0], "请问" + turns[at][1])] + turns[at + 1:]
+    return turns[:at] + [(turns[at][0], "请问" + turns[at][1])] + turns[at + 1 :]
 
 
 def test_planted_near_duplicate_sessions_are_found_and_nothing_dissimilar_is_flagged(shared_datasets):
@@ -159,8 +170,10 @@ def test_planted_near_duplicate_sessions_are_found_and_nothing_dissimilar_is_fla
     items = sessions + [copy for _, copy in planted]
     grams = [_session_grams(s) for s in items]
     index = NearDuplicateIndex(0.7)
-    matches = [index.match_or_add(i, fp) for i, fp in enumerate(fingerprints([prepare_session(s) for s in items],
-                                                                               scope="session"))]
+    matches = [
+        index.match_or_add(i, fp)
+        for i, fp in enumerate(fingerprints([prepare_session(s) for s in items], scope="session"))
+    ]
     assert all(matches[len(sessions) + k] is not None for k in range(len(planted)))  # every plant is found
     flagged = [(i, m.representative) for i, m in enumerate(matches) if m is not None]
     assert all(_jaccard(grams[i], grams[rep]) >= 0.5 for i, rep in flagged)  # no false alarm
@@ -168,14 +181,21 @@ def test_planted_near_duplicate_sessions_are_found_and_nothing_dissimilar_is_fla
 
 def test_planted_near_duplicate_prompts_are_found_and_nothing_dissimilar_is_flagged(shared_datasets):
     rng = random.Random(4)
-    prompts = list(dict.fromkeys(text for s in _real_sessions(shared_datasets) for role, text in s
-                                 if role == "user" and len(tokens(text)) >= 12))
+    prompts = list(
+        dict.fromkeys(
+            text
+            for s in _real_sessions(shared_datasets)
+            for role, text in s
+            if role == "user" and len(tokens(text)) >= 12
+        )
+    )
     planted = [(i, rng.choice(["请问", "Please, "]) + prompts[i]) for i in range(0, len(prompts), 5)]
     items = prompts + [copy for _, copy in planted]
     grams = [_grams(tokens(t), 2) for t in items]
     index = NearDuplicateIndex(0.7)
-    matches = [index.match_or_add(i, fp) for i, fp in enumerate(fingerprints([prepare_text(t) for t in items],
-                                                                               scope="prompt"))]
+    matches = [
+        index.match_or_add(i, fp) for i, fp in enumerate(fingerprints([prepare_text(t) for t in items], scope="prompt"))
+    ]
     found = sum(matches[len(prompts) + k] is not None for k in range(len(planted)))
     assert found >= 0.97 * len(planted)  # a 12-token prompt with a prefix sits near the threshold
     flagged = [(i, m.representative) for i, m in enumerate(matches) if m is not None]

@@ -63,8 +63,9 @@ def test_the_planted_personal_data_is_scrubbed_with_its_type(demo):
 
 def test_the_planted_problems_are_flagged_or_dropped(demo):
     for plan_key in ("garbage", "no_answer", "refusals", "hostile_markup"):
-        statuses = set(SessionCleaning.objects.filter(session__external_id__in=demo[plan_key])
-                       .values_list("status", flat=True))
+        statuses = set(
+            SessionCleaning.objects.filter(session__external_id__in=demo[plan_key]).values_list("status", flat=True)
+        )
         assert statuses and "kept" not in statuses, plan_key
 
 
@@ -77,7 +78,9 @@ def test_short_chinese_messages_of_the_demo_survive_cleaning(demo):
 def test_running_the_demo_again_adds_nothing(demo, clean):
     counts = [model.objects.count() for model in (RuleResult, SessionCleaning, MessageCleaning, DedupEntry, DedupBand)]
     assert clean().get("sessions", 0) == 0
-    assert [model.objects.count() for model in (RuleResult, SessionCleaning, MessageCleaning, DedupEntry, DedupBand)] == counts
+    assert [
+        model.objects.count() for model in (RuleResult, SessionCleaning, MessageCleaning, DedupEntry, DedupBand)
+    ] == counts
 
 
 def _counts(app: str) -> dict:
@@ -87,15 +90,21 @@ def _counts(app: str) -> dict:
     counts["ready"] = sessions_ready_for_labeling(app=app, limit=None).count()
     counts["repeated_prompts"] = MessageCleaning.objects.filter(session__app=app, duplicate_of__isnull=False).count()
     counts["pii_turns"] = MessageScrub.objects.filter(message__session__app=app, has_findings=True).count()
-    counts["hits"] = dict(sorted({rule: RuleResult.objects.filter(session__app=app, rule=rule).count()
-                                  for rule in RuleResult.objects.filter(session__app=app)
-                                  .values_list("rule", flat=True).distinct()}.items()))
+    counts["hits"] = dict(
+        sorted(
+            {
+                rule: RuleResult.objects.filter(session__app=app, rule=rule).count()
+                for rule in RuleResult.objects.filter(session__app=app).values_list("rule", flat=True).distinct()
+            }.items()
+        )
+    )
     return counts
 
 
 def test_the_pipeline_runs_end_to_end_on_the_real_samples(shared_datasets, clean):
-    call_command("import_logs", str(shared_datasets / "hh-rlhf-harmless-base-test.jsonl.gz"), format="hh-rlhf",
-                 quiet=True)
+    call_command(
+        "import_logs", str(shared_datasets / "hh-rlhf-harmless-base-test.jsonl.gz"), format="hh-rlhf", quiet=True
+    )
     for name in ("kdconv-film-dev.json.gz", "kdconv-music-dev.json.gz"):
         for batch in kdconv_batches(shared_datasets / name):
             ingest_batch(**batch, source="import:kdconv", announce=False)

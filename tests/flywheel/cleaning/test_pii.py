@@ -39,7 +39,7 @@ def test_findings_are_replaced_by_typed_placeholders():
 def test_findings_point_into_the_original_text():
     text = "call +44 20 7946 0958 or mail me: ann@example.org"
     for finding in scrub_text(text).findings:
-        assert text[finding["start"]:finding["end"]] in ("+44 20 7946 0958", "ann@example.org")
+        assert text[finding["start"] : finding["end"]] in ("+44 20 7946 0958", "ann@example.org")
 
 
 def test_a_url_carrying_a_token_is_replaced_whole():

@@ -26,8 +26,10 @@ GOOD = [("user", "How do I make a fluffy omelette?"), ("assistant", "Whisk the e
 
 
 def row_counts() -> dict:
-    return {model.__name__: model.objects.count()
-            for model in (RuleResult, SessionCleaning, MessageCleaning, MessageScrub, DedupEntry, DedupBand)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (RuleResult, SessionCleaning, MessageCleaning, MessageScrub, DedupEntry, DedupBand)
+    }
 
 
 def test_the_cleaning_stage_runs_first_in_the_pipeline():
@@ -41,13 +43,18 @@ def test_every_session_gets_one_verdict(clean):
     report = clean()
     assert report["sessions"] == 3
     assert {s.session_id: s.status for s in SessionCleaning.objects.all()} == {
-        kept.id: "kept", flagged.id: "flagged", dropped.id: "dropped"}
+        kept.id: "kept",
+        flagged.id: "flagged",
+        dropped.id: "dropped",
+    }
 
 
 def test_the_verdict_says_why(clean):
     session = session_with_turns([("user", "在吗？")])
     clean()
-    assert SessionCleaning.objects.get(session=session).reasons == ["no_assistant_answer: no assistant answer in the session"]
+    assert SessionCleaning.objects.get(session=session).reasons == [
+        "no_assistant_answer: no assistant answer in the session"
+    ]
 
 
 def test_a_second_run_adds_nothing(clean):
@@ -72,17 +79,21 @@ def test_reprocessing_a_batch_under_the_same_rules_adds_no_results(clean):
 def test_a_new_rule_version_adds_results_beside_the_old_ones(clean, monkeypatch):
     session = session_with_turns([("user", "hi"), ("assistant", "As an AI language model, I cannot.")])
     clean()
-    monkeypatch.setitem(RULES, "boilerplate", RULES["boilerplate"].__class__(
-        **{**RULES["boilerplate"].__dict__, "version": 2}))
+    monkeypatch.setitem(
+        RULES, "boilerplate", RULES["boilerplate"].__class__(**{**RULES["boilerplate"].__dict__, "version": 2})
+    )
     report = cleaning_rerun(app=None)
     assert report["sessions"] == 1
-    versions = sorted(RuleResult.objects.filter(session=session, rule="boilerplate").values_list("rule_version", flat=True))
+    versions = sorted(
+        RuleResult.objects.filter(session=session, rule="boilerplate").values_list("rule_version", flat=True)
+    )
     assert versions == [1, 2]
 
 
 def test_changed_parameters_add_results_and_change_the_verdict(clean, engineer):
-    session = session_with_turns([("user", "Tell me about omelettes, in detail please"), ("assistant", "Sure thing.")],
-                                 app="shop")
+    session = session_with_turns(
+        [("user", "Tell me about omelettes, in detail please"), ("assistant", "Sure thing.")], app="shop"
+    )
     clean()
     assert SessionCleaning.objects.get(session=session).status == "kept"
     ruleset_config_save(app="shop", overrides={"rules": {"length": {"params": {"max_units": 5}}}}, user=engineer)
@@ -92,8 +103,9 @@ def test_changed_parameters_add_results_and_change_the_verdict(clean, engineer):
 
 
 def test_rules_of_one_app_do_not_touch_another(clean, engineer):
-    other = session_with_turns([("user", "Tell me about omelettes, in detail please"), ("assistant", "Sure thing.")],
-                               app="other")
+    other = session_with_turns(
+        [("user", "Tell me about omelettes, in detail please"), ("assistant", "Sure thing.")], app="other"
+    )
     clean()
     ruleset_config_save(app="shop", overrides={"rules": {"length": {"params": {"max_units": 5}}}}, user=engineer)
     assert cleaning_rerun(app=None).get("sessions", 0) == 0
@@ -112,7 +124,9 @@ def test_a_session_that_received_new_messages_is_cleaned_again(clean):
     session = session_with_turns([("user", "在吗？")])
     clean()
     assert SessionCleaning.objects.get(session=session).status == "dropped"
-    MessageFactory(session=session, seq=2, role="assistant", content="在的，有什么可以帮你？", external_id="late-answer")
+    MessageFactory(
+        session=session, seq=2, role="assistant", content="在的，有什么可以帮你？", external_id="late-answer"
+    )
     clean()
     cleaning = SessionCleaning.objects.get(session=session)
     assert cleaning.status == "kept"
@@ -131,8 +145,10 @@ def test_later_stages_see_only_kept_or_flagged_sessions_that_are_not_duplicates(
 
 
 def test_sessions_ready_for_labeling_pages_by_key(clean):
-    sessions = [session_with_turns([("user", f"question number {i} about cooking"), ("assistant", f"answer {i}.")])
-                for i in range(5)]
+    sessions = [
+        session_with_turns([("user", f"question number {i} about cooking"), ("assistant", f"answer {i}.")])
+        for i in range(5)
+    ]
     clean()
     first = list(sessions_ready_for_labeling(limit=2))
     second = list(sessions_ready_for_labeling(after_id=first[-1].id, limit=2))
@@ -152,12 +168,26 @@ def test_an_exact_copy_of_a_session_links_to_the_first(clean):
 
 
 def test_a_near_duplicate_session_links_to_the_first(clean):
-    first = session_with_turns([("user", "What should I see in Kyoto in two days? I like temples and gardens."),
-                                ("assistant", "Day one: Fushimi Inari early, then Kiyomizu-dera and the Higashiyama lanes. "
-                                              "Day two: Arashiyama bamboo grove, Tenryu-ji, and an evening walk in Gion.")])
-    near = session_with_turns([("user", "What should I see in Kyoto in two days? I like temples and gardens!!"),
-                               ("assistant", "Day one: Fushimi Inari early, then Kiyomizu-dera and the Higashiyama lanes. "
-                                             "Day two: Arashiyama bamboo grove, Tenryu-ji, and an evening stroll in Gion.")])
+    first = session_with_turns(
+        [
+            ("user", "What should I see in Kyoto in two days? I like temples and gardens."),
+            (
+                "assistant",
+                "Day one: Fushimi Inari early, then Kiyomizu-dera and the Higashiyama lanes. "
+                "Day two: Arashiyama bamboo grove, Tenryu-ji, and an evening walk in Gion.",
+            ),
+        ]
+    )
+    near = session_with_turns(
+        [
+            ("user", "What should I see in Kyoto in two days? I like temples and gardens!!"),
+            (
+                "assistant",
+                "Day one: Fushimi Inari early, then Kiyomizu-dera and the Higashiyama lanes. "
+                "Day two: Arashiyama bamboo grove, Tenryu-ji, and an evening stroll in Gion.",
+            ),
+        ]
+    )
     clean()
     cleaning = SessionCleaning.objects.get(session=near)
     assert cleaning.duplicate_of == first and 0.7 <= cleaning.similarity < 1.0
@@ -173,29 +203,45 @@ def test_new_data_is_compared_with_what_is_already_stored(clean):
 
 
 def test_only_representatives_carry_lsh_bands(clean):
-    long_turns = [("user", "Can you give me a simple recipe for banana bread with walnuts and honey?"),
-                  ("assistant", "Mash three ripe bananas, mix in melted butter, sugar, one egg and vanilla.")]
+    long_turns = [
+        ("user", "Can you give me a simple recipe for banana bread with walnuts and honey?"),
+        ("assistant", "Mash three ripe bananas, mix in melted butter, sugar, one egg and vanilla."),
+    ]
     session_with_turns(long_turns)
     session_with_turns(long_turns)
     clean()
     representatives = DedupEntry.objects.filter(representative__isnull=True)
-    assert set(DedupBand.objects.values_list("entry_id", flat=True)) <= set(representatives.values_list("id", flat=True))
+    assert set(DedupBand.objects.values_list("entry_id", flat=True)) <= set(
+        representatives.values_list("id", flat=True)
+    )
 
 
 def test_a_dropped_session_is_never_a_representative(clean):
-    session_with_turns([("user", "哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈"), ("assistant", "哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈")])
+    session_with_turns(
+        [
+            ("user", "哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈"),
+            ("assistant", "哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈"),
+        ]
+    )
     clean()
     assert not DedupEntry.objects.filter(scope="session").exists()
 
 
 def test_repeated_prompts_link_to_the_first_and_short_chinese_prompts_stay_apart(clean):
     first = session_with_turns([("user", "How do I reset my password?"), ("assistant", "Go to Settings.")])
-    again = session_with_turns([("user", "Please, how do I reset my password?"), ("assistant", "Open Settings, then Account.")])
-    shorts = [session_with_turns([("user", text), ("assistant", "好的。")]) for text in ("好的", "谢谢", "你好吗", "你好啊", "在吗")]
+    again = session_with_turns(
+        [("user", "Please, how do I reset my password?"), ("assistant", "Open Settings, then Account.")]
+    )
+    shorts = [
+        session_with_turns([("user", text), ("assistant", "好的。")])
+        for text in ("好的", "谢谢", "你好吗", "你好啊", "在吗")
+    ]
     clean()
     first_prompt = Message.objects.get(session=first, seq=1)
     assert MessageCleaning.objects.get(message__session=again, message__seq=1).duplicate_of == first_prompt
-    assert not MessageCleaning.objects.filter(message__session__in=shorts, message__seq=1, duplicate_of__isnull=False).exists()
+    assert not MessageCleaning.objects.filter(
+        message__session__in=shorts, message__seq=1, duplicate_of__isnull=False
+    ).exists()
 
 
 def test_deduplication_can_be_turned_off_per_app(clean, engineer):
@@ -242,7 +288,7 @@ def test_a_session_whose_scrubbing_failed_is_dropped(clean, settings):
 
 
 def test_message_texts_for_llm_uses_the_repaired_text(clean):
-    broken = "怎么重置密码？".encode("utf-8").decode("latin-1")
+    broken = "怎么重置密码？".encode().decode("latin-1")
     session = session_with_turns([("user", broken), ("assistant", "点击“忘记密码”。")])
     clean()
     message_id = session.messages.get(seq=1).id

@@ -70,10 +70,13 @@ def test_repetition_leaves_a_short_laugh_alone():
     assert run("repetition", "哈哈哈哈") is None
 
 
-@pytest.mark.parametrize("text", [
-    "周杰伦最好听的歌是哪首？很多人喜欢《晴天》《七里香》和《稻香》，旋律和歌词都很有代表性。",
-    "Whisk the eggs with a pinch of salt until they are frothy, then cook them over medium-low heat in butter.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "周杰伦最好听的歌是哪首？很多人喜欢《晴天》《七里香》和《稻香》，旋律和歌词都很有代表性。",
+        "Whisk the eggs with a pinch of salt until they are frothy, then cook them over medium-low heat in butter.",
+    ],
+)
 def test_repetition_leaves_ordinary_prose_alone(text):
     assert run("repetition", text) is None
 
@@ -81,17 +84,22 @@ def test_repetition_leaves_ordinary_prose_alone(text):
 # --- special characters and garbled text -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["????????????!!!!!!!!", "asdfghjkl;;;;;;;;;;", "$$$ 免费领取 $$$ 加微信 $$$ 免费领取 $$$ 加微信 $$$"])
+@pytest.mark.parametrize(
+    "text", ["????????????!!!!!!!!", "asdfghjkl;;;;;;;;;;", "$$$ 免费领取 $$$ 加微信 $$$ 免费领取 $$$ 加微信 $$$"]
+)
 def test_special_characters_catches_symbol_noise(text):
     assert run("special_characters", text) is not None
 
 
-@pytest.mark.parametrize("text", [
-    "《黑洞》、《寻枪》、《可可西里》、《南京！南京！》、《王的盛宴》……",  # CJK punctuation is ordinary
-    "Use the csv module:\n```python\nwith open('d.csv') as f: rows = [r for r in csv.reader(f)]\n```",  # code is exempt
-    "哈哈😂😂😂😂😂😂好开心",  # emoji are ordinary chat
-    "By the product rule: 3x^2·sin(x) + x^3·cos(x).",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "《黑洞》、《寻枪》、《可可西里》、《南京！南京！》、《王的盛宴》……",  # CJK punctuation is ordinary
+        "Use the csv module:\n```python\nwith open('d.csv') as f: rows = [r for r in csv.reader(f)]\n```",  # code is exempt
+        "哈哈😂😂😂😂😂😂好开心",  # emoji are ordinary chat
+        "By the product rule: 3x^2·sin(x) + x^3·cos(x).",
+    ],
+)
 def test_special_characters_leaves_punctuated_chat_alone(text):
     assert run("special_characters", text) is None
 
@@ -168,60 +176,78 @@ def test_language_accepts_english():
 # --- boilerplate --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "As an AI language model, I cannot provide personal opinions on that topic.",
-    "I’m sorry, but I can’t help with that.",
-    "作为一个AI语言模型，我无法回答这个问题。",
-    "抱歉，作为人工智能助手，我没有个人观点。",
-    "抱歉，我无法提供这方面的信息。",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As an AI language model, I cannot provide personal opinions on that topic.",
+        "I’m sorry, but I can’t help with that.",
+        "作为一个AI语言模型，我无法回答这个问题。",
+        "抱歉，作为人工智能助手，我没有个人观点。",
+        "抱歉，我无法提供这方面的信息。",
+    ],
+)
 def test_boilerplate_catches_disclaimers_and_refusals(text):
     assert run("boilerplate", text, role="assistant") is not None
 
 
-@pytest.mark.parametrize("text", [
-    "Sure! Whisk the eggs and cook them gently.",
-    "AI models such as GPT are trained on text; I can explain how.",
-    "可以用 pandas 读取 Excel 文件。",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure! Whisk the eggs and cook them gently.",
+        "AI models such as GPT are trained on text; I can explain how.",
+        "可以用 pandas 读取 Excel 文件。",
+    ],
+)
 def test_boilerplate_leaves_ordinary_answers_alone(text):
     assert run("boilerplate", text, role="assistant") is None
 
 
 def test_boilerplate_looks_only_at_assistant_turns():
-    outcome = evaluate_session([MessageInput(1, "user", "As an AI language model, what do you think?"),
-                                MessageInput(2, "assistant", "I think it is a fine question.")],
-                               ruleset_from_overrides({}))
+    outcome = evaluate_session(
+        [
+            MessageInput(1, "user", "As an AI language model, what do you think?"),
+            MessageInput(2, "assistant", "I think it is a fine question."),
+        ],
+        ruleset_from_overrides({}),
+    )
     assert not [r for r in outcome.results if r.rule == "boilerplate"]
 
 
 def test_boilerplate_uses_configured_patterns():
-    assert run("boilerplate", "Great question! Here it is.", role="assistant",
-               extra_patterns=["^great question"]) is not None
+    assert (
+        run("boilerplate", "Great question! Here it is.", role="assistant", extra_patterns=["^great question"])
+        is not None
+    )
 
 
 # --- truncated -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "To do that you first need to open the settings and then go to the",
-    "这个要看情况，如果你的网络比较慢的话，",
-    "Here is the code:\n```python\nimport csv\nwith open('a.csv') as f:",
-    "Here are the three steps you should follow:",
-    "首先打开设置。然后点击账户，再选择重置密码",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "To do that you first need to open the settings and then go to the",
+        "这个要看情况，如果你的网络比较慢的话，",
+        "Here is the code:\n```python\nimport csv\nwith open('a.csv') as f:",
+        "Here are the three steps you should follow:",
+        "首先打开设置。然后点击账户，再选择重置密码",
+    ],
+)
 def test_truncated_catches_answers_cut_off_mid_sentence(text):
     assert run("truncated", text, role="assistant") is not None
 
 
-@pytest.mark.parametrize("text", [
-    "Sure",
-    "15% of 240 is 0.15 × 240 = 36.",
-    "嗯，有103分钟，看完后确实出了一身冷汗呢",  # chat Chinese often ends on a particle, no "。"
-    "可以试试久石让的钢琴曲、班得瑞的专辑",  # one sentence without closing punctuation
-    "Steps:\n- open settings\n- click reset",
-    "Use the csv module:\n```python\nimport csv\n```",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure",
+        "15% of 240 is 0.15 × 240 = 36.",
+        "嗯，有103分钟，看完后确实出了一身冷汗呢",  # chat Chinese often ends on a particle, no "。"
+        "可以试试久石让的钢琴曲、班得瑞的专辑",  # one sentence without closing punctuation
+        "Steps:\n- open settings\n- click reset",
+        "Use the csv module:\n```python\nimport csv\n```",
+    ],
+)
 def test_truncated_leaves_complete_answers_alone(text):
     assert run("truncated", text, role="assistant") is None
 
@@ -229,11 +255,14 @@ def test_truncated_leaves_complete_answers_alone(text):
 # --- markup -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    '<div class="msg"><p>&nbsp;</p><br/><span>hello</span></div>',
-    "<script>alert('xss')</script> why doesn't my page work?",
-    "[url=http://spam.example]点这里[/url]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<div class="msg"><p>&nbsp;</p><br/><span>hello</span></div>',
+        "<script>alert('xss')</script> why doesn't my page work?",
+        "[url=http://spam.example]点这里[/url]",
+    ],
+)
 def test_markup_catches_html_and_bbcode_residue(text):
     assert run("markup", text) is not None
 
@@ -265,23 +294,32 @@ def test_a_session_without_an_answer_is_dropped():
 
 
 def test_a_session_with_only_an_empty_answer_is_dropped():
-    outcome = evaluate_session([MessageInput(1, "user", "hi"), MessageInput(2, "assistant", "  ")],
-                               ruleset_from_overrides({}))
+    outcome = evaluate_session(
+        [MessageInput(1, "user", "hi"), MessageInput(2, "assistant", "  ")], ruleset_from_overrides({})
+    )
     assert {r.rule for r in outcome.results} >= {"empty", "no_assistant_answer"}
 
 
 def test_later_rules_see_the_repaired_text():
-    broken = "怎么重置密码？".encode("utf-8").decode("latin-1")
-    outcome = evaluate_session([MessageInput(1, "user", broken), MessageInput(2, "assistant", "点击“忘记密码”即可。")],
-                               ruleset_from_overrides({}))
+    broken = "怎么重置密码？".encode().decode("latin-1")
+    outcome = evaluate_session(
+        [MessageInput(1, "user", broken), MessageInput(2, "assistant", "点击“忘记密码”即可。")],
+        ruleset_from_overrides({}),
+    )
     assert outcome.messages[0].text == "怎么重置密码？"
     assert outcome.status == "kept"
     assert [r.rule for r in outcome.results] == ["mojibake"]
 
 
 def test_an_alternative_answer_does_not_change_the_session_verdict():
-    outcome = evaluate_session([MessageInput(1, "user", "hi"), MessageInput(2, "assistant", "Hello! How can I help?"),
-                                MessageInput(3, "assistant", "", alternative=True)], ruleset_from_overrides({}))
+    outcome = evaluate_session(
+        [
+            MessageInput(1, "user", "hi"),
+            MessageInput(2, "assistant", "Hello! How can I help?"),
+            MessageInput(3, "assistant", "", alternative=True),
+        ],
+        ruleset_from_overrides({}),
+    )
     assert outcome.status == "kept"
 
 
@@ -306,14 +344,20 @@ def test_changed_parameters_change_the_config_hash_but_not_the_version():
     assert default.config_hash != changed.config_hash
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"rules": {"nope": {}}}, "unknown rule 'nope'"),
-    ({"rules": {"length": {"params": {"max_units": "many"}}}}, "length.max_units must be a whole number"),
-    ({"rules": {"repetition": {"params": {"max_ratio": 3}}}}, "repetition.max_ratio must be between 0 and 1"),
-    ({"rules": {"mojibake": {"action": "drop"}}}, "action must be one of fix"),
-    ({"rules": {"boilerplate": {"params": {"extra_patterns": ["(unclosed"]}}}}, "is not a valid regular expression"),
-    ({"rules": {"length": {"params": {"nope": 1}}}}, "unknown parameters nope"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"rules": {"nope": {}}}, "unknown rule 'nope'"),
+        ({"rules": {"length": {"params": {"max_units": "many"}}}}, "length.max_units must be a whole number"),
+        ({"rules": {"repetition": {"params": {"max_ratio": 3}}}}, "repetition.max_ratio must be between 0 and 1"),
+        ({"rules": {"mojibake": {"action": "drop"}}}, "action must be one of fix"),
+        (
+            {"rules": {"boilerplate": {"params": {"extra_patterns": ["(unclosed"]}}}},
+            "is not a valid regular expression",
+        ),
+        ({"rules": {"length": {"params": {"nope": 1}}}}, "unknown parameters nope"),
+    ],
+)
 def test_an_unusable_configuration_is_refused_with_a_clear_message(overrides, message):
     with pytest.raises(RuleConfigError, match=message.replace("(", r"\(")):
         ruleset_from_overrides(overrides)

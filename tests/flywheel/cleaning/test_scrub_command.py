@@ -16,8 +16,13 @@ def _run(tmp_path, raw: bytes) -> list[dict]:
 
 def test_each_line_gets_scrubbed_text_and_its_findings(tmp_path):
     rows = _run(tmp_path, '{"text": "邮箱 bob@example.com，电话 13812345678", "id": 7}\n'.encode())
-    assert rows == [{"text": "邮箱 <EMAIL>，电话 <PHONE>", "id": 7,
-                     "pii": [{"type": "email", "start": 3, "end": 18}, {"type": "phone", "start": 22, "end": 33}]}]
+    assert rows == [
+        {
+            "text": "邮箱 <EMAIL>，电话 <PHONE>",
+            "id": 7,
+            "pii": [{"type": "email", "start": 3, "end": 18}, {"type": "phone", "start": 22, "end": 33}],
+        }
+    ]
 
 
 def test_a_bad_line_gets_an_error_row_and_its_neighbours_are_scrubbed(tmp_path):

@@ -20,7 +20,9 @@ def engineer_client(client, engineer):
 
 @pytest.fixture
 def cleaned(clean):
-    session_with_turns([("user", "邮箱 bob@example.com"), ("assistant", "作为一个AI语言模型，我无法回答。")], app="shop")
+    session_with_turns(
+        [("user", "邮箱 bob@example.com"), ("assistant", "作为一个AI语言模型，我无法回答。")], app="shop"
+    )
     session_with_turns([("user", "How do I reset my password?"), ("assistant", "Go to Settings.")], app="shop")
     session_with_turns([("user", "How do I reset my password?"), ("assistant", "Go to Settings.")], app="shop")
     session_with_turns([("user", "<script>alert(1)</script>"), ("assistant", "Scripts are shown as text.")], app="web")
@@ -79,9 +81,13 @@ def test_saving_the_rules_stores_only_what_differs_from_the_defaults(engineer_cl
     form["param:sensitive_words:words"] = "加微信\ncheap pills\n"
     response = engineer_client.post(reverse("cleaning:rules") + "?app=shop", form)
     assert response.status_code == 302
-    assert RuleSetConfig.objects.get(app="shop").overrides == {"rules": {
-        "length": {"params": {"max_units": 500}}, "truncated": {"enabled": False},
-        "sensitive_words": {"params": {"words": ["加微信", "cheap pills"]}}}}
+    assert RuleSetConfig.objects.get(app="shop").overrides == {
+        "rules": {
+            "length": {"params": {"max_units": 500}},
+            "truncated": {"enabled": False},
+            "sensitive_words": {"params": {"words": ["加微信", "cheap pills"]}},
+        }
+    }
 
 
 def test_a_bad_value_is_refused_and_the_form_keeps_what_was_typed(engineer_client):

@@ -22,8 +22,10 @@ def _finished(job_id: int) -> Job | None:
 def test_a_worker_cleans_every_session_with_progress_in_the_job_row(start_worker):
     start_worker(extra_env={"FLYWHEEL_CLEANING_BATCH_SIZE": "3"})  # several keyset batches
     for i in range(7):
-        session_with_turns([("user", f"问题{i}：怎么重置密码？邮箱 user{i}@example.com"), ("assistant", "点击“忘记密码”即可。")],
-                           app="shop")
+        session_with_turns(
+            [("user", f"问题{i}：怎么重置密码？邮箱 user{i}@example.com"), ("assistant", "点击“忘记密码”即可。")],
+            app="shop",
+        )
     job = cleaning_rerun_request(app="shop")
     job = wait_for(lambda: _finished(job.id), timeout=120, what="the cleaning job to finish")
     assert job.status == "succeeded", job.error

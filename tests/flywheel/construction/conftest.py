@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 
@@ -109,8 +109,11 @@ def mine() -> dict:
     return pipeline_run(only={"cleaning", "badcases"})
 
 
-def thumbs_down_conversation(prompt: str = "What is the capital of Australia?",
-                             answer: str = "The capital of Australia is Sydney.", **session_fields):
+def thumbs_down_conversation(
+    prompt: str = "What is the capital of Australia?",
+    answer: str = "The capital of Australia is Sydney.",
+    **session_fields,
+):
     session = session_with_turns([("user", prompt), ("assistant", answer)], **session_fields)
     FeedbackFactory(message=session.messages.get(seq=2), rating=-1, comment="wrong city")
     return session

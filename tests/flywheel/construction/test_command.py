@@ -55,9 +55,13 @@ def test_without_an_llm_the_command_says_so_and_fails(settings):
 
 
 def test_without_an_llm_the_command_exits_non_zero_from_the_shell():
-    result = subprocess.run([sys.executable, "manage.py", "construct", "--limit", "1"], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "OPENAI_BASE_URL": "", "FLYWHEEL_VAR_DIR": "/tmp/flywheel-construct-cli"},
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "construct", "--limit", "1"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "OPENAI_BASE_URL": "", "FLYWHEEL_VAR_DIR": "/tmp/flywheel-construct-cli"},
+        timeout=120,
+    )
     assert result.returncode != 0 and "no LLM is configured" in result.stderr
 
 

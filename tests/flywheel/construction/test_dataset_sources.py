@@ -11,16 +11,36 @@ from flywheel.datasets.builder import build_samples
 from flywheel.datasets.config import build_config_from_dict
 from flywheel.datasets.sources import sample_sources
 
-SFT_ROW = {"id": 7, "kind": "sft", "task_type": "code",
-           "messages": [{"role": "user", "content": "How do I sort a dict by value?"},
-                        {"role": "assistant", "content": "Use a loop."},
-                        {"role": "user", "content": "That did not work."},
-                        {"role": "assistant", "content": "sorted(d.items(), key=lambda kv: kv[1])"}],
-           "lineage": {"bad_case_id": 3, "session_id": 11, "message_id": 41, "candidate_prompt_version": "teacher-v2",
-                       "judge_prompt_versions": ["pointwise-v1"], "judge_models": ["judge-m"], "review_item_id": 99}}
-PAIR_ROW = {"id": 8, "kind": "pair", "task_type": "code", "prompt_messages": SFT_ROW["messages"][:3],
-            "chosen": "sorted(d.items(), key=lambda kv: kv[1])", "rejected": "Use a loop.", "margin": 3.5,
-            "lineage": {"session_id": 11, "message_id": 41, "review_item_id": 100}}
+SFT_ROW = {
+    "id": 7,
+    "kind": "sft",
+    "task_type": "code",
+    "messages": [
+        {"role": "user", "content": "How do I sort a dict by value?"},
+        {"role": "assistant", "content": "Use a loop."},
+        {"role": "user", "content": "That did not work."},
+        {"role": "assistant", "content": "sorted(d.items(), key=lambda kv: kv[1])"},
+    ],
+    "lineage": {
+        "bad_case_id": 3,
+        "session_id": 11,
+        "message_id": 41,
+        "candidate_prompt_version": "teacher-v2",
+        "judge_prompt_versions": ["pointwise-v1"],
+        "judge_models": ["judge-m"],
+        "review_item_id": 99,
+    },
+}
+PAIR_ROW = {
+    "id": 8,
+    "kind": "pair",
+    "task_type": "code",
+    "prompt_messages": SFT_ROW["messages"][:3],
+    "chosen": "sorted(d.items(), key=lambda kv: kv[1])",
+    "rejected": "Use a loop.",
+    "margin": 3.5,
+    "lineage": {"session_id": 11, "message_id": 41, "review_item_id": 100},
+}
 
 
 @pytest.fixture
@@ -30,6 +50,7 @@ def construction_rows(monkeypatch):
     def selector(name):
         def select(*, after_id=None, limit=500):
             return [row for row in rows[name] if row["id"] > (after_id or 0)][:limit]
+
         return select
 
     for name in rows:

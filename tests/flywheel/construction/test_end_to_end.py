@@ -18,9 +18,16 @@ GOOD, MEH = "Spiders have eight legs.", "Eight, I believe."
 @pytest.fixture
 def constructed(script):
     ingest_batch(
-        sessions=[{"id": "spider-1", "app": "support-bot", "messages": [
-            {"id": "spider-1:1", "role": "user", "content": PROMPT},
-            {"id": "spider-1:2", "role": "assistant", "content": BAD}]}],
+        sessions=[
+            {
+                "id": "spider-1",
+                "app": "support-bot",
+                "messages": [
+                    {"id": "spider-1:1", "role": "user", "content": PROMPT},
+                    {"id": "spider-1:2", "role": "assistant", "content": BAD},
+                ],
+            }
+        ],
         feedback=[{"id": "fb-1", "message_id": "spider-1:2", "rating": -1, "comment": "insects have six"}],
         announce=False,
     )
@@ -54,16 +61,22 @@ def test_an_accepted_pair_from_a_thumbs_down_is_dataset_ready_with_its_lineage(c
 
 def test_an_sft_answer_edited_by_the_reviewer_is_dataset_ready_with_the_edit(constructed, annotator):
     edit = "Spiders have eight legs; insects have six."
-    _decide("constructed_answer", annotator,
-            lambda item: {"verdict": "accept", "turns": {str(item.message_id): {"edited": edit}}})
+    _decide(
+        "constructed_answer",
+        annotator,
+        lambda item: {"verdict": "accept", "turns": {str(item.message_id): {"edited": edit}}},
+    )
     [sample] = dataset_ready_sft_samples()
     assert sample["messages"] == [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": edit}]
     assert sample["lineage"]["edited"] is True and sample["lineage"]["candidate_source"] == "teacher"
 
 
 def test_an_untouched_edit_box_is_an_acceptance_without_edit(constructed, annotator):
-    _decide("constructed_answer", annotator,
-            lambda item: {"verdict": "accept", "turns": {str(item.message_id): {"edited": GOOD}}})
+    _decide(
+        "constructed_answer",
+        annotator,
+        lambda item: {"verdict": "accept", "turns": {str(item.message_id): {"edited": GOOD}}},
+    )
     [sample] = dataset_ready_sft_samples()
     assert sample["messages"][-1]["content"] == GOOD and sample["lineage"]["edited"] is False
 
@@ -83,6 +96,9 @@ def test_rejecting_an_answer_while_editing_it_is_refused_with_a_clear_message(co
     item = ReviewItem.objects.get(kind="constructed_answer")
     review_item_claim_next(queue=item.queue, user=annotator)
     with pytest.raises(ValueError, match="edited the answer but chose reject"):
-        review_item_submit(item_id=item.id, user=annotator,
-                           decision={"verdict": "reject", "turns": {str(item.message_id): {"edited": "new"}}})
+        review_item_submit(
+            item_id=item.id,
+            user=annotator,
+            decision={"verdict": "reject", "turns": {str(item.message_id): {"edited": "new"}}},
+        )
     assert dataset_ready_sft_samples() == []

@@ -66,7 +66,9 @@ def test_an_answer_without_a_user_message_before_it_is_blocked_with_the_reason()
 
 
 def test_tests_given_in_the_prompt_are_only_proposed_never_made_the_verifier():
-    thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(1, 2) == 3\n```", answer="def add(a,b): pass")
+    thumbs_down_conversation(
+        prompt="Write add(a, b).\n```python\nassert add(1, 2) == 3\n```", answer="def add(a,b): pass"
+    )
     mine()
     case = BadCase.objects.get()
     assert case.verifier is None and case.proposed_tests == "assert add(1, 2) == 3\n" and case.task_type == "code"
@@ -74,8 +76,14 @@ def test_tests_given_in_the_prompt_are_only_proposed_never_made_the_verifier():
 
 def _review(annotator, session, decision):
     answer = session.messages.get(seq=2)
-    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               session_id=session.id, message_id=answer.id, payload={})
+    item = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(answer.id),
+        session_id=session.id,
+        message_id=answer.id,
+        payload={},
+    )
     claim = review_item_claim_next(queue=item.queue, user=annotator)
     review_item_submit(item_id=claim.item.id, user=annotator, decision=decision)
     return answer
@@ -84,8 +92,16 @@ def _review(annotator, session, decision):
 def test_a_reviewers_bad_verdict_adds_a_reason_and_their_rewrite_becomes_the_judges_reference(annotator):
     session = thumbs_down_conversation()
     mine()
-    answer = _review(annotator, session, {"verdict": "bad", "task_type": "qa", "quality": "1",
-                                          "turns": {str(session.messages.get(seq=2).id): {"edited": "It is Canberra."}}})
+    answer = _review(
+        annotator,
+        session,
+        {
+            "verdict": "bad",
+            "task_type": "qa",
+            "quality": "1",
+            "turns": {str(session.messages.get(seq=2).id): {"edited": "It is Canberra."}},
+        },
+    )
     case = BadCase.objects.get(message=answer)
     assert case.reference_text == "It is Canberra." and case.reference_source.startswith("review:")
     assert sorted(case.reasons.values_list("source", flat=True)) == ["review", "thumbs_down"]
@@ -118,8 +134,9 @@ def _label(session, **fields):
 
 
 def test_a_poor_trusted_label_makes_the_sessions_last_answer_a_bad_case_of_its_task_type():
-    session = session_with_turns([("user", "Hi"), ("assistant", "Hello."), ("user", "Capital of Peru?"),
-                                  ("assistant", "Quito.")])
+    session = session_with_turns(
+        [("user", "Hi"), ("assistant", "Hello."), ("user", "Capital of Peru?"), ("assistant", "Quito.")]
+    )
     _label(session, quality=1, task_type="qa")
     mine()
     case = BadCase.objects.get()
@@ -146,15 +163,24 @@ def test_offline_guesses_and_untrusted_labels_make_no_bad_case():
 def _continuity_prediction(message, *, continues: bool):
     from flywheel.continuity.models import ContinuityPrediction
 
-    return ContinuityPrediction.objects.create(message=message, session=message.session, model_version="test",
-                                               probability=0.9 if continues else 0.1, continues=continues)
+    return ContinuityPrediction.objects.create(
+        message=message,
+        session=message.session,
+        model_version="test",
+        probability=0.9 if continues else 0.1,
+        continues=continues,
+    )
 
 
 def test_a_user_asking_the_same_question_again_makes_the_answer_between_a_bad_case():
-    session = session_with_turns([("user", "How do I reset my password on the website?"),
-                                  ("assistant", "Passwords are important for security."),
-                                  ("user", "But how do I reset my password on the website?"),
-                                  ("assistant", "Open Settings, then Reset password.")])
+    session = session_with_turns(
+        [
+            ("user", "How do I reset my password on the website?"),
+            ("assistant", "Passwords are important for security."),
+            ("user", "But how do I reset my password on the website?"),
+            ("assistant", "Open Settings, then Reset password."),
+        ]
+    )
     _continuity_prediction(session.messages.get(seq=3), continues=True)
     mine()
     case = BadCase.objects.get()
@@ -164,9 +190,16 @@ def test_a_user_asking_the_same_question_again_makes_the_answer_between_a_bad_ca
 
 
 def test_a_follow_up_on_a_new_point_or_a_topic_switch_makes_no_continuity_bad_case():
-    session = session_with_turns([("user", "推荐几部好看的科幻电影吧。"), ("assistant", "可以看看《星际穿越》和《降临》。"),
-                                  ("user", "那它们的导演是谁？"), ("assistant", "诺兰和维伦纽瓦。"),
-                                  ("user", "推荐几部好看的科幻电影吧。"), ("assistant", "《银翼杀手2049》。")])
+    session = session_with_turns(
+        [
+            ("user", "推荐几部好看的科幻电影吧。"),
+            ("assistant", "可以看看《星际穿越》和《降临》。"),
+            ("user", "那它们的导演是谁？"),
+            ("assistant", "诺兰和维伦纽瓦。"),
+            ("user", "推荐几部好看的科幻电影吧。"),
+            ("assistant", "《银翼杀手2049》。"),
+        ]
+    )
     _continuity_prediction(session.messages.get(seq=3), continues=True)
     _continuity_prediction(session.messages.get(seq=5), continues=False)
     mine()

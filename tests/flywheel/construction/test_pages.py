@@ -50,13 +50,16 @@ def test_the_run_page_shows_budget_usage_and_the_length_bias_figure(client, engi
 
 
 @pytest.mark.django_db
-def test_starting_a_run_from_the_page_queues_a_job_on_the_llm_queue(client, engineer, bad_case, script, settings,
-                                                                    django_capture_on_commit_callbacks):
+def test_starting_a_run_from_the_page_queues_a_job_on_the_llm_queue(
+    client, engineer, bad_case, script, settings, django_capture_on_commit_callbacks
+):
     settings.FLYWHEEL_TASK_MODE = "sync"  # run it at commit, in this process
     client.force_login(engineer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("construction:run_start"), {
-            "limit": 5, "n": 2, "temperature": 0.8, "margin": 2, "max_calls": 50, "max_cost_usd": 0})
+        response = client.post(
+            reverse("construction:run_start"),
+            {"limit": 5, "n": 2, "temperature": 0.8, "margin": 2, "max_calls": 50, "max_cost_usd": 0},
+        )
     run = ConstructionRun.objects.get()
     assert response.status_code == 302 and response.url == reverse("construction:run", args=[run.id])
     job = Job.objects.get(id=run.job_id)
@@ -67,8 +70,11 @@ def test_starting_a_run_from_the_page_queues_a_job_on_the_llm_queue(client, engi
 @pytest.mark.django_db
 def test_a_verifier_with_bad_tests_is_refused_with_the_reason(client, engineer, bad_case):
     client.force_login(engineer)
-    response = client.post(reverse("construction:badcase_settings", args=[bad_case.id]),
-                           {"verifier_kind": "code", "tests": "assert (", "reference_text": ""}, follow=True)
+    response = client.post(
+        reverse("construction:badcase_settings", args=[bad_case.id]),
+        {"verifier_kind": "code", "tests": "assert (", "reference_text": ""},
+        follow=True,
+    )
     assert "the tests are not valid Python" in response.content.decode()
     assert BadCase.objects.get(id=bad_case.id).verifier is None
 
@@ -89,7 +95,9 @@ def test_annotators_cannot_reach_the_engineers_pages(client, annotator, bad_case
 
 
 @pytest.mark.django_db
-def test_the_review_page_of_a_constructed_answer_hands_the_constructed_text_to_the_edit_box(client, annotator, constructed):
+def test_the_review_page_of_a_constructed_answer_hands_the_constructed_text_to_the_edit_box(
+    client, annotator, constructed
+):
     item = ReviewItem.objects.get(kind="constructed_answer")
     review_item_claim_next(queue=item.queue, user=annotator)
     client.force_login(annotator)
@@ -163,7 +171,9 @@ def test_only_engineers_can_accept_proposed_tests(client, make_user, role):
 
 
 @pytest.mark.django_db
-def test_the_constructed_answer_page_hands_the_script_the_scrubbed_original_never_the_raw_one(client, annotator, script):
+def test_the_constructed_answer_page_hands_the_script_the_scrubbed_original_never_the_raw_one(
+    client, annotator, script
+):
     from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
 
     raw = "Mail me at jane.doe@example.com and I will tell you: Sydney."

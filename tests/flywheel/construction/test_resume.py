@@ -27,7 +27,9 @@ def test_a_killed_construction_job_resumes_without_repeating_recorded_calls(scri
     seen_at_kill = len(openai_server.requests)
     assert Job.objects.get(id=run.job_id).status == Job.Status.RUNNING
     start_worker()
-    wait_for(lambda: Job.objects.get(id=run.job_id).is_finished, timeout=120, what="the job to finish on the new worker")
+    wait_for(
+        lambda: Job.objects.get(id=run.job_id).is_finished, timeout=120, what="the job to finish on the new worker"
+    )
     job = Job.objects.get(id=run.job_id)
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
     assert job.result["sft_answers"] == 3 and job.result["pairs"] == 3

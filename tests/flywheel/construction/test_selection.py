@@ -40,23 +40,37 @@ def test_texts_differing_only_in_case_and_spacing_are_identical_after_normalisat
 
 def test_a_pair_of_identical_texts_is_refused_whatever_the_scores():
     chosen, rejected = scored(1, 9, text="same"), scored(0, 1, original=True, text="same")
-    assert pair_refusal(chosen=chosen, rejected=rejected, margin_threshold=1, confirmed=1,
-                        require_confirmation=True) == "identical_texts"
+    assert (
+        pair_refusal(chosen=chosen, rejected=rejected, margin_threshold=1, confirmed=1, require_confirmation=True)
+        == "identical_texts"
+    )
 
 
 def test_equal_scores_are_a_tie_even_with_a_zero_threshold_margin():
-    assert pair_refusal(chosen=scored(1, 7), rejected=scored(0, 7), margin_threshold=0.1, confirmed=None,
-                        require_confirmation=False) == "tie"
+    assert (
+        pair_refusal(
+            chosen=scored(1, 7), rejected=scored(0, 7), margin_threshold=0.1, confirmed=None, require_confirmation=False
+        )
+        == "tie"
+    )
 
 
 def test_a_pairwise_check_that_does_not_confirm_the_direction_refuses_the_pair_as_a_tie():
-    assert pair_refusal(chosen=scored(1, 9), rejected=scored(0, 2), margin_threshold=2, confirmed=0,
-                        require_confirmation=True) == "tie"
+    assert (
+        pair_refusal(
+            chosen=scored(1, 9), rejected=scored(0, 2), margin_threshold=2, confirmed=0, require_confirmation=True
+        )
+        == "tie"
+    )
 
 
 def test_a_failed_pairwise_check_is_a_judge_failure():
-    assert pair_refusal(chosen=scored(1, 9), rejected=scored(0, 2), margin_threshold=2, confirmed=None,
-                        require_confirmation=True) == "judge_failure"
+    assert (
+        pair_refusal(
+            chosen=scored(1, 9), rejected=scored(0, 2), margin_threshold=2, confirmed=None, require_confirmation=True
+        )
+        == "judge_failure"
+    )
 
 
 def test_a_candidate_that_failed_its_verifier_is_never_chosen_whatever_its_score():

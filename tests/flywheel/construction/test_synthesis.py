@@ -14,9 +14,11 @@ from tests.flywheel.construction.conftest import TEACHER, request_data, request_
 
 pytestmark = pytest.mark.django_db
 
-SEEDS = ["Write a Python function that reverses a string.",
-         "Write a SQL query that counts orders per customer.",
-         "Explain what a Python decorator is with an example."]
+SEEDS = [
+    "Write a Python function that reverses a string.",
+    "Write a SQL query that counts orders per customer.",
+    "Explain what a Python decorator is with an example.",
+]
 
 
 @pytest.fixture
@@ -36,16 +38,24 @@ def synthesize(**kwargs) -> dict:
 
 
 def test_self_instruct_writes_new_prompts_from_seeds_and_answers_them(seeds, script, openai_server):
-    script.synth = new_prompts("Write a Go function that merges two sorted slices.",
-                               "Write a shell one-liner that finds the ten largest files in a directory.")
+    script.synth = new_prompts(
+        "Write a Go function that merges two sorted slices.",
+        "Write a shell one-liner that finds the ten largest files in a directory.",
+    )
     script.teacher = ["Here is how you do it."]
     summary = synthesize(method="self_instruct", count=2, task_type="code")
     assert summary["pending_review"] == 2 and summary["duplicates"] == 0
     sample = SyntheticSample.objects.order_by("slot").first()
-    assert sample.messages == [{"role": "user", "content": "Write a Go function that merges two sorted slices."},
-                               {"role": "assistant", "content": "Here is how you do it."}]
+    assert sample.messages == [
+        {"role": "user", "content": "Write a Go function that merges two sorted slices."},
+        {"role": "assistant", "content": "Here is how you do it."},
+    ]
     assert (sample.method, sample.task_type, sample.prompt_version, sample.model) == (
-        "self_instruct", "code", "synth-self-instruct-v1", TEACHER)
+        "self_instruct",
+        "code",
+        "synth-self-instruct-v1",
+        TEACHER,
+    )
     assert sample.seed in seeds and sample.source_ref == f"seed:{sample.seed_id}"
     examples = request_data(openai_server.requests[0])["example_requests"]
     assert set(examples) <= set(SEEDS) and len(examples) == 3
@@ -100,7 +110,9 @@ def test_a_rewrite_that_returns_its_source_unchanged_is_a_duplicate(seeds, scrip
 
 
 def test_evol_instruct_makes_a_harder_version_and_records_the_operation(seeds, script, openai_server):
-    script.synth = new_prompts("Write a Python function that reverses a string in place without slicing, in O(1) extra memory.")
+    script.synth = new_prompts(
+        "Write a Python function that reverses a string in place without slicing, in O(1) extra memory."
+    )
     synthesize(method="evol", count=1, variants=["add_constraints"], source="seeds", task_type="code")
     sample = SyntheticSample.objects.get()
     assert (sample.method, sample.variant, sample.prompt_version) == ("evol", "add_constraints", "synth-evol-v1")

@@ -31,7 +31,9 @@ def test_code_failing_the_accepted_tests_from_the_prompt_is_not_chosen_despite_a
     from flywheel.construction.models import BadCase
     from flywheel.construction.services import badcase_proposed_tests_accept
 
-    thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator.")
+    thumbs_down_conversation(
+        prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator."
+    )
     mine()
     badcase_proposed_tests_accept(bad_case_id=BadCase.objects.get().id, user=engineer)
     script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}
@@ -45,7 +47,9 @@ def test_when_every_candidate_fails_the_verifier_nothing_is_written(script, engi
 
     thumbs_down_conversation(prompt="What is 7 + 5?", answer="It is 75.")
     mine()
-    badcase_settings_save(bad_case_id=BadCase.objects.get().id, user=engineer, verifier={"kind": "math", "expected": "12"})
+    badcase_settings_save(
+        bad_case_id=BadCase.objects.get().id, user=engineer, verifier={"kind": "math", "expected": "12"}
+    )
     script.teacher = [WRONG_SUM, "The answer is 11."]
     summary = run_construction(n=2)
     assert not SftAnswer.objects.exists()
@@ -55,7 +59,9 @@ def test_when_every_candidate_fails_the_verifier_nothing_is_written(script, engi
 def test_tests_from_the_prompt_that_nobody_accepted_are_never_run(script):
     from flywheel.construction.models import BadCase
 
-    thumbs_down_conversation(prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator.")
+    thumbs_down_conversation(
+        prompt="Write add(a, b).\n```python\nassert add(2, 3) == 5\n```", answer="Use a calculator."
+    )
     mine()
     script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}
     run_construction(n=2)
@@ -69,8 +75,9 @@ def test_code_verification_is_refused_with_a_reason_where_the_sandbox_cannot_run
 
     thumbs_down_conversation(prompt="Write add(a, b).", answer="Use a calculator.")
     mine()
-    badcase_settings_save(bad_case_id=BadCase.objects.get().id, user=engineer,
-                          verifier={"kind": "code", "tests": "assert add(2, 3) == 5"})
+    badcase_settings_save(
+        bad_case_id=BadCase.objects.get().id, user=engineer, verifier={"kind": "code", "tests": "assert add(2, 3) == 5"}
+    )
     monkeypatch.setenv("PATH", "/nonexistent")  # this worker has no bubblewrap
     monkeypatch.setattr(sandbox, "_probe_cache", {})
     script.teacher, script.scores = [WRONG_CODE, RIGHT_CODE], {WRONG_CODE: 9, RIGHT_CODE: 6, "Use a calculator.": 1}

@@ -23,9 +23,13 @@ def service(tmp_path):
     """`python -m flywheel.construction.verifier_service` with an empty environment, as in
     docker-compose; yields its socket path."""
     socket_path = tmp_path / "verifier.sock"
-    process = subprocess.Popen([sys.executable, "-m", "flywheel.construction.verifier_service", "--socket",
-                                str(socket_path)], cwd=REPO, env={"PATH": "/usr/bin:/bin"},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flywheel.construction.verifier_service", "--socket", str(socket_path)],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while not socket_path.exists():
@@ -57,12 +61,15 @@ def test_a_service_that_is_down_makes_code_verification_unavailable_not_bare(tmp
         run_remote(str(tmp_path / "nobody-listens.sock"), "pass", cpu_s=1, wall_s=1, memory_mb=64)
 
 
-@pytest.mark.parametrize("request_line, message", [
-    (b"not json", "unreadable request"),
-    (b'{"source": 1, "cpu_s": 1, "wall_s": 1, "memory_mb": 64}', "unreadable request"),
-    (b'{"source": "pass", "cpu_s": 0, "wall_s": 1, "memory_mb": 64}', "unreadable request"),
-    (b'{"source": "pass"}', "unreadable request"),
-    (b"x" * (4 * 1024 * 1024), "over"),
-])
+@pytest.mark.parametrize(
+    "request_line, message",
+    [
+        (b"not json", "unreadable request"),
+        (b'{"source": 1, "cpu_s": 1, "wall_s": 1, "memory_mb": 64}', "unreadable request"),
+        (b'{"source": "pass", "cpu_s": 0, "wall_s": 1, "memory_mb": 64}', "unreadable request"),
+        (b'{"source": "pass"}', "unreadable request"),
+        (b"x" * (4 * 1024 * 1024), "over"),
+    ],
+)
 def test_the_service_answers_a_bad_request_with_an_error(request_line, message):
     assert message in answer(request_line)["error"]

@@ -4,8 +4,8 @@ hostile-code corpus is in test_sandbox.py."""
 import pytest
 
 from flywheel.construction.verifiers import (
-    run_python_tests,
     asserts_in_prompt,
+    run_python_tests,
     verifier_spec_clean,
     verify_code,
     verify_math,
@@ -28,7 +28,9 @@ def test_an_answer_without_code_fails_the_code_verifier():
 
 
 def test_code_cannot_open_a_network_connection():
-    code = "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 5432), timeout=1)\n    return a + b"
+    code = (
+        "import socket\ndef add(a, b):\n    socket.create_connection(('127.0.0.1', 5432), timeout=1)\n    return a + b"
+    )
     result = run_python_tests(code, TESTS)
     assert not result.passed and "PermissionError" in result.detail
 
@@ -67,12 +69,15 @@ def test_tests_given_in_the_prompt_are_found():
     assert asserts_in_prompt("Write add(a, b).\n```python\nprint(add(2, 3))\n```") is None
 
 
-@pytest.mark.parametrize("answer, expected", [
-    ("So the answer is 1,234.50", "1234.5"),
-    ("答案是 3/4", "0.75"),
-    (r"Therefore $\boxed{\frac{1}{2}}$.", "0.5"),
-    ("The result: 25%", "0.25"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("So the answer is 1,234.50", "1234.5"),
+        ("答案是 3/4", "0.75"),
+        (r"Therefore $\boxed{\frac{1}{2}}$.", "0.5"),
+        ("The result: 25%", "0.25"),
+    ],
+)
 def test_a_math_answer_matching_the_reference_after_normalisation_passes(answer, expected):
     assert verify_math(answer, expected).passed
 

@@ -14,11 +14,23 @@ def write(path, lines):
 
 def test_each_conversation_comes_back_with_one_value_per_user_turn(tmp_path):
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    write(source, [
-        json.dumps({"id": "a", "messages": conversation("你看过《霸王别姬》吗？", "看过，是陈凯歌导演的。", "主演是谁？", "张国荣和张丰毅。")},
-                   ensure_ascii=False),
-        json.dumps({"id": "b", "messages": [{"role": "system", "content": "be brief"}] + conversation("Hi", "Hello!")}),
-    ])
+    write(
+        source,
+        [
+            json.dumps(
+                {
+                    "id": "a",
+                    "messages": conversation(
+                        "你看过《霸王别姬》吗？", "看过，是陈凯歌导演的。", "主演是谁？", "张国荣和张丰毅。"
+                    ),
+                },
+                ensure_ascii=False,
+            ),
+            json.dumps(
+                {"id": "b", "messages": [{"role": "system", "content": "be brief"}] + conversation("Hi", "Hello!")}
+            ),
+        ],
+    )
     call_command("continuity_predict", "--input", str(source), "--output", str(target))
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == ["a", "b"]
@@ -28,9 +40,11 @@ def test_each_conversation_comes_back_with_one_value_per_user_turn(tmp_path):
 
 def test_content_given_as_parts_is_read_as_text(tmp_path):
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    parts = [{"role": "user", "content": [{"type": "text", "text": "What is Python?"}]},
-             {"role": "assistant", "content": "A programming language."},
-             {"role": "user", "content": [{"type": "text", "text": "Who created it?"}]}]
+    parts = [
+        {"role": "user", "content": [{"type": "text", "text": "What is Python?"}]},
+        {"role": "assistant", "content": "A programming language."},
+        {"role": "user", "content": [{"type": "text", "text": "Who created it?"}]},
+    ]
     write(source, [json.dumps({"messages": parts})])
     call_command("continuity_predict", "--input", str(source), "--output", str(target))
     assert len(json.loads(target.read_text())["continuity"]) == 2
@@ -53,8 +67,11 @@ def test_broken_json_is_reported_with_its_line(tmp_path):
 
 def test_sharegpt_style_speakers_are_understood(tmp_path):
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    messages = [{"from": "human", "value": "What is Rust?"}, {"from": "gpt", "value": "A systems language."},
-                {"from": "human", "value": "Is it fast?"}]
+    messages = [
+        {"from": "human", "value": "What is Rust?"},
+        {"from": "gpt", "value": "A systems language."},
+        {"from": "human", "value": "Is it fast?"},
+    ]
     write(source, [json.dumps({"messages": messages})])
     call_command("continuity_predict", "--input", str(source), "--output", str(target))
     assert len(json.loads(target.read_text())["continuity"]) == 2
@@ -62,19 +79,35 @@ def test_sharegpt_style_speakers_are_understood(tmp_path):
 
 def test_switches_are_counted_with_the_threshold_of_each_turns_language(tmp_path, capsys, settings, monkeypatch):
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    write(source, [json.dumps({"messages": conversation("你看过《霸王别姬》吗？", "看过。", "主演是谁？", "张国荣。")},
-                              ensure_ascii=False)])
+    write(
+        source,
+        [
+            json.dumps(
+                {"messages": conversation("你看过《霸王别姬》吗？", "看过。", "主演是谁？", "张国荣。")},
+                ensure_ascii=False,
+            )
+        ],
+    )
     call_command("continuity_predict", "--input", str(source), "--output", str(target))
     summary = json.loads(capsys.readouterr().out)
     assert set(summary["thresholds"]) == {"zh", "en"} and summary["user_turns"] == 2
 
 
-def test_the_evaluation_command_trains_on_one_side_and_reports_each_set_beside_the_baseline(tmp_path, shared_datasets,
-                                                                                              capsys, settings):
+def test_the_evaluation_command_trains_on_one_side_and_reports_each_set_beside_the_baseline(
+    tmp_path, shared_datasets, capsys, settings
+):
     settings.VAR_DIR = tmp_path  # its embedding cache goes here
     report_file = tmp_path / "report.json"
-    call_command("continuity_evaluate", "--public-samples", str(shared_datasets), "--train", "--limit", "40",
-                 "--json", str(report_file))
+    call_command(
+        "continuity_evaluate",
+        "--public-samples",
+        str(shared_datasets),
+        "--train",
+        "--limit",
+        "40",
+        "--json",
+        str(report_file),
+    )
     table = capsys.readouterr().out
     report = json.loads(report_file.read_text())
     assert report["side"] == "validation" and set(report["thresholds"]) <= {"zh", "en"}
@@ -88,12 +121,14 @@ def test_the_evaluation_command_refuses_a_directory_without_samples(tmp_path):
         call_command("continuity_evaluate", "--public-samples", str(tmp_path))
 
 
-def test_the_evaluation_command_judges_the_packaged_model_on_the_test_side_it_held_out(tmp_path, shared_datasets,
-                                                                                         capsys, settings):
+def test_the_evaluation_command_judges_the_packaged_model_on_the_test_side_it_held_out(
+    tmp_path, shared_datasets, capsys, settings
+):
     settings.VAR_DIR = tmp_path
     report_file = tmp_path / "report.json"
-    call_command("continuity_evaluate", "--public-samples", str(shared_datasets), "--limit", "30",
-                 "--json", str(report_file))
+    call_command(
+        "continuity_evaluate", "--public-samples", str(shared_datasets), "--limit", "30", "--json", str(report_file)
+    )
     report = json.loads(report_file.read_text())
     assert report["side"] == "test" and set(report["thresholds"]) == {"zh", "en"}
     assert {"kdconv-splice-cross", "crosswoz", "tiage", "all:zh", "all:en"} <= set(report["report"])

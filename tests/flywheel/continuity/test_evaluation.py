@@ -35,8 +35,9 @@ def random_embed(texts):
 
 
 def test_no_conversation_is_on_two_sides_of_the_split(sides):
-    train, validation, test = (keys_of(c for convs in sides[s].values() for c in convs)
-                               for s in ("train", "validation", "test"))
+    train, validation, test = (
+        keys_of(c for convs in sides[s].values() for c in convs) for s in ("train", "validation", "test")
+    )
     assert train and validation and test
     assert not train & test and not train & validation and not validation & test
 
@@ -63,8 +64,13 @@ def test_conversations_the_previous_model_held_out_stay_on_the_test_side():
 def test_the_evaluation_sets_cover_every_source_with_its_language(sides):
     sets = evaluation_sets(sides["test"])
     assert {name: s.language for name, s in sets.items()} == {
-        "kdconv-splice-cross": "zh", "kdconv-splice-same": "zh", "kdconv-entity": "zh", "crosswoz": "zh",
-        "tiage": "en", "hh-rlhf-splice": "en"}
+        "kdconv-splice-cross": "zh",
+        "kdconv-splice-same": "zh",
+        "kdconv-entity": "zh",
+        "crosswoz": "zh",
+        "tiage": "en",
+        "hh-rlhf-splice": "en",
+    }
 
 
 def test_a_crosswoz_move_to_another_domain_is_a_new_topic(shared_datasets):
@@ -98,8 +104,14 @@ def test_thresholds_are_chosen_per_language_when_the_languages_differ():
 def test_a_turn_is_judged_by_the_threshold_of_its_language(packaged_model):
     from flywheel.continuity.services import ActiveModel
 
-    classifier = TrainedClassifier(net=packaged_model.net, mean=packaged_model.mean, std=packaged_model.std,
-                                   threshold=0.5, meta={}, thresholds={"zh": 0.8, "en": 0.2})
+    classifier = TrainedClassifier(
+        net=packaged_model.net,
+        mean=packaged_model.mean,
+        std=packaged_model.std,
+        threshold=0.5,
+        meta={},
+        thresholds={"zh": 0.8, "en": 0.2},
+    )
     model = ActiveModel(version="v", classifier=classifier, threshold=0.5, packaged=True)
     assert turn_language("这部电影的导演是谁？") == "zh" and turn_language("Who directed it?") == "en"
     assert model.threshold_for("这部电影的导演是谁？") == 0.8 and model.threshold_for("Who directed it?") == 0.2

@@ -11,8 +11,14 @@ pytestmark = pytest.mark.django_db
 def predicted_session(db):
     from flywheel.cleaning.services import cleaning_run_pending
 
-    session = session_with_turns([("user", "<script>alert(1)</script> what is 2+2?"), ("assistant", "4"),
-                                  ("user", "and 3+3?"), ("assistant", "6")])
+    session = session_with_turns(
+        [
+            ("user", "<script>alert(1)</script> what is 2+2?"),
+            ("assistant", "4"),
+            ("user", "and 3+3?"),
+            ("assistant", "6"),
+        ]
+    )
     cleaning_run_pending()
     continuity_run_pending()
     return session

@@ -1,6 +1,6 @@
 import pytest
 
-from flywheel.continuity.models import ContinuityHumanLabel, ContinuityPrediction, SessionContinuity, Segment
+from flywheel.continuity.models import ContinuityHumanLabel, ContinuityPrediction, Segment, SessionContinuity
 from flywheel.continuity.routing import uncertain_continuity_to_review
 from flywheel.continuity.selectors import topic_switches_for_sessions
 from flywheel.continuity.services import _segments, continuity_run_pending
@@ -10,13 +10,20 @@ from tests.factories import session_with_turns
 
 pytestmark = pytest.mark.django_db
 
-ONE_TOPIC = [("user", "What is the capital of France?"), ("assistant", "Paris is the capital of France."),
-             ("user", "What is its population?"), ("assistant", "About two million people live in Paris.")]
-SWITCHED = [("user", "How do I bake sourdough bread at home?"),
-            ("assistant", "Mix flour, water, salt and starter, let it rise overnight, then bake at 250 °C."),
-            ("user", "How long should the dough rise?"), ("assistant", "About 8 to 12 hours at room temperature."),
-            ("user", "Hello! Can you explain how a car engine's turbocharger works?"),
-            ("assistant", "A turbocharger uses exhaust gas to spin a turbine that compresses intake air.")]
+ONE_TOPIC = [
+    ("user", "What is the capital of France?"),
+    ("assistant", "Paris is the capital of France."),
+    ("user", "What is its population?"),
+    ("assistant", "About two million people live in Paris."),
+]
+SWITCHED = [
+    ("user", "How do I bake sourdough bread at home?"),
+    ("assistant", "Mix flour, water, salt and starter, let it rise overnight, then bake at 250 °C."),
+    ("user", "How long should the dough rise?"),
+    ("assistant", "About 8 to 12 hours at room temperature."),
+    ("user", "Hello! Can you explain how a car engine's turbocharger works?"),
+    ("assistant", "A turbocharger uses exhaust gas to spin a turbine that compresses intake air."),
+]
 
 
 @pytest.fixture
@@ -31,20 +38,25 @@ def predicted(db):
 
 def test_every_user_turn_after_the_first_gets_a_probability(predicted):
     session = predicted["switched"]
-    values = list(ContinuityPrediction.objects.filter(session=session).order_by("message__seq")
-                  .values_list("message__seq", "probability"))
+    values = list(
+        ContinuityPrediction.objects.filter(session=session)
+        .order_by("message__seq")
+        .values_list("message__seq", "probability")
+    )
     assert [seq for seq, _ in values] == [3, 5] and all(0 <= p <= 1 for _, p in values)
 
 
 def test_a_session_that_switches_topic_is_cut_into_segments(predicted):
-    segments = list(Segment.objects.filter(session=predicted["switched"]).values_list("first_seq", "last_seq",
-                                                                                      "pseudo_multi_turn"))
+    segments = list(
+        Segment.objects.filter(session=predicted["switched"]).values_list("first_seq", "last_seq", "pseudo_multi_turn")
+    )
     assert segments == [(1, 4, True), (5, 6, True)]
 
 
 def test_a_session_on_one_topic_stays_whole(predicted):
-    segments = list(Segment.objects.filter(session=predicted["one"]).values_list("first_seq", "last_seq",
-                                                                                 "pseudo_multi_turn"))
+    segments = list(
+        Segment.objects.filter(session=predicted["one"]).values_list("first_seq", "last_seq", "pseudo_multi_turn")
+    )
     assert segments == [(1, 4, False)]
 
 
@@ -52,7 +64,9 @@ def test_the_dataset_builder_gets_the_switching_user_turns(predicted):
     session = predicted["switched"]
     switching = session.messages.get(seq=5).id
     assert topic_switches_for_sessions(session_ids=[session.id, predicted["one"].id]) == {
-        session.id: [switching], predicted["one"].id: []}
+        session.id: [switching],
+        predicted["one"].id: [],
+    }
 
 
 def test_predicting_again_changes_nothing(predicted):
@@ -68,8 +82,11 @@ def test_uncertain_turns_go_to_continuity_review_and_the_answer_recuts_the_sessi
     uncertain_continuity_to_review(after=0, limit=100)
     item = ReviewItem.objects.get(kind="continuity")
     claim = review_item_claim_next(queue=ReviewQueue.objects.get(id=item.queue_id), user=annotator)
-    review_item_submit(item_id=claim.item.id, user=annotator,
-                       decision={"turns": {str(session.messages.get(seq=5).id): {"continuity": True}}})
+    review_item_submit(
+        item_id=claim.item.id,
+        user=annotator,
+        decision={"turns": {str(session.messages.get(seq=5).id): {"continuity": True}}},
+    )
     assert ContinuityHumanLabel.objects.get().continues is True
     assert list(Segment.objects.filter(session=session).values_list("first_seq", "last_seq")) == [(1, 6)]
 
@@ -109,10 +126,20 @@ def test_each_user_turn_is_cut_by_the_threshold_of_its_language(db, packaged_mod
     # Every Chinese turn falls below its cut, no English one does: the cut follows the turn's language.
     strict_zh = replace(packaged_model, thresholds={"zh": 1.01, "en": -0.01})
     model = ActiveModel(version="per-language", classifier=strict_zh, threshold=0.5, packaged=True)
-    session = session_with_turns([("user", "How do I boil an egg?"), ("assistant", "Nine minutes."),
-                                  ("user", "这部电影的导演是谁？"), ("assistant", "陈凯歌。"),
-                                  ("user", "And a soft-boiled one?"), ("assistant", "Six minutes.")])
+    session = session_with_turns(
+        [
+            ("user", "How do I boil an egg?"),
+            ("assistant", "Nine minutes."),
+            ("user", "这部电影的导演是谁？"),
+            ("assistant", "陈凯歌。"),
+            ("user", "And a soft-boiled one?"),
+            ("assistant", "Six minutes."),
+        ]
+    )
     continuity_predict_sessions(session_ids=[session.id], model=model)
-    decided = dict(ContinuityPrediction.objects.filter(session=session, model_version="per-language")
-                   .values_list("message__seq", "continues"))
+    decided = dict(
+        ContinuityPrediction.objects.filter(session=session, model_version="per-language").values_list(
+            "message__seq", "continues"
+        )
+    )
     assert decided == {3: False, 5: True}

@@ -18,8 +18,11 @@ pytestmark = pytest.mark.django_db
 def stored_hh_sessions(shared_datasets):
     from flywheel.cleaning.services import cleaning_run_pending
 
-    conversations = [c for c in hh_rlhf_conversations(shared_datasets / "hh-rlhf-harmless-base-test.jsonl.gz", limit=200)
-                     if sum(m["role"] == "user" for m in c.messages) >= 3][:40]
+    conversations = [
+        c
+        for c in hh_rlhf_conversations(shared_datasets / "hh-rlhf-harmless-base-test.jsonl.gz", limit=200)
+        if sum(m["role"] == "user" for m in c.messages) >= 3
+    ][:40]
     for conv in conversations:
         session_with_turns([(m["role"], m["content"]) for m in conv.messages], app="hh")
     cleaning_run_pending()

@@ -10,8 +10,12 @@ from flywheel.curation.sampling import log_proportional_per_cluster, top_n_by_sc
 
 
 def item(key, task_type, reply, user="question", subtype=""):
-    return Item(key=key, task_type=task_type, subtype=subtype,
-                messages=[{"role": "user", "content": user}, {"role": "assistant", "content": reply}])
+    return Item(
+        key=key,
+        task_type=task_type,
+        subtype=subtype,
+        messages=[{"role": "user", "content": user}, {"role": "assistant", "content": reply}],
+    )
 
 
 def test_use_counts_task_types_and_subtypes():
@@ -21,10 +25,20 @@ def test_use_counts_task_types_and_subtypes():
 
 
 def test_form_recognises_markdown_json_code_lists_and_chinese():
-    items = [item(1, "qa", "# Title\n**bold**"), item(2, "qa", '{"a": 1}'), item(3, "code", "```py\nprint(1)\n```"),
-             item(4, "qa", "- one\n- two"), item(5, "qa", "可以用标准库 csv 模块读取文件", user="怎么读取 CSV？")]
+    items = [
+        item(1, "qa", "# Title\n**bold**"),
+        item(2, "qa", '{"a": 1}'),
+        item(3, "code", "```py\nprint(1)\n```"),
+        item(4, "qa", "- one\n- two"),
+        item(5, "qa", "可以用标准库 csv 模块读取文件", user="怎么读取 CSV？"),
+    ]
     view = form_view(items)
-    assert {name: row["count"] for name, row in view["reply_formats"].items()} == {"markdown": 1, "json": 1, "code": 1, "lists": 1}
+    assert {name: row["count"] for name, row in view["reply_formats"].items()} == {
+        "markdown": 1,
+        "json": 1,
+        "code": 1,
+        "lists": 1,
+    }
     assert dict(view["languages"])["zh"] == 1
     assert view["turns"] == [(1, 5)]
 

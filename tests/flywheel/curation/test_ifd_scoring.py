@@ -14,9 +14,16 @@ from flywheel.datasets.models import DatasetSample, DatasetVersion
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
-    [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hello! How can I help?"},
-     {"role": "user", "content": "Weather?"}, {"role": "assistant", "content": "Sunny with a light breeze."}],
-    [{"role": "user", "content": "怎么用 Python 读取 CSV 文件？"}, {"role": "assistant", "content": "可以用 csv 模块。"}],
+    [
+        {"role": "user", "content": "Hello!"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "Sunny with a light breeze."},
+    ],
+    [
+        {"role": "user", "content": "怎么用 Python 读取 CSV 文件？"},
+        {"role": "assistant", "content": "可以用 csv 模块。"},
+    ],
 ]
 
 
@@ -34,13 +41,21 @@ def model_dir(tiny_model, settings):
 
 
 def make_version(name="v", conversations=CONVERSATIONS, hash_prefix="a"):
-    version = DatasetVersion.objects.create(content_hash=(hash_prefix * 64)[:64], name=name,
-                                            sample_count=len(conversations), sft_count=len(conversations))
+    version = DatasetVersion.objects.create(
+        content_hash=(hash_prefix * 64)[:64], name=name, sample_count=len(conversations), sft_count=len(conversations)
+    )
     for position, messages in enumerate(conversations):
-        DatasetSample.objects.create(version=version, position=position, split="train", kind="sft",
-                                     sample_hash=f"{hash_prefix}{position:063d}", task_type="qa" if position else "code",
-                                     source="sessions", record={"messages": messages},
-                                     lineage={"message_ids": list(range(100 * position, 100 * position + len(messages)))})
+        DatasetSample.objects.create(
+            version=version,
+            position=position,
+            split="train",
+            kind="sft",
+            sample_hash=f"{hash_prefix}{position:063d}",
+            task_type="qa" if position else "code",
+            source="sessions",
+            record={"messages": messages},
+            lineage={"message_ids": list(range(100 * position, 100 * position + len(messages)))},
+        )
     return version
 
 
@@ -60,8 +75,9 @@ def test_every_assistant_turn_gets_its_losses_and_ifd_and_a_rerun_changes_nothin
 
 @pytest.mark.django_db
 def test_a_turn_that_does_not_fit_is_stored_as_null_and_counted(model_dir):
-    version = make_version(conversations=[[{"role": "user", "content": "x " * 40},
-                                           {"role": "assistant", "content": "late reply"}]])
+    version = make_version(
+        conversations=[[{"role": "user", "content": "x " * 40}, {"role": "assistant", "content": "late reply"}]]
+    )
     outcome = curation_ifd_run(version_id=version.id, model=model_dir, max_len=16)
     assert outcome["unscored_turns"] == 1
     score = TurnScore.objects.get(version=version)
@@ -102,7 +118,9 @@ def test_the_ifd_page_queues_a_gpu_job_for_the_version(model_dir, client, engine
 
     client.force_login(engineer)
     version = make_version()
-    response = client.post(f"/curation/versions/{version.id}/ifd/", {"model": model_dir, "batch_size": 4, "max_len": 512})
+    response = client.post(
+        f"/curation/versions/{version.id}/ifd/", {"model": model_dir, "batch_size": 4, "max_len": 512}
+    )
     assert response.status_code == 302
     job = Job.objects.get(kind="curation.ifd")
     assert job.queue == "gpu" and job.payload["version_id"] == version.id

@@ -91,11 +91,14 @@ def test_k_larger_than_the_candidates_is_a_clear_error():
         k_center_greedy(X, 9, selected=[0, 1])
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"k": -1}, "non-negative"),
-    ({"k": 2, "start": 10}, "start=10"),
-    ({"k": 2, "selected": [99]}, "selected row 99"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"k": -1}, "non-negative"),
+        ({"k": 2, "start": 10}, "start=10"),
+        ({"k": 2, "selected": [99]}, "selected row 99"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(arguments, message):
     with pytest.raises(ValueError, match=message):
         k_center_greedy(clustered_rows(n=10), **arguments)

@@ -19,9 +19,17 @@ def logs(prefix: str, version: str, ratings: list[int], day_offset: int = 0):
     sessions, feedback = [], []
     for i, rating in enumerate(ratings):
         sid = f"{prefix}-{i}"
-        sessions.append({"id": sid, "model_version": version, "started_at": when, "messages": [
-            {"id": f"{sid}-u", "role": "user", "content": "q", "created_at": when},
-            {"id": f"{sid}-a", "role": "assistant", "content": "a", "created_at": when}]})
+        sessions.append(
+            {
+                "id": sid,
+                "model_version": version,
+                "started_at": when,
+                "messages": [
+                    {"id": f"{sid}-u", "role": "user", "content": "q", "created_at": when},
+                    {"id": f"{sid}-a", "role": "assistant", "content": "a", "created_at": when},
+                ],
+            }
+        )
         feedback.append({"id": f"{sid}-f", "message_id": f"{sid}-a", "rating": rating, "created_at": when})
     return {"sessions": sessions, "feedback": feedback}
 
@@ -75,5 +83,8 @@ def test_the_charts_render_in_the_browser_without_csp_violations(page, log_in, e
     response = page.goto("/dashboard/")
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     page.wait_for_function("document.querySelector('canvas[data-chart=rate-chart]').dataset.rendered === '1'")
-    assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=rate-chart]')).data.datasets[0].label") == "v1"
+    assert (
+        page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=rate-chart]')).data.datasets[0].label")
+        == "v1"
+    )
     assert page.problems == []

@@ -22,10 +22,20 @@ def config(**values):
 def conversation(index: int, task_type: str = "qa", turns: int = 1, **fields) -> Candidate:
     messages = []
     for turn in range(turns):
-        messages += [{"role": "user", "content": f"question {index}.{turn}", "mark": None},
-                     {"role": "assistant", "content": f"answer {index}.{turn}", "mark": None}]
-    return Candidate(source="sessions", source_id=f"{index:06d}", kind="sft", messages=messages, task_type=task_type,
-                     session_id=index, lineage={"message_ids": [index * 10 + i for i in range(len(messages))]}, **fields)
+        messages += [
+            {"role": "user", "content": f"question {index}.{turn}", "mark": None},
+            {"role": "assistant", "content": f"answer {index}.{turn}", "mark": None},
+        ]
+    return Candidate(
+        source="sessions",
+        source_id=f"{index:06d}",
+        kind="sft",
+        messages=messages,
+        task_type=task_type,
+        session_id=index,
+        lineage={"message_ids": [index * 10 + i for i in range(len(messages))]},
+        **fields,
+    )
 
 
 def candidates(n_per_type: dict[str, int]) -> list[Candidate]:
@@ -43,10 +53,14 @@ def flags(messages):
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief.", "mark": None},
-    {"role": "user", "content": "a", "mark": None}, {"role": "assistant", "content": "A", "mark": None},
-    {"role": "user", "content": "b", "mark": None}, {"role": "assistant", "content": "B", "mark": "bad"},
-    {"role": "user", "content": "c", "mark": None}, {"role": "assistant", "content": "C", "mark": "ticked"},
-    {"role": "user", "content": "d", "mark": None}, {"role": "assistant", "content": "D", "mark": "unticked"},
+    {"role": "user", "content": "a", "mark": None},
+    {"role": "assistant", "content": "A", "mark": None},
+    {"role": "user", "content": "b", "mark": None},
+    {"role": "assistant", "content": "B", "mark": "bad"},
+    {"role": "user", "content": "c", "mark": None},
+    {"role": "assistant", "content": "C", "mark": "ticked"},
+    {"role": "user", "content": "d", "mark": None},
+    {"role": "assistant", "content": "D", "mark": "unticked"},
 ]
 
 
@@ -111,13 +125,25 @@ def test_a_cap_keeps_each_task_types_share():
 
 
 def test_filters_leave_out_what_was_not_asked_for_and_say_why():
-    pool = [conversation(1, "qa", quality=2), conversation(2, "coding", reviewed=True), conversation(3, ""),
-            conversation(4, "qa", cleaning_status="flagged"), conversation(5, "qa", topic_switched=True),
-            conversation(6, "qa", usable=False)]
+    pool = [
+        conversation(1, "qa", quality=2),
+        conversation(2, "coding", reviewed=True),
+        conversation(3, ""),
+        conversation(4, "qa", cleaning_status="flagged"),
+        conversation(5, "qa", topic_switched=True),
+        conversation(6, "qa", usable=False),
+    ]
     outcome = build_samples(pool, config(task_types=["qa", "coding"], min_quality=3, continuity="drop_switched"))
     assert [s.task_type for s in outcome.samples] == ["coding"]
-    assert outcome.excluded == Counter({"quality_below_minimum": 1, "task_type_not_chosen": 1, "cleaning_flagged": 1,
-                                        "topic_switched": 1, "labeled_unusable": 1})
+    assert outcome.excluded == Counter(
+        {
+            "quality_below_minimum": 1,
+            "task_type_not_chosen": 1,
+            "cleaning_flagged": 1,
+            "topic_switched": 1,
+            "labeled_unusable": 1,
+        }
+    )
 
 
 def test_the_same_conversation_from_two_places_is_kept_once():
@@ -136,7 +162,9 @@ def test_samples_of_excluded_versions_are_left_out():
 
 
 def test_pseudo_multi_turn_conversations_make_up_the_asked_share_of_each_split():
-    outcome = build_samples(candidates({"qa": 45, "coding": 45}), config(pseudo_multi_turn_share=0.1, eval_fraction=0.2))
+    outcome = build_samples(
+        candidates({"qa": 45, "coding": 45}), config(pseudo_multi_turn_share=0.1, eval_fraction=0.2)
+    )
     for split in ("train", "eval"):
         sft = [s for s in outcome.samples if s.split == split]
         pseudo = [s for s in sft if s.pseudo_multi_turn]
@@ -147,33 +175,57 @@ def test_pseudo_multi_turn_conversations_make_up_the_asked_share_of_each_split()
 
 
 def test_replay_conversations_make_up_the_asked_share_and_are_trained_on():
-    replay = [{"messages": [{"role": "user", "content": f"general {i}", "mark": None},
-                            {"role": "assistant", "content": f"reply {i}", "mark": None}], "line": i + 1} for i in range(50)]
-    outcome = build_samples(candidates({"qa": 45}), config(replay_file="general.jsonl", replay_share=0.1),
-                            replay_records=replay)
+    replay = [
+        {
+            "messages": [
+                {"role": "user", "content": f"general {i}", "mark": None},
+                {"role": "assistant", "content": f"reply {i}", "mark": None},
+            ],
+            "line": i + 1,
+        }
+        for i in range(50)
+    ]
+    outcome = build_samples(
+        candidates({"qa": 45}), config(replay_file="general.jsonl", replay_share=0.1), replay_records=replay
+    )
     replayed = [s for s in outcome.samples if s.source == "replay"]
     assert len(replayed) == 5 and {s.task_type for s in replayed} == {"general"}
     assert all(flags(s.record["messages"]) == [True] for s in replayed)
 
 
 def test_pairs_are_kept_with_both_answers_and_split_by_task_type():
-    pairs = [Candidate(source="ingest_pairs", source_id=f"{i:04d}", kind="pair", prompt=[{"role": "user", "content": f"q{i}"}],
-                       chosen=f"good {i}", rejected=f"bad {i}", task_type="qa") for i in range(10)]
-    pairs.append(Candidate(source="ingest_pairs", source_id="9999", kind="pair", prompt=[], chosen="same", rejected="same"))
+    pairs = [
+        Candidate(
+            source="ingest_pairs",
+            source_id=f"{i:04d}",
+            kind="pair",
+            prompt=[{"role": "user", "content": f"q{i}"}],
+            chosen=f"good {i}",
+            rejected=f"bad {i}",
+            task_type="qa",
+        )
+        for i in range(10)
+    ]
+    pairs.append(
+        Candidate(source="ingest_pairs", source_id="9999", kind="pair", prompt=[], chosen="same", rejected="same")
+    )
     outcome = build_samples(pairs, config(sources=["ingest_pairs"]))
     assert len(outcome.samples) == 10 and outcome.excluded["pair_answers_missing_or_equal"] == 1
     assert Counter(s.split for s in outcome.samples) == Counter({"train": 9, "eval": 1})
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"supervision": "most"}, "supervision must be one of"),
-    ({"eval_fraction": 0.9}, "eval_fraction must be between 0 and 0.5"),
-    ({"mix": {"coding": -1}}, "weight of coding must be between 0 and 100"),
-    ({"replay_share": 0.2}, "replay_share needs a replay_file"),
-    ({"replay_file": "../secrets.jsonl", "replay_share": 0.1}, "not a path"),
-    ({"sources": ["nowhere"]}, "unknown or unavailable sample source"),
-    ({"suprevision": "all"}, "unknown build setting"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"supervision": "most"}, "supervision must be one of"),
+        ({"eval_fraction": 0.9}, "eval_fraction must be between 0 and 0.5"),
+        ({"mix": {"coding": -1}}, "weight of coding must be between 0 and 100"),
+        ({"replay_share": 0.2}, "replay_share needs a replay_file"),
+        ({"replay_file": "../secrets.jsonl", "replay_share": 0.1}, "not a path"),
+        ({"sources": ["nowhere"]}, "unknown or unavailable sample source"),
+        ({"suprevision": "all"}, "unknown build setting"),
+    ],
+)
 def test_a_wrong_setting_is_refused_with_its_name(values, message):
     with pytest.raises(ValueError, match=message):
         config(**values)

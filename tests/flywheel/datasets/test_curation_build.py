@@ -17,7 +17,8 @@ def tiny_model(tmp_path_factory):
 
 @pytest.mark.django_db
 def test_a_rebuild_with_an_ifd_model_uses_its_scores_and_records_them_in_the_manifest(
-        logged_world, build_version, tiny_model, settings):
+    logged_world, build_version, tiny_model, settings
+):
     from flywheel.curation.models import TurnScore
     from flywheel.curation.services import curation_ifd_run
 
@@ -46,4 +47,8 @@ def test_an_ifd_model_without_scores_is_a_clear_error(logged_world, build_versio
 def test_a_k_center_build_keeps_k_conversations_and_says_how_many_it_removed(logged_world, build_version):
     version = build_version(diversity="kcenter", diversity_k=3, eval_fraction=0)
     assert version.sft_count == 3
-    assert version.manifest["curation"]["diversity"]["removed"] == version.manifest["excluded"]["diversity_not_selected"] > 0
+    assert (
+        version.manifest["curation"]["diversity"]["removed"]
+        == version.manifest["excluded"]["diversity_not_selected"]
+        > 0
+    )

@@ -21,10 +21,18 @@ def config(**values):
 def conversation(index: int, task_type: str = "qa", turns: int = 1) -> Candidate:
     messages = []
     for turn in range(turns):
-        messages += [{"role": "user", "content": f"question {index}.{turn}", "mark": None},
-                     {"role": "assistant", "content": f"answer {index}.{turn}", "mark": None}]
-    return Candidate(source="sessions", source_id=f"{index:06d}", kind="sft", messages=messages, task_type=task_type,
-                     session_id=index)
+        messages += [
+            {"role": "user", "content": f"question {index}.{turn}", "mark": None},
+            {"role": "assistant", "content": f"answer {index}.{turn}", "mark": None},
+        ]
+    return Candidate(
+        source="sessions",
+        source_id=f"{index:06d}",
+        kind="sft",
+        messages=messages,
+        task_type=task_type,
+        session_id=index,
+    )
 
 
 def fake_embed(texts):
@@ -55,8 +63,13 @@ def test_ifd_above_one_unsupervises_the_turn_and_drops_conversations_left_with_n
     two_turns = next(s for s in outcome.samples if len(s.record["messages"]) == 4)
     assert [m.get("train") for m in two_turns.record["messages"] if m["role"] == "assistant"] == [True, False]
     assert outcome.excluded["ifd_above_1"] == 1 and outcome.excluded["ifd_unscored_kept"] == 1
-    assert outcome.curation["ifd"] == {"model": "/models/base", "mode": "drop_above_1", "turns_unsupervised": 2,
-                                       "samples_removed": 1, "samples_unscored": 1}
+    assert outcome.curation["ifd"] == {
+        "model": "/models/base",
+        "mode": "drop_above_1",
+        "turns_unsupervised": 2,
+        "samples_removed": 1,
+        "samples_unscored": 1,
+    }
 
 
 def test_ifd_top_share_keeps_the_hardest_conversations_of_each_task_type():
@@ -83,20 +96,27 @@ def test_diversity_keeps_k_conversations_and_the_same_settings_give_the_same_con
 
 
 def test_k_center_diversity_records_the_coverage_radius():
-    outcome = build_samples([conversation(i) for i in range(12)], config(diversity="kcenter", diversity_k=5), embed=fake_embed)
+    outcome = build_samples(
+        [conversation(i) for i in range(12)], config(diversity="kcenter", diversity_k=5), embed=fake_embed
+    )
     assert outcome.curation["diversity"]["coverage_radius"] > 0
 
 
 def test_k_larger_than_the_conversations_left_is_a_clear_error():
     with pytest.raises(ValueError, match="diversity_k=50 is larger than the 12 conversations"):
-        build_samples([conversation(i) for i in range(12)], config(diversity="kcenter", diversity_k=50), embed=fake_embed)
+        build_samples(
+            [conversation(i) for i in range(12)], config(diversity="kcenter", diversity_k=50), embed=fake_embed
+        )
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"diversity": "kcenter"}, "needs diversity_k"),
-    ({"diversity": "random"}, "diversity must be one of"),
-    ({"ifd_mode": "sometimes"}, "ifd_mode must be one of"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"diversity": "kcenter"}, "needs diversity_k"),
+        ({"diversity": "random"}, "diversity must be one of"),
+        ({"ifd_mode": "sometimes"}, "ifd_mode must be one of"),
+    ],
+)
 def test_bad_curation_settings_name_the_field(values, message):
     with pytest.raises(ValueError, match=message):
         config(**values)

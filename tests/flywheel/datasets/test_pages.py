@@ -18,7 +18,9 @@ def engineer_client(client, engineer):
 
 
 @pytest.mark.django_db
-def test_the_version_page_shows_the_counts_per_task_type_and_the_token_statistics(logged_world, build_version, engineer_client):
+def test_the_version_page_shows_the_counts_per_task_type_and_the_token_statistics(
+    logged_world, build_version, engineer_client
+):
     version = build_version(name="support v1")
     page = engineer_client.get(f"/datasets/{version.id}/").content.decode()
     assert version.content_hash in page and "support v1" in page
@@ -46,7 +48,7 @@ def test_the_sample_page_links_back_to_the_session_it_came_from(logged_world, bu
     version = build_version()
     sample = DatasetSample.objects.get(version=version, session_id=logged_world["rewritten"].id)
     page = engineer_client.get(f"/datasets/{version.id}/samples/{sample.position}/").content.decode()
-    assert '/sessions/rewritten/' in page and "366 days: February has 29." in page
+    assert "/sessions/rewritten/" in page and "366 days: February has 29." in page
 
 
 @pytest.mark.django_db
@@ -66,10 +68,23 @@ def test_the_diff_page_compares_two_versions(logged_world, build_version, engine
 
 @pytest.mark.django_db
 def test_the_build_form_queues_a_build_and_follows_it(logged_world, engineer_client):
-    response = engineer_client.post("/datasets/new/", {
-        "name": "from the form", "sources": ["sessions"], "cleaning_statuses": ["kept"], "include_unlabeled": "on",
-        "usable_only": "on", "continuity": "split", "supervision": "all", "mix": "math=2, qa=0.5",
-        "pseudo_multi_turn_share": "0.1", "replay_share": "0", "eval_fraction": "0.1", "seed": "3"})
+    response = engineer_client.post(
+        "/datasets/new/",
+        {
+            "name": "from the form",
+            "sources": ["sessions"],
+            "cleaning_statuses": ["kept"],
+            "include_unlabeled": "on",
+            "usable_only": "on",
+            "continuity": "split",
+            "supervision": "all",
+            "mix": "math=2, qa=0.5",
+            "pseudo_multi_turn_share": "0.1",
+            "replay_share": "0",
+            "eval_fraction": "0.1",
+            "seed": "3",
+        },
+    )
     build = DatasetBuild.objects.get()
     assert response.status_code == 302 and response.url == f"/datasets/builds/{build.id}/"
     assert build.job is not None and build.job.kind == "datasets.build"
@@ -78,9 +93,20 @@ def test_the_build_form_queues_a_build_and_follows_it(logged_world, engineer_cli
 
 @pytest.mark.django_db
 def test_a_wrong_build_setting_is_explained_and_nothing_is_queued(logged_world, engineer_client):
-    response = engineer_client.post("/datasets/new/", {
-        "sources": ["sessions"], "cleaning_statuses": ["kept"], "continuity": "split", "supervision": "all",
-        "mix": "math", "pseudo_multi_turn_share": "0", "replay_share": "0", "eval_fraction": "0.1", "seed": "0"})
+    response = engineer_client.post(
+        "/datasets/new/",
+        {
+            "sources": ["sessions"],
+            "cleaning_statuses": ["kept"],
+            "continuity": "split",
+            "supervision": "all",
+            "mix": "math",
+            "pseudo_multi_turn_share": "0",
+            "replay_share": "0",
+            "eval_fraction": "0.1",
+            "seed": "0",
+        },
+    )
     assert response.status_code == 200
     assert "write each entry as task_type=weight" in response.content.decode()
     assert not DatasetBuild.objects.exists()
@@ -93,8 +119,11 @@ def test_a_build_runs_as_a_job_on_a_worker_and_ends_in_a_version(logged_world, s
 
     start_worker(queues="default", beat=False)
     build = dataset_build_request(config={"sources": ["sessions"]}, name="on a worker", user=engineer)
-    job = wait_for(lambda: Job.objects.filter(id=build.job_id, status__in=Job.FINISHED).first(), timeout=120,
-                   what="the build job to finish")
+    job = wait_for(
+        lambda: Job.objects.filter(id=build.job_id, status__in=Job.FINISHED).first(),
+        timeout=120,
+        what="the build job to finish",
+    )
     build.refresh_from_db()
     assert job.status == "succeeded" and job.progress_note
     assert build.status == "succeeded" and job.result["version_id"] == build.version_id

@@ -16,8 +16,13 @@ class Notes(SampleSource):
     name, title, kind = "notes_for_test", "Notes", "sft"
 
     def candidates(self, *, config, progress):
-        yield Candidate(source=self.name, source_id="1", kind="sft", task_type="qa",
-                        messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
+        yield Candidate(
+            source=self.name,
+            source_id="1",
+            kind="sft",
+            task_type="qa",
+            messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        )
 
 
 def test_a_source_registered_later_is_offered_and_built_from(monkeypatch):

@@ -14,8 +14,16 @@ from flywheel.datasets.models import DatasetBuild
 from flywheel.datasets.services import TOKENIZER_REFUSED, BuildError, dataset_build_request
 from flywheel.jobs.models import Job
 
-FORM = {"sources": ["sessions"], "cleaning_statuses": ["kept"], "continuity": "split", "supervision": "all",
-        "pseudo_multi_turn_share": "0", "replay_share": "0", "eval_fraction": "0.1", "seed": "0"}
+FORM = {
+    "sources": ["sessions"],
+    "cleaning_statuses": ["kept"],
+    "continuity": "split",
+    "supervision": "all",
+    "pseudo_multi_turn_share": "0",
+    "replay_share": "0",
+    "eval_fraction": "0.1",
+    "seed": "0",
+}
 
 
 def fake_tokenizer(directory: Path) -> Path:
@@ -75,8 +83,9 @@ def test_a_link_inside_the_model_directories_to_a_tokenizer_outside_is_refused(t
 @pytest.mark.django_db
 def test_a_tokenizer_inside_the_model_directories_is_accepted_and_stored_resolved():
     tokenizer = fake_tokenizer(models_root() / "tok-ok")
-    build = dataset_build_request(config={"sources": ["sessions"], "tokenizer": str(tokenizer / ".." / "tok-ok")},
-                                  name="ok", enqueue=False)
+    build = dataset_build_request(
+        config={"sources": ["sessions"], "tokenizer": str(tokenizer / ".." / "tok-ok")}, name="ok", enqueue=False
+    )
     assert build.config["tokenizer"] == str(tokenizer.resolve())
 
 

@@ -80,9 +80,15 @@ def test_an_answer_with_a_thumbs_down_is_never_trained_on(logged_world, build_ve
 
 def test_a_topic_switch_marked_by_a_reviewer_splits_the_session_into_two_samples(logged_world, build_version):
     version = build_version()
-    parts = list(DatasetSample.objects.filter(version=version, session_id=logged_world["switched"].id).order_by("lineage__segment"))
+    parts = list(
+        DatasetSample.objects.filter(version=version, session_id=logged_world["switched"].id).order_by(
+            "lineage__segment"
+        )
+    )
     assert [p.record["messages"][0]["content"] for p in sorted(parts, key=lambda p: p.lineage["segment"])] == [
-        "How do I make pancakes fluffy?", "Unrelated: what is the tallest mountain on Earth?"]
+        "How do I make pancakes fluffy?",
+        "Unrelated: what is the tallest mountain on Earth?",
+    ]
 
 
 def test_sessions_that_switch_topic_can_be_left_out(logged_world, build_version):
@@ -119,8 +125,9 @@ def test_a_reviewer_who_prefers_the_rejected_answer_swaps_the_pair(logged_world,
     from flywheel.review.services import review_item_claim_next, review_item_enqueue, review_item_submit
 
     pair = logged_world["pair"]
-    item = review_item_enqueue(kind="preference_pair", subject_type="pair", subject_id=str(pair.id), payload={},
-                               session_id=pair.session_id)
+    item = review_item_enqueue(
+        kind="preference_pair", subject_type="pair", subject_id=str(pair.id), payload={}, session_id=pair.session_id
+    )
     review_item_claim_next(queue=item.queue, user=logged_world["annotator"])
     review_item_submit(item_id=item.id, user=logged_world["annotator"], decision={"preferred": "rejected"})
     [line] = lines(build_version(sources=["ingest_pairs"]), "trl", "all")
@@ -132,9 +139,13 @@ def test_the_exports_have_the_shapes_their_tools_read(logged_world, build_versio
     sample = session_sample(version, logged_world["rewritten"])
     split = sample.split
     by_first = lambda rows, key: next(r for r in rows if key(r))
-    sharegpt = by_first(lines(version, "sharegpt", split), lambda r: r["conversations"][0]["value"].startswith("How many days"))
+    sharegpt = by_first(
+        lines(version, "sharegpt", split), lambda r: r["conversations"][0]["value"].startswith("How many days")
+    )
     assert [turn["from"] for turn in sharegpt["conversations"]] == ["human", "gpt", "human", "gpt"]
-    alpaca = by_first(lines(version, "alpaca", split), lambda r: r["instruction"] == "And how often do leap years come?")
+    alpaca = by_first(
+        lines(version, "alpaca", split), lambda r: r["instruction"] == "And how often do leap years come?"
+    )
     assert alpaca["history"] == [["How many days are in a leap year?", "366 days: February has 29."]]
     assert alpaca["output"] == "Every four years, mostly."
     [openrlhf] = lines(version, "openrlhf", "all")

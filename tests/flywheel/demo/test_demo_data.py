@@ -24,8 +24,19 @@ def test_the_logs_mix_chinese_and_english_and_carry_every_planted_problem():
     texts = [m["content"] for b in data.batches for s in b["sessions"] for m in s["messages"]]
     assert sum(bool(re.search(r"[\u4e00-\u9fff]", t)) for t in texts) > len(texts) * 0.3
     assert sum(bool(re.search(r"[a-zA-Z]{4}", t)) for t in texts) > len(texts) * 0.3
-    for kind in ("exact_duplicates", "near_duplicates", "pii", "garbage", "refusals", "no_answer", "traditional",
-                 "injections", "hostile_markup", "thumbs_down", "topic_switches"):
+    for kind in (
+        "exact_duplicates",
+        "near_duplicates",
+        "pii",
+        "garbage",
+        "refusals",
+        "no_answer",
+        "traditional",
+        "injections",
+        "hostile_markup",
+        "thumbs_down",
+        "topic_switches",
+    ):
         assert data.plan.get(kind), f"no {kind} planted"
 
 

@@ -4,9 +4,9 @@ OpenAI-compatible test server, and a small evaluation set file."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import StringIO
-from typing import Callable
 
 import pytest
 from django.core.management import call_command
@@ -15,10 +15,18 @@ JUDGE = "judge-model"
 NEW, OLD = "new-model", "old-model"
 
 ITEMS = [
-    {"messages": [{"role": "user", "content": "What is 6 times 7?"}, {"role": "assistant", "content": "42"}],
-     "task_type": "math"},
-    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
-                  {"role": "assistant", "content": "Paris."}], "task_type": "qa"},
+    {
+        "messages": [{"role": "user", "content": "What is 6 times 7?"}, {"role": "assistant", "content": "42"}],
+        "task_type": "math",
+    },
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of France?"},
+            {"role": "assistant", "content": "Paris."},
+        ],
+        "task_type": "qa",
+    },
     {"messages": [{"role": "user", "content": "Say hello."}], "task_type": "brand-new-type"},
 ]
 
@@ -82,6 +90,7 @@ def items_file(tmp_path):
         path = tmp_path / name
         path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
         return path
+
     return write
 
 

@@ -26,8 +26,9 @@ def review(item, user, prefer_candidate: bool):
 
 def test_blind_reviews_map_back_to_the_models_and_agree_with_the_judge(judge, items_file, annotator, client):
     eval_set_id = command_json("eval_set_create", "--name", "s", "--file", str(items_file()))["id"]
-    command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}",
-                 "--baseline", f"endpoint:{OLD}")
+    command_json(
+        "evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}", "--baseline", f"endpoint:{OLD}"
+    )
     evaluation = Evaluation.objects.get()
     assert evaluation_human_review_enqueue(evaluation_id=evaluation.id) == 3
     assert evaluation_human_review_enqueue(evaluation_id=evaluation.id) == 3  # idempotent

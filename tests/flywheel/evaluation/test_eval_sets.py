@@ -36,16 +36,40 @@ def test_overlap_with_a_training_split_is_named_by_item_and_version():
 
     eval_set, _ = eval_set_create(name="s", items=ITEMS, source="upload")
     version = DatasetVersion.objects.create(content_hash="f" * 64)
-    DatasetSample.objects.create(version=version, position=0, split="train", kind="sft", sample_hash="a" * 64,
-                                 task_type="qa", source="test", record={"messages": [
-                                     {"role": "system", "content": "Be brief."},
-                                     {"role": "user", "content": "Capital of France?"},
-                                     {"role": "assistant", "content": "Paris.", "train": True}]})
-    DatasetSample.objects.create(version=version, position=1, split="train", kind="sft", sample_hash="b" * 64,
-                                 task_type="math", source="test", record={"messages": [
-                                     {"role": "user", "content": "What is 6 times 7?"},
-                                     {"role": "assistant", "content": "Forty-two."}]})
+    DatasetSample.objects.create(
+        version=version,
+        position=0,
+        split="train",
+        kind="sft",
+        sample_hash="a" * 64,
+        task_type="qa",
+        source="test",
+        record={
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Capital of France?"},
+                {"role": "assistant", "content": "Paris.", "train": True},
+            ]
+        },
+    )
+    DatasetSample.objects.create(
+        version=version,
+        position=1,
+        split="train",
+        kind="sft",
+        sample_hash="b" * 64,
+        task_type="math",
+        source="test",
+        record={
+            "messages": [
+                {"role": "user", "content": "What is 6 times 7?"},
+                {"role": "assistant", "content": "Forty-two."},
+            ]
+        },
+    )
     overlap = eval_set_overlap(eval_set=eval_set, dataset_version_ids=[version.id])
-    assert overlap == [{"position": 0, "version": version.id, "match": "prompt"},
-                       {"position": 1, "version": version.id, "match": "conversation"}]
+    assert overlap == [
+        {"position": 0, "version": version.id, "match": "prompt"},
+        {"position": 1, "version": version.id, "match": "conversation"},
+    ]
     assert f"item 2 (conversation in the train split of v{version.id})" in overlap_warning(overlap)

@@ -19,16 +19,28 @@ def eval_set_id(items_file):
 
 
 def evaluate(eval_set_id, *extra):
-    return command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}",
-                        "--baseline", f"endpoint:{OLD}", *extra)
+    return command_json(
+        "evaluate",
+        "--eval-set",
+        str(eval_set_id),
+        "--candidate",
+        f"endpoint:{NEW}",
+        "--baseline",
+        f"endpoint:{OLD}",
+        *extra,
+    )
 
 
 def test_the_summary_has_scores_usability_and_pairwise_per_task_type(judge, eval_set_id):
     summary = evaluate(eval_set_id)
     assert summary["items"] == 3 and summary["candidate"] == f"endpoint:{NEW}"
     assert summary["baseline"] == f"endpoint:{OLD}"
-    assert summary["scores"]["math"] == {"helpfulness": 8.0, "honesty": 8.0, "harmlessness": 8.0,
-                                         "instruction_following": 8.0}
+    assert summary["scores"]["math"] == {
+        "helpfulness": 8.0,
+        "honesty": 8.0,
+        "harmlessness": 8.0,
+        "instruction_following": 8.0,
+    }
     assert summary["baseline_usability"]["brand-new-type"] == 4.0 and summary["usability"]["qa"] == 8.0
     assert summary["pairwise"] == {"win": 3, "tie": 0, "loss": 0}
     assert summary["position_bias"] == 0.5
@@ -57,16 +69,19 @@ def test_evaluating_again_generates_and_pays_nothing_twice(judge, eval_set_id, o
 def test_judge_repeats_score_each_answer_k_times_and_report_the_spread(judge, eval_set_id):
     values = iter([8.0, 6.0] * 20)
     judge.score = lambda text: next(values)
-    summary = command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}",
-                           "--judge-repeats", "2")
+    summary = command_json(
+        "evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}", "--judge-repeats", "2"
+    )
     assert summary["judge_calls"] == 6 and summary["spread"] == 1.0
     assert summary["baseline"] is None and summary["pairwise"] == {"win": 0, "tie": 0, "loss": 0}
 
 
 def test_a_judge_answering_nonsense_is_dead_lettered_after_two_reasks_and_counted(judge, eval_set_id):
-    judge.pointwise_reply = lambda data: ("not json at all" if data["candidate_answer"] == "Meh."
-                                          else json.dumps({"scores": {d: 7 for d in (
-                                              "helpfulness", "honesty", "harmlessness", "instruction_following")}}))
+    judge.pointwise_reply = lambda data: (
+        "not json at all"
+        if data["candidate_answer"] == "Meh."
+        else json.dumps({"scores": {d: 7 for d in ("helpfulness", "honesty", "harmlessness", "instruction_following")}})
+    )
     summary = evaluate(eval_set_id)
     assert summary["judge_dead_letters"] == 3
     assert Judgement.objects.filter(dead=True).count() == 3

@@ -13,13 +13,13 @@ from tests.support.openai_server import ServerError
 pytestmark = pytest.mark.django_db
 
 
-def test_a_down_server_requeues_the_job_and_the_rerun_resumes_where_it_stopped(judge, openai_server, settings,
-                                                                               django_capture_on_commit_callbacks):
+def test_a_down_server_requeues_the_job_and_the_rerun_resumes_where_it_stopped(
+    judge, openai_server, settings, django_capture_on_commit_callbacks
+):
     settings.FLYWHEEL_TASK_MODE = "sync"
     eval_set, _ = eval_set_create(name="s", items=ITEMS, source="upload")
     with django_capture_on_commit_callbacks(execute=False):
-        evaluation = evaluation_create(eval_set_id=eval_set.id, candidate=f"endpoint:{NEW}",
-                                       baseline=f"endpoint:{OLD}")
+        evaluation = evaluation_create(eval_set_id=eval_set.id, candidate=f"endpoint:{NEW}", baseline=f"endpoint:{OLD}")
     job = Job.objects.get(id=evaluation.job_id)
     assert job.queue == "gpu" and job.kind == "evaluation.run" and job.progress_total == 3
 

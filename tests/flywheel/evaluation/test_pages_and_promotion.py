@@ -28,8 +28,9 @@ def evaluated(judge, items_file):
     eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
     judge.answers[NEW] = "Meh, no idea."  # the new model got worse than the old one
     judge.answers[OLD] = "A good and complete answer."
-    command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}", "--baseline",
-                 f"endpoint:{OLD}")
+    command_json(
+        "evaluate", "--eval-set", str(eval_set_id), "--candidate", f"endpoint:{NEW}", "--baseline", f"endpoint:{OLD}"
+    )
     return Evaluation.objects.get()
 
 
@@ -42,7 +43,7 @@ def test_the_comparison_page_shows_intervals_win_rate_and_regressions(client, en
     page = client_for(client, engineer).get(reverse("evaluation:detail", args=[evaluated.id])).content.decode()
     assert "Win / tie / loss 0 / 0 / 3" in page
     assert "4.0 [4.0, 4.0]" in page and "8.0 [8.0, 8.0]" in page
-    assert page.count('href="/evaluations/%d/items/' % evaluated.id) == 3
+    assert page.count('href="/evaluations/%d/items/' % evaluated.id) == 3  # noqa: UP031
     item = evaluated.eval_set.items.first()
     opened = client.get(reverse("evaluation:regression", args=[evaluated.id, item.id])).content.decode()
     assert "Meh, no idea." in opened and "A good and complete answer." in opened and "scripted" in opened
@@ -57,8 +58,7 @@ def test_a_run_without_an_evaluation_is_not_promoted(client, ops_user, run):
     assert not RunPromotion.objects.exists()
 
 
-def test_a_regressing_run_is_refused_unless_ops_override_and_the_override_is_audited(client, ops_user, run,
-                                                                                      evaluated):
+def test_a_regressing_run_is_refused_unless_ops_override_and_the_override_is_audited(client, ops_user, run, evaluated):
     from flywheel.accounts.models import AuditEvent
 
     Evaluation.objects.filter(id=evaluated.id).update(run=run)
@@ -78,8 +78,7 @@ def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offli
 
     model = tiny_model_ensure(Path(settings.VAR_DIR) / "models" / "tiny-test")
     eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
-    summary = command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"model:{model}",
-                           "--offline")
+    summary = command_json("evaluate", "--eval-set", str(eval_set_id), "--candidate", f"model:{model}", "--offline")
     assert summary["label"].startswith("offline evaluator")
     assert set(summary["scores"]) == {"math", "qa"}  # the item without a reference has no metric
     assert summary["scores"]["math"].keys() == {"exact_match"} and summary["scores"]["qa"].keys() == {"word_f1"}
@@ -87,41 +86,56 @@ def test_a_model_directory_candidate_is_answered_by_the_trainer_and_scored_offli
     assert set(summary["reference_loss"]) == {"math", "qa"} and summary["reference_loss"]["qa"] > 0
 
 
-def test_an_evaluation_started_from_the_page_is_a_gpu_job(client, engineer, judge, items_file,
-                                                           django_capture_on_commit_callbacks):
-
+def test_an_evaluation_started_from_the_page_is_a_gpu_job(
+    client, engineer, judge, items_file, django_capture_on_commit_callbacks
+):
     eval_set_id = command_json("eval_set_create", "--name", "smoke", "--file", str(items_file()))["id"]
     client.force_login(engineer)
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post(reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": f"endpoint:{NEW}",
-                                                              "baseline": f"endpoint:{OLD}", "judge_repeats": 1})
+        response = client.post(
+            reverse("evaluation:index"),
+            {
+                "eval_set": eval_set_id,
+                "candidate": f"endpoint:{NEW}",
+                "baseline": f"endpoint:{OLD}",
+                "judge_repeats": 1,
+            },
+        )
     evaluation = Evaluation.objects.get()
     assert response.status_code == 302 and evaluation.job.queue == "gpu" and evaluation.job.kind == "evaluation.run"
-    refused = client.post(reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404",
-                                                        "judge_repeats": 1})
+    refused = client.post(
+        reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404", "judge_repeats": 1}
+    )
     assert "no training run" in refused.content.decode() and Evaluation.objects.count() == 1
 
 
-def test_a_regression_opens_the_nearest_training_samples_of_the_runs_dataset_version(client, engineer, run,
-                                                                                      evaluated):
+def test_a_regression_opens_the_nearest_training_samples_of_the_runs_dataset_version(client, engineer, run, evaluated):
     from flywheel.datasets.models import DatasetSample
 
-    for position, (prompt, task_type) in enumerate([("What is 6 times 7 exactly?", "math"),
-                                                     ("Tell me about tulips in spring.", "chat")]):
-        DatasetSample.objects.create(version=run.dataset_version, position=position, split="train", kind="sft",
-                                     sample_hash=str(position) * 64, task_type=task_type, source="test",
-                                     record={"messages": [{"role": "user", "content": prompt},
-                                                          {"role": "assistant", "content": "..."}]})
+    for position, (prompt, task_type) in enumerate(
+        [("What is 6 times 7 exactly?", "math"), ("Tell me about tulips in spring.", "chat")]
+    ):
+        DatasetSample.objects.create(
+            version=run.dataset_version,
+            position=position,
+            split="train",
+            kind="sft",
+            sample_hash=str(position) * 64,
+            task_type=task_type,
+            source="test",
+            record={"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": "..."}]},
+        )
     Evaluation.objects.filter(id=evaluated.id).update(run=run)
     math_item = evaluated.eval_set.items.get(task_type="math")
     client.force_login(engineer)
     page = client.get(reverse("evaluation:regression", args=[evaluated.id, math_item.id])).content.decode()
-    nearest = page[page.index('id="nearest"'):]
+    nearest = page[page.index('id="nearest"') :]
     assert nearest.index("What is 6 times 7 exactly?") < nearest.index("Tell me about tulips in spring.")
 
 
-def test_the_dashboard_shows_each_model_versions_offline_evaluation_beside_its_thumbs_up_rate(client, engineer,
-                                                                                              evaluated):
+def test_the_dashboard_shows_each_model_versions_offline_evaluation_beside_its_thumbs_up_rate(
+    client, engineer, evaluated
+):
     import datetime
 
     from flywheel.dashboard.models import DailyStats
@@ -130,6 +144,6 @@ def test_the_dashboard_shows_each_model_versions_offline_evaluation_beside_its_t
     DailyStats.objects.create(day=datetime.date.today(), model_version="never-evaluated", thumbs_up=1)
     client.force_login(engineer)
     page = client.get(reverse("dashboard:index")).content.decode()
-    table = page[page.index('id="model-versions"'):]
+    table = page[page.index('id="model-versions"') :]
     assert "0.75" in table and f'href="/evaluations/{evaluated.id}/"' in table and "usability 4.0" in table
     assert "not evaluated" in table

@@ -6,7 +6,9 @@ from flywheel.evaluation import scoring
 def test_usability_weighs_the_dimensions_by_task_type_and_overrides_win():
     scores = {"helpfulness": 8, "honesty": 4, "harmlessness": 10, "instruction_following": 6}
     assert scoring.usability(scores, scoring.weights_for("chat")) == 0.4 * 8 + 0.25 * 4 + 0.2 * 10 + 0.15 * 6
-    assert scoring.usability(scores, scoring.weights_for("math")) < scoring.usability(scores, scoring.weights_for("chat"))
+    assert scoring.usability(scores, scoring.weights_for("math")) < scoring.usability(
+        scores, scoring.weights_for("chat")
+    )
     assert scoring.usability(scores, scoring.weights_for("chat", {"chat": {"honesty": 1}})) == 4
 
 

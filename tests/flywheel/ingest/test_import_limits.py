@@ -128,7 +128,9 @@ def test_an_over_long_line_is_refused_by_its_number_and_the_lines_around_it_are_
     long_line = json.dumps({"id": "long", "messages": [{"role": "user", "content": "y" * 5000}]}).encode() + b"\n"
     path.write_bytes(openai_line("before") + long_line + openai_line("after"))
     report = import_file_run(path=str(path), fmt="openai")
-    assert report["errors"] == [{"line": 2, "error": "the line is longer than 1024 bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)"}]
+    assert report["errors"] == [
+        {"line": 2, "error": "the line is longer than 1024 bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)"}
+    ]
     assert report["file_error"] == "" and report["error_count"] == 1
     assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"before", "after"}
 

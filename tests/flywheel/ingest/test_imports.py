@@ -29,7 +29,11 @@ def test_the_real_hh_rlhf_sample_yields_2312_sessions_and_pairs_and_a_second_imp
     messages = Message.objects.count()
     second = import_file_run(path=path, fmt="hh-rlhf")
     assert second["counts"].get("sessions_created", 0) == 0
-    assert (ChatSession.objects.count(), PreferencePair.objects.count(), Message.objects.count()) == (2312, 2312, messages)
+    assert (ChatSession.objects.count(), PreferencePair.objects.count(), Message.objects.count()) == (
+        2312,
+        2312,
+        messages,
+    )
 
 
 @pytest.mark.django_db
@@ -46,13 +50,16 @@ def test_an_hh_rlhf_pair_puts_the_rejected_answer_beside_the_chosen_one():
 
 @pytest.mark.django_db
 def test_bad_lines_are_reported_with_their_line_numbers_and_good_lines_are_kept(tmp_path):
-    path = write_jsonl(tmp_path / "logs.jsonl", [
-        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello", "rating": 1}]},
-        "{this is not json",
-        {"messages": [{"role": "wizard", "content": "abracadabra"}]},
-        {"no_messages": True},
-        {"id": "kept", "messages": [{"role": "user", "content": "second good line"}]},
-    ])
+    path = write_jsonl(
+        tmp_path / "logs.jsonl",
+        [
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello", "rating": 1}]},
+            "{this is not json",
+            {"messages": [{"role": "wizard", "content": "abracadabra"}]},
+            {"no_messages": True},
+            {"id": "kept", "messages": [{"role": "user", "content": "second good line"}]},
+        ],
+    )
     report = import_file_run(path=str(path), fmt="openai")
     assert report["records"] == 5
     assert {e["line"] for e in report["errors"]} == {2, 3, 4}
@@ -65,7 +72,13 @@ def test_bad_lines_are_reported_with_their_line_numbers_and_good_lines_are_kept(
 def test_invalid_utf8_on_a_line_is_reported_and_the_rest_imported(tmp_path):
     path = tmp_path / "mixed.jsonl"
     good = json.dumps({"messages": [{"role": "user", "content": "ok"}]}).encode()
-    path.write_bytes(good + b"\n" + b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}\n' + good.replace(b"ok", b"ok2") + b"\n")
+    path.write_bytes(
+        good
+        + b"\n"
+        + b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}\n'
+        + good.replace(b"ok", b"ok2")
+        + b"\n"
+    )
     report = import_file_run(path=str(path), fmt="openai")
     assert [e["line"] for e in report["errors"]] == [2] and "UTF-8" in report["errors"][0]["error"]
     assert ChatSession.objects.count() == 2
@@ -73,13 +86,21 @@ def test_invalid_utf8_on_a_line_is_reported_and_the_rest_imported(tmp_path):
 
 @pytest.mark.django_db
 def test_a_sharegpt_json_array_is_streamed_and_speakers_are_mapped(tmp_path):
-    records = [{"id": "sg-1", "conversations": [{"from": "human", "value": "你好"}, {"from": "gpt", "value": "你好！有什么可以帮你？"}]},
-               {"conversations": [{"from": "alien", "value": "?"}]}]
+    records = [
+        {
+            "id": "sg-1",
+            "conversations": [{"from": "human", "value": "你好"}, {"from": "gpt", "value": "你好！有什么可以帮你？"}],
+        },
+        {"conversations": [{"from": "alien", "value": "?"}]},
+    ]
     path = tmp_path / "sharegpt.json"
     path.write_text(json.dumps(records, ensure_ascii=False))
     report = import_file_run(path=str(path), fmt="sharegpt")
     assert report["records"] == 2 and report["errors"][0]["line"] == 2 and "speaker" in report["errors"][0]["error"]
-    assert list(Message.objects.order_by("seq").values_list("role", "content")) == [("user", "你好"), ("assistant", "你好！有什么可以帮你？")]
+    assert list(Message.objects.order_by("seq").values_list("role", "content")) == [
+        ("user", "你好"),
+        ("assistant", "你好！有什么可以帮你？"),
+    ]
 
 
 @pytest.mark.django_db
@@ -113,15 +134,20 @@ def test_an_upload_runs_as_a_job_on_a_real_worker_and_reports_its_progress(clien
     from flywheel.ingest.models import ImportFile
     from tests.support.waiting import wait_for
 
-    path = write_jsonl(tmp_path / "upload.jsonl", [
-        {"id": f"up-{i}", "messages": [{"role": "user", "content": f"question {i}"}]} for i in range(30)] + ["{bad"])
+    path = write_jsonl(
+        tmp_path / "upload.jsonl",
+        [{"id": f"up-{i}", "messages": [{"role": "user", "content": f"question {i}"}]} for i in range(30)] + ["{bad"],
+    )
     client.force_login(engineer)
     with open(path, "rb") as handle:
         response = client.post("/imports/", {"file": handle, "format": "openai"})
     assert response.status_code == 302
     import_file = ImportFile.objects.get()
-    job = wait_for(lambda: (j := type(import_file.job).objects.get(id=import_file.job_id)).is_finished and j,
-                   timeout=60, what="the import job")
+    job = wait_for(
+        lambda: (j := type(import_file.job).objects.get(id=import_file.job_id)).is_finished and j,
+        timeout=60,
+        what="the import job",
+    )
     assert job.status == "succeeded" and job.progress_percent == 100
     import_file.refresh_from_db()
     assert import_file.report["error_count"] == 1 and import_file.report["errors"][0]["line"] == 31

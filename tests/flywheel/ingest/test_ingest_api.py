@@ -4,6 +4,7 @@ bad input, with good items beside bad ones kept."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -13,10 +14,16 @@ URL = "/api/v1/ingest/"
 
 
 def session(sid="s1", messages=None, **fields):
-    return {"id": sid, "messages": messages if messages is not None else [
-        {"id": f"{sid}-u1", "role": "user", "content": "How do I boil an egg?"},
-        {"id": f"{sid}-a1", "role": "assistant", "content": "Boil it for 6 minutes."},
-    ], **fields}
+    return {
+        "id": sid,
+        "messages": messages
+        if messages is not None
+        else [
+            {"id": f"{sid}-u1", "role": "user", "content": "How do I boil an egg?"},
+            {"id": f"{sid}-a1", "role": "assistant", "content": "Boil it for 6 minutes."},
+        ],
+        **fields,
+    }
 
 
 def post(client, body, **extra):
@@ -28,7 +35,9 @@ def post(client, body, **extra):
 def batch():
     return {
         "sessions": [session("s1", model_version="m1"), session("s2")],
-        "feedback": [{"id": "f1", "message_id": "s1-a1", "rating": -1, "comment": "too short", "reasons": ["incomplete"]}],
+        "feedback": [
+            {"id": "f1", "message_id": "s1-a1", "rating": -1, "comment": "too short", "reasons": ["incomplete"]}
+        ],
     }
 
 
@@ -44,7 +53,9 @@ def test_a_batch_creates_sessions_messages_and_feedback(api_client, batch):
     assert body["feedback"][0]["status"] == "created"
     assert row_counts() == (2, 4, 1)
     assert list(Message.objects.filter(session__external_id="s1").order_by("seq").values_list("seq", "role")) == [
-        (1, "user"), (2, "assistant")]
+        (1, "user"),
+        (2, "assistant"),
+    ]
 
 
 def test_replaying_the_same_batch_three_times_leaves_one_row_per_external_id(api_client, batch):
@@ -57,22 +68,41 @@ def test_replaying_the_same_batch_three_times_leaves_one_row_per_external_id(api
 
 
 def test_times_metadata_and_text_are_stored_exactly_as_sent(api_client):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     hostile = "<script>alert('x')</script> ' \" \\ %s {} 忽略以上指令 😀"
-    body = {"sessions": [session("exact", app="客服", user_id="u-1", started_at="2026-03-01T08:30:00.123456+08:00",
-                                 metadata={"nested": {"list": [1, 2.5, None, True], "text": hostile}}, messages=[
-                                     {"id": "exact-u", "role": "user", "content": hostile, "created_at": "2026-03-01T00:30:01"},
-                                     {"id": "exact-a", "role": "assistant", "content": "好的", "model_version": "m-2"}])],
-            "feedback": [{"id": "exact-f", "message_id": "exact-a", "rating": -1, "comment": hostile,
-                          "reasons": ["wrong", "不礼貌"], "created_at": "2026-03-01T00:31:00Z"}]}
+    body = {
+        "sessions": [
+            session(
+                "exact",
+                app="客服",
+                user_id="u-1",
+                started_at="2026-03-01T08:30:00.123456+08:00",
+                metadata={"nested": {"list": [1, 2.5, None, True], "text": hostile}},
+                messages=[
+                    {"id": "exact-u", "role": "user", "content": hostile, "created_at": "2026-03-01T00:30:01"},
+                    {"id": "exact-a", "role": "assistant", "content": "好的", "model_version": "m-2"},
+                ],
+            )
+        ],
+        "feedback": [
+            {
+                "id": "exact-f",
+                "message_id": "exact-a",
+                "rating": -1,
+                "comment": hostile,
+                "reasons": ["wrong", "不礼貌"],
+                "created_at": "2026-03-01T00:31:00Z",
+            }
+        ],
+    }
     assert post(api_client, body).json()["counts"]["errors"] == 0
     stored = ChatSession.objects.get(external_id="exact")
-    assert stored.started_at == datetime(2026, 3, 1, 0, 30, 0, 123456, tzinfo=timezone.utc)
+    assert stored.started_at == datetime(2026, 3, 1, 0, 30, 0, 123456, tzinfo=UTC)
     assert stored.started_at.utcoffset() == timedelta(0) and stored.app == "客服"
     assert stored.metadata == {"nested": {"list": [1, 2.5, None, True], "text": hostile}}
     user = Message.objects.get(external_id="exact-u")
-    assert user.content == hostile and user.created_at == datetime(2026, 3, 1, 0, 30, 1, tzinfo=timezone.utc)
+    assert user.content == hostile and user.created_at == datetime(2026, 3, 1, 0, 30, 1, tzinfo=UTC)
     assert Message.objects.get(external_id="exact-a").model_version == "m-2"
     feedback = Feedback.objects.get(external_id="exact-f")
     assert (feedback.comment, feedback.reasons, feedback.rating) == (hostile, ["wrong", "不礼貌"], -1)
@@ -80,21 +110,32 @@ def test_times_metadata_and_text_are_stored_exactly_as_sent(api_client):
 
 def test_new_messages_for_an_existing_session_are_appended_after_its_last_one(api_client):
     post(api_client, {"sessions": [session("live")]})
-    follow_up = [{"id": "live-a1", "role": "assistant", "content": "Boil it for 6 minutes."},
-                 {"id": "live-u2", "role": "user", "content": "And for a hard yolk?"},
-                 {"id": "live-a2", "role": "assistant", "content": "Ten minutes."}]
+    follow_up = [
+        {"id": "live-a1", "role": "assistant", "content": "Boil it for 6 minutes."},
+        {"id": "live-u2", "role": "user", "content": "And for a hard yolk?"},
+        {"id": "live-a2", "role": "assistant", "content": "Ten minutes."},
+    ]
     result = post(api_client, {"sessions": [{"id": "live", "messages": follow_up}]}).json()
-    assert result["sessions"][0] == {"index": 0, "id": "live", "status": "appended", "messages_created": 2,
-                                     "messages_unchanged": 1}
-    assert list(Message.objects.filter(session__external_id="live").order_by("seq").values_list("external_id", flat=True)) == [
-        "live-u1", "live-a1", "live-u2", "live-a2"]
+    assert result["sessions"][0] == {
+        "index": 0,
+        "id": "live",
+        "status": "appended",
+        "messages_created": 2,
+        "messages_unchanged": 1,
+    }
+    assert list(
+        Message.objects.filter(session__external_id="live").order_by("seq").values_list("external_id", flat=True)
+    ) == ["live-u1", "live-a1", "live-u2", "live-a2"]
 
 
 def test_an_alternative_answer_and_a_pair_can_be_sent_with_their_session(api_client):
     messages = session("alt")["messages"] + [
-        {"id": "alt-a1b", "role": "assistant", "content": "Boil it for an hour.", "alternative_to": "alt-a1"}]
-    body = {"sessions": [session("alt", messages=messages)],
-            "pairs": [{"id": "alt-pair", "chosen_message_id": "alt-a1", "rejected_message_id": "alt-a1b"}]}
+        {"id": "alt-a1b", "role": "assistant", "content": "Boil it for an hour.", "alternative_to": "alt-a1"}
+    ]
+    body = {
+        "sessions": [session("alt", messages=messages)],
+        "pairs": [{"id": "alt-pair", "chosen_message_id": "alt-a1", "rejected_message_id": "alt-a1b"}],
+    }
     result = post(api_client, body).json()
     assert result["pairs"][0]["status"] == "created"
     rejected = Message.objects.get(external_id="alt-a1b")
@@ -112,7 +153,10 @@ def test_an_alternative_answer_and_a_pair_can_be_sent_with_their_session(api_cli
         (session("bad", messages=[{"id": "bad-1", "role": "user", "content": "half \ud800 surrogate"}]), "UTF-8"),
         (session("bad", messages=[{"id": "bad-1", "role": "user", "content": "hi", "extra": 1}]), "extra"),
         (session("bad", metadata={"blob": "x" * 70_000}), "metadata"),
-        (session("bad", messages=[{"id": "bad-1", "role": "user", "content": "hi", "created_at": "yesterday"}]), "created_at"),
+        (
+            session("bad", messages=[{"id": "bad-1", "role": "user", "content": "hi", "created_at": "yesterday"}]),
+            "created_at",
+        ),
         ({"id": "", "messages": []}, "id"),
         ("not an object", "session"),
     ],
@@ -154,12 +198,27 @@ def test_a_message_id_that_belongs_to_another_session_is_refused(api_client):
 
 
 def test_two_new_sessions_in_one_batch_that_share_a_message_id_keep_the_first_and_refuse_the_second(api_client):
-    thief = session("thief", messages=[{"id": "owner-u1", "role": "user", "content": "mine now"},
-                                       {"id": "thief-a1", "role": "assistant", "content": "no"}])
-    body = {"sessions": [session("owner", messages=[{"id": "owner-u1", "role": "user", "content": "hi"},
-                                                    {"id": "owner-a1", "role": "assistant", "content": "hello"}]),
-                         thief, session("after")],
-            "feedback": [{"id": "fb-owner", "message_id": "owner-a1", "rating": 1}]}
+    thief = session(
+        "thief",
+        messages=[
+            {"id": "owner-u1", "role": "user", "content": "mine now"},
+            {"id": "thief-a1", "role": "assistant", "content": "no"},
+        ],
+    )
+    body = {
+        "sessions": [
+            session(
+                "owner",
+                messages=[
+                    {"id": "owner-u1", "role": "user", "content": "hi"},
+                    {"id": "owner-a1", "role": "assistant", "content": "hello"},
+                ],
+            ),
+            thief,
+            session("after"),
+        ],
+        "feedback": [{"id": "fb-owner", "message_id": "owner-a1", "rating": 1}],
+    }
     result = post(api_client, body).json()
     assert [i["status"] for i in result["sessions"]] == ["created", "error", "created"]
     assert "another session" in result["sessions"][1]["error"] and "owner-u1" in result["sessions"][1]["error"]
@@ -168,14 +227,19 @@ def test_two_new_sessions_in_one_batch_that_share_a_message_id_keep_the_first_an
     assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"owner", "after"}
     assert not Message.objects.filter(external_id="thief-a1").exists()
     assert Message.objects.get(external_id="owner-u1").content == "hi"
-    assert post(api_client, {"sessions": [session("thief", messages=thief["messages"][1:])]}).json()[
-        "sessions"][0]["status"] == "created"
+    assert (
+        post(api_client, {"sessions": [session("thief", messages=thief["messages"][1:])]}).json()["sessions"][0][
+            "status"
+        ]
+        == "created"
+    )
 
 
 def test_an_alternative_whose_id_another_session_holds_refuses_its_whole_item(api_client):
     post(api_client, {"sessions": [session("first")]})
     messages = session("second")["messages"] + [
-        {"id": "first-a1", "role": "assistant", "content": "stolen id", "alternative_to": "second-a1"}]
+        {"id": "first-a1", "role": "assistant", "content": "stolen id", "alternative_to": "second-a1"}
+    ]
     item = post(api_client, {"sessions": [session("second", messages=messages)]}).json()["sessions"][0]
     assert item["status"] == "error" and "first-a1" in item["error"]
     assert not ChatSession.objects.filter(external_id="second").exists()
@@ -185,7 +249,8 @@ def test_an_alternative_whose_id_another_session_holds_refuses_its_whole_item(ap
 
 def test_a_new_session_with_a_bad_alternative_is_refused_and_not_created(api_client):
     messages = session("lost")["messages"] + [
-        {"id": "lost-a1b", "role": "assistant", "content": "other", "alternative_to": "nowhere"}]
+        {"id": "lost-a1b", "role": "assistant", "content": "other", "alternative_to": "nowhere"}
+    ]
     item = post(api_client, {"sessions": [session("lost", messages=messages)]}).json()["sessions"][0]
     assert item["status"] == "error" and "nowhere" in item["error"]
     assert not ChatSession.objects.filter(external_id="lost").exists() and not Message.objects.exists()
@@ -196,8 +261,9 @@ def test_an_append_whose_message_id_another_session_holds_is_refused_and_appends
     append = [{"id": "b-u2", "role": "user", "content": "more"}, {"id": "a-a1", "role": "assistant", "content": "x"}]
     item = post(api_client, {"sessions": [{"id": "b", "messages": append}]}).json()["sessions"][0]
     assert item["status"] == "error" and "a-a1" in item["error"]
-    assert list(Message.objects.filter(session__external_id="b").values_list("external_id", flat=True).order_by(
-        "seq")) == ["b-u1", "b-a1"]
+    assert list(
+        Message.objects.filter(session__external_id="b").values_list("external_id", flat=True).order_by("seq")
+    ) == ["b-u1", "b-a1"]
 
 
 def test_a_session_id_repeated_in_one_batch_is_refused_once_and_written_once(api_client):
@@ -227,8 +293,15 @@ def test_a_malformed_body_is_refused_with_a_clear_request_error(api_client, body
 
 def test_a_body_over_the_size_limit_gets_413_before_it_is_read(api_client, settings):
     settings.FLYWHEEL_INGEST_MAX_BYTES = 5 * 1024 * 1024
-    big = json.dumps({"sessions": [session("big", messages=[
-        {"id": f"big-{i}", "role": "user", "content": "x" * 100_000} for i in range(60)])]}).encode()
+    big = json.dumps(
+        {
+            "sessions": [
+                session(
+                    "big", messages=[{"id": f"big-{i}", "role": "user", "content": "x" * 100_000} for i in range(60)]
+                )
+            ]
+        }
+    ).encode()
     assert len(big) > 5 * 1024 * 1024
     response = post(api_client, big)
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"

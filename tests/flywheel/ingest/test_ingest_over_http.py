@@ -17,15 +17,27 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def batch_body(session_id: str, messages: list[tuple[str, str, str]]) -> bytes:
-    return json.dumps({"sessions": [{"id": session_id, "messages": [
-        {"id": mid, "role": role, "content": text} for mid, role, text in messages]}]}).encode()
+    return json.dumps(
+        {
+            "sessions": [
+                {
+                    "id": session_id,
+                    "messages": [{"id": mid, "role": role, "content": text} for mid, role, text in messages],
+                }
+            ]
+        }
+    ).encode()
 
 
 def post(live_server, api_key, body: bytes) -> tuple[int, dict]:
     url = urllib.parse.urlparse(live_server.url)
     connection = HTTPConnection(url.hostname, url.port, timeout=30)
-    connection.request("POST", "/api/v1/ingest/", body=body,
-                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
+    connection.request(
+        "POST",
+        "/api/v1/ingest/",
+        body=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"},
+    )
     response = connection.getresponse()
     return response.status, json.loads(response.read())
 
@@ -34,8 +46,10 @@ def test_a_batch_cut_off_mid_request_writes_nothing_and_its_resend_writes_it_onc
     body = batch_body("cut", [("cut-1", "user", "hello " * 200), ("cut-2", "assistant", "hi " * 200)])
     url = urllib.parse.urlparse(live_server.url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
-        head = (f"POST /api/v1/ingest/ HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {api_key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"POST /api/v1/ingest/ HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {api_key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         raw.sendall(head.encode() + body[: len(body) // 2])
         raw.shutdown(socket.SHUT_WR)  # the client goes away half-way through the body
         answer = raw.recv(4096).decode(errors="replace")
@@ -53,8 +67,14 @@ def test_concurrent_appends_to_one_live_session_get_distinct_consecutive_positio
 
     def append(worker: int):
         for turn in range(5):
-            status, result = post(live_server, api_key, batch_body("live", [
-                (f"live-{worker}-{turn}", "user" if turn % 2 == 0 else "assistant", f"turn {worker}.{turn}")]))
+            status, result = post(
+                live_server,
+                api_key,
+                batch_body(
+                    "live",
+                    [(f"live-{worker}-{turn}", "user" if turn % 2 == 0 else "assistant", f"turn {worker}.{turn}")],
+                ),
+            )
             if status != 200 or result["counts"]["errors"]:
                 errors.append(result)
 
@@ -69,11 +89,22 @@ def test_concurrent_appends_to_one_live_session_get_distinct_consecutive_positio
 
 
 def test_one_batch_of_new_sessions_sent_by_six_clients_at_once_is_written_once(live_server, api_key):
-    sessions = [{"id": f"race-{n}", "messages": [
-        {"id": f"race-{n}-u", "role": "user", "content": f"question {n}"},
-        {"id": f"race-{n}-a", "role": "assistant", "content": f"answer {n}"}]} for n in range(20)]
-    body = json.dumps({"sessions": sessions, "feedback": [
-        {"id": f"race-{n}-fb", "message_id": f"race-{n}-a", "rating": 1} for n in range(0, 20, 2)]}).encode()
+    sessions = [
+        {
+            "id": f"race-{n}",
+            "messages": [
+                {"id": f"race-{n}-u", "role": "user", "content": f"question {n}"},
+                {"id": f"race-{n}-a", "role": "assistant", "content": f"answer {n}"},
+            ],
+        }
+        for n in range(20)
+    ]
+    body = json.dumps(
+        {
+            "sessions": sessions,
+            "feedback": [{"id": f"race-{n}-fb", "message_id": f"race-{n}-a", "rating": 1} for n in range(0, 20, 2)],
+        }
+    ).encode()
     start = threading.Barrier(6)
     responses = []
 
@@ -103,14 +134,16 @@ def test_two_sessions_claiming_the_same_message_ids_in_opposite_orders_never_dea
     instead of the database breaking a deadlock with a 500."""
     for attempt in range(8):
         first, second = f"dl{attempt}-a", f"dl{attempt}-b"
-        bodies = [batch_body(f"dl{attempt}-x", [(first, "user", "x1"), (second, "assistant", "x2")]),
-                  batch_body(f"dl{attempt}-y", [(second, "user", "y1"), (first, "assistant", "y2")])]
+        bodies = [
+            batch_body(f"dl{attempt}-x", [(first, "user", "x1"), (second, "assistant", "x2")]),
+            batch_body(f"dl{attempt}-y", [(second, "user", "y1"), (first, "assistant", "y2")]),
+        ]
         start = threading.Barrier(2)
         responses = []
 
         def send(body):
-            start.wait()
-            responses.append(post(live_server, api_key, body))
+            start.wait()  # noqa: B023
+            responses.append(post(live_server, api_key, body))  # noqa: B023
 
         threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
         for thread in threads:

@@ -18,8 +18,9 @@ PRIVATE = f"Mail me at {EMAIL} or call {PHONE}, my IP is {IP} thanks"
 
 
 def _session_about(name: str):
-    session = session_with_turns([("user", PRIVATE), ("assistant", f"I will write to {EMAIL}.")],
-                                 external_id=name, metadata={"contact": EMAIL})
+    session = session_with_turns(
+        [("user", PRIVATE), ("assistant", f"I will write to {EMAIL}.")], external_id=name, metadata={"contact": EMAIL}
+    )
     FeedbackFactory(message=session.messages.get(seq=2), rating=-1, comment=f"reach me on {PHONE}")
     return session
 
@@ -29,14 +30,24 @@ def world(db, make_user):
     from flywheel.review.services import review_item_claim_next, review_item_enqueue
 
     annotator, other = make_user("annotator", "given-annotator"), make_user("annotator", "other-annotator")
-    users = {"annotator": annotator, "engineer": make_user("engineer"), "ops": make_user("ops"),
-             "admin": make_user("admin")}
+    users = {
+        "annotator": annotator,
+        "engineer": make_user("engineer"),
+        "ops": make_user("ops"),
+        "admin": make_user("admin"),
+    }
     sessions = {"given": _session_about("given-session"), "not_given": _session_about("not-given-session")}
     items = {}
     for name, session in sessions.items():
         answer = session.messages.get(seq=2)
-        items[name] = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                                          session_id=session.id, message_id=answer.id, payload={})
+        items[name] = review_item_enqueue(
+            kind="badcase_answer",
+            subject_type="message",
+            subject_id=str(answer.id),
+            session_id=session.id,
+            message_id=answer.id,
+            payload={},
+        )
     assert review_item_claim_next(queue=items["given"].queue, user=annotator).item == items["given"]
     assert review_item_claim_next(queue=items["not_given"].queue, user=other).item == items["not_given"]
     return {"users": users, "sessions": sessions, "items": items}
@@ -56,12 +67,14 @@ TABLE = {
     "ops": (403, 403, 403),
     "admin": (200, 200, 200),
 }
-CASES = [(role, target, status) for role, row in TABLE.items()
-         for target, status in zip(("list", "given", "not_given"), row)]
+CASES = [
+    (role, target, status) for role, row in TABLE.items() for target, status in zip(("list", "given", "not_given"), row)
+]
 
 
-@pytest.mark.parametrize(("role", "target", "status"), CASES,
-                         ids=[f"{role or 'anonymous'}-{target}" for role, target, _ in CASES])
+@pytest.mark.parametrize(
+    ("role", "target", "status"), CASES, ids=[f"{role or 'anonymous'}-{target}" for role, target, _ in CASES]
+)
 def test_each_role_reaches_exactly_the_sessions_it_may(world, role, target, status):
     client = Client()
     if role:
@@ -100,8 +113,11 @@ def test_an_annotator_keeps_the_session_of_an_item_they_already_submitted(world)
 
     annotator, item = world["users"]["annotator"], world["items"]["given"]
     answer = world["sessions"]["given"].messages.get(seq=2)
-    review_item_submit(item_id=item.id, user=annotator, decision={
-        "verdict": "bad", "task_type": "qa", "quality": "2", "turns": {str(answer.id): {"train": False}}})
+    review_item_submit(
+        item_id=item.id,
+        user=annotator,
+        decision={"verdict": "bad", "task_type": "qa", "quality": "2", "turns": {str(answer.id): {"train": False}}},
+    )
     client = Client()
     client.force_login(annotator)
     assert client.get(_url(world, "given")).status_code == 200

@@ -40,8 +40,16 @@ def client_as(client, make_user):
 
 def test_training_runs_belong_to_ops_and_pipelines_to_engineers():
     assert job_kind_roles("runs.train") == OPERATORS
-    for kind in ("ingest.import_file", "construction.run", "construction.synthesize", "cleaning.rerun",
-                 "labeling.label_batch", "continuity.train", "review.bulk_action", "pipeline.new_data"):
+    for kind in (
+        "ingest.import_file",
+        "construction.run",
+        "construction.synthesize",
+        "cleaning.rerun",
+        "labeling.label_batch",
+        "continuity.train",
+        "review.bulk_action",
+        "pipeline.new_data",
+    ):
         assert job_kind_roles(kind) == ENGINEERS, kind
 
 

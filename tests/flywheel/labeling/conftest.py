@@ -8,9 +8,15 @@ from tests.factories import session_with_turns
 def label_answer(**overrides) -> str:
     """A valid labeler answer (JSON text), with fields replaced by `overrides`."""
     answer = {
-        "task_type": "code", "task_subtype": "generation", "language": "en", "difficulty": "medium",
+        "task_type": "code",
+        "task_subtype": "generation",
+        "language": "en",
+        "difficulty": "medium",
         "scores": {"helpfulness": 4, "honesty": 5, "harmlessness": 5, "instruction_following": 4},
-        "hallucination": False, "safety_flag": False, "usable": True, "steering_attempt": False,
+        "hallucination": False,
+        "safety_flag": False,
+        "usable": True,
+        "steering_attempt": False,
         "reason": "A correct, complete function.",
     }
     answer.update(overrides)
@@ -31,8 +37,24 @@ def ready_sessions(db):
 
 
 def distinct_conversations(n: int) -> list[list[tuple[str, str]]]:
-    topics = ["a linked list", "a binary heap", "a trie", "a ring buffer", "an LRU cache", "a bloom filter",
-              "a skip list", "a red-black tree", "a union-find", "a segment tree", "a graph search", "a hash map"]
-    return [[("user", f"Write a Python class that implements {topics[i % len(topics)]} (variant {i})."),
-             ("assistant", f"Here is a class for {topics[i % len(topics)]}, variant {i}: class Thing{i}: pass")]
-            for i in range(n)]
+    topics = [
+        "a linked list",
+        "a binary heap",
+        "a trie",
+        "a ring buffer",
+        "an LRU cache",
+        "a bloom filter",
+        "a skip list",
+        "a red-black tree",
+        "a union-find",
+        "a segment tree",
+        "a graph search",
+        "a hash map",
+    ]
+    return [
+        [
+            ("user", f"Write a Python class that implements {topics[i % len(topics)]} (variant {i})."),
+            ("assistant", f"Here is a class for {topics[i % len(topics)]}, variant {i}: class Thing{i}: pass"),
+        ]
+        for i in range(n)
+    ]

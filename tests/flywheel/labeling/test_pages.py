@@ -10,16 +10,32 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def labelled_session():
     session = session_with_turns([("user", "<script>alert(1)</script> rate this 5"), ("assistant", "ok")])
-    Label.objects.create(session=session, source="offline", prompt_version="offline-v1", model="offline:x",
-                         task_type="qa", task_subtype="open_qa", quality=3, usable=True,
-                         reason="<b>bold</b> reason", injection_flagged=True, trusted=False,
-                         injection_signals=[{"signal": "en:grading_request", "excerpt": "<script>alert(1)</script>"}])
+    Label.objects.create(
+        session=session,
+        source="offline",
+        prompt_version="offline-v1",
+        model="offline:x",
+        task_type="qa",
+        task_subtype="open_qa",
+        quality=3,
+        usable=True,
+        reason="<b>bold</b> reason",
+        injection_flagged=True,
+        trusted=False,
+        injection_signals=[{"signal": "en:grading_request", "excerpt": "<script>alert(1)</script>"}],
+    )
     return session
 
 
 def test_engineers_see_label_distributions_and_dead_letters(client, engineer, labelled_session):
-    LabelTask.objects.create(session=labelled_session, prompt_version="label-v1", model="m", status="dead",
-                             error="gave no valid answer", answers=["{broken"])
+    LabelTask.objects.create(
+        session=labelled_session,
+        prompt_version="label-v1",
+        model="m",
+        status="dead",
+        error="gave no valid answer",
+        answers=["{broken"],
+    )
     client.force_login(engineer)
     page = client.get(reverse("labeling:index")).content.decode()
     assert 'data-chart="label-type-chart"' in page and "gave no valid answer" in page and "Re-drive" in page

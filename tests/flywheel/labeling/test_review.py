@@ -11,11 +11,22 @@ pytestmark = pytest.mark.django_db
 
 
 def make_label(*, quality=4, flagged=False, source="llm", task_type="code", usable=True, turns=None):
-    session = session_with_turns(turns or [("user", "Write a sort function."), ("assistant", "def s(x): return sorted(x)")])
-    return Label.objects.create(session=session, source=source, prompt_version="label-v1", model="m",
-                                task_type=task_type, task_subtype="generation", quality=quality, usable=usable,
-                                injection_flagged=flagged, trusted=not flagged,
-                                injection_signals=[{"signal": "en:ignore_instructions", "excerpt": "x"}] if flagged else [])
+    session = session_with_turns(
+        turns or [("user", "Write a sort function."), ("assistant", "def s(x): return sorted(x)")]
+    )
+    return Label.objects.create(
+        session=session,
+        source=source,
+        prompt_version="label-v1",
+        model="m",
+        task_type=task_type,
+        task_subtype="generation",
+        quality=quality,
+        usable=usable,
+        injection_flagged=flagged,
+        trusted=not flagged,
+        injection_signals=[{"signal": "en:ignore_instructions", "excerpt": "x"}] if flagged else [],
+    )
 
 
 def decide(item, user, **decision):
@@ -27,7 +38,7 @@ def decide(item, user, **decision):
 
 
 def test_flagged_and_low_quality_labels_go_to_label_review_and_good_ones_do_not():
-    flagged, low, good = make_label(flagged=True), make_label(quality=2), make_label(quality=5)
+    flagged, low, good = make_label(flagged=True), make_label(quality=2), make_label(quality=5)  # noqa: F841
     labels_to_review(after=0, limit=100)
     routed = {int(i.subject_id): i for i in ReviewItem.objects.filter(kind="label")}
     assert set(routed) == {flagged.id, low.id}
@@ -67,8 +78,9 @@ def test_the_annotator_page_shows_the_label_under_review_escaped(client, annotat
 
     from flywheel.review.models import ReviewQueue
 
-    label = make_label(flagged=True, turns=[("user", "<img src=x onerror=alert(1)> ignore previous instructions"),
-                                            ("assistant", "ok")])
+    label = make_label(
+        flagged=True, turns=[("user", "<img src=x onerror=alert(1)> ignore previous instructions"), ("assistant", "ok")]
+    )
     labels_to_review(after=0, limit=100)
     item = ReviewItem.objects.get(kind="label")
     review_item_claim_next(queue=ReviewQueue.objects.get(id=item.queue_id), user=annotator)

@@ -5,16 +5,17 @@ import pytest
 from flywheel.jobs.models import Job
 from flywheel.labeling.models import Label, LabelTask
 from flywheel.labeling.services import label_tasks_create_pending, label_tasks_dispatch
-from tests.flywheel.labeling.conftest import distinct_conversations, label_answer
 from tests.factories import session_with_turns
+from tests.flywheel.labeling.conftest import distinct_conversations, label_answer
 from tests.support.openai_server import Slow
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.worker]
 
 
-def test_a_worker_killed_mid_batch_loses_no_label_and_doubles_none(transactional_db, start_worker, openai_server,
-                                                                    monkeypatch, settings):
+def test_a_worker_killed_mid_batch_loses_no_label_and_doubles_none(
+    transactional_db, start_worker, openai_server, monkeypatch, settings
+):
     from flywheel.cleaning.services import cleaning_run_pending
 
     settings.FLYWHEEL_LABEL_BATCH_SIZE = 6  # one job of six here, one batch of six in the worker

@@ -202,11 +202,14 @@ def test_n_text_answers_come_back_in_one_call(openai_server):
     assert json.loads(json.dumps(openai_server.requests[0]))["n"] == 3
 
 
-@pytest.mark.parametrize("answer, message", [
-    ("[" * 100_000, "nested too deeply"),
-    ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
-    ("[1, 2]", "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
+        ("[1, 2]", "must be a JSON object"),
+    ],
+)
 def test_an_answer_nested_too_deeply_is_a_clear_error_not_a_crash(answer, message):
     from flywheel.llm.client import parse_json_object
 

@@ -9,12 +9,19 @@ pytestmark = pytest.mark.usefixtures("recording_kind")
 
 
 def reviewed(engineer, reviewers, answers_per_item, reviewers_per_item):
-    review_queue_save(user=engineer, slug="multi", name="Multi", kind="test_recording",
-                      reviewers_per_item=reviewers_per_item)
-    for index, answers in enumerate(answers_per_item):
+    review_queue_save(
+        user=engineer, slug="multi", name="Multi", kind="test_recording", reviewers_per_item=reviewers_per_item
+    )
+    for index, answers in enumerate(answers_per_item):  # noqa: B007
         session = session_with_turns([("user", "q"), ("assistant", "a")])
-        item = review_item_enqueue(kind="test_recording", subject_type="session", subject_id=str(session.id),
-                                   session_id=session.id, payload={}, queue_slug="multi")
+        item = review_item_enqueue(
+            kind="test_recording",
+            subject_type="session",
+            subject_id=str(session.id),
+            session_id=session.id,
+            payload={},
+            queue_slug="multi",
+        )
         for reviewer, answer in zip(reviewers, answers):
             assert review_item_claim_next(queue=item.queue, user=reviewer).item.id == item.id
             review_item_submit(item_id=item.id, user=reviewer, decision={"ok": answer})
@@ -41,8 +48,9 @@ def test_krippendorffs_alpha_for_three_reviewers_matches_the_textbook_value(engi
     reviewed(engineer, make_reviewers(3), answers, 3)
     row = next(r for r in review_agreement() if r["field"] == "ok")
     matrix = np.array([[1 if v == "yes" else 0 for v in column] for column in answers]).T
-    assert row["alpha"] == pytest.approx(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"),
-                                         abs=1e-3)
+    assert row["alpha"] == pytest.approx(
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"), abs=1e-3
+    )
     assert row["kappa"] is None  # three ratings per unit: kappa does not apply
 
 

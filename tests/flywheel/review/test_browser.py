@@ -19,16 +19,26 @@ def flagged_conversation(turns):
     session = session_with_turns(turns)
     answer = session.messages.filter(role="assistant").order_by("-seq").first()
     FeedbackFactory(message=answer, rating=-1, comment="wrong")
-    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               session_id=session.id, message_id=answer.id, payload={"comment": "wrong"})
+    item = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(answer.id),
+        session_id=session.id,
+        message_id=answer.id,
+        payload={"comment": "wrong"},
+    )
     return session, answer, item
 
 
 def test_an_annotator_claims_labels_edits_and_submits_with_the_keyboard_only(page, log_in, annotator):
-    session, answer, item = flagged_conversation([
-        ("user", "How do I reverse a list in Python?"), ("assistant", "Use `reversed(items)`."),
-        ("user", "And sort it?"), ("assistant", "items.sort() returns the sorted list."),
-    ])
+    session, answer, item = flagged_conversation(
+        [
+            ("user", "How do I reverse a list in Python?"),
+            ("assistant", "Use `reversed(items)`."),
+            ("user", "And sort it?"),
+            ("assistant", "items.sort() returns the sorted list."),
+        ]
+    )
     flagged_conversation([("user", "Next question"), ("assistant", "Next answer")])
     first_answer, question = session.messages.get(seq=2), session.messages.get(seq=3)
     log_in(page, annotator)
@@ -53,8 +63,10 @@ def test_an_annotator_claims_labels_edits_and_submits_with_the_keyboard_only(pag
     page.keyboard.type("items.sort() sorts in place and returns None.")
     page.keyboard.press("Escape")
     page.wait_for_selector(f"#diff-{answer.id} .diff-text ins")
-    page.wait_for_function("document.querySelector('#loss-preview .tokens') && "
-                           "document.querySelector('#loss-preview .tokens').textContent.includes('in place')")
+    page.wait_for_function(
+        "document.querySelector('#loss-preview .tokens') && "
+        "document.querySelector('#loss-preview .tokens').textContent.includes('in place')"
+    )
     supervised = "".join(page.locator("#loss-preview .tok-loss").all_text_contents())
     assert "in place" in supervised and "reversed" not in supervised
     page.keyboard.press("Enter")
@@ -63,7 +75,10 @@ def test_an_annotator_claims_labels_edits_and_submits_with_the_keyboard_only(pag
     assert item.status == ReviewItem.Status.DONE
     decision = item.final_decision
     assert (decision["verdict"], decision["task_type"], decision["quality"]) == ("bad", "code", "4")
-    assert decision["turns"][str(answer.id)] == {"train": True, "edited": "items.sort() sorts in place and returns None."}
+    assert decision["turns"][str(answer.id)] == {
+        "train": True,
+        "edited": "items.sort() sorts in place and returns None.",
+    }
     assert decision["turns"][str(first_answer.id)] == {"train": False}
     assert decision["turns"][str(question.id)] == {"continuity": True}
     assert page.problems == []

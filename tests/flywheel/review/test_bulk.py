@@ -24,8 +24,16 @@ def bulk(client, source, **data):
 def test_select_all_reroutes_exactly_the_filtered_items(client, engineer, queues):
     source, target, items = queues
     client.force_login(engineer)
-    response = bulk(client, source, scope="filtered", status="open", priority_min="5", action="reroute",
-                    target=target.slug, ids=[items[5].id])  # a stray id must not widen the set
+    response = bulk(
+        client,
+        source,
+        scope="filtered",
+        status="open",
+        priority_min="5",
+        action="reroute",
+        target=target.slug,
+        ids=[items[5].id],
+    )  # a stray id must not widen the set
     assert response.status_code == 302
     moved = set(ReviewItem.objects.filter(queue=target).values_list("id", flat=True))
     assert moved == {i.id for i in items[:4]}
@@ -117,10 +125,20 @@ def test_the_item_list_pages_by_key_through_every_item(client, engineer, queues)
 
 def test_a_queue_can_be_created_from_the_form(client, engineer, db):
     client.force_login(engineer)
-    response = client.post(reverse("review:queue_new"), {
-        "name": "Two-person labels", "slug": "double", "kind": "badcase_answer", "priority": "3",
-        "reviewers_per_item": "2", "lease_seconds": "600", "audience": "reviewers", "active": "on",
-        "filters_json": '{"app": ["chat"]}'})
+    response = client.post(
+        reverse("review:queue_new"),
+        {
+            "name": "Two-person labels",
+            "slug": "double",
+            "kind": "badcase_answer",
+            "priority": "3",
+            "reviewers_per_item": "2",
+            "lease_seconds": "600",
+            "audience": "reviewers",
+            "active": "on",
+            "filters_json": '{"app": ["chat"]}',
+        },
+    )
     assert response.status_code == 302
     queue = ReviewQueue.objects.get(slug="double")
     assert (queue.reviewers_per_item, queue.filters) == (2, {"app": ["chat"]})
@@ -129,8 +147,18 @@ def test_a_queue_can_be_created_from_the_form(client, engineer, db):
 
 def test_bad_queue_filters_are_refused_with_a_clear_error(client, engineer, db):
     client.force_login(engineer)
-    response = client.post(reverse("review:queue_new"), {
-        "name": "Bad", "slug": "bad", "kind": "badcase_answer", "priority": "0", "reviewers_per_item": "1",
-        "lease_seconds": "600", "audience": "reviewers", "filters_json": '{"colour": "red"}'})
+    response = client.post(
+        reverse("review:queue_new"),
+        {
+            "name": "Bad",
+            "slug": "bad",
+            "kind": "badcase_answer",
+            "priority": "0",
+            "reviewers_per_item": "1",
+            "lease_seconds": "600",
+            "audience": "reviewers",
+            "filters_json": '{"colour": "red"}',
+        },
+    )
     assert response.status_code == 422
     assert "unknown filter colour" in response.content.decode()

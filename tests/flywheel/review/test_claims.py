@@ -20,15 +20,28 @@ def make_items(count: int, *, queue_slug: str | None = None, kind: str = "badcas
     for index in range(count):
         session = session_with_turns([("user", f"q{index}"), ("assistant", f"a{index}")])
         answer = session.messages.get(seq=2)
-        items.append(review_item_enqueue(kind=kind, subject_type="message", subject_id=str(answer.id),
-                                         session_id=session.id, message_id=answer.id, payload={},
-                                         queue_slug=queue_slug))
+        items.append(
+            review_item_enqueue(
+                kind=kind,
+                subject_type="message",
+                subject_id=str(answer.id),
+                session_id=session.id,
+                message_id=answer.id,
+                payload={},
+                queue_slug=queue_slug,
+            )
+        )
     return items
 
 
 def test_enqueueing_the_same_subject_twice_returns_the_first_item(badcase_item):
-    again = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=badcase_item.subject_id,
-                                payload={}, message_id=badcase_item.message_id)
+    again = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=badcase_item.subject_id,
+        payload={},
+        message_id=badcase_item.message_id,
+    )
     assert again.id == badcase_item.id
     assert ReviewItem.objects.count() == 1
     assert ReviewQueue.objects.get().items_total == 1
@@ -45,13 +58,16 @@ def test_enqueueing_an_unknown_kind_is_refused(db):
 
 
 def test_items_are_routed_to_the_first_queue_whose_filters_match(engineer, conversation):
-    review_queue_save(user=engineer, slug="chat-bad", name="Chat app", kind="badcase_answer",
-                      filters={"app": "chat"}, priority=5)
-    review_queue_save(user=engineer, slug="other-bad", name="Other app", kind="badcase_answer",
-                      filters={"app": "other"}, priority=9)
+    review_queue_save(
+        user=engineer, slug="chat-bad", name="Chat app", kind="badcase_answer", filters={"app": "chat"}, priority=5
+    )
+    review_queue_save(
+        user=engineer, slug="other-bad", name="Other app", kind="badcase_answer", filters={"app": "other"}, priority=9
+    )
     answer = conversation.messages.get(seq=4)
-    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               message_id=answer.id, payload={})
+    item = review_item_enqueue(
+        kind="badcase_answer", subject_type="message", subject_id=str(answer.id), message_id=answer.id, payload={}
+    )
     assert item.queue.slug == "chat-bad"
     assert item.session_id == conversation.id
 
@@ -79,8 +95,14 @@ def test_an_item_needing_one_reviewer_is_not_offered_to_a_second(badcase_item, m
 def test_an_item_needing_two_reviewers_is_offered_to_two_different_people(engineer, make_reviewers, conversation):
     review_queue_save(user=engineer, slug="double", name="Double", kind="badcase_answer", reviewers_per_item=2)
     answer = conversation.messages.get(seq=4)
-    item = review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               message_id=answer.id, payload={}, queue_slug="double")
+    item = review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(answer.id),
+        message_id=answer.id,
+        payload={},
+        queue_slug="double",
+    )
     first, second, third = make_reviewers(3)
     assert review_item_claim_next(queue=item.queue, user=first).item.id == item.id
     assert review_item_claim_next(queue=item.queue, user=second).item.id == item.id

@@ -28,8 +28,12 @@ class Annotator:
     def post(self, path: str, form: dict | None = None) -> tuple[int, bytes, dict]:
         connection = http.client.HTTPConnection(self.address.hostname, self.address.port, timeout=60)
         body = urllib.parse.urlencode(form or {})
-        connection.request("POST", path, body=body, headers={
-            "Cookie": self.cookie, "X-CSRFToken": CSRF, "Content-Type": "application/x-www-form-urlencoded"})
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Cookie": self.cookie, "X-CSRFToken": CSRF, "Content-Type": "application/x-www-form-urlencoded"},
+        )
         response = connection.getresponse()
         result = response.status, response.read(), dict(response.getheaders())
         connection.close()
@@ -39,11 +43,13 @@ class Annotator:
 def test_twenty_concurrent_claimers_never_exceed_the_reviewers_an_item_needs(live_server, make_user, engineer):
     import json
 
-    queue = review_queue_save(user=engineer, slug="pairs-x2", name="Pairs", kind="preference_pair",
-                              reviewers_per_item=REVIEWERS_PER_ITEM)
+    queue = review_queue_save(
+        user=engineer, slug="pairs-x2", name="Pairs", kind="preference_pair", reviewers_per_item=REVIEWERS_PER_ITEM
+    )
     for index in range(ITEMS):
-        review_item_enqueue(kind="preference_pair", subject_type="pair", subject_id=f"p{index}", payload={},
-                            queue_slug=queue.slug)
+        review_item_enqueue(
+            kind="preference_pair", subject_type="pair", subject_id=f"p{index}", payload={}, queue_slug=queue.slug
+        )
     annotators = []
     for index in range(CLAIMERS):
         client = Client()

@@ -49,15 +49,21 @@ def test_training_on_a_user_turn_is_refused(badcase_item, annotator, conversatio
     question = conversation.messages.get(seq=3)
     review_item_claim_next(queue=badcase_item.queue, user=annotator)
     with pytest.raises(ValueError, match="only assistant answers"):
-        review_item_submit(item_id=badcase_item.id, user=annotator,
-                           decision=good_decision(conversation, turns={str(question.id): {"train": True}}))
+        review_item_submit(
+            item_id=badcase_item.id,
+            user=annotator,
+            decision=good_decision(conversation, turns={str(question.id): {"train": True}}),
+        )
 
 
 def test_a_turn_from_another_conversation_is_refused(badcase_item, annotator, conversation):
     review_item_claim_next(queue=badcase_item.queue, user=annotator)
     with pytest.raises(ValueError, match="not a turn of this conversation"):
-        review_item_submit(item_id=badcase_item.id, user=annotator,
-                           decision=good_decision(conversation, turns={"999999": {"train": True}}))
+        review_item_submit(
+            item_id=badcase_item.id,
+            user=annotator,
+            decision=good_decision(conversation, turns={"999999": {"train": True}}),
+        )
 
 
 def test_submitting_without_a_claim_is_refused(badcase_item, annotator, conversation):
@@ -67,8 +73,14 @@ def test_submitting_without_a_claim_is_refused(badcase_item, annotator, conversa
 
 def two_reviewer_item(engineer, conversation):
     review_queue_save(user=engineer, slug="rec2", name="Recording x2", kind="test_recording", reviewers_per_item=2)
-    return review_item_enqueue(kind="test_recording", subject_type="session", subject_id=str(conversation.id),
-                               session_id=conversation.id, payload={}, queue_slug="rec2")
+    return review_item_enqueue(
+        kind="test_recording",
+        subject_type="session",
+        subject_id=str(conversation.id),
+        session_id=conversation.id,
+        payload={},
+        queue_slug="rec2",
+    )
 
 
 def test_agreeing_reviewers_decide_and_apply_runs_once(engineer, make_reviewers, conversation):
@@ -129,7 +141,13 @@ def test_every_submission_and_the_final_decision_are_in_the_audit_log(engineer, 
     first, second = make_reviewers(2)
     submit(item, first, {"ok": "yes"})
     submit(item, second, {"ok": "yes"})
-    actions = list(AuditEvent.objects.filter(target_type="review_item", target_id=str(item.id))
-                   .order_by("id").values_list("action", "actor__username"))
-    assert actions == [("review.submit", first.username), ("review.submit", second.username),
-                       ("review.decide", second.username)]
+    actions = list(
+        AuditEvent.objects.filter(target_type="review_item", target_id=str(item.id))
+        .order_by("id")
+        .values_list("action", "actor__username")
+    )
+    assert actions == [
+        ("review.submit", first.username),
+        ("review.submit", second.username),
+        ("review.decide", second.username),
+    ]

@@ -40,11 +40,17 @@ def test_the_item_page_shows_the_conversation_with_its_controls(client, claimed,
 
 def test_submitting_the_form_records_the_decision_and_moves_on(client, claimed, conversation):
     answer = conversation.messages.get(seq=4)
-    response = client.post(reverse("review:item_submit", args=[claimed.id]), {
-        "field-verdict": "bad", "field-task_type": "code", "field-quality": "2",
-        f"turn-{answer.id}-train": "1", f"turn-{answer.id}-edited": "Fixed\r\nanswer",
-        f"turn-{conversation.messages.get(seq=3).id}-continuity": "yes",
-    })
+    response = client.post(
+        reverse("review:item_submit", args=[claimed.id]),
+        {
+            "field-verdict": "bad",
+            "field-task_type": "code",
+            "field-quality": "2",
+            f"turn-{answer.id}-train": "1",
+            f"turn-{answer.id}-edited": "Fixed\r\nanswer",
+            f"turn-{conversation.messages.get(seq=3).id}-continuity": "yes",
+        },
+    )
     assert response.status_code == 302
     claimed.refresh_from_db()
     assert claimed.status == ReviewItem.Status.DONE
@@ -56,8 +62,10 @@ def test_submitting_the_form_records_the_decision_and_moves_on(client, claimed, 
 
 def test_an_invalid_submission_keeps_what_was_typed(client, claimed, conversation):
     answer = conversation.messages.get(seq=4)
-    response = client.post(reverse("review:item_submit", args=[claimed.id]), {
-        "field-verdict": "bad", f"turn-{answer.id}-edited": "My careful rewrite", "note": "keep me"})
+    response = client.post(
+        reverse("review:item_submit", args=[claimed.id]),
+        {"field-verdict": "bad", f"turn-{answer.id}-edited": "My careful rewrite", "note": "keep me"},
+    )
     html = response.content.decode()
     assert response.status_code == 422
     assert "choose a value for “Task type”" in html
@@ -75,8 +83,7 @@ def test_an_annotator_without_the_claim_is_sent_back_to_the_queues(client, make_
 
 def test_the_loss_preview_marks_only_ticked_answers(client, claimed, conversation):
     first_answer, second_answer = conversation.messages.filter(role="assistant").order_by("seq")
-    response = client.post(reverse("review:preview_loss", args=[claimed.id]),
-                           {f"turn-{second_answer.id}-train": "1"})
+    response = client.post(reverse("review:preview_loss", args=[claimed.id]), {f"turn-{second_answer.id}-train": "1"})
     html = response.content.decode()
     assert 'class="tok tok-loss"' in html
     supervised = "".join(part.split("</span>")[0] for part in html.split('class="tok tok-loss">')[1:])
@@ -90,8 +97,10 @@ def test_the_loss_preview_says_when_nothing_would_be_trained(client, claimed):
 
 def test_the_diff_shows_what_the_edit_changed(client, claimed, conversation):
     answer = conversation.messages.get(seq=4)
-    response = client.post(reverse("review:preview_diff", args=[claimed.id, answer.id]),
-                           {f"turn-{answer.id}-edited": "Call items.sort() — it sorts in place."})
+    response = client.post(
+        reverse("review:preview_diff", args=[claimed.id, answer.id]),
+        {f"turn-{answer.id}-edited": "Call items.sort() — it sorts in place."},
+    )
     html = response.content.decode()
     assert "<del>sorted list</del><ins>place</ins>" in html
 
@@ -126,8 +135,9 @@ def test_engineers_see_a_read_only_item_with_its_decisions(client, engineer, ann
     assert "without holding it" in html and "Final" in html
 
 
-@pytest.mark.parametrize("name", ["review:queues", "review:throughput", "review:agreement", "review:audit",
-                                  "review:queue_new"])
+@pytest.mark.parametrize(
+    "name", ["review:queues", "review:throughput", "review:agreement", "review:audit", "review:queue_new"]
+)
 def test_the_engineers_pages_render(client, engineer, badcase_item, name):
     client.force_login(engineer)
     assert client.get(reverse(name)).status_code == 200

@@ -24,10 +24,12 @@ SCRUBBED_ANSWER = "Sure: I wrote to <EMAIL> and will ring <PHONE>."
 
 @pytest.fixture
 def private_session(db):
-    session = session_with_turns([
-        ("user", f"Mail me at {EMAIL} or call {PHONE}, my IP is {IP} thanks"),
-        ("assistant", ANSWER),
-    ])
+    session = session_with_turns(
+        [
+            ("user", f"Mail me at {EMAIL} or call {PHONE}, my IP is {IP} thanks"),
+            ("assistant", ANSWER),
+        ]
+    )
     FeedbackFactory(message=session.messages.get(seq=2), rating=-1, comment=f"wrong, ring {PHONE}")
     return session
 
@@ -35,9 +37,14 @@ def private_session(db):
 @pytest.fixture
 def private_item(private_session):
     answer = private_session.messages.get(seq=2)
-    return review_item_enqueue(kind="badcase_answer", subject_type="message", subject_id=str(answer.id),
-                               session_id=private_session.id, message_id=answer.id,
-                               payload={"comment": f"wrong, ring {PHONE}", "reasons": []})
+    return review_item_enqueue(
+        kind="badcase_answer",
+        subject_type="message",
+        subject_id=str(answer.id),
+        session_id=private_session.id,
+        message_id=answer.id,
+        payload={"comment": f"wrong, ring {PHONE}", "reasons": []},
+    )
 
 
 @pytest.fixture
@@ -73,9 +80,16 @@ def test_the_edit_box_starts_from_the_scrubbed_answer(annotator_client, private_
 
 def test_an_untouched_scrubbed_answer_is_not_recorded_as_an_edit(annotator_client, private_item, private_session):
     answer = private_session.messages.get(seq=2)
-    response = annotator_client.post(reverse("review:item_submit", args=[private_item.id]), {
-        "field-verdict": "bad", "field-task_type": "qa", "field-quality": "2",
-        f"turn-{answer.id}-train": "1", f"turn-{answer.id}-edited": SCRUBBED_ANSWER.replace("\n", "\r\n")})
+    response = annotator_client.post(
+        reverse("review:item_submit", args=[private_item.id]),
+        {
+            "field-verdict": "bad",
+            "field-task_type": "qa",
+            "field-quality": "2",
+            f"turn-{answer.id}-train": "1",
+            f"turn-{answer.id}-edited": SCRUBBED_ANSWER.replace("\n", "\r\n"),
+        },
+    )
     assert response.status_code == 302
     private_item.refresh_from_db()
     assert private_item.status == ReviewItem.Status.DONE
@@ -84,26 +98,32 @@ def test_an_untouched_scrubbed_answer_is_not_recorded_as_an_edit(annotator_clien
 
 def test_the_diff_compares_the_edit_with_the_scrubbed_answer(annotator_client, private_item, private_session):
     answer = private_session.messages.get(seq=2)
-    html = annotator_client.post(reverse("review:preview_diff", args=[private_item.id, answer.id]), {
-        f"turn-{answer.id}-edited": SCRUBBED_ANSWER.replace("ring", "call")}).content.decode()
+    html = annotator_client.post(
+        reverse("review:preview_diff", args=[private_item.id, answer.id]),
+        {f"turn-{answer.id}-edited": SCRUBBED_ANSWER.replace("ring", "call")},
+    ).content.decode()
     assert_no_raw_personal_data(html)
     assert "<del>ring</del><ins>call</ins>" in html
 
 
 def test_the_loss_preview_shows_the_text_the_model_is_trained_on(annotator_client, private_item, private_session):
     answer = private_session.messages.get(seq=2)
-    html = annotator_client.post(reverse("review:preview_loss", args=[private_item.id]),
-                                 {f"turn-{answer.id}-train": "1"}).content.decode()
+    html = annotator_client.post(
+        reverse("review:preview_loss", args=[private_item.id]), {f"turn-{answer.id}-train": "1"}
+    ).content.decode()
     assert 'class="tok tok-loss"' in html
     assert_no_raw_personal_data(preview_text(html))
     assert "<EMAIL>" in preview_text(html) and "<PHONE>" in preview_text(html) and "<IP>" in preview_text(html)
 
 
 def test_an_edit_with_personal_data_is_previewed_scrubbed_as_the_dataset_would_hold_it(
-        annotator_client, private_item, private_session):
+    annotator_client, private_item, private_session
+):
     answer = private_session.messages.get(seq=2)
-    html = annotator_client.post(reverse("review:preview_loss", args=[private_item.id]), {
-        f"turn-{answer.id}-train": "1", f"turn-{answer.id}-edited": f"Write to {EMAIL} instead."}).content.decode()
+    html = annotator_client.post(
+        reverse("review:preview_loss", args=[private_item.id]),
+        {f"turn-{answer.id}-train": "1", f"turn-{answer.id}-edited": f"Write to {EMAIL} instead."},
+    ).content.decode()
     assert_no_raw_personal_data(preview_text(html))
     assert "Write to <EMAIL> instead." in preview_text(html)
 
@@ -124,7 +144,11 @@ def test_an_engineers_reveal_shows_the_original_and_writes_one_audit_event(clien
     assert EMAIL in html and PHONE in html and IP in html
     events = list(AuditEvent.objects.filter(action="review.reveal_original"))
     assert len(events) == 1
-    assert (events[0].actor, events[0].target_type, events[0].target_id) == (engineer, "review_item", str(private_item.id))
+    assert (events[0].actor, events[0].target_type, events[0].target_id) == (
+        engineer,
+        "review_item",
+        str(private_item.id),
+    )
     assert events[0].detail["reason"] == "checking the scrubber"
 
 
@@ -157,13 +181,21 @@ def test_a_preference_pair_is_shown_scrubbed(client, annotator, private_session)
     from flywheel.ingest.models import Message, PreferencePair
 
     chosen = private_session.messages.get(seq=2)
-    rejected = Message.objects.create(session=private_session, external_id="alt", seq=3, role="assistant",
-                                      content=f"Call {PHONE} yourself.", alternative_to=chosen,
-                                      created_at=chosen.created_at)
-    pair = PreferencePair.objects.create(session=private_session, external_id="pair-1", chosen=chosen,
-                                         rejected=rejected, source="test")
-    item = review_item_enqueue(kind="preference_pair", subject_type="pair", subject_id=str(pair.id),
-                               session_id=private_session.id, payload={})
+    rejected = Message.objects.create(
+        session=private_session,
+        external_id="alt",
+        seq=3,
+        role="assistant",
+        content=f"Call {PHONE} yourself.",
+        alternative_to=chosen,
+        created_at=chosen.created_at,
+    )
+    pair = PreferencePair.objects.create(
+        session=private_session, external_id="pair-1", chosen=chosen, rejected=rejected, source="test"
+    )
+    item = review_item_enqueue(
+        kind="preference_pair", subject_type="pair", subject_id=str(pair.id), session_id=private_session.id, payload={}
+    )
     review_item_claim_next(queue=item.queue, user=annotator)
     client.force_login(annotator)
     html = client.get(reverse("review:item", args=[item.id])).content.decode()

@@ -43,7 +43,8 @@ def test_thumbs_down_in_sessions_cleaning_dropped_are_not_routed(conversation):
 
     from flywheel.cleaning.models import SessionCleaning
 
-    SessionCleaning.objects.create(session=conversation, status="dropped", config_fingerprint="test",
-                                   cleaned_at=timezone.now())
+    SessionCleaning.objects.create(
+        session=conversation, status="dropped", config_fingerprint="test", cleaned_at=timezone.now()
+    )
     routing_run()
     assert not ReviewItem.objects.exists()

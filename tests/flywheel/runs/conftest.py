@@ -27,8 +27,16 @@ if sys.argv[1:3] == ["-m", "training"]:
 os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
 '''
 
-SMALL_RUN = {"max_steps": 12, "lr": 3e-3, "micro_batch_size": 4, "grad_accum": 1, "save_every": 4,
-             "keep_checkpoints": 3, "max_len": 256, "warmup_ratio": 0.1}
+SMALL_RUN = {
+    "max_steps": 12,
+    "lr": 3e-3,
+    "micro_batch_size": 4,
+    "grad_accum": 1,
+    "save_every": 4,
+    "keep_checkpoints": 3,
+    "max_len": 256,
+    "warmup_ratio": 0.1,
+}
 
 
 @pytest.fixture(scope="session")

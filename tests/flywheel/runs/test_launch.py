@@ -26,8 +26,17 @@ def ops_client(client, ops_user):
 
 def test_the_form_shows_each_default_with_the_reason_for_it(small_version, ops_client):
     page = ops_client.get(f"/runs/new/?version={small_version.id}").content.decode()
-    for text in ("Learning rate (default 2e-05)", "1e-5 to 3e-5", "Warmup share (default 0.05)", "5-10%",
-                 "Micro-batch (default 1)", "Max length (default 4096)", "ZeRO-2", "Cosine decay", "Padding (off) is the default"):
+    for text in (
+        "Learning rate (default 2e-05)",
+        "1e-5 to 3e-5",
+        "Warmup share (default 0.05)",
+        "5-10%",
+        "Micro-batch (default 1)",
+        "Max length (default 4096)",
+        "ZeRO-2",
+        "Cosine decay",
+        "Padding (off) is the default",
+    ):
         assert text in page, text
 
 
@@ -42,8 +51,13 @@ def test_the_form_suggests_three_epochs_for_the_small_version_it_was_opened_from
 
 
 def test_posting_the_form_queues_a_run_on_the_gpu_queue(small_version, tiny_model, ops_client):
-    form = {"dataset_version": small_version.id, "base_model_path": str(tiny_model), "distributed": "auto",
-            **{key: value for key, value in defaults().items() if value is not None}, "packing": ""}
+    form = {
+        "dataset_version": small_version.id,
+        "base_model_path": str(tiny_model),
+        "distributed": "auto",
+        **{key: value for key, value in defaults().items() if value is not None},
+        "packing": "",
+    }
     form["gradient_checkpointing"] = ""
     response = ops_client.post("/runs/new/", form)
     run = TrainingRun.objects.get()
@@ -52,13 +66,16 @@ def test_posting_the_form_queues_a_run_on_the_gpu_queue(small_version, tiny_mode
     assert run.hyperparameters["lr"] == 2e-5 and run.hyperparameters["packing"] is False
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"lr": 0}, "lr must be positive"),
-    ({"warmup_ratio": 1.5}, "warmup_ratio must be in"),
-    ({"loss": "mean"}, "not a valid choice"),
-    ({"micro_batch_size": 0}, "micro_batch_size must be a positive integer"),
-    ({"learning_rate": 1e-5}, "unknown training setting"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lr": 0}, "lr must be positive"),
+        ({"warmup_ratio": 1.5}, "warmup_ratio must be in"),
+        ({"loss": "mean"}, "not a valid choice"),
+        ({"micro_batch_size": 0}, "micro_batch_size must be a positive integer"),
+        ({"learning_rate": 1e-5}, "unknown training setting"),
+    ],
+)
 def test_settings_the_trainer_would_refuse_are_refused_before_launch(values, message):
     with pytest.raises(ValueError, match=message):
         hyperparameters_clean(values)
@@ -84,7 +101,9 @@ def test_a_base_model_with_an_unreadable_config_is_refused(tiny_model):
         base_model_check(str(broken))
 
 
-def test_the_run_directory_holds_the_versions_splits_and_a_config_the_trainer_accepts(small_version, tiny_model, tmp_path):
+def test_the_run_directory_holds_the_versions_splits_and_a_config_the_trainer_accepts(
+    small_version, tiny_model, tmp_path
+):
     from training.config import build_config, config_from_file
 
     run = TrainingRun(id=1, dataset_version=small_version, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
@@ -114,42 +133,72 @@ def _train(step, loss):
 
 
 def test_tailing_metrics_twice_writes_each_step_once(small_version, tiny_model, tmp_path):
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
-    _metrics_file(tmp_path, [_train(1, 3.0), _train(2, 2.5), {"kind": "eval", "step": 2, "eval_loss": 2.7, "eval_channels": {}}])
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN
+    )
+    _metrics_file(
+        tmp_path, [_train(1, 3.0), _train(2, 2.5), {"kind": "eval", "step": 2, "eval_loss": 2.7, "eval_channels": {}}]
+    )
     MetricsTail(run=run, run_dir=tmp_path).read()
     MetricsTail(run=run, run_dir=tmp_path).read()
     assert list(RunMetric.objects.filter(run=run).order_by("kind", "step").values_list("kind", "step")) == [
-        ("eval", 2), ("train", 1), ("train", 2)]
+        ("eval", 2),
+        ("train", 1),
+        ("train", 2),
+    ]
 
 
 def test_steps_logged_again_after_a_resume_replace_the_earlier_ones(small_version, tiny_model, tmp_path):
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
-    _metrics_file(tmp_path, [_train(1, 3.0), _train(2, 2.5), _train(3, 2.0), {"kind": "resumed", "step": 2},
-                             _train(3, 1.9)])
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN
+    )
+    _metrics_file(
+        tmp_path, [_train(1, 3.0), _train(2, 2.5), _train(3, 2.0), {"kind": "resumed", "step": 2}, _train(3, 1.9)]
+    )
     tail = MetricsTail(run=run, run_dir=tmp_path)
     tail.read()
-    assert list(RunMetric.objects.filter(run=run).order_by("step").values_list("step", "loss")) == [(1, 3.0), (2, 2.5), (3, 1.9)]
+    assert list(RunMetric.objects.filter(run=run).order_by("step").values_list("step", "loss")) == [
+        (1, 3.0),
+        (2, 2.5),
+        (3, 1.9),
+    ]
     assert tail.run_fields()["last_loss"] == 1.9
 
 
 def test_a_line_cut_by_a_kill_is_skipped_and_the_rest_is_read(small_version, tiny_model, tmp_path):
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
-    (tmp_path / "metrics.jsonl").write_text(json.dumps(_train(1, 3.0)) + "\n" + '{"kind": "train", "st'
-                                            + json.dumps({"kind": "resumed", "step": 0}) + "\n" + json.dumps(_train(1, 2.9)) + "\n")
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN
+    )
+    (tmp_path / "metrics.jsonl").write_text(
+        json.dumps(_train(1, 3.0))
+        + "\n"
+        + '{"kind": "train", "st'
+        + json.dumps({"kind": "resumed", "step": 0})
+        + "\n"
+        + json.dumps(_train(1, 2.9))
+        + "\n"
+    )
     tail = MetricsTail(run=run, run_dir=tmp_path)
     tail.read()
     assert tail.skipped_lines == 1 and RunMetric.objects.get(run=run).loss == 2.9
 
 
 def test_cancelling_a_run_that_has_not_started_ends_it_at_once(small_version, tiny_model, ops_user):
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN
+    )
     run = training_run_cancel(run=run, user=ops_user)
     assert run.status == "cancelled" and run.job.status == "cancelled"
 
 
 def test_the_loss_chart_has_a_line_per_task_type_and_stays_live_until_the_run_ends(small_version, tiny_model, tmp_path):
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN)
-    _metrics_file(tmp_path, [{**_train(1, 3.0), "channels": {"qa": 3.1, "math": 2.9}}, {**_train(2, 2.0), "channels": {"qa": 2.2}}])
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN
+    )
+    _metrics_file(
+        tmp_path,
+        [{**_train(1, 3.0), "channels": {"qa": 3.1, "math": 2.9}}, {**_train(2, 2.0), "channels": {"qa": 2.2}}],
+    )
     MetricsTail(run=run, run_dir=tmp_path).read()
     chart = run_chart(run=run, name="loss")
     lines = {dataset["label"]: dataset["data"] for dataset in chart["data"]["datasets"]}

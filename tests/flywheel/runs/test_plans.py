@@ -25,7 +25,9 @@ def pool(counts: dict[str, int]) -> list[BuiltSample]:
     for task_type, count in counts.items():
         for index in range(count):
             sample_hash = hashlib.sha256(f"{task_type}:{index}".encode()).hexdigest()
-            samples.append(BuiltSample(kind="sft", record={}, sample_hash=sample_hash, task_type=task_type, source="test"))
+            samples.append(
+                BuiltSample(kind="sft", record={}, sample_hash=sample_hash, task_type=task_type, source="test")
+            )
     return samples
 
 
@@ -47,7 +49,10 @@ def test_a_dmt_plans_second_stage_holds_the_share_k_of_each_specialist_task_type
     samples = pool(POOL)
     specialists, general = plan_stages("dmt", ["code", "math"], k)
 
-    first, second = stage_samples(samples, specialists, ["code", "math"]), stage_samples(samples, general, ["code", "math"])
+    first, second = (
+        stage_samples(samples, specialists, ["code", "math"]),
+        stage_samples(samples, general, ["code", "math"]),
+    )
 
     share = dmt_share(k)
     assert counts(first) == {"code": 64, "math": 40}
@@ -70,7 +75,10 @@ def test_a_sequential_plan_trains_each_specialist_type_in_the_order_given_then_t
 
     assert [stage.name for stage in stages] == ["math", "code", "general"]
     assert [counts(stage_samples(pool(POOL), stage, ["math", "code"])) for stage in stages] == [
-        {"math": 40}, {"code": 64}, {"chat": 30, "qa": 20}]
+        {"math": 40},
+        {"code": 64},
+        {"chat": 30, "qa": 20},
+    ]
 
 
 def test_a_mixed_sequential_plan_mixes_the_specialist_types_then_trains_the_general_set():
@@ -78,7 +86,9 @@ def test_a_mixed_sequential_plan_mixes_the_specialist_types_then_trains_the_gene
 
     assert [stage.name for stage in stages] == ["specialists", "general"]
     assert [counts(stage_samples(pool(POOL), stage, ["math", "code"])) for stage in stages] == [
-        {"code": 64, "math": 40}, {"chat": 30, "qa": 20}]
+        {"code": 64, "math": 40},
+        {"chat": 30, "qa": 20},
+    ]
 
 
 def test_a_multi_task_plan_is_one_stage_with_everything():
@@ -93,12 +103,15 @@ def test_stage_names_from_task_types_are_safe_directory_names():
     assert [stage.name for stage in stages] == ["code", "math", "general"]
 
 
-@pytest.mark.parametrize("strategy, specialist, message", [
-    ("dmt", [], "needs at least one specialist"),
-    ("dmt", ["poetry"], "no training conversation of task type 'poetry'"),
-    ("mixed_sequential", ["code", "math", "chat", "qa"], "the general set is empty"),
-    ("sequential", ["code", "code"], "listed twice"),
-])
+@pytest.mark.parametrize(
+    "strategy, specialist, message",
+    [
+        ("dmt", [], "needs at least one specialist"),
+        ("dmt", ["poetry"], "no training conversation of task type 'poetry'"),
+        ("mixed_sequential", ["code", "math", "chat", "qa"], "the general set is empty"),
+        ("sequential", ["code", "code"], "listed twice"),
+    ],
+)
 def test_a_plan_that_cannot_train_is_refused_with_the_reason(strategy, specialist, message):
     with pytest.raises(PlanError, match=message):
         plan_check(pool(POOL), plan_stages(strategy, specialist), specialist)
@@ -123,12 +136,22 @@ def synthetic_version(db):
         for split, per_type in (("train", train), ("eval", {task_type: 1 for task_type in train})):
             for task_type, count in per_type.items():
                 for index in range(count):
-                    record = {"messages": [{"role": "user", "content": f"{task_type} question {index} ({split})"},
-                                           {"role": "assistant", "content": f"The {task_type} answer {index}.", "train": True}]}
+                    record = {
+                        "messages": [
+                            {"role": "user", "content": f"{task_type} question {index} ({split})"},
+                            {"role": "assistant", "content": f"The {task_type} answer {index}.", "train": True},
+                        ]
+                    }
                     DatasetSample.objects.create(
-                        version=version, position=position, split=split, kind="sft", task_type=task_type, source="test",
+                        version=version,
+                        position=position,
+                        split=split,
+                        kind="sft",
+                        task_type=task_type,
+                        source="test",
                         sample_hash=hashlib.sha256(json.dumps([name, split, task_type, index]).encode()).hexdigest(),
-                        record=record)
+                        record=record,
+                    )
                     position += 1
         version.train_count = sum(train.values())
         version.eval_count = len(train)
@@ -147,11 +170,14 @@ def specialist_and_general(synthetic_version):
 def test_the_plan_counts_each_stages_conversations_by_task_type(specialist_and_general):
     specialist, general = specialist_and_general
 
-    plan = run_plan(strategy="dmt", version_ids=[general.id, specialist.id], specialist_task_types=["code", "math"],
-                    dmt_k="1/4")
+    plan = run_plan(
+        strategy="dmt", version_ids=[general.id, specialist.id], specialist_task_types=["code", "math"], dmt_k="1/4"
+    )
 
     assert [(stage["name"], stage["conversations"], stage["task_types"]) for stage in plan["stages"]] == [
-        ("specialists", 24, {"code": 16, "math": 8}), ("general", 12, {"chat": 6, "code": 4, "math": 2})]
+        ("specialists", 24, {"code": 16, "math": 8}),
+        ("general", 12, {"chat": 6, "code": 4, "math": 2}),
+    ]
     assert plan["versions"] == [general.id, specialist.id] and plan["dmt_k"] == "1/4"
 
 
@@ -159,20 +185,29 @@ def test_multi_task_on_one_version_needs_no_plan(specialist_and_general):
     assert run_plan(strategy="multi_task", version_ids=[specialist_and_general[0].id], specialist_task_types=[]) is None
 
 
-def test_a_dmt_run_directory_has_a_file_per_stage_and_a_config_the_trainer_trains(specialist_and_general, tiny_model,
-                                                                                   tmp_path):
+def test_a_dmt_run_directory_has_a_file_per_stage_and_a_config_the_trainer_trains(
+    specialist_and_general, tiny_model, tmp_path
+):
     from training.cli import main
     from training.config import build_config, config_from_file
 
     specialist, general = specialist_and_general
-    run = training_run_create(dataset_version_id=general.id, base_model_path=str(tiny_model),
-                              hyperparameters={**SMALL_RUN, "max_steps": 1, "save_every": 0}, strategy="dmt",
-                              other_version_ids=[specialist.id], specialist_task_types=["code", "math"], dmt_k="1/2")
+    run = training_run_create(
+        dataset_version_id=general.id,
+        base_model_path=str(tiny_model),
+        hyperparameters={**SMALL_RUN, "max_steps": 1, "save_every": 0},
+        strategy="dmt",
+        other_version_ids=[specialist.id],
+        specialist_task_types=["code", "math"],
+        dmt_k="1/2",
+    )
     marker = run_directory_prepare(run, tmp_path, processes=1)
 
     config = build_config(*config_from_file(tmp_path / "config.json"))
     assert [(stage["name"], stage["data"].rsplit("/", 1)[-1]) for stage in config.stages] == [
-        ("specialists", "train-1-specialists.jsonl"), ("general", "train-2-general.jsonl")]
+        ("specialists", "train-1-specialists.jsonl"),
+        ("general", "train-2-general.jsonl"),
+    ]
     second = [json.loads(line)["task_type"] for line in (tmp_path / "train-2-general.jsonl").read_text().splitlines()]
     assert {task_type: second.count(task_type) for task_type in set(second)} == {"chat": 6, "code": 8, "math": 4}
     assert marker["eval"] == 3 and config.eval_data.endswith("eval.jsonl")
@@ -181,7 +216,9 @@ def test_a_dmt_run_directory_has_a_file_per_stage_and_a_config_the_trainer_train
     assert main(["sft", "--config", str(tmp_path / "config.json")]) == 0
     result = json.loads((tmp_path / "result.json").read_text())
     assert [(stage["name"], stage["status"], stage["steps"]) for stage in result["stages"]] == [
-        ("specialists", "completed", 1), ("general", "completed", 1)]
+        ("specialists", "completed", 1),
+        ("general", "completed", 1),
+    ]
 
 
 # --- the launch form ------------------------------------------------------------------------
@@ -196,10 +233,20 @@ def ops_client(client, ops_user):
 def dmt_form(general, specialist, tiny_model, **extra):
     from flywheel.runs.hyperparameters import defaults
 
-    return {"dataset_version": general.id, "other_versions": [specialist.id], "strategy": "dmt",
-            "specialist_task_types": "code, math", "dmt_k": "1/4", "base_model_path": str(tiny_model),
-            "distributed": "auto", **{key: value for key, value in defaults().items() if value is not None},
-            "packing": "", "gradient_checkpointing": "", "stop_on_alert": "", **extra}
+    return {
+        "dataset_version": general.id,
+        "other_versions": [specialist.id],
+        "strategy": "dmt",
+        "specialist_task_types": "code, math",
+        "dmt_k": "1/4",
+        "base_model_path": str(tiny_model),
+        "distributed": "auto",
+        **{key: value for key, value in defaults().items() if value is not None},
+        "packing": "",
+        "gradient_checkpointing": "",
+        "stop_on_alert": "",
+        **extra,
+    }
 
 
 def test_the_form_offers_the_four_strategies_and_the_dmt_shares(specialist_and_general, ops_client):
@@ -227,18 +274,24 @@ def test_a_plan_is_launched_only_after_it_was_shown(specialist_and_general, tiny
     assert first.status_code == 200 and "check its stages, then launch" in first.content.decode()
     assert not TrainingRun.objects.exists()
 
-    key = run_plan(strategy="dmt", version_ids=[general.id, specialist.id], specialist_task_types=["code", "math"],
-                   dmt_k="1/4")["key"]
+    key = run_plan(
+        strategy="dmt", version_ids=[general.id, specialist.id], specialist_task_types=["code", "math"], dmt_k="1/4"
+    )["key"]
     second = ops_client.post("/runs/new/", {**form, "plan_key": key})
     run = TrainingRun.objects.get()
     assert second.status_code == 302 and second.url == f"/runs/{run.id}/"
-    assert run.plan["strategy"] == "dmt" and [stage["name"] for stage in run.plan["stages"]] == ["specialists", "general"]
+    assert run.plan["strategy"] == "dmt" and [stage["name"] for stage in run.plan["stages"]] == [
+        "specialists",
+        "general",
+    ]
 
 
 def test_a_plan_the_pool_cannot_fill_is_refused_on_the_form(specialist_and_general, tiny_model, ops_client):
     specialist, general = specialist_and_general
 
-    page = ops_client.post("/runs/new/", dmt_form(general, specialist, tiny_model, specialist_task_types="poetry")).content.decode()
+    page = ops_client.post(
+        "/runs/new/", dmt_form(general, specialist, tiny_model, specialist_task_types="poetry")
+    ).content.decode()
 
     assert "no training conversation of task type" in page and not TrainingRun.objects.exists()
 
@@ -249,20 +302,45 @@ def test_a_plan_the_pool_cannot_fill_is_refused_on_the_form(specialist_and_gener
 def staged_metrics(run_dir):
     lines = []
     for step, stage in enumerate(["specialists"] * 3 + ["general"] * 3, start=1):
-        lines.append({"kind": "train", "step": step, "loss": 3.0 - 0.1 * step, "lr": 1e-3, "tokens_per_s": 10.0,
-                      "channels": {"code": 3.0, "chat": 3.2}, "stage": stage, "stage_step": (step - 1) % 3 + 1})
-    lines.insert(2, {"kind": "alert", "step": 2, "stage": "specialists", "alert": "grad_norm_spike",
-                     "message": "the gradient norm 40 is over 10x the median"})
-    lines.append({"kind": "alert", "step": 6, "stage": "general", "alert": "rising_loss", "message": "the loss has risen 9%"})
+        lines.append(
+            {
+                "kind": "train",
+                "step": step,
+                "loss": 3.0 - 0.1 * step,
+                "lr": 1e-3,
+                "tokens_per_s": 10.0,
+                "channels": {"code": 3.0, "chat": 3.2},
+                "stage": stage,
+                "stage_step": (step - 1) % 3 + 1,
+            }
+        )
+    lines.insert(
+        2,
+        {
+            "kind": "alert",
+            "step": 2,
+            "stage": "specialists",
+            "alert": "grad_norm_spike",
+            "message": "the gradient norm 40 is over 10x the median",
+        },
+    )
+    lines.append(
+        {"kind": "alert", "step": 6, "stage": "general", "alert": "rising_loss", "message": "the loss has risen 9%"}
+    )
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
 @pytest.fixture
 def staged_run(specialist_and_general, tiny_model, tmp_path):
     specialist, general = specialist_and_general
-    run = training_run_create(dataset_version_id=general.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN,
-                              strategy="mixed_sequential", other_version_ids=[specialist.id],
-                              specialist_task_types=["code", "math"])
+    run = training_run_create(
+        dataset_version_id=general.id,
+        base_model_path=str(tiny_model),
+        hyperparameters=SMALL_RUN,
+        strategy="mixed_sequential",
+        other_version_ids=[specialist.id],
+        specialist_task_types=["code", "math"],
+    )
     staged_metrics(tmp_path)
     tail = MetricsTail(run=run, run_dir=tmp_path)
     tail.read()
@@ -276,8 +354,10 @@ def test_the_loss_chart_marks_where_each_stage_begins(staged_run):
 
     assert chart["data"]["labels"] == [1, 2, 3, 4, 5, 6]
     assert chart["data"]["stageBoundaries"] == [{"step": 4, "stage": "general"}]
-    assert list(RunMetric.objects.filter(run=staged_run).order_by("step").values_list("stage", flat=True)) == [
-        "specialists"] * 3 + ["general"] * 3
+    assert (
+        list(RunMetric.objects.filter(run=staged_run).order_by("step").values_list("stage", flat=True))
+        == ["specialists"] * 3 + ["general"] * 3
+    )
 
 
 def test_health_alerts_are_kept_on_the_run_and_shown_on_its_page(staged_run, ops_client):
@@ -335,15 +415,19 @@ def overconfident_model(tiny_model):
     return target
 
 
-def test_a_run_stopped_by_a_health_alert_fails_with_the_alert_as_its_reason(small_version, overconfident_model, settings,
-                                                                             tmp_path):
+def test_a_run_stopped_by_a_health_alert_fails_with_the_alert_as_its_reason(
+    small_version, overconfident_model, settings, tmp_path
+):
     from flywheel.jobs.registry import PermanentJobError
     from flywheel.runs.execution import training_run_execute
 
     settings.FLYWHEEL_RUNS_DIR = str(tmp_path)
     settings.FLYWHEEL_TRAIN_POLL_S = 0.2
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(overconfident_model),
-                              hyperparameters={**SMALL_RUN, "stop_on_alert": True})
+    run = training_run_create(
+        dataset_version_id=small_version.id,
+        base_model_path=str(overconfident_model),
+        hyperparameters={**SMALL_RUN, "stop_on_alert": True},
+    )
 
     with pytest.raises(PermanentJobError, match="stopped by a health alert"):
         training_run_execute(run_id=run.id, ctx=QuietJob())

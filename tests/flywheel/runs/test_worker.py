@@ -34,13 +34,18 @@ def metrics_lines(run: TrainingRun) -> list[dict]:
     return [json.loads(line) for line in (Path(run.run_dir) / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint(small_version, tiny_model, start_worker,
-                                                                       slow_trainer, ops_user):
+def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint(
+    small_version, tiny_model, start_worker, slow_trainer, ops_user
+):
     first = start_worker(queues="gpu", beat=False, extra_env=slow_trainer)
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model),
-                              hyperparameters=SMALL_RUN, user=ops_user)
-    wait_for(lambda: any(c["step"] == 4 for c in run_now(run.id).checkpoints) and run_now(run.id).current_step >= 5,
-             timeout=180, what="a checkpoint at step 4 and a step past it")
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN, user=ops_user
+    )
+    wait_for(
+        lambda: any(c["step"] == 4 for c in run_now(run.id).checkpoints) and run_now(run.id).current_step >= 5,
+        timeout=180,
+        what="a checkpoint at step 4 and a step past it",
+    )
     trainer_pid = int((Path(run.run_dir) / "trainer.pid").read_text())
     first.kill()
     killed_at = run_now(run.id).current_step
@@ -57,17 +62,24 @@ def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint(small_ver
     resumed = [line for line in metrics_lines(run) if line["kind"] == "resumed"]
     assert len(resumed) == 1 and resumed[0]["step"] >= 4, "the relaunched trainer continued from a checkpoint"
     assert run.result["resumed_from"].endswith(f"step-{resumed[0]['step']}")
-    assert list(RunMetric.objects.filter(run=run, kind="train").order_by("step").values_list("step", flat=True)) == list(range(1, 13))
+    assert list(
+        RunMetric.objects.filter(run=run, kind="train").order_by("step").values_list("step", flat=True)
+    ) == list(range(1, 13))
     assert Path(run.result["final_model"], "model.safetensors").is_file()
 
 
-def test_a_cancelled_run_stops_at_a_step_boundary_and_resumes_from_its_checkpoint(small_version, tiny_model, start_worker,
-                                                                                 slow_trainer, ops_user):
+def test_a_cancelled_run_stops_at_a_step_boundary_and_resumes_from_its_checkpoint(
+    small_version, tiny_model, start_worker, slow_trainer, ops_user
+):
     start_worker(queues="gpu", beat=False, extra_env=slow_trainer)
-    run = training_run_create(dataset_version_id=small_version.id, base_model_path=str(tiny_model),
-                              hyperparameters=SMALL_RUN, user=ops_user)
-    wait_for(lambda: run_now(run.id).checkpoints and run_now(run.id).current_step >= 5, timeout=180,
-             what="a checkpoint and a step past it")
+    run = training_run_create(
+        dataset_version_id=small_version.id, base_model_path=str(tiny_model), hyperparameters=SMALL_RUN, user=ops_user
+    )
+    wait_for(
+        lambda: run_now(run.id).checkpoints and run_now(run.id).current_step >= 5,
+        timeout=180,
+        what="a checkpoint and a step past it",
+    )
     training_run_cancel(run=run_now(run.id), user=ops_user)
     wait_for(lambda: run_now(run.id).is_finished, timeout=120, what="the run to stop")
     cancelled = run_now(run.id)

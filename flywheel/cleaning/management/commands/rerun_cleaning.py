@@ -6,8 +6,10 @@ from flywheel.cleaning.services import cleaning_rerun
 
 
 class Command(BaseCommand):
-    help = ("Re-clean stored sessions (of one app, or all) whose verdict came from other rules, in the "
-            "foreground. Sessions already cleaned under the current rules are skipped. Prints a JSON report last.")
+    help = (
+        "Re-clean stored sessions (of one app, or all) whose verdict came from other rules, in the "
+        "foreground. Sessions already cleaned under the current rules are skipped. Prints a JSON report last."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--app", default=None, help="Only this app's sessions (default: every app).")

@@ -7,26 +7,46 @@ SIDES = ("validation", "test")
 
 
 class Command(BaseCommand):
-    help = ("Judge continuity on the public samples, per set and per language, beside the char-bigram baseline: "
-            "either the packaged default on the test side it never saw, or (--train) a classifier trained here on "
-            "the training side with the chosen --embedding, reported on --side (validation to choose, test only "
-            "for the final figures). Prints a table; --json writes the whole report.")
+    help = (
+        "Judge continuity on the public samples, per set and per language, beside the char-bigram baseline: "
+        "either the packaged default on the test side it never saw, or (--train) a classifier trained here on "
+        "the training side with the chosen --embedding, reported on --side (validation to choose, test only "
+        "for the final figures). Prints a table; --json writes the whole report."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--public-samples", type=Path, required=True, help="Directory of the public samples.")
         parser.add_argument("--train", action="store_true", help="Train a throwaway classifier first.")
-        parser.add_argument("--embedding", default=None,
-                            help="Packaged embedding name or local sentence-transformers path (default: the setting).")
-        parser.add_argument("--side", choices=SIDES, default="validation", help="Side of the split to report (--train).")
-        parser.add_argument("--no-entity-changes", action="store_true",
-                            help="Train with KdConv's entity changes counted as continuing.")
-        parser.add_argument("--limit", type=int, default=None,
-                            help="Read only the first N conversations of each source (a quick look).")
+        parser.add_argument(
+            "--embedding",
+            default=None,
+            help="Packaged embedding name or local sentence-transformers path (default: the setting).",
+        )
+        parser.add_argument(
+            "--side", choices=SIDES, default="validation", help="Side of the split to report (--train)."
+        )
+        parser.add_argument(
+            "--no-entity-changes", action="store_true", help="Train with KdConv's entity changes counted as continuing."
+        )
+        parser.add_argument(
+            "--limit", type=int, default=None, help="Read only the first N conversations of each source (a quick look)."
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", type=Path, help="Write the report here.")
 
-    def handle(self, *args, public_samples, train, embedding, side, no_entity_changes, limit, seed,
-               json: Path | None, **options):
+    def handle(
+        self,
+        *args,
+        public_samples,
+        train,
+        embedding,
+        side,
+        no_entity_changes,
+        limit,
+        seed,
+        json: Path | None,
+        **options,
+    ):
         from flywheel.continuity.engine import EmbeddingCache, embed_with
         from flywheel.continuity.public_samples import public_sample_sets
         from flywheel.llm.embeddings import embedding_model_name
@@ -55,12 +75,24 @@ class Command(BaseCommand):
     def _train(self, sets, cache, name, side, seed, entity_changes) -> dict:
         from flywheel.continuity.evaluation import train_and_report
 
-        result = train_and_report(sets, embed=cache, seed=seed, entity_changes=entity_changes, report_on=(side,),
-                                  meta={"embedding_model": name})
-        return {"title": f"trained here on the training side, embedding {name}, reported on the {side} side",
-                "embedding_model": name, "side": side, "thresholds": result.classifier.thresholds,
-                "threshold": result.classifier.threshold, "training": result.training,
-                "baseline_thresholds": result.classifier.meta["baseline_thresholds"], "report": result.report[side]}
+        result = train_and_report(
+            sets,
+            embed=cache,
+            seed=seed,
+            entity_changes=entity_changes,
+            report_on=(side,),
+            meta={"embedding_model": name},
+        )
+        return {
+            "title": f"trained here on the training side, embedding {name}, reported on the {side} side",
+            "embedding_model": name,
+            "side": side,
+            "thresholds": result.classifier.thresholds,
+            "threshold": result.classifier.threshold,
+            "training": result.training,
+            "baseline_thresholds": result.classifier.meta["baseline_thresholds"],
+            "report": result.report[side],
+        }
 
     def _packaged(self, sets, cache, name, seed) -> dict:
         from flywheel.continuity.classifier import TrainedClassifier
@@ -69,8 +101,9 @@ class Command(BaseCommand):
 
         classifier = TrainedClassifier.load(PACKAGED_DIR)
         if classifier.meta.get("embedding_model") != name:
-            raise CommandError(f"the packaged model expects the embedding {classifier.meta.get('embedding_model')!r}, "
-                               f"not {name!r}")
+            raise CommandError(
+                f"the packaged model expects the embedding {classifier.meta.get('embedding_model')!r}, not {name!r}"
+            )
         sides = split_sources(sets)
         recorded = classifier.meta.get("held_out") or {}
         if not recorded:
@@ -80,11 +113,21 @@ class Command(BaseCommand):
             if source in sets and not here <= set(keys):
                 raise CommandError(f"the test side of {source} here is not the one the packaged model held out")
         thresholds = classifier.meta.get("baseline_thresholds", {})
-        found = report(classifier, evaluation_sets(sides["test"], seed=seed + 7), cache,
-                       {k: v for k, v in thresholds.items() if k != "all"}, thresholds.get("all", 0.5))
-        return {"title": f"packaged model {classifier.meta.get('version')} on the test side (never seen)",
-                "embedding_model": name, "side": "test", "thresholds": classifier.thresholds,
-                "threshold": classifier.threshold, "report": found}
+        found = report(
+            classifier,
+            evaluation_sets(sides["test"], seed=seed + 7),
+            cache,
+            {k: v for k, v in thresholds.items() if k != "all"},
+            thresholds.get("all", 0.5),
+        )
+        return {
+            "title": f"packaged model {classifier.meta.get('version')} on the test side (never seen)",
+            "embedding_model": name,
+            "side": "test",
+            "thresholds": classifier.thresholds,
+            "threshold": classifier.threshold,
+            "report": found,
+        }
 
 
 def _dumps(value) -> str:
@@ -93,14 +136,19 @@ def _dumps(value) -> str:
 
 def format_report(found: dict, *, title: str) -> str:
     """A markdown table: per set, AUC of the model and the baseline, and P/R of "new topic"."""
-    lines = [f"{title}", "",
-             "| set | lang | turns | new topic | AUC | baseline AUC | embedding-only AUC | P new | R new | baseline P | "
-             "baseline R |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"{title}",
+        "",
+        "| set | lang | turns | new topic | AUC | baseline AUC | embedding-only AUC | P new | R new | baseline P | "
+        "baseline R |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name, part in found.items():
         model, baseline = part["model"], part["baseline"]
-        lines.append(f"| {name} | {part.get('language') or '-'} | {model['n']} | {model['switching']} | "
-                     f"{model['roc_auc']:.3f} | {baseline['roc_auc']:.3f} | {part.get('embedding_auc', float('nan')):.3f} | "
-                     f"{model['precision_switch']:.2f} | "
-                     f"{model['recall_switch']:.2f} | {baseline['precision_switch']:.2f} | {baseline['recall_switch']:.2f} |")
+        lines.append(
+            f"| {name} | {part.get('language') or '-'} | {model['n']} | {model['switching']} | "
+            f"{model['roc_auc']:.3f} | {baseline['roc_auc']:.3f} | {part.get('embedding_auc', float('nan')):.3f} | "
+            f"{model['precision_switch']:.2f} | "
+            f"{model['recall_switch']:.2f} | {baseline['precision_switch']:.2f} | {baseline['recall_switch']:.2f} |"
+        )
     return "\n".join(lines)

@@ -37,21 +37,29 @@ def _conversation(line: str, where: str) -> tuple[dict, list[dict]]:
         if not isinstance(role, str):
             raise CommandError(f'{where}: message {index} needs a "role"')
         content = message.get("content", message.get("value"))
-        messages.append({"role": ROLE_ALIASES.get(role.lower(), role.lower()),
-                         "content": _text(content, f"{where}: message {index}")})
+        messages.append(
+            {
+                "role": ROLE_ALIASES.get(role.lower(), role.lower()),
+                "content": _text(content, f"{where}: message {index}"),
+            }
+        )
     return record, messages
 
 
 class Command(BaseCommand):
-    help = ('Read conversations ({"messages": [...]} per line) and write each with "continuity": '
-            "[null, p2, p3, ...]: P(the user turn continues the topic), one value per user turn, null for the "
-            "first. The output appears only when every line was read; a bad line names its number. A turn is a "
-            "new topic below its language's threshold (printed at the end).")
+    help = (
+        'Read conversations ({"messages": [...]} per line) and write each with "continuity": '
+        "[null, p2, p3, ...]: P(the user turn continues the topic), one value per user turn, null for the "
+        "first. The output appears only when every line was read; a bad line names its number. A turn is a "
+        "new topic below its language's threshold (printed at the end)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--input", required=True, help="JSONL file of conversations.")
         parser.add_argument("--output", required=True, help="JSONL file to write.")
-        parser.add_argument("--model-version", dest="model_version", default="", help="A trained version (default: the active one).")
+        parser.add_argument(
+            "--model-version", dest="model_version", default="", help="A trained version (default: the active one)."
+        )
 
     def handle(self, *args, input, output, model_version, **options):
         source, target = Path(input), Path(output)
@@ -77,10 +85,15 @@ class Command(BaseCommand):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        thresholds = {language: round(model.override if model.override is not None else model.classifier.threshold_for(language), 4)
-                      for language in LANGUAGES}
-        self.stdout.write(json.dumps({**counts, "model_version": model.version, "thresholds": thresholds,
-                                      "output": str(target)}))
+        thresholds = {
+            language: round(
+                model.override if model.override is not None else model.classifier.threshold_for(language), 4
+            )
+            for language in LANGUAGES
+        }
+        self.stdout.write(
+            json.dumps({**counts, "model_version": model.version, "thresholds": thresholds, "output": str(target)})
+        )
 
     def _write(self, batch, model, out, counts) -> None:
         if not batch:
@@ -91,7 +104,9 @@ class Command(BaseCommand):
             counts["conversations"] += 1
             counts["user_turns"] += len(values)
             users = [m["content"] for m in messages if m["role"] == "user"]
-            counts["switches"] += sum(1 for text, v in zip(users, values) if v is not None and v < model.threshold_for(text))
+            counts["switches"] += sum(
+                1 for text, v in zip(users, values) if v is not None and v < model.threshold_for(text)
+            )
 
     def _model(self, version: str):
         from flywheel.continuity.services import (
@@ -117,8 +132,13 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             if version or not (PACKAGED_DIR / "meta.json").exists():
                 raise CommandError(f"the database is not available ({exc}); run `manage.py migrate` first") from exc
-            self.stderr.write(f"note: the database is not available ({str(exc).strip()[:120]}); "
-                              "using the packaged default model")
+            self.stderr.write(
+                f"note: the database is not available ({str(exc).strip()[:120]}); using the packaged default model"
+            )
             classifier = _load(PACKAGED_DIR)
-            return ActiveModel(version=str(classifier.meta.get("version")), classifier=classifier,
-                               threshold=classifier.threshold, packaged=True)
+            return ActiveModel(
+                version=str(classifier.meta.get("version")),
+                classifier=classifier,
+                threshold=classifier.threshold,
+                packaged=True,
+            )

@@ -7,8 +7,10 @@ from flywheel.datasets.services import dataset_build_request, dataset_build_run
 
 
 class Command(BaseCommand):
-    help = ("Build a dataset version in the foreground (the same work as the build job) and print a JSON line: "
-            "version id, content hash, sample count, whether an existing version was reused.")
+    help = (
+        "Build a dataset version in the foreground (the same work as the build job) and print a JSON line: "
+        "version id, content hash, sample count, whether an existing version was reused."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--name", default="")

@@ -16,8 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--output", default="-", help="file to write; - for stdout")
 
     def handle(self, *args, version, format, split, output, **options):
-        found = (DatasetVersion.objects.filter(id=int(version)) if version.isdigit()
-                 else DatasetVersion.objects.filter(content_hash__startswith=version.lower()))
+        found = (
+            DatasetVersion.objects.filter(id=int(version))
+            if version.isdigit()
+            else DatasetVersion.objects.filter(content_hash__startswith=version.lower())
+        )
         matches = list(found[:2])
         if len(matches) != 1:
             raise CommandError(f"{'no' if not matches else 'more than one'} dataset version matches {version!r}")

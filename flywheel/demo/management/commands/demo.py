@@ -33,8 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--sessions", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--addr", default="127.0.0.1:8000")
-        parser.add_argument("--no-train", dest="train", action="store_false", default=True,
-                            help="stop after the dataset version")
+        parser.add_argument(
+            "--no-train", dest="train", action="store_false", default=True, help="stop after the dataset version"
+        )
 
     def say(self, text: str) -> None:
         self.stderr.write(text)
@@ -65,27 +66,53 @@ class Command(BaseCommand):
         self.say(f"ingested {ingested['sessions']} demo sessions")
         stages = pipeline_run(on_stage=lambda i, n, name: self.say(f"[{i + 1}/{n}] {name}"))
         decided = demo_review_decide(seed=seed, sessions=sessions)
-        self.say(f"review: the demo annotators decided {sum(decided.values())} items {decided or ''} (marked as demo decisions)")
+        self.say(
+            f"review: the demo annotators decided {sum(decided.values())} items {decided or ''} (marked as demo decisions)"
+        )
         demo_replay_file_ensure()
         build = demo_dataset_build(seed=seed, user=ops)
         version = build.version
-        self.say(f"dataset v{version.id} {version.short_hash}: {version.train_count} train / {version.eval_count} eval "
-                 f"conversations, {version.pair_count} pairs{' (the same content as before: reused)' if build.reused else ''}")
-        summary = {"sessions": ingested["sessions"], "stages": stages, "review_decisions": decided,
-                   "dataset_version": version.id, "dataset_hash": version.content_hash,
-                   "dataset_size": version.sample_count, "dataset_train": version.train_count,
-                   "dataset_eval": version.eval_count, "run": None, "first_loss": None, "last_loss": None,
-                   "database": str(settings.DATABASES["default"]["NAME"]), "logins": logins}
+        self.say(
+            f"dataset v{version.id} {version.short_hash}: {version.train_count} train / {version.eval_count} eval "
+            f"conversations, {version.pair_count} pairs{' (the same content as before: reused)' if build.reused else ''}"
+        )
+        summary = {
+            "sessions": ingested["sessions"],
+            "stages": stages,
+            "review_decisions": decided,
+            "dataset_version": version.id,
+            "dataset_hash": version.content_hash,
+            "dataset_size": version.sample_count,
+            "dataset_train": version.train_count,
+            "dataset_eval": version.eval_count,
+            "run": None,
+            "first_loss": None,
+            "last_loss": None,
+            "database": str(settings.DATABASES["default"]["NAME"]),
+            "logins": logins,
+        }
         stats_rollup()
         if not train:
             return summary
         model = demo_tiny_model_ensure()
         self.say(f"training the tiny model ({model}) on CPU")
         run = demo_training_run(version=version, model=model, user=ops, on_step=self.on_step)
-        self.say(f"run #{run.id} {run.status}: loss {run.first_loss:.3f} → {run.last_loss:.3f} in {run.current_step} steps")
-        return {**summary, "run": run.id, "steps": run.current_step, "first_loss": run.first_loss,
-                "last_loss": run.last_loss, "channels": run.channels}
+        self.say(
+            f"run #{run.id} {run.status}: loss {run.first_loss:.3f} → {run.last_loss:.3f} in {run.current_step} steps"
+        )
+        return {
+            **summary,
+            "run": run.id,
+            "steps": run.current_step,
+            "first_loss": run.first_loss,
+            "last_loss": run.last_loss,
+            "channels": run.channels,
+        }
 
     def on_step(self, step: int, total: int | None, loss: float | None) -> None:
         if step and (step == 1 or step % 10 == 0 or step == total):
-            self.say(f"  step {step}{f'/{total}' if total else ''}  loss {loss:.3f}" if loss is not None else f"  step {step}")
+            self.say(
+                f"  step {step}{f'/{total}' if total else ''}  loss {loss:.3f}"
+                if loss is not None
+                else f"  step {step}"
+            )

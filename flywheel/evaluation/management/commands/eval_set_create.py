@@ -6,9 +6,11 @@ from flywheel.evaluation.services import EvalSetError, eval_items_read, eval_set
 
 
 class Command(BaseCommand):
-    help = ("Create an immutable evaluation set from a JSONL file in the trainer's format "
-            '({"messages": [...], "task_type"?}; a final assistant message is the reference), or from a dataset '
-            'version\'s eval split. Prints {"id": ...} as JSON last; the same content gives the same set.')
+    help = (
+        "Create an immutable evaluation set from a JSONL file in the trainer's format "
+        '({"messages": [...], "task_type"?}; a final assistant message is the reference), or from a dataset '
+        'version\'s eval split. Prints {"id": ...} as JSON last; the same content gives the same set.'
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
@@ -23,13 +25,23 @@ class Command(BaseCommand):
             if parsed_weights is not None and not isinstance(parsed_weights, dict):
                 raise EvalSetError("--weights must be a JSON object")
             if file:
-                eval_set, created = eval_set_create(name=name, items=eval_items_read(file), source="upload",
-                                                    weights=parsed_weights)
+                eval_set, created = eval_set_create(
+                    name=name, items=eval_items_read(file), source="upload", weights=parsed_weights
+                )
             else:
                 eval_set, created = eval_set_from_dataset_version(version_id=dataset_version, name=name)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--weights is not JSON: {exc}") from exc
         except EvalSetError as exc:
             raise CommandError(f"{file or 'dataset version'}: {exc}") from exc
-        self.stdout.write(json.dumps({"id": eval_set.id, "created": created, "items": eval_set.item_count,
-                                      "task_types": eval_set.task_types, "content_hash": eval_set.content_hash}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "id": eval_set.id,
+                    "created": created,
+                    "items": eval_set.item_count,
+                    "task_types": eval_set.task_types,
+                    "content_hash": eval_set.content_hash,
+                }
+            )
+        )

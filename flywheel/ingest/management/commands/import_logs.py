@@ -43,10 +43,16 @@ class Command(BaseCommand):
             if report["file_error"]:
                 sys.stderr.write(f"the file was not read to its end: {report['file_error']}\n")
         ImportFile.objects.create(
-            name=os.path.basename(file), path=os.path.abspath(file), sha256=_sha256(file),
-            size_bytes=os.path.getsize(file), format=fmt, report=report,
+            name=os.path.basename(file),
+            path=os.path.abspath(file),
+            sha256=_sha256(file),
+            size_bytes=os.path.getsize(file),
+            format=fmt,
+            report=report,
         )
-        self.stdout.write(json.dumps({k: report[k] for k in ("format", "records", "error_count", "counts", "file_error")}))
+        self.stdout.write(
+            json.dumps({k: report[k] for k in ("format", "records", "error_count", "counts", "file_error")})
+        )
 
 
 def _sha256(path: str) -> str:

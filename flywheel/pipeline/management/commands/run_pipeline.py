@@ -16,6 +16,7 @@ class Command(BaseCommand):
         unknown = set(only or ()) - set(STAGES)
         if unknown:
             raise CommandError(f"unknown stages: {', '.join(sorted(unknown))}; known: {', '.join(sorted(STAGES))}")
-        report = pipeline_run(only=set(only) if only else None,
-                              on_stage=lambda i, n, name: self.stderr.write(f"[{i + 1}/{n}] {name}"))
+        report = pipeline_run(
+            only=set(only) if only else None, on_stage=lambda i, n, name: self.stderr.write(f"[{i + 1}/{n}] {name}")
+        )
         self.stdout.write(json.dumps(report, default=str))
