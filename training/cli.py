@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 
@@ -145,67 +146,62 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def generate_main(arguments: argparse.Namespace) -> int:
-    import json
-
-    from training.generate import run_generate
-
+def run_and_report(command, **arguments) -> int:
+    """Run a command that returns a report: the report is stdout's last line (JSON); an input
+    error is one line on stderr and exit status 2."""
     try:
-        report = run_generate(
-            model=arguments.model,
-            data=arguments.data,
-            output=arguments.output,
-            max_new_tokens=arguments.max_new_tokens,
-            batch_size=arguments.batch_size,
-            temperature=arguments.temperature,
-            seed=arguments.seed,
-            reference_loss=arguments.reference_loss,
-        )
+        report = command(**arguments)
     except INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(report))
     return 0
+
+
+# The commands below import their module when they run: each loads torch, which `--help` and
+# the other commands should not wait for.
+
+
+def generate_main(arguments: argparse.Namespace) -> int:
+    from training.generate import run_generate
+
+    return run_and_report(
+        run_generate,
+        model=arguments.model,
+        data=arguments.data,
+        output=arguments.output,
+        max_new_tokens=arguments.max_new_tokens,
+        batch_size=arguments.batch_size,
+        temperature=arguments.temperature,
+        seed=arguments.seed,
+        reference_loss=arguments.reference_loss,
+    )
 
 
 def ifd_main(arguments: argparse.Namespace) -> int:
-    import json
-
     from training.ifd import run_ifd
 
-    try:
-        report = run_ifd(
-            model=arguments.model,
-            data=arguments.data,
-            output=arguments.output,
-            batch_size=arguments.batch_size,
-            max_len=arguments.max_len,
-        )
-    except INPUT_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(report))
-    return 0
+    return run_and_report(
+        run_ifd,
+        model=arguments.model,
+        data=arguments.data,
+        output=arguments.output,
+        batch_size=arguments.batch_size,
+        max_len=arguments.max_len,
+    )
 
 
 def reward_main(arguments: argparse.Namespace) -> int:
-    import json
-
     from training.reward import run_reward
 
-    try:
-        report = run_reward(
-            model=arguments.model,
-            data=arguments.data,
-            output=arguments.output,
-            batch_size=arguments.batch_size,
-            max_len=arguments.max_len,
-        )
-    except INPUT_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(report))
-    return 0
+    return run_and_report(
+        run_reward,
+        model=arguments.model,
+        data=arguments.data,
+        output=arguments.output,
+        batch_size=arguments.batch_size,
+        max_len=arguments.max_len,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
