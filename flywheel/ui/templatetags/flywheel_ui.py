@@ -1,6 +1,7 @@
 from django import template
 from django.utils.safestring import mark_safe
 
+from flywheel.accounts.roles import ROLE_NAMES
 from flywheel.ui.markdown import render_markdown
 
 register = template.Library()
@@ -20,3 +21,9 @@ def thumb(rating: int) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def role_name(role: str) -> str:
+    """A role's name in the page's language."""
+    return ROLE_NAMES.get(role, role)
