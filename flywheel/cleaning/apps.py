@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CleaningConfig(AppConfig):
@@ -18,5 +19,5 @@ class CleaningConfig(AppConfig):
         pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)
         job_handler_register("cleaning.rerun", tasks.rerun, queue="default")
         session_panel_register(
-            order=10, title="Cleaning", template="cleaning/_session_panel.html", context=session_cleaning_panel
+            order=10, title=_("Cleaning"), template="cleaning/_session_panel.html", context=session_cleaning_panel
         )
