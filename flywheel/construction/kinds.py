@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text
 from flywheel.review.builtin_kinds import quality_field, task_type_field
@@ -121,42 +123,48 @@ class SyntheticSampleKind(ReviewKind):
 
 CONSTRUCTED_ANSWER = ConstructedAnswerKind(
     name="constructed_answer",
-    title="Constructed answers",
+    title=_("Constructed answers"),
     template="construction/kinds/_constructed_answer.html",
     fields=[
-        ChoiceField("verdict", "The constructed answer", (("accept", "accept: train on it"), ("reject", "reject")))
+        ChoiceField(
+            "verdict", _("The constructed answer"), (("accept", _("accept: train on it")), ("reject", _("reject")))
+        )
     ],
     turn_controls={"edit"},
-    description="A better answer built for a bad case (best of several, chosen by a judge). Accept it, edit it "
-    "in the answer under review, or reject it.",
+    description=_(
+        "A better answer built for a bad case (best of several, chosen by a judge). Accept it, edit it "
+        "in the answer under review, or reject it."
+    ),
 )
 CONSTRUCTED_PAIR = ConstructedPairKind(
     name="constructed_pair",
-    title="Constructed preference pairs",
+    title=_("Constructed preference pairs"),
     template="construction/kinds/_constructed_pair.html",
     fields=[
         ChoiceField(
             "preferred",
-            "Which answer is better?",
+            _("Which answer is better?"),
             (
-                ("chosen", "the marked “chosen” one"),
-                ("rejected", "the marked “rejected” one"),
-                ("tie", "equally good"),
-                ("both_bad", "both are bad"),
+                ("chosen", _("the marked “chosen” one")),
+                ("rejected", _("the marked “rejected” one")),
+                ("tie", _("equally good")),
+                ("both_bad", _("both are bad")),
             ),
         )
     ],
     turn_controls={"edit"},
-    description="Two answers a judge ranked with a clear margin. Check the chosen one really is better.",
+    description=_("Two answers a judge ranked with a clear margin. Check the chosen one really is better."),
 )
 SYNTHETIC_SAMPLE = SyntheticSampleKind(
     name="synthetic_sample",
-    title="Synthetic samples",
+    title=_("Synthetic samples"),
     template="construction/kinds/_synthetic_sample.html",
     fields=[
-        ChoiceField("verdict", "This synthetic conversation", (("accept", "accept: train on it"), ("reject", "reject")))
+        ChoiceField(
+            "verdict", _("This synthetic conversation"), (("accept", _("accept: train on it")), ("reject", _("reject")))
+        )
     ],
-    description="A made-up prompt and its answer, made to widen coverage. Accept only realistic, correct ones.",
+    description=_("A made-up prompt and its answer, made to widen coverage. Accept only realistic, correct ones."),
 )
 
 
@@ -176,15 +184,17 @@ class BadcaseAnswerKind(ReviewKind):
 
 BADCASE_ANSWER = BadcaseAnswerKind(
     name="badcase_answer",
-    title="Bad-case answers",
+    title=_("Bad-case answers"),
     template="construction/kinds/_badcase_answer.html",
     fields=[
         ChoiceField(
-            "verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))
+            "verdict",
+            _("The flagged answer is"),
+            (("bad", _("bad")), ("acceptable", _("acceptable")), ("harmful", _("harmful"))),
         ),
         task_type_field(),
         quality_field(),
     ],
     turn_controls={"train", "edit", "continuity"},
-    description="Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on.",
+    description=_("Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on."),
 )
