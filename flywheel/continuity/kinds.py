@@ -4,6 +4,8 @@ the classifier when sessions are cut into segments."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from flywheel.review.kinds import ReviewKind, review_kind_register
 
 
@@ -36,10 +38,12 @@ def register_continuity_kind() -> None:
     review_kind_register(
         ContinuityReviewKind(
             name="continuity",
-            title="Topic continuity",
+            title=_("Topic continuity"),
             template="continuity/kinds/_continuity.html",
             turn_controls={"continuity"},
-            description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
-            "a new one that does not need the earlier turns (no)?",
+            description=_(
+                "For each highlighted user turn: does it continue the conversation's topic (yes), or start "
+                "a new one that does not need the earlier turns (no)?"
+            ),
         )
     )
