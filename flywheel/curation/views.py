@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from flywheel.accounts.roles import STAFF_ROLES, role_required
@@ -72,7 +73,7 @@ def version_ifd(request, version_id: int):
         except CurationError as exc:
             form.add_error("model", str(exc))
         else:
-            flash.success(request, f"IFD scoring is queued (job {job.id}) on the gpu worker.")
+            flash.success(request, _("IFD scoring is queued (job %(job)s) on the gpu worker.") % {"job": job.id})
             return redirect("curation:ifd", version_id=version.id)
     return render(
         request,
