@@ -5,6 +5,7 @@ gave which answer is kept in HumanComparison and never reaches the page."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.evaluation.models import CandidateAnswer, HumanComparison
 from flywheel.evaluation.scoring import DIMENSIONS
@@ -12,15 +13,15 @@ from flywheel.review.kinds import ChoiceField, ReviewKind
 
 SUBJECT_TYPE = "eval_comparison"
 # Five levels on the judge's 1-10 scale (review fields take at most nine choices, one digit key each).
-_SCORES = (("2", "2 poor"), ("4", "4 weak"), ("6", "6 fair"), ("8", "8 good"), ("10", "10 excellent"))
+_SCORES = (("2", _("2 poor")), ("4", _("4 weak")), ("6", _("6 fair")), ("8", _("8 good")), ("10", _("10 excellent")))
 
 
 def _fields() -> list[ChoiceField]:
     fields = [
         ChoiceField(
             "preferred",
-            "Which answer is better?",
-            (("first", "the first"), ("second", "the second"), ("tie", "equally good")),
+            _("Which answer is better?"),
+            (("first", _("the first")), ("second", _("the second")), ("tie", _("equally good"))),
         )
     ]
     for side in ("first", "second"):
@@ -82,9 +83,11 @@ class BlindABKind(ReviewKind):
 
 BLIND_AB = BlindABKind(
     name="eval_blind_ab",
-    title="Blind A/B evaluation",
+    title=_("Blind A/B evaluation"),
     template="evaluation/_blind_ab.html",
     fields=_fields(),
-    description="Which answer is better, and how good is each on every "
-    "dimension? You are not told which model wrote which answer.",
+    description=_(
+        "Which answer is better, and how good is each on every "
+        "dimension? You are not told which model wrote which answer."
+    ),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import OPERATORS, Role, role_required
@@ -70,9 +71,14 @@ def promote(request, run_id: int):
     try:
         run_promote(run_id=run_id, user=request.user, override=override, note=request.POST.get("note", ""))
     except PromotionRefused as exc:
-        flash.error(request, str(exc) + (" (ops may override)" if exc.regressions else ""))
+        flash.error(request, str(exc) + (" " + _("(ops may override)") if exc.regressions else ""))
     else:
-        flash.success(request, f"run {run_id} promoted" + (" (override, audited)" if override else ""))
+        flash.success(
+            request,
+            _("Run %(run)s promoted (override, audited).") % {"run": run_id}
+            if override
+            else _("Run %(run)s promoted.") % {"run": run_id},
+        )
     return redirect("runs:detail", run_id=run_id)
 
 
@@ -86,5 +92,5 @@ def human_review(request, evaluation_id: int):
     except CandidateError as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, f"{count} items are up for blind A/B review")
+        flash.success(request, _("%(count)s items are up for blind A/B review.") % {"count": count})
     return redirect("evaluation:detail", evaluation_id=evaluation_id)
