@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LabelingConfig(AppConfig):
@@ -29,5 +30,5 @@ class LabelingConfig(AppConfig):
         # ...and the dataset builder reads each session's label.
         session_labels_register("labeling", labels_for_sessions)
         session_panel_register(
-            order=20, title="Labels", template="labeling/_session_panel.html", context=session_labels_panel
+            order=20, title=_("Labels"), template="labeling/_session_panel.html", context=session_labels_panel
         )
