@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.cleaning.pii import scrub_text
 from flywheel.ingest.models import Message
@@ -91,10 +92,12 @@ def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, 
 
 class QueueForm(forms.ModelForm):
     filters_json = forms.CharField(
-        label="Filters (JSON)",
+        label=_("Filters (JSON)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text='Routes matching items of this kind here, e.g. {"app": "support-bot", "payload": {"language": "zh"}}.',
+        help_text=_(
+            'Routes matching items of this kind here, e.g. {"app": "support-bot", "payload": {"language": "zh"}}.'
+        ),
     )
 
     class Meta:

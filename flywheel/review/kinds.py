@@ -63,7 +63,7 @@ class ChoiceField:
 
     @property
     def values(self) -> tuple[str, ...]:
-        return tuple(value for value, _ in self.choices)
+        return tuple(value for value, _label in self.choices)
 
 
 class ReviewKind:

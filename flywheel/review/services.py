@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
@@ -35,6 +35,11 @@ class ReviewError(Exception):
 # --- queues -------------------------------------------------------------------------------------
 
 
+def _source_language(text) -> str:
+    with translation.override(None):
+        return str(text)
+
+
 def review_queue_default(*, kind: str) -> ReviewQueue:
     """The kind's fallback queue, created (with the kind's defaults) the first time it is needed."""
     kind_obj = review_kind_get(kind)
@@ -46,7 +51,9 @@ def review_queue_default(*, kind: str) -> ReviewQueue:
         with transaction.atomic():
             return ReviewQueue.objects.create(
                 slug=slug if not ReviewQueue.objects.filter(slug=slug).exists() else f"{slug}-default",
-                name=kind_obj.title,
+                # Stored in the source language whoever's request creates it; pages translate
+                # a default queue's name as they show it (the queue_name filter).
+                name=_source_language(kind_obj.title),
                 kind=kind,
                 is_default=True,
                 reviewers_per_item=kind_obj.default_reviewers,

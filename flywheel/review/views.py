@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
@@ -48,7 +49,7 @@ def claim_next(request, slug: str):
         flash.error(request, str(exc))
         return redirect("review:home")
     if claim is None:
-        flash.success(request, f"Nothing left for you in “{queue.name}”. Thank you!")
+        flash.success(request, _("Nothing left for you in “%(queue)s”. Thank you!") % {"queue": queue.name})
         return redirect("review:home")
     return redirect("review:item", item_id=claim.item.id)
 
@@ -155,7 +156,7 @@ def item_detail(request, item_id: int):
         item=item, reviewer=request.user, state=ReviewAssignment.State.CLAIMED
     ).exists()
     if not holds and not user_has_any_role(request.user, ENGINEERS):
-        flash.error(request, "That item is not assigned to you (any more). Take the next one from a queue.")
+        flash.error(request, _("That item is not assigned to you (any more). Take the next one from a queue."))
         return redirect("review:home")
     return _item_page(request, item, claimed=holds and item.status == ReviewItem.Status.OPEN)
 
@@ -185,7 +186,7 @@ def _next_or_home(request, queue: ReviewQueue):
         claim = review_item_claim_next(queue=queue, user=request.user)
         if claim is not None:
             return redirect("review:item", item_id=claim.item.id)
-    flash.success(request, f"Queue “{queue.name}” has nothing left for you.")
+    flash.success(request, _("Queue “%(queue)s” has nothing left for you.") % {"queue": queue.name})
     return redirect("review:home")
 
 
@@ -209,7 +210,7 @@ def item_release(request, item_id: int):
     except ReviewError as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, "Released: the item is back in its queue.")
+        flash.success(request, _("Released: the item is back in its queue."))
     return redirect("review:home")
 
 
