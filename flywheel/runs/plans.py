@@ -25,14 +25,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from django.utils.translation import gettext_noop
+
 from flywheel.datasets.builder import BuiltSample, mix_by_task_type
 from flywheel.datasets.config import BuildConfig
 
 STRATEGIES = {
-    "multi_task": "Multi-task: every task type mixed in one stage",
-    "sequential": "Sequential: each specialist task type in turn, then the general set",
-    "mixed_sequential": "Mixed sequential: the specialist task types mixed, then the general set",
-    "dmt": "DMT: the specialist task types mixed, then the general set with a share k of each specialist type",
+    "multi_task": gettext_noop("Multi-task: every task type mixed in one stage"),
+    "sequential": gettext_noop("Sequential: each specialist task type in turn, then the general set"),
+    "mixed_sequential": gettext_noop("Mixed sequential: the specialist task types mixed, then the general set"),
+    "dmt": gettext_noop(
+        "DMT: the specialist task types mixed, then the general set with a share k of each specialist type"
+    ),
 }
 DMT_SHARES = ("1", "1/2", "1/4", "1/8", "1/16", "1/32")
 DEFAULT_DMT_SHARE = "1/4"

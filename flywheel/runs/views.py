@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import OPERATORS, STAFF_ROLES, role_required
@@ -65,7 +66,7 @@ def run_new(request):
                 except ValueError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    flash.success(request, f"Run #{run.id} is queued for a gpu worker.")
+                    flash.success(request, _("Run #%(run)s is queued for a gpu worker.") % {"run": run.id})
                     return redirect("runs:detail", run_id=run.id)
             elif unseen and "preview" not in request.POST:
                 plan_notice = "Here is the plan these choices give: check its stages, then launch."
@@ -133,12 +134,12 @@ def _run_action(request, run_id: int, action, done: str):
 @require_POST
 @role_required(OPERATORS)
 def run_cancel(request, run_id: int):
-    return _run_action(request, run_id, training_run_cancel, "Cancel requested: the trainer stops at its next step.")
+    return _run_action(request, run_id, training_run_cancel, _("Cancel requested: the trainer stops at its next step."))
 
 
 @require_POST
 @role_required(OPERATORS)
 def run_resume(request, run_id: int):
     return _run_action(
-        request, run_id, training_run_resume, "Resumed: the trainer continues from its latest checkpoint."
+        request, run_id, training_run_resume, _("Resumed: the trainer continues from its latest checkpoint.")
     )
