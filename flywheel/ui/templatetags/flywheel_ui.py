@@ -1,5 +1,7 @@
 from django import template
+from django.utils import translation
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from flywheel.accounts.roles import ROLE_NAMES
 from flywheel.ui.markdown import render_markdown
@@ -27,3 +29,35 @@ def get_item(mapping, key):
 def role_name(role: str) -> str:
     """A role's name in the page's language."""
     return ROLE_NAMES.get(role, role)
+
+
+# Who wrote a message, in the page's language (the stored value stays the OpenAI role name).
+MESSAGE_ROLES = {
+    "system": gettext_lazy("system"),
+    "user": gettext_lazy("user"),
+    "assistant": gettext_lazy("assistant"),
+    "tool": gettext_lazy("tool"),
+}
+
+
+@register.filter
+def message_role(role: str) -> str:
+    return MESSAGE_ROLES.get(role, role)
+
+
+@register.filter
+def queue_name(queue) -> str:
+    """A queue's name; a kind's default queue still named after its kind shows the kind's title
+    in the page's language (names people gave their queues are shown as they wrote them)."""
+    from flywheel.review.kinds import review_kind_get
+
+    if getattr(queue, "is_default", False):
+        try:
+            title = review_kind_get(queue.kind).title
+        except ValueError:  # a kind no longer registered
+            return queue.name
+        with translation.override(None):
+            source = str(title)
+        if queue.name == source:
+            return title
+    return queue.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.management.commands import makemessages
 from django.utils.translation import to_locale
 
 # Where marked strings are not: other people's code, our tests and the torch-free trainer
@@ -30,6 +31,12 @@ MAKEMESSAGES_OPTIONS = {"ignore_patterns": IGNORED, "no_obsolete": True, "add_lo
 DOMAINS = ("django", "djangojs")
 
 
+class _MakeMessages(makemessages.Command):
+    # A new string starts empty, never as a guess from a similar one: a guess would ship as a
+    # fuzzy entry nobody looked at.
+    msgmerge_options = [*makemessages.Command.msgmerge_options, "--no-fuzzy-matching"]
+
+
 def translated_locales() -> list[str]:
     """zh_Hans and the like: every language but the one the source strings are written in."""
     return [to_locale(code) for code, _ in settings.LANGUAGES if code != "en"]
@@ -44,7 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args, no_compile=False, **options):
         locales = translated_locales()
         for domain in DOMAINS:
-            call_command("makemessages", locale=locales, domain=domain, **MAKEMESSAGES_OPTIONS)
+            call_command(_MakeMessages(), locale=locales, domain=domain, **MAKEMESSAGES_OPTIONS)
         if not no_compile:
             call_command("compilemessages", locale=locales, ignore_patterns=IGNORED, verbosity=0)
         self.stdout.write(f"catalogs of {', '.join(locales)} in {settings.LOCALE_PATHS[0]}")
