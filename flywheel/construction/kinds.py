@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
@@ -28,7 +29,7 @@ def _edits_only_on_subject(item, cleaned: dict, *, prefilled: str | None) -> dic
     turns = dict(cleaned.get("turns") or {})
     for key in list(turns):
         if str(key) != str(item.message_id) and "edited" in turns[key]:
-            raise ValueError("only the answer under review can be edited here")
+            raise ValueError(gettext("only the answer under review can be edited here"))
         edited = turns[key].get("edited")
         if edited is not None and prefilled is not None and normalize_text(edited) == normalize_text(prefilled):
             turns[key] = {k: v for k, v in turns[key].items() if k != "edited"}
@@ -66,7 +67,9 @@ class ConstructedAnswerKind(ReviewKind):
         sft = self._sft(item)
         cleaned = _edits_only_on_subject(item, self.validate(decision), prefilled=sft.candidate.text if sft else None)
         if cleaned.get("verdict") == "reject" and _has_edit(cleaned):
-            raise ValueError("you edited the answer but chose reject: choose accept to keep your edit, or undo it")
+            raise ValueError(
+                gettext("you edited the answer but chose reject: choose accept to keep your edit, or undo it")
+            )
         return cleaned
 
     def apply(self, item, decision, user):
@@ -93,7 +96,7 @@ class ConstructedPairKind(ReviewKind):
         pair = self._pair(item)
         cleaned = _edits_only_on_subject(item, self.validate(decision), prefilled=pair.chosen.text if pair else None)
         if _has_edit(cleaned) and cleaned.get("preferred") != "chosen":
-            raise ValueError("an edit changes the marked “chosen” answer: prefer it, or undo the edit")
+            raise ValueError(gettext("an edit changes the marked “chosen” answer: prefer it, or undo the edit"))
         return cleaned
 
     def apply(self, item, decision, user):

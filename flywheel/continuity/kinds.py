@@ -4,6 +4,7 @@ the classifier when sessions are cut into segments."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.review.kinds import ReviewKind, review_kind_register
@@ -13,7 +14,7 @@ class ContinuityReviewKind(ReviewKind):
     def validate(self, decision: dict) -> dict:
         cleaned = super().validate(decision)
         if not any("continuity" in turn for turn in (cleaned.get("turns") or {}).values()):
-            raise ValueError("mark at least one user turn: does it continue the topic, yes or no?")
+            raise ValueError(gettext("mark at least one user turn: does it continue the topic, yes or no?"))
         return cleaned
 
     def context(self, item) -> dict:

@@ -75,13 +75,17 @@ def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, 
                 result = scrub_text(_text(edited))
                 if not result.ok:
                     raise ValueError(
-                        f"your edit of turn #{message.seq} could not be cleared of personal data, "
-                        "so no dataset would take this conversation"
+                        _(
+                            "your edit of turn #%(turn)s could not be cleared of personal data, "
+                            "so no dataset would take this conversation"
+                        )
+                        % {"turn": message.seq}
                     )
                 content = result.text
         if content is None:
             raise ValueError(
-                f"turn #{message.seq} could not be cleared of personal data, so no dataset takes this conversation"
+                _("turn #%(turn)s could not be cleared of personal data, so no dataset takes this conversation")
+                % {"turn": message.seq}
             )
         entry = {"role": message.role, "content": content}
         if message.role == Message.Role.ASSISTANT:

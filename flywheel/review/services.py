@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
@@ -273,7 +274,7 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
     """The reviewer's running claim in this queue (lease renewed), or a new one; None when the
     queue has nothing left for this reviewer."""
     if not review_queue_can_review(queue=queue, user=user):
-        raise ReviewError("this queue is for engineers")
+        raise ReviewError(_("this queue is for engineers"))
     now = timezone.now()
     lease = timedelta(seconds=queue.lease_seconds)
     with transaction.atomic():
@@ -304,7 +305,7 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
             .order_by("-priority", "id")
         )
         passed_over: list[int] = []
-        for _ in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
+        for _attempt in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
             item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
             if item is None:
                 return None
@@ -364,7 +365,7 @@ def _own_claim(*, item_id: int, user) -> ReviewAssignment:
         .first()
     )
     if assignment is None or assignment.state != ReviewAssignment.State.CLAIMED:
-        raise ReviewError("this item is no longer assigned to you (the claim lapsed, or it was released)")
+        raise ReviewError(_("this item is no longer assigned to you (the claim lapsed, or it was released)"))
     return assignment
 
 
@@ -372,7 +373,7 @@ def _give_back(*, item_id: int, user, state: str) -> ReviewItem:
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
         if item is None:
-            raise ReviewError("there is no such item")
+            raise ReviewError(_("there is no such item"))
         assignment = _own_claim(item_id=item_id, user=user)
         assignment.state, assignment.finished_at = state, timezone.now()
         assignment.save(update_fields=["state", "finished_at"])
@@ -439,7 +440,7 @@ def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
         item = ReviewItem.objects.select_for_update().select_related("queue").get(id=item_id)
         assignment = _own_claim(item_id=item_id, user=user)
         if item.status != ReviewItem.Status.OPEN:
-            raise ReviewError(f"this item is {item.status}; it takes no more decisions")
+            raise ReviewError(_("this item is %(status)s; it takes no more decisions") % {"status": item.status})
         kind = review_kind_get(item.kind)
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()
@@ -521,7 +522,7 @@ def review_item_decide(*, item: ReviewItem, decision: dict, user, also_save: lis
     """Record the final decision of a locked item and let its kind act on it (exactly once:
     the status check and the write happen under the row lock)."""
     if item.status not in (ReviewItem.Status.OPEN, ReviewItem.Status.ADJUDICATING):
-        raise ReviewError(f"this item is already {item.status}")
+        raise ReviewError(_("this item is already %(status)s") % {"status": item.status})
     item.status, item.final_decision = ReviewItem.Status.DONE, decision
     item.decided_by, item.decided_at = user, timezone.now()
     item.save(update_fields=["status", "final_decision", "decided_by", "decided_at", *also_save])

@@ -84,7 +84,7 @@ def test_the_switcher_never_sends_anyone_off_the_site(client, annotator, target)
     assert response["Location"] == "/"
 
 
-def test_messages_reach_the_person_in_their_language(client, annotator):
+def claimed_item(annotator):
     session = session_with_turns([("user", "Hi"), ("assistant", "Hello")])
     answer = session.messages.get(seq=2)
     item = review_item_enqueue(
@@ -96,10 +96,25 @@ def test_messages_reach_the_person_in_their_language(client, annotator):
         payload={},
     )
     review_item_claim_next(queue=item.queue, user=annotator)
+    return item
+
+
+def test_messages_reach_the_person_in_their_language(client, annotator):
+    item = claimed_item(annotator)
     client.force_login(annotator)
     client.cookies[COOKIE] = "zh-hans"
     page = client.post(f"/review/items/{item.id}/release/", follow=True).content.decode()
     assert "已放回：该条目回到了它的队列中。" in page
+
+
+def test_a_refused_decision_says_why_in_the_persons_language(client, annotator):
+    item = claimed_item(annotator)
+    client.force_login(annotator)
+    client.cookies[COOKIE] = "zh-hans"
+    response = client.post(f"/review/items/{item.id}/submit/", {"note": "还没选"})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "请为“被标记的回答是”选择一个值" in page and "还没选" in page  # and nothing typed is lost
 
 
 def test_the_script_catalog_speaks_the_page_language(client):
