@@ -134,7 +134,10 @@ class QueueForm(forms.ModelForm):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+            raise forms.ValidationError(
+                _("not valid JSON: %(error)s (line %(line)s, column %(column)s)")
+                % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}
+            ) from exc
         try:
             return queue_filters_clean(value)
         except ValueError as exc:
@@ -144,6 +147,6 @@ class QueueForm(forms.ModelForm):
 def _between(low: int, high: int):
     def check(value):
         if value is not None and not low <= value <= high:
-            raise forms.ValidationError(f"must be between {low} and {high}")
+            raise forms.ValidationError(_("must be between %(low)s and %(high)s") % {"low": low, "high": high})
 
     return check

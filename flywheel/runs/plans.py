@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from flywheel.datasets.builder import BuiltSample, mix_by_task_type
 from flywheel.datasets.config import BuildConfig
@@ -87,7 +87,9 @@ def plan_stages(strategy: str, specialist_task_types: list[str], dmt_k: str = DE
     if strategy == "multi_task":
         return [PlannedStage("all", (StagePart(specialist), StagePart(None)) if specialist else (StagePart(None),))]
     if not specialist:
-        raise PlanError(f"the {strategy} strategy needs at least one specialist task type")
+        raise PlanError(
+            gettext("the %(strategy)s strategy needs at least one specialist task type") % {"strategy": strategy}
+        )
     general = PlannedStage(GENERAL, (StagePart(None),))
     if strategy == "sequential":
         taken = {GENERAL}
@@ -137,7 +139,7 @@ def plan_check(samples: list[BuiltSample], stages: list[PlannedStage], specialis
             f"(they hold {', '.join(sorted(present)) or 'nothing'})"
         )
     if len(set(specialist_task_types)) != len(specialist_task_types):
-        raise PlanError("a specialist task type is listed twice")
+        raise PlanError(gettext("a specialist task type is listed twice"))
     for stage in stages:
         if not stage_samples(samples, stage, specialist_task_types):
             what = (
