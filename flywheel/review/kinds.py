@@ -57,7 +57,8 @@ class ChoiceField:
     required: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "choices", tuple((str(v), str(lbl)) for v, lbl in self.choices))
+        # Labels stay as given: a lazily translated label is read in the page's language.
+        object.__setattr__(self, "choices", tuple((str(v), lbl) for v, lbl in self.choices))
         if not self.choices:
             raise ValueError(f"field {self.name!r} has no choices")
         if len(self.choices) > 9:

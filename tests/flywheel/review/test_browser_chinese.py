@@ -27,6 +27,8 @@ ENGLISH_CHROME = [
     "Train on this turn",
     "Edit this answer",
     "Task type",
+    "acceptable",
+    "1 unusable",
     "Log out",
 ]
 
