@@ -6,7 +6,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from flywheel.accounts.language import language_cookie_apply, profile_language, profile_language_set
+from flywheel.accounts.language import (
+    LANGUAGE_CODES,
+    language_cookie_apply,
+    profile_language,
+    profile_language_set,
+)
 from flywheel.accounts.roles import ALL_ROLES, Role, public, role_required, user_roles
 
 
@@ -31,14 +36,11 @@ def login_view(request, *args, **kwargs):
 def language_set(request):
     """The language switcher: saved on the person's profile (anyone logged out, on the login
     page, keeps it in this browser only), then back to the page it was chosen on."""
-    language = request.POST.get("language", "")
-    if request.user.is_authenticated:
-        try:
-            profile_language_set(user=request.user, language=language)
-        except ValueError as exc:
-            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-    elif language not in {code for code, _name in settings.LANGUAGES}:
+    language = request.POST.get("language", "")  # "": follow the browser again
+    if language and language not in LANGUAGE_CODES:
         return HttpResponseBadRequest(_("Unknown language."), content_type="text/plain; charset=utf-8")
+    if request.user.is_authenticated:
+        profile_language_set(user=request.user, language=language)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = "/"
