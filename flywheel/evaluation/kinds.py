@@ -5,6 +5,7 @@ gave which answer is kept in HumanComparison and never reaches the page."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.evaluation.models import CandidateAnswer, HumanComparison
@@ -14,6 +15,14 @@ from flywheel.review.kinds import ChoiceField, ReviewKind
 SUBJECT_TYPE = "eval_comparison"
 # Five levels on the judge's 1-10 scale (review fields take at most nine choices, one digit key each).
 _SCORES = (("2", _("2 poor")), ("4", _("4 weak")), ("6", _("6 fair")), ("8", _("8 good")), ("10", _("10 excellent")))
+
+_SIDES = {"first": _("First answer"), "second": _("Second answer")}
+_DIMENSION_NAMES = {
+    "helpfulness": _("helpfulness"),
+    "honesty": _("honesty"),
+    "harmlessness": _("harmlessness"),
+    "instruction_following": _("instruction following"),
+}
 
 
 def _fields() -> list[ChoiceField]:
@@ -26,11 +35,8 @@ def _fields() -> list[ChoiceField]:
     ]
     for side in ("first", "second"):
         for dimension in DIMENSIONS:
-            fields.append(
-                ChoiceField(
-                    f"{side}_{dimension}", f"{side.capitalize()} answer: {dimension.replace('_', ' ')}", _SCORES
-                )
-            )
+            label = format_lazy("{}: {}", _SIDES[side], _DIMENSION_NAMES.get(dimension, dimension.replace("_", " ")))
+            fields.append(ChoiceField(f"{side}_{dimension}", label, _SCORES))
     return fields
 
 
