@@ -35,7 +35,8 @@ def _fields() -> list[ChoiceField]:
     ]
     for side in ("first", "second"):
         for dimension in DIMENSIONS:
-            label = format_lazy("{}: {}", _SIDES[side], _DIMENSION_NAMES.get(dimension, dimension.replace("_", " ")))
+            dimension_name = _DIMENSION_NAMES.get(dimension, dimension.replace("_", " "))
+            label = format_lazy(_("{side}: {dimension}"), side=_SIDES[side], dimension=dimension_name)
             fields.append(ChoiceField(f"{side}_{dimension}", label, _SCORES))
     return fields
 
