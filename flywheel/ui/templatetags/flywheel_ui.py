@@ -61,3 +61,48 @@ def queue_name(queue) -> str:
         if queue.name == source:
             return title
     return queue.name
+
+
+# The states rows go through (jobs, review items and claims, bad cases, runs, builds...), as
+# pages name them; the stored value and the CSS class keep the code.
+STATUS_NAMES = {
+    code: label
+    for code, label in (
+        ("accepted", gettext_lazy("accepted")),
+        ("adjudicating", gettext_lazy("adjudicating")),
+        ("blocked", gettext_lazy("blocked")),
+        ("cancelled", gettext_lazy("cancelled")),
+        ("claimed", gettext_lazy("claimed")),
+        ("completed", gettext_lazy("completed")),
+        ("constructing", gettext_lazy("constructing")),
+        ("dead", gettext_lazy("dead")),
+        ("dismissed", gettext_lazy("dismissed")),
+        ("done", gettext_lazy("done")),
+        ("dropped", gettext_lazy("dropped")),
+        ("duplicate", gettext_lazy("duplicate")),
+        ("expired", gettext_lazy("expired")),
+        ("failed", gettext_lazy("failed")),
+        ("finished", gettext_lazy("finished")),
+        ("flagged", gettext_lazy("flagged")),
+        ("kept", gettext_lazy("kept")),
+        ("new", gettext_lazy("new")),
+        ("open", gettext_lazy("open")),
+        ("pending", gettext_lazy("pending")),
+        ("prompted", gettext_lazy("prompted")),
+        ("queued", gettext_lazy("queued")),
+        ("rejected", gettext_lazy("rejected")),
+        ("released", gettext_lazy("released")),
+        ("running", gettext_lazy("running")),
+        ("skipped", gettext_lazy("skipped")),
+        ("stopped", gettext_lazy("stopped")),
+        ("submitted", gettext_lazy("submitted")),
+        ("succeeded", gettext_lazy("succeeded")),
+        ("waiting", gettext_lazy("waiting")),
+    )
+}
+
+
+@register.filter
+def status_name(status: str) -> str:
+    """A row's state in the page's language (an unknown code is shown as it is)."""
+    return STATUS_NAMES.get(status, status)
