@@ -4,6 +4,7 @@ the classifier when sessions are cut into segments."""
 
 from __future__ import annotations
 
+from flywheel.continuity.services import continuity_human_record
 from flywheel.review.kinds import ReviewKind, review_kind_register
 
 
@@ -22,8 +23,6 @@ class ContinuityReviewKind(ReviewKind):
         }
 
     def apply(self, item, decision, user) -> None:
-        from flywheel.continuity.services import continuity_human_record
-
         answers = {
             int(mid): bool(turn["continuity"])
             for mid, turn in (decision.get("turns") or {}).items()
