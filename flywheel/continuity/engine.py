@@ -20,7 +20,8 @@ import numpy as np
 
 from flywheel.continuity.classifier import TrainedClassifier, turn_language
 from flywheel.continuity.data import LabelledConversation, spliced_negatives
-from flywheel.continuity.features import FEATURE_NAMES, conversations_features, user_turn_positions
+from flywheel.continuity.features import FEATURE_NAMES, conversations_features, normalise, user_turn_positions
+from flywheel.llm.embeddings import embed_texts
 
 Embed = Callable[[list[str]], np.ndarray]
 # The baseline every report sets the classifier against: char-bigram overlap of the user turn
@@ -30,8 +31,6 @@ EMBED_MAX_CHARS = 300  # the gist of a turn; long answers would cost most of the
 
 
 def default_embed(texts: list[str]) -> np.ndarray:
-    from flywheel.llm.embeddings import embed_texts
-
     return embed_texts(texts, max_chars=EMBED_MAX_CHARS)
 
 
@@ -41,8 +40,6 @@ def embed_with(model: str | None) -> Embed:
         return default_embed
 
     def embed(texts: list[str]) -> np.ndarray:
-        from flywheel.llm.embeddings import embed_texts
-
         return embed_texts(texts, max_chars=EMBED_MAX_CHARS, model=model)
 
     return embed
@@ -183,8 +180,6 @@ def with_splices(
 def _centroids(conversations: Sequence[LabelledConversation], embed: Embed) -> np.ndarray:
     """Mean of the user turns' embeddings (the same vectors the features use, so no new text
     is embedded), L2-normalised: one row per conversation."""
-    from flywheel.continuity.features import normalise
-
     users = [
         [normalise(str(m.get("content") or "")) for m in conv.messages if m.get("role") == "user"]
         for conv in conversations

@@ -200,6 +200,19 @@ _ZH_NEW_TOPIC = re.compile(
 )
 # A question about the other person ("do you like ...?", "你平时喜欢...吗"): how chit-chat opens a
 # new subject, at the start of the turn or after a first sentence ("cool . do you ...").
+# How a caller or a chat user announces a change of subject in Chinese ("还有一个问题", "另外",
+# "对了", "我再问一下"), after the fillers a transcribed call starts with ("嗯", "喂", "那个").
+# Without this, "还有" and "对" read as a follow-up ("还有呢？", "对，就是它").
+_ZH_SHIFT_MARKER = re.compile(
+    r"^(?:[嗯啊哦噢喂哎诶呃好行那\s,，。、.!！]|那个|就是|然后|好的|行吧)*"
+    r"(?:还有(?:一个|个|一件|件|一点|点)?(?:问题|事|事情|疑问)|另外(?![他她它这那])|对了|顺便|换个|"
+    r"我?还(?:想|要)(?:问|咨询|了解|办)|我?再(?:问|咨询)一?下|(?:其他|别的|另一个|另外一个)(?:问题|事))"
+)
+_EN_SHIFT_MARKER = re.compile(
+    r"^(?:(?:ok|okay|right|great|thanks|thank you|cool)\W+)*(?:one more (?:thing|question)|something else|"
+    r"(?:also|and),? (?:i have|i've got) (?:another|a different|one more) (?:question|issue|problem)|"
+    r"(?:oh|and|also),? (?:by the way|btw)|(?:another|a different|a separate) (?:question|issue|problem|topic))"
+)
 _ASKS_ABOUT_YOU = re.compile(
     r"(?:^|[.!?。！？,，]\s*)(?:(?:so|and|but|well)\s+)?(?:(?:do|did|are|were|have|would|can)\s+you\b|"
     r"(?:what|where|how|which)\s+(?:do|did|are|is|were)\s+(?:you|your)\b|what(?:'s|\s+is)\s+your\b|"
@@ -403,6 +416,7 @@ def turn_features(c: _Conversation, position: int) -> list[float]:
     lowered = c.lowered[position]
     prev_answer_text = texts[prev_answer] if prev_answer is not None else ""
     short = _words(turn) <= 12
+    shift_marker = bool(_ZH_SHIFT_MARKER.match(turn) or _EN_SHIFT_MARKER.match(lowered))
     last_exchange = c.bigrams[prev_user] | (c.bigrams[prev_answer] if prev_answer is not None else frozenset())
     return [
         float(cos[position, prev_user]),
@@ -420,7 +434,7 @@ def turn_features(c: _Conversation, position: int) -> list[float]:
         _span_score(turn, c.topics[position], history_topics),
         min(new_names, 3) / 3,
         min(known_names, 3) / 3,
-        float(_starts_with(turn, _EN_FOLLOW_UP) or _starts_with(turn, _ZH_FOLLOW_UP)),
+        float(not shift_marker and (_starts_with(turn, _EN_FOLLOW_UP) or _starts_with(turn, _ZH_FOLLOW_UP))),
         float(bool(_ZH_ANAPHORA.search(turn) or _EN_ANAPHORA.search(lowered))),
         float(
             short
@@ -431,7 +445,7 @@ def turn_features(c: _Conversation, position: int) -> list[float]:
             )
         ),
         float(bool(prev_answer_text and _ASKS.search(prev_answer_text)) and short),
-        float(bool(_EN_NEW_TOPIC.match(lowered) or _ZH_NEW_TOPIC.match(turn))),
+        float(bool(shift_marker or _EN_NEW_TOPIC.match(lowered) or _ZH_NEW_TOPIC.match(turn))),
         float(bool(_GREETING.match(lowered))),
         math.log1p(_words(turn)) / 5,
         math.log1p(_words(texts[prev_user])) / 5,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from flywheel.continuity.services import continuity_human_record
 from flywheel.review.kinds import ReviewKind, review_kind_register
 
 
@@ -25,8 +26,6 @@ class ContinuityReviewKind(ReviewKind):
         }
 
     def apply(self, item, decision, user) -> None:
-        from flywheel.continuity.services import continuity_human_record
-
         answers = {
             int(mid): bool(turn["continuity"])
             for mid, turn in (decision.get("turns") or {}).items()

@@ -4,11 +4,10 @@ user turns whose probability lies within FLYWHEEL_CONTINUITY_REVIEW_BAND of the 
 from __future__ import annotations
 
 from flywheel.continuity.models import ContinuityPrediction, SessionContinuity
+from flywheel.review.services import review_item_enqueue
 
 
 def uncertain_continuity_to_review(*, after: int, limit: int) -> tuple[int, int]:
-    from flywheel.review.services import review_item_enqueue
-
     rows = list(
         SessionContinuity.objects.filter(id__gt=after)
         .order_by("id")

@@ -13,11 +13,10 @@ from flywheel.continuity.models import (
     Segment,
     SessionContinuity,
 )
+from flywheel.continuity.services import ContinuityModelMissing, continuity_model_active
 
 
 def _active_version() -> str | None:
-    from flywheel.continuity.services import ContinuityModelMissing, continuity_model_active
-
     try:
         return continuity_model_active().version
     except ContinuityModelMissing:

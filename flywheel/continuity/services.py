@@ -11,6 +11,7 @@ spliced pseudo multi-turn ones as negatives, reviewers' labels as they are) with
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -33,7 +34,10 @@ from flywheel.continuity.models import (
     Segment,
     SessionContinuity,
 )
+from flywheel.continuity.public_samples import public_sample_sets
 from flywheel.ingest.models import Message
+from flywheel.llm.embeddings import embedding_model_name
+from flywheel.review.selectors import message_review_overrides
 
 Progress = Callable[[str], None]
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -106,8 +110,6 @@ def continuity_model_active() -> ActiveModel:
 
 def _human_labels(message_ids: list[int]) -> dict[int, bool]:
     """Reviewers' continuity answers: this app's labels, then any review decision's turn control."""
-    from flywheel.review.selectors import message_review_overrides
-
     labels = {
         o["message"]: o["continues"]
         for o in ContinuityHumanLabel.objects.filter(message_id__in=message_ids).values("message", "continues")
@@ -172,16 +174,14 @@ def continuity_model_train(
     """Train on the training side of the stored sessions (and the public samples), choose
     thresholds on the validation side, report on the test side (see `evaluation`: the split is
     made before any splicing), save the artifact and record the version."""
+    # Deferred: evaluation imports scikit-learn, which web processes never need.
     from flywheel.continuity.evaluation import held_out_keys, train_and_report
-    from flywheel.llm.embeddings import embedding_model_name
 
     say = progress or (lambda note: None)
     sets: dict[str, list[LabelledConversation]] = {}
     if use_stored:
         sets["stored"] = stored_conversations()
     if public_samples is not None:
-        from flywheel.continuity.public_samples import public_sample_sets
-
         sets.update(public_sample_sets(Path(public_samples)))
     sources = {name: len(conversations) for name, conversations in sets.items()}
     total = sum(sources.values())
@@ -233,10 +233,6 @@ def continuity_model_train(
 def embedding_cache_path(model: str | None = None) -> Path:
     """Public-sample embeddings kept between trainings and evaluations (var/cache), one file per
     embedding model (`model`: a packaged name or a path; None: the setting)."""
-    import re
-
-    from flywheel.llm.embeddings import embedding_model_name
-
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedding_model_name(model)).strip("_")[:80]
     return Path(settings.VAR_DIR) / "cache" / "continuity" / f"embeddings-{name}.npz"
 

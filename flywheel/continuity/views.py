@@ -10,6 +10,7 @@ from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.models import ContinuityModelVersion
 from flywheel.continuity.selectors import continuity_overview, continuity_versions
 from flywheel.continuity.services import ContinuityModelMissing, continuity_model_activate, continuity_model_active
+from flywheel.jobs.services import job_create
 
 REPORT_METRICS = ("roc_auc", "precision_switch", "recall_switch", "f1_switch", "accuracy")
 
@@ -85,8 +86,6 @@ def index(request):
 @require_POST
 @role_required(ENGINEERS)
 def train(request):
-    from flywheel.jobs.services import job_create
-
     job = job_create(
         kind="continuity.train",
         payload={"seed": 0, "activate": True},
@@ -100,8 +99,6 @@ def train(request):
 @require_POST
 @role_required(ENGINEERS)
 def activate(request, version_id: int):
-    from flywheel.jobs.services import job_create
-
     row = get_object_or_404(ContinuityModelVersion, id=version_id)
     continuity_model_activate(version_id=row.id)
     job = job_create(kind="continuity.predict", payload={}, dedupe_key="continuity.predict", created_by=request.user)

@@ -41,6 +41,25 @@ def test_a_greeting_in_the_middle_of_a_session_is_an_opening_cue():
     assert value(rows[0], "greets") == 1
 
 
+def test_a_caller_announcing_another_matter_opens_a_new_topic_rather_than_following_up():
+    history = ("我想查一下话费", "您本月话费是86元。")
+    for turn in (
+        "还有一个问题，我家宽带老是断网",
+        "嗯，另外我想问一下积分",
+        "对了，寄快递到北京多少钱",
+        "我再问一下别的",
+    ):
+        _, rows = features_of(conversation(*history, turn))
+        assert value(rows[0], "opens_new_topic") == 1 and value(rows[0], "starts_with_follow_up") == 0, turn
+    for turn in ("还有呢？", "对，就是它", "另外他还演过什么？", "还有其他套餐吗"):
+        _, rows = features_of(conversation(*history, turn))
+        assert value(rows[0], "opens_new_topic") == 0, turn
+    _, rows = features_of(
+        conversation("How do I reset my router?", "Hold the button.", "OK, one more question: my bill?")
+    )
+    assert value(rows[0], "opens_new_topic") == 1 and value(rows[0], "starts_with_follow_up") == 0
+
+
 def test_a_shared_chinese_name_is_found_without_a_word_segmenter():
     assert longest_shared_span("你看过霸王别姬吗", "霸王别姬是陈凯歌导演的") >= 4
 

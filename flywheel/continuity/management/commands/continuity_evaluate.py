@@ -3,6 +3,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flywheel.continuity.classifier import TrainedClassifier
+from flywheel.continuity.engine import EmbeddingCache, embed_with
+from flywheel.continuity.evaluation import evaluation_sets, report, split_sources, train_and_report
+from flywheel.continuity.public_samples import public_sample_sets
+from flywheel.continuity.services import PACKAGED_DIR, embedding_cache_path
+from flywheel.llm.embeddings import embedding_model_name
+
 SIDES = ("validation", "test")
 
 
@@ -47,17 +54,11 @@ class Command(BaseCommand):
         json: Path | None,
         **options,
     ):
-        from flywheel.continuity.engine import EmbeddingCache, embed_with
-        from flywheel.continuity.public_samples import public_sample_sets
-        from flywheel.llm.embeddings import embedding_model_name
-
         if not public_samples.is_dir():
             raise CommandError(f"{public_samples} is not a directory")
         sets = {name: conversations[:limit] for name, conversations in public_sample_sets(public_samples).items()}
         if not sets:
             raise CommandError(f"no public samples found in {public_samples}")
-        from flywheel.continuity.services import embedding_cache_path
-
         name = embedding_model_name(embedding)
         cache = EmbeddingCache(embed_with(embedding), path=embedding_cache_path(embedding))
         try:
@@ -73,8 +74,6 @@ class Command(BaseCommand):
             json.write_text(_dumps(result))
 
     def _train(self, sets, cache, name, side, seed, entity_changes) -> dict:
-        from flywheel.continuity.evaluation import train_and_report
-
         result = train_and_report(
             sets,
             embed=cache,
@@ -95,10 +94,6 @@ class Command(BaseCommand):
         }
 
     def _packaged(self, sets, cache, name, seed) -> dict:
-        from flywheel.continuity.classifier import TrainedClassifier
-        from flywheel.continuity.evaluation import evaluation_sets, report, split_sources
-        from flywheel.continuity.services import PACKAGED_DIR
-
         classifier = TrainedClassifier.load(PACKAGED_DIR)
         if classifier.meta.get("embedding_model") != name:
             raise CommandError(

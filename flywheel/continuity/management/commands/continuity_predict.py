@@ -8,6 +8,14 @@ from django.db import DatabaseError
 
 from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.engine import predict_conversations
+from flywheel.continuity.models import ContinuityModelVersion
+from flywheel.continuity.services import (
+    PACKAGED_DIR,
+    ActiveModel,
+    ContinuityModelMissing,
+    _load,
+    continuity_model_active,
+)
 
 BATCH = 256
 # Other exports name the speakers differently (ShareGPT: "from": "human"/"gpt").
@@ -109,18 +117,8 @@ class Command(BaseCommand):
             )
 
     def _model(self, version: str):
-        from flywheel.continuity.services import (
-            PACKAGED_DIR,
-            ActiveModel,
-            ContinuityModelMissing,
-            _load,
-            continuity_model_active,
-        )
-
         try:
             if version:
-                from flywheel.continuity.models import ContinuityModelVersion
-
                 row = ContinuityModelVersion.objects.filter(version=version).first()
                 if row is None:
                     raise CommandError(f"no continuity model version {version!r}")
