@@ -2,7 +2,8 @@
 
 Each pytest process gets its own test database and its own Redis key prefix, so two runs on
 one machine (or a developer's run beside CI) never share tables or queues. Worker processes
-started by tests inherit these variables (with DATABASE_URL pointed at the test database).
+started by tests run with these settings too and inherit these variables (with DATABASE_URL
+pointed at the test database).
 """
 
 import os
@@ -28,6 +29,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OPENAI_BASE_URL", "")
 
 from flywheel.settings import *  # noqa: E402,F401,F403
+
+# A job kind for testing the job machinery itself, with its own table: installed here only, so
+# neither is part of the product (tests/support/selftest).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.support.selftest"]  # noqa: F405
 
 # Hashing passwords at full strength would dominate the run time of browser tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
