@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Greatest
 
 from flywheel.cleaning.models import RuleResult
 from flywheel.cleaning.pii import scrub_text
 from flywheel.cleaning.services import message_texts_for_llm
-from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
+from flywheel.construction.models import BadCase, BadCaseReason
 from flywheel.construction.verifiers import asserts_in_prompt
 from flywheel.ingest.models import Feedback, Message
+from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -323,8 +323,8 @@ def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch
     report = {}
     for name in badcase_sources():
         source = _SOURCES[name]
-        cursor, _ = MiningCursor.objects.get_or_create(source=name)
-        position, totals = cursor.position, {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
+        cursor = f"badcase-source:{name}"
+        position, totals = cursor_position(cursor), {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
         while True:
             new_position, signals = source(after=position, limit=batch_size)
             counts = badcase_signals_record(signals=signals)
@@ -333,7 +333,7 @@ def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch
             totals["reasons_new"] += counts["reasons_new"]
             if new_position <= position:
                 break
-            MiningCursor.objects.filter(source=name).update(position=Greatest("position", new_position))
+            cursor_advance(cursor, new_position)
             position = new_position
             if progress:
                 progress(f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")

@@ -22,10 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db.models.functions import Greatest
-
+from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
-from flywheel.review.models import RoutingCursor
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +47,14 @@ def routing_run(
     for name, rule in sorted(_RULES.items()):
         if only is not None and name not in only:
             continue
-        cursor, _ = RoutingCursor.objects.get_or_create(rule=name)
-        position, routed = cursor.position, 0
+        cursor = f"routing-rule:{name}"
+        position, routed = cursor_position(cursor), 0
         while True:
             new_position, count = rule(after=position, limit=batch_size)
             routed += count
             if new_position <= position:
                 break
-            # Greatest: two runs at once never move a cursor backwards.
-            RoutingCursor.objects.filter(rule=name).update(position=Greatest("position", new_position))
+            cursor_advance(cursor, new_position)
             position = new_position
             if progress:
                 progress(f"{name}: {routed} routed, at {position}")
