@@ -33,6 +33,7 @@ from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.construction.models import BadCase, BadCaseReason
 from flywheel.construction.verifiers import asserts_in_prompt
 from flywheel.ingest.models import Feedback, Message
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
 
@@ -317,7 +318,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
     return {"bad_cases_new": created_cases, "reasons_new": created_reasons}
 
 
-def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> dict:
+def badcase_mine_pending(*, progress: Progress = progress_ignored, batch_size: int | None = None) -> dict:
     """Run every source from its cursor until none has anything new. Returns counts per source."""
     batch_size = batch_size or settings.FLYWHEEL_MINING_BATCH_SIZE
     report = {}
@@ -335,7 +336,6 @@ def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch
                 break
             cursor_advance(cursor, new_position)
             position = new_position
-            if progress:
-                progress(f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
+            progress(totals["bad_cases_new"], None, f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
         report[name] = totals
     return report

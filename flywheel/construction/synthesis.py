@@ -35,6 +35,7 @@ from flywheel.construction.ledger import BudgetExhausted, JsonCall, Ledger
 from flywheel.construction.models import ConstructionRun, SeedPrompt, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text, text_hash
 from flywheel.ingest.models import Message
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
 from flywheel.llm.client import LLMRequestRejected, llm_is_configured
 from flywheel.llm.embeddings import embed_texts, embedding_reads_chinese
@@ -453,7 +454,7 @@ def _answer(sample: SyntheticSample, *, run: ConstructionRun, ledger: Ledger) ->
 
 
 def synthesis_run_execute(
-    *, run_id: int, progress: Callable | None = None, check_cancelled: Callable[[], None] = lambda: None
+    *, run_id: int, progress: Progress = progress_ignored, check_cancelled: Callable[[], None] = lambda: None
 ) -> dict:
     run = ConstructionRun.objects.get(id=run_id)
     if run.is_finished:
@@ -469,8 +470,7 @@ def synthesis_run_execute(
     try:
         for slot in range(int(config["count"])):
             check_cancelled()
-            if progress:
-                progress(slot, int(config["count"]), f"slot {slot + 1}")
+            progress(slot, int(config["count"]), f"slot {slot + 1}")
             sample = samples.get(slot)
             if sample is not None and sample.status in FINAL:
                 continue

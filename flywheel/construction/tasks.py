@@ -1,12 +1,13 @@
 """Construction jobs (llm queue) and the bad-case mining pipeline stage: thin wrappers."""
 
 from flywheel.construction.mining import badcase_mine_pending
+from flywheel.jobs.progress import Progress
 from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
 from flywheel.llm.client import LLMRequestRejected, LLMUnavailable
 
 
-def mine_new_data(*, progress) -> dict:
+def mine_new_data(*, progress: Progress) -> dict:
     """Cheap and LLM-free: thumbs-down, cleaning flags and other sources become bad cases."""
     return badcase_mine_pending(progress=progress)
 

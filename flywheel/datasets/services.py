@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
 from flywheel.datasets.replay import replay_path, replay_records_read
 from flywheel.datasets.sources import sample_source_get, sample_sources
 from flywheel.datasets.tokens import TokenCounter
+from flywheel.jobs.progress import Progress, progress_ignored
 
 logger = logging.getLogger(__name__)
 INSERT_BATCH = 500
@@ -156,7 +156,7 @@ def _store_version(build: DatasetBuild, outcome, manifest: dict) -> tuple[Datase
     return version, False
 
 
-def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda note: None) -> dict:
+def dataset_build_run(*, build_id: int, progress: Progress = progress_ignored) -> dict:
     """Build the version a build asks for. Idempotent: a finished build returns its report, and
     a re-run after a lost worker builds the same content hash, so it finds or makes one version."""
     build = DatasetBuild.objects.get(id=build_id)
@@ -212,7 +212,7 @@ def _embed(texts: list[str]):
     return embed_texts(texts, max_chars=2000)
 
 
-def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
+def _build(build: DatasetBuild, progress: Progress) -> dict:
     config = build_config_from_dict(build.config, known_sources=[s.name for s in sample_sources(available_only=False)])
     candidates = []
     for name in config.sources:
@@ -220,7 +220,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
         if not source.available():
             raise BuildError(f"the sample source {name!r} is not available in this installation")
         candidates.extend(source.candidates(config=config, progress=progress))
-        progress(f"{name}: {len(candidates)} candidates so far")
+        progress(len(candidates), None, f"{name}: {len(candidates)} candidates so far")
     seen = set(
         DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True)
     )
@@ -228,7 +228,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     counter = TokenCounter(config.tokenizer)
     ifd_scores, ifd_model_version = _ifd_scores(config)
     rewards, reward_model_version = _rewards(config)
-    progress("curating, mixing, splitting and counting tokens")
+    progress(len(candidates), None, "curating, mixing, splitting and counting tokens")
     try:
         outcome = build_samples(
             candidates,
@@ -252,7 +252,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
         excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items())) or "no candidates"
         raise BuildError(f"no sample is left to put in a version ({len(candidates)} candidates; left out: {excluded})")
     manifest = manifest_build(outcome, config=config.as_dict(), token_method=counter.method, replay_file=replay_file)
-    progress(f"storing {len(outcome.samples)} samples")
+    progress(len(candidates), None, f"storing {len(outcome.samples)} samples")
     version, reused = _store_version(build, outcome, manifest)
     report = {
         "version_id": version.id,

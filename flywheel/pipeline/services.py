@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from django.core.cache import cache
 
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.pipeline.registry import stages_in_order
 
 logger = logging.getLogger(__name__)
@@ -29,16 +29,17 @@ def pipeline_run_starting() -> None:
     cache.delete(_WAITING_RUN_KEY)
 
 
-def pipeline_run(*, only: set[str] | None = None, on_stage: Callable[[int, int, str], None] | None = None) -> dict:
-    """Run every registered stage (or those in `only`) in order; returns each stage's counts."""
+def pipeline_run(*, only: set[str] | None = None, progress: Progress = progress_ignored) -> dict:
+    """Run every registered stage (or those in `only`) in order; returns each stage's counts.
+    `progress` hears of each stage as it starts (stages done, stages, the stage's name); what a
+    stage reports of its own work goes to the log."""
     stages = [s for s in stages_in_order() if only is None or s.name in only]
     report = {}
     for index, stage in enumerate(stages):
-        if on_stage:
-            on_stage(index, len(stages), stage.name)
+        progress(index, len(stages), stage.name)
 
-        def progress(note: str, _name=stage.name) -> None:
+        def stage_progress(done: int, total: int | None, note: str, _name=stage.name) -> None:
             logger.info("pipeline %s: %s", _name, note)
 
-        report[stage.name] = stage.func(progress=progress)
+        report[stage.name] = stage.func(progress=stage_progress)
     return report

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
 
@@ -40,7 +41,7 @@ def routing_rules() -> dict[str, RoutingRule]:
 
 
 def routing_run(
-    *, only: set[str] | None = None, batch_size: int = 500, progress: Callable[[str], None] | None = None
+    *, only: set[str] | None = None, batch_size: int = 500, progress: Progress = progress_ignored
 ) -> dict[str, int]:
     """Run each rule from its cursor until it reports no progress; {rule: items routed}."""
     report = {}
@@ -56,7 +57,6 @@ def routing_run(
                 break
             cursor_advance(cursor, new_position)
             position = new_position
-            if progress:
-                progress(f"{name}: {routed} routed, at {position}")
+            progress(routed, None, f"{name}: {routed} routed, at {position}")
         report[name] = routed
     return report
