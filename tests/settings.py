@@ -14,7 +14,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flywhe
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("FLYWHEEL_TEST_DB_NAME", f"test_flywheel_{_run}")
 os.environ.setdefault("FLYWHEEL_REDIS_PREFIX", f"flywheel-test-{_run}:")
-os.environ.setdefault("FLYWHEEL_VAR_DIR", tempfile.mkdtemp(prefix=f"flywheel-test-{_run}-"))
+if "FLYWHEEL_VAR_DIR" not in os.environ:  # worker processes inherit the one made here
+    os.environ["FLYWHEEL_VAR_DIR"] = tempfile.mkdtemp(prefix=f"flywheel-test-{_run}-")
 os.environ.setdefault("FLYWHEEL_TASK_MODE", "celery")
 # Short leases so tests that kill a worker see its job handed over in seconds, not minutes.
 os.environ.setdefault("FLYWHEEL_JOB_LEASE_S", "6")

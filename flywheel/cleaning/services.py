@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from flywheel.accounts.services import audit_record
 from flywheel.cleaning.dedup import prepare_session, prepare_text
 from flywheel.cleaning.dedup_store import DedupItem, DedupVerdict, dedup_assign
 from flywheel.cleaning.models import (
@@ -42,6 +43,7 @@ from flywheel.cleaning.ruleset import (
 from flywheel.cleaning.selectors import report_cache_invalidate, ruleset_for_app
 from flywheel.ingest.models import ChatSession, Message
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 
 DEDUP_VERSION = 1
 _LOCK = "cleaning-lock"
@@ -57,8 +59,6 @@ def _text_hash(text: str) -> str:
 
 def ruleset_config_save(*, app: str, overrides: dict, user=None) -> RuleSetConfig:
     """Store an app's rule overrides (validated: raises RuleConfigError with a clear message)."""
-    from flywheel.accounts.services import audit_record
-
     clean = validate_overrides(overrides)
     config, _ = RuleSetConfig.objects.update_or_create(app=app, defaults={"overrides": clean, "updated_by": user})
     audit_record(
@@ -73,8 +73,6 @@ def ruleset_config_save(*, app: str, overrides: dict, user=None) -> RuleSetConfi
 
 def cleaning_rerun_request(*, app: str | None, user=None):
     """Queue a re-clean of one app's sessions (or every session) under the current rules."""
-    from flywheel.jobs.services import job_create
-
     payload = {"app": app}
     return job_create(
         kind="cleaning.rerun",

@@ -32,8 +32,11 @@ from flywheel.cleaning.pii import scrub_text
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.construction.models import BadCase, BadCaseReason
 from flywheel.construction.verifiers import asserts_in_prompt
+from flywheel.continuity.features import containment, content_ngrams, normalise
+from flywheel.continuity.models import ContinuityPrediction
 from flywheel.ingest.models import Feedback, Message
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.labeling.models import Label
 from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
 
@@ -110,8 +113,6 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     """Labels (per session) from the LLM or a reviewer that are trusted and say the answers are
     poor (quality at or below FLYWHEEL_MINING_LABEL_QUALITY_MAX), unsafe or hallucinated. The
     offline labeler's guesses and labels whose input tried to steer the labeler are not used."""
-    from flywheel.labeling.models import Label
-
     rows = list(
         Label.objects.filter(id__gt=after)
         .order_by("id")
@@ -151,9 +152,6 @@ def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     """Continuity problems: a user turn that continues the topic by asking nearly the same
     question again (both directions of content n-gram containment at least REASK_OVERLAP) says
     the answer between the two missed; that answer is a bad case."""
-    from flywheel.continuity.features import containment, content_ngrams, normalise
-    from flywheel.continuity.models import ContinuityPrediction
-
     rows = list(
         ContinuityPrediction.objects.filter(id__gt=after)
         .order_by("id")

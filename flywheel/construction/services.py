@@ -33,6 +33,7 @@ from flywheel.construction.stats import length_bias, position_bias
 from flywheel.construction.verifiers import verifier_spec_clean
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
+from flywheel.jobs.services import job_create
 from flywheel.llm.client import LLMRequestRejected, LLMUnavailable, llm_is_configured
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ def construction_run_create(
     """Claim up to `limit` bad cases ready for construction and create the run that will build
     them (with a job on the llm queue, unless it runs in the foreground). ValueError: a bad
     setting, or nothing to construct."""
-    from flywheel.jobs.services import job_create
-
     run_config = RunConfig.from_dict(config)
     if limit < 1:
         raise ValueError("the limit must be at least 1")

@@ -37,6 +37,7 @@ from flywheel.construction.selection import normalize_text, text_hash
 from flywheel.ingest.models import Message
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
+from flywheel.jobs.services import job_create
 from flywheel.llm.client import LLMRequestRejected, llm_is_configured
 from flywheel.llm.embeddings import embed_texts, embedding_reads_chinese
 from flywheel.review.services import review_item_enqueue
@@ -146,8 +147,6 @@ def synthesis_run_create(
     with_job: bool = True,
 ) -> ConstructionRun:
     """Plan a synthesis run; ValueError says what is missing or wrong."""
-    from flywheel.jobs.services import job_create
-
     if method not in Method.values:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(Method.values)}")
     if not 1 <= count <= settings.FLYWHEEL_SYNTH_MAX_COUNT:

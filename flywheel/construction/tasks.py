@@ -1,6 +1,8 @@
 """Construction jobs (llm queue) and the bad-case mining pipeline stage: thin wrappers."""
 
 from flywheel.construction.mining import badcase_mine_pending
+from flywheel.construction.services import construction_run_execute
+from flywheel.construction.synthesis import synthesis_run_execute
 from flywheel.jobs.progress import Progress
 from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
@@ -24,13 +26,9 @@ def _run(ctx: JobContext, execute) -> dict:
 
 def construct(ctx: JobContext) -> dict:
     """Best-of-N construction of the bad cases a run claimed (payload {"run_id"})."""
-    from flywheel.construction.services import construction_run_execute
-
     return _run(ctx, construction_run_execute)
 
 
 def synthesize(ctx: JobContext) -> dict:
     """Synthetic samples of one synthesis run (payload {"run_id"})."""
-    from flywheel.construction.synthesis import synthesis_run_execute
-
     return _run(ctx, synthesis_run_execute)

@@ -14,6 +14,7 @@ from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_f
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.services import ingest_batch
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 
 BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
@@ -130,8 +131,6 @@ def import_file_store(*, source, name: str) -> tuple[Path, str, int]:
 
 def import_file_start(*, source, name: str, fmt: str, user=None) -> ImportFile:
     """Store an upload and queue its import job; the page follows the job's progress."""
-    from flywheel.jobs.services import job_create
-
     path, sha, size = import_file_store(source=source, name=name)
     try:
         fmt = resolve_format(str(path), fmt)

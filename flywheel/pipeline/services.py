@@ -5,6 +5,7 @@ import logging
 from django.core.cache import cache
 
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 from flywheel.pipeline.registry import stages_in_order
 
 logger = logging.getLogger(__name__)
@@ -17,8 +18,6 @@ _WAITING_RUN_KEY = "flywheel:pipeline:run-waiting"
 def pipeline_announce_new_data() -> None:
     """Called after new data commits. Costs one cache operation while a run is already
     waiting, instead of a job lookup per ingested batch."""
-    from flywheel.jobs.services import job_create
-
     # The key expires, so a waiting run that was cancelled blocks announcements for minutes at most.
     if cache.add(_WAITING_RUN_KEY, 1, timeout=300):
         job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")

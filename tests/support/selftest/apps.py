@@ -7,6 +7,7 @@ class SelfTestConfig(AppConfig):
     verbose_name = "Job self-test (tests only)"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.jobs.registry import job_handler_register
         from tests.support.selftest.handlers import selftest
 
