@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
+
 SUPERVISION_MODES = {
     "all": "every assistant answer (except ones known to be bad or unticked by a reviewer)",
     "last": "only the last usable answer of each conversation",
@@ -253,8 +255,6 @@ def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) ->
 
 
 def _curation_settings(data: dict) -> dict:
-    from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
-
     ifd_model = str(data.get("ifd_model") or "")
     ifd_mode = data.get("ifd_mode") or "drop_above_1"
     if ifd_mode not in IFD_MODES:
