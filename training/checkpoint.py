@@ -30,6 +30,8 @@ from training.contract import (  # noqa: F401 (listing checkpoints is part of th
 )
 from training.conventions import FINAL_DIR, STAGE_FILE, STATE_FILE
 from training.distributed import DistributedContext, barrier
+from training.lora import mergeable
+from training.metrics import write_json_atomically
 
 DEEPSPEED_TAG = "deepspeed"
 
@@ -178,8 +180,6 @@ def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer, target:
     """OUTPUT/final/ (or `target`, a stage's model) in Hugging Face format, published atomically
     like a checkpoint. LoRA adapters are merged into the weights first, so the directory loads
     with from_pretrained alone (the merge changes `model`: call this when training is over)."""
-    from training.lora import mergeable
-
     final = Path(target) if target is not None else output / FINAL_DIR
     temporary = final.with_name(f".tmp-{final.name}")
     shutil.rmtree(temporary, ignore_errors=True)
@@ -192,8 +192,6 @@ def save_final_model(*, output: Path, model: torch.nn.Module, tokenizer, target:
 def save_stage_record(*, directory: Path, record: dict[str, Any]) -> None:
     """Mark a stage complete: stage.json goes into its directory (beside the stage's model, if
     any) by an atomic write, so a stage either has its record or is not complete."""
-    from training.metrics import write_json_atomically
-
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomically(directory / STAGE_FILE, record)
     fsync_directory(directory)

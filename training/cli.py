@@ -27,6 +27,9 @@ from training.config import (
 )
 from training.conventions import LOSS_MODES
 from training.data import DataError
+from training.generate import run_generate
+from training.ifd import run_ifd
+from training.reward import run_reward
 from training.tokenization import TemplateError
 
 INPUT_ERRORS = (ConfigError, DataError, TemplateError)
@@ -163,8 +166,6 @@ def run_and_report(command, **arguments) -> int:
 
 
 def generate_main(arguments: argparse.Namespace) -> int:
-    from training.generate import run_generate
-
     return run_and_report(
         run_generate,
         model=arguments.model,
@@ -179,8 +180,6 @@ def generate_main(arguments: argparse.Namespace) -> int:
 
 
 def ifd_main(arguments: argparse.Namespace) -> int:
-    from training.ifd import run_ifd
-
     return run_and_report(
         run_ifd,
         model=arguments.model,
@@ -192,8 +191,6 @@ def ifd_main(arguments: argparse.Namespace) -> int:
 
 
 def reward_main(arguments: argparse.Namespace) -> int:
-    from training.reward import run_reward
-
     return run_and_report(
         run_reward,
         model=arguments.model,
@@ -207,6 +204,7 @@ def reward_main(arguments: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "make-tiny-model":
+        # Deferred, like run_sft below: the model code loads torch, which parsing arguments does not need.
         from training.tiny_model import make_tiny_model
 
         path = make_tiny_model(
@@ -223,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = config_from_arguments(arguments)
+        # Deferred: the training loop loads torch (see make-tiny-model above).
         from training.sft import run_sft
 
         result = run_sft(config)

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config import ConfigError
-from training.data import DataError, checked_message
+from training.data import Conversation, DataError, checked_message
 from training.files import atomic_writer
+from training.tokenization import TokenizationReport, load_tokenizer, tokenize_conversation
 
 DEFAULT_TASK_TYPE = "default"
 
@@ -86,10 +87,10 @@ def generate_answers(
     seed: int = 0,
 ) -> tuple[list[dict], dict]:
     """The answers (in item order) and a report: items, new tokens, seconds, tokens per second."""
+    # Deferred: torch and transformers load only when a model runs; reading and checking the input needs neither.
     import torch
 
     from training.modeling import quiet_transformers
-    from training.tokenization import load_tokenizer
 
     if max_new_tokens < 1 or batch_size < 1 or temperature < 0:
         raise ConfigError("max_new_tokens and batch_size must be at least 1, temperature at least 0")
@@ -163,12 +164,11 @@ def reference_losses(model_dir: str, items: list[GenerationItem], *, max_len: in
     """Per-turn loss of each item's reference answer under the model: the mean negative
     log-likelihood of its tokens (and end-of-turn) given the context, the turn the trainer's loss
     would supervise. None for an item without a reference (or cut off by max_len)."""
+    # Deferred: torch and transformers load only when a model runs; reading and checking the input needs neither.
     import torch
 
-    from training.data import Conversation
     from training.loss import supervised_token_losses
     from training.modeling import quiet_transformers
-    from training.tokenization import TokenizationReport, load_tokenizer, tokenize_conversation
 
     quiet_transformers()
     from transformers import AutoModelForCausalLM

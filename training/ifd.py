@@ -37,8 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from training.config import ConfigError
+from training.conventions import IGNORE_INDEX
 from training.data import Conversation, DataError, conversation_from_record
 from training.files import atomic_writer
+from training.tokenization import TemplateError, TokenizationReport, load_tokenizer, render, tokenize_conversation
 
 NO_LIMIT = 1 << 30
 
@@ -77,9 +79,6 @@ def read_ifd_conversations(path: str | Path) -> tuple[list[Conversation], list[o
 def turn_positions(tokenizer, conversation: Conversation) -> tuple[np.ndarray, list[np.ndarray]]:
     """The token ids of the whole conversation and, per assistant turn, its supervised positions,
     through the trainer's own tokenization (no truncation here; L is applied by the caller)."""
-    from training.conventions import IGNORE_INDEX
-    from training.tokenization import TokenizationReport, tokenize_conversation
-
     tokenized = tokenize_conversation(tokenizer, conversation, NO_LIMIT, TokenizationReport())
     positions = [
         np.flatnonzero((tokenized.turn_ids == turn) & (tokenized.labels != IGNORE_INDEX))
@@ -92,8 +91,6 @@ def direct_prefix(tokenizer, reply: str) -> np.ndarray:
     """Token ids the template writes before a lone assistant reply (its header, and a default
     system prompt if the template adds one): the text two lone replies that differ from their
     first character share."""
-    from training.tokenization import TemplateError, render
-
     first = render(tokenizer, [{"role": "assistant", "content": "A" + reply}], add_generation_prompt=False)
     second = render(tokenizer, [{"role": "assistant", "content": "B" + reply}], add_generation_prompt=False)
     length = 0
@@ -150,6 +147,7 @@ def plan_sequences(
 
 def mean_losses(model, sequences: list[Sequence], batch_size: int, pad_token_id: int, device) -> dict[tuple, float]:
     """Mean token loss of every group, batched by length; right padding behind an attention mask."""
+    # Deferred: torch loads only for the forward passes; reading and tokenizing (tests, bench) needs none.
     import torch
     import torch.nn.functional as F
 
@@ -195,10 +193,10 @@ def score_conversations(
     model_dir: str, conversations: list[Conversation], *, batch_size: int = 8, max_len: int = 2048
 ) -> tuple[list[list[dict]], dict]:
     """IFD rows per conversation (in input order) and a report."""
+    # Deferred: torch loads only for the forward passes; reading and tokenizing (tests, bench) needs none.
     import torch
 
     from training.modeling import pad_token_id_of, quiet_transformers
-    from training.tokenization import load_tokenizer
 
     if batch_size < 1 or max_len < 2:
         raise ConfigError("batch_size must be at least 1 and max_len at least 2")
@@ -254,6 +252,7 @@ def score_one_at_a_time(model, tokenizer, conversation: Conversation, max_len: i
     """The unbatched reference, Cherry's way: per turn, one forward pass over the conversation up
     to the turn and one over the lone reply, each with full logits and its own label tensor.
     Used by the tests (the batched path must agree) and by bench/curation.py as the baseline."""
+    # Deferred: torch loads only for the forward passes; reading and tokenizing (tests, bench) needs none.
     import torch
     import torch.nn.functional as F
 

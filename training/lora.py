@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import warnings
 
+from safetensors.torch import load_file
 from torch import nn
 
-from training.config import TrainConfig
+from training.config import ConfigError, TrainConfig
 
 ADAPTER_FILE = "adapter_model.safetensors"
 
@@ -34,6 +35,7 @@ def _short_name(model: nn.Module, module: nn.Module | None) -> str | None:
 def apply_lora(model: nn.Module, config: TrainConfig, trainable_token_ids: tuple[int, ...]) -> nn.Module:
     """The model wrapped with fresh adapters (A random, B zero: the wrapped model starts out
     computing exactly what the base computes)."""
+    # Deferred: peft imports transformers, and only LoRA runs need it.
     from peft import LoraConfig, get_peft_model
 
     token_indices = None
@@ -56,12 +58,11 @@ def apply_lora(model: nn.Module, config: TrainConfig, trainable_token_ids: tuple
         try:
             return get_peft_model(model, lora_config)
         except ValueError as error:  # e.g. target modules the model does not have
-            from training.config import ConfigError
-
             raise ConfigError(f"LoRA cannot be applied: {error}") from error
 
 
 def is_lora(model: nn.Module) -> bool:
+    # Deferred: peft imports transformers, and only LoRA runs need it.
     from peft import PeftModel
 
     return isinstance(model, PeftModel)
@@ -69,8 +70,8 @@ def is_lora(model: nn.Module) -> bool:
 
 def load_adapter(model: nn.Module, checkpoint) -> None:
     """Adapter weights of a checkpoint into a model wrapped by apply_lora with the same config."""
+    # Deferred: peft imports transformers, and only LoRA runs need it.
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
 
     result = set_peft_model_state_dict(model, load_file(str(checkpoint / ADAPTER_FILE)))
     unexpected = getattr(result, "unexpected_keys", [])

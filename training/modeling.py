@@ -33,6 +33,7 @@ class ForwardOutput:
 
 def quiet_transformers() -> None:
     """Progress bars and load reports flood the logs the web side tails."""
+    # Deferred: transformers is slow to import, and only this step needs it.
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
@@ -58,6 +59,7 @@ def pad_token_id_of(tokenizer) -> int:
 
 
 def load_model(model_dir: str, attn_implementation: str, gradient_checkpointing: bool) -> nn.Module:
+    # Deferred: transformers is slow to import, and only this step needs it.
     from transformers import AutoModelForCausalLM
 
     check_model_dir(model_dir)

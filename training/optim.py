@@ -34,6 +34,7 @@ def warmup_steps_for(config: TrainConfig, total_steps: int) -> int:
 
 
 def build_scheduler(optimizer, config: TrainConfig, total_steps: int):
+    # Deferred: transformers is slow to import, and only this step needs it.
     from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
 
     warmup = warmup_steps_for(config, total_steps)

@@ -22,6 +22,7 @@ from training.config import ConfigError
 from training.data import DataError
 from training.files import atomic_writer
 from training.ifd import read_ifd_conversations
+from training.tokenization import check_model_dir
 
 
 def render_for_reward(tokenizer, messages: list[dict]) -> str:
@@ -34,11 +35,11 @@ def render_for_reward(tokenizer, messages: list[dict]) -> str:
 def score_rewards(
     model_dir: str, conversations, *, batch_size: int = 8, max_len: int = 2048
 ) -> tuple[list[dict], dict]:
+    # Deferred: torch and transformers load only when a model runs; reading and checking the input needs neither.
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from training.modeling import pad_token_id_of, quiet_transformers
-    from training.tokenization import check_model_dir
 
     if batch_size < 1 or max_len < 2:
         raise ConfigError("batch_size must be at least 1 and max_len at least 2")

@@ -469,6 +469,7 @@ def run_result(
 def wrap_for_data_parallel(model, optimizer, config: TrainConfig, context: DistributedContext, bf16: bool):
     """(DeepSpeed engine or None, the module the forward pass goes through)."""
     if config.deepspeed is not None:
+        # Deferred: deepspeed is slow to import, and only DeepSpeed runs need it.
         import deepspeed
 
         engine, _, _, _ = deepspeed.initialize(

@@ -110,6 +110,7 @@ def stage_record(output: Path, stage: Stage) -> dict | None:
 
 def stage_checkpoints(output: Path, stage: Stage) -> list[Path]:
     """Complete checkpoints of this stage, oldest first."""
+    # Here, not at the top: training.contract imports this module (an import cycle).
     from training.contract import complete_checkpoints
 
     found = []

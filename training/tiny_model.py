@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from training.modeling import quiet_transformers
 from training.tiny_corpus import CORPUS
 
 CHATML_TEMPLATE = (
@@ -66,6 +67,7 @@ def train_tiny_tokenizer(vocab_size: int = TARGET_VOCAB_SIZE) -> Tokenizer:
 
 
 def build_tiny_tokenizer(template: str = "chatml"):
+    # Deferred: transformers is slow to import, and only this step needs it.
     from transformers import PreTrainedTokenizerFast
 
     if template not in TEMPLATES:
@@ -83,9 +85,8 @@ def build_tiny_tokenizer(template: str = "chatml"):
 
 def make_tiny_model(output: str | Path, template: str = "chatml", seed: int = 0, hidden_size: int = 128) -> Path:
     """Write a tiny Llama-architecture model and its tokenizer to `output`; return the path."""
+    # Deferred: transformers is slow to import, and only this step needs it.
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
-
-    from training.modeling import quiet_transformers
 
     quiet_transformers()
     output = Path(output)

@@ -8,6 +8,7 @@ class CleaningConfig(AppConfig):
     verbose_name = "Cleaning"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.cleaning import tasks
         from flywheel.cleaning.selectors import session_cleaning_panel
         from flywheel.ingest.panels import session_panel_register

@@ -14,6 +14,8 @@ import re
 import threading
 from dataclasses import dataclass
 
+from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
 from flywheel.cleaning.text import TextFacts
 
 UNDETERMINED = "und"
@@ -45,8 +47,6 @@ def _detector(codes: tuple[str, ...], low_accuracy: bool):
         with _lock:
             detector = _detectors.get(key)
             if detector is None:
-                from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
-
                 languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes]
                 if len(languages) < 2:
                     raise ValueError("language identification needs at least two candidate languages")

@@ -20,7 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import ftfy
+import opencc
 from django.conf import settings
+from ftfy.badness import is_bad
 
 from flywheel.cleaning.langid import UNDETERMINED, detect_language
 from flywheel.cleaning.text import TextFacts
@@ -114,8 +117,6 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @lru_cache(maxsize=1)
 def _ftfy_config():
-    import ftfy
-
     # Only encoding repairs: width, quotes, ligatures and HTML entities are left alone, since
     # fullwidth punctuation is normal Chinese and entities may be the user's own text.
     return ftfy.TextFixerConfig(
@@ -136,7 +137,6 @@ def mojibake(message: MessageView, params: dict) -> Hit | None:
     text = message.text
     if text.isascii() and not _ASCII_CONTROL.search(text) and "\x1b" not in text:
         return None
-    import ftfy
 
     fixed = ftfy.fix_text(text, _ftfy_config())
     if fixed == text:
@@ -152,8 +152,6 @@ def _t2s(text: str) -> str:
     global _opencc
     with _opencc_lock:
         if _opencc is None:
-            import opencc
-
             _opencc = opencc.OpenCC("t2s")
         return _opencc.convert(text)
 
@@ -268,8 +266,6 @@ def garbled(message: MessageView, params: dict) -> Hit | None:
     if bad >= params["min_bad_chars"] and bad / len(text) > params["max_bad_ratio"]:
         return Hit(f"{bad} unreadable characters", {"bad_chars": bad})
     if not text.isascii():
-        from ftfy.badness import is_bad
-
         if is_bad(text):
             return Hit("looks like mis-decoded text that could not be repaired")
     return None

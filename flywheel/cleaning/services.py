@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from flywheel.accounts.services import audit_record
 from flywheel.cleaning.dedup import prepare_session, prepare_text
 from flywheel.cleaning.dedup_store import DedupItem, DedupVerdict, dedup_assign
 from flywheel.cleaning.models import (
@@ -42,12 +42,12 @@ from flywheel.cleaning.ruleset import (
 )
 from flywheel.cleaning.selectors import report_cache_invalidate, ruleset_for_app
 from flywheel.ingest.models import ChatSession, Message
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 
 DEDUP_VERSION = 1
 _LOCK = "cleaning-lock"
 _SCAN_FROM, _SEEN_MAX = "appended-scan-from", "appended-seen-max"
-
-Progress = Callable[[int, int | None, str], None]
 
 
 def _text_hash(text: str) -> str:
@@ -59,8 +59,6 @@ def _text_hash(text: str) -> str:
 
 def ruleset_config_save(*, app: str, overrides: dict, user=None) -> RuleSetConfig:
     """Store an app's rule overrides (validated: raises RuleConfigError with a clear message)."""
-    from flywheel.accounts.services import audit_record
-
     clean = validate_overrides(overrides)
     config, _ = RuleSetConfig.objects.update_or_create(app=app, defaults={"overrides": clean, "updated_by": user})
     audit_record(
@@ -75,8 +73,6 @@ def ruleset_config_save(*, app: str, overrides: dict, user=None) -> RuleSetConfi
 
 def cleaning_rerun_request(*, app: str | None, user=None):
     """Queue a re-clean of one app's sessions (or every session) under the current rules."""
-    from flywheel.jobs.services import job_create
-
     payload = {"app": app}
     return job_create(
         kind="cleaning.rerun",
@@ -94,7 +90,7 @@ def _merge(total: Counter, counts: dict) -> None:
         total[key] += value
 
 
-def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | None = None) -> dict:
+def cleaning_run_pending(*, progress: Progress = progress_ignored, batch_size: int | None = None) -> dict:
     """The pipeline stage: clean every session never cleaned, and every cleaned session that
     received messages since, in keyset batches."""
     size = batch_size or settings.FLYWHEEL_CLEANING_BATCH_SIZE
@@ -110,12 +106,10 @@ def cleaning_run_pending(*, progress: Progress | None = None, batch_size: int | 
             break
         _merge(totals, cleaning_batch_process(session_ids=ids))
         after = ids[-1]
-        if progress:
-            progress(totals["sessions"], None, f"cleaned {totals['sessions']} new sessions")
+        progress(totals["sessions"], None, f"cleaned {totals['sessions']} new sessions")
     for ids in _appended_session_batches(size):
         _merge(totals, cleaning_batch_process(session_ids=ids))
-        if progress:
-            progress(totals["sessions"], None, "re-cleaned sessions with new messages")
+        progress(totals["sessions"], None, "re-cleaned sessions with new messages")
     if totals["sessions"]:
         report_cache_invalidate()  # the report is cached for a minute; show a finished run at once
     return dict(totals)
@@ -159,7 +153,7 @@ def _appended_session_batches(size: int):
     CleaningState.objects.update_or_create(name=_SEEN_MAX, defaults={"value": seen_max})
 
 
-def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_size: int | None = None) -> dict:
+def cleaning_rerun(*, app: str | None, progress: Progress = progress_ignored, batch_size: int | None = None) -> dict:
     """Re-clean sessions (of one app, or all) whose verdict came from another rule set."""
     size = batch_size or settings.FLYWHEEL_CLEANING_BATCH_SIZE
     sessions = ChatSession.objects.all() if app is None else ChatSession.objects.filter(app=app)
@@ -167,7 +161,7 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
     after = 0
     fingerprints: dict[str, str] = {}
     # One count per job (not per page view) buys a real progress bar.
-    total = sessions.count() if progress else None
+    total = sessions.count()
     while True:
         rows = list(
             sessions.filter(id__gt=after).order_by("id").values_list("id", "app", "cleaning__config_fingerprint")[:size]
@@ -184,10 +178,7 @@ def cleaning_rerun(*, app: str | None, progress: Progress | None = None, batch_s
         totals["sessions_seen"] += len(rows)
         if stale:
             _merge(totals, cleaning_batch_process(session_ids=stale))
-        if progress:
-            progress(
-                totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen"
-            )
+        progress(totals["sessions_seen"], total, f"re-cleaned {totals['sessions']} of {totals['sessions_seen']} seen")
     if totals["sessions"]:
         report_cache_invalidate()
     return dict(totals)

@@ -8,6 +8,7 @@ class ConstructionConfig(AppConfig):
     verbose_name = "Bad cases and construction"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.construction import kinds, mining, tasks
         from flywheel.construction.dataset_sources import (
             ConstructedAnswerSource,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from flywheel.construction.selectors import dataset_ready_pairs, dataset_ready_sft_samples, dataset_ready_synthetic
 from flywheel.datasets.sources import Candidate, SampleSource
+from flywheel.jobs.progress import Progress
 
 BATCH = 200
 
@@ -33,15 +34,15 @@ class _ConstructionSource(SampleSource):
         """One page of accepted rows after `after_id`, in id order."""
         raise NotImplementedError
 
-    def rows(self, progress) -> Iterator[dict]:
-        after = 0
+    def rows(self, progress: Progress) -> Iterator[dict]:
+        after, read = 0, 0
         while True:
             rows = self.select(after_id=after, limit=BATCH)
             if not rows:
                 return
-            after = rows[-1]["id"]
+            after, read = rows[-1]["id"], read + len(rows)
             yield from rows
-            progress(f"{self.name}: read up to #{after}")
+            progress(read, None, f"{self.name}: read up to #{after}")
 
     def candidate(self, row: dict, *, lineage_extra: dict, from_session: bool = True, **fields) -> Candidate:
         """A reviewer-accepted construction row as a candidate, with its lineage and versions."""

@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text
+from flywheel.construction.services import badcase_review_verdict_record, pair_review_apply, sft_answer_review_apply
+from flywheel.construction.synthesis import synthetic_review_apply
 from flywheel.review.builtin_kinds import quality_field, task_type_field
 from flywheel.review.kinds import ChoiceField, ReviewKind
 from flywheel.review.privacy import review_texts_shown
@@ -73,8 +75,6 @@ class ConstructedAnswerKind(ReviewKind):
         return cleaned
 
     def apply(self, item, decision, user):
-        from flywheel.construction.services import sft_answer_review_apply
-
         sft_answer_review_apply(
             sft_answer_id=int(item.subject_id), decision=decision, user=user, message_id=item.message_id
         )
@@ -100,8 +100,6 @@ class ConstructedPairKind(ReviewKind):
         return cleaned
 
     def apply(self, item, decision, user):
-        from flywheel.construction.services import pair_review_apply
-
         pair_review_apply(pair_id=int(item.subject_id), decision=decision, user=user, message_id=item.message_id)
 
     def context(self, item):
@@ -111,8 +109,6 @@ class ConstructedPairKind(ReviewKind):
 
 class SyntheticSampleKind(ReviewKind):
     def apply(self, item, decision, user):
-        from flywheel.construction.synthesis import synthetic_review_apply
-
         synthetic_review_apply(sample_id=int(item.subject_id), accepted=decision.get("verdict") == "accept", user=user)
 
     def context(self, item):
@@ -173,8 +169,6 @@ SYNTHETIC_SAMPLE = SyntheticSampleKind(
 
 class BadcaseAnswerKind(ReviewKind):
     def apply(self, item, decision, user):
-        from flywheel.construction.services import badcase_review_verdict_record
-
         if item.message_id and item.subject_type == "message":
             edited = ((decision.get("turns") or {}).get(str(item.message_id)) or {}).get("edited")
             badcase_review_verdict_record(

@@ -26,14 +26,18 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Greatest
 
 from flywheel.cleaning.models import RuleResult
 from flywheel.cleaning.pii import scrub_text
 from flywheel.cleaning.services import message_texts_for_llm
-from flywheel.construction.models import BadCase, BadCaseReason, MiningCursor
+from flywheel.construction.models import BadCase, BadCaseReason
 from flywheel.construction.verifiers import asserts_in_prompt
+from flywheel.continuity.features import containment, content_ngrams, normalise
+from flywheel.continuity.models import ContinuityPrediction
 from flywheel.ingest.models import Feedback, Message
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.labeling.models import Label
+from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -109,8 +113,6 @@ def label_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     """Labels (per session) from the LLM or a reviewer that are trusted and say the answers are
     poor (quality at or below FLYWHEEL_MINING_LABEL_QUALITY_MAX), unsafe or hallucinated. The
     offline labeler's guesses and labels whose input tried to steer the labeler are not used."""
-    from flywheel.labeling.models import Label
-
     rows = list(
         Label.objects.filter(id__gt=after)
         .order_by("id")
@@ -150,9 +152,6 @@ def continuity_source(*, after: int, limit: int) -> tuple[int, list[Signal]]:
     """Continuity problems: a user turn that continues the topic by asking nearly the same
     question again (both directions of content n-gram containment at least REASK_OVERLAP) says
     the answer between the two missed; that answer is a bad case."""
-    from flywheel.continuity.features import containment, content_ngrams, normalise
-    from flywheel.continuity.models import ContinuityPrediction
-
     rows = list(
         ContinuityPrediction.objects.filter(id__gt=after)
         .order_by("id")
@@ -317,14 +316,14 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
     return {"bad_cases_new": created_cases, "reasons_new": created_reasons}
 
 
-def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> dict:
+def badcase_mine_pending(*, progress: Progress = progress_ignored, batch_size: int | None = None) -> dict:
     """Run every source from its cursor until none has anything new. Returns counts per source."""
     batch_size = batch_size or settings.FLYWHEEL_MINING_BATCH_SIZE
     report = {}
     for name in badcase_sources():
         source = _SOURCES[name]
-        cursor, _ = MiningCursor.objects.get_or_create(source=name)
-        position, totals = cursor.position, {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
+        cursor = f"badcase-source:{name}"
+        position, totals = cursor_position(cursor), {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
         while True:
             new_position, signals = source(after=position, limit=batch_size)
             counts = badcase_signals_record(signals=signals)
@@ -333,9 +332,8 @@ def badcase_mine_pending(*, progress: Callable[[str], None] | None = None, batch
             totals["reasons_new"] += counts["reasons_new"]
             if new_position <= position:
                 break
-            MiningCursor.objects.filter(source=name).update(position=Greatest("position", new_position))
+            cursor_advance(cursor, new_position)
             position = new_position
-            if progress:
-                progress(f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
+            progress(totals["bad_cases_new"], None, f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
         report[name] = totals
     return report

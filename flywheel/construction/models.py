@@ -12,17 +12,6 @@ from django.db import models
 from django.db.models import F, Q
 
 
-class MiningCursor(models.Model):
-    """How far each bad-case source has read its table. Losing it is harmless: mining upserts."""
-
-    source = models.CharField(max_length=64, unique=True)
-    position = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.source} @ {self.position}"
-
-
 class BadCase(models.Model):
     """One bad assistant answer (one row per answer, however many signals point at it)."""
 

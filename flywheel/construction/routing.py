@@ -8,12 +8,11 @@ from flywheel.cleaning.models import SessionCleaning
 from flywheel.cleaning.models import Status as CleaningStatus
 from flywheel.ingest.models import Feedback, Message
 from flywheel.review.models import ReviewItem
+from flywheel.review.services import review_item_enqueue
 
 
 def thumbs_down_to_badcase(*, after: int, limit: int) -> tuple[int, int]:
     """Every thumbs-down on an assistant answer becomes a bad-case answer item (once per answer)."""
-    from flywheel.review.services import review_item_enqueue
-
     rows = list(
         Feedback.objects.filter(id__gt=after)
         .order_by("id")

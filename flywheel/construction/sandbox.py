@@ -24,6 +24,7 @@ Where bubblewrap cannot run (not installed, no user namespaces, no libseccomp), 
 
 from __future__ import annotations
 
+import errno
 import functools
 import glob
 import os
@@ -170,8 +171,6 @@ def _library_dirs() -> str:
 def _seccomp_program() -> bytes:
     """The compiled cBPF filter (libseccomp through pyseccomp): refuse process creation and
     the syscalls listed above with EPERM; threads (clone with CLONE_THREAD) stay allowed."""
-    import errno
-
     import pyseccomp as seccomp  # loads libseccomp.so.2 with ctypes: deferred so a missing library is a reason, not a crash
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)

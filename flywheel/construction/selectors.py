@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
+from flywheel.construction.mining import badcase_sources
 from flywheel.construction.models import (
     BadCase,
     BadCaseReason,
@@ -35,6 +36,7 @@ from flywheel.construction.models import (
     SyntheticSample,
 )
 from flywheel.construction.selection import combine_orders
+from flywheel.jobs.models import Job
 from flywheel.ui.paging import KeysetPage, keyset_page
 
 PAGE_SIZE = 50
@@ -45,8 +47,6 @@ FOREGROUND_RUN_TIMEOUT_S = 3600
 def badcases_ready_for_construction(*, limit: int, ids: list[int] | None = None) -> QuerySet[BadCase]:
     """New bad cases (or ones a finished, failed or abandoned run left unfinished) in sessions
     that cleaning kept."""
-    from flywheel.jobs.models import Job
-
     # A run with a job lives while its job does; a foreground run while it shows signs of life.
     quiet_since = timezone.now() - timedelta(seconds=FOREGROUND_RUN_TIMEOUT_S)
     run_alive = Q(run__status__in=(ConstructionRun.Status.PENDING, ConstructionRun.Status.RUNNING)) & (
@@ -82,8 +82,6 @@ def badcases_page(
 
 
 def badcase_reason_sources() -> list[str]:
-    from flywheel.construction.mining import badcase_sources
-
     return sorted(set(badcase_sources()) | {"review"})
 
 

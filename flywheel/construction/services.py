@@ -31,12 +31,12 @@ from flywheel.construction.selection import normalize_text
 from flywheel.construction.selectors import badcases_ready_for_construction
 from flywheel.construction.stats import length_bias, position_bias
 from flywheel.construction.verifiers import verifier_spec_clean
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
+from flywheel.jobs.services import job_create
 from flywheel.llm.client import LLMRequestRejected, LLMUnavailable, llm_is_configured
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]
 
 
 class NothingToConstruct(ValueError):
@@ -52,8 +52,6 @@ def construction_run_create(
     """Claim up to `limit` bad cases ready for construction and create the run that will build
     them (with a job on the llm queue, unless it runs in the foreground). ValueError: a bad
     setting, or nothing to construct."""
-    from flywheel.jobs.services import job_create
-
     run_config = RunConfig.from_dict(config)
     if limit < 1:
         raise ValueError("the limit must be at least 1")
@@ -91,7 +89,7 @@ def _release_claims(run: ConstructionRun) -> None:
 
 
 def construction_run_execute(
-    *, run_id: int, progress: Progress | None = None, check_cancelled: Callable[[], None] = lambda: None
+    *, run_id: int, progress: Progress = progress_ignored, check_cancelled: Callable[[], None] = lambda: None
 ) -> dict:
     """Construct the run's bad cases, skipping those an earlier attempt finished. Idempotent:
     a run executed again (after a kill) asks the LLM only for what was not stored yet."""
@@ -112,8 +110,7 @@ def construction_run_execute(
         for done, case in enumerate(cases):
             check_cancelled()
             ConstructionRun.objects.filter(id=run.id).update(heartbeat_at=timezone.now())
-            if progress:
-                progress(done, len(cases), f"bad case {case.id}")
+            progress(done, len(cases), f"bad case {case.id}")
             if case.run_id != run.id or case.status != BadCase.Status.CONSTRUCTING:
                 continue  # finished by an earlier attempt of this run, or taken back
             try:
@@ -148,8 +145,7 @@ def construction_run_execute(
     ConstructionRun.objects.filter(id=run.id).update(
         status=status, stop_reason=stop_reason, summary=summary, finished_at=timezone.now()
     )
-    if progress:
-        progress(len(cases), len(cases), stop_reason or "finished")
+    progress(len(cases), len(cases), stop_reason or "finished")
     return summary
 
 

@@ -35,7 +35,9 @@ from flywheel.construction.ledger import BudgetExhausted, JsonCall, Ledger
 from flywheel.construction.models import ConstructionRun, SeedPrompt, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text, text_hash
 from flywheel.ingest.models import Message
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
+from flywheel.jobs.services import job_create
 from flywheel.llm.client import LLMRequestRejected, llm_is_configured
 from flywheel.llm.embeddings import embed_texts, embedding_reads_chinese
 from flywheel.review.services import review_item_enqueue
@@ -145,8 +147,6 @@ def synthesis_run_create(
     with_job: bool = True,
 ) -> ConstructionRun:
     """Plan a synthesis run; ValueError says what is missing or wrong."""
-    from flywheel.jobs.services import job_create
-
     if method not in Method.values:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(Method.values)}")
     if not 1 <= count <= settings.FLYWHEEL_SYNTH_MAX_COUNT:
@@ -453,7 +453,7 @@ def _answer(sample: SyntheticSample, *, run: ConstructionRun, ledger: Ledger) ->
 
 
 def synthesis_run_execute(
-    *, run_id: int, progress: Callable | None = None, check_cancelled: Callable[[], None] = lambda: None
+    *, run_id: int, progress: Progress = progress_ignored, check_cancelled: Callable[[], None] = lambda: None
 ) -> dict:
     run = ConstructionRun.objects.get(id=run_id)
     if run.is_finished:
@@ -469,8 +469,7 @@ def synthesis_run_execute(
     try:
         for slot in range(int(config["count"])):
             check_cancelled()
-            if progress:
-                progress(slot, int(config["count"]), f"slot {slot + 1}")
+            progress(slot, int(config["count"]), f"slot {slot + 1}")
             sample = samples.get(slot)
             if sample is not None and sample.status in FINAL:
                 continue

@@ -36,10 +36,10 @@ from flywheel.continuity.models import (
 )
 from flywheel.continuity.public_samples import public_sample_sets
 from flywheel.ingest.models import Message
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.llm.embeddings import embedding_model_name
 from flywheel.review.selectors import message_review_overrides
 
-Progress = Callable[[str], None]
 PACKAGED_DIR = Path(__file__).resolve().parent / "pretrained"
 HUMAN_LABEL_WEIGHT = 2.0
 
@@ -167,17 +167,16 @@ def continuity_model_train(
     activate: bool = True,
     created_by=None,
     job_id: int | None = None,
-    progress: Progress | None = None,
+    progress: Progress = progress_ignored,
     use_stored: bool = True,
     entity_changes: bool = True,
 ) -> ContinuityModelVersion:
     """Train on the training side of the stored sessions (and the public samples), choose
     thresholds on the validation side, report on the test side (see `evaluation`: the split is
     made before any splicing), save the artifact and record the version."""
-    # Deferred: evaluation imports scikit-learn, which web processes never need.
+    # Deferred: evaluation (scikit-learn's metrics, splicing) is needed only when training.
     from flywheel.continuity.evaluation import held_out_keys, train_and_report
 
-    say = progress or (lambda note: None)
     sets: dict[str, list[LabelledConversation]] = {}
     if use_stored:
         sets["stored"] = stored_conversations()
@@ -191,7 +190,7 @@ def continuity_model_train(
             f"{settings.FLYWHEEL_CONTINUITY_MIN_SESSIONS} are needed (FLYWHEEL_CONTINUITY_MIN_SESSIONS), "
             "or pass --public-samples"
         )
-    say(f"training on {total} conversations")
+    progress(0, None, f"training on {total} conversations")
     version = f"v{timezone.now():%Y%m%d-%H%M%S}-s{seed}"
     # Public samples' embeddings are kept on disk between trainings; users' text never is.
     embed = EmbeddingCache(path=None if use_stored else embedding_cache_path())
@@ -226,7 +225,7 @@ def continuity_model_train(
         if activate:
             continuity_model_activate(version_id=row.id)
             row.active = True
-    say(f"trained {version}")
+    progress(0, None, f"trained {version}")
     return row
 
 
@@ -356,7 +355,7 @@ def continuity_predict_sessions(*, session_ids: list[int], model: ActiveModel | 
     return counts
 
 
-def continuity_run_pending(*, progress: Progress | None = None, limit: int | None = None) -> dict:
+def continuity_run_pending(*, progress: Progress = progress_ignored, limit: int | None = None) -> dict:
     """The pipeline stage: predict ready sessions not yet seen by the active version, and those
     that received messages since (cleaning re-cleaned them)."""
     model = continuity_model_active()
@@ -376,8 +375,7 @@ def continuity_run_pending(*, progress: Progress | None = None, limit: int | Non
             break
         after = ids[-1]
         _add(totals, continuity_predict_sessions(session_ids=ids, model=model))
-        if progress:
-            progress(f"continuity: {totals['sessions']} sessions")
+        progress(totals["sessions"], None, f"continuity: {totals['sessions']} sessions")
     appended = list(
         SessionContinuity.objects.filter(
             model_version=model.version, session__cleaning__last_message_id__gt=F("last_message_id")

@@ -7,6 +7,7 @@ from flywheel.continuity.services import (
     continuity_model_train,
     continuity_run_pending,
 )
+from flywheel.jobs.progress import Progress
 from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
 
@@ -18,7 +19,7 @@ def train(ctx: JobContext) -> dict:
             seed=int(ctx.payload.get("seed", 0)),
             activate=bool(ctx.payload.get("activate", True)),
             job_id=ctx.job_id,
-            progress=lambda note: ctx.progress(0, None, note=note),
+            progress=ctx.progress,
         )
     except ContinuityTrainingError as exc:
         raise PermanentJobError(str(exc)) from exc
@@ -28,10 +29,10 @@ def train(ctx: JobContext) -> dict:
 def predict(ctx: JobContext) -> dict:
     """Predict every ready session the active version has not seen (after training or activating)."""
     try:
-        return continuity_run_pending(progress=lambda note: ctx.progress(0, None, note=note))
+        return continuity_run_pending(progress=ctx.progress)
     except ContinuityModelMissing as exc:
         raise PermanentJobError(str(exc)) from exc
 
 
-def continuity_new_data(*, progress) -> dict:
+def continuity_new_data(*, progress: Progress) -> dict:
     return continuity_run_pending(progress=progress)

@@ -8,7 +8,6 @@ import hashlib
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.db import transaction
 
 from flywheel.curation.models import TurnScore
 from flywheel.datasets.models import DatasetSample, DatasetVersion
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 
 MODEL_REFUSED = "model: choose a model directory inside the model roots (FLYWHEEL_MODEL_ROOTS)"
@@ -81,7 +81,7 @@ def curation_ifd_run(
     model: str,
     batch_size: int = 8,
     max_len: int = 2048,
-    progress: Callable[[str], None] = lambda note: None,
+    progress: Progress = progress_ignored,
 ) -> dict:
     """Score every assistant turn of the version's SFT samples; a second run with the same model
     finds the scores there and changes nothing."""
@@ -169,7 +169,7 @@ def curation_reward_run(
     model: str,
     batch_size: int = 8,
     max_len: int = 2048,
-    progress: Callable[[str], None] = lambda note: None,
+    progress: Progress = progress_ignored,
 ) -> dict:
     """A reward per SFT conversation of the version, stored on its last assistant turn. Long
     conversations are cut from the left by the trainer, scored and counted (`truncated`)."""
@@ -234,7 +234,7 @@ def curation_reward_run(
 
 
 def _run_trainer_ifd(
-    model_dir: str, data: Path, output: Path, batch_size: int, max_len: int, progress: Callable[[str], None]
+    model_dir: str, data: Path, output: Path, batch_size: int, max_len: int, progress: Progress
 ) -> dict:
     return _run_trainer("ifd", model_dir, data, output, batch_size, max_len, progress)
 
@@ -246,7 +246,7 @@ def _run_trainer(
     output: Path,
     batch_size: int,
     max_len: int,
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> dict:
     command = [
         settings.FLYWHEEL_TRAIN_PYTHON,
@@ -270,7 +270,7 @@ def _run_trainer(
     try:
         while True:
             # Heartbeats keep the job's lease while the trainer works (and let a cancel stop it).
-            progress(f"scoring (python -m training {subcommand})")
+            progress(0, None, f"scoring (python -m training {subcommand})")
             try:
                 stdout, stderr = process.communicate(timeout=HEARTBEAT_S)
                 break

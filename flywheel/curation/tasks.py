@@ -14,7 +14,7 @@ def score_ifd(ctx: JobContext) -> dict:
             model=ctx.payload["model"],
             batch_size=int(ctx.payload.get("batch_size", 8)),
             max_len=int(ctx.payload.get("max_len", 2048)),
-            progress=lambda note: ctx.progress(0, None, note),
+            progress=ctx.progress,
         )
     except CurationError as exc:
         # A model without a chat template, an empty version: running again gives the same answer.
@@ -28,7 +28,7 @@ def score_reward(ctx: JobContext) -> dict:
             model=ctx.payload["model"],
             batch_size=int(ctx.payload.get("batch_size", 8)),
             max_len=int(ctx.payload.get("max_len", 2048)),
-            progress=lambda note: ctx.progress(0, None, note),
+            progress=ctx.progress,
         )
     except CurationError as exc:
         raise PermanentJobError(str(exc)) from exc

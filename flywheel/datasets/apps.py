@@ -8,6 +8,7 @@ class DatasetsConfig(AppConfig):
     verbose_name = "Datasets"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.accounts.roles import STAFF_ROLES
         from flywheel.datasets import tasks
         from flywheel.datasets.builtin_sources import IngestPairSource, SessionSource

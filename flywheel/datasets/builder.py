@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flywheel.datasets.config import BuildConfig
+from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_quality
 from flywheel.datasets.sources import Candidate
 
 BUILDER_VERSION = 1
@@ -346,8 +347,6 @@ def build_samples(
 ) -> BuildOutcome:
     """`ifd_scores` ((sample_hash, message index) -> IFD) and `embed` (texts -> unit vectors) feed
     the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
-    from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_quality
-
     excluded: Counter = Counter()
     curation: dict = {}
     by_hash: dict[str, BuiltSample] = {}

@@ -58,7 +58,7 @@ class SessionSource(SampleSource):
             after = sessions[-1].id
             yield from self._batch(sessions, config)
             seen += len(sessions)
-            progress(f"sessions: read {seen}")
+            progress(seen, None, f"sessions: read {seen}")
 
     def _batch(self, sessions, config) -> Iterator[Candidate]:
         ids = [s.id for s in sessions]
@@ -161,7 +161,7 @@ class IngestPairSource(SampleSource):
     )
 
     def candidates(self, *, config, progress) -> Iterator[Candidate]:
-        after = 0
+        after, read = 0, 0
         while True:
             pairs = list(
                 PreferencePair.objects.filter(id__gt=after)
@@ -170,9 +170,9 @@ class IngestPairSource(SampleSource):
             )
             if not pairs:
                 return
-            after = pairs[-1].id
+            after, read = pairs[-1].id, read + len(pairs)
             yield from self._batch(pairs)
-            progress(f"logged pairs: read up to #{after}")
+            progress(read, None, f"logged pairs: read up to #{after}")
 
     def _batch(self, pairs) -> Iterator[Candidate]:
         session_ids = sorted({p.session_id for p in pairs})

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
+from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
+
 SUPERVISION_MODES = {
     "all": gettext_noop("every assistant answer (except ones known to be bad or unticked by a reviewer)"),
     "last": gettext_noop("only the last usable answer of each conversation"),
@@ -255,8 +257,6 @@ def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) ->
 
 
 def _curation_settings(data: dict) -> dict:
-    from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
-
     ifd_model = str(data.get("ifd_model") or "")
     ifd_mode = data.get("ifd_mode") or "drop_above_1"
     if ifd_mode not in IFD_MODES:

@@ -133,7 +133,7 @@ def apply_diversity(
         chosen = set(indices.tolist())
         report["coverage_radius"] = float(radii[-1]) if len(radii) else None
     else:
-        from sklearn.cluster import KMeans
+        from sklearn.cluster import KMeans  # deferred: seconds to import, and only this method needs it
 
         clusters = max(1, min(config.diversity_clusters, len(ordered)))
         labels = KMeans(n_clusters=clusters, n_init=4, random_state=config.seed).fit(vectors).labels_.tolist()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.db.models import Count
+
 from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
 from flywheel.ui.paging import keyset_page
 
@@ -50,8 +52,6 @@ def _task_type_counts(version: DatasetVersion) -> Counter:
 
 
 def _grouped(version: DatasetVersion):
-    from django.db.models import Count
-
     return (
         DatasetSample.objects.filter(version=version)
         .values_list("task_type")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
+from flywheel.curation.selectors import curation_ifd_scores_by_hash, curation_rewards_by_hash
+from flywheel.curation.services import CurationError, curation_model_check
 from flywheel.datasets.builder import build_samples
 from flywheel.datasets.config import BuildConfig, build_config_from_dict
 from flywheel.datasets.manifest import manifest_build
@@ -19,6 +20,10 @@ from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
 from flywheel.datasets.replay import replay_path, replay_records_read
 from flywheel.datasets.sources import sample_source_get, sample_sources
 from flywheel.datasets.tokens import TokenCounter
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
+from flywheel.llm.embeddings import embed_texts
+from flywheel.runs.conf import model_roots
 
 logger = logging.getLogger(__name__)
 INSERT_BATCH = 500
@@ -40,8 +45,6 @@ def dataset_tokenizer_check(path: str) -> str:
     redirect the job): inside the directories base models may come from, or the one the
     installation configured. Anything else gets one message, the same whether or not the path
     exists, so the form cannot be used to probe the disk."""
-    from flywheel.runs.conf import model_roots
-
     configured = settings.FLYWHEEL_DATASET_TOKENIZER
     if configured and path == configured:
         return path
@@ -68,7 +71,6 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
         replay_path(config.replay_file)
     if config.tokenizer:
         config = dataclasses.replace(config, tokenizer=dataset_tokenizer_check(config.tokenizer))
-    from flywheel.curation.services import CurationError, curation_model_check
 
     for name in ("ifd_model", "quality_model"):
         if getattr(config, name):
@@ -87,8 +89,6 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
 def dataset_build_request(*, config: dict, name: str = "", user=None, enqueue: bool = True) -> DatasetBuild:
     """Validate the config and queue a build job (or, with `enqueue=False`, leave the build for
     the caller to run in the foreground). ValueError: the config is wrong, nothing queued."""
-    from flywheel.jobs.services import job_create
-
     clean = dataset_build_config_clean(config)
     with transaction.atomic():
         build = DatasetBuild.objects.create(
@@ -156,7 +156,7 @@ def _store_version(build: DatasetBuild, outcome, manifest: dict) -> tuple[Datase
     return version, False
 
 
-def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda note: None) -> dict:
+def dataset_build_run(*, build_id: int, progress: Progress = progress_ignored) -> dict:
     """Build the version a build asks for. Idempotent: a finished build returns its report, and
     a re-run after a lost worker builds the same content hash, so it finds or makes one version."""
     build = DatasetBuild.objects.get(id=build_id)
@@ -176,8 +176,6 @@ def dataset_build_run(*, build_id: int, progress: Callable[[str], None] = lambda
 def _ifd_scores(config) -> tuple[dict | None, str]:
     if not config.ifd_model:
         return None, ""
-    from flywheel.curation.selectors import curation_ifd_scores_by_hash
-    from flywheel.curation.services import CurationError
 
     try:
         fingerprint, scores = curation_ifd_scores_by_hash(model=config.ifd_model)
@@ -194,8 +192,6 @@ def _ifd_scores(config) -> tuple[dict | None, str]:
 def _rewards(config) -> tuple[dict | None, str]:
     if not config.quality_model:
         return None, ""
-    from flywheel.curation.selectors import curation_rewards_by_hash
-    from flywheel.curation.services import CurationError
 
     try:
         fingerprint, rewards = curation_rewards_by_hash(model=config.quality_model)
@@ -207,12 +203,10 @@ def _rewards(config) -> tuple[dict | None, str]:
 
 
 def _embed(texts: list[str]):
-    from flywheel.llm.embeddings import embed_texts
-
     return embed_texts(texts, max_chars=2000)
 
 
-def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
+def _build(build: DatasetBuild, progress: Progress) -> dict:
     config = build_config_from_dict(build.config, known_sources=[s.name for s in sample_sources(available_only=False)])
     candidates = []
     for name in config.sources:
@@ -220,7 +214,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
         if not source.available():
             raise BuildError(f"the sample source {name!r} is not available in this installation")
         candidates.extend(source.candidates(config=config, progress=progress))
-        progress(f"{name}: {len(candidates)} candidates so far")
+        progress(len(candidates), None, f"{name}: {len(candidates)} candidates so far")
     seen = set(
         DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True)
     )
@@ -228,7 +222,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
     counter = TokenCounter(config.tokenizer)
     ifd_scores, ifd_model_version = _ifd_scores(config)
     rewards, reward_model_version = _rewards(config)
-    progress("curating, mixing, splitting and counting tokens")
+    progress(len(candidates), None, "curating, mixing, splitting and counting tokens")
     try:
         outcome = build_samples(
             candidates,
@@ -252,7 +246,7 @@ def _build(build: DatasetBuild, progress: Callable[[str], None]) -> dict:
         excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items())) or "no candidates"
         raise BuildError(f"no sample is left to put in a version ({len(candidates)} candidates; left out: {excluded})")
     manifest = manifest_build(outcome, config=config.as_dict(), token_method=counter.method, replay_file=replay_file)
-    progress(f"storing {len(outcome.samples)} samples")
+    progress(len(candidates), None, f"storing {len(outcome.samples)} samples")
     version, reused = _store_version(build, outcome, manifest)
     report = {
         "version_id": version.id,

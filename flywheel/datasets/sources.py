@@ -9,7 +9,7 @@ offers them at once:
 
     class MySource(SampleSource):
         name, title, kind = "my_rows", "My rows", "sft"
-        def candidates(self, *, config, progress):
+        def candidates(self, *, config, progress):         # progress: flywheel.jobs.progress
             for row in ...:
                 yield Candidate(source=self.name, source_id=str(row.id), kind="sft",
                                 messages=[...], task_type=row.task_type, reviewed=True,
@@ -30,17 +30,17 @@ Per-message `mark`s tell the builder what it may supervise (see builder.supervis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flywheel.jobs.progress import Progress
 from flywheel.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from flywheel.datasets.config import BuildConfig
 
 MARKS = (None, "ticked", "unticked", "bad", "context")
-Progress = Callable[[str], None]
 
 
 @dataclass

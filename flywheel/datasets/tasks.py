@@ -9,15 +9,8 @@ from flywheel.jobs.services import JobContext
 
 
 def build_dataset_version(ctx: JobContext) -> dict:
-    notes = 0
-
-    def progress(note: str) -> None:
-        nonlocal notes
-        notes += 1
-        ctx.progress(notes, None, note)
-
     try:
-        return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=progress)
+        return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=ctx.progress)
     except (BuildError, ReplayError, ValueError) as exc:
         # The inputs or the config are wrong (a tokenizer without a chat template, a replay line
         # that does not parse...): running again gives the same answer.

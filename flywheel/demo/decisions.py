@@ -16,6 +16,16 @@ from collections.abc import Callable
 from django.contrib.auth import get_user_model
 
 from flywheel.demo.generator import generate_demo
+from flywheel.ingest.models import Message
+from flywheel.review.kinds import review_kind_get
+from flywheel.review.models import ReviewItem, ReviewQueue
+from flywheel.review.services import (
+    ReviewError,
+    review_item_claim_next,
+    review_item_release,
+    review_item_skip,
+    review_item_submit,
+)
 
 DEMO_NOTE = "Demo decision, made automatically by `manage.py demo` — not a person's judgement."
 DEMO_REVIEWERS = ("annotator", "annotator2", "engineer")
@@ -77,8 +87,6 @@ def _label(item, choices: dict, knowledge: DemoKnowledge) -> dict:
 
 
 def _continuity(item, choices: dict, knowledge: DemoKnowledge) -> dict:
-    from flywheel.ingest.models import Message
-
     asked = [int(i) for i in (item.payload or {}).get("message_ids", []) if str(i).isdigit()]
     external = dict(Message.objects.filter(id__in=asked, role="user").values_list("id", "external_id"))
     decision = _generic(item, choices, knowledge)
@@ -92,8 +100,6 @@ DECIDERS: dict[str, Callable] = {"badcase_answer": _badcase_answer, "label": _la
 
 
 def _claim(queue, users):
-    from flywheel.review.services import ReviewError, review_item_claim_next
-
     for user in users:
         try:
             claim = review_item_claim_next(queue=queue, user=user)
@@ -105,8 +111,6 @@ def _claim(queue, users):
 
 
 def _submit(item_id: int, user, decision: dict) -> bool:
-    from flywheel.review.services import ReviewError, review_item_submit
-
     try:
         review_item_submit(item_id=item_id, user=user, decision=decision)
     except (ReviewError, ValueError):
@@ -118,10 +122,6 @@ def _decide_next(queue, users, knowledge: DemoKnowledge, left_open: set[int]) ->
     """Claim the queue's next item and decide it with as many demo reviewers as it needs (they
     agree); the kind decided, "" when the decision was refused, None when the queue is done
     (or its next item is one left open for people)."""
-    from flywheel.review.kinds import review_kind_get
-    from flywheel.review.models import ReviewItem
-    from flywheel.review.services import ReviewError, review_item_claim_next, review_item_release, review_item_skip
-
     claim = _claim(queue, users)
     if claim is None:
         return None
@@ -155,8 +155,6 @@ def _left_for_people(queue, share: float) -> set[int]:
     """The last `share` of a queue's items in claim order: the demo leaves them for the people
     who log in to try the review pages. Counted over all items, whatever their status, so a
     second run leaves the same ones (and builds the same dataset)."""
-    from flywheel.review.models import ReviewItem
-
     ids = list(ReviewItem.objects.filter(queue=queue).order_by("-priority", "id").values_list("id", flat=True))
     return set(ids[len(ids) - int(len(ids) * share) :])
 
@@ -165,8 +163,6 @@ def demo_review_decide(*, seed: int, sessions: int, per_queue: int = 500, leave_
     """Decide the open items of every queue as the demo reviewers, except the last `leave_open`
     share of each, left for people to try. Items already decided are left alone, so a second
     run decides nothing new."""
-    from flywheel.review.models import ReviewQueue
-
     users = [u for u in (get_user_model().objects.filter(username=name).first() for name in DEMO_REVIEWERS) if u]
     knowledge = DemoKnowledge(seed=seed, sessions=sessions)
     decided: dict[str, int] = {}

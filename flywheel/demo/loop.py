@@ -14,8 +14,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from flywheel.datasets.models import DatasetBuild
+from flywheel.datasets.services import dataset_build_request
 from flywheel.demo.replay_corpus import GENERAL_CONVERSATIONS
 from flywheel.jobs.models import Job
+from flywheel.runs.models import TrainingRun
+from flywheel.runs.services import training_run_create
 from training.contract import tiny_model_ensure
 
 DEMO_REPLAY_FILE = "general-demo.jsonl"
@@ -88,9 +92,6 @@ DEMO_TRAINING = {
 
 
 def demo_dataset_build(*, seed: int, user, timeout_s: float = 600):
-    from flywheel.datasets.models import DatasetBuild
-    from flywheel.datasets.services import dataset_build_request
-
     build = dataset_build_request(config={**DEMO_DATASET, "seed": seed}, name="demo", user=user)
     job = job_wait(job_id=build.job_id, timeout_s=timeout_s)
     build = DatasetBuild.objects.select_related("version").get(id=build.id)
@@ -102,9 +103,6 @@ def demo_dataset_build(*, seed: int, user, timeout_s: float = 600):
 def demo_training_run(
     *, version, model: Path, user, on_step: Callable[[int, int | None, float | None], None], timeout_s: float = 900
 ):
-    from flywheel.runs.models import TrainingRun
-    from flywheel.runs.services import training_run_create
-
     run = training_run_create(
         dataset_version_id=version.id,
         base_model_path=str(model),

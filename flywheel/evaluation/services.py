@@ -14,7 +14,6 @@ import os
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from django.utils import timezone
 
 from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, RunPromotion
 from flywheel.evaluation.scoring import DIMENSIONS
+from flywheel.jobs.progress import Progress, progress_ignored
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def candidate_answers_ensure(
     candidate: Candidate,
     items: list[EvalItem],
     job_id: int | None = None,
-    progress: Callable[[str], None] = lambda note: None,
+    progress: Progress = progress_ignored,
 ) -> int:
     """Generate the answers this candidate has not given yet; returns how many were generated."""
     stored = set(
@@ -268,7 +268,7 @@ def candidate_answers_ensure(
     missing = [item for item in items if item.id not in stored]
     if not missing:
         return 0
-    progress(f"{candidate.spec}: generating {len(missing)} answers")
+    progress(0, len(items), f"{candidate.spec}: generating {len(missing)} answers")
     if candidate.kind == "endpoint":
         return _answers_from_endpoint(candidate, missing, job_id)
     return _answers_from_model(candidate, missing)
@@ -438,7 +438,7 @@ def evaluation_execute(
     *,
     evaluation_id: int,
     job_id: int | None = None,
-    progress: Callable[[int, int, str], None] = lambda done, total, note: None,
+    progress: Progress = progress_ignored,
 ) -> dict:
     """Answers (generated once), verdicts (asked once), then the summary. Raises
     GenerationUnavailable or LLMUnavailable when a server is down: the job waits and resumes
@@ -456,9 +456,7 @@ def evaluation_execute(
     baseline = candidate_parse(evaluation.baseline) if evaluation.baseline else None
     try:
         for each in filter(None, (candidate, baseline)):
-            candidate_answers_ensure(
-                candidate=each, items=items, job_id=job_id, progress=lambda note: progress(0, len(items), note)
-            )
+            candidate_answers_ensure(candidate=each, items=items, job_id=job_id, progress=progress)
         if evaluation.mode == "judge":
             answers = {
                 a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key)

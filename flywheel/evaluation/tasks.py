@@ -10,11 +10,7 @@ from flywheel.llm.client import LLMRequestRejected, LLMUnavailable
 def evaluation_run(ctx) -> dict:
     evaluation_id = int(ctx.payload["evaluation_id"])
     try:
-        summary = evaluation_execute(
-            evaluation_id=evaluation_id,
-            job_id=ctx.job_id,
-            progress=lambda done, total, note: ctx.progress(done, total, note),
-        )
+        summary = evaluation_execute(evaluation_id=evaluation_id, job_id=ctx.job_id, progress=ctx.progress)
     except (GenerationUnavailable, LLMUnavailable) as exc:
         # A server that is down: wait, then resume with every stored answer and verdict kept.
         raise RetryableJobError(str(exc), retry_after_s=max(5.0, exc.retry_after_s)) from exc

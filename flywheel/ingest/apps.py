@@ -7,6 +7,7 @@ class IngestConfig(AppConfig):
     verbose_name = "Sessions, messages and feedback"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.ingest import tasks
         from flywheel.jobs.registry import job_handler_register
 

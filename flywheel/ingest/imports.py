@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -14,11 +13,11 @@ from django.db import transaction
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.services import ingest_batch
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 
 BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
-
-Progress = Callable[[int, int], None]
 
 
 class UploadTooLarge(ValueError):
@@ -42,7 +41,7 @@ def resolve_format(path: str, fmt: str) -> str:
     return fmt
 
 
-def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) -> dict:
+def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignored) -> dict:
     """Import a whole file. Good records are written, bad ones reported by line number. A file
     that cannot be read to its end (over a limit of `read_limits()`, or broken) keeps the records
     before that point and says why in `file_error`."""
@@ -85,12 +84,10 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
             pending.append(record)
             if len(pending) >= BATCH_RECORDS:
                 flush()
-                if progress:
-                    progress(_position(stream, raw), total_bytes)
+                progress(_position(stream, raw), total_bytes, "")  # bytes read; the bar says enough
         if pending:
             flush()
-    if progress:
-        progress(total_bytes, total_bytes)
+    progress(total_bytes, total_bytes, "")
     report["error_count"] = report["records_with_errors"] + bool(report["file_error"])
     return report
 
@@ -134,8 +131,6 @@ def import_file_store(*, source, name: str) -> tuple[Path, str, int]:
 
 def import_file_start(*, source, name: str, fmt: str, user=None) -> ImportFile:
     """Store an upload and queue its import job; the page follows the job's progress."""
-    from flywheel.jobs.services import job_create
-
     path, sha, size = import_file_store(source=source, name=name)
     try:
         fmt = resolve_format(str(path), fmt)

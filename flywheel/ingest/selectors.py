@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
+from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 from flywheel.ingest.models import ChatSession, Feedback, ImportFile, Message
 from flywheel.ingest.panels import session_access_granted, session_text_shield
 from flywheel.ui.paging import KeysetPage, keyset_page
@@ -35,8 +36,6 @@ def session_transcript(*, session: ChatSession) -> list[dict]:
 def session_visible_to(*, session: ChatSession, user) -> bool:
     """Engineers and admins see every session; anyone else only a session an app granted them
     (review: a session of an item given to them). Ops have no door to session pages at all."""
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     return user_has_any_role(user, ENGINEERS) or session_access_granted(user=user, session=session)
 
 

@@ -68,10 +68,3 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.status == self.Status.SUCCEEDED else None
         return min(100, int(100 * self.progress_done / self.progress_total))
-
-
-class SelfTestMark(models.Model):
-    """Written once by each completed self-test job: proves a worker ran it, and ran it once."""
-
-    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="selftest_mark")
-    created_at = models.DateTimeField(auto_now_add=True)

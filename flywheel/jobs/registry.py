@@ -8,7 +8,8 @@ An app writes a handler in its tasks.py and registers it in its AppConfig.ready(
     job_handler_register("cleaning.rerun", tasks.rerun, queue="default")   # CleaningConfig.ready
 
 The handler receives a `flywheel.jobs.services.JobContext` (payload, progress reporting, cancellation check) and returns
-a JSON-serialisable result. It must be idempotent: after a killed worker the job runs again.
+a JSON-serialisable result. A service reports progress in the one shape of flywheel.jobs.progress,
+so the handler passes `ctx.progress` to it as it is. It must be idempotent: after a killed worker the job runs again.
 
 Each kind also says who may cancel or re-drive its jobs (`roles=`): the people who may launch
 that kind of work. Left out, the queue decides: `gpu` holds training and evaluation runs, which

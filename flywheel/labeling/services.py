@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.ingest.models import ChatSession, Feedback, Message
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.labeling.injection import steering_signals
 from flywheel.labeling.models import Label, LabelTask
 from flywheel.labeling.offline import OFFLINE_VERSION, label_offline, offline_model_name
@@ -36,8 +36,6 @@ from flywheel.labeling.taxonomy import taxonomy
 from flywheel.llm.client import LLMInvalidOutput, chat_json, llm_is_configured, model_for
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 PAGE = 500
 
 
@@ -263,9 +261,7 @@ def _process_in_thread(task_id: int, job_id: int | None) -> str:
         connection.close()
 
 
-def label_tasks_run(
-    *, task_ids: list[int], job_id: int | None = None, progress: Callable[[int, int], None] | None = None
-) -> dict:
+def label_tasks_run(*, task_ids: list[int], job_id: int | None = None, progress: Progress = progress_ignored) -> dict:
     """Process tasks, up to FLYWHEEL_LLM_CONCURRENCY at once (one at a time inside a transaction,
     whose rows other threads' connections could not see)."""
     counts = {"labelled": 0, "done": 0, "dead": 0}
@@ -273,8 +269,7 @@ def label_tasks_run(
     if workers <= 1 or connection.in_atomic_block:
         for index, task_id in enumerate(task_ids):
             counts[label_task_process(task_id=task_id, job_id=job_id)] += 1
-            if progress:
-                progress(index + 1, len(task_ids))
+            progress(index + 1, len(task_ids), f"{index + 1}/{len(task_ids)} sessions")
         return counts
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labeling") as pool:
         futures = [pool.submit(_process_in_thread, task_id, job_id) for task_id in task_ids]
@@ -284,8 +279,7 @@ def label_tasks_run(
                 counts[future.result()] += 1
             except Exception as exc:  # finish the others (their work is kept), then re-raise
                 first_error = first_error or exc
-            if progress:
-                progress(index + 1, len(task_ids))
+            progress(index + 1, len(task_ids), f"{index + 1}/{len(task_ids)} sessions")
     if first_error is not None:
         raise first_error
     return counts
@@ -364,7 +358,7 @@ def labels_store_offline(*, session_ids: list[int]) -> int:
     return len(Label.objects.bulk_create(rows, ignore_conflicts=True))
 
 
-def labeling_offline_pending(*, progress: Progress | None = None, limit: int | None = None) -> dict:
+def labeling_offline_pending(*, progress: Progress = progress_ignored, limit: int | None = None) -> dict:
     model = offline_model_name()
     has_label = Label.objects.filter(session=OuterRef("pk"), prompt_version=OFFLINE_VERSION, model=model)
     labelled, after, seen = 0, 0, 0
@@ -381,15 +375,14 @@ def labeling_offline_pending(*, progress: Progress | None = None, limit: int | N
         labelled += labels_store_offline(session_ids=ids)
         seen += len(ids)
         after = ids[-1]
-        if progress:
-            progress(f"offline labels: {labelled}")
+        progress(labelled, None, f"offline labels: {labelled}")
     return {"mode": "offline", "labelled": labelled}
 
 
 # --- the pipeline stage and the foreground command ----------------------------------------------
 
 
-def labeling_run_pending(*, progress: Progress | None = None) -> dict:
+def labeling_run_pending(*, progress: Progress = progress_ignored) -> dict:
     """What the pipeline stage does: queue LLM labeling jobs, or label offline inline."""
     if not llm_is_configured():
         return labeling_offline_pending(progress=progress)
@@ -398,7 +391,7 @@ def labeling_run_pending(*, progress: Progress | None = None) -> dict:
     return {"mode": "llm", "tasks_created": created, "jobs_queued": len(jobs)}
 
 
-def labeling_foreground(*, limit: int, offline: bool = False, progress: Progress | None = None) -> dict:
+def labeling_foreground(*, limit: int, offline: bool = False, progress: Progress = progress_ignored) -> dict:
     """Label up to `limit` pending sessions in this process (the `label` command)."""
     if offline or not llm_is_configured():
         return labeling_offline_pending(progress=progress, limit=limit)
@@ -409,9 +402,7 @@ def labeling_foreground(*, limit: int, offline: bool = False, progress: Progress
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
-    counts = label_tasks_run(
-        task_ids=task_ids, progress=(lambda done, total: progress(f"{done}/{total}")) if progress else None
-    )
+    counts = label_tasks_run(task_ids=task_ids, progress=progress)
     return {"mode": "llm", "model": model, "prompt_version": version, **counts}
 
 

@@ -1,6 +1,7 @@
 """Labeling jobs and the labeling pipeline stage: thin wrappers over services, registered in
 LabelingConfig.ready."""
 
+from flywheel.jobs.progress import Progress
 from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
 from flywheel.labeling.services import label_tasks_run, labeling_run_pending
@@ -12,11 +13,7 @@ def label_batch(ctx: JobContext) -> dict:
     done are skipped, so a re-run after a lost worker only does what is left."""
     task_ids = [int(i) for i in ctx.payload.get("task_ids", [])]
     try:
-        counts = label_tasks_run(
-            task_ids=task_ids,
-            job_id=ctx.job_id,
-            progress=lambda done, total: ctx.progress(done, total, note=f"{done}/{total} sessions"),
-        )
+        counts = label_tasks_run(task_ids=task_ids, job_id=ctx.job_id, progress=ctx.progress)
     except LLMUnavailable as exc:
         raise RetryableJobError(str(exc), retry_after_s=exc.retry_after_s) from exc
     except (LLMRequestRejected, LLMNotConfigured) as exc:
@@ -24,10 +21,10 @@ def label_batch(ctx: JobContext) -> dict:
     return {**counts, "usage": usage_for_job(ctx.job_id)["total"]}
 
 
-def label_new_data(*, progress) -> dict:
+def label_new_data(*, progress: Progress) -> dict:
     return labeling_run_pending(progress=progress)
 
 
 def run_pending(ctx: JobContext) -> dict:
     """The labeling stage on demand (the "Label now" button)."""
-    return labeling_run_pending(progress=lambda note: ctx.progress(0, None, note=note))
+    return labeling_run_pending(progress=ctx.progress)

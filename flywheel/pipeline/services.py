@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from django.core.cache import cache
 
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 from flywheel.pipeline.registry import stages_in_order
 
 logger = logging.getLogger(__name__)
@@ -17,8 +18,6 @@ _WAITING_RUN_KEY = "flywheel:pipeline:run-waiting"
 def pipeline_announce_new_data() -> None:
     """Called after new data commits. Costs one cache operation while a run is already
     waiting, instead of a job lookup per ingested batch."""
-    from flywheel.jobs.services import job_create
-
     # The key expires, so a waiting run that was cancelled blocks announcements for minutes at most.
     if cache.add(_WAITING_RUN_KEY, 1, timeout=300):
         job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
@@ -29,16 +28,17 @@ def pipeline_run_starting() -> None:
     cache.delete(_WAITING_RUN_KEY)
 
 
-def pipeline_run(*, only: set[str] | None = None, on_stage: Callable[[int, int, str], None] | None = None) -> dict:
-    """Run every registered stage (or those in `only`) in order; returns each stage's counts."""
+def pipeline_run(*, only: set[str] | None = None, progress: Progress = progress_ignored) -> dict:
+    """Run every registered stage (or those in `only`) in order; returns each stage's counts.
+    `progress` hears of each stage as it starts (stages done, stages, the stage's name); what a
+    stage reports of its own work goes to the log."""
     stages = [s for s in stages_in_order() if only is None or s.name in only]
     report = {}
     for index, stage in enumerate(stages):
-        if on_stage:
-            on_stage(index, len(stages), stage.name)
+        progress(index, len(stages), stage.name)
 
-        def progress(note: str, _name=stage.name) -> None:
+        def stage_progress(done: int, total: int | None, note: str, _name=stage.name) -> None:
             logger.info("pipeline %s: %s", _name, note)
 
-        report[stage.name] = stage.func(progress=progress)
+        report[stage.name] = stage.func(progress=stage_progress)
     return report

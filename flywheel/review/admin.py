@@ -3,7 +3,7 @@ services keep the counters and the audit log right."""
 
 from django.contrib import admin
 
-from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue, RoutingCursor
+from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -54,6 +54,3 @@ class ReviewAssignmentAdmin(ReadOnly):
     list_display = ["id", "item_id", "reviewer", "state", "claimed_at", "finished_at"]
     list_filter = ["state"]
     show_full_result_count = False
-
-
-admin.site.register(RoutingCursor, ReadOnly)

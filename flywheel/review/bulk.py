@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
+from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 from flywheel.review.item_filters import ItemFilter
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
@@ -80,7 +81,7 @@ def review_items_bulk_request(*, queue: ReviewQueue, item_filter: ItemFilter, ac
 
 
 def review_items_bulk_run(
-    *, payload: dict, progress: Callable | None = None, check_cancelled: Callable | None = None
+    *, payload: dict, progress: Progress = progress_ignored, check_cancelled: Callable | None = None
 ) -> dict:
     item_filter = ItemFilter.from_dict(payload["filter"])
     action, params = payload["action"], payload.get("params") or {}
@@ -95,8 +96,7 @@ def review_items_bulk_run(
         counts["changed"] += changed
         counts["conflicts"] += conflicts
         after = ids[-1]
-        if progress:
-            progress(counts["changed"], None, note=f"{action}: {counts['changed']} items")
+        progress(counts["changed"], None, f"{action}: {counts['changed']} items")
         if check_cancelled:
             check_cancelled()
     return counts

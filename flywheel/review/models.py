@@ -142,15 +142,3 @@ class ReviewAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id} on {self.item_id} ({self.state})"
-
-
-class RoutingCursor(models.Model):
-    """How far each routing rule has read its source table, so a pipeline run looks only at
-    rows it has not routed yet. Losing it is harmless: enqueueing is idempotent."""
-
-    rule = models.CharField(max_length=64, unique=True)
-    position = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.rule} @ {self.position}"

@@ -22,10 +22,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db.models.functions import Greatest
-
+from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.pipeline.cursors import cursor_advance, cursor_position
 from flywheel.registry import Registry
-from flywheel.review.models import RoutingCursor
 
 logger = logging.getLogger(__name__)
 
@@ -42,24 +41,22 @@ def routing_rules() -> dict[str, RoutingRule]:
 
 
 def routing_run(
-    *, only: set[str] | None = None, batch_size: int = 500, progress: Callable[[str], None] | None = None
+    *, only: set[str] | None = None, batch_size: int = 500, progress: Progress = progress_ignored
 ) -> dict[str, int]:
     """Run each rule from its cursor until it reports no progress; {rule: items routed}."""
     report = {}
     for name, rule in sorted(_RULES.items()):
         if only is not None and name not in only:
             continue
-        cursor, _ = RoutingCursor.objects.get_or_create(rule=name)
-        position, routed = cursor.position, 0
+        cursor = f"routing-rule:{name}"
+        position, routed = cursor_position(cursor), 0
         while True:
             new_position, count = rule(after=position, limit=batch_size)
             routed += count
             if new_position <= position:
                 break
-            # Greatest: two runs at once never move a cursor backwards.
-            RoutingCursor.objects.filter(rule=name).update(position=Greatest("position", new_position))
+            cursor_advance(cursor, new_position)
             position = new_position
-            if progress:
-                progress(f"{name}: {routed} routed, at {position}")
+            progress(routed, None, f"{name}: {routed} routed, at {position}")
         report[name] = routed
     return report

@@ -1,10 +1,11 @@
 """Thin job handlers and the review pipeline stage."""
 
+from flywheel.jobs.progress import Progress
 from flywheel.jobs.services import JobContext
 from flywheel.review.routing import routing_run
 
 
-def route_new_data(*, progress) -> dict:
+def route_new_data(*, progress: Progress) -> dict:
     """Runs every routing rule other apps registered over what it has not seen yet
     (thumbs-down answers, labels, uncertain continuity: see each app's ready())."""
     return routing_run(progress=progress)

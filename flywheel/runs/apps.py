@@ -7,6 +7,7 @@ class RunsConfig(AppConfig):
     verbose_name = "Training runs"
 
     def ready(self):
+        # Imported here, not at the top: Django loads apps.py before any app's models exist.
         from flywheel.jobs.registry import job_handler_register
         from flywheel.runs import tasks
 

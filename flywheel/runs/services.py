@@ -40,7 +40,7 @@ def base_model_check(path: str) -> str:
     if not (resolved / "config.json").is_file():
         raise ValueError(_("%(path)s is not a Hugging Face model directory (no config.json)") % {"path": resolved})
     try:
-        from transformers import AutoConfig
+        from transformers import AutoConfig  # deferred: transformers takes seconds to import; only this check needs it
 
         AutoConfig.from_pretrained(str(resolved), local_files_only=True)
     except Exception as exc:  # transformers raises many kinds; each means "not loadable"

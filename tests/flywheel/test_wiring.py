@@ -23,7 +23,8 @@ ENGINEERS = {Role.ENGINEER, Role.ADMIN}
 # registry -> {name: the function or object registered under it}
 EXPECTED = {
     "job handler": {
-        "jobs.selftest": "flywheel.jobs.tasks.selftest",
+        # Installed by the test settings only (tests/support/selftest), never in production.
+        "tests.selftest": "tests.support.selftest.handlers.selftest",
         "ingest.import_file": "flywheel.ingest.tasks.import_file",
         "pipeline.new_data": "flywheel.pipeline.tasks.new_data",
         "cleaning.rerun": "flywheel.cleaning.tasks.rerun",
@@ -134,7 +135,7 @@ def test_session_panels_appear_in_their_order():
 def test_job_kinds_keep_their_queues_attempts_and_roles():
     table = {kind: (h.queue, h.max_attempts, set(h.roles)) for kind, h in HANDLERS.items()}
     assert table == {
-        "jobs.selftest": ("default", 3, ENGINEERS),
+        "tests.selftest": ("default", 3, ENGINEERS),
         "ingest.import_file": ("default", 5, ENGINEERS),
         "pipeline.new_data": ("default", 5, ENGINEERS),
         "cleaning.rerun": ("default", 5, ENGINEERS),

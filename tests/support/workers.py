@@ -32,7 +32,8 @@ class CeleryWorker:
         self.log_path = self.workdir / "worker.log"
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "flywheel.settings",
+            # The product's settings plus the test-only job kind (tests/support/selftest).
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": test_database_url(),
             "FLYWHEEL_TASK_MODE": "celery",
             **(extra_env or {}),

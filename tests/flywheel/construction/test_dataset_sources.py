@@ -10,6 +10,7 @@ from flywheel.construction.dataset_sources import ConstructedAnswerSource, Const
 from flywheel.datasets.builder import build_samples
 from flywheel.datasets.config import build_config_from_dict
 from flywheel.datasets.sources import sample_sources
+from flywheel.jobs.progress import progress_ignored
 
 SFT_ROW = {
     "id": 7,
@@ -63,7 +64,7 @@ def config(**values):
 
 
 def test_an_accepted_constructed_answer_is_trained_on_and_its_context_is_not(construction_rows):
-    [candidate] = ConstructedAnswerSource().candidates(config=config(), progress=lambda note: None)
+    [candidate] = ConstructedAnswerSource().candidates(config=config(), progress=progress_ignored)
     [sample] = build_samples([candidate], config(sources=["constructed_sft"])).samples
     assert [m.get("train") for m in sample.record["messages"] if m["role"] == "assistant"] == [False, True]
     assert sample.reviewed and sample.task_type == "code" and sample.lineage["message_ids"] == [41]
@@ -71,7 +72,7 @@ def test_an_accepted_constructed_answer_is_trained_on_and_its_context_is_not(con
 
 
 def test_an_accepted_constructed_pair_keeps_its_prompt_and_both_answers(construction_rows):
-    [candidate] = ConstructedPairSource().candidates(config=config(), progress=lambda note: None)
+    [candidate] = ConstructedPairSource().candidates(config=config(), progress=progress_ignored)
     assert candidate.kind == "pair" and candidate.chosen.startswith("sorted(") and candidate.rejected == "Use a loop."
     assert [m["role"] for m in candidate.prompt] == ["user", "assistant", "user"]
     assert candidate.lineage["review_item_ids"] == [100]

@@ -3,6 +3,7 @@
 import pytest
 
 from flywheel.construction.models import BadCase, BadCaseReason
+from flywheel.pipeline.models import Cursor
 from flywheel.review.services import review_item_claim_next, review_item_enqueue, review_item_submit
 from tests.factories import FeedbackFactory, session_with_turns
 from tests.flywheel.construction.conftest import mine, thumbs_down_conversation
@@ -47,6 +48,15 @@ def test_mining_again_adds_nothing():
     mine()
     report = mine()
     assert report["badcases"]["thumbs_down"]["bad_cases_new"] == 0
+    assert BadCase.objects.count() == 1 and BadCaseReason.objects.count() == 1
+
+
+def test_mining_again_with_the_cursors_lost_reads_everything_again_and_adds_nothing():
+    thumbs_down_conversation()
+    mine()
+    assert Cursor.objects.get(name="badcase-source:thumbs_down").position > 0
+    Cursor.objects.all().delete()
+    mine()
     assert BadCase.objects.count() == 1 and BadCaseReason.objects.count() == 1
 
 

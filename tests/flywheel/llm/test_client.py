@@ -183,7 +183,7 @@ def test_tokens_and_cost_are_counted_per_job(openai_server, settings):
     from flywheel.llm.prices import prices_parse
 
     settings.FLYWHEEL_LLM_PRICES = prices_parse("gpt-4o=1000000:2000000")
-    job = Job.objects.create(kind="jobs.selftest")
+    job = Job.objects.create(kind="tests.selftest")
     openai_server.responder = lambda request: '{"answer": 4}'
     openai_server.script(Reply("bad"))
     ask(job_id=job.id)

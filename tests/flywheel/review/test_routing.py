@@ -1,5 +1,6 @@
+from flywheel.pipeline.models import Cursor
 from flywheel.pipeline.services import pipeline_run
-from flywheel.review.models import ReviewItem, RoutingCursor
+from flywheel.review.models import ReviewItem
 from flywheel.review.routing import routing_run
 from tests.factories import FeedbackFactory
 
@@ -15,7 +16,7 @@ def test_every_thumbs_down_answer_goes_to_the_badcase_queue(conversation):
 
 def test_routing_twice_changes_nothing(conversation):
     routing_run()
-    RoutingCursor.objects.all().delete()  # even with the cursor lost
+    Cursor.objects.all().delete()  # even with the cursor lost
     routing_run()
     assert ReviewItem.objects.count() == 1
 

@@ -55,9 +55,10 @@ class Command(BaseCommand):
         # Only sessions cleaning kept are constructed: clean what is pending first (cheap, no LLM),
         # then mine.
         stages = pipeline_run(
-            only={"cleaning"} & set(STAGES), on_stage=lambda i, n, name: self.stderr.write(f"running the {name} stage")
+            only={"cleaning"} & set(STAGES),
+            progress=lambda done, total, note: self.stderr.write(f"running the {note} stage"),
         )
-        mined = badcase_mine_pending(progress=lambda note: self.stderr.write(f"mining {note}"))
+        mined = badcase_mine_pending(progress=lambda done, total, note: self.stderr.write(f"mining {note}"))
         new_cases = sum(source["bad_cases_new"] for source in mined.values())
         if stages.get("cleaning"):
             self.stderr.write(f"cleaning: {stages['cleaning']}")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 activate=not no_activate,
                 use_stored=not no_stored,
                 entity_changes=not no_entity_changes,
-                progress=lambda note: self.stderr.write(note),
+                progress=lambda done, total, note: self.stderr.write(note),
             )
         except ContinuityTrainingError as exc:
             raise CommandError(str(exc)) from exc

@@ -24,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read the build settings: {exc}") from exc
         try:
             build = dataset_build_request(config=settings, name=name, enqueue=False)
-            report = dataset_build_run(build_id=build.id, progress=lambda note: self.stderr.write(note))
+            report = dataset_build_run(build_id=build.id, progress=lambda done, total, note: self.stderr.write(note))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps({"build": build.id, **report}))

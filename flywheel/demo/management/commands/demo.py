@@ -64,7 +64,7 @@ class Command(BaseCommand):
         ops = get_user_model().objects.get(username="ops")
         ingested = demo_logs_ingest(seed=seed, sessions=sessions)
         self.say(f"ingested {ingested['sessions']} demo sessions")
-        stages = pipeline_run(on_stage=lambda i, n, name: self.say(f"[{i + 1}/{n}] {name}"))
+        stages = pipeline_run(progress=lambda done, total, note: self.say(f"[{done + 1}/{total}] {note}"))
         decided = demo_review_decide(seed=seed, sessions=sessions)
         self.say(
             f"review: the demo annotators decided {sum(decided.values())} items {decided or ''} (marked as demo decisions)"

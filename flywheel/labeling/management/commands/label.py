@@ -20,7 +20,9 @@ class Command(BaseCommand):
         if limit < 1:
             raise CommandError("--limit must be at least 1")
         try:
-            summary = labeling_foreground(limit=limit, offline=offline, progress=lambda note: self.stderr.write(note))
+            summary = labeling_foreground(
+                limit=limit, offline=offline, progress=lambda done, total, note: self.stderr.write(note)
+            )
         except LLMError as exc:
             raise CommandError(f"labeling stopped: {exc}") from exc
         self.stdout.write(json.dumps(summary))

@@ -17,6 +17,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown stages: {', '.join(sorted(unknown))}; known: {', '.join(sorted(STAGES))}")
         report = pipeline_run(
-            only=set(only) if only else None, on_stage=lambda i, n, name: self.stderr.write(f"[{i + 1}/{n}] {name}")
+            only=set(only) if only else None,
+            progress=lambda done, total, note: self.stderr.write(f"[{done + 1}/{total}] {note}"),
         )
         self.stdout.write(json.dumps(report, default=str))
