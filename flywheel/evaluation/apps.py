@@ -13,13 +13,14 @@ class EvaluationConfig(AppConfig):
         from flywheel.jobs.registry import job_handler_register
         from flywheel.review.kinds import review_kind_register
 
-        # Generation of a run's answers needs the GPU worker; judging follows in the same job.
+        # Local models answer on the gpu worker (`python -m training generate`); endpoint answers
+        # and the judge are LLM calls, on the llm queue. The first job queues the second.
+        roles = {Role.OPS, Role.ENGINEER, Role.ADMIN}
         job_handler_register(
-            "evaluation.run",
-            tasks.evaluation_run,
-            queue="gpu",
-            max_attempts=20,
-            roles={Role.OPS, Role.ENGINEER, Role.ADMIN},
+            "evaluation.generate", tasks.evaluation_generate_answers, queue="gpu", max_attempts=20, roles=roles
+        )
+        job_handler_register(
+            "evaluation.judge", tasks.evaluation_judge_answers, queue="llm", max_attempts=20, roles=roles
         )
         # Blind A/B comparisons by people, for judge-vs-human agreement.
         review_kind_register(BLIND_AB)

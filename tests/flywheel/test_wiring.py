@@ -38,7 +38,8 @@ EXPECTED = {
         "curation.ifd": "flywheel.curation.tasks.score_ifd",
         "curation.reward": "flywheel.curation.tasks.score_reward",
         "runs.train": "flywheel.runs.tasks.train",
-        "evaluation.run": "flywheel.evaluation.tasks.evaluation_run",
+        "evaluation.generate": "flywheel.evaluation.tasks.evaluation_generate_answers",
+        "evaluation.judge": "flywheel.evaluation.tasks.evaluation_judge_answers",
         "dashboard.rollup": "flywheel.dashboard.tasks.rollup",
     },
     "pipeline stage": {
@@ -149,7 +150,8 @@ def test_job_kinds_keep_their_queues_attempts_and_roles():
         "curation.ifd": ("gpu", 3, ENGINEERS | {Role.OPS}),
         "curation.reward": ("gpu", 3, ENGINEERS | {Role.OPS}),
         "runs.train": ("gpu", 5, {Role.OPS, Role.ADMIN}),
-        "evaluation.run": ("gpu", 20, ENGINEERS | {Role.OPS}),
+        "evaluation.generate": ("gpu", 20, ENGINEERS | {Role.OPS}),
+        "evaluation.judge": ("llm", 20, ENGINEERS | {Role.OPS}),
         "dashboard.rollup": ("default", 5, ENGINEERS),
     }
 

@@ -102,7 +102,8 @@ def test_an_evaluation_started_from_the_page_is_a_gpu_job(
             },
         )
     evaluation = Evaluation.objects.get()
-    assert response.status_code == 302 and evaluation.job.queue == "gpu" and evaluation.job.kind == "evaluation.run"
+    # endpoints only: no gpu work, the first job is the judging one on the llm queue
+    assert response.status_code == 302 and evaluation.job.queue == "llm" and evaluation.job.kind == "evaluation.judge"
     refused = client.post(
         reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404", "judge_repeats": 1}
     )
