@@ -9,7 +9,9 @@ class EvaluationConfig(AppConfig):
     def ready(self):
         from flywheel.accounts.roles import Role
         from flywheel.evaluation import tasks
+        from flywheel.evaluation.drafts import session_eval_panel
         from flywheel.evaluation.kinds import BLIND_AB
+        from flywheel.ingest.panels import session_panel_register
         from flywheel.jobs.registry import job_handler_register
         from flywheel.review.kinds import review_kind_register
 
@@ -24,3 +26,7 @@ class EvaluationConfig(AppConfig):
         )
         # Blind A/B comparisons by people, for judge-vs-human agreement.
         review_kind_register(BLIND_AB)
+        # On the session page: add a reviewed answer, as the reference, to an evaluation set draft.
+        session_panel_register(
+            order=70, title="Evaluation sets", template="evaluation/_session_panel.html", context=session_eval_panel
+        )

@@ -3,8 +3,10 @@ intervals, win rate, regressions) and one regression with the training data near
 
 from __future__ import annotations
 
+from django.db.models import Count
+
 from flywheel.evaluation import scoring
-from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, Judgement
+from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, EvalSetDraft, Evaluation, Judgement
 from flywheel.evaluation.services import candidate_parse_key
 from flywheel.evaluation.summary import item_scores, pairwise_outcomes
 from flywheel.ui.paging import keyset_page
@@ -21,6 +23,7 @@ def evaluations_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> 
         "evaluations": page.rows,
         "next_before": page.next_key,
         "eval_sets": list(EvalSet.objects.order_by("-id")[:20]),
+        "drafts": list(EvalSetDraft.objects.annotate(item_count=Count("items")).select_related("latest")[:20]),
     }
 
 

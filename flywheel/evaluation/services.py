@@ -111,7 +111,14 @@ def eval_items_read(path: str | Path) -> list[dict]:
 
 
 def eval_set_create(
-    *, name: str, items: list[dict], source: str, dataset_version=None, weights: dict | None = None, user=None
+    *,
+    name: str,
+    items: list[dict],
+    source: str,
+    dataset_version=None,
+    weights: dict | None = None,
+    parent: EvalSet | None = None,
+    user=None,
 ) -> tuple[EvalSet, bool]:
     """The set of these items (created, or the existing one with the same content). All items
     are written in one transaction: a refused item leaves nothing behind."""
@@ -132,6 +139,7 @@ def eval_set_create(
                 item_count=len(cleaned),
                 task_types=dict(Counter(item["task_type"] for item in cleaned)),
                 weights=weights or {},
+                parent=parent,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
             EvalItem.objects.bulk_create(
@@ -174,28 +182,45 @@ def eval_set_from_dataset_version(*, version_id: int, name: str = "", user=None)
     )
 
 
+def training_matches(messages: list[dict], *, full: dict, prompt: dict) -> dict:
+    """{key: "conversation" | "prompt"} for the keys of `full` (hashes of conversations ending in
+    an answer) and `prompt` (hashes of contexts) that this training conversation holds: training on
+    a conversation trains on every answer in it, so each assistant turn with the turns before it
+    counts, not only the whole conversation."""
+    found: dict = {}
+    messages = [m for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        if (key := full.get(conversation_hash(messages[: index + 1]))) is not None:
+            found[key] = "conversation"
+        if (key := prompt.get(conversation_hash(messages[:index]))) is not None:
+            found.setdefault(key, "prompt")
+    return found
+
+
 def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> list[dict]:
     """Items whose conversation, or whose prompt, is also in the train split of one of these
-    versions: [{"position", "version", "match": "conversation" | "prompt"}]."""
+    versions (anywhere in a training conversation, up to one of its answers):
+    [{"position", "version", "match": "conversation" | "prompt"}]."""
     from flywheel.datasets.models import DatasetSample
 
     if not dataset_version_ids:
         return []
     full = {item.item_hash: item.position for item in eval_set.items.all()}
     prompt = {conversation_hash(item.messages): item.position for item in eval_set.items.all()}
-    overlap = []
+    overlap: dict[tuple[int, int], str] = {}
     samples = DatasetSample.objects.filter(
         version_id__in=dataset_version_ids, split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT
     ).values_list("version_id", "record")
     for version_id, record in samples.iterator(chunk_size=500):
-        messages = [m for m in record.get("messages", []) if isinstance(m, dict) and "content" in m]
-        if (position := full.get(conversation_hash(messages))) is not None:
-            overlap.append({"position": position, "version": version_id, "match": "conversation"})
-            continue
-        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-        if last is not None and (position := prompt.get(conversation_hash(messages[:last]))) is not None:
-            overlap.append({"position": position, "version": version_id, "match": "prompt"})
-    return sorted(overlap, key=lambda row: (row["position"], row["version"]))
+        for position, match in training_matches(record.get("messages", []), full=full, prompt=prompt).items():
+            if overlap.get((position, version_id)) != "conversation":
+                overlap[(position, version_id)] = match
+    return [
+        {"position": position, "version": version_id, "match": match}
+        for (position, version_id), match in sorted(overlap.items())
+    ]
 
 
 def overlap_warning(overlap: list[dict]) -> str:
