@@ -32,3 +32,20 @@ def score_reward(ctx: JobContext) -> dict:
         )
     except CurationError as exc:
         raise PermanentJobError(str(exc)) from exc
+
+
+def score_necessity(ctx: JobContext) -> dict:
+    from flywheel.curation.necessity import necessity_scoring_run, necessity_wake
+
+    try:
+        report = necessity_scoring_run(
+            prompts_key=str(ctx.payload["prompts"]),
+            run_id=int(ctx.payload["run_id"]),
+            reward_model=ctx.payload["reward_model"],
+            progress=lambda note: ctx.progress(0, None, note),
+        )
+    except CurationError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    # The build that asked for these scores goes on now.
+    necessity_wake(job_id=ctx.payload.get("wake_job_id"))
+    return report
