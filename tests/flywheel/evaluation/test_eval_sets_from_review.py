@@ -233,3 +233,36 @@ def test_a_conversation_in_a_training_split_is_flagged_and_the_evaluation_check_
     assert eval_set_overlap(eval_set=eval_set, dataset_version_ids=[version.id]) == [
         {"position": 0, "version": version.id, "match": "conversation"}
     ]
+
+
+def test_the_overlap_check_finds_an_item_in_any_turn_of_a_training_conversation():
+    from flywheel.datasets.models import DatasetSample, DatasetVersion
+
+    def turns(*texts):
+        return [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(texts)]
+
+    eval_set, _ = eval_set_create(
+        name="s",
+        items=[{"messages": turns("first question", "first answer")}, {"messages": turns("second question", "ok")}],
+        source="upload",
+    )
+    version = DatasetVersion.objects.create(content_hash="f" * 64, name="v", sample_count=2, sft_count=2)
+    for position, messages in enumerate(
+        [
+            turns("first question", "first answer", "and then?", "then this"),  # the whole item, then more
+            turns("second question", "another answer", "more", "more"),  # the same prompt, another answer
+        ]
+    ):
+        DatasetSample.objects.create(
+            version=version,
+            position=position,
+            split="train",
+            kind="sft",
+            sample_hash=str(position) * 64,
+            source="test",
+            record={"messages": messages},
+        )
+    assert eval_set_overlap(eval_set=eval_set, dataset_version_ids=[version.id]) == [
+        {"position": 0, "version": version.id, "match": "conversation"},
+        {"position": 1, "version": version.id, "match": "prompt"},
+    ]
