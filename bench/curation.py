@@ -43,7 +43,7 @@ def embedding_like_rows(rows: int, dim: int, topics: int = 500, seed: int = 0, u
             dim
         )
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X
+    return X.astype(np.float32)  # what embed_texts returns
 
 
 def mods_style_k_center(X: np.ndarray, steps: int, start: int = 0) -> list[int]:

@@ -10,3 +10,21 @@ class IfdScoreForm(forms.Form):
     )
     batch_size = forms.IntegerField(label=_("Batch size"), min_value=1, max_value=256, initial=8)
     max_len = forms.IntegerField(label=_("Max len"), min_value=16, max_value=131072, initial=2048)
+
+
+class RewardScoreForm(forms.Form):
+    model = forms.CharField(
+        max_length=500,
+        label=_("Reward model"),
+        help_text=_(
+            "A sequence-classification model directory under FLYWHEEL_MODEL_ROOTS (one score per conversation)."
+        ),
+    )
+    batch_size = forms.IntegerField(label=_("Batch size"), min_value=1, max_value=256, initial=8)
+    max_len = forms.IntegerField(
+        label=_("Max len"),
+        min_value=16,
+        max_value=131072,
+        initial=2048,
+        help_text=_("Longer conversations are cut from the left and counted."),
+    )

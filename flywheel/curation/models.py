@@ -36,3 +36,29 @@ class TurnScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value} sample {self.sample_id} turn {self.turn}"
+
+
+class NecessityScore(models.Model):
+    """MoDS's necessity stage: how well the seed model (trained on the seed selection) answers one
+    prompt, as a reward model scores its answer. Keyed by the prompt's content and both models'
+    versions, so a build that asks again finds it and a killed job's rerun pays nothing twice."""
+
+    prompt_hash = models.CharField(
+        max_length=64, help_text="sha256 of the prompt (the conversation before the answer)."
+    )
+    seed_model = models.CharField(max_length=500, help_text="Model directory that answered (a run's final model).")
+    seed_model_version = models.CharField(max_length=64)
+    reward_model = models.CharField(max_length=500)
+    reward_model_version = models.CharField(max_length=64)
+    answer = models.TextField()
+    reward = models.FloatField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    truncated = models.BooleanField(default=False, help_text="The pair was cut from the left to fit the reward model.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt_hash", "seed_model_version", "reward_model_version"], name="necessity_score_once"
+            ),
+        ]

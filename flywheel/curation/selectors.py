@@ -53,6 +53,21 @@ def curation_ifd_summary(*, version: DatasetVersion) -> list[dict]:
     return list(rows)
 
 
+def curation_reward_summary(*, version: DatasetVersion) -> list[dict]:
+    """Per reward model: conversations scored, failed (NULL), mean, lowest and highest reward."""
+    from django.db.models import Max, Min
+
+    rows = (
+        TurnScore.objects.filter(version=version, metric=TurnScore.Metric.REWARD)
+        .values("model", "model_version")
+        .annotate(
+            conversations=Count("id"), scored=Count("value"), mean=Avg("value"), low=Min("value"), high=Max("value")
+        )
+        .order_by("model")
+    )
+    return list(rows)
+
+
 def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int], float | None]]:
     """The scoring model's version and its IFD per (sample content hash, message index), from
     every version it scored: a sample built again has the same hash, so its scores carry over."""

@@ -248,22 +248,19 @@ def _run_trainer(
     max_len: int,
     progress: Progress,
 ) -> dict:
-    command = [
-        settings.FLYWHEEL_TRAIN_PYTHON,
-        "-m",
-        "training",
+    return run_trainer_command(
         subcommand,
-        "--model",
-        model_dir,
-        "--data",
-        str(data),
-        "--output",
-        str(output),
-        "--batch-size",
-        str(batch_size),
-        "--max-len",
-        str(max_len),
-    ]
+        ["--model", model_dir, "--data", str(data), "--output", str(output)]
+        + ["--batch-size", str(batch_size), "--max-len", str(max_len)],
+        progress,
+    )
+
+
+def run_trainer_command(subcommand: str, arguments: list[str], progress: Progress) -> dict:
+    """`python -m training <subcommand> <arguments>` in its own process (torch stays out of this
+    one); its last stdout line (JSON) back. Exit 2 (the trainer refused the input) is a
+    CurationError with the trainer's message; any other failure a RuntimeError (retried)."""
+    command = [settings.FLYWHEEL_TRAIN_PYTHON, "-m", "training", subcommand, *arguments]
     process = subprocess.Popen(
         command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

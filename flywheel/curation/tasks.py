@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flywheel.curation.necessity import necessity_scoring_run, necessity_wake
 from flywheel.curation.services import CurationError, curation_ifd_run, curation_reward_run
 from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
@@ -32,3 +33,18 @@ def score_reward(ctx: JobContext) -> dict:
         )
     except CurationError as exc:
         raise PermanentJobError(str(exc)) from exc
+
+
+def score_necessity(ctx: JobContext) -> dict:
+    try:
+        report = necessity_scoring_run(
+            prompts_key=str(ctx.payload["prompts"]),
+            run_id=int(ctx.payload["run_id"]),
+            reward_model=ctx.payload["reward_model"],
+            progress=ctx.progress,
+        )
+    except CurationError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    # The build that asked for these scores goes on now.
+    necessity_wake(job_id=ctx.payload.get("wake_job_id"))
+    return report

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flywheel.datasets.config import BuildConfig
-from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_quality
+from flywheel.datasets.curate import apply_diversity, apply_ifd, apply_necessity, apply_quality
 from flywheel.datasets.sources import Candidate
 
 BUILDER_VERSION = 1
@@ -67,6 +67,8 @@ class BuildOutcome:
     config_hash: str
     curation: dict = field(default_factory=dict)
     """What the curation steps did (flywheel/datasets/curate.py), for the manifest."""
+    necessity_missing: dict = field(default_factory=dict)
+    """{prompt hash: prompt} the necessity stage needs scored before the build can finish."""
 
 
 # --- supervision and canonical records --------------------------------------------------------
@@ -344,9 +346,11 @@ def build_samples(
     ifd_scores: dict | None = None,
     embed: Callable | None = None,
     rewards: dict | None = None,
+    necessity: tuple[set[str], Callable[[list[str]], dict]] | None = None,
 ) -> BuildOutcome:
-    """`ifd_scores` ((sample_hash, message index) -> IFD) and `embed` (texts -> unit vectors) feed
-    the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
+    """`ifd_scores` ((sample_hash, message index) -> IFD), `embed` (texts -> unit vectors) and
+    `necessity` (the seed's prompt hashes, and prompt hashes -> stored rewards of the seed model's
+    answers) feed the curation steps when the config asks for them (flywheel/datasets/curate.py)."""
     excluded: Counter = Counter()
     curation: dict = {}
     by_hash: dict[str, BuiltSample] = {}
@@ -377,11 +381,21 @@ def build_samples(
         if ifd_scores is None:
             raise ValueError("the build asks for IFD filtering but no IFD scores were given")
         sft, curation["ifd"] = apply_ifd(sft, config, ifd_scores, excluded, rehash=record_hash)
-    if config.diversity:
+    seed, missing = set(), {}
+    if config.necessity_run is not None:
+        if necessity is None:
+            raise ValueError("the build asks for the necessity stage but no seed or scores were given")
+        sft, seed, curation["necessity"], missing = apply_necessity(sft, config, *necessity, excluded)
+    if config.diversity and not missing:
         if embed is None:
             raise ValueError("the build asks for a diversity selection but no embedding function was given")
         sft, curation["diversity"] = apply_diversity(
-            sft, config, embed, excluded, order_key=lambda s: seeded_key(config.seed, "diversity", s.sample_hash)
+            sft,
+            config,
+            embed,
+            excluded,
+            order_key=lambda s: seeded_key(config.seed, "diversity", s.sample_hash),
+            seed=seed,
         )
     pairs = mix_by_task_type([s for s in samples if s.kind == "pair"], config, excluded)
     everything = sft + pairs
@@ -410,5 +424,10 @@ def build_samples(
         )
     )
     return BuildOutcome(
-        samples=everything, excluded=excluded, content_hash=content_hash, config_hash=config_hash, curation=curation
+        samples=everything,
+        excluded=excluded,
+        content_hash=content_hash,
+        config_hash=config_hash,
+        curation=curation,
+        necessity_missing=missing,
     )

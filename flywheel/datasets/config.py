@@ -36,6 +36,9 @@ CURATION_FIELDS = (
     "diversity",
     "diversity_k",
     "diversity_clusters",
+    "necessity_run",
+    "necessity_reward_model",
+    "necessity_max",
 )
 
 
@@ -99,6 +102,15 @@ class BuildConfig:
     """How many conversations the diversity selection keeps."""
     diversity_clusters: int = 20
     """k-means clusters for the cluster sampling methods."""
+    necessity_run: int | None = None
+    """MoDS's necessity stage: a training run on the seed selection. The seed (its version's
+    conversations) is kept, and of the other conversations those whose prompt the run's model
+    answers with a reward below necessity_max (flywheel/curation/necessity.py); with diversity, the
+    diversity_k of them K-Center-Greedy picks, starting from the seed."""
+    necessity_reward_model: str = ""
+    """Reward model directory that scores the seed model's answers; empty: quality_model."""
+    necessity_max: float | None = None
+    """A prompt answered with a reward below this is added (the seed model still answers it badly)."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -284,6 +296,16 @@ def _curation_settings(data: dict) -> dict:
             raise ValueError("quality_min must be a finite number")
     if bool(quality_model) != (quality_min is not None):
         raise ValueError("quality_model and quality_min go together: a reward model and the least reward kept")
+    necessity_run = _optional_int(data, "necessity_run", 1)
+    necessity_reward_model = str(data.get("necessity_reward_model") or "")
+    necessity_max = _optional_float(data, "necessity_max")
+    if necessity_run is not None:
+        if necessity_max is None:
+            raise ValueError("necessity_run needs necessity_max: the reward below which a prompt is added")
+        if not (necessity_reward_model or quality_model):
+            raise ValueError("necessity_run needs a reward model: necessity_reward_model (or quality_model)")
+    elif necessity_reward_model or necessity_max is not None:
+        raise ValueError("necessity_reward_model and necessity_max need necessity_run, the run trained on the seed")
     return {
         "quality_model": quality_model,
         "quality_min": quality_min,
@@ -293,4 +315,20 @@ def _curation_settings(data: dict) -> dict:
         "diversity": diversity,
         "diversity_k": k if diversity else None,
         "diversity_clusters": clusters,
+        "necessity_run": necessity_run,
+        "necessity_reward_model": necessity_reward_model,
+        "necessity_max": necessity_max,
     }
+
+
+def _optional_float(data: dict, name: str) -> float | None:
+    value = data.get(name)
+    if value in ("", None):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number")
+    return number

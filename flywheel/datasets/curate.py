@@ -9,9 +9,14 @@ conversations after mixing and capping, before the split:
    out conversations with no supervised turn left; `top_share` keeps, per task type, the
    `ifd_top_share` of conversations with the highest mean IFD. Conversations without a score are
    kept and counted (`ifd_unscored`), never treated as 0.
-2. Diversity: `kcenter` keeps `diversity_k` conversations picked by K-Center-Greedy on their
+2. Necessity (MoDS): with `necessity_run`, the seed (conversations whose prompt the run's version
+   holds) is kept, and of the others those whose prompt the seed model answers with a reward
+   below `necessity_max` (`necessity_answered_well` are left out). A prompt not scored yet is
+   reported, for the build to have it scored (flywheel/curation/necessity.py) and wait.
+3. Diversity: `kcenter` keeps `diversity_k` conversations picked by K-Center-Greedy on their
    embeddings (MoDS); `cluster_uniform` / `cluster_log` take `diversity_k` from k-means clusters,
-   evenly or in proportion to log(size).
+   evenly or in proportion to log(size). After necessity, the seed is kept and `diversity_k` more
+   are picked among the added ones (K-Center-Greedy starts from the seed).
 
 What each step removed is counted in `excluded` and described in the returned report, which the
 manifest keeps with the scoring model and its version.
@@ -113,24 +118,81 @@ def apply_ifd(samples, config, scores: IfdScores, excluded: Counter, *, rehash: 
     return kept, report
 
 
+def apply_necessity(
+    samples, config, seed_prompts: set[str], scores_for: Callable[[list[str]], dict], excluded: Counter
+) -> tuple[list, set[int], dict, dict]:
+    """(kept, ids of the seed samples kept, report, {prompt hash: prompt} not scored yet)."""
+    from flywheel.curation.necessity import necessity_prompt, necessity_prompt_hash
+
+    report = {
+        "run": config.necessity_run,
+        "reward_model": config.necessity_reward_model or config.quality_model,
+        "max": config.necessity_max,
+        "seed": 0,
+        "added": 0,
+        "removed": 0,
+        "unscored": 0,
+        "failed_scores_kept": 0,
+    }
+    prompts = {}
+    for sample in samples:
+        prompt = necessity_prompt(sample.record["messages"])
+        prompts[id(sample)] = (necessity_prompt_hash(prompt), prompt) if prompt is not None else None
+    wanted = [entry[0] for entry in prompts.values() if entry is not None and entry[0] not in seed_prompts]
+    scores = scores_for(wanted) if wanted else {}
+    kept, seed, missing = [], set(), {}
+    for sample in samples:
+        entry = prompts[id(sample)]
+        if entry is None:
+            excluded["necessity_no_prompt"] += 1
+            report["removed"] += 1
+        elif entry[0] in seed_prompts:
+            kept.append(sample)
+            seed.add(id(sample))
+            report["seed"] += 1
+        elif entry[0] not in scores:
+            missing[entry[0]] = entry[1]
+            report["unscored"] += 1
+        elif scores[entry[0]] is None:
+            # The reward model failed on it: kept (not known to be answered well), and counted.
+            kept.append(sample)
+            report["failed_scores_kept"] += 1
+            excluded["necessity_score_failed_kept"] += 1
+        elif scores[entry[0]] < config.necessity_max:
+            kept.append(sample)
+            report["added"] += 1
+        else:
+            excluded["necessity_answered_well"] += 1
+            report["removed"] += 1
+    return kept, seed, report, missing
+
+
 def sample_text(sample) -> str:
     return "\n".join(m["content"] for m in sample.record["messages"])
 
 
 def apply_diversity(
-    samples, config, embed: Callable[[list[str]], np.ndarray], excluded: Counter, order_key: Callable
+    samples,
+    config,
+    embed: Callable[[list[str]], np.ndarray],
+    excluded: Counter,
+    order_key: Callable,
+    seed: set[int] = frozenset(),
 ) -> tuple[list, dict]:
     """`order_key` fixes the order the rows are embedded in (seeded), so the first centre and the
-    k-means seeds do not depend on the order candidates arrived in."""
+    k-means seeds do not depend on the order candidates arrived in. `seed`: ids of samples kept
+    whatever happens (the necessity stage's seed); k more are chosen among the others."""
     k = config.diversity_k
     ordered = sorted(samples, key=order_key)
-    if k > len(ordered):
-        raise ValueError(f"diversity_k={k} is larger than the {len(ordered)} conversations left to choose from")
+    seeded = [index for index, sample in enumerate(ordered) if id(sample) in seed]
+    others = [index for index, sample in enumerate(ordered) if id(sample) not in seed]
+    if k > len(others):
+        raise ValueError(f"diversity_k={k} is larger than the {len(others)} conversations left to choose from")
     vectors = np.asarray(embed([sample_text(s) for s in ordered]), dtype=np.float32)
-    report: dict = {"method": config.diversity, "k": k, "candidates": len(ordered)}
+    report: dict = {"method": config.diversity, "k": k, "candidates": len(others), "seed": len(seeded)}
     if config.diversity == "kcenter":
-        indices, radii = k_center_greedy(vectors, k)
-        chosen = set(indices.tolist())
+        indices, radii = k_center_greedy(vectors, k, selected=seeded)
+        chosen = set(indices.tolist()) | set(seeded)
         report["coverage_radius"] = float(radii[-1]) if len(radii) else None
     else:
         from sklearn.cluster import KMeans  # deferred: seconds to import, and only this method needs it
@@ -138,7 +200,7 @@ def apply_diversity(
         clusters = max(1, min(config.diversity_clusters, len(ordered)))
         labels = KMeans(n_clusters=clusters, n_init=4, random_state=config.seed).fit(vectors).labels_.tolist()
         strategy = uniform_per_cluster if config.diversity == "cluster_uniform" else log_proportional_per_cluster
-        chosen = set(strategy(list(range(len(ordered))), labels, k, seed=config.seed))
+        chosen = set(strategy(others, [labels[i] for i in others], k, seed=config.seed)) | set(seeded)
         report["clusters"] = clusters
     kept = [sample for index, sample in enumerate(ordered) if index in chosen]
     excluded["diversity_not_selected"] += len(ordered) - len(kept)

@@ -176,6 +176,23 @@ class BuildForm(forms.Form):
         help_text=_("k-means clusters for the cluster sampling methods."),
     )
 
+    necessity_run = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Necessity: seed run",
+        help_text="MoDS's necessity stage: a finished run trained on the seed selection. Its model answers "
+        "the other prompts; those it answers badly are added to the seed. Empty: no necessity stage.",
+    )
+    necessity_reward_model = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Necessity: reward model",
+        help_text="Reward model directory that scores the seed model's answers; empty: the reward model above.",
+    )
+    necessity_max = forms.FloatField(
+        required=False, label="Necessity: added below reward", help_text="A prompt answered below this reward is added."
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         sources = sample_sources()
@@ -192,7 +209,15 @@ class BuildForm(forms.Form):
         data.pop("name")
         data["exclude_versions"] = [int(v) for v in data["exclude_versions"]]
         data["task_types"] = data["task_types"] or []
-        for name in ("quality_min", "ifd_mode", "ifd_top_share", "diversity_k", "diversity_clusters"):
+        for name in (
+            "quality_min",
+            "ifd_mode",
+            "ifd_top_share",
+            "diversity_k",
+            "diversity_clusters",
+            "necessity_run",
+            "necessity_max",
+        ):
             if data.get(name) in (None, ""):
                 data.pop(name, None)  # the config's default
         return data

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
+from flywheel.curation.necessity import necessity_models, necessity_scores, necessity_seed_prompts
 from flywheel.curation.selectors import curation_ifd_scores_by_hash, curation_rewards_by_hash
 from flywheel.curation.services import CurationError, curation_model_check
 from flywheel.datasets.builder import build_samples
@@ -32,6 +33,10 @@ NAME_MAX = 120
 
 class BuildError(ValueError):
     """A build that cannot produce a version; the message says why."""
+
+
+class BuildWaiting(Exception):
+    """The build needs scores a job is computing (the necessity stage): it goes on when woken."""
 
 
 TOKENIZER_REFUSED = (
@@ -72,12 +77,19 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
     if config.tokenizer:
         config = dataclasses.replace(config, tokenizer=dataset_tokenizer_check(config.tokenizer))
 
-    for name in ("ifd_model", "quality_model"):
+    if config.necessity_run is not None and not config.necessity_reward_model:
+        config = dataclasses.replace(config, necessity_reward_model=config.quality_model)
+    for name in ("ifd_model", "quality_model", "necessity_reward_model"):
         if getattr(config, name):
             try:
                 config = dataclasses.replace(config, **{name: curation_model_check(getattr(config, name))})
             except CurationError as exc:
                 raise BuildError(f"{name}: {exc}") from exc
+    if config.necessity_run is not None:
+        from flywheel.runs.models import TrainingRun
+
+        if not TrainingRun.objects.filter(id=config.necessity_run).exists():
+            raise BuildError(f"necessity_run: no training run {config.necessity_run}")
     missing = set(config.exclude_versions) - set(
         DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True)
     )
@@ -165,6 +177,9 @@ def dataset_build_run(*, build_id: int, progress: Progress = progress_ignored) -
     DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.RUNNING, error="")
     try:
         report = _build(build, progress)
+    except BuildWaiting as exc:
+        DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.QUEUED, error=str(exc)[:5000])
+        raise
     except Exception as exc:
         DatasetBuild.objects.filter(id=build.id).update(
             status=DatasetBuild.Status.FAILED, error=str(exc)[:5000], finished_at=timezone.now()
@@ -202,6 +217,20 @@ def _rewards(config) -> tuple[dict | None, str]:
     return rewards, fingerprint
 
 
+def _necessity(config):
+    """(seed prompt hashes, a lookup of stored scores) and the models, for a necessity build."""
+    if config.necessity_run is None:
+        return None, None
+    try:
+        models = necessity_models(run_id=config.necessity_run, reward_model=config.necessity_reward_model)
+    except CurationError as exc:
+        raise BuildError(str(exc)) from exc
+    seed = necessity_seed_prompts(run_id=config.necessity_run)
+    if not seed:
+        raise BuildError(f"necessity_run: run {config.necessity_run}'s dataset version holds no SFT conversation")
+    return (seed, lambda hashes: necessity_scores(prompt_hashes=hashes, models=models)), models
+
+
 def _embed(texts: list[str]):
     return embed_texts(texts, max_chars=2000)
 
@@ -222,6 +251,7 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
     counter = TokenCounter(config.tokenizer)
     ifd_scores, ifd_model_version = _ifd_scores(config)
     rewards, reward_model_version = _rewards(config)
+    necessity, necessity_models = _necessity(config)
     progress(len(candidates), None, "curating, mixing, splitting and counting tokens")
     try:
         outcome = build_samples(
@@ -233,9 +263,26 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
             ifd_scores=ifd_scores,
             embed=_embed if config.diversity else None,
             rewards=rewards,
+            necessity=necessity,
         )
     except ValueError as exc:  # k larger than the conversations left, and the like
         raise BuildError(str(exc)) from exc
+    if outcome.necessity_missing:
+        from flywheel.curation.necessity import necessity_scoring_request
+
+        job = necessity_scoring_request(
+            prompts=outcome.necessity_missing, models=necessity_models, wake_job_id=build.job_id, user=build.created_by
+        )
+        raise BuildWaiting(
+            f"necessity: the seed model's answers to {len(outcome.necessity_missing)} prompts are being scored "
+            f"(job {job.id}, gpu queue); the build goes on when they are"
+        )
+    if "necessity" in outcome.curation:
+        outcome.curation["necessity"].update(
+            seed_model=necessity_models.seed_model,
+            seed_model_version=necessity_models.seed_model_version,
+            reward_model_version=necessity_models.reward_model_version,
+        )
     if "quality" in outcome.curation:
         outcome.curation["quality"]["model_version"] = reward_model_version
     if "ifd" in outcome.curation:

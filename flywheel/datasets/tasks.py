@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from flywheel.datasets.replay import ReplayError
-from flywheel.datasets.services import BuildError, dataset_build_run
-from flywheel.jobs.registry import PermanentJobError
+from flywheel.datasets.services import BuildError, BuildWaiting, dataset_build_run
+from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
+
+WAIT_FOR_SCORES_S = 3600.0
 
 
 def build_dataset_version(ctx: JobContext) -> dict:
     try:
         return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=ctx.progress)
+    except BuildWaiting as exc:
+        # The necessity stage's scoring job wakes the build when it is done; the hour is a backstop.
+        raise RetryableJobError(str(exc), retry_after_s=WAIT_FOR_SCORES_S) from exc
     except (BuildError, ReplayError, ValueError) as exc:
         # The inputs or the config are wrong (a tokenizer without a chat template, a replay line
         # that does not parse...): running again gives the same answer.

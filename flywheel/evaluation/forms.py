@@ -14,3 +14,13 @@ class EvaluationForm(forms.Form):
     )
     judge_repeats = forms.IntegerField(label=_("Judge repeats"), min_value=1, max_value=10, initial=1)
     offline = forms.BooleanField(required=False, label=_("Offline evaluator (reference metrics, no judge)"))
+
+
+class SessionAnswerAddForm(forms.Form):
+    """The session panel's form: which reviewed answer, into which draft (the text is read again on
+    the server from what reviewers decided, never taken from here)."""
+
+    message = forms.IntegerField(label=_("Message"), min_value=1)
+    target = forms.CharField(label=_("Target"), max_length=40)
+    name = forms.CharField(label=_("Name"), max_length=120, required=False)
+    task_type = forms.CharField(label=_("Task type"), max_length=64, required=False)

@@ -19,6 +19,14 @@ class EvalSet(models.Model):
     weights = models.JSONField(
         default=dict, blank=True, help_text="{task_type or '*': {dimension: weight}}; empty: the documented defaults."
     )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version this one extends (a set frozen again from review with more items).",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -27,6 +35,66 @@ class EvalSet(models.Model):
 
     def __str__(self) -> str:
         return f"eval set {self.pk} {self.name}"
+
+
+class EvalSetDraft(models.Model):
+    """An evaluation set being gathered from review, one session at a time. Mutable, so nothing
+    evaluates it: freezing it writes an immutable, content-addressed EvalSet (a new version
+    whenever its items changed since the last one; the same items give the same set)."""
+
+    name = models.CharField(max_length=120)
+    base = models.ForeignKey(
+        EvalSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="drafts",
+        help_text="The version it extends: its items were copied in first.",
+    )
+    weights = models.JSONField(default=dict, blank=True, help_text="Carried over from the base set.")
+    latest = models.ForeignKey(
+        EvalSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Last version frozen."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"draft {self.pk} {self.name}"
+
+
+class EvalSetDraftItem(models.Model):
+    """One item of a draft: the conversation before a reviewed answer, and that answer as the
+    reference (a reviewer's rewrite, an accepted constructed answer or an approved answer)."""
+
+    class Source(models.TextChoices):
+        REWRITE = "rewrite"
+        CONSTRUCTED = "constructed"
+        APPROVED = "approved"
+        BASE = "base"
+
+    draft = models.ForeignKey(EvalSetDraft, on_delete=models.CASCADE, related_name="items")
+    item_hash = models.CharField(max_length=64, help_text="sha256 of the conversation (context + reference).")
+    messages = models.JSONField(help_text="The context: the conversation before the reference answer.")
+    reference = models.TextField()
+    task_type = models.CharField(max_length=64)
+    reference_source = models.CharField(max_length=16, choices=Source.choices)
+    session = models.ForeignKey(
+        "ingest.ChatSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_id = models.BigIntegerField(null=True, blank=True, help_text="The answer the reference stands for.")
+    overlap = models.JSONField(
+        default=list, blank=True, help_text="Dataset versions whose train split holds this conversation or prompt."
+    )
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["draft", "item_hash"], name="eval_draft_item_once")]
 
 
 class EvalItem(models.Model):

@@ -3,8 +3,11 @@ intervals, win rate, regressions) and one regression with the training data near
 
 from __future__ import annotations
 
+from django.db.models import Count
+
 from flywheel.evaluation import scoring
-from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, Judgement
+from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, EvalSetDraft, Evaluation, Judgement
+from flywheel.evaluation.neighbours import nearest_training_samples
 from flywheel.evaluation.services import candidate_parse_key
 from flywheel.evaluation.summary import item_scores, pairwise_outcomes
 from flywheel.ui.paging import keyset_page
@@ -21,6 +24,7 @@ def evaluations_page(*, before_id: int | None = None, size: int = PAGE_SIZE) -> 
         "evaluations": page.rows,
         "next_before": page.next_key,
         "eval_sets": list(EvalSet.objects.order_by("-id")[:20]),
+        "drafts": list(EvalSetDraft.objects.annotate(item_count=Count("items")).select_related("latest")[:20]),
     }
 
 
@@ -104,7 +108,9 @@ def _stat(values: list[float]) -> dict | None:
 
 
 def regression_detail(*, evaluation_id: int, item_id: int, neighbours: int = 5) -> dict | None:
-    evaluation = Evaluation.objects.select_related("eval_set", "run").filter(id=evaluation_id).first()
+    evaluation = (
+        Evaluation.objects.select_related("eval_set", "run", "run__dataset_version").filter(id=evaluation_id).first()
+    )
     item = EvalItem.objects.filter(id=item_id, eval_set_id=evaluation.eval_set_id).first() if evaluation else None
     if item is None:
         return None
@@ -120,37 +126,6 @@ def regression_detail(*, evaluation_id: int, item_id: int, neighbours: int = 5) 
         "sides": sides,
         "nearest": nearest_training_samples(evaluation=evaluation, item=item, limit=neighbours),
     }
-
-
-def nearest_training_samples(*, evaluation: Evaluation, item: EvalItem, limit: int = 5, scan: int = 2000) -> list[dict]:
-    """The run's training conversations closest to the item's prompt by embedding (cosine), among
-    the first `scan` of its train split."""
-    if evaluation.run is None:
-        return []
-    from flywheel.datasets.models import DatasetSample
-    from flywheel.llm.embeddings import embed_texts
-
-    samples = list(
-        DatasetSample.objects.filter(
-            version_id=evaluation.run.dataset_version_id, split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT
-        )
-        .order_by("position")
-        .only("id", "position", "task_type", "record")[:scan]
-    )
-    if not samples:
-        return []
-
-    def text_of(messages):
-        return "\n".join(m.get("content", "") for m in messages if m.get("role") == "user")[-2000:]
-
-    query = embed_texts([text_of(item.messages)], max_chars=2000)
-    vectors = embed_texts([text_of(s.record.get("messages", [])) for s in samples], max_chars=2000)
-    similarity = (vectors @ query[0]).tolist()
-    best = sorted(range(len(samples)), key=lambda i: -similarity[i])[:limit]
-    return [
-        {"sample": samples[i], "similarity": round(similarity[i], 3), "messages": samples[i].record.get("messages", [])}
-        for i in best
-    ]
 
 
 def judge_human_agreement(*, evaluation: Evaluation) -> dict:

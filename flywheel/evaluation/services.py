@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool")
 DEFAULT_TASK_TYPE = "default"
 MAX_ITEMS = 20_000
+# Candidates answered by `python -m training generate` on the gpu worker; endpoints answer over HTTP.
+LOCAL_KINDS = ("run", "model")
+GENERATE_JOB, JUDGE_JOB = "evaluation.generate", "evaluation.judge"
 
 
 class EvalSetError(ValueError):
@@ -108,7 +111,14 @@ def eval_items_read(path: str | Path) -> list[dict]:
 
 
 def eval_set_create(
-    *, name: str, items: list[dict], source: str, dataset_version=None, weights: dict | None = None, user=None
+    *,
+    name: str,
+    items: list[dict],
+    source: str,
+    dataset_version=None,
+    weights: dict | None = None,
+    parent: EvalSet | None = None,
+    user=None,
 ) -> tuple[EvalSet, bool]:
     """The set of these items (created, or the existing one with the same content). All items
     are written in one transaction: a refused item leaves nothing behind."""
@@ -129,6 +139,7 @@ def eval_set_create(
                 item_count=len(cleaned),
                 task_types=dict(Counter(item["task_type"] for item in cleaned)),
                 weights=weights or {},
+                parent=parent,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
             EvalItem.objects.bulk_create(
@@ -171,28 +182,45 @@ def eval_set_from_dataset_version(*, version_id: int, name: str = "", user=None)
     )
 
 
+def training_matches(messages: list[dict], *, full: dict, prompt: dict) -> dict:
+    """{key: "conversation" | "prompt"} for the keys of `full` (hashes of conversations ending in
+    an answer) and `prompt` (hashes of contexts) that this training conversation holds: training on
+    a conversation trains on every answer in it, so each assistant turn with the turns before it
+    counts, not only the whole conversation."""
+    found: dict = {}
+    messages = [m for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        if (key := full.get(conversation_hash(messages[: index + 1]))) is not None:
+            found[key] = "conversation"
+        if (key := prompt.get(conversation_hash(messages[:index]))) is not None:
+            found.setdefault(key, "prompt")
+    return found
+
+
 def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> list[dict]:
     """Items whose conversation, or whose prompt, is also in the train split of one of these
-    versions: [{"position", "version", "match": "conversation" | "prompt"}]."""
+    versions (anywhere in a training conversation, up to one of its answers):
+    [{"position", "version", "match": "conversation" | "prompt"}]."""
     from flywheel.datasets.models import DatasetSample
 
     if not dataset_version_ids:
         return []
     full = {item.item_hash: item.position for item in eval_set.items.all()}
     prompt = {conversation_hash(item.messages): item.position for item in eval_set.items.all()}
-    overlap = []
+    overlap: dict[tuple[int, int], str] = {}
     samples = DatasetSample.objects.filter(
         version_id__in=dataset_version_ids, split=DatasetSample.Split.TRAIN, kind=DatasetSample.Kind.SFT
     ).values_list("version_id", "record")
     for version_id, record in samples.iterator(chunk_size=500):
-        messages = [m for m in record.get("messages", []) if isinstance(m, dict) and "content" in m]
-        if (position := full.get(conversation_hash(messages))) is not None:
-            overlap.append({"position": position, "version": version_id, "match": "conversation"})
-            continue
-        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-        if last is not None and (position := prompt.get(conversation_hash(messages[:last]))) is not None:
-            overlap.append({"position": position, "version": version_id, "match": "prompt"})
-    return sorted(overlap, key=lambda row: (row["position"], row["version"]))
+        for position, match in training_matches(record.get("messages", []), full=full, prompt=prompt).items():
+            if overlap.get((position, version_id)) != "conversation":
+                overlap[(position, version_id)] = match
+    return [
+        {"position": position, "version": version_id, "match": match}
+        for (position, version_id), match in sorted(overlap.items())
+    ]
 
 
 def overlap_warning(overlap: list[dict]) -> str:
@@ -390,7 +418,8 @@ def evaluation_create(
     with_job: bool = True,
 ) -> Evaluation:
     """Check the candidates and the overlap with the compared runs' training splits, then create the
-    evaluation (and its job on the gpu queue)."""
+    evaluation and its first job: generation on the gpu queue when a candidate is a local model,
+    else judging on the llm queue."""
     from flywheel.jobs.services import job_create
     from flywheel.llm.client import llm_is_configured
     from flywheel.runs.models import TrainingRun
@@ -423,8 +452,10 @@ def evaluation_create(
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
         if with_job:
+            # Local models answer on the gpu worker first; endpoints and the judge are LLM calls.
+            local = any(c and c.kind in LOCAL_KINDS for c in (parsed, parsed_baseline))
             job = job_create(
-                kind="evaluation.run",
+                kind=GENERATE_JOB if local else JUDGE_JOB,
                 payload={"evaluation_id": evaluation.id},
                 created_by=user,
                 total=eval_set.item_count,
@@ -434,15 +465,69 @@ def evaluation_create(
     return evaluation
 
 
+def evaluation_judging_enqueue(*, evaluation_id: int):
+    """After the gpu job: the evaluation's judging job on the llm queue, created once (a rerun of
+    the generation job finds it on the evaluation and creates no second one)."""
+    from flywheel.jobs.services import job_create
+
+    with transaction.atomic():
+        evaluation = (
+            Evaluation.objects.select_for_update(of=("self",)).select_related("job", "eval_set").get(id=evaluation_id)
+        )
+        if evaluation.job is not None and evaluation.job.kind == JUDGE_JOB:
+            return evaluation.job
+        job = job_create(
+            kind=JUDGE_JOB,
+            payload={"evaluation_id": evaluation.id},
+            created_by=evaluation.created_by,
+            total=evaluation.eval_set.item_count,
+        )
+        Evaluation.objects.filter(id=evaluation.id).update(job=job)
+    return job
+
+
 def evaluation_execute(
     *,
     evaluation_id: int,
     job_id: int | None = None,
     progress: Progress = progress_ignored,
 ) -> dict:
-    """Answers (generated once), verdicts (asked once), then the summary. Raises
-    GenerationUnavailable or LLMUnavailable when a server is down: the job waits and resumes
-    where it stopped."""
+    """The whole evaluation in the foreground (the command): the local models' answers, then
+    judging. As jobs, the two halves run on their own queues."""
+    evaluation_generate(evaluation_id=evaluation_id, progress=progress)
+    return evaluation_judge(evaluation_id=evaluation_id, job_id=job_id, progress=progress)
+
+
+def evaluation_generate(*, evaluation_id: int, progress: Progress = progress_ignored) -> int:
+    """The answers of the candidates that are local models (a run's final model, a checkpoint, a
+    base model), generated once by `python -m training generate`: the gpu half. Returns how many
+    were generated now."""
+    evaluation = Evaluation.objects.select_related("eval_set").get(id=evaluation_id)
+    if evaluation.status == Evaluation.Status.DONE:
+        return 0
+    Evaluation.objects.filter(id=evaluation_id).update(status=Evaluation.Status.RUNNING, error="")
+    items = list(evaluation.eval_set.items.all())
+    generated = 0
+    try:
+        for spec in filter(None, (evaluation.candidate, evaluation.baseline)):
+            parsed = candidate_parse(spec)
+            if parsed.kind in LOCAL_KINDS:
+                generated += candidate_answers_ensure(candidate=parsed, items=items, progress=progress)
+    except GenerationUnavailable as exc:
+        Evaluation.objects.filter(id=evaluation_id).update(status=Evaluation.Status.WAITING, error=str(exc)[:2000])
+        raise
+    return generated
+
+
+def evaluation_judge(
+    *,
+    evaluation_id: int,
+    job_id: int | None = None,
+    progress: Progress = progress_ignored,
+) -> dict:
+    """Endpoint candidates' answers (generated once), verdicts (asked once), then the summary: the
+    LLM half. Raises GenerationUnavailable or LLMUnavailable when a server is down: the job waits
+    and resumes where it stopped."""
     from flywheel.evaluation.judging import judge_pairwise, judge_pointwise
     from flywheel.evaluation.summary import evaluation_summary
     from flywheel.llm.client import LLMUnavailable
@@ -456,7 +541,11 @@ def evaluation_execute(
     baseline = candidate_parse(evaluation.baseline) if evaluation.baseline else None
     try:
         for each in filter(None, (candidate, baseline)):
-            candidate_answers_ensure(candidate=each, items=items, job_id=job_id, progress=progress)
+            if each.kind in LOCAL_KINDS:
+                # Generated by the gpu half; the llm worker never loads a model.
+                _local_answers_check(each, items)
+            else:
+                candidate_answers_ensure(candidate=each, items=items, job_id=job_id, progress=progress)
         if evaluation.mode == "judge":
             answers = {
                 a.item_id: a for a in CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key)
@@ -488,6 +577,14 @@ def evaluation_execute(
         status=Evaluation.Status.DONE, summary=summary, finished_at=timezone.now()
     )
     return summary
+
+
+def _local_answers_check(candidate: Candidate, items: list[EvalItem]) -> None:
+    answered = CandidateAnswer.objects.filter(item__in=items, candidate_key=candidate.key).count()
+    if answered < len(items):
+        raise CandidateError(
+            f"{candidate.spec} answered {answered} of {len(items)} items: its generation job did not finish"
+        )
 
 
 def evaluation_fail(*, evaluation_id: int, error: str) -> None:

@@ -38,8 +38,10 @@ EXPECTED = {
         "datasets.build": "flywheel.datasets.tasks.build_dataset_version",
         "curation.ifd": "flywheel.curation.tasks.score_ifd",
         "curation.reward": "flywheel.curation.tasks.score_reward",
+        "curation.necessity": "flywheel.curation.tasks.score_necessity",
         "runs.train": "flywheel.runs.tasks.train",
-        "evaluation.run": "flywheel.evaluation.tasks.evaluation_run",
+        "evaluation.generate": "flywheel.evaluation.tasks.evaluation_generate_answers",
+        "evaluation.judge": "flywheel.evaluation.tasks.evaluation_judge_answers",
         "dashboard.rollup": "flywheel.dashboard.tasks.rollup",
     },
     "pipeline stage": {
@@ -88,6 +90,7 @@ EXPECTED = {
         "Bad cases": "flywheel.construction.selectors.session_badcases_panel",
         "Review": "flywheel.review.apps.ReviewConfig.ready.<locals>.<lambda>",
         "Datasets": "flywheel.datasets.selectors.dataset_session_panel",
+        "Evaluation sets": "flywheel.evaluation.drafts.session_eval_panel",
     },
     "session access grant": {"review": "flywheel.review.apps.ReviewConfig.ready.<locals>.<lambda>"},
     "session text shield": {"review": "flywheel.ingest.panels.TextShield"},
@@ -129,6 +132,7 @@ def test_session_panels_appear_in_their_order():
         "Bad cases",
         "Review",
         "Datasets",
+        "Evaluation sets",
     ]
 
 
@@ -149,8 +153,10 @@ def test_job_kinds_keep_their_queues_attempts_and_roles():
         "datasets.build": ("default", 3, ENGINEERS | {Role.OPS}),
         "curation.ifd": ("gpu", 3, ENGINEERS | {Role.OPS}),
         "curation.reward": ("gpu", 3, ENGINEERS | {Role.OPS}),
+        "curation.necessity": ("gpu", 3, ENGINEERS | {Role.OPS}),
         "runs.train": ("gpu", 5, {Role.OPS, Role.ADMIN}),
-        "evaluation.run": ("gpu", 20, ENGINEERS | {Role.OPS}),
+        "evaluation.generate": ("gpu", 20, ENGINEERS | {Role.OPS}),
+        "evaluation.judge": ("llm", 20, ENGINEERS | {Role.OPS}),
         "dashboard.rollup": ("default", 5, ENGINEERS),
     }
 

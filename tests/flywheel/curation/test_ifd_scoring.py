@@ -160,3 +160,54 @@ def test_rewards_are_stored_on_the_last_turn_and_a_long_conversation_is_truncate
     rewards = TurnScore.objects.filter(version=version, metric="reward").order_by("sample__position")
     assert [r.message_index for r in rewards] == [1, 3, 1, 1] and all(r.value is not None for r in rewards)
     assert curation_reward_run(version_id=version.id, model=str(reward_model))["scored_now"] == 0
+
+
+@pytest.mark.django_db
+def test_the_reward_button_queues_the_reward_job_and_the_page_shows_the_scores(
+    model_dir, reward_model, client, engineer, settings
+):
+    from flywheel.curation.services import curation_reward_run
+    from flywheel.jobs.models import Job
+    from flywheel.jobs.services import job_execute
+
+    settings.FLYWHEEL_TASK_MODE = "sync"
+    client.force_login(engineer)
+    version = make_version()
+    page = client.get(f"/curation/versions/{version.id}/ifd/").content.decode()
+    assert 'id="reward-form"' in page and "No reward scores yet." in page
+    response = client.post(
+        f"/curation/versions/{version.id}/reward/",
+        {"reward-model": str(reward_model), "reward-batch_size": 4, "reward-max_len": 512},
+    )
+    assert response.status_code == 302
+    job = Job.objects.get(kind="curation.reward")
+    assert job.queue == "gpu" and job.payload == {
+        "version_id": version.id,
+        "model": str(reward_model.resolve()),
+        "batch_size": 4,
+        "max_len": 512,
+    }
+    assert job_execute(job_id=job.id).status == "succeeded"
+    assert curation_reward_run(version_id=version.id, model=str(reward_model))["scored_now"] == 0
+    page = client.get(f"/curation/versions/{version.id}/ifd/").content.decode()
+    table = page[page.index('id="reward-summary"') :]
+    assert str(reward_model.resolve()) in table and "No reward scores yet." not in table
+
+
+@pytest.mark.django_db
+def test_only_engineers_queue_reward_scoring_and_a_model_outside_the_roots_is_refused(
+    model_dir, reward_model, client, engineer, ops_user, annotator
+):
+    from flywheel.jobs.models import Job
+
+    version = make_version()
+    fields = {"reward-model": str(reward_model), "reward-batch_size": 4, "reward-max_len": 512}
+    client.force_login(ops_user)
+    assert 'id="reward-form"' not in client.get(f"/curation/versions/{version.id}/ifd/").content.decode()
+    assert client.post(f"/curation/versions/{version.id}/reward/", fields).status_code == 403
+    client.force_login(annotator)
+    assert client.post(f"/curation/versions/{version.id}/reward/", fields).status_code == 403
+    client.force_login(engineer)
+    response = client.post(f"/curation/versions/{version.id}/reward/", {**fields, "reward-model": "/etc"})
+    assert response.status_code == 200 and "inside the model roots" in response.content.decode()
+    assert not Job.objects.filter(kind="curation.reward").exists()

@@ -39,7 +39,7 @@ def test_picks_the_same_centres_and_radii_as_the_brute_force_loop(seed):
     indices, radii = k_center_greedy(X, 40, start=7)
     expected_indices, expected_radii = brute_force_k_center(X, 40, start=7)
     assert indices.tolist() == expected_indices.tolist()
-    np.testing.assert_allclose(radii, expected_radii, rtol=1e-9)
+    np.testing.assert_allclose(radii, expected_radii, rtol=1e-6)  # float32 rows
 
 
 def test_float32_rows_give_the_same_centres_as_float64():
@@ -54,7 +54,7 @@ def test_starting_from_selected_rows_continues_where_they_leave_off():
     expected_indices, expected_radii = brute_force_k_center(X, 25, selected=selected)
     assert indices.tolist() == expected_indices.tolist()
     assert not set(indices.tolist()) & set(selected)
-    np.testing.assert_allclose(radii, expected_radii, rtol=1e-9)
+    np.testing.assert_allclose(radii, expected_radii, rtol=1e-6)  # float32 rows
 
 
 def test_continuing_a_selection_equals_one_longer_run():
@@ -107,3 +107,20 @@ def test_bad_arguments_are_clear_errors(arguments, message):
 def test_k_zero_picks_nothing():
     indices, radii = k_center_greedy(clustered_rows(n=10), 0)
     assert indices.size == 0 and radii.size == 0
+
+
+@pytest.mark.parametrize("pool_rows", [4, 16, 100])
+def test_a_small_pool_refilled_many_times_still_gives_the_brute_force_centres(monkeypatch, pool_rows):
+    monkeypatch.setattr("flywheel.curation.kcenter.POOL_ROWS", pool_rows)
+    X = clustered_rows(seed=9)
+    indices, radii = k_center_greedy(X, 60, start=3)
+    expected_indices, expected_radii = brute_force_k_center(X, 60, start=3)
+    assert indices.tolist() == expected_indices.tolist()
+    np.testing.assert_allclose(radii, expected_radii, rtol=1e-6)
+
+
+def test_unit_vectors_like_sentence_embeddings_give_the_brute_force_centres():
+    X = clustered_rows(n=600, d=48, seed=10)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    indices, _ = k_center_greedy(X, 80, selected=[5, 6])
+    assert indices.tolist() == brute_force_k_center(X, 80, selected=[5, 6])[0].tolist()

@@ -102,7 +102,8 @@ def test_an_evaluation_started_from_the_page_is_a_gpu_job(
             },
         )
     evaluation = Evaluation.objects.get()
-    assert response.status_code == 302 and evaluation.job.queue == "gpu" and evaluation.job.kind == "evaluation.run"
+    # endpoints only: no gpu work, the first job is the judging one on the llm queue
+    assert response.status_code == 302 and evaluation.job.queue == "llm" and evaluation.job.kind == "evaluation.judge"
     refused = client.post(
         reverse("evaluation:index"), {"eval_set": eval_set_id, "candidate": "run:404", "judge_repeats": 1}
     )
@@ -147,3 +148,51 @@ def test_the_dashboard_shows_each_model_versions_offline_evaluation_beside_its_t
     table = page[page.index('id="model-versions"') :]
     assert "0.75" in table and f'href="/evaluations/{evaluated.id}/"' in table and "usability 4.0" in table
     assert "not evaluated" in table
+
+
+def test_a_second_look_at_a_regression_embeds_nothing_the_version_is_embedded_once(
+    client, engineer, run, evaluated, settings, tmp_path, monkeypatch
+):
+    from flywheel.datasets.models import DatasetSample
+    from flywheel.llm import embeddings
+
+    settings.VAR_DIR = tmp_path
+    for position, prompt in enumerate(["What is 6 times 7 exactly?", "Tell me about tulips in spring."]):
+        DatasetSample.objects.create(
+            version=run.dataset_version,
+            position=position,
+            split="train",
+            kind="sft",
+            sample_hash=str(position) * 64,
+            task_type="math",
+            source="test",
+            record={"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": "..."}]},
+        )
+    Evaluation.objects.filter(id=evaluated.id).update(run=run)
+    embedded: list[int] = []
+    real_embed_texts = embeddings.embed_texts
+
+    def counting_embed_texts(texts, **options):  # the real embedder, counted
+        embedded.append(len(texts))
+        return real_embed_texts(texts, **options)
+
+    monkeypatch.setattr(embeddings, "embed_texts", counting_embed_texts)
+    math_item, qa_item = (evaluated.eval_set.items.get(task_type=t) for t in ("math", "qa"))
+    client.force_login(engineer)
+
+    def look(item):
+        page = client.get(reverse("evaluation:regression", args=[evaluated.id, item.id])).content.decode()
+        return page[page.index('id="nearest"') :]
+
+    first = look(math_item)
+    assert sorted(embedded) == [1, 2]  # the item's prompt, and the version's train split once
+    embedded.clear()
+    assert look(math_item) == first and embedded == []
+    look(qa_item)
+    assert embedded == [1]  # only the new item: the version's vectors are kept
+
+    # A damaged file is computed again, not trusted.
+    for stored in (tmp_path / "cache" / "embeddings").glob("version-*.npz"):
+        stored.write_bytes(b"not an npz file")
+    embedded.clear()
+    assert look(math_item) == first and embedded == [2]
