@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages as flash
 from django.http import Http404
@@ -6,11 +8,14 @@ from django.views.decorators.http import require_http_methods
 
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
 from flywheel.accounts.services import audit_record
+from flywheel.ingest.facets import session_facets
 from flywheel.ingest.formats import FORMATS, RecordError
 from flywheel.ingest.imports import UploadTooLarge, import_file_start
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.panels import session_panels
 from flywheel.ingest.selectors import (
+    THUMBS_CHOICES,
+    SessionFilters,
     imports_recent,
     session_get,
     session_texts_attach,
@@ -27,14 +32,25 @@ from flywheel.ui.paging import page_key
 
 @role_required(ENGINEERS)
 def session_list(request):
-    filters = {
-        "app": request.GET.get("app", "")[:64],
-        "model_version": request.GET.get("model_version", "")[:128],
-        "thumbs_down": request.GET.get("thumbs_down") == "1",
-    }
-    page = sessions_page(**filters, before_id=page_key(request))
+    filters = SessionFilters.from_params(request.GET)
+    page = sessions_page(filters=filters, before_id=page_key(request))
+    facets = session_facets()
+    next_url = None
+    if page.next_key is not None:
+        next_url = "?" + urlencode({**filters.query_params(), "before": page.next_key})
     return render(
-        request, "ingest/session_list.html", {"sessions": page.rows, "filters": filters, "next_before": page.next_key}
+        request,
+        "ingest/session_list.html",
+        {
+            "sessions": page.rows,
+            "filters": filters,
+            "facets": [{"facet": f, "choices": f.choices(), "value": filters.facets.get(f.name, "")} for f in facets],
+            "columns": [f for f in facets if f.column is not None],
+            "thumbs_choices": THUMBS_CHOICES.items(),
+            # A pasted session id opens that session; the search still runs over message text.
+            "exact_session": session_get(external_id=filters.q) if filters.q else None,
+            "next_url": next_url,
+        },
     )
 
 
