@@ -13,12 +13,14 @@ from django.db import transaction
 
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
-from flywheel.ingest.services import ingest_batch
+from flywheel.ingest.services import APPENDED, CREATED, ingest_batch
 
 BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
+MAX_LISTED_SESSIONS = 100
 
-Progress = Callable[[int, int], None]
+# (bytes read, bytes in the file, note such as "1,200 records")
+Progress = Callable[[int, int, str], None]
 
 
 class UploadTooLarge(ValueError):
@@ -48,7 +50,16 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
     before that point and says why in `file_error`."""
     fmt = resolve_format(path, fmt)
     total_bytes = os.path.getsize(path)
-    report = {"format": fmt, "records": 0, "records_with_errors": 0, "errors": [], "counts": {}, "file_error": ""}
+    report = {
+        "format": fmt,
+        "records": 0,
+        "records_with_errors": 0,
+        "errors": [],
+        "counts": {},
+        "file_error": "",
+        # The sessions this import created or added messages to (the first MAX_LISTED_SESSIONS).
+        "sessions": [],
+    }
     pending: list = []
 
     def flush():
@@ -62,6 +73,9 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
         result = ingest_batch(**batch, source=f"import:{fmt}")
         for key, value in result.counts().items():
             report["counts"][key] = report["counts"].get(key, 0) + value
+        for item in result.sessions:
+            if item["status"] in (CREATED, APPENDED) and len(report["sessions"]) < MAX_LISTED_SESSIONS:
+                report["sessions"].append(item["id"])
         bad_records = set()
         for key in batch:
             for item in getattr(result, key):
@@ -86,13 +100,36 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
             if len(pending) >= BATCH_RECORDS:
                 flush()
                 if progress:
-                    progress(_position(stream, raw), total_bytes)
+                    progress(_position(stream, raw), total_bytes, _records_note(report))
         if pending:
             flush()
     if progress:
-        progress(total_bytes, total_bytes)
+        progress(total_bytes, total_bytes, _records_note(report))
     report["error_count"] = report["records_with_errors"] + bool(report["file_error"])
     return report
+
+
+def import_file_outcome(import_file: ImportFile) -> str:
+    """ "running", or how the import ended: "failed", "partial" or "succeeded"."""
+    job = import_file.job
+    if job is not None and not job.is_finished:
+        return "running"
+    if job is not None and job.status != job.Status.SUCCEEDED:
+        return "failed"  # the job itself failed or was cancelled: its page says why
+    return import_outcome(import_file.report) if import_file.report else "failed"
+
+
+def import_outcome(report: dict) -> str:
+    """ "failed" when nothing could be imported (every record had an error, or the file could not
+    be read at all), "partial" when some records or the file's end were lost, else "succeeded"."""
+    good = report.get("records", 0) - report.get("records_with_errors", 0)
+    if good <= 0:
+        return "failed"
+    return "partial" if report.get("error_count") else "succeeded"
+
+
+def _records_note(report: dict) -> str:
+    return f"{report['records']} records, {report['records_with_errors']} with errors"
 
 
 def _position(stream, raw) -> int:

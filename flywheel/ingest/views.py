@@ -10,7 +10,7 @@ from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_ha
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.facets import session_facets
 from flywheel.ingest.formats import FORMATS, RecordError
-from flywheel.ingest.imports import UploadTooLarge, import_file_start
+from flywheel.ingest.imports import UploadTooLarge, import_file_outcome, import_file_start
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.panels import session_panels
 from flywheel.ingest.selectors import (
@@ -24,6 +24,7 @@ from flywheel.ingest.selectors import (
     sessions_page,
 )
 from flywheel.ingest.uploads import upload_limit_message, uploads_refused
+from flywheel.jobs.models import Job
 from flywheel.ui.paging import page_key
 
 # Raw chat logs are for the people who run the pipelines. Ops launch training runs from
@@ -107,10 +108,26 @@ def import_upload(request):
                     detail={"name": import_file.name, "format": import_file.format},
                 )
                 return redirect("ingest:import_detail", import_id=import_file.id)
-    return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports_recent()})
+    imports = imports_recent()
+    for item in imports:
+        item.outcome = import_file_outcome(item)
+    return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports})
 
 
 @role_required(ENGINEERS)
 def import_detail(request, import_id: int):
+    return render(request, "ingest/import_detail.html", _import_context(import_id))
+
+
+@role_required(ENGINEERS)
+def import_status(request, import_id: int):
+    """The page's status block; it polls itself until the import has finished."""
+    return render(request, "ingest/_import_status.html", _import_context(import_id))
+
+
+def _import_context(import_id: int) -> dict:
     import_file = get_object_or_404(ImportFile.objects.select_related("job"), id=import_id)
-    return render(request, "ingest/import_detail.html", {"import_file": import_file})
+    job, report = import_file.job, import_file.report
+    outcome = import_file_outcome(import_file)
+    follow_on = list(Job.objects.filter(id__in=report.get("follow_on_jobs", []))) if report else []
+    return {"import_file": import_file, "job": job, "report": report, "outcome": outcome, "follow_on": follow_on}

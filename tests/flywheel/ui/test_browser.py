@@ -7,6 +7,8 @@ import pytest
 
 from tests.factories import session_with_turns
 
+pytestmark = pytest.mark.browser
+
 PHONE = {"width": 390, "height": 844}
 
 

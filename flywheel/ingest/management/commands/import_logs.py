@@ -30,9 +30,9 @@ class Command(BaseCommand):
         except RecordError as exc:
             raise CommandError(str(exc)) from exc
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, note: str) -> None:
             if not quiet:
-                sys.stderr.write(f"\r{file}: {100 * done // max(total, 1):3d}%")
+                sys.stderr.write(f"\r{file}: {100 * done // max(total, 1):3d}% ({note})")
                 sys.stderr.flush()
 
         report = import_file_run(path=file, fmt=fmt, progress=progress)
