@@ -5,7 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-PALETTE = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00acc1", "#6d4c41", "#3949ab", "#c0ca33"]
+# Twelve colours told apart at a glance (Kelly's colours of maximum contrast, less white, black
+# and the near-duplicates): a run's loss chart has a line per task type, up to a dozen. Black is
+# kept for the line a chart is about (the run's overall loss). Every pair is at least ΔE 25 apart
+# (CIE76), which tests/flywheel/ui/test_charts.py checks.
+PALETTE = [
+    "#0067A5",  # blue
+    "#F38400",  # orange
+    "#008856",  # green
+    "#BE0032",  # red
+    "#875692",  # purple
+    "#A1CAF1",  # light blue
+    "#E68FAC",  # pink
+    "#C2B280",  # buff
+    "#848482",  # grey
+    "#F3C300",  # yellow
+    "#882D17",  # brown
+    "#8DB600",  # yellow-green
+]
 
 
 def line_chart(
@@ -17,7 +34,8 @@ def line_chart(
             "data": list(values),
             "borderColor": PALETTE[i % len(PALETTE)],
             "backgroundColor": PALETTE[i % len(PALETTE)],
-            "tension": 0.2,
+            # Straight segments: a smoothed curve draws values that were never measured.
+            "tension": 0,
             "spanGaps": True,
             "pointRadius": 2,
         }
