@@ -3,6 +3,8 @@ with keyset paging, the first-message preview and the cleaning and label columns
 
 from __future__ import annotations
 
+import html
+import json
 from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 
@@ -216,3 +218,15 @@ def test_a_pasted_session_id_links_to_that_session(db, client):
     response = client.get(reverse("ingest:session_list"), {"q": "abc-123"})
     assert response.context["exact_session"].external_id == "abc-123"
     assert reverse("ingest:session_detail", args=["abc-123"]) in response.content.decode()
+
+
+def test_the_session_page_shows_metadata_as_pretty_escaped_json(db, client):
+    metadata = {"locale": "zh-CN", "vip": True, "referrer": None, "note": "<script>alert(1)</script>", "城市": "北京"}
+    session_with_turns([("user", "q")], external_id="meta", metadata=metadata)
+    body = client.get(reverse("ingest:session_detail", args=["meta"])).content.decode()
+    block = body.split('<pre id="session-metadata" class="json">')[1].split("</pre>")[0]
+    assert "<script>" not in block and "&lt;script&gt;alert(1)&lt;/script&gt;" in block
+    shown = html.unescape(block)
+    assert json.loads(shown) == metadata, "what is shown is the metadata, as JSON"
+    assert '"vip": true' in shown and '"referrer": null' in shown and '"城市": "北京"' in shown
+    assert "\n  " in block, "indented, one key per line"
