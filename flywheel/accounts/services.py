@@ -28,7 +28,7 @@ class CreatedApiKey:
 
 
 def api_key_create(*, name: str, created_by=None) -> CreatedApiKey:
-    name = name.strip()
+    name = " ".join(name.replace("\x00", "").split())  # PostgreSQL refuses NUL in text
     if not name:
         raise ValueError("an API key needs a name")
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)

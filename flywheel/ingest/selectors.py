@@ -89,17 +89,22 @@ class SessionFilters:
     def from_params(cls, params) -> SessionFilters:
         problems = []
 
+        def text(name: str, limit: int) -> str:
+            # PostgreSQL refuses NUL in text; nothing legitimate carries one, so it goes.
+            return " ".join((params.get(name) or "").replace("\x00", "").split())[:limit]
+
         def day(name: str) -> date | None:
-            raw = (params.get(name) or "").strip()
+            raw = text(name, 40)
             if not raw:
                 return None
             try:
-                return date.fromisoformat(raw[:10])
+                value = date.fromisoformat(raw[:10])
             except ValueError:
-                problems.append(
-                    gettext("%(value)s is not a date (YYYY-MM-DD); that filter is off.") % {"value": raw[:40]}
-                )
+                value = None
+            if value is None or not 1900 <= value.year <= 9000:  # far dates overflow time zones
+                problems.append(gettext("%(value)s is not a date (YYYY-MM-DD); that filter is off.") % {"value": raw})
                 return None
+            return value
 
         thumbs = params.get("thumbs", "")
         if not thumbs and params.get("thumbs_down") == "1":  # links made before the thumbs filter
@@ -110,9 +115,9 @@ class SessionFilters:
             if value and value in {choice for choice, _label in facet.choices()}:
                 facets[facet.name] = value
         return cls(
-            q=" ".join((params.get("q") or "").split())[:SEARCH_MAX_CHARS],
-            app=(params.get("app") or "")[:64],
-            model_version=(params.get("model_version") or "")[:128],
+            q=text("q", SEARCH_MAX_CHARS),
+            app=text("app", 64),
+            model_version=text("model_version", 128),
             thumbs=thumbs if thumbs in THUMBS_CHOICES else "",
             since=day("since"),
             until=day("until"),

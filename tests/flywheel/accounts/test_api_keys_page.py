@@ -54,6 +54,13 @@ def test_creating_a_key_is_audited_without_the_key(engineer):
     assert raw not in str(event.detail)
 
 
+def test_a_name_with_a_nul_or_over_100_characters_is_cleaned_not_a_crash(engineer):
+    client = _client(engineer)
+    assert _create(client, name="ship\x00per").startswith("fw_")
+    assert _create(client, name="x" * 500).startswith("fw_")
+    assert sorted(len(k.name) for k in ApiKey.objects.all()) == [7, 100]
+
+
 def test_a_key_needs_a_name(engineer):
     response = _client(engineer).post(PAGE, {"name": "   "}, follow=True)
     assert response.context["created"] is None and not ApiKey.objects.exists()

@@ -230,3 +230,22 @@ def test_the_session_page_shows_metadata_as_pretty_escaped_json(db, client):
     assert json.loads(shown) == metadata, "what is shown is the metadata, as JSON"
     assert '"vip": true' in shown and '"referrer": null' in shown and '"城市": "北京"' in shown
     assert "\n  " in block, "indented, one key per line"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "nul\x00byte"},
+        {"app": "\x00"},
+        {"model_version": "a\x00b"},
+        {"until": "9999-12-31"},
+        {"since": "0001-01-01"},
+        {"before": "9" * 40},
+        {"q": "x" * 10_000},
+        {"cleaning": "<script>"},
+    ],
+)
+def test_hostile_or_extreme_parameters_answer_a_page_not_an_error(db, client, params):
+    session_with_turns([("user", "nul byte here")], external_id="s")
+    response = client.get(reverse("ingest:session_list"), params)
+    assert response.status_code == 200
