@@ -13,7 +13,7 @@ from django.db import transaction
 
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
-from flywheel.ingest.services import APPENDED, CREATED, ingest_batch
+from flywheel.ingest.services import APPENDED, CREATED, ERROR, ingest_batch
 
 BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
@@ -57,7 +57,8 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
         "errors": [],
         "counts": {},
         "file_error": "",
-        # The sessions this import created or added messages to (the first MAX_LISTED_SESSIONS).
+        # The sessions of the file's records (the first MAX_LISTED_SESSIONS), whether this run
+        # wrote them or found them stored: a run resumed after a killed worker lists them all.
         "sessions": [],
     }
     pending: list = []
@@ -74,7 +75,7 @@ def import_file_run(*, path: str, fmt: str, progress: Progress | None = None) ->
         for key, value in result.counts().items():
             report["counts"][key] = report["counts"].get(key, 0) + value
         for item in result.sessions:
-            if item["status"] in (CREATED, APPENDED) and len(report["sessions"]) < MAX_LISTED_SESSIONS:
+            if item["status"] != ERROR and len(report["sessions"]) < MAX_LISTED_SESSIONS:
                 report["sessions"].append(item["id"])
         bad_records = set()
         for key in batch:
@@ -126,6 +127,10 @@ def import_outcome(report: dict) -> str:
     if good <= 0:
         return "failed"
     return "partial" if report.get("error_count") else "succeeded"
+
+
+def import_wrote_something(report: dict) -> bool:
+    return any(count for key, count in report["counts"].items() if key.endswith((f"_{CREATED}", f"_{APPENDED}")))
 
 
 def _records_note(report: dict) -> str:

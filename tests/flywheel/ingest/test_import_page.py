@@ -92,3 +92,17 @@ def test_a_finished_import_links_to_its_sessions_and_its_follow_on_job(page, log
     page.wait_for_url("**/sessions/imp-1/")
     assert "你好 1" in page.content()
     assert page.problems == []
+
+
+@pytest.mark.django_db
+def test_a_second_run_of_the_same_file_lists_the_same_sessions_and_wrote_nothing(tmp_path):
+    from flywheel.ingest.imports import import_file_run, import_wrote_something
+
+    path = _jsonl(
+        tmp_path / "again.jsonl",
+        [{"id": f"again-{i}", "messages": [{"role": "user", "content": "hi"}]} for i in range(3)],
+    )
+    first = import_file_run(path=str(path), fmt="openai")
+    second = import_file_run(path=str(path), fmt="openai")  # as after a killed worker, or a re-upload
+    assert first["sessions"] == second["sessions"] == ["again-0", "again-1", "again-2"]
+    assert import_wrote_something(first) and not import_wrote_something(second)
