@@ -27,7 +27,7 @@ def _overflow(page) -> dict:
 def test_the_navigation_wraps_on_a_390px_phone(page, log_in, make_user, role):
     page.set_viewport_size(PHONE)
     log_in(page, make_user(role))
-    for path in ["/sessions/", "/jobs/", "/accounts/api-keys/"]:
+    for path in ["/dashboard/", "/sessions/", "/imports/", "/jobs/", "/review/queues/", "/accounts/api-keys/"]:
         page.goto(path)
         reach = _overflow(page)
         assert reach["page"] <= 0 and reach["links"] <= 0, f"{path} overflows a 390 px screen: {reach}"
