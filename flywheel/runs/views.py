@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import OPERATORS, STAFF_ROLES, role_required
@@ -65,7 +66,9 @@ def run_new(request):
                 except ValueError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    flash.success(request, f"Run #{run.id} is queued for a gpu worker.")
+                    # Not "queued for a gpu worker": a message stays on the page after the run has
+                    # started; the status block below says whether it is still waiting.
+                    flash.success(request, _("Run #%(id)s is launched.") % {"id": run.id})
                     return redirect("runs:detail", run_id=run.id)
             elif unseen and "preview" not in request.POST:
                 plan_notice = "Here is the plan these choices give: check its stages, then launch."

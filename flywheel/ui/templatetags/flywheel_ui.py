@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.utils.safestring import mark_safe
 
@@ -20,3 +22,10 @@ def thumb(rating: int) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A JSON value as indented JSON (not Python's repr: `true`, `null`, double quotes), Chinese
+    left readable. Returned unsafe, so the template escapes it like any other text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
