@@ -14,6 +14,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 
@@ -72,7 +73,7 @@ def role_required(allowed: Iterable[Role]) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not user_has_any_role(request.user, allowed):
-                raise PermissionDenied("Your role does not give access to this page.")
+                raise PermissionDenied(_("Your role does not give access to this page."))
             return view(request, *args, **kwargs)
 
         wrapper.allowed_roles = allowed
@@ -95,5 +96,5 @@ class RoleRequiredMixin:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not user_has_any_role(request.user, self.allowed_roles):
-            raise PermissionDenied("Your role does not give access to this page.")
+            raise PermissionDenied(_("Your role does not give access to this page."))
         return super().dispatch(request, *args, **kwargs)

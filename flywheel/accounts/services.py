@@ -28,7 +28,7 @@ class CreatedApiKey:
 
 
 def api_key_create(*, name: str, created_by=None) -> CreatedApiKey:
-    name = name.strip()
+    name = " ".join(name.replace("\x00", "").split())  # PostgreSQL refuses NUL in text
     if not name:
         raise ValueError("an API key needs a name")
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -61,10 +61,12 @@ def api_key_verify(raw_key: str) -> ApiKey | None:
     return api_key
 
 
-def api_key_revoke(*, api_key_id: int) -> None:
-    """Refused at once in this process, within KEY_CACHE_SECONDS in the others."""
-    ApiKey.objects.filter(id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, api_key_id: int) -> bool:
+    """Refused at once in this process, within KEY_CACHE_SECONDS in the others. False: no such
+    key, or it was revoked already (nothing changed)."""
+    revoked = ApiKey.objects.filter(id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     _verified.clear()
+    return bool(revoked)
 
 
 def roles_ensure() -> None:

@@ -19,10 +19,18 @@ class ContinuityReviewKind(ReviewKind):
         return cleaned
 
     def context(self, item) -> dict:
-        probabilities = item.payload.get("probabilities") or {}
+        from flywheel.ingest.models import Message
+
+        probabilities = {int(k): v for k, v in (item.payload.get("probabilities") or {}).items()}
+        # Reviewers know turns by their number in the transcript, not by database ids.
+        seqs = dict(Message.objects.filter(id__in=list(probabilities)).values_list("id", "seq"))
         return {
             "asked": [int(i) for i in item.payload.get("message_ids", [])],
-            "probabilities": {int(k): v for k, v in probabilities.items()},
+            "probabilities": probabilities,
+            "unsure_turns": sorted(
+                ({"message_id": mid, "turn": seqs.get(mid), "p": p} for mid, p in probabilities.items()),
+                key=lambda turn: (turn["turn"] is None, turn["turn"] or 0),
+            ),
         }
 
     def apply(self, item, decision, user) -> None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flywheel.dashboard.models import DailyStats, RollupWatermark
-from flywheel.ui.charts import line_chart
+from flywheel.ui.charts import line_chart, rate_chart, wilson_interval
 
 
 def dashboard_figures(*, days: int = 30) -> dict:
@@ -26,9 +26,8 @@ def dashboard_figures(*, days: int = 30) -> dict:
             counts = up_down[row.model_version or "(unknown)"]
             counts[0][i] += row.thumbs_up
             counts[1][i] += row.thumbs_down
-    rate_series = {
-        version: [round(u / (u + d), 3) if u + d else None for u, d in zip(ups, downs)]
-        for version, (ups, downs) in sorted(up_down.items())
+    rate_counts = {
+        version: (ups, [u + d for u, d in zip(ups, downs)]) for version, (ups, downs) in sorted(up_down.items())
     }
     totals = DailyStats.objects.aggregate(
         sessions=Sum("sessions"), messages=Sum("messages"), thumbs_up=Sum("thumbs_up"), thumbs_down=Sum("thumbs_down")
@@ -40,7 +39,8 @@ def dashboard_figures(*, days: int = 30) -> dict:
         "totals": totals,
         "thumbs_up_rate": round(totals["thumbs_up"] / rated, 3) if rated else None,
         "volume_chart": line_chart(labels, volume, y_title=_("per day")),
-        "rate_chart": line_chart(labels, rate_series, y_title=_("thumbs-up rate"), y_max=1),
+        "thumbs_up_interval": wilson_interval(totals["thumbs_up"], rated),
+        "rate_chart": rate_chart(labels, rate_counts, y_title=_("thumbs-up rate")),
         "rolled_up_at": RollupWatermark.objects.order_by("-updated_at").values_list("updated_at", flat=True).first(),
     }
 
@@ -63,6 +63,7 @@ def model_versions_online_and_offline() -> list[dict]:
             "version": version,
             "rated": up + down,
             "thumbs_up_rate": round(up / (up + down), 3) if up + down else None,
+            "interval": wilson_interval(up, up + down),
             "evaluation": offline.get(version),
         }
         for version, (up, down) in online.items()

@@ -12,12 +12,13 @@ from django.db import transaction
 
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
-from flywheel.ingest.services import ingest_batch
+from flywheel.ingest.services import APPENDED, CREATED, ERROR, ingest_batch
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 
 BATCH_RECORDS = 200
 MAX_REPORTED_ERRORS = 200
+MAX_LISTED_SESSIONS = 100
 
 
 class UploadTooLarge(ValueError):
@@ -47,7 +48,17 @@ def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignore
     before that point and says why in `file_error`."""
     fmt = resolve_format(path, fmt)
     total_bytes = os.path.getsize(path)
-    report = {"format": fmt, "records": 0, "records_with_errors": 0, "errors": [], "counts": {}, "file_error": ""}
+    report = {
+        "format": fmt,
+        "records": 0,
+        "records_with_errors": 0,
+        "errors": [],
+        "counts": {},
+        "file_error": "",
+        # The sessions of the file's records (the first MAX_LISTED_SESSIONS), whether this run
+        # wrote them or found them stored: a run resumed after a killed worker lists them all.
+        "sessions": [],
+    }
     pending: list = []
 
     def flush():
@@ -61,6 +72,9 @@ def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignore
         result = ingest_batch(**batch, source=f"import:{fmt}")
         for key, value in result.counts().items():
             report["counts"][key] = report["counts"].get(key, 0) + value
+        for item in result.sessions:
+            if item["status"] != ERROR and len(report["sessions"]) < MAX_LISTED_SESSIONS:
+                report["sessions"].append(item["id"])
         bad_records = set()
         for key in batch:
             for item in getattr(result, key):
@@ -84,12 +98,39 @@ def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignore
             pending.append(record)
             if len(pending) >= BATCH_RECORDS:
                 flush()
-                progress(_position(stream, raw), total_bytes, "")  # bytes read; the bar says enough
+                progress(_position(stream, raw), total_bytes, _records_note(report))
         if pending:
             flush()
-    progress(total_bytes, total_bytes, "")
+    progress(total_bytes, total_bytes, _records_note(report))
     report["error_count"] = report["records_with_errors"] + bool(report["file_error"])
     return report
+
+
+def import_file_outcome(import_file: ImportFile) -> str:
+    """ "running", or how the import ended: "failed", "partial" or "succeeded"."""
+    job = import_file.job
+    if job is not None and not job.is_finished:
+        return "running"
+    if job is not None and job.status != job.Status.SUCCEEDED:
+        return "failed"  # the job itself failed or was cancelled: its page says why
+    return import_outcome(import_file.report) if import_file.report else "failed"
+
+
+def import_outcome(report: dict) -> str:
+    """ "failed" when nothing could be imported (every record had an error, or the file could not
+    be read at all), "partial" when some records or the file's end were lost, else "succeeded"."""
+    good = report.get("records", 0) - report.get("records_with_errors", 0)
+    if good <= 0:
+        return "failed"
+    return "partial" if report.get("error_count") else "succeeded"
+
+
+def import_wrote_something(report: dict) -> bool:
+    return any(count for key, count in report["counts"].items() if key.endswith((f"_{CREATED}", f"_{APPENDED}")))
+
+
+def _records_note(report: dict) -> str:
+    return f"{report['records']} records, {report['records_with_errors']} with errors"
 
 
 def _position(stream, raw) -> int:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("sessions/<path:external_id>/", views.session_detail, name="session_detail"),
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
+    path("imports/<int:import_id>/status/", views.import_status, name="import_status"),
 ]

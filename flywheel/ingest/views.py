@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages as flash
 from django.http import Http404
@@ -7,11 +9,14 @@ from django.views.decorators.http import require_http_methods
 
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
 from flywheel.accounts.services import audit_record
+from flywheel.ingest.facets import session_facets
 from flywheel.ingest.formats import FORMATS, RecordError
-from flywheel.ingest.imports import UploadTooLarge, import_file_start
+from flywheel.ingest.imports import UploadTooLarge, import_file_outcome, import_file_start
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.panels import session_panels
 from flywheel.ingest.selectors import (
+    THUMBS_CHOICES,
+    SessionFilters,
     imports_recent,
     session_get,
     session_texts_attach,
@@ -20,6 +25,7 @@ from flywheel.ingest.selectors import (
     sessions_page,
 )
 from flywheel.ingest.uploads import upload_limit_message, uploads_refused
+from flywheel.jobs.models import Job
 from flywheel.ui.paging import page_key
 
 # Raw chat logs are for the people who run the pipelines. Ops launch training runs from
@@ -28,14 +34,25 @@ from flywheel.ui.paging import page_key
 
 @role_required(ENGINEERS)
 def session_list(request):
-    filters = {
-        "app": request.GET.get("app", "")[:64],
-        "model_version": request.GET.get("model_version", "")[:128],
-        "thumbs_down": request.GET.get("thumbs_down") == "1",
-    }
-    page = sessions_page(**filters, before_id=page_key(request))
+    filters = SessionFilters.from_params(request.GET)
+    page = sessions_page(filters=filters, before_id=page_key(request))
+    facets = session_facets()
+    next_url = None
+    if page.next_key is not None:
+        next_url = "?" + urlencode({**filters.query_params(), "before": page.next_key})
     return render(
-        request, "ingest/session_list.html", {"sessions": page.rows, "filters": filters, "next_before": page.next_key}
+        request,
+        "ingest/session_list.html",
+        {
+            "sessions": page.rows,
+            "filters": filters,
+            "facets": [{"facet": f, "choices": f.choices(), "value": filters.facets.get(f.name, "")} for f in facets],
+            "columns": [f for f in facets if f.column is not None],
+            "thumbs_choices": THUMBS_CHOICES.items(),
+            # A pasted session id opens that session; the search still runs over message text.
+            "exact_session": session_get(external_id=filters.q) if filters.q else None,
+            "next_url": next_url,
+        },
     )
 
 
@@ -95,10 +112,26 @@ def import_upload(request):
                     detail={"name": import_file.name, "format": import_file.format},
                 )
                 return redirect("ingest:import_detail", import_id=import_file.id)
-    return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports_recent()})
+    imports = imports_recent()
+    for item in imports:
+        item.outcome = import_file_outcome(item)
+    return render(request, "ingest/import_upload.html", {"formats": FORMATS, "imports": imports})
 
 
 @role_required(ENGINEERS)
 def import_detail(request, import_id: int):
+    return render(request, "ingest/import_detail.html", _import_context(import_id))
+
+
+@role_required(ENGINEERS)
+def import_status(request, import_id: int):
+    """The page's status block; it polls itself until the import has finished."""
+    return render(request, "ingest/_import_status.html", _import_context(import_id))
+
+
+def _import_context(import_id: int) -> dict:
     import_file = get_object_or_404(ImportFile.objects.select_related("job"), id=import_id)
-    return render(request, "ingest/import_detail.html", {"import_file": import_file})
+    job, report = import_file.job, import_file.report
+    outcome = import_file_outcome(import_file)
+    follow_on = list(Job.objects.filter(id__in=report.get("follow_on_jobs", []))) if report else []
+    return {"import_file": import_file, "job": job, "report": report, "outcome": outcome, "follow_on": follow_on}

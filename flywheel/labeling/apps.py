@@ -9,9 +9,10 @@ class LabelingConfig(AppConfig):
 
     def ready(self):
         from flywheel.datasets.facts import session_labels_register
+        from flywheel.ingest.facets import session_facet_register
         from flywheel.ingest.panels import session_panel_register
         from flywheel.jobs.registry import job_handler_register
-        from flywheel.labeling import tasks
+        from flywheel.labeling import facets, tasks
         from flywheel.labeling.kinds import label_review_kind
         from flywheel.labeling.routing import labels_to_review
         from flywheel.labeling.selectors import labels_for_sessions, session_labels_panel
@@ -31,4 +32,21 @@ class LabelingConfig(AppConfig):
         session_labels_register("labeling", labels_for_sessions)
         session_panel_register(
             order=20, title=_("Labels"), template="labeling/_session_panel.html", context=session_labels_panel
+        )
+        # The sessions list filters by task type and quality and shows the speaking label.
+        session_facet_register(
+            name="task_type",
+            title=_("Task type"),
+            order=20,
+            choices=facets.task_type_choices,
+            filter=facets.sessions_by_task_type,
+            column=facets.label_column,
+            column_title=_("Label"),
+        )
+        session_facet_register(
+            name="quality",
+            title=_("Quality"),
+            order=21,
+            choices=facets.quality_choices,
+            filter=facets.sessions_by_quality,
         )

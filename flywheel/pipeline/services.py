@@ -23,6 +23,15 @@ def pipeline_announce_new_data() -> None:
         job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
 
 
+def pipeline_run_for_data_so_far():
+    """The pipeline job that will see every row committed so far: the run waiting to start, or
+    a new one. An import names it as its follow-on job, so its page links to what came next."""
+    from flywheel.jobs.services import job_create
+
+    cache.add(_WAITING_RUN_KEY, 1, timeout=300)
+    return job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
+
+
 def pipeline_run_starting() -> None:
     """A run is starting: data committed from now on must queue the next run."""
     cache.delete(_WAITING_RUN_KEY)

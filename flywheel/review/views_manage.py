@@ -4,6 +4,7 @@ agreement and the audit log."""
 from __future__ import annotations
 
 from django.contrib import messages as flash
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -22,7 +23,7 @@ from flywheel.review.selectors import (
     review_open_count,
     review_queue_overview,
 )
-from flywheel.review.services import review_queue_save
+from flywheel.review.services import ADJUDICATION, review_queue_default, review_queue_save
 from flywheel.review.stats import review_agreement, review_throughput
 from flywheel.ui.charts import line_chart
 from flywheel.ui.paging import page_key
@@ -65,7 +66,10 @@ def queue_edit(request, slug: str | None = None):
 
 @role_required(ENGINEERS)
 def queue_items(request, slug: str):
-    queue = get_object_or_404(ReviewQueue, slug=slug)
+    # The adjudication queue is made on the first disagreement; the nav links to it before that.
+    queue = ReviewQueue.objects.filter(slug=slug).first() or (slug == ADJUDICATION and review_queue_default(kind=slug))
+    if not queue:
+        raise Http404(f"no review queue {slug!r}")
     item_filter = ItemFilter.from_params(queue.id, request.GET)
     page = review_items_page(item_filter=item_filter, after=parse_cursor(request.GET.get("after")))
     upto_id = ReviewItem.objects.order_by("-id").values_list("id", flat=True).first() or 0

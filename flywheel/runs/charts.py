@@ -56,12 +56,18 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
             if dataset["label"] == ALL_TURNS:  # the loss the run optimises stands out from its channels
                 dataset.update(borderColor="#212121", backgroundColor="#212121", borderWidth=3, order=0)
             elif dataset["label"] == EVAL:
+                # Evaluated every few steps: a dashed line through those points (spanning the
+                # steps between them), so its trend reads as a line, set apart from training's.
                 dataset.update(
                     borderColor="#212121",
                     backgroundColor="#ffffff",
-                    pointRadius=6,
+                    borderDash=[6, 4],
+                    borderWidth=2,
+                    pointRadius=5,
                     pointStyle="rectRot",
-                    showLine=False,
+                    showLine=True,
+                    spanGaps=True,
+                    order=1,
                 )
     elif name == "lr":
         config = line_chart(

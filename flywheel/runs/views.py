@@ -66,7 +66,9 @@ def run_new(request):
                 except ValueError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    flash.success(request, _("Run #%(run)s is queued for a gpu worker.") % {"run": run.id})
+                    # Not "queued for a gpu worker": a message stays on the page after the run has
+                    # started; the status block below says whether it is still waiting.
+                    flash.success(request, _("Run #%(id)s is launched.") % {"id": run.id})
                     return redirect("runs:detail", run_id=run.id)
             elif unseen and "preview" not in request.POST:
                 plan_notice = "Here is the plan these choices give: check its stages, then launch."

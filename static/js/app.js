@@ -12,8 +12,25 @@
       canvas.dataset.rendered = "1";
       var config = JSON.parse(source.textContent);
       config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+      withPointNotes(config);
       canvas._chart = new Chart(canvas, config);
     });
+  }
+
+  // Server-built charts (flywheel/ui/charts.py rate_chart) may carry, per dataset, `pointNotes`
+  // (a line under each point's tooltip: how many ratings, the interval) and `band: true` (an
+  // interval's edge, kept out of the legend and the tooltip). JSON cannot hold the callbacks.
+  function withPointNotes(config) {
+    var datasets = (config.data && config.data.datasets) || [];
+    if (!datasets.some(function (d) { return d.pointNotes || d.band; })) return;
+    var plugins = config.options.plugins = config.options.plugins || {};
+    plugins.legend = { labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].band; } } };
+    plugins.tooltip = {
+      filter: function (item) { return !item.dataset.band; },
+      callbacks: {
+        afterLabel: function (item) { return item.dataset.pointNotes ? item.dataset.pointNotes[item.dataIndex] || "" : ""; },
+      },
+    };
   }
 
   // Charts that follow a live source (a training run) ask for fresh data every few seconds.

@@ -12,6 +12,7 @@ import pytest
 
 import flywheel.urls  # noqa: F401  (the pages' modules too: a registry only they import is listed as well)
 from flywheel.accounts.roles import Role
+from flywheel.ingest.facets import SessionFacet
 from flywheel.ingest.panels import _PANELS, SessionPanel
 from flywheel.jobs.registry import HANDLERS, JobHandler
 from flywheel.pipeline.registry import Stage, stages_in_order
@@ -94,6 +95,11 @@ EXPECTED = {
     },
     "session access grant": {"review": "flywheel.review.apps.ReviewConfig.ready.<locals>.<lambda>"},
     "session text shield": {"review": "flywheel.ingest.panels.TextShield"},
+    "sessions list facet": {
+        "cleaning": "flywheel.cleaning.facets.sessions_by_cleaning",
+        "task_type": "flywheel.labeling.facets.sessions_by_task_type",
+        "quality": "flywheel.labeling.facets.sessions_by_quality",
+    },
 }
 
 
@@ -104,6 +110,8 @@ def where(entry) -> str:
         entry = entry.func
     elif isinstance(entry, SessionPanel):
         entry = entry.context
+    elif isinstance(entry, SessionFacet):
+        entry = entry.filter
     if not isinstance(entry, FunctionType):
         entry = type(entry)
     return f"{entry.__module__}.{entry.__qualname__}"

@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.utils import translation
 from django.utils.safestring import mark_safe
@@ -106,3 +108,10 @@ STATUS_NAMES = {
 def status_name(status: str) -> str:
     """A row's state in the page's language (an unknown code is shown as it is)."""
     return STATUS_NAMES.get(status, status)
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A JSON value as indented JSON (not Python's repr: `true`, `null`, double quotes), Chinese
+    left readable. Returned unsafe, so the template escapes it like any other text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
         def progress(done: int, total: int | None, note: str) -> None:
             if not quiet:
-                sys.stderr.write(f"\r{file}: {100 * done // max(total or 0, 1):3d}%")
+                sys.stderr.write(f"\r{file}: {100 * done // max(total or 0, 1):3d}% ({note})")
                 sys.stderr.flush()
 
         report = import_file_run(path=file, fmt=fmt, progress=progress)
