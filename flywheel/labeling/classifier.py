@@ -108,9 +108,15 @@ def instruction_view(text: str) -> str:
 
 def features(texts: list[str], embed: Embed) -> np.ndarray:
     """(N, 2D): the embedding of each whole request beside that of its instruction part."""
-    whole = embed([request_view(t) for t in texts])
-    instruction = embed([instruction_view(t) for t in texts])
-    return np.hstack([whole, instruction])
+    whole = [request_view(t) for t in texts]
+    instruction = [instruction_view(t) for t in texts]
+    # Most short requests are all instruction: each distinct text is embedded once.
+    distinct = list(dict.fromkeys(whole + instruction))
+    if not distinct:
+        return np.zeros((0, 0))
+    vectors = embed(distinct)
+    row = {text: i for i, text in enumerate(distinct)}
+    return np.hstack([vectors[[row[t] for t in whole]], vectors[[row[t] for t in instruction]]])
 
 
 def text_language(text: str) -> str:
@@ -449,6 +455,10 @@ def train_and_report(taxonomy: Taxonomy, *, embed: Embed | None = None) -> TaskT
     """Split, fit on the training split, evaluate on the held-out split; the report rides in meta."""
     embed = embed or (lambda texts: embed_texts(texts))
     split = split_examples(examples_for(taxonomy))
+    if not split.train:
+        raise ImproperlyConfigured(
+            "the taxonomy lists no example request: the offline labeler has nothing to learn task types from"
+        )
     warnings = training_warnings(split, taxonomy)
     for warning in warnings:
         logger.warning("offline labeler: %s", warning)

@@ -177,3 +177,10 @@ def test_a_taxonomy_with_a_single_example_per_type_still_labels_and_warns(tmp_pa
     assert any("custom taxonomy" in w for w in model.meta["warnings"])
     (prediction,) = model.predict(features(["my python code crashes with a bug"], embed_texts))
     assert prediction.task_type == "b"
+
+
+def test_a_taxonomy_without_any_example_is_refused_with_a_clear_error(tmp_path, settings):
+    settings.VAR_DIR = tmp_path / "var"
+    empty = Taxonomy(types={"a": {"title": "A", "subtypes": {"x": []}}, "b": {"title": "B", "subtypes": {"y": []}}})
+    with pytest.raises(ImproperlyConfigured, match="no example request"):
+        task_type_model(empty)
