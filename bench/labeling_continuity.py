@@ -7,7 +7,7 @@ user turns are joined with the next ones of the same source (real pseudo multi-t
 
 Baselines: embedding every text the step reads, once, with the same model (the floor: neither
 step can be faster than reading its input through the embedding model). Prints
-1. the offline labeler (task type by keywords + nearest taxonomy example, heuristic quality),
+1. the offline labeler (task-type classifier over the embedding, heuristic quality),
 2. `manage.py continuity_predict` on the sessions as a JSONL file (features + MLP, packaged
    default model), against embedding the distinct texts of each of its batches,
 and each one's time as a ratio of its baseline (baseline and step alternate, the fastest round of
@@ -91,13 +91,14 @@ def main() -> None:
     from flywheel.continuity.engine import EMBED_MAX_CHARS
     from flywheel.continuity.features import normalise
     from flywheel.continuity.management.commands.continuity_predict import BATCH
-    from flywheel.labeling.offline import label_offline
+    from flywheel.labeling.classifier import instruction_view, request_view
+    from flywheel.labeling.offline import label_offline, request_of
     from flywheel.labeling.taxonomy import taxonomy
     from flywheel.llm.embeddings import embed_texts, embedding_model_name
 
     data = sessions(args.sessions, args.turns)
     embed_texts(["warm up"])  # load the model outside the timings
-    label_offline([{"messages": data[0], "language": ""}], taxonomy=taxonomy())  # and the taxonomy examples
+    label_offline([{"messages": data[0], "language": ""}], taxonomy=taxonomy())  # and the classifier's weights
 
     def timed(step) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process, all threads): CPU time drifts less than wall
@@ -115,10 +116,12 @@ def main() -> None:
             mine.append(timed(step))
         return (min(b[0] for b in base), min(b[1] for b in base)), (min(m[0] for m in mine), min(m[1] for m in mine))
 
-    # Exactly what the offline labeler embeds: the first two user turns of each session.
-    requests = [" ".join([m["content"] for m in s if m["role"] == "user"][:2])[:600] for s in data]
+    # Exactly what the offline labeler embeds: the distinct views (whole, instruction part) of each
+    # session's request.
+    requests = [request_of(s) for s in data]
+    views = list(dict.fromkeys([request_view(r) for r in requests] + [instruction_view(r) for r in requests]))
     label_baseline, labeling = alternating(
-        lambda: embed_texts(requests, max_chars=600),
+        lambda: embed_texts(views),
         lambda: label_offline([{"messages": s, "language": ""} for s in data], taxonomy=taxonomy()),
         args.rounds,
     )

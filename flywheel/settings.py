@@ -597,6 +597,14 @@ FLYWHEEL_LABEL_BATCH_SIZE = labeling.int(
 FLYWHEEL_LABEL_REVIEW_BELOW = labeling.int(
     "FLYWHEEL_LABEL_REVIEW_BELOW", 3, minimum=1, doc="labels with overall quality below this go to label review"
 )
+# The offline labeler's calibrated probability of its task type; below it the label is stored as
+# uncertain and goes to label review (see docs/engineers.md, "The offline labeler").
+FLYWHEEL_LABEL_OFFLINE_MIN_CONFIDENCE = labeling.float(
+    "FLYWHEEL_LABEL_OFFLINE_MIN_CONFIDENCE",
+    0.5,
+    between=(0, 1),
+    doc="offline task types less likely than this are stored as uncertain and go to label review",
+)
 # Longer transcripts keep their start and end (the middle is cut and marked as cut).
 FLYWHEEL_LABEL_MAX_CHARS = labeling.int(
     "FLYWHEEL_LABEL_MAX_CHARS", 12_000, minimum=500, doc="longest transcript sent to the labeler"

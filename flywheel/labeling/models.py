@@ -2,8 +2,8 @@
 
 A label belongs to one session and one (prompt version, model): asking again with the same
 prompt and model changes nothing (unique constraint), a new prompt version or model adds a
-label beside the old one. `source` says who labelled: the LLM, the offline labeler (embedding
-neighbours + heuristics; shown as "offline" everywhere) or a reviewer.
+label beside the old one. `source` says who labelled: the LLM, the offline labeler (a task-type
+classifier + quality heuristics; shown as "offline" everywhere) or a reviewer.
 """
 
 from django.db import models
@@ -41,6 +41,10 @@ class Label(models.Model):
     safety_flag = models.BooleanField(default=False)
     usable = models.BooleanField()
     reason = models.TextField(blank=True)
+    # The offline labeler's calibrated probability of its task type; below the threshold the label
+    # is uncertain: kept, shown as such, and routed to label review.
+    confidence = models.FloatField(null=True, blank=True, help_text="Offline labeler: probability of the task type.")
+    uncertain = models.BooleanField(default=False, help_text="The task type is a guess: it waits for a reviewer.")
 
     # A label whose input tried to steer the labeler is kept for review but never trusted.
     trusted = models.BooleanField(default=True)

@@ -1,113 +1,25 @@
 """The offline labeler: for the embedded default and for teams without an LLM API.
 
-Task type: keyword cues first (cheap and exact, in English and Chinese), then the nearest taxonomy
-example in embedding space (the default embedding reads both languages). Quality: heuristic
-signals from the transcript (refusals, empty or very short answers, repetition, answers in
-another language than the question, thumbs-down feedback, unsafe requests). These labels are
-marked source="offline" and shown as such; they are trusted (nobody could steer a heuristic)
-but weaker than an LLM's or a reviewer's.
+Task type: a calibrated classifier over the multilingual embedding of the user's request
+(classifier.py), trained on labelled requests kept in the repository. A task type less likely
+than FLYWHEEL_LABEL_OFFLINE_MIN_CONFIDENCE is stored as uncertain and goes to label review,
+rather than silently taking the likeliest type. Quality: heuristic signals from the transcript
+(refusals, empty or very short answers, repetition, answers in another language than the
+question, thumbs-down feedback, unsafe requests). These labels are marked source="offline" and
+shown as such; weaker than an LLM's or a reviewer's.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 
-import numpy as np
-
+from flywheel.labeling.classifier import Prediction, features, min_confidence, task_type_model, text_language
 from flywheel.labeling.injection import steering_signals
 from flywheel.labeling.taxonomy import Taxonomy
 from flywheel.llm.embeddings import embed_texts, embedding_model_name
 
-OFFLINE_VERSION = "offline-v1"
-
-# (type, subtype, pattern): the first match wins; checked on the user's first turns.
-_KEYWORD_RULES: list[tuple[str, str, re.Pattern]] = [
-    (
-        "translation",
-        "zh_en",
-        re.compile(r"(翻译成英文|译成英文|翻译为英文|用英语怎么说|英文怎么说|into english)", re.I),
-    ),
-    (
-        "translation",
-        "en_zh",
-        re.compile(r"(翻译成中文|译成中文|翻译为中文|用中文怎么说|中文怎么说|into chinese|in chinese)", re.I),
-    ),
-    ("translation", "other", re.compile(r"(翻译|\btranslat(e|ion)\b)", re.I)),
-    (
-        "agent",
-        "function_calling",
-        re.compile(
-            r"(调用.{0,10}(函数|接口|工具|api)|function call|\bcall the \w+ (api|tool|function)\b|tool_calls?)", re.I
-        ),
-    ),
-    ("code", "debugging", re.compile(r"(报错|bug|exception|traceback|error:|stack trace|调试|debug)", re.I)),
-    (
-        "code",
-        "generation",
-        re.compile(
-            r"(写(一个|个)?.{0,12}(函数|代码|程序|脚本|类)|\bwrite (a |an )?(python|java|javascript|sql|c\+\+|go|rust|bash|shell)?\s*(function|script|program|class|query|code)\b|```|\bdef \w+\(|\bclass \w+[:(])",
-            re.I,
-        ),
-    ),
-    (
-        "code",
-        "other",
-        re.compile(r"\b(python|javascript|typescript|java|c\+\+|sql|regex|git|docker|api|html|css)\b|代码|编程", re.I),
-    ),
-    ("math", "proof", re.compile(r"(证明|\bprove\b)", re.I)),
-    (
-        "math",
-        "word_problem",
-        re.compile(r"(应用题|还剩|一共有多少|how (many|much|far|long) .{0,40}\b(if|when|does|will)\b)", re.I),
-    ),
-    (
-        "math",
-        "other",
-        re.compile(
-            r"(方程|求解|导数|积分|计算|等于多少|\bsolve\b|\bequation\b|\bderivative\b|\bintegral\b|\d+\s*[-+*/×÷^]\s*\d+)",
-            re.I,
-        ),
-    ),
-    ("nlp", "summarisation", re.compile(r"(总结|摘要|概括|归纳|summari[sz]e|summary|tl;?dr)", re.I)),
-    ("nlp", "extraction", re.compile(r"(抽取|提取|实体|\bextract\b|named entit)", re.I)),
-    (
-        "nlp",
-        "classification",
-        re.compile(r"(情感倾向|分类|正面还是负面|\bsentiment\b|\bclassify\b|positive or negative)", re.I),
-    ),
-    (
-        "writing",
-        "rewriting",
-        re.compile(r"(润色|改写|重写|修改一下这段|rewrite|rephrase|paraphrase|proofread|more formal)", re.I),
-    ),
-    (
-        "writing",
-        "creative",
-        re.compile(
-            r"(写(一|首|篇|个).{0,6}(诗|故事|小说|歌词|作文)|\bwrite (a |an )?(poem|story|song|essay|haiku|novel)\b)",
-            re.I,
-        ),
-    ),
-    (
-        "writing",
-        "professional",
-        re.compile(
-            r"(写(一|封|份).{0,6}(邮件|信|报告|简历|新闻稿|文案)|\b(draft|write) (a |an )?(email|letter|report|resume|cover letter|proposal)\b)",
-            re.I,
-        ),
-    ),
-    (
-        "qa",
-        "rag",
-        re.compile(
-            r"(根据(以下|下面|上述)(资料|文档|材料)|based on the (documents?|context|passages?) (below|above))", re.I
-        ),
-    ),
-    ("qa", "reading_comprehension", re.compile(r"(阅读(下面|以下)|read the (passage|text|article) (and|then))", re.I)),
-    ("chitchat", "greeting", re.compile(r"^\s*(hi|hello|hey|你好|您好|嗨|哈喽)\W*$", re.I)),
-]
+OFFLINE_VERSION = "offline-v2"
 
 _REFUSAL = re.compile(
     r"(i('m| am) (sorry|afraid)|i can(no|')t (help|assist|provide|do that)|as an ai( language model)?|i('m| am) not able to|"
@@ -121,27 +33,17 @@ _UNSAFE = re.compile(
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
-_lock = threading.Lock()
-_example_cache: dict[tuple[str, str], tuple[list[tuple[str, str, str]], np.ndarray]] = {}
-
 
 def offline_model_name() -> str:
     return f"offline:{embedding_model_name()}"
-
-
-def _examples(taxonomy: Taxonomy) -> tuple[list[tuple[str, str, str]], np.ndarray]:
-    key = (taxonomy.version, embedding_model_name())
-    with _lock:
-        if key not in _example_cache:
-            examples = taxonomy.examples()
-            _example_cache[key] = (examples, embed_texts([e[2] for e in examples]))
-        return _example_cache[key]
 
 
 @dataclass
 class OfflineLabel:
     task_type: str
     task_subtype: str
+    confidence: float
+    uncertain: bool
     language: str
     difficulty: str
     scores: dict[str, int]
@@ -170,40 +72,38 @@ def _clamp(value: float) -> int:
     return int(min(5, max(1, round(value))))
 
 
+def request_of(messages: list[dict]) -> str:
+    """What a session asks: its first user turn, with the second when the first is too short to
+    ask anything ("hi", "在吗"). The classifier reads the head and tail of a long one."""
+    users = [m["content"] for m in messages if m["role"] == "user" and (m["content"] or "").strip()]
+    if len(users) > 1 and len(users[0].strip()) < 12:
+        return f"{users[0]}\n{users[1]}"
+    return users[0] if users else ""
+
+
 def label_offline(transcripts: list[dict], *, taxonomy: Taxonomy) -> list[OfflineLabel]:
     """Label many sessions at once. Each transcript: {"messages": [{"role", "content"}],
     "language": str (may be empty), "thumbs_down": int, "thumbs_up": int}."""
-    examples, example_vectors = _examples(taxonomy)
-    requests = []
-    for item in transcripts:
-        users = [m["content"] for m in item["messages"] if m["role"] == "user"]
-        requests.append(" ".join(users[:2])[:600])
-    vectors = embed_texts(requests, max_chars=600) if requests else np.zeros((0, 1))
-    labels = []
-    for item, request, vector in zip(transcripts, requests, vectors):
-        labels.append(_label_one(item, request, vector, examples, example_vectors, taxonomy))
-    return labels
+    if not transcripts:
+        return []
+    model = task_type_model(taxonomy)
+    requests = [request_of(item["messages"]) for item in transcripts]
+    predictions = model.predict(features(requests, embed_texts))
+    return [_label_one(item, request, p) for item, request, p in zip(transcripts, requests, predictions)]
 
 
-def _task_type(request: str, vector, examples, example_vectors, taxonomy: Taxonomy) -> tuple[str, str, str]:
-    for task_type, subtype, pattern in _KEYWORD_RULES:
-        if task_type in taxonomy.types and subtype in taxonomy.subtypes(task_type) and pattern.search(request):
-            return task_type, subtype, "keyword"
-    if not request.strip():
-        first = taxonomy.type_names()[0]
-        return first, taxonomy.subtypes(first)[-1], "empty"
-    sims = example_vectors @ vector
-    best = int(np.argmax(sims))
-    return examples[best][0], examples[best][1], f"nearest example ({float(sims[best]):.2f})"
-
-
-def _label_one(item, request, vector, examples, example_vectors, taxonomy) -> OfflineLabel:
+def _label_one(item: dict, request: str, prediction: Prediction) -> OfflineLabel:
     messages = item["messages"]
     users = [m["content"] for m in messages if m["role"] == "user"]
     answers = [m["content"] for m in messages if m["role"] == "assistant"]
-    task_type, subtype, how = _task_type(request, vector, examples, example_vectors, taxonomy)
+    task_type, subtype = prediction.task_type, prediction.task_subtype
+    # An empty request has no task type to be sure of, whatever the classifier makes of "".
+    confidence = prediction.confidence if request.strip() else 0.0
+    uncertain = confidence < min_confidence()
+    candidates = ", ".join(f"{t} {p:.2f}" for t, p in prediction.candidates)
+    how = f"classifier, {'uncertain' if uncertain else 'confident'} ({candidates})"
     user_text, answer_text = " ".join(users), " ".join(answers)
-    language = item.get("language") or ("zh" if _cjk_share(user_text) > 0.3 else "en")
+    language = item.get("language") or text_language(user_text)
 
     problems: list[str] = []
     helpfulness = honesty = instruction = 4.0
@@ -263,10 +163,18 @@ def _label_one(item, request, vector, examples, example_vectors, taxonomy) -> Of
         + "."
     )
     signals = steering_signals(users + answers)
-    raw = {"method": OFFLINE_VERSION, "task_type_by": how, "problems": problems}
+    raw = {
+        "method": OFFLINE_VERSION,
+        "task_type_by": "classifier",
+        "confidence": round(confidence, 4),
+        "candidates": [[t, p] for t, p in prediction.candidates],
+        "problems": problems,
+    }
     return OfflineLabel(
         task_type=task_type,
         task_subtype=subtype,
+        confidence=confidence,
+        uncertain=uncertain,
         language=language,
         difficulty=difficulty,
         scores=scores,

@@ -22,8 +22,10 @@ def _best(labels: list[Label]) -> Label | None:
 
 
 def labels_for_sessions(*, session_ids: list[int]) -> dict[int, dict]:
-    """{session id: {"task_type", "task_subtype", "quality", "usable", "trusted", "source", "version"}}
-    from the label that speaks for each session (see _RANK). Used by the dataset builder."""
+    """{session id: {"task_type", "task_subtype", "quality", "usable", "trusted", "uncertain", "source",
+    "version"}} from the label that speaks for each session (see _RANK). Used by the dataset builder.
+    An uncertain task type is not trusted: a build with trusted labels only leaves it out until a
+    reviewer has decided."""
     by_session: dict[int, list[Label]] = {}
     for label in Label.objects.filter(session_id__in=session_ids).only(
         "id",
@@ -36,6 +38,7 @@ def labels_for_sessions(*, session_ids: list[int]) -> dict[int, dict]:
         "usable",
         "prompt_version",
         "model",
+        "uncertain",
     ):
         by_session.setdefault(label.session_id, []).append(label)
     out = {}
@@ -46,7 +49,8 @@ def labels_for_sessions(*, session_ids: list[int]) -> dict[int, dict]:
             "task_subtype": best.task_subtype,
             "quality": best.quality,
             "usable": best.usable,
-            "trusted": best.trusted,
+            "trusted": best.trusted and not best.uncertain,
+            "uncertain": best.uncertain,
             "source": best.source,
             "version": f"{best.source}:{best.prompt_version}:{best.model}",
         }

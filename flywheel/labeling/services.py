@@ -7,7 +7,8 @@ labeling that has none for the current (prompt version, model), then hands pendi
 yet; the label and the task's "done" are written in one transaction, and labels are unique per
 (session, prompt version, model), so a worker killed mid-batch loses nothing and doubles
 nothing: the re-run skips what is done, and answers already paid for come from the cache.
-Without an LLM, the offline labeler labels the same sessions inline.
+Without an LLM, the offline labeler labels the same sessions inline; a task type it is unsure of
+is stored as uncertain and goes to label review (routing.py).
 
 Only scrubbed text leaves: transcripts come from cleaning's `message_texts_for_llm`, and a
 session with any message that could not be scrubbed is dead-lettered, never sent.
@@ -338,6 +339,8 @@ def labels_store_offline(*, session_ids: list[int]) -> int:
                 taxonomy_version=tax.version,
                 task_type=result.task_type,
                 task_subtype=result.task_subtype,
+                confidence=result.confidence,
+                uncertain=result.uncertain,
                 language=result.language,
                 difficulty=result.difficulty,
                 quality=result.quality,

@@ -1,5 +1,7 @@
 """The two-level task taxonomy: nine top-level task types, each with subtypes and a few example
-requests (English and Chinese) that the offline labeler matches against in embedding space.
+requests (English and Chinese). The examples document each type (the LLM labeler's prompt shows
+the taxonomy) and are part of what the offline labeler learns from (see classifier.py); a custom
+taxonomy's examples are all it learns from.
 
 Nine top-level types, because the annotator page gives each answer one digit key. Each has an
 "other" subtype, so the taxonomy is closed: a labeler always has somewhere to put a request.
@@ -64,7 +66,10 @@ DEFAULT_TAXONOMY: dict[str, dict] = {
     "reasoning": {
         "title": "Reasoning",
         "subtypes": {
-            "commonsense": ["If I put ice in the sun, what happens?", "为什么冬天窗户上会结霜？"],
+            "commonsense": [
+                "If I leave a glass of water in a hot room for a week, what happens? Reason it out.",
+                "如果一个杯子装满水，再放进一块冰，冰融化后水会溢出来吗？",
+            ],
             "multi_step": [
                 "Alice is older than Bob, Bob is older than Carol. Who is youngest?",
                 "三个人说谎问题：甲说乙在说谎，乙说丙在说谎，丙说甲乙都在说谎，谁说真话？",
@@ -77,7 +82,11 @@ DEFAULT_TAXONOMY: dict[str, dict] = {
         "subtypes": {
             "creative": ["Write a short poem about autumn.", "写一个关于小猫的童话故事。"],
             "professional": ["Draft an email asking my manager for a day off.", "帮我写一份产品发布会的新闻稿。"],
-            "rewriting": ["Make this paragraph sound more formal.", "帮我润色一下这段文字。"],
+            "rewriting": [
+                "Make this paragraph sound more formal.",
+                "帮我润色一下这段文字。",
+                "Correct the grammar in this sentence.",
+            ],
             "other": ["Give me a catchy slogan for a coffee shop.", "帮我起一个公众号名字。"],
         },
     },
@@ -92,6 +101,7 @@ DEFAULT_TAXONOMY: dict[str, dict] = {
                 "你知道《霸王别姬》这部电影吗？",
             ],
             "advice": ["How can I sleep better?", "How do I get rid of a stain on my shirt?", "怎么缓解考试焦虑？"],
+            "recommendation": ["Can you recommend some music for studying?", "推荐几首适合跑步时听的歌。"],
             "rag": ["Based on the documents below, answer the question.", "根据以下检索到的资料回答问题："],
             "reading_comprehension": [
                 "Read the passage and answer: why did the author leave?",
@@ -117,7 +127,7 @@ DEFAULT_TAXONOMY: dict[str, dict] = {
                 "判断这句话的意图：帮我订明天去上海的机票。",
             ],
             "classification": ["Is this review positive or negative?", "判断这条评论的情感倾向。"],
-            "other": ["Correct the grammar in this sentence.", "给这段话加上标点符号。"],
+            "other": ["Split this paragraph into sentences.", "给这段话加上标点符号。"],
         },
     },
     "chitchat": {

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.accounts.services import audit_record
+from flywheel.labeling.classifier import offline_report, task_type_model
 from flywheel.labeling.prompts import PROMPT_VERSION
 from flywheel.labeling.selectors import (
     dead_label_tasks,
@@ -46,6 +47,7 @@ def index(request):
         stacked=True,
     )
     dead = dead_label_tasks(before_id=page_key(request, "dead_before"))
+    offline = _offline_tables(offline_report(task_type_model(tax)), tax)
     return render(
         request,
         "labeling/index.html",
@@ -60,6 +62,7 @@ def index(request):
             "quality_chart": quality_chart,
             "agreement_llm": label_agreement(source="llm"),
             "agreement_offline": label_agreement(source="offline"),
+            "offline": offline,
             "dead": dead,
             "stuck": stuck_label_tasks().count(),
             "dead_next": dead.next_key,
@@ -67,6 +70,28 @@ def index(request):
             "recent": labels_recent(size=20),
         },
     )
+
+
+def _offline_tables(report: dict, tax) -> dict:
+    """The offline labeler's held-out report shaped for the page: a row per task type with its
+    accuracy overall and per language, and the confusion matrix with row totals."""
+    held = report["held_out"]
+    languages = list(held["by_language"])
+    columns = ["all", *languages]
+    rows = [
+        {
+            "task_type": task_type,
+            "title": tax.title(task_type),
+            "cells": [by_language.get(column, {"n": 0, "accuracy": None}) for column in columns],
+        }
+        for task_type, by_language in held["by_type"].items()
+    ]
+    labels = held["confusion"].get("labels", [])
+    confusion = [
+        {"task_type": label, "counts": counts, "total": sum(counts), "right": counts[index]}
+        for index, (label, counts) in enumerate(zip(labels, held["confusion"].get("all", [])))
+    ]
+    return {**report, "held": held, "languages": languages, "rows": rows, "labels": labels, "confusion": confusion}
 
 
 @require_POST

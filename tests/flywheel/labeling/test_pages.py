@@ -67,3 +67,54 @@ def test_the_labels_page_draws_its_charts_without_csp_violations(page, log_in, e
     page.goto(reverse("labeling:index"))
     page.wait_for_selector("canvas[data-chart='label-type-chart'][data-rendered='1']")
     assert page.problems == []
+
+
+def test_the_labels_page_shows_the_offline_labelers_held_out_figures_beside_reviewer_agreement(
+    client, engineer, labelled_session
+):
+    from flywheel.labeling.classifier import offline_report, task_type_model
+    from flywheel.labeling.taxonomy import taxonomy
+
+    report = offline_report(task_type_model(taxonomy()))["held_out"]
+    client.force_login(engineer)
+    page = client.get(reverse("labeling:index")).content.decode()
+    assert page.index('id="agreement"') < page.index('id="offline-held-out"')
+    assert f'<strong id="offline-accuracy">{report["accuracy"]:.3f}</strong>' in page
+    assert 'id="offline-by-type"' in page and 'id="offline-confusion"' in page
+    assert "Questions and knowledge" in page and "overstate" in page
+    assert page.count("<tr><th>") >= len(report["confusion"]["labels"])
+
+
+def test_an_uncertain_offline_label_is_marked_on_the_session_page(client, engineer):
+    session = session_with_turns([("user", "帮我看看这个"), ("assistant", "好的")])
+    Label.objects.create(
+        session=session,
+        source="offline",
+        prompt_version="offline-v2",
+        model="offline:x",
+        task_type="nlp",
+        task_subtype="summarisation",
+        quality=4,
+        usable=True,
+        confidence=0.42,
+        uncertain=True,
+    )
+    client.force_login(engineer)
+    page = client.get(reverse("ingest:session_detail", args=[session.external_id])).content.decode()
+    assert 'data-testid="uncertain"' in page and "0.42" in page
+
+
+def test_a_custom_taxonomy_warns_on_the_labels_page_how_little_it_learnt_from(client, engineer, tmp_path, settings):
+    import json
+
+    path = tmp_path / "taxonomy.json"
+    types = {
+        "refund": {"subtypes": {"other": ["I want my money back", "退款", "refund please"]}},
+        "other": {"subtypes": {"other": ["hello", "你好", "what time do you open?"]}},
+    }
+    path.write_text(json.dumps(types), encoding="utf-8")
+    settings.FLYWHEEL_LABEL_TAXONOMY = str(path)
+    settings.VAR_DIR = tmp_path / "var"
+    client.force_login(engineer)
+    page = client.get(reverse("labeling:index")).content.decode()
+    assert "custom taxonomy: the offline labeler learns from its" in page

@@ -38,3 +38,25 @@ def test_a_worker_killed_mid_batch_loses_no_label_and_doubles_none(
     per_session = Counter(Label.objects.values_list("session_id", flat=True))
     assert per_session == Counter({s.id: 1 for s in sessions})
     assert set(LabelTask.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_a_worker_labels_offline_with_the_threshold_it_was_given_and_twice_changes_nothing(
+    transactional_db, start_worker, monkeypatch, settings
+):
+    from flywheel.cleaning.services import cleaning_run_pending
+    from flywheel.jobs.services import job_create
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "")  # no LLM: the worker labels offline
+    monkeypatch.setenv("FLYWHEEL_LABEL_OFFLINE_MIN_CONFIDENCE", "0.6")
+    sure = session_with_turns([("user", "计算 128 乘以 46 等于多少？"), ("assistant", "5888")])
+    unsure = session_with_turns([("user", "帮我看看这个"), ("assistant", "好的，请发给我。")])
+    cleaning_run_pending()
+    first = job_create(kind="labeling.run_pending", payload={})
+    start_worker(queues="default")
+    wait_for(lambda: Job.objects.get(id=first.id).status == "succeeded", timeout=180, what="offline labeling job")
+    second = job_create(kind="labeling.run_pending", payload={})
+    wait_for(lambda: Job.objects.get(id=second.id).status == "succeeded", timeout=120, what="the second run")
+    labels = {label.session_id: label for label in Label.objects.all()}
+    assert Label.objects.count() == 2 and {label.source for label in labels.values()} == {"offline"}
+    assert (labels[sure.id].task_type, labels[sure.id].uncertain) == ("math", False)
+    assert labels[unsure.id].uncertain and labels[unsure.id].confidence < 0.6
