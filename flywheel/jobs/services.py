@@ -102,8 +102,7 @@ class _ThreadRunner:
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
-        self._sweeper = threading.Thread(target=self._sweep_forever, name="flywheel-sweeper", daemon=True)
-        self._sweeper.start()
+        self._sweeper = jobs_sweeper_start()
 
     def submit(self, job_id: int, countdown: float) -> None:
         if countdown:
@@ -122,7 +121,13 @@ class _ThreadRunner:
         finally:
             connection.close()
 
-    def _sweep_forever(self) -> None:
+
+def jobs_sweeper_start() -> threading.Thread:
+    """Sweep every FLYWHEEL_SWEEP_INTERVAL_S on a daemon thread of this process: the embedded
+    default's runner, and Celery beat (flywheel/celery.py). A sweep sent as a task would wait in
+    its queue behind whatever occupies that queue's workers, recovering nothing meanwhile."""
+
+    def sweep_forever() -> None:
         stop = threading.Event()
         while not stop.wait(settings.FLYWHEEL_SWEEP_INTERVAL_S):
             try:
@@ -131,6 +136,10 @@ class _ThreadRunner:
                 logger.exception("job sweep failed")
             finally:
                 connection.close()
+
+    thread = threading.Thread(target=sweep_forever, name="flywheel-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 _runner: _ThreadRunner | None = None

@@ -125,3 +125,20 @@ def test_a_running_job_whose_lease_ran_out_is_handed_to_the_next_worker_by_the_s
     Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert jobs_sweep()["requeued_running"] == 1
     assert reload(job).status == "succeeded" and reload(job).attempts == 2
+
+
+@pytest.mark.worker
+def test_beat_sweeps_for_lost_jobs_while_every_worker_is_busy_with_a_long_one(start_worker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start_worker(queues="default")  # one process, with beat
+    long = job_create(kind="jobs.selftest", payload={"steps": 240, "step_seconds": 0.5})
+    wait_for(lambda: reload(long).status == "running", timeout=60, what="the long job to start")
+    stale = timezone.now() - timedelta(hours=1)
+    # Its broker message was lost (Redis restarted): only the sweeper sends it again.
+    lost = Job.objects.create(kind="jobs.selftest", payload={"steps": 1, "step_seconds": 0}, enqueued_at=stale)
+    wait_for(lambda: reload(lost).enqueued_at > stale, timeout=60, what="the sweeper to send the lost job again")
+    assert reload(long).status == "running"  # the sweep did not wait for the worker to be free
+    job_cancel(job_id=long.id)
