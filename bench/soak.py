@@ -48,6 +48,7 @@ from soak_services import (  # noqa: E402
     free_port,
     gunicorn_command,
     gunicorn_workers,
+    gunicorn_workers_serving,
     port_open,
     wait_until,
 )
@@ -207,9 +208,9 @@ class Stack:
         return {"postgres": self.postgres.service, "redis": self.redis.service, "gunicorn": self.web, **self.workers}
 
     def stop(self) -> None:
-        for service in [self.web, *self.workers.values()]:
-            service.stop()
-        self.redis.stop()
+        # The checks are done: no need to wait for a warm shutdown of the workers.
+        for service in [self.web, *self.workers.values(), self.redis.service]:
+            service.kill()
         self.postgres.stop()
 
 
@@ -221,6 +222,7 @@ class Faults(threading.Thread):
         self.stack, self.llm, self.interval, self.rng = stack, llm, interval, rng
         self.counts = {name: 0 for name in FAULTS}
         self.errors: list[str] = []
+        self.mid_request = 0  # gunicorn workers killed while serving a request
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -253,10 +255,20 @@ class Faults(threading.Thread):
         self.stack.postgres.restart()
 
     def gunicorn_worker_kill(self) -> None:
-        pids = gunicorn_workers(self.stack.web)
-        if not pids:
-            raise RuntimeError("no gunicorn worker to kill")
-        pid = self.rng.choice(pids)
+        """SIGKILL a gunicorn worker that holds a client's connection, i.e. is mid-request (any
+        worker if none does within a few seconds)."""
+        pid, deadline = None, time.monotonic() + 5
+        while pid is None and time.monotonic() < deadline:
+            busy = gunicorn_workers_serving(self.stack.web, self.stack.web_port)
+            pid = self.rng.choice(busy) if busy else None
+            time.sleep(0 if pid else 0.01)
+        if pid is None:
+            pids = gunicorn_workers(self.stack.web)
+            if not pids:
+                raise RuntimeError("no gunicorn worker to kill")
+            pid = self.rng.choice(pids)
+        else:
+            self.mid_request += 1
         say(f"fault: SIGKILL gunicorn worker {pid}")
         os.kill(pid, signal.SIGKILL)
 
@@ -414,6 +426,7 @@ def finish(args, report: dict, log: ClientLog, faults: Faults, memory: MemorySam
         "jobs": jobs.get("by_status"),
         "failed_without_reason": jobs.get("failed_without_reason"),
         "fault_errors": faults.errors,
+        "gunicorn_workers_killed_mid_request": faults.mid_request,
         "rss_peak_mb": {k: round(v) for k, v in sorted(memory.peak_mb.items())},
         "rss_first_mb": {k: round(v) for k, v in sorted(memory.first_mb.items())},
         "rss_over_limit": over,

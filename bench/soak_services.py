@@ -90,15 +90,6 @@ class Service:
         if self.process is not None:
             self.process.wait(timeout=60)
 
-    def stop(self, timeout: float = 20) -> None:
-        if not self.alive():
-            return
-        self.signal_group(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
     def pids(self) -> list[int]:
         """The main process and its descendants."""
         if not self.alive():
@@ -246,9 +237,6 @@ class Redis:
         self.service.kill()
         self.start()
 
-    def stop(self) -> None:
-        self.service.stop()
-
 
 def celery_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "flywheel", *args]
@@ -276,6 +264,19 @@ def gunicorn_workers(master: Service) -> list[int]:
         return [child.pid for child in psutil.Process(master.process.pid).children()]
     except psutil.NoSuchProcess:
         return []
+
+
+def gunicorn_workers_serving(master: Service, port: int) -> list[int]:
+    """Workers holding an accepted client connection: they are in the middle of a request."""
+    serving = []
+    for pid in gunicorn_workers(master):
+        try:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port for c in connections):
+            serving.append(pid)
+    return serving
 
 
 def port_open(port: int) -> bool:

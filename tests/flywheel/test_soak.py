@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.worker]
 
 def test_under_load_and_faults_nothing_is_lost_or_doubled_and_no_job_is_stuck():
     run = subprocess.run(
-        [sys.executable, "bench/soak.py", "--duration", "50", "--seed", "19"],
+        [sys.executable, "bench/soak.py", "--duration", "40", "--seed", "19"],
         cwd=REPO,
         capture_output=True,
         text=True,
