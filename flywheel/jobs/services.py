@@ -223,15 +223,17 @@ class _Heartbeat(threading.Thread):
 
     def run(self):
         interval = max(1.0, settings.FLYWHEEL_JOB_LEASE_S / 3)
-        try:
-            while not self.stopped.wait(interval):
+        while not self.stopped.wait(interval):
+            try:
                 Job.objects.filter(id=self.job_id, worker=self.worker, status=Job.Status.RUNNING).update(
                     heartbeat_at=timezone.now(), lease_expires_at=_lease_deadline()
                 )
-        except Exception:
-            logger.exception("heartbeat for job %s failed", self.job_id)
-        finally:
-            connection.close()
+            except Exception:
+                # A database restart must not end the heartbeat: the job itself may well survive
+                # it, and a lease left to run out hands it to a second worker while it still runs.
+                logger.warning("heartbeat for job %s failed; trying again", self.job_id, exc_info=True)
+                connection.close()
+        connection.close()
 
 
 class Outcome:
