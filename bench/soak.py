@@ -215,19 +215,28 @@ class Stack:
 
 
 class Faults(threading.Thread):
-    """One fault every `interval` seconds, in a shuffled rotation, until stopped."""
+    """One fault every `interval` seconds, in a shuffled rotation, until calmed; and, until
+    stopped, a supervisor: a service that exits on its own is started again, as a deployment's
+    supervisor would (docker-compose.yml: restart: unless-stopped), and counted."""
 
     def __init__(self, stack: Stack, llm: FakeOpenAIServer, interval: float, rng: random.Random):
         super().__init__(name="soak-faults", daemon=True)
         self.stack, self.llm, self.interval, self.rng = stack, llm, interval, rng
         self.counts = {name: 0 for name in FAULTS}
+        self.crashes: dict[str, int] = {}  # services that exited without being killed
         self.errors: list[str] = []
         self.mid_request = 0  # gunicorn workers killed while serving a request
+        self.calm = threading.Event()
         self.stopped = threading.Event()
 
     def run(self) -> None:
         order: list[str] = []
-        while not self.stopped.wait(self.interval):
+        next_fault = time.monotonic() + self.interval
+        while not self.stopped.wait(0.5):
+            self.supervise()
+            if self.calm.is_set() or time.monotonic() < next_fault:
+                continue
+            next_fault += self.interval
             if not order:
                 order = list(FAULTS)
                 self.rng.shuffle(order)
@@ -238,6 +247,15 @@ class Faults(threading.Thread):
             except Exception as exc:  # a fault that could not be applied is reported, not hidden
                 self.errors.append(f"{fault}: {exc!r}")
                 say(f"fault {fault} failed: {exc!r}")
+
+    def supervise(self) -> None:
+        stack = self.stack
+        for name, service in stack.services().items():
+            if service.alive():
+                continue
+            say(f"{name} exited on its own (code {service.process.returncode}); starting it again")
+            self.crashes[name] = self.crashes.get(name, 0) + 1
+            {"postgres": stack.postgres.start, "redis": stack.redis.start}.get(name, service.start)()
 
     def worker_kill(self) -> None:
         name = self.rng.choice(sorted(self.stack.workers))
@@ -376,19 +394,16 @@ def main() -> int:
         faults.start()
         while any(c.is_alive() for c in clients) and time.monotonic() < stop_at:
             time.sleep(0.5)
-        faults.stopped.set()
-        faults.join()
+        faults.calm.set()
         for client in clients:
             client.join()
         load_s = time.monotonic() - started
         llm.reset()
         llm.responder = label_answer
-        # A fault at the very end may have left a service down: the system settles on a whole stack.
-        for service in stack.workers.values():
-            if not service.alive():
-                service.start()
         say(f"clients done after {load_s:.0f}s ({log.requests} requests); settling")
         report = settle(stack, log.events, args.settle_timeout)
+        faults.stopped.set()
+        faults.join()
         memory.stopped.set()
         memory.join()
         return finish(args, report, log, faults, memory, load_s)
@@ -427,6 +442,7 @@ def finish(args, report: dict, log: ClientLog, faults: Faults, memory: MemorySam
         "failed_without_reason": jobs.get("failed_without_reason"),
         "fault_errors": faults.errors,
         "gunicorn_workers_killed_mid_request": faults.mid_request,
+        "crashed_and_restarted": faults.crashes,
         "rss_peak_mb": {k: round(v) for k, v in sorted(memory.peak_mb.items())},
         "rss_first_mb": {k: round(v) for k, v in sorted(memory.first_mb.items())},
         "rss_over_limit": over,
@@ -439,6 +455,7 @@ def finish(args, report: dict, log: ClientLog, faults: Faults, memory: MemorySam
         "events": acked,
         "duration_s": round(load_s),
         "faults": faults.counts,
+        "crashed_and_restarted": faults.crashes,
         "lost": lost,
         "duplicated": duplicated,
         "stuck": len(jobs["stuck"]),
