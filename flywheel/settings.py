@@ -222,9 +222,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BEAT_SCHEDULE = {
-    "sweep-lost-jobs": {"task": "flywheel.jobs.tasks.jobs_sweep", "schedule": FLYWHEEL_SWEEP_INTERVAL_S},
-}
+# Beat runs the sweep for lost jobs itself, on a thread (flywheel/celery.py), not as a task.
+CELERY_BEAT_SCHEDULE = {}
 
 # --- Cache --------------------------------------------------------------------------------
 if REDIS_URL:

@@ -102,8 +102,7 @@ class _ThreadRunner:
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
-        self._sweeper = threading.Thread(target=self._sweep_forever, name="flywheel-sweeper", daemon=True)
-        self._sweeper.start()
+        self._sweeper = jobs_sweeper_start()
 
     def submit(self, job_id: int, countdown: float) -> None:
         if countdown:
@@ -122,7 +121,13 @@ class _ThreadRunner:
         finally:
             connection.close()
 
-    def _sweep_forever(self) -> None:
+
+def jobs_sweeper_start() -> threading.Thread:
+    """Sweep every FLYWHEEL_SWEEP_INTERVAL_S on a daemon thread of this process: the embedded
+    default's runner, and Celery beat (flywheel/celery.py). A sweep sent as a task would wait in
+    its queue behind whatever occupies that queue's workers, recovering nothing meanwhile."""
+
+    def sweep_forever() -> None:
         stop = threading.Event()
         while not stop.wait(settings.FLYWHEEL_SWEEP_INTERVAL_S):
             try:
@@ -131,6 +136,10 @@ class _ThreadRunner:
                 logger.exception("job sweep failed")
             finally:
                 connection.close()
+
+    thread = threading.Thread(target=sweep_forever, name="flywheel-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 _runner: _ThreadRunner | None = None
@@ -214,15 +223,17 @@ class _Heartbeat(threading.Thread):
 
     def run(self):
         interval = max(1.0, settings.FLYWHEEL_JOB_LEASE_S / 3)
-        try:
-            while not self.stopped.wait(interval):
+        while not self.stopped.wait(interval):
+            try:
                 Job.objects.filter(id=self.job_id, worker=self.worker, status=Job.Status.RUNNING).update(
                     heartbeat_at=timezone.now(), lease_expires_at=_lease_deadline()
                 )
-        except Exception:
-            logger.exception("heartbeat for job %s failed", self.job_id)
-        finally:
-            connection.close()
+            except Exception:
+                # A database restart must not end the heartbeat: the job itself may well survive
+                # it, and a lease left to run out hands it to a second worker while it still runs.
+                logger.warning("heartbeat for job %s failed; trying again", self.job_id, exc_info=True)
+                connection.close()
+        connection.close()
 
 
 class Outcome:
