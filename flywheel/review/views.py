@@ -5,13 +5,15 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
+from flywheel.datasets.supervision import session_as_trained
 from flywheel.ingest.models import Message
 from flywheel.ingest.selectors import session_transcript
 from flywheel.review.diffs import answer_diff
-from flywheel.review.forms import conversation_for_preview, decision_from_post
+from flywheel.review.forms import decision_from_post
 from flywheel.review.kinds import review_kind_get
 from flywheel.review.loss_preview import loss_preview
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
@@ -234,20 +236,38 @@ def _previewable_item(request, item_id) -> ReviewItem:
     return item
 
 
+# Why the dataset builder would leave this conversation out, as the preview says it.
+_NOT_TRAINED = {
+    "no_answer_supervised": _("No answer would be trained on: this conversation stays out of the dataset."),
+    "pii_scrub_failed": _(
+        "A text of this conversation (or your edit) could not be cleared of personal data, so no dataset would take it."
+    ),
+}
+
+
 @require_POST
 @role_required(REVIEWERS)
 def preview_loss(request, item_id: int):
+    """The conversation as a dataset build would train on it if this page's decision were
+    final: the builder's own rules (flywheel/datasets/supervision.py), then the trainer's own
+    tokenization (loss_preview)."""
     try:
         item = _previewable_item(request, item_id)
     except ReviewItem.DoesNotExist:
         return HttpResponse("not your item", status=404, content_type="text/plain")
+    if item.session_id is None:
+        return HttpResponse("this item has no conversation", status=404, content_type="text/plain")
     messages = _transcript_messages(item)
-    try:
-        conversation = conversation_for_preview(messages=messages, post=request.POST, shown=_shown_texts(messages))
-    except ValueError as exc:
-        preview = {"tokens": [], "supervised": 0, "total": 0, "turns": 0, "error": str(exc)}
+    decision = decision_from_post(
+        item=item, kind=review_kind_get(item.kind), post=request.POST, messages=messages, shown=_shown_texts(messages)
+    )
+    trained, reason = session_as_trained(
+        session_id=item.session_id, pending=decision, pending_message_id=item.message_id
+    )
+    if trained is None:
+        preview = {"tokens": [], "supervised": 0, "total": 0, "turns": 0, "error": "", "left_out": _NOT_TRAINED[reason]}
     else:
-        preview = loss_preview(messages=conversation)
+        preview = loss_preview(messages=trained)
     return render(request, "review/_loss_preview.html", {"preview": preview})
 
 

@@ -92,7 +92,7 @@ def test_the_loss_preview_marks_only_ticked_answers(client, claimed, conversatio
 
 def test_the_loss_preview_says_when_nothing_would_be_trained(client, claimed):
     response = client.post(reverse("review:preview_loss", args=[claimed.id]), {})
-    assert "No answer is ticked for training" in response.content.decode()
+    assert "No answer would be trained on" in response.content.decode()
 
 
 def test_the_diff_shows_what_the_edit_changed(client, claimed, conversation):
