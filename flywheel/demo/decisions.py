@@ -120,7 +120,7 @@ def _decide_next(queue, users, knowledge: DemoKnowledge, left_open: set[int]) ->
     (or its next item is one left open for people)."""
     from flywheel.review.kinds import review_kind_get
     from flywheel.review.models import ReviewItem
-    from flywheel.review.services import ReviewError, review_item_claim_next, review_item_release, review_item_skip
+    from flywheel.review.services import ReviewError, review_item_claim_next, review_item_decline, review_item_release
 
     claim = _claim(queue, users)
     if claim is None:
@@ -132,7 +132,7 @@ def _decide_next(queue, users, knowledge: DemoKnowledge, left_open: set[int]) ->
     choices = {field.name: field for field in review_kind_get(item.kind).fields_for(item)}
     decision = DECIDERS.get(item.kind, _generic)(item, choices, knowledge)
     if not _submit(item.id, first, decision):
-        review_item_skip(item_id=item.id, user=first)  # not offered to this reviewer again
+        review_item_decline(item_id=item.id, user=first)  # "not for me": never offered to this reviewer again
         return ""
     for user in users:
         item.refresh_from_db()

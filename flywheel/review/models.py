@@ -115,7 +115,8 @@ class ReviewAssignment(models.Model):
     class State(models.TextChoices):
         CLAIMED = "claimed"
         SUBMITTED = "submitted"
-        SKIPPED = "skipped"  # not offered to this reviewer again
+        SKIPPED = "skipped"  # offered to this reviewer again, after everything else in the queue
+        DECLINED = "declined"  # "not for me": never offered to this reviewer again
         RELEASED = "released"  # given back; anyone may take it
         EXPIRED = "expired"  # the lease ran out
 

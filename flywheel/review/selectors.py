@@ -81,6 +81,30 @@ def review_open_count(*, queue: ReviewQueue, cap: int = 10_000) -> tuple[int, bo
     return min(count, cap), count > cap
 
 
+def review_claimable_count(*, queue: ReviewQueue, user, cap: int = 10_000) -> dict:
+    """What Start can give this reviewer in this queue, counted with the claim query itself
+    (up to `cap`): {"count", "capped", "skipped" (of those, the ones they skipped, which come
+    last), "held" (their own running claim, resumed first)}."""
+    from django.utils import timezone
+
+    from flywheel.review.services import review_claimable_items
+
+    now = timezone.now()
+    items = review_claimable_items(queue=queue, user=user, now=now)
+    count = items[: cap + 1].count()
+    skipped = review_claimable_items(queue=queue, user=user, now=now, skipped=True)[: cap + 1].count()
+    held = ReviewAssignment.objects.filter(
+        reviewer=user,
+        queue=queue,
+        state=ReviewAssignment.State.CLAIMED,
+        lease_expires_at__gt=now,
+        item__status=ReviewItem.Status.OPEN,
+        item__queue=queue,
+    ).exists()
+    total = count + int(held)
+    return {"count": min(total, cap), "capped": total > cap, "skipped": min(skipped, cap), "held": held}
+
+
 # --- the engineers' pages -----------------------------------------------------------------------
 
 PAGE_SIZE = 50

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
@@ -262,9 +262,31 @@ def review_queue_can_review(*, queue: ReviewQueue, user) -> bool:
     return queue.audience == ReviewQueue.Audience.REVIEWERS or user_has_any_role(user, ENGINEERS)
 
 
-def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
+def review_claimable_items(*, queue: ReviewQueue, user, now, skipped: bool | None = None):
+    """Open items of the queue with a free reviewer slot (or a lapsed lease) that this reviewer
+    may take: not submitted, declined ("not for me") or held by them. `skipped`: only the ones
+    they skipped (True), none of them (False), or both (None). The claim query and the counts
+    on "My queues" are this one query, so a count never promises what Start cannot give."""
+    mine = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user)
+    blocking = mine.filter(
+        Q(state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.DECLINED])
+        | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now)
+    )
+    items = (
+        ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
+        .filter(Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
+        .filter(~Exists(blocking))
+    )
+    if skipped is not None:
+        was_skipped = Exists(mine.filter(state=ReviewAssignment.State.SKIPPED))
+        items = items.filter(was_skipped if skipped else ~was_skipped)
+    return items
+
+
+def review_item_claim_next(*, queue: ReviewQueue, user, include_skipped: bool = True) -> Claim | None:
     """The reviewer's running claim in this queue (lease renewed), or a new one; None when the
-    queue has nothing left for this reviewer."""
+    queue has nothing left for this reviewer. Items they skipped come last (not at all without
+    `include_skipped`: straight after a skip, the next item should be a new one)."""
     if not review_queue_can_review(queue=queue, user=user):
         raise ReviewError("this queue is for engineers")
     now = timezone.now()
@@ -286,51 +308,55 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
         )
         if running is not None:
             return Claim(item=running.item, assignment=_renew(running, now + lease), resumed=True)
-        blocking = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user).filter(
-            Q(state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED])
-            | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now)
+        fresh = review_claimable_items(queue=queue, user=user, now=now, skipped=False).order_by("-priority", "id")
+        # What this reviewer skipped comes back once nothing else is left, the longest-skipped first.
+        my_skip = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user).values("finished_at")[:1]
+        skipped = review_claimable_items(queue=queue, user=user, now=now, skipped=True).order_by(
+            Subquery(my_skip), "id"
         )
-        candidates = (
-            ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
-            .filter(Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
-            .filter(~Exists(blocking))
-            .order_by("-priority", "id")
-        )
-        passed_over: list[int] = []
-        for _ in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
-            item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
-            if item is None:
-                return None
-            if item.lease_expires_at is not None and item.lease_expires_at <= now:
-                _refresh_claim_counters(item, now)
-                if item.submitted_count + item.active_claims >= item.reviewers_required:
-                    item.save(update_fields=["active_claims", "lease_expires_at"])
-                    passed_over.append(item.id)
-                    continue
-            expires = now + lease
-            # One statement whether this reviewer is new to the item or takes up a released or
-            # lapsed turn again (INSERT ... ON CONFLICT DO UPDATE): every round trip counts here.
-            assignment = ReviewAssignment(
-                item=item,
-                reviewer=user,
-                queue=queue,
-                state=ReviewAssignment.State.CLAIMED,
-                claimed_at=now,
-                lease_expires_at=expires,
-                finished_at=None,
-                decision=None,
-            )
-            ReviewAssignment.objects.bulk_create(
-                [assignment],
-                update_conflicts=True,
-                unique_fields=["item", "reviewer"],
-                update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"],
-            )
-            item.active_claims += 1
-            item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
-            item.save(update_fields=["active_claims", "lease_expires_at"])
-            return Claim(item=item, assignment=assignment, resumed=False)
+        for candidates in (fresh, skipped) if include_skipped else (fresh,):
+            claim = _claim_first(candidates, queue=queue, user=user, now=now, expires=now + lease)
+            if claim is not None:
+                return claim
         return None
+
+
+def _claim_first(candidates, *, queue: ReviewQueue, user, now, expires) -> Claim | None:
+    passed_over: list[int] = []
+    for _ in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
+        item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
+        if item is None:
+            return None
+        if item.lease_expires_at is not None and item.lease_expires_at <= now:
+            _refresh_claim_counters(item, now)
+            if item.submitted_count + item.active_claims >= item.reviewers_required:
+                item.save(update_fields=["active_claims", "lease_expires_at"])
+                passed_over.append(item.id)
+                continue
+        # One statement whether this reviewer is new to the item or takes up a released,
+        # skipped or lapsed turn again (INSERT ... ON CONFLICT DO UPDATE): every round trip
+        # counts here.
+        assignment = ReviewAssignment(
+            item=item,
+            reviewer=user,
+            queue=queue,
+            state=ReviewAssignment.State.CLAIMED,
+            claimed_at=now,
+            lease_expires_at=expires,
+            finished_at=None,
+            decision=None,
+        )
+        ReviewAssignment.objects.bulk_create(
+            [assignment],
+            update_conflicts=True,
+            unique_fields=["item", "reviewer"],
+            update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"],
+        )
+        item.active_claims += 1
+        item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
+        item.save(update_fields=["active_claims", "lease_expires_at"])
+        return Claim(item=item, assignment=assignment, resumed=False)
+    return None
 
 
 def _renew(assignment: ReviewAssignment, expires) -> ReviewAssignment:
@@ -375,8 +401,14 @@ def _give_back(*, item_id: int, user, state: str) -> ReviewItem:
 
 
 def review_item_skip(*, item_id: int, user) -> ReviewItem:
-    """Give the item back and never be offered it again."""
+    """Give the item back for now: it goes to the back of this reviewer's queue (offered to
+    them again once nothing else is left) and is free for everyone else at once."""
     return _give_back(item_id=item_id, user=user, state=ReviewAssignment.State.SKIPPED)
+
+
+def review_item_decline(*, item_id: int, user) -> ReviewItem:
+    """ "Not for me": give the item back and never be offered it again (others still are)."""
+    return _give_back(item_id=item_id, user=user, state=ReviewAssignment.State.DECLINED)
 
 
 def review_item_release(*, item_id: int, user) -> ReviewItem:

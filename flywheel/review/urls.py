@@ -10,6 +10,7 @@ urlpatterns = [
     path("items/<int:item_id>/submit/", views.item_submit, name="item_submit"),
     path("items/<int:item_id>/skip/", views.item_skip, name="item_skip"),
     path("items/<int:item_id>/release/", views.item_release, name="item_release"),
+    path("items/<int:item_id>/decline/", views.item_decline, name="item_decline"),
     path("items/<int:item_id>/renew/", views.item_renew, name="item_renew"),
     path("items/<int:item_id>/reveal/", views.item_reveal, name="item_reveal"),
     path("items/<int:item_id>/preview/loss/", views.preview_loss, name="preview_loss"),

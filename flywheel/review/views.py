@@ -18,11 +18,12 @@ from flywheel.review.kinds import review_kind_get
 from flywheel.review.loss_preview import loss_preview
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.privacy import review_text_shown, review_texts_shown, scrubbed_for_display
-from flywheel.review.selectors import review_my_day, review_open_count, review_queues_for
+from flywheel.review.selectors import review_claimable_count, review_my_day, review_open_count, review_queues_for
 from flywheel.review.services import (
     ReviewError,
     review_claim_renew,
     review_item_claim_next,
+    review_item_decline,
     review_item_release,
     review_item_reveal,
     review_item_skip,
@@ -37,6 +38,7 @@ def home(request):
     queues = review_queues_for(user=request.user)
     for queue in queues:
         queue.open_count, queue.open_capped = review_open_count(queue=queue)
+        queue.for_me = review_claimable_count(queue=queue, user=request.user)
     return render(request, "review/home.html", {"queues": queues, "day": review_my_day(user=request.user)})
 
 
@@ -181,12 +183,18 @@ def item_submit(request, item_id: int):
     return _next_or_home(request, item.queue)
 
 
-def _next_or_home(request, queue: ReviewQueue):
+def _next_or_home(request, queue: ReviewQueue, *, include_skipped: bool = True):
     """Straight on to the next item of the same queue: no clicks between items."""
     if review_queue_can_review(queue=queue, user=request.user) and queue.active:
-        claim = review_item_claim_next(queue=queue, user=request.user)
+        claim = review_item_claim_next(queue=queue, user=request.user, include_skipped=include_skipped)
         if claim is not None:
             return redirect("review:item", item_id=claim.item.id)
+        if not include_skipped and review_claimable_count(queue=queue, user=request.user)["count"]:
+            flash.info(
+                request,
+                _("Only items you skipped are left in “%(queue)s”: Start offers them again.") % {"queue": queue.name},
+            )
+            return redirect("review:home")
     flash.success(request, f"Queue “{queue.name}” has nothing left for you.")
     return redirect("review:home")
 
@@ -200,6 +208,20 @@ def item_skip(request, item_id: int):
     except ReviewError as exc:
         flash.error(request, str(exc))
         return redirect("review:home")
+    return _next_or_home(request, item.queue, include_skipped=False)
+
+
+@require_POST
+@role_required(REVIEWERS)
+def item_decline(request, item_id: int):
+    """ "Not for me": this reviewer is never offered the item again; on to the next one."""
+    item = get_object_or_404(ReviewItem.objects.select_related("queue"), id=item_id)
+    try:
+        review_item_decline(item_id=item.id, user=request.user)
+    except ReviewError as exc:
+        flash.error(request, str(exc))
+        return redirect("review:home")
+    flash.info(request, _("Item #%(id)s will not be offered to you again.") % {"id": item.id})
     return _next_or_home(request, item.queue)
 
 
