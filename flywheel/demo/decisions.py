@@ -2,7 +2,8 @@
 person at the keyboard.
 
 They go through the ordinary review services (claim, submit) as the demo users, and every one
-carries DEMO_NOTE, so nobody mistakes them for a person's judgement. What they decide comes
+carries DEMO_NOTE and is marked automatic, so nobody mistakes them for a person's judgement:
+they count in no agreement or throughput figure and in nobody's "My day". What they decide comes
 from what the demo generator knows it planted: a thumbs-down answer is rewritten with the
 corpus's good answer for its question, a planted topic switch is marked as one, a label that
 the conversation tried to steer is marked unusable. Any other kind gets the values its item
@@ -108,7 +109,7 @@ def _submit(item_id: int, user, decision: dict) -> bool:
     from flywheel.review.services import ReviewError, review_item_submit
 
     try:
-        review_item_submit(item_id=item_id, user=user, decision=decision)
+        review_item_submit(item_id=item_id, user=user, decision=decision, automatic=True)
     except (ReviewError, ValueError):
         return False
     return True

@@ -130,6 +130,10 @@ class ReviewAssignment(models.Model):
     lease_expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     decision = models.JSONField(null=True, blank=True)
+    automatic = models.BooleanField(
+        default=False,
+        help_text="Submitted by a program (the demo), not a person: left out of agreement, throughput and My day.",
+    )
 
     class Meta:
         constraints = [

@@ -179,7 +179,7 @@ def review_my_day(*, user) -> dict:
 
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     done = ReviewAssignment.objects.filter(
-        reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start
+        reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start, automatic=False
     ).count()
     target = settings.FLYWHEEL_REVIEW_DAILY_TARGET
     return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}

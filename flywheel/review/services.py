@@ -457,9 +457,11 @@ def decision_clean(*, item: ReviewItem, kind: ReviewKind, decision: dict) -> dic
     return cleaned
 
 
-def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
+def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = False) -> ReviewItem:
     """Record this reviewer's decision; when the last required reviewer submits, decide (or send
-    a disagreement to adjudication). ValueError: the decision is invalid and nothing changed."""
+    a disagreement to adjudication). ValueError: the decision is invalid and nothing changed.
+    `automatic`: a program (the demo) decided, not the person whose login it used; such
+    decisions are kept out of the people's figures."""
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().select_related("queue").get(id=item_id)
         assignment = _own_claim(item_id=item_id, user=user)
@@ -469,7 +471,8 @@ def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()
         assignment.state, assignment.decision, assignment.finished_at = ReviewAssignment.State.SUBMITTED, cleaned, now
-        assignment.save(update_fields=["state", "decision", "finished_at"])
+        assignment.automatic = automatic
+        assignment.save(update_fields=["state", "decision", "finished_at", "automatic"])
         item.submitted_count += 1
         if item.active_claims <= 1:  # only this reviewer's claim was running: nothing to recount
             item.active_claims, item.lease_expires_at = 0, None

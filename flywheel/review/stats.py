@@ -30,9 +30,13 @@ def review_throughput(*, days: int = 14) -> dict:
     """Per reviewer: submitted and skipped per day, today, the median time per item."""
     today = timezone.localdate()
     since = timezone.now() - timedelta(days=days)
-    finished = ReviewAssignment.objects.filter(
-        finished_at__gte=since, state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED]
+    recent = ReviewAssignment.objects.filter(
+        finished_at__gte=since,
+        state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED, ReviewAssignment.State.DECLINED],
     )
+    # The demo's automatic decisions are shown apart: they are no person's work.
+    automatic = recent.filter(automatic=True, state=ReviewAssignment.State.SUBMITTED).count()
+    finished = recent.filter(automatic=False)
     per_day = (
         finished.annotate(day=TruncDate("finished_at"))
         .values("reviewer__username", "day", "state")
@@ -41,7 +45,8 @@ def review_throughput(*, days: int = 14) -> dict:
     people: dict[str, dict] = {}
     for row in per_day:
         person = people.setdefault(row["reviewer__username"], {"submitted": 0, "skipped": 0, "today": 0, "by_day": {}})
-        person[row["state"]] = person.get(row["state"], 0) + row["n"]
+        state = "skipped" if row["state"] == ReviewAssignment.State.DECLINED else row["state"]
+        person[state] = person.get(state, 0) + row["n"]
         if row["state"] == ReviewAssignment.State.SUBMITTED:
             person["by_day"][row["day"]] = row["n"]
             if row["day"] == today:
@@ -58,6 +63,7 @@ def review_throughput(*, days: int = 14) -> dict:
     rows = sorted(people.values(), key=lambda p: -p["submitted"])
     return {
         "rows": rows,
+        "automatic": automatic,
         "days": days_axis,
         "series": {p["username"]: [p["by_day"].get(d, 0) for d in days_axis] for p in rows[:8]},
     }
@@ -75,7 +81,8 @@ def review_agreement(*, queue_id: int | None = None) -> list[dict]:
     items = list(items.select_related("parent").order_by("-id")[:AGREEMENT_ITEMS])
     by_item = defaultdict(list)
     for assignment in (
-        ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED)
+        # The demo's automatic decisions agree by construction: they would fake a perfect score.
+        ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED, automatic=False)
         .order_by("finished_at", "id")
         .values("item_id", "reviewer_id", "decision")
     ):
