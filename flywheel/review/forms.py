@@ -59,6 +59,21 @@ def decision_from_post(
     return decision
 
 
+def decision_form_values(decision: dict) -> dict:
+    """A recorded decision as the item page's form posts it, to fill the form in again (after
+    an undo the reviewer finds their answers where they left them)."""
+    values = {f"field-{name}": str(value) for name, value in decision.items() if name not in ("turns", "note")}
+    for message_id, turn in (decision.get("turns") or {}).items():
+        if turn.get("train"):
+            values[f"turn-{message_id}-train"] = "1"
+        if "edited" in turn:
+            values[f"turn-{message_id}-edited"] = turn["edited"]
+        if "continuity" in turn:
+            values[f"turn-{message_id}-continuity"] = "yes" if turn["continuity"] else "no"
+    values["note"] = decision.get("note", "")
+    return values
+
+
 class QueueForm(forms.ModelForm):
     filters_json = forms.CharField(
         label="Filters (JSON)",

@@ -119,6 +119,7 @@ class ReviewAssignment(models.Model):
         DECLINED = "declined"  # "not for me": never offered to this reviewer again
         RELEASED = "released"  # given back; anyone may take it
         EXPIRED = "expired"  # the lease ran out
+        WITHDRAWN = "withdrawn"  # submitted, then an engineer reopened the item: it counts no more
 
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="assignments")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_assignments")
@@ -130,6 +131,11 @@ class ReviewAssignment(models.Model):
     lease_expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     decision = models.JSONField(null=True, blank=True)
+    undo_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A submitted decision can be undone until then; only after it is the item decided and applied.",
+    )
     automatic = models.BooleanField(
         default=False,
         help_text="Submitted by a program (the demo), not a person: left out of agreement, throughput and My day.",

@@ -185,6 +185,55 @@ def review_my_day(*, user) -> dict:
     return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}
 
 
+RECENT_ITEMS = 10
+
+
+def review_my_recent(*, user, limit: int = RECENT_ITEMS) -> list[ReviewAssignment]:
+    """The reviewer's latest submissions, newest first, each with `progress`: "undo" (its undo
+    period runs: `undo_until`), "final", "waiting" (for other reviewers), "adjudicating" or
+    "withdrawn" (an engineer reopened the item)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    rows = list(
+        ReviewAssignment.objects.filter(
+            reviewer=user,
+            state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.WITHDRAWN],
+            finished_at__isnull=False,
+        )
+        .select_related("item", "queue")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+    for row in rows:
+        if row.state == ReviewAssignment.State.WITHDRAWN:
+            row.progress = "withdrawn"
+        elif row.item.status == ReviewItem.Status.DONE:
+            row.progress = "final"
+        elif row.item.status == ReviewItem.Status.ADJUDICATING:
+            row.progress = "adjudicating"
+        elif row.undo_until is not None and row.undo_until > now:
+            row.progress = "undo"
+        else:
+            row.progress = "waiting"
+    return rows
+
+
+def review_my_undoable(*, user) -> ReviewAssignment | None:
+    """The reviewer's latest submission that can still be undone (for the toast), or None."""
+    from django.utils import timezone
+
+    return (
+        ReviewAssignment.objects.filter(
+            reviewer=user,
+            state=ReviewAssignment.State.SUBMITTED,
+            undo_until__gt=timezone.now(),
+            item__status=ReviewItem.Status.OPEN,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+
+
 def audit_events_page(
     *,
     actor: str = "",

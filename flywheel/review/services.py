@@ -470,16 +470,18 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
         kind = review_kind_get(item.kind)
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()
+        grace = _undo_seconds(automatic=automatic)
         assignment.state, assignment.decision, assignment.finished_at = ReviewAssignment.State.SUBMITTED, cleaned, now
         assignment.automatic = automatic
-        assignment.save(update_fields=["state", "decision", "finished_at", "automatic"])
+        assignment.undo_until = now + timedelta(seconds=grace) if grace else None
+        assignment.save(update_fields=["state", "decision", "finished_at", "automatic", "undo_until"])
         item.submitted_count += 1
         if item.active_claims <= 1:  # only this reviewer's claim was running: nothing to recount
             item.active_claims, item.lease_expires_at = 0, None
         else:
             _refresh_claim_counters(item, now)
         counters = ["submitted_count", "active_claims", "lease_expires_at"]
-        if item.reviewers_required == 1:
+        if item.reviewers_required == 1 and not grace:
             # The only decision is the final one: one write of the item, one audit record.
             review_item_decide(item=item, decision=cleaned, user=user, also_save=counters)
             return item
@@ -489,10 +491,136 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
             action="review.submit",
             target_type="review_item",
             target_id=item.id,
-            detail={"kind": item.kind, "queue": item.queue.slug},
+            detail={"kind": item.kind, "queue": item.queue.slug, "undo_seconds": grace},
         )
-        if item.submitted_count >= item.reviewers_required:
+        if grace:
+            _finalize_later(item_id=item.id, seconds=grace)
+        elif item.submitted_count >= item.reviewers_required:
             _resolve(item, kind)
+    return item
+
+
+# --- the undo period, finalizing, reopening -----------------------------------------------------
+
+
+def _undo_seconds(*, automatic: bool) -> int:
+    from django.conf import settings
+
+    # A program's decision has nobody to take it back; inline job mode (foreground scripts) has
+    # nothing that would run the finalizing job later.
+    if automatic or settings.FLYWHEEL_TASK_MODE == "sync":
+        return 0
+    return settings.FLYWHEEL_REVIEW_UNDO_SECONDS
+
+
+FINALIZE_JOB = "review.finalize"
+
+
+def _finalize_later(*, item_id: int, seconds: float) -> None:
+    from flywheel.jobs.services import job_create
+
+    # One waiting job per item (a second reviewer's submission shares it): a job that runs
+    # before every undo period of the item is over puts itself back until the last one ends.
+    job_create(
+        kind=FINALIZE_JOB,
+        payload={"item_id": item_id},
+        dedupe_key=f"{FINALIZE_JOB}:{item_id}",
+        countdown=seconds + 0.5,
+    )
+
+
+def review_item_finalize(*, item_id: int) -> dict:
+    """Decide an item (or send it to adjudication) once its reviewers' undo periods are over.
+    Idempotent, and exactly once under retries and duplicate jobs: the status check and the
+    decision happen under the item's row lock. {"state": "decided" | "adjudicating" | "waiting"
+    | "already" | "gone"}, with "retry_in" seconds while an undo period runs."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().select_related("queue").filter(id=item_id).first()
+        if item is None:
+            return {"state": "gone"}
+        if item.status != ReviewItem.Status.OPEN:
+            return {"state": "already"}
+        now = timezone.now()
+        submitted = list(
+            item.assignments.filter(state=ReviewAssignment.State.SUBMITTED)
+            .select_related("reviewer")
+            .order_by("finished_at", "id")
+        )
+        running = [a.undo_until for a in submitted if a.undo_until is not None and a.undo_until > now]
+        if running:
+            return {"state": "waiting", "retry_in": (max(running) - now).total_seconds() + 0.5}
+        if item.submitted_count < item.reviewers_required:
+            return {"state": "waiting"}  # the next reviewer's submission finalizes it
+        kind = review_kind_get(item.kind)
+        if item.reviewers_required == 1:
+            review_item_decide(item=item, decision=submitted[-1].decision, user=submitted[-1].reviewer)
+            return {"state": "decided"}
+        _resolve(item, kind)
+        return {"state": "decided" if item.status == ReviewItem.Status.DONE else "adjudicating"}
+
+
+def review_item_undo(*, item_id: int, user) -> ReviewItem:
+    """Take back one's own decision while its undo period runs: the item is this reviewer's
+    claim again, their decision kept as a draft for the form. ReviewError once it is final."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().select_related("queue").filter(id=item_id).first()
+        if item is None:
+            raise ReviewError("there is no such item")
+        assignment = ReviewAssignment.objects.select_for_update().filter(item=item, reviewer=user).first()
+        now = timezone.now()
+        if (
+            assignment is None
+            or assignment.state != ReviewAssignment.State.SUBMITTED
+            or assignment.undo_until is None
+            or assignment.undo_until <= now
+            or item.status != ReviewItem.Status.OPEN
+        ):
+            raise ReviewError("too late to undo: that decision is final (an engineer can reopen the item)")
+        expires = now + timedelta(seconds=item.queue.lease_seconds)
+        assignment.state, assignment.finished_at, assignment.undo_until = ReviewAssignment.State.CLAIMED, None, None
+        assignment.claimed_at, assignment.lease_expires_at = now, expires
+        assignment.save(update_fields=["state", "finished_at", "undo_until", "claimed_at", "lease_expires_at"])
+        item.submitted_count -= 1
+        item.active_claims += 1
+        item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
+        item.save(update_fields=["submitted_count", "active_claims", "lease_expires_at"])
+        audit_record(
+            actor=user, action="review.undo", target_type="review_item", target_id=item.id, detail={"kind": item.kind}
+        )
+    return item
+
+
+def review_item_reopen(*, item_id: int, user, reason: str = "") -> ReviewItem:
+    """An engineer takes a final decision back: the item is open again for new reviews (its
+    reviewers included), its decision withdrawn (kept in the audit log and on the assignments)
+    until a new one is final and applied. Engineers and admins only; recorded."""
+    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
+
+    if not user_has_any_role(user, ENGINEERS):
+        raise PermissionDenied("Only engineers and admins may reopen a decided item.")
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
+        if item is None:
+            raise ReviewError("there is no such item")
+        if item.kind == ADJUDICATION:
+            raise ReviewError("reopen the item the reviewers disagreed on, not its adjudication")
+        if item.status != ReviewItem.Status.DONE:
+            raise ReviewError(f"this item is {item.status}, not decided: there is nothing to reopen")
+        previous = {"decision": item.final_decision, "decided_by": getattr(item.decided_by, "username", None)}
+        item.assignments.filter(state=ReviewAssignment.State.SUBMITTED).update(
+            state=ReviewAssignment.State.WITHDRAWN, undo_until=None
+        )
+        item.status, item.final_decision, item.decided_by, item.decided_at = ReviewItem.Status.OPEN, None, None, None
+        item.submitted_count = 0
+        item.save(update_fields=["status", "final_decision", "decided_by", "decided_at", "submitted_count"])
+        audit_record(
+            actor=user,
+            action="review.reopen",
+            target_type="review_item",
+            target_id=item.id,
+            detail={"kind": item.kind, "reason": reason.strip()[:500], **previous},
+        )
+        ReviewQueue.objects.filter(id=item.queue_id).update(items_finished=F("items_finished") - 1)
     return item
 
 

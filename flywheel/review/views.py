@@ -13,21 +13,30 @@ from flywheel.datasets.supervision import session_as_trained
 from flywheel.ingest.models import Message
 from flywheel.ingest.selectors import session_transcript
 from flywheel.review.diffs import answer_diff
-from flywheel.review.forms import decision_from_post
+from flywheel.review.forms import decision_form_values, decision_from_post
 from flywheel.review.kinds import review_kind_get
 from flywheel.review.loss_preview import loss_preview
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.privacy import review_text_shown, review_texts_shown, scrubbed_for_display
-from flywheel.review.selectors import review_claimable_count, review_my_day, review_open_count, review_queues_for
+from flywheel.review.selectors import (
+    review_claimable_count,
+    review_my_day,
+    review_my_recent,
+    review_my_undoable,
+    review_open_count,
+    review_queues_for,
+)
 from flywheel.review.services import (
     ReviewError,
     review_claim_renew,
     review_item_claim_next,
     review_item_decline,
     review_item_release,
+    review_item_reopen,
     review_item_reveal,
     review_item_skip,
     review_item_submit,
+    review_item_undo,
     review_queue_can_review,
 )
 from flywheel.review.turn_badges import turn_badges
@@ -39,7 +48,16 @@ def home(request):
     for queue in queues:
         queue.open_count, queue.open_capped = review_open_count(queue=queue)
         queue.for_me = review_claimable_count(queue=queue, user=request.user)
-    return render(request, "review/home.html", {"queues": queues, "day": review_my_day(user=request.user)})
+    return render(
+        request,
+        "review/home.html",
+        {
+            "queues": queues,
+            "day": review_my_day(user=request.user),
+            "recent": review_my_recent(user=request.user),
+            "undoable": review_my_undoable(user=request.user),
+        },
+    )
 
 
 @require_POST
@@ -147,6 +165,7 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
         "assignments": assignments,
         "final_decision": scrubbed_for_display(item.final_decision),
         "may_reveal": user_has_any_role(request.user, ENGINEERS),
+        "undoable": review_my_undoable(user=request.user),
     }
     return render(request, "review/item.html", context, status=status)
 
@@ -155,13 +174,15 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
 def item_detail(request, item_id: int):
     """The reviewer's work page while they hold the item; a read-only view for engineers."""
     item = get_object_or_404(ReviewItem.objects.select_related("queue", "session", "message", "parent"), id=item_id)
-    holds = ReviewAssignment.objects.filter(
+    held = ReviewAssignment.objects.filter(
         item=item, reviewer=request.user, state=ReviewAssignment.State.CLAIMED
-    ).exists()
-    if not holds and not user_has_any_role(request.user, ENGINEERS):
+    ).first()
+    if held is None and not user_has_any_role(request.user, ENGINEERS):
         flash.error(request, "That item is not assigned to you (any more). Take the next one from a queue.")
         return redirect("review:home")
-    return _item_page(request, item, claimed=holds and item.status == ReviewItem.Status.OPEN)
+    # An undone decision comes back as a draft: the form shows the answers as they were.
+    draft = decision_form_values(held.decision) if held is not None and held.decision else None
+    return _item_page(request, item, claimed=held is not None and item.status == ReviewItem.Status.OPEN, values=draft)
 
 
 @require_POST
@@ -209,6 +230,32 @@ def item_skip(request, item_id: int):
         flash.error(request, str(exc))
         return redirect("review:home")
     return _next_or_home(request, item.queue, include_skipped=False)
+
+
+@require_POST
+@role_required(REVIEWERS)
+def item_undo(request, item_id: int):
+    """Take back a decision while its undo period runs (from the toast or My recent items)."""
+    try:
+        item = review_item_undo(item_id=item_id, user=request.user)
+    except ReviewError as exc:
+        flash.error(request, str(exc))
+        return redirect("review:home")
+    flash.success(request, _("Undone: item #%(id)s is yours again, with your answers.") % {"id": item.id})
+    return redirect("review:item", item_id=item.id)
+
+
+@require_POST
+@role_required(ENGINEERS)
+def item_reopen(request, item_id: int):
+    """An engineer reopens a decided item for new reviews (recorded in the audit log)."""
+    try:
+        item = review_item_reopen(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
+    except ReviewError as exc:
+        flash.error(request, str(exc))
+    else:
+        flash.success(request, _("Item #%(id)s is open again; its decision is withdrawn.") % {"id": item.id})
+    return redirect("review:item", item_id=item_id)
 
 
 @require_POST

@@ -192,7 +192,22 @@
     });
   }
 
+  // --- the undo toast: counts down, and goes once the decision is final ----------------------
+  function undoToast(toast) {
+    var until = Date.parse(toast.getAttribute("data-undo-until"));
+    var countdown = toast.querySelector("[data-undo-countdown]");
+    function tick() {
+      var left = Math.ceil((until - Date.now()) / 1000);
+      if (!(left > 0)) { toast.remove(); return; }
+      if (countdown) countdown.textContent = "(" + left + " s)";
+      window.setTimeout(tick, 1000);
+    }
+    tick();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var toast = document.getElementById("undo-toast");
+    if (toast) undoToast(toast);
     var form = document.getElementById("review-form");
     if (form && form.hasAttribute("data-claimed")) itemPage(form);
     var starts = document.querySelectorAll("[data-start-queue]");
