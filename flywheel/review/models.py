@@ -136,6 +136,12 @@ class ReviewAssignment(models.Model):
         blank=True,
         help_text="A submitted decision can be undone until then; only after it is the item decided and applied.",
     )
+    suggested = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The suggestions the reviewer was shown, pre-selected (flywheel/review/suggestions.py): "
+        "the agreement page counts how often they were kept.",
+    )
     automatic = models.BooleanField(
         default=False,
         help_text="Submitted by a program (the demo), not a person: left out of agreement, throughput and My day.",

@@ -22,6 +22,7 @@ from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
 from flywheel.review.kinds import ReviewKind, review_kind_get
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.review.suggestions import review_suggestions
 
 ADJUDICATION = "adjudication"
 FILTER_SESSION_FIELDS = ("app", "channel", "model_version")
@@ -474,7 +475,8 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
         assignment.state, assignment.decision, assignment.finished_at = ReviewAssignment.State.SUBMITTED, cleaned, now
         assignment.automatic = automatic
         assignment.undo_until = now + timedelta(seconds=grace) if grace else None
-        assignment.save(update_fields=["state", "decision", "finished_at", "automatic", "undo_until"])
+        assignment.suggested = review_suggestions(item=item).stored()
+        assignment.save(update_fields=["state", "decision", "finished_at", "automatic", "undo_until", "suggested"])
         item.submitted_count += 1
         if item.active_claims <= 1:  # only this reviewer's claim was running: nothing to recount
             item.active_claims, item.lease_expires_at = 0, None

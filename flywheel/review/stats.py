@@ -135,3 +135,39 @@ def _field_agreement(kind: str, field: str, units: dict) -> dict:
         second = [rated[1][1] for rated in pairs]
         row["kappa"] = 1.0 if first == second else _number(cohen_kappa_score(first, second))
     return row
+
+
+def review_suggestion_uptake(*, queue_id: int | None = None) -> list[dict]:
+    """Per kind and field (and per turn control): how many decisions were made with a
+    pre-selected suggestion, and how many kept it — [{kind, field, shown, kept, percent}]. A
+    field whose suggestions are always kept may be rubber-stamped rather than checked."""
+    assignments = ReviewAssignment.objects.filter(
+        state=ReviewAssignment.State.SUBMITTED, automatic=False, item__kind__isnull=False
+    ).exclude(suggested={})
+    if queue_id is not None:
+        assignments = assignments.filter(queue_id=queue_id)
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for kind, suggested, decision in assignments.order_by("-id").values_list("item__kind", "suggested", "decision")[
+        :AGREEMENT_ITEMS
+    ]:
+        decision = decision or {}
+        for field, value in (suggested.get("fields") or {}).items():
+            count = counts[(kind, field)]
+            count[0] += 1
+            count[1] += str(decision.get(field, "")) == value
+        turns = decision.get("turns") or {}
+        for message_id, turn in (suggested.get("turns") or {}).items():
+            count = counts[(kind, "continuity")]
+            count[0] += 1
+            count[1] += (turns.get(message_id) or {}).get("continuity") == turn.get("continuity")
+    return [
+        {
+            "kind": kind,
+            "field": field,
+            "shown": shown,
+            "kept": kept,
+            "changed": shown - kept,
+            "percent": round(100 * kept / shown, 1),
+        }
+        for (kind, field), (shown, kept) in sorted(counts.items())
+    ]

@@ -39,6 +39,7 @@ from flywheel.review.services import (
     review_item_undo,
     review_queue_can_review,
 )
+from flywheel.review.suggestions import Suggestions, review_suggestions
 from flywheel.review.turn_badges import turn_badges
 
 
@@ -97,7 +98,9 @@ def _feedback_shown(feedback: list, *, originals: bool) -> list:
     return feedback
 
 
-def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool = False) -> list[dict]:
+def _turn_rows(
+    item: ReviewItem, controls: frozenset, values, *, originals: bool = False, suggested: dict | None = None
+) -> list[dict]:
     """The conversation turn by turn, with what the page shows beside each turn and the values
     of its controls (from the posted form after an error, so nothing typed is lost). Texts are
     the scrubbed ones the dataset trains on; `originals` (an engineer's audited reveal) shows
@@ -109,10 +112,12 @@ def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool
     messages = [t["message"] for t in transcript] + [a["message"] for t in transcript for a in t["alternatives"]]
     texts = {m.id: m.content for m in messages} if originals else _shown_texts(messages)
     rows = []
+    suggested = suggested or {}
     for turn in transcript:
         message = turn["message"]
         key = f"turn-{message.id}"
         text = texts.get(message.id)
+        suggestion = suggested.get(str(message.id))
         rows.append(
             {
                 **turn,
@@ -132,7 +137,12 @@ def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool
                 "edited": (
                     values.get(f"{key}-edited", text or "").replace("\r\n", "\n") if values is not None else text or ""
                 ),
-                "continuity": values.get(f"{key}-continuity", "") if values is not None else "",
+                "continuity": (
+                    values.get(f"{key}-continuity", "")
+                    if values is not None
+                    else (suggestion.value if suggestion else "")
+                ),
+                "suggestion": suggestion if values is None else None,
                 "can_train": "train" in controls and message.role == Message.Role.ASSISTANT,
                 # A hidden answer cannot be edited: there is no text to start from.
                 "can_edit": "edit" in controls and message.role == Message.Role.ASSISTANT and text is not None,
@@ -145,7 +155,18 @@ def _turn_rows(item: ReviewItem, controls: frozenset, values, *, originals: bool
 def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: str = "", status: int = 200):
     kind = review_kind_get(item.kind)
     controls = kind.turn_controls_for(item)
-    fields = [{"field": f, "value": (values or {}).get(f"field-{f.name}", "")} for f in kind.fields_for(item)]
+    # Suggestions pre-select answers on a fresh form; a form coming back (an error, an undo)
+    # shows what the reviewer had chosen.
+    suggestions = review_suggestions(item=item) if claimed and values is None else Suggestions()
+    fields = []
+    for f in kind.fields_for(item):
+        suggestion = suggestions.fields.get(f.name)
+        value = (
+            (values or {}).get(f"field-{f.name}", "")
+            if values is not None
+            else (suggestion.value if suggestion else "")
+        )
+        fields.append({"field": f, "value": value, "suggestion": suggestion})
     assignments = list(ReviewAssignment.objects.filter(item=item).select_related("reviewer").order_by("claimed_at"))
     for assignment in assignments:
         assignment.shown_decision = scrubbed_for_display(assignment.decision)
@@ -156,7 +177,7 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
         "claimed": claimed,
         "error": error,
         "fields": fields,
-        "turns": _turn_rows(item, controls, values),
+        "turns": _turn_rows(item, controls, values, suggested=suggestions.turns),
         "controls": controls,
         "note": (values or {}).get("note", ""),
         "payload": scrubbed_for_display(item.payload),

@@ -22,7 +22,7 @@ from flywheel.review.selectors import (
     review_queue_overview,
 )
 from flywheel.review.services import review_queue_save
-from flywheel.review.stats import review_agreement, review_throughput
+from flywheel.review.stats import review_agreement, review_suggestion_uptake, review_throughput
 from flywheel.ui.charts import line_chart
 from flywheel.ui.paging import page_key
 
@@ -141,6 +141,7 @@ def agreement(request):
         "review/agreement.html",
         {
             "rows": review_agreement(queue_id=queue.id if queue else None),
+            "uptake": review_suggestion_uptake(queue_id=queue.id if queue else None),
             "queue": queue,
             "queues": ReviewQueue.objects.filter(reviewers_per_item__gt=1).order_by("name"),
         },
