@@ -476,7 +476,20 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
         assignment.automatic = automatic
         assignment.undo_until = now + timedelta(seconds=grace) if grace else None
         assignment.suggested = review_suggestions(item=item).stored()
-        assignment.save(update_fields=["state", "decision", "finished_at", "automatic", "undo_until", "suggested"])
+        assignment.guideline_version = (
+            item.queue.guidelines.order_by("-version").values_list("version", flat=True).first()
+        )
+        assignment.save(
+            update_fields=[
+                "state",
+                "decision",
+                "finished_at",
+                "automatic",
+                "undo_until",
+                "suggested",
+                "guideline_version",
+            ]
+        )
         item.submitted_count += 1
         if item.active_claims <= 1:  # only this reviewer's claim was running: nothing to recount
             item.active_claims, item.lease_expires_at = 0, None

@@ -22,6 +22,7 @@ urlpatterns = [
     path("queues/new/", views_manage.queue_edit, name="queue_new"),
     path("queues/<slug:slug>/", views_manage.queue_items, name="queue_items"),
     path("queues/<slug:slug>/edit/", views_manage.queue_edit, name="queue_edit"),
+    path("queues/<slug:slug>/guidelines/", views_manage.queue_guidelines, name="queue_guidelines"),
     path("queues/<slug:slug>/bulk/", views_manage.queue_bulk, name="queue_bulk"),
     path("throughput/", views_manage.throughput, name="throughput"),
     path("agreement/", views_manage.agreement, name="agreement"),

@@ -14,6 +14,7 @@ from flywheel.ingest.models import Message
 from flywheel.ingest.selectors import session_transcript
 from flywheel.review.diffs import answer_diff
 from flywheel.review.forms import decision_form_values, decision_from_post
+from flywheel.review.guidelines import review_guideline_current
 from flywheel.review.kinds import review_kind_get
 from flywheel.review.loss_preview import loss_preview
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
@@ -187,6 +188,7 @@ def _item_page(request, item: ReviewItem, *, claimed: bool, values=None, error: 
         "final_decision": scrubbed_for_display(item.final_decision),
         "may_reveal": user_has_any_role(request.user, ENGINEERS),
         "undoable": review_my_undoable(user=request.user),
+        "guideline": review_guideline_current(queue=item.queue),
     }
     return render(request, "review/item.html", context, status=status)
 
