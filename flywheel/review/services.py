@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
@@ -324,7 +325,7 @@ def review_item_claim_next(*, queue: ReviewQueue, user, include_skipped: bool = 
 
 def _claim_first(candidates, *, queue: ReviewQueue, user, now, expires) -> Claim | None:
     passed_over: list[int] = []
-    for _ in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
+    for _attempt in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
         item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
         if item is None:
             return None
@@ -590,7 +591,7 @@ def review_item_undo(*, item_id: int, user) -> ReviewItem:
             or assignment.undo_until <= now
             or item.status != ReviewItem.Status.OPEN
         ):
-            raise ReviewError("too late to undo: that decision is final (an engineer can reopen the item)")
+            raise ReviewError(_("too late to undo: that decision is final (an engineer can reopen the item)"))
         expires = now + timedelta(seconds=item.queue.lease_seconds)
         assignment.state, assignment.finished_at, assignment.undo_until = ReviewAssignment.State.CLAIMED, None, None
         assignment.claimed_at, assignment.lease_expires_at = now, expires
@@ -612,15 +613,17 @@ def review_item_reopen(*, item_id: int, user, reason: str = "") -> ReviewItem:
     from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 
     if not user_has_any_role(user, ENGINEERS):
-        raise PermissionDenied("Only engineers and admins may reopen a decided item.")
+        raise PermissionDenied(_("Only engineers and admins may reopen a decided item."))
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
         if item is None:
             raise ReviewError("there is no such item")
         if item.kind == ADJUDICATION:
-            raise ReviewError("reopen the item the reviewers disagreed on, not its adjudication")
+            raise ReviewError(_("reopen the item the reviewers disagreed on, not its adjudication"))
         if item.status != ReviewItem.Status.DONE:
-            raise ReviewError(f"this item is {item.status}, not decided: there is nothing to reopen")
+            raise ReviewError(
+                _("this item is %(status)s, not decided: there is nothing to reopen") % {"status": item.status}
+            )
         previous = {"decision": item.final_decision, "decided_by": getattr(item.decided_by, "username", None)}
         item.assignments.filter(state=ReviewAssignment.State.SUBMITTED).update(
             state=ReviewAssignment.State.WITHDRAWN, undo_until=None
