@@ -270,19 +270,18 @@ def review_claimable_items(*, queue: ReviewQueue, user, now, skipped: bool | Non
     they skipped (True), none of them (False), or both (None). The claim query and the counts
     on "My queues" are this one query, so a count never promises what Start cannot give."""
     mine = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user)
-    blocking = mine.filter(
-        Q(state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.DECLINED])
-        | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now)
+    items = ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN).filter(
+        Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims"))
     )
-    items = (
-        ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
-        .filter(Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
-        .filter(~Exists(blocking))
-    )
-    if skipped is not None:
-        was_skipped = Exists(mine.filter(state=ReviewAssignment.State.SKIPPED))
-        items = items.filter(was_skipped if skipped else ~was_skipped)
-    return items
+    if skipped:
+        # One assignment row per (item, reviewer): a skipped one is neither submitted nor held.
+        return items.filter(Exists(mine.filter(state=ReviewAssignment.State.SKIPPED)))
+    # One anti-join, as fast as the claim query has always been: the hot path of "next".
+    blocked = [ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.DECLINED]
+    if skipped is False:
+        blocked.append(ReviewAssignment.State.SKIPPED)
+    blocking = mine.filter(Q(state__in=blocked) | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now))
+    return items.filter(~Exists(blocking))
 
 
 def review_item_claim_next(*, queue: ReviewQueue, user, include_skipped: bool = True) -> Claim | None:
