@@ -53,16 +53,6 @@ def session_labels(*, session_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def predicted_topic_switches(*, session_ids: list[int]) -> dict[int, set[int]]:
-    """{session id: user turns a model predicts start a new topic}, reviewers' word left out."""
-    switches: dict[int, set[int]] = {session_id: set() for session_id in session_ids}
-    for predicted in _SWITCHES.values():
-        for session_id, message_ids in predicted(session_ids=session_ids).items():
-            if session_id in switches:
-                switches[session_id].update(int(i) for i in message_ids)
-    return switches
-
-
 @dataclass
 class SessionFacts:
     task_type: str = ""

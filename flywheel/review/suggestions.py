@@ -9,8 +9,10 @@ Where they come from, first one wins per answer:
                            the label's task type and quality; any kind may propose)
   the session's label      the labeler's task type, quality and "usable" verdict
                            (flywheel/datasets/facts.py)
-  topic models             a predicted topic switch on a user turn: "new topic"; on a
-                           continuity item, the model's guess for every turn it asks about
+
+Topic-continuity guesses are not pre-selected: reading them means loading the continuity model,
+which is far too slow for every item page and submission (a benchmark with 20 annotators showed
+it); the continuity item's own page shows the model's probabilities instead.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _labeler_name(label: dict) -> str:
 
 
 def review_suggestions(*, item: ReviewItem) -> Suggestions:
-    from flywheel.datasets.facts import predicted_topic_switches, session_labels
+    from flywheel.datasets.facts import session_labels
 
     kind = review_kind_get(item.kind)
     choices = {f.name: f.values for f in kind.fields_for(item)}
@@ -80,12 +82,4 @@ def review_suggestions(*, item: ReviewItem) -> Suggestions:
             value = None if label is None else _label_value(label, name)
             if name in choices and name not in found.fields and value is not None and str(value) in choices[name]:
                 found.fields[name] = Suggestion(str(value), _labeler_name(label))
-    if item.session_id is not None and "continuity" in kind.turn_controls_for(item):
-        switches = predicted_topic_switches(session_ids=[item.session_id]).get(item.session_id, set())
-        model = str(payload.get("model_version") or _("the topic model"))
-        source = _("the topic model (%(version)s)") % {"version": model} if payload.get("model_version") else model
-        for message_id in switches:
-            found.turns[str(message_id)] = Suggestion("no", source)
-        for message_id in payload.get("message_ids") or []:  # a continuity item: every turn it asks about
-            found.turns.setdefault(str(message_id), Suggestion("yes", source))
     return found

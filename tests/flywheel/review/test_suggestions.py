@@ -7,13 +7,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from flywheel.datasets import facts
 from flywheel.labeling.models import Label
 from flywheel.review.models import ReviewAssignment
 from flywheel.review.services import review_item_claim_next, review_item_enqueue, review_item_submit
 from flywheel.review.stats import review_suggestion_uptake
-from flywheel.review.suggestions import review_suggestions
-from tests.factories import FeedbackFactory, session_with_turns
+from tests.factories import session_with_turns
 from tests.flywheel.review.test_browser import flagged_conversation
 
 
@@ -51,32 +49,6 @@ def test_the_labelers_task_type_and_quality_are_pre_selected_and_say_who_suggest
     assert 'name="field-quality" value="2" checked' in html
     assert html.count("suggested by the offline labeler") == 2
     assert 'name="field-verdict" value="bad" checked' not in html  # nobody suggests a verdict
-
-
-def test_a_topic_models_switch_is_suggested_on_the_user_turn(db, monkeypatch):
-    session = session_with_turns(
-        [
-            ("user", "Pancakes?"),
-            ("assistant", "Fold in whipped whites."),
-            ("user", "Tallest mountain?"),
-            ("assistant", "Everest."),
-        ]
-    )
-    switch = session.messages.get(seq=3)
-    FeedbackFactory(message=session.messages.get(seq=4), rating=-1)
-    monkeypatch.setattr(facts, "_SWITCHES", facts._SWITCHES.copy())
-    facts.topic_switches_register("test-model", lambda *, session_ids: {session.id: [switch.id]})
-    answer = session.messages.get(seq=4)
-    item = review_item_enqueue(
-        kind="badcase_answer",
-        subject_type="message",
-        subject_id=str(answer.id),
-        payload={},
-        session_id=session.id,
-        message_id=answer.id,
-    )
-    suggested = review_suggestions(item=item).turns
-    assert {mid: s.value for mid, s in suggested.items()} == {str(switch.id): "no"}
 
 
 def test_the_agreement_page_counts_how_often_suggestions_were_kept(client, make_reviewers, engineer):
