@@ -54,8 +54,10 @@ def job_create(
     dedupe_key: str | None = None,
     created_by=None,
     total: int | None = None,
+    countdown: float = 0,
 ) -> Job:
-    """Create a job and send it after the surrounding transaction commits. With a
+    """Create a job and send it after the surrounding transaction commits (to run `countdown`
+    seconds later, e.g. when a review decision's undo period ends). With a
     `dedupe_key`, a job with that key that has not started yet is returned instead of a
     second one (once it runs, a new request queues a new job, so no new data is missed)."""
     handler = handler_for(kind)
@@ -76,13 +78,15 @@ def job_create(
                 )
         except IntegrityError:
             return waiting.get()
-        transaction.on_commit(lambda: job_dispatch(job_id=job.id))
+        transaction.on_commit(lambda: job_dispatch(job_id=job.id, countdown=countdown))
     return job
 
 
 def job_dispatch(*, job_id: int, countdown: float = 0) -> None:
-    """Hand a job to whatever executes jobs in this deployment."""
-    Job.objects.filter(id=job_id).update(enqueued_at=timezone.now())
+    """Hand a job to whatever executes jobs in this deployment, to run `countdown` seconds from
+    now. `enqueued_at` is when it is due, so the sweeper does not take a job that waits on
+    purpose for a lost one."""
+    Job.objects.filter(id=job_id).update(enqueued_at=timezone.now() + timedelta(seconds=countdown or 0))
     mode = settings.FLYWHEEL_TASK_MODE
     if mode == "celery":
         queue = Job.objects.values_list("queue", flat=True).get(id=job_id)
