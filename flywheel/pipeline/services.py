@@ -32,8 +32,6 @@ def pipeline_announce_new_data() -> None:
 def pipeline_run_for_data_so_far():
     """The pipeline job that will see every row committed so far: the run waiting to start, or
     a new one. An import names it as its follow-on job, so its page links to what came next."""
-    from flywheel.jobs.services import job_create
-
     cache.add(_WAITING_RUN_KEY, 1, timeout=300)
     return job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
 

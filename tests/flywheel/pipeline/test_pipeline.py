@@ -92,13 +92,13 @@ def test_a_batch_sent_again_announces_again_in_case_its_first_announcement_was_l
 def test_an_announcement_whose_job_could_not_be_created_does_not_block_the_next_one(monkeypatch):
     from django.db import OperationalError
 
-    from flywheel.jobs import services as job_services
+    from flywheel.pipeline import services as pipeline_services
 
     def database_gone(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     with monkeypatch.context() as patched:
-        patched.setattr(job_services, "job_create", database_gone)
+        patched.setattr(pipeline_services, "job_create", database_gone)  # the name announcing calls
         with pytest.raises(OperationalError):
             pipeline_announce_new_data()
     pipeline_announce_new_data()
