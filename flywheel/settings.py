@@ -231,9 +231,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BEAT_SCHEDULE = {
-    "sweep-lost-jobs": {"task": "flywheel.jobs.tasks.jobs_sweep", "schedule": FLYWHEEL_SWEEP_INTERVAL_S},
-}
+# Beat runs the sweep for lost jobs itself, on a thread (flywheel/celery.py), not as a task.
+CELERY_BEAT_SCHEDULE = {}
 
 # --- Cache --------------------------------------------------------------------------------
 if REDIS_URL:
@@ -646,6 +645,13 @@ FLYWHEEL_REVIEW_TASK_TYPES = review.list(
 )
 FLYWHEEL_REVIEW_DAILY_TARGET = review.int(
     "FLYWHEEL_REVIEW_DAILY_TARGET", 200, minimum=1, doc='items per annotator per day (the "my day" progress bar)'
+)
+# Until then the decision is not applied: no dataset, label or bad case sees it yet.
+FLYWHEEL_REVIEW_UNDO_SECONDS = review.int(
+    "FLYWHEEL_REVIEW_UNDO_SECONDS",
+    30,
+    minimum=0,
+    doc="seconds a submitted decision can be undone before it is final and applied; 0: final at once",
 )
 FLYWHEEL_REVIEW_BULK_INLINE_MAX = review.int(
     "FLYWHEEL_REVIEW_BULK_INLINE_MAX", 2000, minimum=1, doc="bulk actions on more items than this run as a job"

@@ -22,6 +22,8 @@ os.environ.setdefault("FLYWHEEL_JOB_LEASE_S", "6")
 os.environ.setdefault("FLYWHEEL_JOB_REQUEUE_AFTER_S", "30")
 os.environ.setdefault("FLYWHEEL_SWEEP_INTERVAL_S", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Review decisions final at once, as most tests expect; the undo tests set their own period.
+os.environ.setdefault("FLYWHEEL_REVIEW_UNDO_SECONDS", "0")
 # Playwright's sync API runs an event loop in the test thread; the test's own database calls
 # (fixtures, assertions) are still synchronous and safe there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -32,7 +32,12 @@ from django.db import transaction
 
 from flywheel.curation.models import NecessityScore
 from flywheel.curation.services import CurationError, curation_model_check, model_fingerprint, run_trainer_command
+from flywheel.datasets.models import DatasetSample
+from flywheel.env import private_dir
+from flywheel.jobs.models import Job
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create, job_dispatch, job_redrive
+from flywheel.runs.models import TrainingRun
 
 MAX_NEW_TOKENS = 512
 _KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -65,8 +70,6 @@ class NecessityModels:
 def necessity_models(*, run_id: int, reward_model: str) -> NecessityModels:
     """The seed run's final model and the reward model, checked (inside the model roots, with a
     tokenizer) and fingerprinted."""
-    from flywheel.runs.models import TrainingRun
-
     run = TrainingRun.objects.filter(id=run_id).first()
     if run is None:
         raise CurationError(f"necessity_run: no training run {run_id}")
@@ -86,9 +89,6 @@ def necessity_models(*, run_id: int, reward_model: str) -> NecessityModels:
 
 def necessity_seed_prompts(*, run_id: int) -> set[str]:
     """The prompts the seed model was trained on: those of its run's version's SFT conversations."""
-    from flywheel.datasets.models import DatasetSample
-    from flywheel.runs.models import TrainingRun
-
     version_id = TrainingRun.objects.filter(id=run_id).values_list("dataset_version_id", flat=True).first()
     records = DatasetSample.objects.filter(version_id=version_id, kind=DatasetSample.Kind.SFT).values_list(
         "record", flat=True
@@ -112,8 +112,6 @@ def necessity_scores(*, prompt_hashes, models: NecessityModels) -> dict[str, flo
 
 
 def _prompts_dir() -> Path:
-    from flywheel.env import private_dir
-
     path = Path(settings.VAR_DIR) / "cache" / "necessity"
     private_dir(path)
     return path
@@ -124,9 +122,6 @@ def necessity_scoring_request(
 ):
     """Queue the scoring of these prompts ({hash: prompt}) on the gpu queue; the same prompts and
     models while a job for them waits give that job. `wake_job_id`: a job to run again when done."""
-    from flywheel.jobs.models import Job
-    from flywheel.jobs.services import job_create
-
     key = hashlib.sha256(
         json.dumps([models.seed_model_version, models.reward_model_version, sorted(prompts)]).encode()
     ).hexdigest()
@@ -243,8 +238,6 @@ def necessity_wake(*, job_id: int | None) -> None:
     one is re-driven with a fresh attempt budget."""
     if not job_id:
         return
-    from flywheel.jobs.models import Job
-    from flywheel.jobs.services import job_dispatch, job_redrive
 
     status = Job.objects.filter(id=job_id).values_list("status", flat=True).first()
     if status == Job.Status.QUEUED:

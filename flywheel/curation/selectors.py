@@ -3,11 +3,13 @@ and its IFD scores per model."""
 
 from __future__ import annotations
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, Max, Min, Q
 
 from flywheel.curation.diversity import Item, analyse
 from flywheel.curation.models import TurnScore
+from flywheel.curation.services import curation_model_check, model_fingerprint
 from flywheel.datasets.models import DatasetSample, DatasetVersion
+from flywheel.llm.embeddings import embed_texts
 
 ANALYSIS_LIMIT = 2000
 
@@ -31,8 +33,6 @@ def curation_version_items(*, version: DatasetVersion, limit: int = ANALYSIS_LIM
 
 
 def curation_version_diversity(*, version: DatasetVersion, clusters: int = 8, limit: int = ANALYSIS_LIMIT) -> dict:
-    from flywheel.llm.embeddings import embed_texts
-
     items = curation_version_items(version=version, limit=limit)
     vectors = embed_texts([item.text for item in items], max_chars=2000)
     analysis = analyse(items, vectors, clusters=clusters)
@@ -55,8 +55,6 @@ def curation_ifd_summary(*, version: DatasetVersion) -> list[dict]:
 
 def curation_reward_summary(*, version: DatasetVersion) -> list[dict]:
     """Per reward model: conversations scored, failed (NULL), mean, lowest and highest reward."""
-    from django.db.models import Max, Min
-
     rows = (
         TurnScore.objects.filter(version=version, metric=TurnScore.Metric.REWARD)
         .values("model", "model_version")
@@ -71,8 +69,6 @@ def curation_reward_summary(*, version: DatasetVersion) -> list[dict]:
 def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int], float | None]]:
     """The scoring model's version and its IFD per (sample content hash, message index), from
     every version it scored: a sample built again has the same hash, so its scores carry over."""
-    from flywheel.curation.services import curation_model_check, model_fingerprint
-
     fingerprint = model_fingerprint(curation_model_check(model))
     rows = TurnScore.objects.filter(metric=TurnScore.Metric.IFD, model_version=fingerprint).values_list(
         "sample__sample_hash", "message_index", "value"
@@ -83,8 +79,6 @@ def curation_ifd_scores_by_hash(*, model: str) -> tuple[str, dict[tuple[str, int
 def curation_rewards_by_hash(*, model: str) -> tuple[str, dict[str, float]]:
     """The reward model's version and its reward per sample content hash, from every version it
     scored."""
-    from flywheel.curation.services import curation_model_check, model_fingerprint
-
     fingerprint = model_fingerprint(curation_model_check(model))
     rows = (
         TurnScore.objects.filter(metric=TurnScore.Metric.REWARD, model_version=fingerprint)

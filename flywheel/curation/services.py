@@ -17,6 +17,7 @@ from flywheel.curation.models import TurnScore
 from flywheel.datasets.models import DatasetSample, DatasetVersion
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
+from flywheel.runs.conf import model_roots
 
 MODEL_REFUSED = "model: choose a model directory inside the model roots (FLYWHEEL_MODEL_ROOTS)"
 HEARTBEAT_S = 20.0
@@ -29,8 +30,6 @@ class CurationError(ValueError):
 def curation_model_check(path: str) -> str:
     """The resolved model directory a scoring job may read: inside the model roots, with a model
     config and a tokenizer. The same message whether or not an outside path exists."""
-    from flywheel.runs.conf import model_roots
-
     try:
         resolved = Path(path).expanduser().resolve()
     except (OSError, ValueError, RuntimeError) as exc:

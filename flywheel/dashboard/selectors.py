@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flywheel.dashboard.models import DailyStats, RollupWatermark
+from flywheel.evaluation.selectors import model_version_evaluations
 from flywheel.ui.charts import line_chart, rate_chart, wilson_interval
 
 
@@ -48,8 +49,6 @@ def dashboard_figures(*, days: int = 30) -> dict:
 def model_versions_online_and_offline() -> list[dict]:
     """Per model version, the online thumbs-up rate (all days rolled up) beside its latest
     offline evaluation (flywheel.evaluation: the version evaluated as `endpoint:<version>`)."""
-    from flywheel.evaluation.selectors import model_version_evaluations
-
     rows = (
         DailyStats.objects.exclude(model_version="")
         .values("model_version")

@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 
 from flywheel.dashboard.models import DailyStats, RollupWatermark
 from flywheel.ingest.models import ChatSession, Feedback, Message
+from flywheel.jobs.services import job_create
 
 CHUNK = 50_000
 
@@ -81,8 +82,6 @@ def _fold_chunk(name: str) -> int:
 
 def stats_rollup_request() -> None:
     """Ask for a rollup in the background (at most one waits at a time)."""
-    from flywheel.jobs.services import job_create
-
     job_create(kind="dashboard.rollup", dedupe_key="dashboard.rollup")
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flywheel.cleaning.models import SessionCleaning
-from flywheel.cleaning.pii import SCRUBBER_VERSION, scrub_text
+from flywheel.cleaning.pii import SCRUBBER_VERSION
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.datasets.facts import session_facts, topic_switches
 from flywheel.datasets.sources import Candidate, SampleSource
+from flywheel.datasets.supervision import messages_prepare
 from flywheel.ingest.models import Feedback, Message, PreferencePair
 from flywheel.review.models import ReviewItem
 from flywheel.review.selectors import message_review_overrides
@@ -93,32 +94,13 @@ class SessionSource(SampleSource):
             )
 
     def _session_candidates(self, session, messages, clean, texts, negative, overrides, facts, switches, config):
-        blocked = ""
-        prepared, edited_ids = [], []
-        for row in messages:
-            text = texts.get(row["id"])
-            if text is None:
-                blocked = "pii_scrub_failed"
-                text = ""
-            override = overrides.get(row["id"], {})
-            mark = None
-            if row["role"] == "assistant":
-                if "edited" in override:
-                    scrubbed = scrub_text(override["edited"])
-                    if not scrubbed.ok:
-                        blocked = "pii_scrub_failed"
-                    text = scrubbed.text
-                    mark = "unticked" if override.get("train") is False else "ticked"
-                    edited_ids.append(row["id"])
-                elif override.get("train") is False:
-                    mark = "unticked"
-                elif row["id"] in facts.bad_message_ids:
-                    mark = "bad"  # a reviewer's verdict beats a tick: a bad answer is trained on only rewritten
-                elif override.get("train") is True or row["id"] in facts.approved_message_ids:
-                    mark = "ticked"
-                elif row["id"] in negative:
-                    mark = "bad"
-            prepared.append({"id": row["id"], "role": row["role"], "content": text, "mark": mark})
+        # The same rules as the review page's loss preview: flywheel/datasets/supervision.py.
+        prepared_messages = messages_prepare(messages, texts=texts, overrides=overrides, facts=facts, negative=negative)
+        prepared, blocked, edited_ids = (
+            prepared_messages.messages,
+            prepared_messages.blocked,
+            prepared_messages.edited_ids,
+        )
         switched = bool(switches)
         parts = _segments(prepared, switches) if config.continuity == "split" else [prepared]
         versions = {**_cleaning_versions(clean.config_fingerprint), "labels": facts.label_versions}

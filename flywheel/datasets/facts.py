@@ -44,6 +44,15 @@ def topic_switches_register(name: str, func: SwitchesForSessions) -> SwitchesFor
     return _SWITCHES.add(name, func)
 
 
+def session_labels(*, session_ids: list[int]) -> dict[int, dict]:
+    """The registered labeler's label of each session (empty with no labeler), as it hands them
+    over; the review pages pre-fill task type and quality from them."""
+    out: dict[int, dict] = {}
+    for labels in _LABELS.values():
+        out.update({session_id: label for session_id, label in labels(session_ids=session_ids).items() if label})
+    return out
+
+
 @dataclass
 class SessionFacts:
     task_type: str = ""
@@ -86,22 +95,29 @@ def session_facts(*, session_ids: list[int]) -> dict[int, SessionFacts]:
     )
     for item_id, session_id, message_id, decision in decided:
         entry = facts[session_id]
-        decision = decision or {}
         entry.reviewed = True
         entry.review_item_ids.append(item_id)
-        # A person's word beats a model's label; a later decision beats an earlier one.
-        if decision.get("task_type"):
-            entry.task_type, entry.trusted = str(decision["task_type"]), True
-        if _quality(decision.get("quality")) is not None:
-            entry.quality, entry.trusted = _quality(decision["quality"]), True
-        verdict = decision.get("verdict")
-        if message_id is not None and verdict in BAD_VERDICTS:
-            entry.bad_message_ids.add(message_id)
-            entry.approved_message_ids.discard(message_id)
-        elif message_id is not None and verdict in GOOD_VERDICTS:
-            entry.approved_message_ids.add(message_id)
-            entry.bad_message_ids.discard(message_id)
+        decision_facts_apply(entry, message_id=message_id, decision=decision)
     return facts
+
+
+def decision_facts_apply(entry: SessionFacts, *, message_id: int | None, decision: dict | None) -> None:
+    """What one final review decision (about the answer `message_id`, if any) says about its
+    session, applied on top of the earlier ones: a person's word beats a model's label, and a
+    later decision beats an earlier one. Also used by the review page's loss preview, for the
+    decision being made (flywheel/datasets/supervision.py)."""
+    decision = decision or {}
+    if decision.get("task_type"):
+        entry.task_type, entry.trusted = str(decision["task_type"]), True
+    if _quality(decision.get("quality")) is not None:
+        entry.quality, entry.trusted = _quality(decision["quality"]), True
+    verdict = decision.get("verdict")
+    if message_id is not None and verdict in BAD_VERDICTS:
+        entry.bad_message_ids.add(message_id)
+        entry.approved_message_ids.discard(message_id)
+    elif message_id is not None and verdict in GOOD_VERDICTS:
+        entry.approved_message_ids.add(message_id)
+        entry.bad_message_ids.discard(message_id)
 
 
 def topic_switches(

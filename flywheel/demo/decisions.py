@@ -2,7 +2,8 @@
 person at the keyboard.
 
 They go through the ordinary review services (claim, submit) as the demo users, and every one
-carries DEMO_NOTE, so nobody mistakes them for a person's judgement. What they decide comes
+carries DEMO_NOTE and is marked automatic, so nobody mistakes them for a person's judgement:
+they count in no agreement or throughput figure and in nobody's "My day". What they decide comes
 from what the demo generator knows it planted: a thumbs-down answer is rewritten with the
 corpus's good answer for its question, a planted topic switch is marked as one, a label that
 the conversation tried to steer is marked unusable. Any other kind gets the values its item
@@ -22,8 +23,8 @@ from flywheel.review.models import ReviewItem, ReviewQueue
 from flywheel.review.services import (
     ReviewError,
     review_item_claim_next,
+    review_item_decline,
     review_item_release,
-    review_item_skip,
     review_item_submit,
 )
 
@@ -112,7 +113,7 @@ def _claim(queue, users):
 
 def _submit(item_id: int, user, decision: dict) -> bool:
     try:
-        review_item_submit(item_id=item_id, user=user, decision=decision)
+        review_item_submit(item_id=item_id, user=user, decision=decision, automatic=True)
     except (ReviewError, ValueError):
         return False
     return True
@@ -132,7 +133,7 @@ def _decide_next(queue, users, knowledge: DemoKnowledge, left_open: set[int]) ->
     choices = {field.name: field for field in review_kind_get(item.kind).fields_for(item)}
     decision = DECIDERS.get(item.kind, _generic)(item, choices, knowledge)
     if not _submit(item.id, first, decision):
-        review_item_skip(item_id=item.id, user=first)  # not offered to this reviewer again
+        review_item_decline(item_id=item.id, user=first)  # "not for me": never offered to this reviewer again
         return ""
     for user in users:
         item.refresh_from_db()

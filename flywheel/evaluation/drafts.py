@@ -22,6 +22,12 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
+from flywheel.accounts.services import audit_record
+from flywheel.cleaning.pii import scrub_text
+from flywheel.cleaning.services import message_texts_for_llm
+from flywheel.construction.models import ReviewStatus, SftAnswer
+from flywheel.datasets.facts import session_facts
+from flywheel.datasets.models import DatasetSample
 from flywheel.evaluation.models import EvalSet, EvalSetDraft, EvalSetDraftItem
 from flywheel.evaluation.services import (
     DEFAULT_TASK_TYPE,
@@ -31,6 +37,8 @@ from flywheel.evaluation.services import (
     eval_set_create,
     training_matches,
 )
+from flywheel.ingest.models import Message
+from flywheel.review.selectors import message_review_overrides
 
 SOURCE_TITLES = {
     EvalSetDraftItem.Source.REWRITE: "a reviewer's rewrite",
@@ -62,13 +70,6 @@ def session_reviewed_answers(*, session_id: int) -> tuple[list[ReviewedAnswer], 
     """The session's answers that reviewers rewrote, accepted or approved (the best source of each),
     and the session's task type (a reviewer's, else the label's, else "default"). An answer whose
     text could not be PII-scrubbed, or that follows such a message, is left out: it must not leave."""
-    from flywheel.cleaning.pii import scrub_text
-    from flywheel.cleaning.services import message_texts_for_llm
-    from flywheel.construction.models import ReviewStatus, SftAnswer
-    from flywheel.datasets.facts import session_facts
-    from flywheel.ingest.models import Message
-    from flywheel.review.selectors import message_review_overrides
-
     rows = list(
         Message.objects.filter(session_id=session_id, alternative_to__isnull=True)
         .order_by("seq")
@@ -138,8 +139,6 @@ def session_eval_panel(session) -> dict:
 def training_overlap(*, session_id: int, messages: list[dict]) -> list[dict]:
     """Dataset versions whose train split holds this conversation, or its prompt, among the samples
     built from the same session: [{"version", "match": "conversation" | "prompt"}]."""
-    from flywheel.datasets.models import DatasetSample
-
     full, prompt = {conversation_hash(messages): "item"}, {conversation_hash(messages[:-1]): "item"}
     found: dict[int, str] = {}
     samples = DatasetSample.objects.filter(
@@ -219,8 +218,6 @@ def eval_draft_add_from_session(
     """Add one reviewed answer of a session, as the reference, with the conversation before it.
     The text is read again here from what reviewers decided, never taken from the form. Returns
     (item, created): the same conversation twice in a draft is one item."""
-    from flywheel.accounts.services import audit_record
-
     answers, label_task_type = session_reviewed_answers(session_id=session_id)
     chosen = next((answer for answer in answers if answer.message_id == message_id), None)
     if chosen is None:
@@ -267,8 +264,6 @@ def eval_draft_add_from_session(
 
 def eval_draft_item_remove(*, item_id: int, user=None) -> int:
     """Take an item out of a draft (versions frozen before keep it). Returns the draft's id."""
-    from flywheel.accounts.services import audit_record
-
     item = EvalSetDraftItem.objects.filter(id=item_id).first()
     if item is None:
         raise EvalSetError(f"no draft item {item_id}")
@@ -287,8 +282,6 @@ def eval_draft_item_remove(*, item_id: int, user=None) -> int:
 def eval_draft_freeze(*, draft_id: int, user=None) -> tuple[EvalSet, bool]:
     """The draft's items as an immutable evaluation set: a new version extending the last one frozen
     (or the base), or the existing set with exactly these items. The draft stays open for more."""
-    from flywheel.accounts.services import audit_record
-
     with transaction.atomic():
         draft = EvalSetDraft.objects.select_for_update().filter(id=draft_id).first()
         if draft is None:

@@ -53,6 +53,7 @@ class BlindABKind(ReviewKind):
         comparison = self._comparison(item)
         if comparison is None:
             return {"comparison": None}
+        # Here, not at the top: services imports this module's constants (BLIND_AB, SUBJECT_TYPE).
         from flywheel.evaluation.services import candidate_parse_key
 
         answers = {}

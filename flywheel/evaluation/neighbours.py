@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from flywheel.datasets.models import DatasetSample
 from flywheel.env import private_dir
+from flywheel.llm.embeddings import embed_texts, embedding_model_name
 
 SCAN = 2000
 """How many train-split samples (in build order) are searched."""
@@ -41,8 +43,6 @@ def _cache_dir() -> Path:
 
 
 def _key(*parts: str) -> str:
-    from flywheel.llm.embeddings import embedding_model_name
-
     return hashlib.sha256("\0".join([embedding_model_name(), RECIPE, *parts]).encode("utf-8")).hexdigest()[:32]
 
 
@@ -71,9 +71,6 @@ def _store(path: Path, **arrays) -> None:
 def version_train_embeddings(*, version) -> tuple[np.ndarray, np.ndarray]:
     """(sample ids (n,), unit vectors (n, d)) of the first SCAN SFT samples of the version's train
     split, embedded once per version, embedding model and recipe."""
-    from flywheel.datasets.models import DatasetSample
-    from flywheel.llm.embeddings import embed_texts
-
     # The id too: sample ids are those of this row (a version deleted and built again has new ones).
     path = _cache_dir() / f"version-{version.id}-{_key(version.content_hash, str(version.id), str(SCAN))}.npz"
     stored = _load(path)
@@ -92,8 +89,6 @@ def version_train_embeddings(*, version) -> tuple[np.ndarray, np.ndarray]:
 
 def item_embedding(*, item) -> np.ndarray:
     """The unit vector of an evaluation item's prompt, embedded once per content and model."""
-    from flywheel.llm.embeddings import embed_texts
-
     path = _cache_dir() / f"item-{_key(item.item_hash)}.npz"
     stored = _load(path)
     if stored is not None:
@@ -108,7 +103,6 @@ def nearest_training_samples(*, evaluation, item, limit: int = 5) -> list[dict]:
     of its train split."""
     if evaluation.run is None or evaluation.run.dataset_version is None:
         return []
-    from flywheel.datasets.models import DatasetSample
 
     ids, vectors = version_train_embeddings(version=evaluation.run.dataset_version)
     if not len(ids):

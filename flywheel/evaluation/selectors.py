@@ -6,7 +6,15 @@ from __future__ import annotations
 from django.db.models import Count
 
 from flywheel.evaluation import scoring
-from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, EvalSetDraft, Evaluation, Judgement
+from flywheel.evaluation.models import (
+    CandidateAnswer,
+    EvalItem,
+    EvalSet,
+    EvalSetDraft,
+    Evaluation,
+    HumanComparison,
+    Judgement,
+)
 from flywheel.evaluation.neighbours import nearest_training_samples
 from flywheel.evaluation.services import candidate_parse_key
 from flywheel.evaluation.summary import item_scores, pairwise_outcomes
@@ -131,8 +139,6 @@ def regression_detail(*, evaluation_id: int, item_id: int, neighbours: int = 5) 
 def judge_human_agreement(*, evaluation: Evaluation) -> dict:
     """Cohen's κ between the judge's two-order verdict (win/tie/loss of the candidate) and the
     blind human one, on the items both decided."""
-    from flywheel.evaluation.models import HumanComparison
-
     human = {
         c.item_id: {"candidate": "win", "baseline": "loss", "tie": "tie"}[c.winner]
         for c in HumanComparison.objects.filter(evaluation=evaluation).exclude(winner="")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import subprocess
 import tempfile
 from collections import Counter
@@ -21,9 +22,19 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, RunPromotion
+from flywheel.accounts.services import audit_record
+from flywheel.datasets.models import DatasetSample, DatasetVersion
+from flywheel.evaluation.judging import judge_pairwise, judge_pointwise
+from flywheel.evaluation.kinds import BLIND_AB, SUBJECT_TYPE
+from flywheel.evaluation.models import CandidateAnswer, EvalItem, EvalSet, Evaluation, HumanComparison, RunPromotion
 from flywheel.evaluation.scoring import DIMENSIONS
+from flywheel.evaluation.summary import evaluation_summary
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
+from flywheel.llm.client import LLMUnavailable, chat_texts, llm_is_configured
+from flywheel.review.services import review_item_enqueue
+from flywheel.runs.conf import model_roots
+from flywheel.runs.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +175,6 @@ def eval_set_create(
 
 
 def eval_set_from_dataset_version(*, version_id: int, name: str = "", user=None) -> tuple[EvalSet, bool]:
-    from flywheel.datasets.models import DatasetSample, DatasetVersion
-
     version = DatasetVersion.objects.get(id=version_id)
     samples = DatasetSample.objects.filter(
         version=version, split=DatasetSample.Split.EVAL, kind=DatasetSample.Kind.SFT
@@ -203,8 +212,6 @@ def eval_set_overlap(*, eval_set: EvalSet, dataset_version_ids: list[int]) -> li
     """Items whose conversation, or whose prompt, is also in the train split of one of these
     versions (anywhere in a training conversation, up to one of its answers):
     [{"position", "version", "match": "conversation" | "prompt"}]."""
-    from flywheel.datasets.models import DatasetSample
-
     if not dataset_version_ids:
         return []
     full = {item.item_hash: item.position for item in eval_set.items.all()}
@@ -252,9 +259,6 @@ class Candidate:
 def candidate_parse(spec: str) -> Candidate:
     """run:<id> (the run's final model), model:<dir> (a base model or checkpoint under the model
     roots) or endpoint:<model> (a model on the configured OpenAI-compatible server)."""
-    from flywheel.runs.conf import model_roots
-    from flywheel.runs.models import TrainingRun
-
     kind, _, value = (spec or "").partition(":")
     value = value.strip()
     if kind == "run":
@@ -325,8 +329,6 @@ def _store_answer(
 
 
 def _answers_from_endpoint(candidate: Candidate, items: list[EvalItem], job_id: int | None) -> int:
-    from flywheel.llm.client import LLMUnavailable, chat_texts
-
     for item in items:
         try:
             result = chat_texts(
@@ -420,10 +422,6 @@ def evaluation_create(
     """Check the candidates and the overlap with the compared runs' training splits, then create the
     evaluation and its first job: generation on the gpu queue when a candidate is a local model,
     else judging on the llm queue."""
-    from flywheel.jobs.services import job_create
-    from flywheel.llm.client import llm_is_configured
-    from flywheel.runs.models import TrainingRun
-
     eval_set = EvalSet.objects.get(id=eval_set_id)
     if not 1 <= judge_repeats <= 10:
         raise ValueError("judge repeats must be between 1 and 10")
@@ -468,8 +466,6 @@ def evaluation_create(
 def evaluation_judging_enqueue(*, evaluation_id: int):
     """After the gpu job: the evaluation's judging job on the llm queue, created once (a rerun of
     the generation job finds it on the evaluation and creates no second one)."""
-    from flywheel.jobs.services import job_create
-
     with transaction.atomic():
         evaluation = (
             Evaluation.objects.select_for_update(of=("self",)).select_related("job", "eval_set").get(id=evaluation_id)
@@ -528,10 +524,6 @@ def evaluation_judge(
     """Endpoint candidates' answers (generated once), verdicts (asked once), then the summary: the
     LLM half. Raises GenerationUnavailable or LLMUnavailable when a server is down: the job waits
     and resumes where it stopped."""
-    from flywheel.evaluation.judging import judge_pairwise, judge_pointwise
-    from flywheel.evaluation.summary import evaluation_summary
-    from flywheel.llm.client import LLMUnavailable
-
     evaluation = Evaluation.objects.select_related("eval_set").get(id=evaluation_id)
     if evaluation.status == Evaluation.Status.DONE:
         return evaluation.summary
@@ -615,8 +607,6 @@ def promotion_regressions(evaluation: Evaluation, *, threshold: float) -> dict:
 def run_promote(*, run_id: int, user, override: bool = False, note: str = "") -> RunPromotion:
     """Promote a run after a finished evaluation of it; refused when a task type regresses beyond
     FLYWHEEL_EVAL_REGRESSION_THRESHOLD unless ops override it (audited either way)."""
-    from flywheel.accounts.services import audit_record
-
     evaluation = (
         Evaluation.objects.filter(run_id=run_id, status=Evaluation.Status.DONE).order_by("-finished_at", "-id").first()
     )
@@ -656,8 +646,6 @@ def candidate_parse_key(spec: str) -> str | None:
         return None
     kind, _, value = spec.partition(":")
     if kind == "run":
-        from flywheel.runs.models import TrainingRun
-
         run = TrainingRun.objects.filter(id=int(value)).first() if value.isdigit() else None
         final = ((run.result or {}).get("final_model") or "") if run else ""
         return Candidate(spec=spec, kind=kind, value=value, model_dir=str(Path(final).resolve()) if final else "").key
@@ -670,12 +658,6 @@ def candidate_parse_key(spec: str) -> str | None:
 def evaluation_human_review_enqueue(*, evaluation_id: int, limit: int | None = None) -> int:
     """Put the evaluation's items that have both answers up for blind A/B review (idempotent);
     the order shown is drawn here, per item, and stored out of the reviewer's sight."""
-    import secrets
-
-    from flywheel.evaluation.kinds import BLIND_AB, SUBJECT_TYPE
-    from flywheel.evaluation.models import HumanComparison
-    from flywheel.review.services import review_item_enqueue
-
     evaluation = Evaluation.objects.get(id=evaluation_id)
     if not evaluation.baseline:
         raise CandidateError("a blind A/B review needs an evaluation with a baseline")

@@ -29,6 +29,7 @@ from flywheel.evaluation.services import (
     evaluation_human_review_enqueue,
     run_promote,
 )
+from flywheel.ingest.models import ChatSession
 from flywheel.ui.paging import page_key
 
 OPS_AND_ENGINEERS = frozenset({Role.OPS, Role.ENGINEER, Role.ADMIN})
@@ -108,8 +109,6 @@ def human_review(request, evaluation_id: int):
 @role_required(ENGINEERS)
 def session_answer_add(request, session_id: int):
     """The session panel's form. Engineers and admins, who see the session page and its panels."""
-    from flywheel.ingest.models import ChatSession
-
     session = get_object_or_404(ChatSession, id=session_id)
     form = SessionAnswerAddForm(request.POST)
     back = redirect("ingest:session_detail", external_id=session.external_id)

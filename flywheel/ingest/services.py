@@ -30,6 +30,7 @@ from flywheel.ingest.sql import insert_returning, select_in
 from flywheel.pipeline.services import pipeline_announce_new_data
 
 CREATED, APPENDED, UNCHANGED, ERROR = "created", "appended", "unchanged", "error"
+LISTS = ("sessions", "feedback", "pairs")
 
 
 @dataclass
@@ -141,7 +142,10 @@ def ingest_batch(
     _write_pairs(valid_pairs, result, known, source=source)
     for kind in ("sessions", "feedback", "pairs"):
         getattr(result, kind).sort(key=lambda item: item["index"])
-    if announce and (result.new_session_ids or any(i.get("messages_created") for i in result.sessions)):
+    # Feedback and pairs are new data too (thumbs-down answers become bad cases). A batch that
+    # changed nothing may be a client's retry of one whose announcement failed after its commit
+    # (Redis down): announce it again, which costs one cache operation while a run waits.
+    if announce and any(item["status"] != ERROR for kind in LISTS for item in getattr(result, kind)):
         transaction.on_commit(pipeline_announce_new_data)
     return result
 

@@ -54,8 +54,10 @@ def job_create(
     dedupe_key: str | None = None,
     created_by=None,
     total: int | None = None,
+    countdown: float = 0,
 ) -> Job:
-    """Create a job and send it after the surrounding transaction commits. With a
+    """Create a job and send it after the surrounding transaction commits (to run `countdown`
+    seconds later, e.g. when a review decision's undo period ends). With a
     `dedupe_key`, a job with that key that has not started yet is returned instead of a
     second one (once it runs, a new request queues a new job, so no new data is missed)."""
     handler = handler_for(kind)
@@ -76,13 +78,15 @@ def job_create(
                 )
         except IntegrityError:
             return waiting.get()
-        transaction.on_commit(lambda: job_dispatch(job_id=job.id))
+        transaction.on_commit(lambda: job_dispatch(job_id=job.id, countdown=countdown))
     return job
 
 
 def job_dispatch(*, job_id: int, countdown: float = 0) -> None:
-    """Hand a job to whatever executes jobs in this deployment."""
-    Job.objects.filter(id=job_id).update(enqueued_at=timezone.now())
+    """Hand a job to whatever executes jobs in this deployment, to run `countdown` seconds from
+    now. `enqueued_at` is when it is due, so the sweeper does not take a job that waits on
+    purpose for a lost one."""
+    Job.objects.filter(id=job_id).update(enqueued_at=timezone.now() + timedelta(seconds=countdown or 0))
     mode = settings.FLYWHEEL_TASK_MODE
     if mode == "celery":
         queue = Job.objects.values_list("queue", flat=True).get(id=job_id)
@@ -102,8 +106,7 @@ class _ThreadRunner:
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
-        self._sweeper = threading.Thread(target=self._sweep_forever, name="flywheel-sweeper", daemon=True)
-        self._sweeper.start()
+        self._sweeper = jobs_sweeper_start()
 
     def submit(self, job_id: int, countdown: float) -> None:
         if countdown:
@@ -122,7 +125,13 @@ class _ThreadRunner:
         finally:
             connection.close()
 
-    def _sweep_forever(self) -> None:
+
+def jobs_sweeper_start() -> threading.Thread:
+    """Sweep every FLYWHEEL_SWEEP_INTERVAL_S on a daemon thread of this process: the embedded
+    default's runner, and Celery beat (flywheel/celery.py). A sweep sent as a task would wait in
+    its queue behind whatever occupies that queue's workers, recovering nothing meanwhile."""
+
+    def sweep_forever() -> None:
         stop = threading.Event()
         while not stop.wait(settings.FLYWHEEL_SWEEP_INTERVAL_S):
             try:
@@ -131,6 +140,10 @@ class _ThreadRunner:
                 logger.exception("job sweep failed")
             finally:
                 connection.close()
+
+    thread = threading.Thread(target=sweep_forever, name="flywheel-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 _runner: _ThreadRunner | None = None
@@ -214,15 +227,17 @@ class _Heartbeat(threading.Thread):
 
     def run(self):
         interval = max(1.0, settings.FLYWHEEL_JOB_LEASE_S / 3)
-        try:
-            while not self.stopped.wait(interval):
+        while not self.stopped.wait(interval):
+            try:
                 Job.objects.filter(id=self.job_id, worker=self.worker, status=Job.Status.RUNNING).update(
                     heartbeat_at=timezone.now(), lease_expires_at=_lease_deadline()
                 )
-        except Exception:
-            logger.exception("heartbeat for job %s failed", self.job_id)
-        finally:
-            connection.close()
+            except Exception:
+                # A database restart must not end the heartbeat: the job itself may well survive
+                # it, and a lease left to run out hands it to a second worker while it still runs.
+                logger.warning("heartbeat for job %s failed; trying again", self.job_id, exc_info=True)
+                connection.close()
+        connection.close()
 
 
 class Outcome:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.labeling.models import Label
+from flywheel.labeling.services import label_human_record
 from flywheel.labeling.taxonomy import taxonomy
 from flywheel.review.kinds import ChoiceField, ReviewKind
 
@@ -36,8 +37,6 @@ class LabelReviewKind(ReviewKind):
         return {"label": label}
 
     def apply(self, item, decision, user) -> None:
-        from flywheel.labeling.services import label_human_record
-
         label = Label.objects.filter(id=int(item.subject_id)).first() if str(item.subject_id).isdigit() else None
         session_id = item.session_id or (label.session_id if label else None)
         if session_id is None:

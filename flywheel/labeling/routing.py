@@ -7,11 +7,10 @@ from __future__ import annotations
 from django.conf import settings
 
 from flywheel.labeling.models import Label
+from flywheel.review.services import review_item_enqueue
 
 
 def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
-    from flywheel.review.services import review_item_enqueue
-
     rows = list(
         Label.objects.filter(id__gt=after)
         .order_by("id")

@@ -28,7 +28,9 @@ from django.db.models import Count, Exists, OuterRef, Q
 from flywheel.cleaning.selectors import sessions_ready_for_labeling
 from flywheel.cleaning.services import message_texts_for_llm
 from flywheel.ingest.models import ChatSession, Feedback, Message
+from flywheel.jobs.models import Job
 from flywheel.jobs.progress import Progress, progress_ignored
+from flywheel.jobs.services import job_create
 from flywheel.labeling.injection import steering_signals
 from flywheel.labeling.models import Label, LabelTask
 from flywheel.labeling.offline import OFFLINE_VERSION, label_offline, offline_model_name
@@ -139,8 +141,6 @@ def label_tasks_create_pending(*, limit: int | None = None, app: str | None = No
 
 def label_tasks_dispatch(*, created_by=None, limit: int | None = None) -> list[int]:
     """Hand pending tasks to labeling jobs, a batch per job; returns the job ids."""
-    from flywheel.jobs.services import job_create
-
     job_ids = []
     handed = 0
     while limit is None or handed < limit:
@@ -288,8 +288,6 @@ def label_tasks_run(*, task_ids: list[int], job_id: int | None = None, progress:
 
 def stuck_label_tasks():
     """Queued tasks whose job ended without finishing them (dead, failed or cancelled job)."""
-    from flywheel.jobs.models import Job
-
     return LabelTask.objects.filter(status=LabelTask.Status.QUEUED).filter(
         Q(job__isnull=True) | Q(job__status__in=[Job.Status.DEAD, Job.Status.FAILED, Job.Status.CANCELLED])
     )

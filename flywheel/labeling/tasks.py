@@ -6,6 +6,7 @@ from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
 from flywheel.labeling.services import label_tasks_run, labeling_run_pending
 from flywheel.llm.client import LLMNotConfigured, LLMRequestRejected, LLMUnavailable, usage_for_job
+from flywheel.pipeline.services import pipeline_announce_new_data
 
 
 def label_batch(ctx: JobContext) -> dict:
@@ -18,6 +19,12 @@ def label_batch(ctx: JobContext) -> dict:
         raise RetryableJobError(str(exc), retry_after_s=exc.retry_after_s) from exc
     except (LLMRequestRejected, LLMNotConfigured) as exc:
         raise PermanentJobError(f"the LLM server refused the request (check the model and key): {exc}") from exc
+    if task_ids:
+        # These labels land after the pipeline run that queued this job: the stages that read
+        # labels (bad-case mining, label review) see them on the next run, so queue one; without
+        # it the last labels before a quiet period wait for the next ingest. Announced on a re-run
+        # too: the first attempt may have labelled everything and then lost its announcement.
+        pipeline_announce_new_data()
     return {**counts, "usage": usage_for_job(ctx.job_id)["total"]}
 
 

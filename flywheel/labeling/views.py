@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.accounts.services import audit_record
+from flywheel.jobs.services import job_create
 from flywheel.labeling.classifier import offline_report, task_type_model
 from flywheel.labeling.prompts import PROMPT_VERSION
 from flywheel.labeling.selectors import (
@@ -117,8 +118,6 @@ def redrive(request):
 @require_POST
 @role_required(ENGINEERS)
 def run_now(request):
-    from flywheel.jobs.services import job_create
-
     job = job_create(
         kind="labeling.run_pending", payload={}, dedupe_key="labeling.run_pending", created_by=request.user
     )

@@ -20,14 +20,18 @@ def pipeline_announce_new_data() -> None:
     waiting, instead of a job lookup per ingested batch."""
     # The key expires, so a waiting run that was cancelled blocks announcements for minutes at most.
     if cache.add(_WAITING_RUN_KEY, 1, timeout=300):
-        job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
+        try:
+            job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
+        except Exception:
+            # No run waits after all (the database went away): a key left behind would swallow
+            # every announcement, the client's retry of this batch included, for minutes.
+            cache.delete(_WAITING_RUN_KEY)
+            raise
 
 
 def pipeline_run_for_data_so_far():
     """The pipeline job that will see every row committed so far: the run waiting to start, or
     a new one. An import names it as its follow-on job, so its page links to what came next."""
-    from flywheel.jobs.services import job_create
-
     cache.add(_WAITING_RUN_KEY, 1, timeout=300)
     return job_create(kind="pipeline.new_data", dedupe_key="pipeline.new_data")
 

@@ -8,6 +8,7 @@ class ReviewConfig(AppConfig):
     verbose_name = "Review queues"
 
     def ready(self):
+        from flywheel.accounts.roles import Role
         from flywheel.ingest.panels import (
             TextShield,
             session_access_register,
@@ -27,6 +28,9 @@ class ReviewConfig(AppConfig):
         # go to adjudication.
         pipeline_stage_register("review", tasks.route_new_data, order=50)
         job_handler_register("review.bulk_action", tasks.bulk_action, queue="default")
+        # A submitted decision becomes final (and is applied) when its undo period ends. Only
+        # admins may cancel such a job: a cancelled one would leave the item undecided.
+        job_handler_register("review.finalize", tasks.finalize, queue="default", max_attempts=20, roles=[Role.ADMIN])
         review_kind_register(PREFERENCE_PAIR)
         review_kind_register(ADJUDICATION)
         session_panel_register(

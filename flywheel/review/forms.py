@@ -7,7 +7,6 @@ import json
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from flywheel.cleaning.pii import scrub_text
 from flywheel.ingest.models import Message
 from flywheel.review.kinds import ReviewKind, review_kinds
 from flywheel.review.models import ReviewItem, ReviewQueue
@@ -61,37 +60,19 @@ def decision_from_post(
     return decision
 
 
-def conversation_for_preview(*, messages: list[Message], post, shown: dict[int, str]) -> list[dict]:
-    """The conversation as the trainer would read it after this review, built as the dataset
-    builder builds it: the scrubbed text of each message (`shown`), edits applied and scrubbed
-    too, and each assistant answer flagged `train` as ticked on the page. ValueError when a text
-    cannot be cleared of personal data (the builder would leave the whole conversation out)."""
-    conversation = []
-    for message in messages:
-        content = shown.get(message.id)
-        if message.role == Message.Role.ASSISTANT:
-            edited = post.get(f"turn-{message.id}-edited")
-            if edited is not None and edited.strip():
-                result = scrub_text(_text(edited))
-                if not result.ok:
-                    raise ValueError(
-                        _(
-                            "your edit of turn #%(turn)s could not be cleared of personal data, "
-                            "so no dataset would take this conversation"
-                        )
-                        % {"turn": message.seq}
-                    )
-                content = result.text
-        if content is None:
-            raise ValueError(
-                _("turn #%(turn)s could not be cleared of personal data, so no dataset takes this conversation")
-                % {"turn": message.seq}
-            )
-        entry = {"role": message.role, "content": content}
-        if message.role == Message.Role.ASSISTANT:
-            entry["train"] = post.get(f"turn-{message.id}-train") == "1"
-        conversation.append(entry)
-    return conversation
+def decision_form_values(decision: dict) -> dict:
+    """A recorded decision as the item page's form posts it, to fill the form in again (after
+    an undo the reviewer finds their answers where they left them)."""
+    values = {f"field-{name}": str(value) for name, value in decision.items() if name not in ("turns", "note")}
+    for message_id, turn in (decision.get("turns") or {}).items():
+        if turn.get("train"):
+            values[f"turn-{message_id}-train"] = "1"
+        if "edited" in turn:
+            values[f"turn-{message_id}-edited"] = turn["edited"]
+        if "continuity" in turn:
+            values[f"turn-{message_id}-continuity"] = "yes" if turn["continuity"] else "no"
+    values["note"] = decision.get("note", "")
+    return values
 
 
 class QueueForm(forms.ModelForm):

@@ -41,7 +41,7 @@ def loss_preview(*, messages: list[dict]) -> dict:
     """{"tokens": [{"text", "loss"}], "supervised", "total", "turns", "error"} for a conversation
     of {"role", "content", "train"} messages. The tokens echo `content`, so pass the text the
     trainer will get, never the stored original: the review page builds it like the dataset
-    builder does, PII scrubbed (`flywheel.review.forms.conversation_for_preview`)."""
+    builder does, PII scrubbed, with the builder's own rules (`flywheel.datasets.supervision`)."""
     empty = {"tokens": [], "supervised": 0, "total": 0, "turns": 0}
     try:
         conversation = conversation_from_record({"messages": messages}, "flagged", "this conversation")

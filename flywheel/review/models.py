@@ -115,9 +115,11 @@ class ReviewAssignment(models.Model):
     class State(models.TextChoices):
         CLAIMED = "claimed"
         SUBMITTED = "submitted"
-        SKIPPED = "skipped"  # not offered to this reviewer again
+        SKIPPED = "skipped"  # offered to this reviewer again, after everything else in the queue
+        DECLINED = "declined"  # "not for me": never offered to this reviewer again
         RELEASED = "released"  # given back; anyone may take it
         EXPIRED = "expired"  # the lease ran out
+        WITHDRAWN = "withdrawn"  # submitted, then an engineer reopened the item: it counts no more
 
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="assignments")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_assignments")
@@ -129,6 +131,24 @@ class ReviewAssignment(models.Model):
     lease_expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     decision = models.JSONField(null=True, blank=True)
+    undo_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A submitted decision can be undone until then; only after it is the item decided and applied.",
+    )
+    suggested = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The suggestions the reviewer was shown, pre-selected (flywheel/review/suggestions.py): "
+        "the agreement page counts how often they were kept.",
+    )
+    guideline_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the queue's guidelines shown when this decision was made."
+    )
+    automatic = models.BooleanField(
+        default=False,
+        help_text="Submitted by a program (the demo), not a person: left out of agreement, throughput and My day.",
+    )
 
     class Meta:
         constraints = [
@@ -142,3 +162,24 @@ class ReviewAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id} on {self.item_id} ({self.state})"
+
+
+class QueueGuideline(models.Model):
+    """One version of a queue's guidelines for its reviewers (Markdown, shown rendered and
+    sanitised on the item page and in the shortcut help). Versions are never edited: a change
+    is a new version, so every decision can name the guidelines it was made under."""
+
+    queue = models.ForeignKey(ReviewQueue, on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    body = models.TextField(help_text="Markdown.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["queue", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "version"], name="review_guideline_version_once_per_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} guidelines v{self.version}"

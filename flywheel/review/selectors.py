@@ -81,6 +81,30 @@ def review_open_count(*, queue: ReviewQueue, cap: int = 10_000) -> tuple[int, bo
     return min(count, cap), count > cap
 
 
+def review_claimable_count(*, queue: ReviewQueue, user, cap: int = 10_000) -> dict:
+    """What Start can give this reviewer in this queue, counted with the claim query itself
+    (up to `cap`): {"count", "capped", "skipped" (of those, the ones they skipped, which come
+    last), "held" (their own running claim, resumed first)}."""
+    from django.utils import timezone
+
+    from flywheel.review.services import review_claimable_items
+
+    now = timezone.now()
+    items = review_claimable_items(queue=queue, user=user, now=now)
+    count = items[: cap + 1].count()
+    skipped = review_claimable_items(queue=queue, user=user, now=now, skipped=True)[: cap + 1].count()
+    held = ReviewAssignment.objects.filter(
+        reviewer=user,
+        queue=queue,
+        state=ReviewAssignment.State.CLAIMED,
+        lease_expires_at__gt=now,
+        item__status=ReviewItem.Status.OPEN,
+        item__queue=queue,
+    ).exists()
+    total = count + int(held)
+    return {"count": min(total, cap), "capped": total > cap, "skipped": min(skipped, cap), "held": held}
+
+
 # --- the engineers' pages -----------------------------------------------------------------------
 
 PAGE_SIZE = 50
@@ -155,10 +179,59 @@ def review_my_day(*, user) -> dict:
 
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     done = ReviewAssignment.objects.filter(
-        reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start
+        reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start, automatic=False
     ).count()
     target = settings.FLYWHEEL_REVIEW_DAILY_TARGET
     return {"done": done, "target": target, "percent": min(100, int(100 * done / target))}
+
+
+RECENT_ITEMS = 10
+
+
+def review_my_recent(*, user, limit: int = RECENT_ITEMS) -> list[ReviewAssignment]:
+    """The reviewer's latest submissions, newest first, each with `progress`: "undo" (its undo
+    period runs: `undo_until`), "final", "waiting" (for other reviewers), "adjudicating" or
+    "withdrawn" (an engineer reopened the item)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    rows = list(
+        ReviewAssignment.objects.filter(
+            reviewer=user,
+            state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.WITHDRAWN],
+            finished_at__isnull=False,
+        )
+        .select_related("item", "queue")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+    for row in rows:
+        if row.state == ReviewAssignment.State.WITHDRAWN:
+            row.progress = "withdrawn"
+        elif row.item.status == ReviewItem.Status.DONE:
+            row.progress = "final"
+        elif row.item.status == ReviewItem.Status.ADJUDICATING:
+            row.progress = "adjudicating"
+        elif row.undo_until is not None and row.undo_until > now:
+            row.progress = "undo"
+        else:
+            row.progress = "waiting"
+    return rows
+
+
+def review_my_undoable(*, user) -> ReviewAssignment | None:
+    """The reviewer's latest submission that can still be undone (for the toast), or None."""
+    from django.utils import timezone
+
+    return (
+        ReviewAssignment.objects.filter(
+            reviewer=user,
+            state=ReviewAssignment.State.SUBMITTED,
+            undo_until__gt=timezone.now(),
+            item__status=ReviewItem.Status.OPEN,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
 
 
 def audit_events_page(

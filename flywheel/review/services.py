@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -23,6 +23,7 @@ from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
 from flywheel.review.kinds import ReviewKind, review_kind_get
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.review.suggestions import review_suggestions
 
 ADJUDICATION = "adjudication"
 FILTER_SESSION_FIELDS = ("app", "channel", "model_version")
@@ -270,9 +271,30 @@ def review_queue_can_review(*, queue: ReviewQueue, user) -> bool:
     return queue.audience == ReviewQueue.Audience.REVIEWERS or user_has_any_role(user, ENGINEERS)
 
 
-def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
+def review_claimable_items(*, queue: ReviewQueue, user, now, skipped: bool | None = None):
+    """Open items of the queue with a free reviewer slot (or a lapsed lease) that this reviewer
+    may take: not submitted, declined ("not for me") or held by them. `skipped`: only the ones
+    they skipped (True), none of them (False), or both (None). The claim query and the counts
+    on "My queues" are this one query, so a count never promises what Start cannot give."""
+    mine = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user)
+    items = ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN).filter(
+        Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims"))
+    )
+    if skipped:
+        # One assignment row per (item, reviewer): a skipped one is neither submitted nor held.
+        return items.filter(Exists(mine.filter(state=ReviewAssignment.State.SKIPPED)))
+    # One anti-join, as fast as the claim query has always been: the hot path of "next".
+    blocked = [ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.DECLINED]
+    if skipped is False:
+        blocked.append(ReviewAssignment.State.SKIPPED)
+    blocking = mine.filter(Q(state__in=blocked) | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now))
+    return items.filter(~Exists(blocking))
+
+
+def review_item_claim_next(*, queue: ReviewQueue, user, include_skipped: bool = True) -> Claim | None:
     """The reviewer's running claim in this queue (lease renewed), or a new one; None when the
-    queue has nothing left for this reviewer."""
+    queue has nothing left for this reviewer. Items they skipped come last (not at all without
+    `include_skipped`: straight after a skip, the next item should be a new one)."""
     if not review_queue_can_review(queue=queue, user=user):
         raise ReviewError(_("this queue is for engineers"))
     now = timezone.now()
@@ -294,51 +316,55 @@ def review_item_claim_next(*, queue: ReviewQueue, user) -> Claim | None:
         )
         if running is not None:
             return Claim(item=running.item, assignment=_renew(running, now + lease), resumed=True)
-        blocking = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user).filter(
-            Q(state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED])
-            | Q(state=ReviewAssignment.State.CLAIMED, lease_expires_at__gt=now)
+        fresh = review_claimable_items(queue=queue, user=user, now=now, skipped=False).order_by("-priority", "id")
+        # What this reviewer skipped comes back once nothing else is left, the longest-skipped first.
+        my_skip = ReviewAssignment.objects.filter(item=OuterRef("pk"), reviewer=user).values("finished_at")[:1]
+        skipped = review_claimable_items(queue=queue, user=user, now=now, skipped=True).order_by(
+            Subquery(my_skip), "id"
         )
-        candidates = (
-            ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.OPEN)
-            .filter(Q(lease_expires_at__lte=now) | Q(reviewers_required__gt=F("submitted_count") + F("active_claims")))
-            .filter(~Exists(blocking))
-            .order_by("-priority", "id")
-        )
-        passed_over: list[int] = []
-        for _attempt in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
-            item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
-            if item is None:
-                return None
-            if item.lease_expires_at is not None and item.lease_expires_at <= now:
-                _refresh_claim_counters(item, now)
-                if item.submitted_count + item.active_claims >= item.reviewers_required:
-                    item.save(update_fields=["active_claims", "lease_expires_at"])
-                    passed_over.append(item.id)
-                    continue
-            expires = now + lease
-            # One statement whether this reviewer is new to the item or takes up a released or
-            # lapsed turn again (INSERT ... ON CONFLICT DO UPDATE): every round trip counts here.
-            assignment = ReviewAssignment(
-                item=item,
-                reviewer=user,
-                queue=queue,
-                state=ReviewAssignment.State.CLAIMED,
-                claimed_at=now,
-                lease_expires_at=expires,
-                finished_at=None,
-                decision=None,
-            )
-            ReviewAssignment.objects.bulk_create(
-                [assignment],
-                update_conflicts=True,
-                unique_fields=["item", "reviewer"],
-                update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"],
-            )
-            item.active_claims += 1
-            item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
-            item.save(update_fields=["active_claims", "lease_expires_at"])
-            return Claim(item=item, assignment=assignment, resumed=False)
+        for candidates in (fresh, skipped) if include_skipped else (fresh,):
+            claim = _claim_first(candidates, queue=queue, user=user, now=now, expires=now + lease)
+            if claim is not None:
+                return claim
         return None
+
+
+def _claim_first(candidates, *, queue: ReviewQueue, user, now, expires) -> Claim | None:
+    passed_over: list[int] = []
+    for _attempt in range(20):  # rows whose lapsed lease turns out to leave no slot are passed over
+        item = candidates.exclude(id__in=passed_over).select_for_update(skip_locked=True).first()
+        if item is None:
+            return None
+        if item.lease_expires_at is not None and item.lease_expires_at <= now:
+            _refresh_claim_counters(item, now)
+            if item.submitted_count + item.active_claims >= item.reviewers_required:
+                item.save(update_fields=["active_claims", "lease_expires_at"])
+                passed_over.append(item.id)
+                continue
+        # One statement whether this reviewer is new to the item or takes up a released,
+        # skipped or lapsed turn again (INSERT ... ON CONFLICT DO UPDATE): every round trip
+        # counts here.
+        assignment = ReviewAssignment(
+            item=item,
+            reviewer=user,
+            queue=queue,
+            state=ReviewAssignment.State.CLAIMED,
+            claimed_at=now,
+            lease_expires_at=expires,
+            finished_at=None,
+            decision=None,
+        )
+        ReviewAssignment.objects.bulk_create(
+            [assignment],
+            update_conflicts=True,
+            unique_fields=["item", "reviewer"],
+            update_fields=["queue", "state", "claimed_at", "lease_expires_at", "finished_at", "decision"],
+        )
+        item.active_claims += 1
+        item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
+        item.save(update_fields=["active_claims", "lease_expires_at"])
+        return Claim(item=item, assignment=assignment, resumed=False)
+    return None
 
 
 def _renew(assignment: ReviewAssignment, expires) -> ReviewAssignment:
@@ -383,8 +409,14 @@ def _give_back(*, item_id: int, user, state: str) -> ReviewItem:
 
 
 def review_item_skip(*, item_id: int, user) -> ReviewItem:
-    """Give the item back and never be offered it again."""
+    """Give the item back for now: it goes to the back of this reviewer's queue (offered to
+    them again once nothing else is left) and is free for everyone else at once."""
     return _give_back(item_id=item_id, user=user, state=ReviewAssignment.State.SKIPPED)
+
+
+def review_item_decline(*, item_id: int, user) -> ReviewItem:
+    """ "Not for me": give the item back and never be offered it again (others still are)."""
+    return _give_back(item_id=item_id, user=user, state=ReviewAssignment.State.DECLINED)
 
 
 def review_item_release(*, item_id: int, user) -> ReviewItem:
@@ -433,9 +465,11 @@ def decision_clean(*, item: ReviewItem, kind: ReviewKind, decision: dict) -> dic
     return cleaned
 
 
-def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
+def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = False) -> ReviewItem:
     """Record this reviewer's decision; when the last required reviewer submits, decide (or send
-    a disagreement to adjudication). ValueError: the decision is invalid and nothing changed."""
+    a disagreement to adjudication). ValueError: the decision is invalid and nothing changed.
+    `automatic`: a program (the demo) decided, not the person whose login it used; such
+    decisions are kept out of the people's figures."""
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().select_related("queue").get(id=item_id)
         assignment = _own_claim(item_id=item_id, user=user)
@@ -444,15 +478,32 @@ def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
         kind = review_kind_get(item.kind)
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()
+        grace = _undo_seconds(automatic=automatic)
         assignment.state, assignment.decision, assignment.finished_at = ReviewAssignment.State.SUBMITTED, cleaned, now
-        assignment.save(update_fields=["state", "decision", "finished_at"])
+        assignment.automatic = automatic
+        assignment.undo_until = now + timedelta(seconds=grace) if grace else None
+        assignment.suggested = review_suggestions(item=item).stored()
+        assignment.guideline_version = (
+            item.queue.guidelines.order_by("-version").values_list("version", flat=True).first()
+        )
+        assignment.save(
+            update_fields=[
+                "state",
+                "decision",
+                "finished_at",
+                "automatic",
+                "undo_until",
+                "suggested",
+                "guideline_version",
+            ]
+        )
         item.submitted_count += 1
         if item.active_claims <= 1:  # only this reviewer's claim was running: nothing to recount
             item.active_claims, item.lease_expires_at = 0, None
         else:
             _refresh_claim_counters(item, now)
         counters = ["submitted_count", "active_claims", "lease_expires_at"]
-        if item.reviewers_required == 1:
+        if item.reviewers_required == 1 and not grace:
             # The only decision is the final one: one write of the item, one audit record.
             review_item_decide(item=item, decision=cleaned, user=user, also_save=counters)
             return item
@@ -462,10 +513,138 @@ def review_item_submit(*, item_id: int, user, decision: dict) -> ReviewItem:
             action="review.submit",
             target_type="review_item",
             target_id=item.id,
-            detail={"kind": item.kind, "queue": item.queue.slug},
+            detail={"kind": item.kind, "queue": item.queue.slug, "undo_seconds": grace},
         )
-        if item.submitted_count >= item.reviewers_required:
+        if grace:
+            _finalize_later(item_id=item.id, seconds=grace)
+        elif item.submitted_count >= item.reviewers_required:
             _resolve(item, kind)
+    return item
+
+
+# --- the undo period, finalizing, reopening -----------------------------------------------------
+
+
+def _undo_seconds(*, automatic: bool) -> int:
+    from django.conf import settings
+
+    # A program's decision has nobody to take it back; inline job mode (foreground scripts) has
+    # nothing that would run the finalizing job later.
+    if automatic or settings.FLYWHEEL_TASK_MODE == "sync":
+        return 0
+    return settings.FLYWHEEL_REVIEW_UNDO_SECONDS
+
+
+FINALIZE_JOB = "review.finalize"
+
+
+def _finalize_later(*, item_id: int, seconds: float) -> None:
+    from flywheel.jobs.services import job_create
+
+    # One waiting job per item (a second reviewer's submission shares it): a job that runs
+    # before every undo period of the item is over puts itself back until the last one ends.
+    job_create(
+        kind=FINALIZE_JOB,
+        payload={"item_id": item_id},
+        dedupe_key=f"{FINALIZE_JOB}:{item_id}",
+        countdown=seconds + 0.5,
+    )
+
+
+def review_item_finalize(*, item_id: int) -> dict:
+    """Decide an item (or send it to adjudication) once its reviewers' undo periods are over.
+    Idempotent, and exactly once under retries and duplicate jobs: the status check and the
+    decision happen under the item's row lock. {"state": "decided" | "adjudicating" | "waiting"
+    | "already" | "gone"}, with "retry_in" seconds while an undo period runs."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().select_related("queue").filter(id=item_id).first()
+        if item is None:
+            return {"state": "gone"}
+        if item.status != ReviewItem.Status.OPEN:
+            return {"state": "already"}
+        now = timezone.now()
+        submitted = list(
+            item.assignments.filter(state=ReviewAssignment.State.SUBMITTED)
+            .select_related("reviewer")
+            .order_by("finished_at", "id")
+        )
+        running = [a.undo_until for a in submitted if a.undo_until is not None and a.undo_until > now]
+        if running:
+            return {"state": "waiting", "retry_in": (max(running) - now).total_seconds() + 0.5}
+        if item.submitted_count < item.reviewers_required:
+            return {"state": "waiting"}  # the next reviewer's submission finalizes it
+        kind = review_kind_get(item.kind)
+        if item.reviewers_required == 1:
+            review_item_decide(item=item, decision=submitted[-1].decision, user=submitted[-1].reviewer)
+            return {"state": "decided"}
+        _resolve(item, kind)
+        return {"state": "decided" if item.status == ReviewItem.Status.DONE else "adjudicating"}
+
+
+def review_item_undo(*, item_id: int, user) -> ReviewItem:
+    """Take back one's own decision while its undo period runs: the item is this reviewer's
+    claim again, their decision kept as a draft for the form. ReviewError once it is final."""
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().select_related("queue").filter(id=item_id).first()
+        if item is None:
+            raise ReviewError(_("there is no such item"))
+        assignment = ReviewAssignment.objects.select_for_update().filter(item=item, reviewer=user).first()
+        now = timezone.now()
+        if (
+            assignment is None
+            or assignment.state != ReviewAssignment.State.SUBMITTED
+            or assignment.undo_until is None
+            or assignment.undo_until <= now
+            or item.status != ReviewItem.Status.OPEN
+        ):
+            raise ReviewError(_("too late to undo: that decision is final (an engineer can reopen the item)"))
+        expires = now + timedelta(seconds=item.queue.lease_seconds)
+        assignment.state, assignment.finished_at, assignment.undo_until = ReviewAssignment.State.CLAIMED, None, None
+        assignment.claimed_at, assignment.lease_expires_at = now, expires
+        assignment.save(update_fields=["state", "finished_at", "undo_until", "claimed_at", "lease_expires_at"])
+        item.submitted_count -= 1
+        item.active_claims += 1
+        item.lease_expires_at = min(filter(None, [item.lease_expires_at, expires]))
+        item.save(update_fields=["submitted_count", "active_claims", "lease_expires_at"])
+        audit_record(
+            actor=user, action="review.undo", target_type="review_item", target_id=item.id, detail={"kind": item.kind}
+        )
+    return item
+
+
+def review_item_reopen(*, item_id: int, user, reason: str = "") -> ReviewItem:
+    """An engineer takes a final decision back: the item is open again for new reviews (its
+    reviewers included), its decision withdrawn (kept in the audit log and on the assignments)
+    until a new one is final and applied. Engineers and admins only; recorded."""
+    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
+
+    if not user_has_any_role(user, ENGINEERS):
+        raise PermissionDenied(_("Only engineers and admins may reopen a decided item."))
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
+        if item is None:
+            raise ReviewError(_("there is no such item"))
+        if item.kind == ADJUDICATION:
+            raise ReviewError(_("reopen the item the reviewers disagreed on, not its adjudication"))
+        if item.status != ReviewItem.Status.DONE:
+            raise ReviewError(
+                _("this item is %(status)s, not decided: there is nothing to reopen") % {"status": item.status}
+            )
+        previous = {"decision": item.final_decision, "decided_by": getattr(item.decided_by, "username", None)}
+        item.assignments.filter(state=ReviewAssignment.State.SUBMITTED).update(
+            state=ReviewAssignment.State.WITHDRAWN, undo_until=None
+        )
+        item.status, item.final_decision, item.decided_by, item.decided_at = ReviewItem.Status.OPEN, None, None, None
+        item.submitted_count = 0
+        item.save(update_fields=["status", "final_decision", "decided_by", "decided_at", "submitted_count"])
+        audit_record(
+            actor=user,
+            action="review.reopen",
+            target_type="review_item",
+            target_id=item.id,
+            detail={"kind": item.kind, "reason": reason.strip()[:500], **previous},
+        )
+        ReviewQueue.objects.filter(id=item.queue_id).update(items_finished=F("items_finished") - 1)
     return item
 
 

@@ -30,9 +30,13 @@ def review_throughput(*, days: int = 14) -> dict:
     """Per reviewer: submitted and skipped per day, today, the median time per item."""
     today = timezone.localdate()
     since = timezone.now() - timedelta(days=days)
-    finished = ReviewAssignment.objects.filter(
-        finished_at__gte=since, state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED]
+    recent = ReviewAssignment.objects.filter(
+        finished_at__gte=since,
+        state__in=[ReviewAssignment.State.SUBMITTED, ReviewAssignment.State.SKIPPED, ReviewAssignment.State.DECLINED],
     )
+    # The demo's automatic decisions are shown apart: they are no person's work.
+    automatic = recent.filter(automatic=True, state=ReviewAssignment.State.SUBMITTED).count()
+    finished = recent.filter(automatic=False)
     per_day = (
         finished.annotate(day=TruncDate("finished_at"))
         .values("reviewer__username", "day", "state")
@@ -41,7 +45,8 @@ def review_throughput(*, days: int = 14) -> dict:
     people: dict[str, dict] = {}
     for row in per_day:
         person = people.setdefault(row["reviewer__username"], {"submitted": 0, "skipped": 0, "today": 0, "by_day": {}})
-        person[row["state"]] = person.get(row["state"], 0) + row["n"]
+        state = "skipped" if row["state"] == ReviewAssignment.State.DECLINED else row["state"]
+        person[state] = person.get(state, 0) + row["n"]
         if row["state"] == ReviewAssignment.State.SUBMITTED:
             person["by_day"][row["day"]] = row["n"]
             if row["day"] == today:
@@ -58,6 +63,7 @@ def review_throughput(*, days: int = 14) -> dict:
     rows = sorted(people.values(), key=lambda p: -p["submitted"])
     return {
         "rows": rows,
+        "automatic": automatic,
         "days": days_axis,
         "series": {p["username"]: [p["by_day"].get(d, 0) for d in days_axis] for p in rows[:8]},
     }
@@ -75,7 +81,8 @@ def review_agreement(*, queue_id: int | None = None) -> list[dict]:
     items = list(items.select_related("parent").order_by("-id")[:AGREEMENT_ITEMS])
     by_item = defaultdict(list)
     for assignment in (
-        ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED)
+        # The demo's automatic decisions agree by construction: they would fake a perfect score.
+        ReviewAssignment.objects.filter(item__in=items, state=ReviewAssignment.State.SUBMITTED, automatic=False)
         .order_by("finished_at", "id")
         .values("item_id", "reviewer_id", "decision")
     ):
@@ -128,3 +135,39 @@ def _field_agreement(kind: str, field: str, units: dict) -> dict:
         second = [rated[1][1] for rated in pairs]
         row["kappa"] = 1.0 if first == second else _number(cohen_kappa_score(first, second))
     return row
+
+
+def review_suggestion_uptake(*, queue_id: int | None = None) -> list[dict]:
+    """Per kind and field (and per turn control): how many decisions were made with a
+    pre-selected suggestion, and how many kept it — [{kind, field, shown, kept, percent}]. A
+    field whose suggestions are always kept may be rubber-stamped rather than checked."""
+    assignments = ReviewAssignment.objects.filter(
+        state=ReviewAssignment.State.SUBMITTED, automatic=False, item__kind__isnull=False
+    ).exclude(suggested={})
+    if queue_id is not None:
+        assignments = assignments.filter(queue_id=queue_id)
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for kind, suggested, decision in assignments.order_by("-id").values_list("item__kind", "suggested", "decision")[
+        :AGREEMENT_ITEMS
+    ]:
+        decision = decision or {}
+        for field, value in (suggested.get("fields") or {}).items():
+            count = counts[(kind, field)]
+            count[0] += 1
+            count[1] += str(decision.get(field, "")) == value
+        turns = decision.get("turns") or {}
+        for message_id, turn in (suggested.get("turns") or {}).items():
+            count = counts[(kind, "continuity")]
+            count[0] += 1
+            count[1] += (turns.get(message_id) or {}).get("continuity") == turn.get("continuity")
+    return [
+        {
+            "kind": kind,
+            "field": field,
+            "shown": shown,
+            "kept": kept,
+            "changed": shown - kept,
+            "percent": round(100 * kept / shown, 1),
+        }
+        for (kind, field), (shown, kept) in sorted(counts.items())
+    ]

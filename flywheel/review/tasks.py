@@ -15,3 +15,15 @@ def bulk_action(ctx: JobContext) -> dict:
     from flywheel.review.bulk import review_items_bulk_run
 
     return review_items_bulk_run(payload=ctx.payload, progress=ctx.progress, check_cancelled=ctx.check_cancelled)
+
+
+def finalize(ctx: JobContext) -> dict:
+    """Decide an item once its undo periods are over; early (a redelivered message), it puts
+    itself back until the last one ends."""
+    from flywheel.jobs.registry import RetryableJobError
+    from flywheel.review.services import review_item_finalize
+
+    outcome = review_item_finalize(item_id=int(ctx.payload["item_id"]))
+    if "retry_in" in outcome:
+        raise RetryableJobError("an undo period is still running", retry_after_s=outcome["retry_in"])
+    return outcome

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from flywheel.accounts.roles import ENGINEERS, role_required
 from flywheel.review.bulk import BULK_ACTIONS, bulk_params_clean, review_items_bulk_request
 from flywheel.review.forms import QueueForm
+from flywheel.review.guidelines import review_guideline_save, review_guideline_versions
 from flywheel.review.item_filters import ItemFilter
 from flywheel.review.models import ReviewItem, ReviewQueue
 from flywheel.review.selectors import (
@@ -24,7 +25,7 @@ from flywheel.review.selectors import (
     review_queue_overview,
 )
 from flywheel.review.services import ADJUDICATION, review_queue_default, review_queue_save
-from flywheel.review.stats import review_agreement, review_throughput
+from flywheel.review.stats import review_agreement, review_suggestion_uptake, review_throughput
 from flywheel.ui.charts import line_chart
 from flywheel.ui.paging import page_key
 
@@ -151,9 +152,41 @@ def agreement(request):
         "review/agreement.html",
         {
             "rows": review_agreement(queue_id=queue.id if queue else None),
+            "uptake": review_suggestion_uptake(queue_id=queue.id if queue else None),
             "queue": queue,
             "queues": ReviewQueue.objects.filter(reviewers_per_item__gt=1).order_by("name"),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ENGINEERS)
+def queue_guidelines(request, slug: str):
+    """Edit a queue's guidelines (Markdown); every saved change is a new version."""
+    queue = get_object_or_404(ReviewQueue, slug=slug)
+    body, error = None, ""
+    if request.method == "POST":
+        body = request.POST.get("body", "")
+        try:
+            saved = review_guideline_save(queue=queue, user=request.user, body=body)
+        except ValueError as exc:
+            error = str(exc)
+        else:
+            flash.success(request, _("Guidelines saved as version %(v)s.") % {"v": saved.version})
+            return redirect("review:queue_guidelines", slug=queue.slug)
+    versions = review_guideline_versions(queue=queue)
+    current = versions[0] if versions else None
+    return render(
+        request,
+        "review/queue_guidelines.html",
+        {
+            "queue": queue,
+            "versions": versions,
+            "current": current,
+            "body": body if body is not None else (current.body if current else ""),
+            "error": error,
+        },
+        status=422 if error else 200,
     )
 
 

@@ -34,6 +34,7 @@ EXPECTED = {
         "continuity.train": "flywheel.continuity.tasks.train",
         "continuity.predict": "flywheel.continuity.tasks.predict",
         "review.bulk_action": "flywheel.review.tasks.bulk_action",
+        "review.finalize": "flywheel.review.tasks.finalize",
         "construction.run": "flywheel.construction.tasks.construct",
         "construction.synthesize": "flywheel.construction.tasks.synthesize",
         "datasets.build": "flywheel.datasets.tasks.build_dataset_version",
@@ -156,6 +157,8 @@ def test_job_kinds_keep_their_queues_attempts_and_roles():
         "continuity.train": ("default", 2, ENGINEERS),
         "continuity.predict": ("default", 5, ENGINEERS),
         "review.bulk_action": ("default", 5, ENGINEERS),
+        # Cancelling one would leave an item undecided: admins only.
+        "review.finalize": ("default", 20, frozenset({Role.ADMIN})),
         "construction.run": ("llm", 5, ENGINEERS),
         "construction.synthesize": ("llm", 5, ENGINEERS),
         "datasets.build": ("default", 3, ENGINEERS | {Role.OPS}),

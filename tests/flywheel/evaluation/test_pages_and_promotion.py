@@ -154,6 +154,7 @@ def test_a_second_look_at_a_regression_embeds_nothing_the_version_is_embedded_on
     client, engineer, run, evaluated, settings, tmp_path, monkeypatch
 ):
     from flywheel.datasets.models import DatasetSample
+    from flywheel.evaluation import neighbours
     from flywheel.llm import embeddings
 
     settings.VAR_DIR = tmp_path
@@ -176,7 +177,7 @@ def test_a_second_look_at_a_regression_embeds_nothing_the_version_is_embedded_on
         embedded.append(len(texts))
         return real_embed_texts(texts, **options)
 
-    monkeypatch.setattr(embeddings, "embed_texts", counting_embed_texts)
+    monkeypatch.setattr(neighbours, "embed_texts", counting_embed_texts)  # the name the search calls
     math_item, qa_item = (evaluated.eval_set.items.get(task_type=t) for t in ("math", "qa"))
     client.force_login(engineer)
 

@@ -133,3 +133,64 @@ def test_the_self_test_job_kind_and_its_table_are_not_part_of_the_product():
 
     assert "tests.support.selftest" not in product.INSTALLED_APPS
     assert not any(app.startswith("tests.") for app in product.INSTALLED_APPS)
+
+
+@pytest.mark.worker
+def test_beat_sweeps_for_lost_jobs_while_every_worker_is_busy_with_a_long_one(start_worker, tmp_path):
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.support.workers import REPO
+
+    worker = start_worker(queues="default", beat=False)  # one process
+    # Beat on its own, as deployed (docker-compose.yml).
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "flywheel", "beat", "-s", str(tmp_path / "schedule"), "-l", "INFO"],
+        cwd=REPO,
+        env=worker.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        long = job_create(kind="tests.selftest", payload={"steps": 240, "step_seconds": 0.5})
+        wait_for(lambda: reload(long).status == "running", timeout=60, what="the long job to start")
+        stale = timezone.now() - timedelta(hours=1)
+        # Its broker message was lost (Redis restarted): only the sweeper sends it again.
+        lost = Job.objects.create(kind="tests.selftest", payload={"steps": 1, "step_seconds": 0}, enqueued_at=stale)
+        wait_for(lambda: reload(lost).enqueued_at > stale, timeout=60, what="the sweeper to send the lost job again")
+        assert reload(long).status == "running"  # the sweep did not wait for the worker to be free
+        job_cancel(job_id=long.id)
+    finally:
+        beat.kill()
+        beat.wait(timeout=30)
+
+
+def test_a_heartbeat_that_loses_its_database_connection_keeps_beating(transactional_db, settings, monkeypatch):
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    from flywheel.jobs import services
+
+    settings.FLYWHEEL_JOB_LEASE_S = 3  # a beat every second
+    job = Job.objects.create(kind="tests.selftest", payload={})
+    assert job_claim(job_id=job.id, worker="w")
+    Job.objects.filter(id=job.id).update(lease_expires_at=timezone.now())
+    beats, renew = [], services._lease_deadline
+
+    def first_beat_loses_the_database():
+        beats.append(1)
+        if len(beats) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return renew()
+
+    monkeypatch.setattr(services, "_lease_deadline", first_beat_loses_the_database)
+    heartbeat = services._Heartbeat(job.id, "w")
+    heartbeat.start()
+    try:
+        wait_for(lambda: reload(job).lease_expires_at > timezone.now(), timeout=30, what="a beat after the failed one")
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=10)

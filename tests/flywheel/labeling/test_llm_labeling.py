@@ -8,6 +8,7 @@ from flywheel.labeling.models import Label, LabelTask
 from flywheel.labeling.selectors import labels_for_sessions
 from flywheel.labeling.services import (
     label_tasks_create_pending,
+    label_tasks_dispatch,
     label_tasks_redrive,
     label_tasks_run,
     labeling_foreground,
@@ -231,3 +232,18 @@ def test_tasks_left_queued_under_a_job_that_died_are_re_driven(
     with django_capture_on_commit_callbacks(execute=True):
         assert label_tasks_redrive()["redriven"] == 2
     assert Label.objects.count() == 2
+
+
+def test_a_labeling_batch_queues_a_pipeline_run_for_the_stages_that_read_labels(openai_server, ready_sessions):
+    from flywheel.jobs.services import JobContext
+    from flywheel.labeling.tasks import label_batch
+    from flywheel.pipeline.services import pipeline_run_starting
+
+    ready_sessions(distinct_conversations(2))
+    label_tasks_create_pending()
+    (job_id,) = label_tasks_dispatch()
+    pipeline_run_starting()  # the run that queued this batch has started: no run waits
+    openai_server.responder = lambda request: label_answer()
+    label_batch(JobContext(Job.objects.get(id=job_id), worker="test"))
+    assert Label.objects.count() == 2
+    assert Job.objects.filter(kind="pipeline.new_data", status="queued").count() == 1

@@ -27,8 +27,8 @@ def test_a_cursor_never_moves_backwards_when_two_runs_overlap():
     assert cursor_position("badcase-source:a") == 100
 
 
-OLD = [("construction", "0003_badcase_proposed_tests"), ("review", "0001_initial")]
-NEW = [("construction", "0004_mining_cursors_to_pipeline"), ("review", "0002_routing_cursors_to_pipeline")]
+OLD = [("construction", "0003_badcase_proposed_tests"), ("review", "0006_queue_guidelines")]
+NEW = [("construction", "0004_mining_cursors_to_pipeline"), ("review", "0007_routing_cursors_to_pipeline")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,6 +15,15 @@ from tests.factories import FeedbackFactory, session_with_turns
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(autouse=True)
+def _preview_tokenizer_made():
+    """The loss preview's tiny tokenizer is made on first use, which takes longer than a page
+    waits on a loaded machine; make it before the page asks (the live server shares the cache)."""
+    from flywheel.review.loss_preview import review_tokenizer
+
+    review_tokenizer()
+
+
 def flagged_conversation(turns):
     session = session_with_turns(turns)
     answer = session.messages.filter(role="assistant").order_by("-seq").first()

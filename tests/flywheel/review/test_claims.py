@@ -7,6 +7,7 @@ from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.services import (
     ReviewError,
     review_item_claim_next,
+    review_item_decline,
     review_item_enqueue,
     review_item_release,
     review_item_skip,
@@ -120,10 +121,51 @@ def test_a_lapsed_lease_makes_the_item_claimable_again(badcase_item, make_review
     assert ReviewAssignment.objects.get(reviewer=first).state == ReviewAssignment.State.EXPIRED
 
 
-def test_a_skipped_item_is_not_offered_to_the_same_reviewer_again(badcase_item, annotator):
-    review_item_claim_next(queue=badcase_item.queue, user=annotator)
-    review_item_skip(item_id=badcase_item.id, user=annotator)
-    assert review_item_claim_next(queue=badcase_item.queue, user=annotator) is None
+def test_a_skipped_item_comes_back_to_the_same_reviewer_after_every_other_item(db, annotator):
+    first, second, third = make_items(3)
+    queue = first.queue
+    assert review_item_claim_next(queue=queue, user=annotator).item.id == first.id
+    review_item_skip(item_id=first.id, user=annotator)
+    assert review_item_claim_next(queue=queue, user=annotator).item.id == second.id
+    review_item_skip(item_id=second.id, user=annotator)
+    assert review_item_claim_next(queue=queue, user=annotator, include_skipped=False).item.id == third.id
+    review_item_release(item_id=third.id, user=annotator)
+    assert review_item_claim_next(queue=queue, user=annotator).item.id == third.id
+    review_item_decline(item_id=third.id, user=annotator)
+    # Only skipped items are left: the longest-skipped first.
+    assert review_item_claim_next(queue=queue, user=annotator, include_skipped=False) is None
+    assert review_item_claim_next(queue=queue, user=annotator).item.id == first.id
+
+
+def test_not_for_me_is_never_offered_to_that_reviewer_again_but_is_to_others(badcase_item, make_reviewers):
+    first, second = make_reviewers(2)
+    review_item_claim_next(queue=badcase_item.queue, user=first)
+    review_item_decline(item_id=badcase_item.id, user=first)
+    assert review_item_claim_next(queue=badcase_item.queue, user=first) is None
+    assert ReviewAssignment.objects.get(reviewer=first).state == ReviewAssignment.State.DECLINED
+    assert review_item_claim_next(queue=badcase_item.queue, user=second).item.id == badcase_item.id
+
+
+def test_the_count_on_my_queues_is_what_start_can_give_me(db, make_reviewers):
+    from flywheel.review.selectors import review_claimable_count
+
+    me, other = make_reviewers(2)
+    items = make_items(4)
+    queue = items[0].queue
+    assert review_claimable_count(queue=queue, user=me) == {"count": 4, "capped": False, "skipped": 0, "held": False}
+    review_item_claim_next(queue=queue, user=other)  # one slot taken by someone else
+    review_item_claim_next(queue=queue, user=me)
+    review_item_skip(item_id=items[1].id, user=me)
+    review_item_claim_next(queue=queue, user=me)
+    review_item_decline(item_id=items[2].id, user=me)
+    review_item_claim_next(queue=queue, user=me)  # held by me now
+    counted = review_claimable_count(queue=queue, user=me)
+    assert counted == {"count": 2, "capped": False, "skipped": 1, "held": True}
+    offered = set()
+    while (claim := review_item_claim_next(queue=queue, user=me)) is not None and claim.item.id not in offered:
+        offered.add(claim.item.id)
+        review_item_skip(item_id=claim.item.id, user=me)
+    assert len(offered) == counted["count"]
 
 
 def test_a_released_item_goes_back_to_the_pool(badcase_item, make_reviewers):

@@ -92,7 +92,7 @@ def test_the_loss_preview_marks_only_ticked_answers(client, claimed, conversatio
 
 def test_the_loss_preview_says_when_nothing_would_be_trained(client, claimed):
     response = client.post(reverse("review:preview_loss", args=[claimed.id]), {})
-    assert "No answer is ticked for training" in response.content.decode()
+    assert "No answer would be trained on" in response.content.decode()
 
 
 def test_the_diff_shows_what_the_edit_changed(client, claimed, conversation):
@@ -105,10 +105,22 @@ def test_the_diff_shows_what_the_edit_changed(client, claimed, conversation):
     assert "<del>sorted list</del><ins>place</ins>" in html
 
 
-def test_skipping_moves_to_the_next_item_and_never_offers_it_again(client, claimed, annotator):
-    response = client.post(reverse("review:item_skip", args=[claimed.id]))
-    assert response.status_code == 302 and response.url == reverse("review:home")
+def test_skipping_the_last_item_goes_home_and_start_offers_it_again(client, claimed, annotator):
+    response = client.post(reverse("review:item_skip", args=[claimed.id]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("review:home")
+    html = response.content.decode()
+    assert "Only items you skipped are left" in html
+    assert 'data-for-me="1"' in html and "1 you skipped, offered last" in html
     assert ReviewAssignment.objects.get().state == ReviewAssignment.State.SKIPPED
+    response = client.post(reverse("review:claim_next", args=[claimed.queue.slug]))
+    assert response.url == reverse("review:item", args=[claimed.id])
+
+
+def test_not_for_me_gives_the_item_away_and_the_count_says_so(client, claimed, annotator):
+    response = client.post(reverse("review:item_decline", args=[claimed.id]), follow=True)
+    html = response.content.decode()
+    assert "will not be offered to you again" in html and 'data-for-me="0"' in html
+    assert ReviewAssignment.objects.get().state == ReviewAssignment.State.DECLINED
 
 
 def test_the_claim_api_returns_the_item_as_json(client, annotator, badcase_item):

@@ -25,7 +25,7 @@ def copy_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review', '0001_initial'),
+        ('review', '0006_queue_guidelines'),
         ('pipeline', '0001_initial'),
     ]
 
