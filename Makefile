@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flywheel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint install install-test system-test-deps sandbox-deps services bench bench-peers clean
+.PHONY: run test lint translations install install-test system-test-deps sandbox-deps services bench bench-peers clean
 
 ## run: set up and run the whole loop on demo data (SQLite, in-process jobs), then serve the UI.
 run: install
@@ -25,6 +25,10 @@ lint: install-test
 	$(PY) -m ruff check flywheel training tests bench
 	$(PY) -m ruff format --check flywheel training tests bench
 
+## translations: gather marked strings into flywheel/locale/*.po and compile them (docs/engineers.md).
+translations: install-test
+	$(PY) manage.py translations
+
 $(PY):
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -38,10 +42,11 @@ install-test: $(PY) system-test-deps sandbox-deps
 	$(PY) -m pip install --quiet -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error
 
-# Debian's Chromium (browser tests), a CJK font (Chinese text) and an emoji font (thumbs).
+# Debian's Chromium (browser tests), a CJK font (Chinese text), an emoji font (thumbs) and GNU
+# gettext (the test that the translation catalogs hold every marked string runs makemessages).
 system-test-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || ! fc-list 2>/dev/null | grep -qi "color emoji"; then \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wenquanyi || ! fc-list 2>/dev/null | grep -qi "color emoji" || ! command -v xgettext >/dev/null; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji gettext >/dev/null; \
 	fi
 
 # bubblewrap: the code verifier's sandbox (no sandbox, no code run). libseccomp2 builds its

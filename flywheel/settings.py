@@ -110,6 +110,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language: the person's choice (a cookie the switcher and the login set from
+    # their profile), else the browser's Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -131,9 +134,15 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             # Available in every template without {% load %}.
-            "builtins": ["django.contrib.humanize.templatetags.humanize", "flywheel.ui.templatetags.flywheel_ui"],
+            # ({% translate %} and {% blocktranslate %} need no {% load i18n %}.)
+            "builtins": [
+                "django.contrib.humanize.templatetags.humanize",
+                "django.templatetags.i18n",
+                "flywheel.ui.templatetags.flywheel_ui",
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "flywheel.accounts.context_processors.roles",
@@ -448,7 +457,13 @@ MEDIA_ROOT = FLYWHEEL_MEDIA_DIR
 MEDIA_URL = "/media/"
 
 # --- i18n, static -------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# English and Simplified Chinese. Translations live in flywheel/locale/ (docs/engineers.md says
+# how to add a string); the compiled .mo files are committed, so nothing is compiled at start-up.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "flywheel" / "locale"]
+# Our date formats per language (flywheel/formats/<locale>/formats.py), over Django's own.
+FORMAT_MODULE_PATH = ["flywheel.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -496,6 +511,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# The page language's cookie (flywheel/accounts/language.py): no script reads it.
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 _ssl_redirect = core.bool(
     "DJANGO_SECURE_SSL_REDIRECT", True, doc="production only: redirect HTTP to HTTPS; 0 when a proxy already does"
 )
@@ -508,6 +526,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 
 LOGGING = {
     "version": 1,

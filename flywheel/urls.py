@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
 from flywheel.accounts import views as account_views
@@ -23,6 +24,8 @@ class SchemaView(SpectacularAPIView):
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # The translations static/js uses (gettext() in scripts), in the request's language.
+    path("jsi18n/", public(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("accounts/", include("flywheel.accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("flywheel.ingest.api_urls")),

@@ -34,3 +34,17 @@ class AuditEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["target_type", "target_id"])]
         ordering = ["-id"]
+
+
+class Profile(models.Model):
+    """What a person chose for themselves. Created when they first choose something."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The language of their pages (a code from settings.LANGUAGES); empty: their browser's.",
+    )
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"

@@ -15,6 +15,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class Role(StrEnum):
@@ -23,6 +24,14 @@ class Role(StrEnum):
     OPS = "ops"
     ADMIN = "admin"
 
+
+# What the pages call each role, in the reader's language.
+ROLE_NAMES = {
+    Role.ANNOTATOR: gettext_lazy("annotator"),
+    Role.ENGINEER: gettext_lazy("engineer"),
+    Role.OPS: gettext_lazy("ops"),
+    Role.ADMIN: gettext_lazy("admin"),
+}
 
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPS, Role.ADMIN})

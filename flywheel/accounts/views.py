@@ -1,21 +1,54 @@
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from flywheel.accounts.language import (
+    LANGUAGE_CODES,
+    language_cookie_apply,
+    profile_language,
+    profile_language_set,
+)
 from flywheel.accounts.models import ApiKey
 from flywheel.accounts.roles import ALL_ROLES, ENGINEERS, Role, public, role_required, user_roles
 from flywheel.accounts.selectors import api_keys_list
 from flywheel.accounts.services import api_key_create, api_key_revoke, audit_record
 
 
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        # The person's saved language replaces whatever this browser was set to; with none
+        # saved, their browser's Accept-Language decides.
+        response = super().form_valid(form)
+        return language_cookie_apply(response, profile_language(user=form.get_user()))
+
+
 @public
 def login_view(request, *args, **kwargs):
-    return auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)(
-        request, *args, **kwargs
-    )
+    return LoginView.as_view()(request, *args, **kwargs)
+
+
+@public
+@require_POST
+def language_set(request):
+    """The language switcher: saved on the person's profile (anyone logged out, on the login
+    page, keeps it in this browser only), then back to the page it was chosen on."""
+    language = request.POST.get("language", "")  # "": follow the browser again
+    if language and language not in LANGUAGE_CODES:
+        return HttpResponseBadRequest(_("Unknown language."), content_type="text/plain; charset=utf-8")
+    if request.user.is_authenticated:
+        profile_language_set(user=request.user, language=language)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = "/"
+    return language_cookie_apply(redirect(back), language)
 
 
 def lockout_response(request, original_response=None, credentials=None):

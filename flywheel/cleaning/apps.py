@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CleaningConfig(AppConfig):
@@ -8,8 +9,6 @@ class CleaningConfig(AppConfig):
 
     def ready(self):
         # Imported here, not at the top: Django loads apps.py before any app's models exist.
-        from django.utils.translation import gettext_lazy as _
-
         from flywheel.cleaning import facets, tasks
         from flywheel.cleaning.selectors import session_cleaning_panel
         from flywheel.ingest.facets import session_facet_register
@@ -22,7 +21,7 @@ class CleaningConfig(AppConfig):
         pipeline_stage_register("cleaning", tasks.clean_new_data, order=10)
         job_handler_register("cleaning.rerun", tasks.rerun, queue="default")
         session_panel_register(
-            order=10, title="Cleaning", template="cleaning/_session_panel.html", context=session_cleaning_panel
+            order=10, title=_("Cleaning"), template="cleaning/_session_panel.html", context=session_cleaning_panel
         )
         session_facet_register(
             name="cleaning",

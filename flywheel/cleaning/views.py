@@ -7,6 +7,7 @@ from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
@@ -56,9 +57,9 @@ def index(request):
             "apps": apps_known(),
             "figures": figures,
             "hits": hits,
-            "hits_chart": counts_chart(hits, label="hits"),
+            "hits_chart": counts_chart(hits, label=_("hits")),
             "pii_types": pii_types,
-            "pii_chart": counts_chart(pii_types, label="findings") if pii_types else None,
+            "pii_chart": counts_chart(pii_types, label=_("findings")) if pii_types else None,
             "session_clusters": duplicate_clusters(scope=DedupEntry.Scope.SESSION, size=5),
             "prompt_clusters": duplicate_clusters(scope=DedupEntry.Scope.PROMPT, size=5),
             "jobs": list(Job.objects.filter(kind="cleaning.rerun").order_by("-id")[:5]),
@@ -87,9 +88,9 @@ def rules_edit(request):
             ruleset_config_save(app=app, overrides=clean, user=request.user)
             if "rerun" in request.POST:
                 job = cleaning_rerun_request(app=app or None, user=request.user)
-                flash.success(request, f"Rules saved; re-run queued as job #{job.id}.")
+                flash.success(request, _("Rules saved; re-run queued as job #%(job)s.") % {"job": job.id})
                 return redirect(f"{reverse('cleaning:index')}?app={app or _ALL}")
-            flash.success(request, "Rules saved. They apply to new data; re-run to apply them to stored sessions.")
+            flash.success(request, _("Rules saved. They apply to new data; re-run to apply them to stored sessions."))
             return redirect(f"{reverse('cleaning:rules')}?app={app}")
     dedup = {"sessions": overrides.get("dedup_sessions", True), "prompts": overrides.get("dedup_prompts", True)}
     if posted is not None:
@@ -112,7 +113,7 @@ def rules_edit(request):
 def rerun(request):
     app = _app_param(request)
     job = cleaning_rerun_request(app=app, user=request.user)
-    flash.success(request, f"Re-run queued as job #{job.id}.")
+    flash.success(request, _("Re-run queued as job #%(job)s.") % {"job": job.id})
     return redirect(f"{reverse('cleaning:index')}?app={_ALL if app is None else app}")
 
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConstructionConfig(AppConfig):
@@ -45,5 +46,5 @@ class ConstructionConfig(AppConfig):
         sample_source_register(ConstructedPairSource())
         sample_source_register(SyntheticSource())
         session_panel_register(
-            order=45, title="Bad cases", template="construction/_session_panel.html", context=session_badcases_panel
+            order=45, title=_("Bad cases"), template="construction/_session_panel.html", context=session_badcases_panel
         )

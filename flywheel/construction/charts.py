@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from flywheel.ui.charts import PALETTE, bar_chart
 
 
@@ -23,8 +25,8 @@ def length_bias_chart(points: list[dict]) -> dict:
         "data": {"datasets": datasets},
         "options": {
             "scales": {
-                "x": {"title": {"display": True, "text": "answer length (characters)"}},
-                "y": {"min": 0, "max": 10, "title": {"display": True, "text": "judge score"}},
+                "x": {"title": {"display": True, "text": _("answer length (characters)")}},
+                "y": {"min": 0, "max": 10, "title": {"display": True, "text": _("judge score")}},
             }
         },
     }
@@ -35,7 +37,7 @@ def refusals_chart(pairs_refused: dict, sft_refused: dict) -> dict:
     return bar_chart(
         reasons,
         {
-            "pairs refused": [pairs_refused.get(r, 0) for r in reasons],
-            "SFT answers refused": [sft_refused.get(r, 0) for r in reasons],
+            _("pairs refused"): [pairs_refused.get(r, 0) for r in reasons],
+            _("SFT answers refused"): [sft_refused.get(r, 0) for r in reasons],
         },
     )

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from flywheel.construction.models import ConstructedPair, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text
 from flywheel.construction.services import badcase_review_verdict_record, pair_review_apply, sft_answer_review_apply
@@ -28,7 +31,7 @@ def _edits_only_on_subject(item, cleaned: dict, *, prefilled: str | None) -> dic
     turns = dict(cleaned.get("turns") or {})
     for key in list(turns):
         if str(key) != str(item.message_id) and "edited" in turns[key]:
-            raise ValueError("only the answer under review can be edited here")
+            raise ValueError(gettext("only the answer under review can be edited here"))
         edited = turns[key].get("edited")
         if edited is not None and prefilled is not None and normalize_text(edited) == normalize_text(prefilled):
             turns[key] = {k: v for k, v in turns[key].items() if k != "edited"}
@@ -66,7 +69,9 @@ class ConstructedAnswerKind(ReviewKind):
         sft = self._sft(item)
         cleaned = _edits_only_on_subject(item, self.validate(decision), prefilled=sft.candidate.text if sft else None)
         if cleaned.get("verdict") == "reject" and _has_edit(cleaned):
-            raise ValueError("you edited the answer but chose reject: choose accept to keep your edit, or undo it")
+            raise ValueError(
+                gettext("you edited the answer but chose reject: choose accept to keep your edit, or undo it")
+            )
         return cleaned
 
     def apply(self, item, decision, user):
@@ -91,7 +96,7 @@ class ConstructedPairKind(ReviewKind):
         pair = self._pair(item)
         cleaned = _edits_only_on_subject(item, self.validate(decision), prefilled=pair.chosen.text if pair else None)
         if _has_edit(cleaned) and cleaned.get("preferred") != "chosen":
-            raise ValueError("an edit changes the marked “chosen” answer: prefer it, or undo the edit")
+            raise ValueError(gettext("an edit changes the marked “chosen” answer: prefer it, or undo the edit"))
         return cleaned
 
     def apply(self, item, decision, user):
@@ -117,42 +122,48 @@ class SyntheticSampleKind(ReviewKind):
 
 CONSTRUCTED_ANSWER = ConstructedAnswerKind(
     name="constructed_answer",
-    title="Constructed answers",
+    title=_("Constructed answers"),
     template="construction/kinds/_constructed_answer.html",
     fields=[
-        ChoiceField("verdict", "The constructed answer", (("accept", "accept: train on it"), ("reject", "reject")))
+        ChoiceField(
+            "verdict", _("The constructed answer"), (("accept", _("accept: train on it")), ("reject", _("reject")))
+        )
     ],
     turn_controls={"edit"},
-    description="A better answer built for a bad case (best of several, chosen by a judge). Accept it, edit it "
-    "in the answer under review, or reject it.",
+    description=_(
+        "A better answer built for a bad case (best of several, chosen by a judge). Accept it, edit it "
+        "in the answer under review, or reject it."
+    ),
 )
 CONSTRUCTED_PAIR = ConstructedPairKind(
     name="constructed_pair",
-    title="Constructed preference pairs",
+    title=_("Constructed preference pairs"),
     template="construction/kinds/_constructed_pair.html",
     fields=[
         ChoiceField(
             "preferred",
-            "Which answer is better?",
+            _("Which answer is better?"),
             (
-                ("chosen", "the marked “chosen” one"),
-                ("rejected", "the marked “rejected” one"),
-                ("tie", "equally good"),
-                ("both_bad", "both are bad"),
+                ("chosen", _("the marked “chosen” one")),
+                ("rejected", _("the marked “rejected” one")),
+                ("tie", _("equally good")),
+                ("both_bad", _("both are bad")),
             ),
         )
     ],
     turn_controls={"edit"},
-    description="Two answers a judge ranked with a clear margin. Check the chosen one really is better.",
+    description=_("Two answers a judge ranked with a clear margin. Check the chosen one really is better."),
 )
 SYNTHETIC_SAMPLE = SyntheticSampleKind(
     name="synthetic_sample",
-    title="Synthetic samples",
+    title=_("Synthetic samples"),
     template="construction/kinds/_synthetic_sample.html",
     fields=[
-        ChoiceField("verdict", "This synthetic conversation", (("accept", "accept: train on it"), ("reject", "reject")))
+        ChoiceField(
+            "verdict", _("This synthetic conversation"), (("accept", _("accept: train on it")), ("reject", _("reject")))
+        )
     ],
-    description="A made-up prompt and its answer, made to widen coverage. Accept only realistic, correct ones.",
+    description=_("A made-up prompt and its answer, made to widen coverage. Accept only realistic, correct ones."),
 )
 
 
@@ -170,15 +181,17 @@ class BadcaseAnswerKind(ReviewKind):
 
 BADCASE_ANSWER = BadcaseAnswerKind(
     name="badcase_answer",
-    title="Bad-case answers",
+    title=_("Bad-case answers"),
     template="construction/kinds/_badcase_answer.html",
     fields=[
         ChoiceField(
-            "verdict", "The flagged answer is", (("bad", "bad"), ("acceptable", "acceptable"), ("harmful", "harmful"))
+            "verdict",
+            _("The flagged answer is"),
+            (("bad", _("bad")), ("acceptable", _("acceptable")), ("harmful", _("harmful"))),
         ),
         task_type_field(),
         quality_field(),
     ],
     turn_controls={"train", "edit", "continuity"},
-    description="Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on.",
+    description=_("Answers users gave a thumbs-down: judge them, rewrite them, choose the turns to train on."),
 )

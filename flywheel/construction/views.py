@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
@@ -80,7 +81,7 @@ def badcase_settings(request, bad_case_id: int):
                 reference_text=form.cleaned_data["reference_text"],
                 task_type=form.cleaned_data["task_type"],
             )
-            flash.success(request, "Saved. The next construction of this bad case uses these settings.")
+            flash.success(request, _("Saved. The next construction of this bad case uses these settings."))
         except ValueError as exc:
             flash.error(request, str(exc))
     else:
@@ -95,7 +96,7 @@ def badcase_tests_accept(request, bad_case_id: int):
     try:
         badcase_proposed_tests_accept(bad_case_id=case.id, user=request.user)
         flash.success(
-            request, "Accepted: the next construction runs these tests against every candidate, in the sandbox."
+            request, _("Accepted: the next construction runs these tests against every candidate, in the sandbox.")
         )
     except ValueError as exc:
         flash.error(request, str(exc))
@@ -108,7 +109,7 @@ def badcase_reset_view(request, bad_case_id: int):
     case = get_object_or_404(BadCase, id=bad_case_id)
     try:
         badcase_reset(bad_case_id=case.id, user=request.user)
-        flash.success(request, "Construction forgotten: the next run builds this bad case again.")
+        flash.success(request, _("Construction forgotten: the next run builds this bad case again."))
     except ValueError as exc:
         flash.error(request, str(exc))
     return redirect("construction:badcase", bad_case_id=case.id)
@@ -131,7 +132,7 @@ def run_start(request):
         return redirect("construction:index")
     if not llm_is_configured():
         flash.error(
-            request, "No LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge."
+            request, _("No LLM is configured (OPENAI_BASE_URL is empty): construction needs a teacher and a judge.")
         )
         return redirect("construction:index")
     try:
@@ -193,7 +194,7 @@ def synthesis_start(request):
         flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("construction:synthesis")
     if not llm_is_configured():
-        flash.error(request, "No LLM is configured (OPENAI_BASE_URL is empty): synthesis needs a teacher.")
+        flash.error(request, _("No LLM is configured (OPENAI_BASE_URL is empty): synthesis needs a teacher."))
         return redirect("construction:synthesis")
     data = form.cleaned_data
     try:
@@ -220,7 +221,7 @@ def seed_add(request):
     if form.is_valid():
         try:
             seed_prompt_add(task_type=form.cleaned_data["task_type"], text=form.cleaned_data["text"], user=request.user)
-            flash.success(request, "Seed prompt added.")
+            flash.success(request, _("Seed prompt added."))
         except ValueError as exc:
             flash.error(request, str(exc))
     else:

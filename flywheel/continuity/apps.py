@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ContinuityConfig(AppConfig):
@@ -28,7 +29,7 @@ class ContinuityConfig(AppConfig):
         topic_switches_register("continuity", topic_switches_for_sessions)
         session_panel_register(
             order=30,
-            title="Topic continuity",
+            title=_("Topic continuity"),
             template="continuity/_session_panel.html",
             context=session_continuity_panel,
         )

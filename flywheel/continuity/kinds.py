@@ -4,6 +4,9 @@ the classifier when sessions are cut into segments."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from flywheel.continuity.services import continuity_human_record
 from flywheel.review.kinds import ReviewKind, review_kind_register
 
@@ -12,7 +15,7 @@ class ContinuityReviewKind(ReviewKind):
     def validate(self, decision: dict) -> dict:
         cleaned = super().validate(decision)
         if not any("continuity" in turn for turn in (cleaned.get("turns") or {}).values()):
-            raise ValueError("mark at least one user turn: does it continue the topic, yes or no?")
+            raise ValueError(gettext("mark at least one user turn: does it continue the topic, yes or no?"))
         return cleaned
 
     def context(self, item) -> dict:
@@ -43,10 +46,12 @@ def register_continuity_kind() -> None:
     review_kind_register(
         ContinuityReviewKind(
             name="continuity",
-            title="Topic continuity",
+            title=_("Topic continuity"),
             template="continuity/kinds/_continuity.html",
             turn_controls={"continuity"},
-            description="For each highlighted user turn: does it continue the conversation's topic (yes), or start "
-            "a new one that does not need the earlier turns (no)?",
+            description=_(
+                "For each highlighted user turn: does it continue the conversation's topic (yes), or start "
+                "a new one that does not need the earlier turns (no)?"
+            ),
         )
     )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages as flash
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
@@ -104,5 +105,9 @@ def activate(request, version_id: int):
     audit_record(
         actor=request.user, action="continuity.activate", target_type="continuity_model", target_id=row.version
     )
-    flash.success(request, f"{row.version} is active; sessions are being predicted again (job {job.id}).")
+    flash.success(
+        request,
+        _("%(version)s is active; sessions are being predicted again (job %(job)s).")
+        % {"version": row.version, "job": job.id},
+    )
     return redirect("continuity:index")

@@ -73,7 +73,7 @@ def version_ifd(request, version_id: int):
         except CurationError as exc:
             form.add_error("model", str(exc))
         else:
-            flash.success(request, f"IFD scoring is queued (job {job.id}) on the gpu worker.")
+            flash.success(request, _("IFD scoring is queued (job %(job)s) on the gpu worker.") % {"job": job.id})
             return redirect("curation:ifd", version_id=version.id)
     return _scores_page(request, version, form=form, reward_form=RewardScoreForm(prefix="reward"))
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from flywheel.dashboard.models import DailyStats, RollupWatermark
 from flywheel.evaluation.selectors import model_version_evaluations
@@ -17,12 +17,12 @@ def dashboard_figures(*, days: int = 30) -> dict:
     rows = list(DailyStats.objects.filter(day__gte=since).order_by("day"))
     labels = [(since + timedelta(days=i)).isoformat() for i in range(days)]
     index = {day: i for i, day in enumerate(labels)}
-    volume = {"messages": [0] * days, "sessions": [0] * days}
+    volume = {_("messages"): [0] * days, _("sessions"): [0] * days}
     up_down: dict[str, list[list[int]]] = defaultdict(lambda: [[0] * days, [0] * days])
     for row in rows:
         i = index[row.day.isoformat()]
-        volume["messages"][i] += row.messages
-        volume["sessions"][i] += row.sessions
+        volume[_("messages")][i] += row.messages
+        volume[_("sessions")][i] += row.sessions
         if row.thumbs_up or row.thumbs_down:
             counts = up_down[row.model_version or "(unknown)"]
             counts[0][i] += row.thumbs_up
@@ -39,9 +39,9 @@ def dashboard_figures(*, days: int = 30) -> dict:
         "model_versions": model_versions_online_and_offline(),
         "totals": totals,
         "thumbs_up_rate": round(totals["thumbs_up"] / rated, 3) if rated else None,
-        "volume_chart": line_chart(labels, volume, y_title="per day"),
+        "volume_chart": line_chart(labels, volume, y_title=_("per day")),
         "thumbs_up_interval": wilson_interval(totals["thumbs_up"], rated),
-        "rate_chart": rate_chart(labels, rate_counts, y_title=gettext("thumbs-up rate")),
+        "rate_chart": rate_chart(labels, rate_counts, y_title=_("thumbs-up rate")),
         "rolled_up_at": RollupWatermark.objects.order_by("-updated_at").values_list("updated_at", flat=True).first(),
     }
 

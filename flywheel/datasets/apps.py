@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DatasetsConfig(AppConfig):
@@ -26,5 +27,5 @@ class DatasetsConfig(AppConfig):
             "datasets.build", tasks.build_dataset_version, queue="default", max_attempts=3, roles=STAFF_ROLES
         )
         session_panel_register(
-            order=60, title="Datasets", template="datasets/_session_panel.html", context=dataset_session_panel
+            order=60, title=_("Datasets"), template="datasets/_session_panel.html", context=dataset_session_panel
         )

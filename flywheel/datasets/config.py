@@ -11,17 +11,19 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
 
 SUPERVISION_MODES = {
-    "all": "every assistant answer (except ones known to be bad or unticked by a reviewer)",
-    "last": "only the last usable answer of each conversation",
-    "reviewed": "only answers a reviewer ticked or rewrote",
+    "all": gettext_noop("every assistant answer (except ones known to be bad or unticked by a reviewer)"),
+    "last": gettext_noop("only the last usable answer of each conversation"),
+    "reviewed": gettext_noop("only answers a reviewer ticked or rewrote"),
 }
 CONTINUITY_MODES = {
-    "split": "split sessions where the topic changes; each part is a sample",
-    "whole": "keep sessions whole, topic changes and all",
-    "drop_switched": "leave out sessions that change topic",
+    "split": gettext_noop("split sessions where the topic changes; each part is a sample"),
+    "whole": gettext_noop("keep sessions whole, topic changes and all"),
+    "drop_switched": gettext_noop("leave out sessions that change topic"),
 }
 CLEANING_STATUSES = ("kept", "flagged")
 SHARE_MAX = 0.9

@@ -29,19 +29,20 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+from django.utils.translation import gettext_noop
 
 from flywheel.curation.kcenter import k_center_greedy
 from flywheel.curation.sampling import log_proportional_per_cluster, top_n_by_score, uniform_per_cluster
 
 IFD_MODES = {
-    "drop_above_1": "stop supervising turns with IFD above 1 (Cherry)",
-    "top_share": "keep the given share of conversations with the highest IFD, per task type",
+    "drop_above_1": gettext_noop("stop supervising turns with IFD above 1 (Cherry)"),
+    "top_share": gettext_noop("keep the given share of conversations with the highest IFD, per task type"),
 }
 DIVERSITY_METHODS = {
-    "": "none",
-    "kcenter": "K-Center-Greedy on embeddings (MoDS)",
-    "cluster_uniform": "the same number from each k-means cluster",
-    "cluster_log": "from each k-means cluster in proportion to log(1 + size)",
+    "": gettext_noop("none"),
+    "kcenter": gettext_noop("K-Center-Greedy on embeddings (MoDS)"),
+    "cluster_uniform": gettext_noop("the same number from each k-means cluster"),
+    "cluster_log": gettext_noop("from each k-means cluster in proportion to log(1 + size)"),
 }
 
 # (sample_hash, message index) -> IFD (None when the turn could not be scored).

@@ -4,6 +4,8 @@ parses; the config is validated (and explained when wrong) by `build_config_from
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.datasets.config import CONTINUITY_MODES, SUPERVISION_MODES
 from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
@@ -13,114 +15,165 @@ from flywheel.datasets.sources import sample_sources
 
 
 class BuildForm(forms.Form):
-    name = forms.CharField(max_length=120, required=False, help_text="A name people will recognise, e.g. “support v7”.")
-    sources = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, help_text="Where samples come from.")
+    name = forms.CharField(
+        label=_("Name"), max_length=120, required=False, help_text=_("A name people will recognise, e.g. “support v7”.")
+    )
+    sources = forms.MultipleChoiceField(
+        label=_("Sources"), widget=forms.CheckboxSelectMultiple, help_text=_("Where samples come from.")
+    )
     cleaning_statuses = forms.MultipleChoiceField(
+        label=_("Cleaning statuses"),
         widget=forms.CheckboxSelectMultiple,
         initial=["kept"],
-        choices=[("kept", "kept by cleaning"), ("flagged", "flagged by cleaning")],
-        help_text="Dropped sessions and duplicates are never used.",
+        choices=[("kept", _("kept by cleaning")), ("flagged", _("flagged by cleaning"))],
+        help_text=_("Dropped sessions and duplicates are never used."),
     )
     task_types = forms.CharField(
-        required=False, max_length=500, help_text="Comma-separated task types to include; empty: every type."
+        label=_("Task types"),
+        required=False,
+        max_length=500,
+        help_text=_("Comma-separated task types to include; empty: every type."),
     )
-    include_unlabeled = forms.BooleanField(required=False, initial=True, help_text="Samples nobody has labelled yet.")
+    include_unlabeled = forms.BooleanField(
+        label=_("Include unlabeled"), required=False, initial=True, help_text=_("Samples nobody has labelled yet.")
+    )
     min_quality = forms.TypedChoiceField(
+        label=_("Min quality"),
         required=False,
         coerce=int,
         empty_value=None,
-        choices=[("", "any")] + [(str(q), f"{q} or better") for q in range(1, 6)],
-        help_text="Known quality (1-5); samples of unknown quality pass.",
+        choices=[("", _("any"))] + [(str(q), format_lazy(_("{quality} or better"), quality=q)) for q in range(1, 6)],
+        help_text=_("Known quality (1-5); samples of unknown quality pass."),
     )
-    reviewed_only = forms.BooleanField(required=False, help_text="Only samples a person reviewed.")
-    trusted_labels_only = forms.BooleanField(required=False, help_text="Only labels from people or a trusted labeler.")
+    reviewed_only = forms.BooleanField(
+        label=_("Reviewed only"), required=False, help_text=_("Only samples a person reviewed.")
+    )
+    trusted_labels_only = forms.BooleanField(
+        label=_("Trusted labels only"), required=False, help_text=_("Only labels from people or a trusted labeler.")
+    )
     usable_only = forms.BooleanField(
-        required=False, initial=True, help_text="Leave out sessions the labeler judged unusable for training."
+        label=_("Usable only"),
+        required=False,
+        initial=True,
+        help_text=_("Leave out sessions the labeler judged unusable for training."),
     )
-    continuity = forms.ChoiceField(choices=list(CONTINUITY_MODES.items()), initial="split")
+    continuity = forms.ChoiceField(
+        label=_("Continuity"), choices=[(key, _(text)) for key, text in CONTINUITY_MODES.items()], initial="split"
+    )
     supervision = forms.ChoiceField(
-        choices=list(SUPERVISION_MODES.items()),
+        label=_("Supervision"),
+        choices=[(key, _(text)) for key, text in SUPERVISION_MODES.items()],
         initial="all",
-        help_text="Which answers carry loss. Answers with a thumbs-down are trained on only "
-        "when a reviewer rewrote them.",
+        help_text=_(
+            "Which answers carry loss. Answers with a thumbs-down are trained on only when a reviewer rewrote them."
+        ),
     )
     mix = forms.CharField(
+        label=_("Mix"),
         required=False,
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": "coding=2, chitchat=0.5"}),
-        help_text="Weight per task type: below 1 keeps that share of the type, 0 leaves it out, "
-        "above 1 counts its conversations that many times in the loss.",
+        help_text=_(
+            "Weight per task type: below 1 keeps that share of the type, 0 leaves it out, "
+            "above 1 counts its conversations that many times in the loss."
+        ),
     )
-    max_samples = forms.IntegerField(required=False, min_value=1, help_text="Cap on conversations from the sources.")
+    max_samples = forms.IntegerField(
+        label=_("Max samples"), required=False, min_value=1, help_text=_("Cap on conversations from the sources.")
+    )
     pseudo_multi_turn_share = forms.FloatField(
+        label=_("Pseudo multi turn share"),
         min_value=0,
         max_value=0.9,
         initial=0.0,
-        help_text="Share of conversations made by joining single exchanges of "
-        "different sessions (teaches topic changes).",
+        help_text=_(
+            "Share of conversations made by joining single exchanges of different sessions (teaches topic changes)."
+        ),
     )
     replay_file = forms.ChoiceField(
+        label=_("Replay file"),
         required=False,
-        help_text="General conversations mixed in to limit forgetting (JSONL files in the replay directory).",
+        help_text=_("General conversations mixed in to limit forgetting (JSONL files in the replay directory)."),
     )
     replay_share = forms.FloatField(
-        min_value=0, max_value=0.9, initial=0.0, help_text="Share of conversations from it."
+        label=_("Replay share"), min_value=0, max_value=0.9, initial=0.0, help_text=_("Share of conversations from it.")
     )
     exclude_versions = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, help_text="Leave out samples already in these versions."
+        label=_("Exclude versions"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave out samples already in these versions."),
     )
     eval_fraction = forms.FloatField(
-        min_value=0, max_value=0.5, initial=0.1, help_text="Held out per task type for evaluation."
+        label=_("Eval fraction"),
+        min_value=0,
+        max_value=0.5,
+        initial=0.1,
+        help_text=_("Held out per task type for evaluation."),
     )
     seed = forms.IntegerField(
-        min_value=0, initial=0, help_text="Seeds every choice: same inputs, same seed, same version."
+        label=_("Seed"),
+        min_value=0,
+        initial=0,
+        help_text=_("Seeds every choice: same inputs, same seed, same version."),
     )
     tokenizer = forms.CharField(
+        label=_("Tokenizer"),
         required=False,
         max_length=1000,
-        help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose tokenizer counts tokens; empty: the configured one or "
-        "an approximation.",
+        help_text=_(
+            "Model directory (under FLYWHEEL_MODEL_ROOTS) whose tokenizer counts tokens; empty: the configured one or "
+            "an approximation."
+        ),
     )
     quality_model = forms.CharField(
         required=False,
         max_length=1000,
-        label="Reward model",
-        help_text="Reward model directory (under FLYWHEEL_MODEL_ROOTS) whose stored rewards filter "
-        "by the least reward below; score a version with it first. Empty: no reward filter.",
+        label=_("Reward model"),
+        help_text=_(
+            "Reward model directory (under FLYWHEEL_MODEL_ROOTS) whose stored rewards filter "
+            "by the least reward below; score a version with it first. Empty: no reward filter."
+        ),
     )
-    quality_min = forms.FloatField(required=False, label="Least reward kept")
+    quality_min = forms.FloatField(required=False, label=_("Least reward kept"))
     ifd_model = forms.CharField(
         required=False,
         max_length=1000,
-        label="IFD model",
-        help_text="Model directory (under FLYWHEEL_MODEL_ROOTS) whose IFD scores filter the turns; "
-        "score a version with it first (its IFD page). Empty: no IFD step.",
+        label=_("IFD model"),
+        help_text=_(
+            "Model directory (under FLYWHEEL_MODEL_ROOTS) whose IFD scores filter the turns; "
+            "score a version with it first (its IFD page). Empty: no IFD step."
+        ),
     )
     ifd_mode = forms.ChoiceField(
-        choices=list(IFD_MODES.items()), required=False, initial="drop_above_1", label="IFD filter"
+        choices=[(key, _(text)) for key, text in IFD_MODES.items()],
+        required=False,
+        initial="drop_above_1",
+        label=_("IFD filter"),
     )
     ifd_top_share = forms.FloatField(
         required=False,
         min_value=0.01,
         max_value=1,
         initial=0.5,
-        label="IFD top share",
-        help_text="With the top-share filter: the share of each task type kept.",
+        label=_("IFD top share"),
+        help_text=_("With the top-share filter: the share of each task type kept."),
     )
     diversity = forms.ChoiceField(
-        choices=list(DIVERSITY_METHODS.items()),
+        label=_("Diversity"),
+        choices=[(key, _(text)) for key, text in DIVERSITY_METHODS.items()],
         required=False,
         initial="",
-        help_text="Keep a diverse subset of the conversations (embeddings of their text).",
+        help_text=_("Keep a diverse subset of the conversations (embeddings of their text)."),
     )
-    diversity_k = forms.IntegerField(required=False, min_value=1, label="Diversity: conversations kept")
+    diversity_k = forms.IntegerField(required=False, min_value=1, label=_("Diversity: conversations kept"))
     diversity_clusters = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=1000,
         initial=20,
-        label="Diversity: clusters",
-        help_text="k-means clusters for the cluster sampling methods.",
+        label=_("Diversity: clusters"),
+        help_text=_("k-means clusters for the cluster sampling methods."),
     )
 
     necessity_run = forms.IntegerField(
@@ -145,7 +198,7 @@ class BuildForm(forms.Form):
         sources = sample_sources()
         self.fields["sources"].choices = [(s.name, f"{s.title} — {s.description}") for s in sources]
         self.fields["sources"].initial = [s.name for s in sources if s.default]
-        self.fields["replay_file"].choices = [("", "none")] + [(name, name) for name in replay_files()]
+        self.fields["replay_file"].choices = [("", _("none"))] + [(name, name) for name in replay_files()]
         self.fields["exclude_versions"].choices = [
             (str(v.id), f"v{v.id} {v.name or v.short_hash} ({v.sample_count} samples)")
             for v in dataset_versions_for_choice(limit=50)

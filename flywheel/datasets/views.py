@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from flywheel.accounts.roles import STAFF_ROLES, role_required
@@ -40,7 +41,7 @@ def build_new(request):
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
-            flash.success(request, "The build is queued; this page follows it.")
+            flash.success(request, _("The build is queued; this page follows it."))
             return redirect("datasets:build", build_id=build.id)
     return render(request, "datasets/build_new.html", {"form": form})
 
@@ -62,9 +63,9 @@ def version_detail(request, version_id: int):
         bar_chart(
             list(by_task_type),
             {
-                "train": [c.get("train", 0) for c in by_task_type.values()],
-                "eval": [c.get("eval", 0) for c in by_task_type.values()],
-                "pairs": [c.get("pairs_train", 0) + c.get("pairs_eval", 0) for c in by_task_type.values()],
+                _("train"): [c.get("train", 0) for c in by_task_type.values()],
+                _("eval"): [c.get("eval", 0) for c in by_task_type.values()],
+                _("pairs"): [c.get("pairs_train", 0) + c.get("pairs_eval", 0) for c in by_task_type.values()],
             },
             stacked=True,
         )
@@ -82,7 +83,7 @@ def version_detail(request, version_id: int):
             "chart": chart,
             "samples": dataset_samples_page(version=version, size=10)["samples"],
             "runs": runs,
-            "formats": [(name, kind, title) for name, (kind, _, title) in FORMATS.items()],
+            "formats": [(name, kind, title) for name, (kind, _ext, title) in FORMATS.items()],
             "others": [v for v in dataset_versions_for_choice(limit=50) if v.id != version.id],
         },
     )

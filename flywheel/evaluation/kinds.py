@@ -5,6 +5,8 @@ gave which answer is kept in HumanComparison and never reaches the page."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.evaluation.models import CandidateAnswer, HumanComparison
 from flywheel.evaluation.scoring import DIMENSIONS
@@ -12,24 +14,30 @@ from flywheel.review.kinds import ChoiceField, ReviewKind
 
 SUBJECT_TYPE = "eval_comparison"
 # Five levels on the judge's 1-10 scale (review fields take at most nine choices, one digit key each).
-_SCORES = (("2", "2 poor"), ("4", "4 weak"), ("6", "6 fair"), ("8", "8 good"), ("10", "10 excellent"))
+_SCORES = (("2", _("2 poor")), ("4", _("4 weak")), ("6", _("6 fair")), ("8", _("8 good")), ("10", _("10 excellent")))
+
+_SIDES = {"first": _("First answer"), "second": _("Second answer")}
+_DIMENSION_NAMES = {
+    "helpfulness": _("helpfulness"),
+    "honesty": _("honesty"),
+    "harmlessness": _("harmlessness"),
+    "instruction_following": _("instruction following"),
+}
 
 
 def _fields() -> list[ChoiceField]:
     fields = [
         ChoiceField(
             "preferred",
-            "Which answer is better?",
-            (("first", "the first"), ("second", "the second"), ("tie", "equally good")),
+            _("Which answer is better?"),
+            (("first", _("the first")), ("second", _("the second")), ("tie", _("equally good"))),
         )
     ]
     for side in ("first", "second"):
         for dimension in DIMENSIONS:
-            fields.append(
-                ChoiceField(
-                    f"{side}_{dimension}", f"{side.capitalize()} answer: {dimension.replace('_', ' ')}", _SCORES
-                )
-            )
+            dimension_name = _DIMENSION_NAMES.get(dimension, dimension.replace("_", " "))
+            label = format_lazy(_("{side}: {dimension}"), side=_SIDES[side], dimension=dimension_name)
+            fields.append(ChoiceField(f"{side}_{dimension}", label, _SCORES))
     return fields
 
 
@@ -83,9 +91,11 @@ class BlindABKind(ReviewKind):
 
 BLIND_AB = BlindABKind(
     name="eval_blind_ab",
-    title="Blind A/B evaluation",
+    title=_("Blind A/B evaluation"),
     template="evaluation/_blind_ab.html",
     fields=_fields(),
-    description="Which answer is better, and how good is each on every "
-    "dimension? You are not told which model wrote which answer.",
+    description=_(
+        "Which answer is better, and how good is each on every "
+        "dimension? You are not told which model wrote which answer."
+    ),
 )

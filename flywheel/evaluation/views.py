@@ -80,9 +80,14 @@ def promote(request, run_id: int):
     try:
         run_promote(run_id=run_id, user=request.user, override=override, note=request.POST.get("note", ""))
     except PromotionRefused as exc:
-        flash.error(request, str(exc) + (" (ops may override)" if exc.regressions else ""))
+        flash.error(request, str(exc) + (" " + _("(ops may override)") if exc.regressions else ""))
     else:
-        flash.success(request, f"run {run_id} promoted" + (" (override, audited)" if override else ""))
+        flash.success(
+            request,
+            _("Run %(run)s promoted (override, audited).") % {"run": run_id}
+            if override
+            else _("Run %(run)s promoted.") % {"run": run_id},
+        )
     return redirect("runs:detail", run_id=run_id)
 
 
@@ -96,7 +101,7 @@ def human_review(request, evaluation_id: int):
     except CandidateError as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, f"{count} items are up for blind A/B review")
+        flash.success(request, _("%(count)s items are up for blind A/B review.") % {"count": count})
     return redirect("evaluation:detail", evaluation_id=evaluation_id)
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from flywheel.accounts.roles import ENGINEERS, REVIEWERS, role_required, user_has_any_role
@@ -89,11 +90,14 @@ def import_upload(request):
         refused = uploads_refused(request)
         if refused or (upload is not None and upload.size > settings.FLYWHEEL_UPLOAD_MAX_BYTES):
             name = refused[0] if refused else upload.name
-            flash.error(request, f"{name} is {upload_limit_message()}; nothing was stored.")
+            flash.error(
+                request,
+                _("%(name)s is %(limit)s; nothing was stored.") % {"name": name, "limit": upload_limit_message()},
+            )
         elif upload is None:
-            flash.error(request, "Choose a file to import.")
+            flash.error(request, _("Choose a file to import."))
         elif fmt not in FORMATS + ("auto",):
-            flash.error(request, f"Unknown format {fmt!r}.")
+            flash.error(request, _("Unknown format %(format)r.") % {"format": fmt})
         else:
             try:
                 import_file = import_file_start(source=upload, name=upload.name, fmt=fmt, user=request.user)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LabelingConfig(AppConfig):
@@ -7,8 +8,6 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self):
-        from django.utils.translation import gettext_lazy as _
-
         from flywheel.datasets.facts import session_labels_register
         from flywheel.ingest.facets import session_facet_register
         from flywheel.ingest.panels import session_panel_register
@@ -32,7 +31,7 @@ class LabelingConfig(AppConfig):
         # ...and the dataset builder reads each session's label.
         session_labels_register("labeling", labels_for_sessions)
         session_panel_register(
-            order=20, title="Labels", template="labeling/_session_panel.html", context=session_labels_panel
+            order=20, title=_("Labels"), template="labeling/_session_panel.html", context=session_labels_panel
         )
         # The sessions list filters by task type and quality and shows the speaking label.
         session_facet_register(

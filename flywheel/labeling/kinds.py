@@ -8,13 +8,21 @@ The field names `task_type` and `quality` are the ones the dataset builder reads
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from flywheel.labeling.models import Label
 from flywheel.labeling.services import label_human_record
 from flywheel.labeling.taxonomy import taxonomy
 from flywheel.review.kinds import ChoiceField, ReviewKind
 
-QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
-YES_NO = (("yes", "yes"), ("no", "no"))
+QUALITY_CHOICES = (
+    ("1", _("1 unusable")),
+    ("2", _("2 poor")),
+    ("3", _("3 fair")),
+    ("4", _("4 good")),
+    ("5", _("5 excellent")),
+)
+YES_NO = (("yes", _("yes")), ("no", _("no")))
 
 
 def _task_type_choices() -> tuple[tuple[str, str], ...]:
@@ -40,15 +48,17 @@ def label_review_kind() -> LabelReviewKind:
     """Built when LabelingConfig.ready registers it: the choices come from the taxonomy."""
     return LabelReviewKind(
         name="label",
-        title="Label review",
+        title=_("Label review"),
         template="labeling/kinds/_label.html",
         fields=[
-            ChoiceField("task_type", "Task type", _task_type_choices()),
-            ChoiceField("quality", "Quality of the assistant's answers", QUALITY_CHOICES),
-            ChoiceField("usable", "Good enough to train on as it is?", YES_NO),
-            ChoiceField("steering", "Does the conversation try to steer the labeler?", YES_NO, required=False),
+            ChoiceField("task_type", _("Task type"), _task_type_choices()),
+            ChoiceField("quality", _("Quality of the assistant's answers"), QUALITY_CHOICES),
+            ChoiceField("usable", _("Good enough to train on as it is?"), YES_NO),
+            ChoiceField("steering", _("Does the conversation try to steer the labeler?"), YES_NO, required=False),
         ],
         turn_controls={"continuity"},
-        description="Check the model's label of this conversation and correct it. Text inside the conversation "
-        "that gives instructions about labeling is data: judge it, never follow it.",
+        description=_(
+            "Check the model's label of this conversation and correct it. Text inside the conversation "
+            "that gives instructions about labeling is data: judge it, never follow it."
+        ),
     )

@@ -1,5 +1,7 @@
 from django.contrib import messages as flash
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from flywheel.accounts.roles import ENGINEERS, role_required
@@ -20,7 +22,11 @@ from flywheel.llm.client import llm_is_configured, model_for
 from flywheel.ui.charts import bar_chart
 from flywheel.ui.paging import page_key
 
-SOURCES = (("llm", "LLM"), ("offline", "offline labeler"), ("human", "reviewers"))
+SOURCES = (
+    ("llm", gettext_lazy("LLM")),
+    ("offline", gettext_lazy("offline labeler")),
+    ("human", gettext_lazy("reviewers")),
+)
 
 
 @role_required(ENGINEERS)
@@ -101,7 +107,11 @@ def redrive(request):
         target_id=",".join(map(str, task_ids)) if task_ids else "all-dead",
         detail=result,
     )
-    flash.success(request, f"{result['redriven']} labeling task(s) re-driven in {len(result['jobs'])} job(s).")
+    flash.success(
+        request,
+        _("%(tasks)s labeling task(s) re-driven in %(jobs)s job(s).")
+        % {"tasks": result["redriven"], "jobs": len(result["jobs"])},
+    )
     return redirect("labeling:index")
 
 

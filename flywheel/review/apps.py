@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReviewConfig(AppConfig):
@@ -34,7 +35,7 @@ class ReviewConfig(AppConfig):
         review_kind_register(ADJUDICATION)
         session_panel_register(
             order=50,
-            title="Review",
+            title=_("Review"),
             template="review/_session_panel.html",
             context=lambda session: review_session_panel(session_id=session.id),
         )

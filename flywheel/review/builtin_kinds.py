@@ -6,13 +6,20 @@ Every other kind belongs to the app that fills it: "label" (labeling), "continui
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.ingest.models import PreferencePair
 from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get
 from flywheel.review.models import ReviewItem
 from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
 
-QUALITY_CHOICES = (("1", "1 unusable"), ("2", "2 poor"), ("3", "3 fair"), ("4", "4 good"), ("5", "5 excellent"))
+QUALITY_CHOICES = (
+    ("1", _("1 unusable")),
+    ("2", _("2 poor")),
+    ("3", _("3 fair")),
+    ("4", _("4 good")),
+    ("5", _("5 excellent")),
+)
 
 
 def review_task_types() -> list[str]:
@@ -25,11 +32,11 @@ def review_task_types() -> list[str]:
 
 
 def task_type_field() -> ChoiceField:
-    return ChoiceField("task_type", "Task type", tuple((t, t) for t in review_task_types()))
+    return ChoiceField("task_type", _("Task type"), tuple((t, t) for t in review_task_types()))
 
 
 def quality_field() -> ChoiceField:
-    return ChoiceField("quality", "Quality of the conversation's answers", QUALITY_CHOICES)
+    return ChoiceField("quality", _("Quality of the conversation's answers"), QUALITY_CHOICES)
 
 
 class PreferencePairKind(ReviewKind):
@@ -48,21 +55,21 @@ class PreferencePairKind(ReviewKind):
 
 PREFERENCE_PAIR = PreferencePairKind(
     name="preference_pair",
-    title="Preference pairs",
+    title=_("Preference pairs"),
     template="review/kinds/_preference_pair.html",
     fields=[
         ChoiceField(
             "preferred",
-            "Which answer is better?",
+            _("Which answer is better?"),
             (
-                ("chosen", "the marked “chosen” one"),
-                ("rejected", "the marked “rejected” one"),
-                ("tie", "equally good"),
-                ("both_bad", "both are bad"),
+                ("chosen", _("the marked “chosen” one")),
+                ("rejected", _("the marked “rejected” one")),
+                ("tie", _("equally good")),
+                ("both_bad", _("both are bad")),
             ),
         )
     ],
-    description="Check that the chosen answer of a pair really is the better one.",
+    description=_("Check that the chosen answer of a pair really is the better one."),
 )
 
 
@@ -112,8 +119,8 @@ class AdjudicationKind(ReviewKind):
 
 ADJUDICATION = AdjudicationKind(
     name="adjudication",
-    title="Adjudication",
+    title=_("Adjudication"),
     template="review/kinds/_adjudication.html",
     default_audience="engineers",
-    description="Items whose reviewers disagreed: the decision made here is final.",
+    description=_("Items whose reviewers disagreed: the decision made here is final."),
 )

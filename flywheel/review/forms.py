@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.ingest.models import Message
 from flywheel.review.kinds import ReviewKind, review_kinds
@@ -76,10 +77,12 @@ def decision_form_values(decision: dict) -> dict:
 
 class QueueForm(forms.ModelForm):
     filters_json = forms.CharField(
-        label="Filters (JSON)",
+        label=_("Filters (JSON)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text='Routes matching items of this kind here, e.g. {"app": "support-bot", "payload": {"language": "zh"}}.',
+        help_text=_(
+            'Routes matching items of this kind here, e.g. {"app": "support-bot", "payload": {"language": "zh"}}.'
+        ),
     )
 
     class Meta:
@@ -112,7 +115,10 @@ class QueueForm(forms.ModelForm):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+            raise forms.ValidationError(
+                _("not valid JSON: %(error)s (line %(line)s, column %(column)s)")
+                % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}
+            ) from exc
         try:
             return queue_filters_clean(value)
         except ValueError as exc:
@@ -122,6 +128,6 @@ class QueueForm(forms.ModelForm):
 def _between(low: int, high: int):
     def check(value):
         if value is not None and not low <= value <= high:
-            raise forms.ValidationError(f"must be between {low} and {high}")
+            raise forms.ValidationError(_("must be between %(low)s and %(high)s") % {"low": low, "high": high})
 
     return check

@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+
 from flywheel.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,7 +57,8 @@ class ChoiceField:
     required: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "choices", tuple((str(v), str(lbl)) for v, lbl in self.choices))
+        # Labels stay as given: a lazily translated label is read in the page's language.
+        object.__setattr__(self, "choices", tuple((str(v), lbl) for v, lbl in self.choices))
         if not self.choices:
             raise ValueError(f"field {self.name!r} has no choices")
         if len(self.choices) > 9:
@@ -63,7 +66,7 @@ class ChoiceField:
 
     @property
     def values(self) -> tuple[str, ...]:
-        return tuple(value for value, _ in self.choices)
+        return tuple(value for value, _label in self.choices)
 
 
 class ReviewKind:
@@ -108,12 +111,13 @@ class ReviewKind:
             value = decision.get(field.name)
             if value in (None, ""):
                 if field.required:
-                    raise ValueError(f"choose a value for “{field.label}”")
+                    raise ValueError(_("choose a value for “%(field)s”") % {"field": field.label})
                 continue
             value = str(value)
             if value not in field.values:
                 raise ValueError(
-                    f"“{value}” is not a choice for “{field.label}” (choose one of {', '.join(field.values)})"
+                    _("“%(value)s” is not a choice for “%(field)s” (choose one of %(choices)s)")
+                    % {"value": value, "field": field.label, "choices": ", ".join(field.values)}
                 )
             cleaned[field.name] = value
         turns = self.validate_turns(decision.get("turns") or {})
@@ -121,9 +125,9 @@ class ReviewKind:
             cleaned["turns"] = turns
         note = decision.get("note") or ""
         if not isinstance(note, str):
-            raise ValueError("the note must be text")
+            raise ValueError(_("the note must be text"))
         if len(note) > NOTE_MAX_CHARS:
-            raise ValueError(f"the note is longer than {NOTE_MAX_CHARS} characters")
+            raise ValueError(_("the note is longer than %(max)s characters") % {"max": NOTE_MAX_CHARS})
         if note.strip():
             cleaned["note"] = note.strip()
         return cleaned
@@ -186,9 +190,12 @@ class ReviewKind:
                     if not isinstance(value, str):
                         raise ValueError(f"turn {key}: the edited answer must be text")
                     if len(value) > EDIT_MAX_CHARS:
-                        raise ValueError(f"turn {key}: the edited answer is longer than {EDIT_MAX_CHARS} characters")
+                        raise ValueError(
+                            _("turn %(turn)s: the edited answer is longer than %(max)s characters")
+                            % {"turn": key, "max": EDIT_MAX_CHARS}
+                        )
                     if not value.strip():
-                        raise ValueError(f"turn {key}: the edited answer is empty")
+                        raise ValueError(_("turn %(turn)s: the edited answer is empty") % {"turn": key})
                     out["edited"] = value
                 else:
                     raise ValueError(f"turn {key}: {control!r} is not something this kind of review records")

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from flywheel.accounts.services import audit_record
@@ -37,6 +37,11 @@ class ReviewError(Exception):
 # --- queues -------------------------------------------------------------------------------------
 
 
+def _source_language(text) -> str:
+    with translation.override(None):
+        return str(text)
+
+
 def review_queue_default(*, kind: str) -> ReviewQueue:
     """The kind's fallback queue, created (with the kind's defaults) the first time it is needed."""
     kind_obj = review_kind_get(kind)
@@ -48,7 +53,9 @@ def review_queue_default(*, kind: str) -> ReviewQueue:
         with transaction.atomic():
             return ReviewQueue.objects.create(
                 slug=slug if not ReviewQueue.objects.filter(slug=slug).exists() else f"{slug}-default",
-                name=kind_obj.title,
+                # Stored in the source language whoever's request creates it; pages translate
+                # a default queue's name as they show it (the queue_name filter).
+                name=_source_language(kind_obj.title),
                 kind=kind,
                 is_default=True,
                 reviewers_per_item=kind_obj.default_reviewers,
@@ -289,7 +296,7 @@ def review_item_claim_next(*, queue: ReviewQueue, user, include_skipped: bool = 
     queue has nothing left for this reviewer. Items they skipped come last (not at all without
     `include_skipped`: straight after a skip, the next item should be a new one)."""
     if not review_queue_can_review(queue=queue, user=user):
-        raise ReviewError("this queue is for engineers")
+        raise ReviewError(_("this queue is for engineers"))
     now = timezone.now()
     lease = timedelta(seconds=queue.lease_seconds)
     with transaction.atomic():
@@ -384,7 +391,7 @@ def _own_claim(*, item_id: int, user) -> ReviewAssignment:
         .first()
     )
     if assignment is None or assignment.state != ReviewAssignment.State.CLAIMED:
-        raise ReviewError("this item is no longer assigned to you (the claim lapsed, or it was released)")
+        raise ReviewError(_("this item is no longer assigned to you (the claim lapsed, or it was released)"))
     return assignment
 
 
@@ -392,7 +399,7 @@ def _give_back(*, item_id: int, user, state: str) -> ReviewItem:
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
         if item is None:
-            raise ReviewError("there is no such item")
+            raise ReviewError(_("there is no such item"))
         assignment = _own_claim(item_id=item_id, user=user)
         assignment.state, assignment.finished_at = state, timezone.now()
         assignment.save(update_fields=["state", "finished_at"])
@@ -467,7 +474,7 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
         item = ReviewItem.objects.select_for_update().select_related("queue").get(id=item_id)
         assignment = _own_claim(item_id=item_id, user=user)
         if item.status != ReviewItem.Status.OPEN:
-            raise ReviewError(f"this item is {item.status}; it takes no more decisions")
+            raise ReviewError(_("this item is %(status)s; it takes no more decisions") % {"status": item.status})
         kind = review_kind_get(item.kind)
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()
@@ -580,7 +587,7 @@ def review_item_undo(*, item_id: int, user) -> ReviewItem:
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().select_related("queue").filter(id=item_id).first()
         if item is None:
-            raise ReviewError("there is no such item")
+            raise ReviewError(_("there is no such item"))
         assignment = ReviewAssignment.objects.select_for_update().filter(item=item, reviewer=user).first()
         now = timezone.now()
         if (
@@ -616,7 +623,7 @@ def review_item_reopen(*, item_id: int, user, reason: str = "") -> ReviewItem:
     with transaction.atomic():
         item = ReviewItem.objects.select_for_update().filter(id=item_id).first()
         if item is None:
-            raise ReviewError("there is no such item")
+            raise ReviewError(_("there is no such item"))
         if item.kind == ADJUDICATION:
             raise ReviewError(_("reopen the item the reviewers disagreed on, not its adjudication"))
         if item.status != ReviewItem.Status.DONE:
@@ -694,7 +701,7 @@ def review_item_decide(*, item: ReviewItem, decision: dict, user, also_save: lis
     """Record the final decision of a locked item and let its kind act on it (exactly once:
     the status check and the write happen under the row lock)."""
     if item.status not in (ReviewItem.Status.OPEN, ReviewItem.Status.ADJUDICATING):
-        raise ReviewError(f"this item is already {item.status}")
+        raise ReviewError(_("this item is already %(status)s") % {"status": item.status})
     item.status, item.final_decision = ReviewItem.Status.DONE, decision
     item.decided_by, item.decided_at = user, timezone.now()
     item.save(update_fields=["status", "final_decision", "decided_by", "decided_at", *also_save])

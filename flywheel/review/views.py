@@ -72,7 +72,7 @@ def claim_next(request, slug: str):
         flash.error(request, str(exc))
         return redirect("review:home")
     if claim is None:
-        flash.success(request, f"Nothing left for you in “{queue.name}”. Thank you!")
+        flash.success(request, _("Nothing left for you in “%(queue)s”. Thank you!") % {"queue": queue.name})
         return redirect("review:home")
     return redirect("review:item", item_id=claim.item.id)
 
@@ -201,7 +201,7 @@ def item_detail(request, item_id: int):
         item=item, reviewer=request.user, state=ReviewAssignment.State.CLAIMED
     ).first()
     if held is None and not user_has_any_role(request.user, ENGINEERS):
-        flash.error(request, "That item is not assigned to you (any more). Take the next one from a queue.")
+        flash.error(request, _("That item is not assigned to you (any more). Take the next one from a queue."))
         return redirect("review:home")
     # An undone decision comes back as a draft: the form shows the answers as they were.
     draft = decision_form_values(held.decision) if held is not None and held.decision else None
@@ -239,7 +239,7 @@ def _next_or_home(request, queue: ReviewQueue, *, include_skipped: bool = True):
                 _("Only items you skipped are left in “%(queue)s”: Start offers them again.") % {"queue": queue.name},
             )
             return redirect("review:home")
-    flash.success(request, f"Queue “{queue.name}” has nothing left for you.")
+    flash.success(request, _("Queue “%(queue)s” has nothing left for you.") % {"queue": queue.name})
     return redirect("review:home")
 
 
@@ -303,7 +303,7 @@ def item_release(request, item_id: int):
     except ReviewError as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, "Released: the item is back in its queue.")
+        flash.success(request, _("Released: the item is back in its queue."))
     return redirect("review:home")
 
 

@@ -60,7 +60,7 @@ def queue_edit(request, slug: str | None = None):
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
-            flash.success(request, f"Queue “{saved.name}” saved.")
+            flash.success(request, _("Queue “%(queue)s” saved.") % {"queue": saved.name})
             return redirect("review:queue_items", slug=saved.slug)
     return render(request, "review/queue_form.html", {"form": form, "queue": queue}, status=422 if form.errors else 200)
 
@@ -106,7 +106,7 @@ def queue_bulk(request, slug: str):
     if request.POST.get("scope") != "filtered":
         ids = request.POST.getlist("ids")
         if not ids:
-            flash.error(request, "Tick some items, or “select all matching”.")
+            flash.error(request, _("Tick some items, or “select all matching”."))
             return redirect(back)
         item_filter = item_filter.with_ids(ids)
     try:
@@ -123,11 +123,16 @@ def queue_bulk(request, slug: str):
         queue=queue, item_filter=item_filter, action=request.POST["action"], params=params, user=request.user
     )
     if "job" in outcome:
-        flash.success(request, "That is a large set: a job is applying the action.")
+        flash.success(request, _("That is a large set: a job is applying the action."))
         return redirect("jobs:detail", job_id=outcome["job"].id)
-    message = f"{BULK_ACTIONS[request.POST['action']]}: {outcome['changed']} item(s) changed."
+    message = _("%(action)s: %(changed)s item(s) changed.") % {
+        "action": BULK_ACTIONS[request.POST["action"]],
+        "changed": outcome["changed"],
+    }
     if outcome["conflicts"]:
-        message += f" {outcome['conflicts']} stayed: the target queue already holds their subject."
+        message += " " + _("%(count)s stayed: the target queue already holds their subject.") % {
+            "count": outcome["conflicts"]
+        }
     flash.success(request, message)
     return redirect(back)
 
@@ -135,7 +140,7 @@ def queue_bulk(request, slug: str):
 @role_required(ENGINEERS)
 def throughput(request):
     figures = review_throughput(days=14)
-    chart = line_chart([d.isoformat() for d in figures["days"]], figures["series"], y_title="items submitted")
+    chart = line_chart([d.isoformat() for d in figures["days"]], figures["series"], y_title=_("items submitted"))
     return render(request, "review/throughput.html", {**figures, "chart": chart})
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from django.utils.translation import gettext as _
+
 from flywheel.runs.models import RunMetric, TrainingRun
 from flywheel.ui.charts import line_chart
 
@@ -49,7 +51,7 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
         evals = dict(RunMetric.objects.filter(run=run, kind="eval").values_list("step", "loss"))
         if evals:
             series[EVAL] = [evals.get(step) for step in steps]
-        config = line_chart(steps, series, y_title="loss (per turn)", x_title="step")
+        config = line_chart(steps, series, y_title=_("loss (per turn)"), x_title=_("step"))
         for dataset in config["data"]["datasets"]:
             if dataset["label"] == ALL_TURNS:  # the loss the run optimises stands out from its channels
                 dataset.update(borderColor="#212121", backgroundColor="#212121", borderWidth=3, order=0)
@@ -69,11 +71,14 @@ def run_chart(*, run: TrainingRun, name: str) -> dict:
                 )
     elif name == "lr":
         config = line_chart(
-            steps, {"learning rate": [row["lr"] for row in rows]}, y_title="learning rate", x_title="step"
+            steps, {_("learning rate"): [row["lr"] for row in rows]}, y_title=_("learning rate"), x_title=_("step")
         )
     elif name == "throughput":
         config = line_chart(
-            steps, {"tokens/s": [row["tokens_per_s"] for row in rows]}, y_title="tokens per second", x_title="step"
+            steps,
+            {_("tokens/s"): [row["tokens_per_s"] for row in rows]},
+            y_title=_("tokens per second"),
+            x_title=_("step"),
         )
     else:
         raise ValueError(f"unknown chart {name!r}")

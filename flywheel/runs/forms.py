@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from flywheel.datasets.models import DatasetVersion
 from flywheel.runs.conf import model_roots
@@ -60,47 +61,64 @@ PLAN_FIELDS = ("strategy", "dataset_version", "other_versions", "specialist_task
 
 
 class RunForm(forms.Form):
-    name = forms.CharField(max_length=120, required=False)
+    name = forms.CharField(label=_("Name"), max_length=120, required=False)
     strategy = forms.ChoiceField(
-        choices=list(STRATEGIES.items()),
+        label=_("Strategy"),
+        choices=[(key, _(text)) for key, text in STRATEGIES.items()],
         initial="multi_task",
         required=False,
-        help_text="How several kinds of data are trained: all at once, or in stages, each "
-        "from the previous stage's weights with a fresh optimizer and schedule.",
+        help_text=_(
+            "How several kinds of data are trained: all at once, or in stages, each "
+            "from the previous stage's weights with a fresh optimizer and schedule."
+        ),
     )
     dataset_version = forms.TypedChoiceField(
-        coerce=int, help_text="The run trains on its train split and evaluates on its eval split."
+        label=_("Dataset version"),
+        coerce=int,
+        help_text=_("The run trains on its train split and evaluates on its eval split."),
     )
     other_versions = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
-        label="More dataset versions",
-        help_text="Their conversations join the pool (a conversation in two versions counts once), e.g. a specialist "
-        "set built on its own.",
+        label=_("More dataset versions"),
+        help_text=_(
+            "Their conversations join the pool (a conversation in two versions counts once), e.g. a specialist "
+            "set built on its own."
+        ),
     )
     specialist_task_types = forms.CharField(
         required=False,
         max_length=500,
-        label="Specialist task types",
-        help_text="Comma-separated, in training order (code, math); every other task type of the pool is the general "
-        "set. Needed by every strategy but multi-task.",
+        label=_("Specialist task types"),
+        help_text=_(
+            "Comma-separated, in training order (code, math); every other task type of the pool is the general "
+            "set. Needed by every strategy but multi-task."
+        ),
     )
     dmt_k = forms.ChoiceField(
         choices=[(share, share) for share in DMT_SHARES],
         initial=DEFAULT_DMT_SHARE,
         required=False,
-        label="DMT share k",
-        help_text="DMT only: the share of each specialist task type mixed into "
-        "the general stage, so the model recalls those skills.",
+        label=_("DMT share k"),
+        help_text=_(
+            "DMT only: the share of each specialist task type mixed into "
+            "the general stage, so the model recalls those skills."
+        ),
     )
-    plan_key = forms.CharField(required=False, widget=forms.HiddenInput)
+    plan_key = forms.CharField(label=_("Plan key"), required=False, widget=forms.HiddenInput)
     base_model_path = forms.CharField(
+        label=_("Base model path"),
         max_length=1024,
-        help_text="A Hugging Face model directory with a tokenizer and a chat template, under the model directories.",
+        help_text=_(
+            "A Hugging Face model directory with a tokenizer and a chat template, under the model directories."
+        ),
         widget=forms.TextInput(attrs={"list": "model-directories", "autocomplete": "off"}),
     )
     distributed = forms.ChoiceField(
-        choices=DISTRIBUTED, initial="auto", help_text="Used only when the gpu worker has several GPUs."
+        label=_("Distributed"),
+        choices=[(key, _(text)) for key, text in DISTRIBUTED],
+        initial="auto",
+        help_text=_("Used only when the gpu worker has several GPUs."),
     )
 
     def __init__(self, *args, version: DatasetVersion | None = None, **kwargs):

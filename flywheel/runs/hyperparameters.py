@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from training.contract import LOSS_MODES, ConfigError, build_config
 
 SMALL_VERTICAL_SET = 10_000
@@ -142,9 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 DISTRIBUTED = (
-    ("auto", "automatic — DeepSpeed ZeRO-2 when several GPUs are present, one process otherwise"),
-    ("ddp", "data parallel (torchrun, DDP) on every GPU"),
-    ("zero2", "DeepSpeed ZeRO-2 on every GPU (optimizer state and gradients sharded)"),
+    ("auto", gettext_noop("automatic — DeepSpeed ZeRO-2 when several GPUs are present, one process otherwise")),
+    ("ddp", gettext_noop("data parallel (torchrun, DDP) on every GPU")),
+    ("zero2", gettext_noop("DeepSpeed ZeRO-2 on every GPU (optimizer state and gradients sharded)")),
 )
 
 

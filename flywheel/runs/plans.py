@@ -25,14 +25,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from django.utils.translation import gettext, gettext_noop
+
 from flywheel.datasets.builder import BuiltSample, mix_by_task_type
 from flywheel.datasets.config import BuildConfig
 
 STRATEGIES = {
-    "multi_task": "Multi-task: every task type mixed in one stage",
-    "sequential": "Sequential: each specialist task type in turn, then the general set",
-    "mixed_sequential": "Mixed sequential: the specialist task types mixed, then the general set",
-    "dmt": "DMT: the specialist task types mixed, then the general set with a share k of each specialist type",
+    "multi_task": gettext_noop("Multi-task: every task type mixed in one stage"),
+    "sequential": gettext_noop("Sequential: each specialist task type in turn, then the general set"),
+    "mixed_sequential": gettext_noop("Mixed sequential: the specialist task types mixed, then the general set"),
+    "dmt": gettext_noop(
+        "DMT: the specialist task types mixed, then the general set with a share k of each specialist type"
+    ),
 }
 DMT_SHARES = ("1", "1/2", "1/4", "1/8", "1/16", "1/32")
 DEFAULT_DMT_SHARE = "1/4"
@@ -83,7 +87,9 @@ def plan_stages(strategy: str, specialist_task_types: list[str], dmt_k: str = DE
     if strategy == "multi_task":
         return [PlannedStage("all", (StagePart(specialist), StagePart(None)) if specialist else (StagePart(None),))]
     if not specialist:
-        raise PlanError(f"the {strategy} strategy needs at least one specialist task type")
+        raise PlanError(
+            gettext("the %(strategy)s strategy needs at least one specialist task type") % {"strategy": strategy}
+        )
     general = PlannedStage(GENERAL, (StagePart(None),))
     if strategy == "sequential":
         taken = {GENERAL}
@@ -133,7 +139,7 @@ def plan_check(samples: list[BuiltSample], stages: list[PlannedStage], specialis
             f"(they hold {', '.join(sorted(present)) or 'nothing'})"
         )
     if len(set(specialist_task_types)) != len(specialist_task_types):
-        raise PlanError("a specialist task type is listed twice")
+        raise PlanError(gettext("a specialist task type is listed twice"))
     for stage in stages:
         if not stage_samples(samples, stage, specialist_task_types):
             what = (

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from flywheel.accounts.services import audit_record
 from flywheel.datasets.models import DatasetVersion
@@ -26,27 +27,30 @@ def base_model_check(path: str) -> str:
     """The resolved path of a usable base model directory; ValueError says what is wrong: outside
     the allowed roots, missing, no config.json transformers can read, or no tokenizer."""
     if not path or not path.strip():
-        raise ValueError("give the base model's directory")
+        raise ValueError(_("give the base model's directory"))
     resolved = Path(path.strip()).expanduser().resolve()
     roots = [root.resolve() for root in model_roots()]
     if not any(resolved == root or root in resolved.parents for root in roots):
         raise ValueError(
-            f"{resolved} is outside the model directories ({', '.join(map(str, roots))}; "
-            "FLYWHEEL_MODEL_ROOTS sets them)"
+            _("%(path)s is outside the model directories (%(roots)s; FLYWHEEL_MODEL_ROOTS sets them)")
+            % {"path": resolved, "roots": ", ".join(map(str, roots))}
         )
     if not resolved.is_dir():
-        raise ValueError(f"{resolved} does not exist or is not a directory")
+        raise ValueError(_("%(path)s does not exist or is not a directory") % {"path": resolved})
     if not (resolved / "config.json").is_file():
-        raise ValueError(f"{resolved} is not a Hugging Face model directory (no config.json)")
+        raise ValueError(_("%(path)s is not a Hugging Face model directory (no config.json)") % {"path": resolved})
     try:
         from transformers import AutoConfig  # deferred: transformers takes seconds to import; only this check needs it
 
         AutoConfig.from_pretrained(str(resolved), local_files_only=True)
     except Exception as exc:  # transformers raises many kinds; each means "not loadable"
-        raise ValueError(f"the model config in {resolved} cannot be loaded: {exc}") from exc
+        raise ValueError(
+            _("the model config in %(path)s cannot be loaded: %(error)s") % {"path": resolved, "error": exc}
+        ) from exc
     if not (resolved / "tokenizer_config.json").is_file():
         raise ValueError(
-            f"{resolved} has no tokenizer (tokenizer_config.json); the trainer needs one with a chat template"
+            _("%(path)s has no tokenizer (tokenizer_config.json); the trainer needs one with a chat template")
+            % {"path": resolved}
         )
     return str(resolved)
 
@@ -69,9 +73,11 @@ def training_run_create(
     versions (flywheel/runs/plans.py). ValueError: nothing was created."""
     version = DatasetVersion.objects.filter(id=dataset_version_id).first()
     if version is None:
-        raise ValueError(f"there is no dataset version {dataset_version_id}")
+        raise ValueError(_("there is no dataset version %(id)s") % {"id": dataset_version_id})
     if version.train_count == 0:
-        raise ValueError(f"dataset v{version.id} has no training conversation (it holds only preference pairs)")
+        raise ValueError(
+            _("dataset v%(id)s has no training conversation (it holds only preference pairs)") % {"id": version.id}
+        )
     if distributed not in dict(DISTRIBUTED):
         raise ValueError(f"distributed must be one of {', '.join(dict(DISTRIBUTED))}")
     plan = run_plan(
@@ -115,7 +121,7 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
     """Ask the run to stop: a queued one stops at once, a running one at its trainer's next
     step boundary (SIGTERM; no checkpoint is written, resume continues from the last one)."""
     if run.is_finished:
-        raise ValueError(f"the run is already {run.status}")
+        raise ValueError(_("the run is already %(status)s") % {"status": run.status})
     with transaction.atomic():
         if run.job_id:
             job_cancel(job_id=run.job_id)
@@ -139,7 +145,9 @@ def training_run_resume(*, run: TrainingRun, user=None) -> TrainingRun:
     with transaction.atomic():
         locked = TrainingRun.objects.select_for_update().get(id=run.id)
         if locked.status not in (TrainingRun.Status.CANCELLED, TrainingRun.Status.FAILED):
-            raise ValueError(f"only a cancelled or failed run can be resumed; this one is {locked.status}")
+            raise ValueError(
+                _("only a cancelled or failed run can be resumed; this one is %(status)s") % {"status": locked.status}
+            )
         locked.job = job_create(kind="runs.train", payload={"run_id": run.id}, created_by=user)
         locked.status, locked.error, locked.finished_at = TrainingRun.Status.QUEUED, "", None
         locked.save(update_fields=["job", "status", "error", "finished_at"])

@@ -136,12 +136,12 @@ def _run_action(request, run_id: int, action, done: str):
 @require_POST
 @role_required(OPERATORS)
 def run_cancel(request, run_id: int):
-    return _run_action(request, run_id, training_run_cancel, "Cancel requested: the trainer stops at its next step.")
+    return _run_action(request, run_id, training_run_cancel, _("Cancel requested: the trainer stops at its next step."))
 
 
 @require_POST
 @role_required(OPERATORS)
 def run_resume(request, run_id: int):
     return _run_action(
-        request, run_id, training_run_resume, "Resumed: the trainer continues from its latest checkpoint."
+        request, run_id, training_run_resume, _("Resumed: the trainer continues from its latest checkpoint.")
     )

@@ -56,6 +56,12 @@
   });
   document.addEventListener("htmx:afterSettle", function (event) { renderCharts(event.target); });
 
+  // Choices that take effect at once: <select data-autosubmit> (the language switcher).
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("select[data-autosubmit]") && target.form) target.form.requestSubmit();
+  });
+
   // Forms that ask before they act: <form data-confirm="Really?">.
   document.addEventListener("submit", function (event) {
     var message = event.target.dataset ? event.target.dataset.confirm : null;

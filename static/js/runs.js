@@ -55,8 +55,12 @@
       if (!option || !option.dataset.epochs) { hint.textContent = ""; return; }
       var train = Number(option.dataset.train);
       var small = Number(hint.dataset.smallSet);
-      hint.textContent = "Suggested for " + train + " training conversations: " + option.dataset.epochs +
-        (train < small ? " (a small set: under " + small + ")." : ".");
+      var values = { train: train, epochs: option.dataset.epochs, small: small };
+      hint.textContent = interpolate(
+        train < small
+          ? gettext("Suggested for %(train)s training conversations: %(epochs)s (a small set: under %(small)s).")
+          : gettext("Suggested for %(train)s training conversations: %(epochs)s."),
+        values, true);
       if (apply && !edited) epochs.value = option.dataset.epochs;
     }
     select.addEventListener("change", function () { suggest(true); });
