@@ -231,7 +231,7 @@ _ASKS = re.compile(r"[?？]\s*$|吗\W*$|呢\W*$")
 @lru_cache(maxsize=1)
 def _to_simplified() -> Callable[[str], str]:
     try:
-        import opencc
+        import opencc  # optional: without it, only traditional-vs-simplified overlap is lost
 
         converter = opencc.OpenCC("t2s")
         return converter.convert

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.continuity.services import continuity_human_record
+from flywheel.ingest.models import Message
 from flywheel.review.kinds import ReviewKind, review_kind_register
 
 
@@ -19,8 +20,6 @@ class ContinuityReviewKind(ReviewKind):
         return cleaned
 
     def context(self, item) -> dict:
-        from flywheel.ingest.models import Message
-
         probabilities = {int(k): v for k, v in (item.payload.get("probabilities") or {}).items()}
         # Reviewers know turns by their number in the transcript, not by database ids.
         seqs = dict(Message.objects.filter(id__in=list(probabilities)).values_list("id", "seq"))

@@ -114,7 +114,7 @@ def meaning_view(
     coverage_k: int = 20,
 ) -> dict:
     """`vectors`: one unit-norm embedding per item (flywheel.llm.embeddings.embed_texts)."""
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # deferred: scikit-learn takes seconds to import; only the analysis needs it
     from sklearn.decomposition import PCA
 
     n = len(items)

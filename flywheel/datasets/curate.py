@@ -32,6 +32,7 @@ import numpy as np
 from django.utils.translation import gettext_noop
 
 from flywheel.curation.kcenter import k_center_greedy
+from flywheel.curation.necessity import necessity_prompt, necessity_prompt_hash
 from flywheel.curation.sampling import log_proportional_per_cluster, top_n_by_score, uniform_per_cluster
 
 IFD_MODES = {
@@ -122,8 +123,6 @@ def apply_necessity(
     samples, config, seed_prompts: set[str], scores_for: Callable[[list[str]], dict], excluded: Counter
 ) -> tuple[list, set[int], dict, dict]:
     """(kept, ids of the seed samples kept, report, {prompt hash: prompt} not scored yet)."""
-    from flywheel.curation.necessity import necessity_prompt, necessity_prompt_hash
-
     report = {
         "run": config.necessity_run,
         "reward_model": config.necessity_reward_model or config.quality_model,

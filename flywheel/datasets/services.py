@@ -11,7 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flywheel.accounts.services import audit_record
-from flywheel.curation.necessity import necessity_models, necessity_scores, necessity_seed_prompts
+from flywheel.curation.necessity import (
+    necessity_models,
+    necessity_scores,
+    necessity_scoring_request,
+    necessity_seed_prompts,
+)
 from flywheel.curation.selectors import curation_ifd_scores_by_hash, curation_rewards_by_hash
 from flywheel.curation.services import CurationError, curation_model_check
 from flywheel.datasets.builder import build_samples
@@ -25,6 +30,7 @@ from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 from flywheel.llm.embeddings import embed_texts
 from flywheel.runs.conf import model_roots
+from flywheel.runs.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 INSERT_BATCH = 500
@@ -86,8 +92,6 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
             except CurationError as exc:
                 raise BuildError(f"{name}: {exc}") from exc
     if config.necessity_run is not None:
-        from flywheel.runs.models import TrainingRun
-
         if not TrainingRun.objects.filter(id=config.necessity_run).exists():
             raise BuildError(f"necessity_run: no training run {config.necessity_run}")
     missing = set(config.exclude_versions) - set(
@@ -268,8 +272,6 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
     except ValueError as exc:  # k larger than the conversations left, and the like
         raise BuildError(str(exc)) from exc
     if outcome.necessity_missing:
-        from flywheel.curation.necessity import necessity_scoring_request
-
         job = necessity_scoring_request(
             prompts=outcome.necessity_missing, models=necessity_models, wake_job_id=build.job_id, user=build.created_by
         )

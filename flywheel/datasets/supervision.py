@@ -16,7 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flywheel.cleaning.pii import scrub_text
+from flywheel.cleaning.services import message_texts_for_llm
+from flywheel.datasets.builder import supervised_messages
 from flywheel.datasets.facts import SessionFacts, decision_facts_apply, session_facts
+from flywheel.ingest.models import Feedback, Message
+from flywheel.review.selectors import message_review_overrides
 
 
 @dataclass
@@ -76,11 +80,6 @@ def session_as_trained(
     [{"role", "content", "train"}], cut after the last trained answer — if the review decision
     `pending` (about the answer `pending_message_id`, if any) were final on top of the decisions
     already made; or (None, why not)."""
-    from flywheel.cleaning.services import message_texts_for_llm
-    from flywheel.datasets.builder import supervised_messages
-    from flywheel.ingest.models import Feedback, Message
-    from flywheel.review.selectors import message_review_overrides
-
     rows = list(
         Message.objects.filter(session_id=session_id, alternative_to__isnull=True).order_by("seq").values("id", "role")
     )

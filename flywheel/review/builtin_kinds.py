@@ -9,9 +9,11 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.ingest.models import PreferencePair
+from flywheel.labeling.taxonomy import taxonomy
 from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get
 from flywheel.review.models import ReviewItem
 from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
+from flywheel.review.services import ReviewError, review_item_decide
 
 QUALITY_CHOICES = (
     ("1", _("1 unusable")),
@@ -26,8 +28,6 @@ def review_task_types() -> list[str]:
     """The task types offered on the annotator's page (at most 9: one digit key each):
     FLYWHEEL_REVIEW_TASK_TYPES, or the labeling taxonomy's top-level types, so a reviewer's
     correction and a label put the same kind of data in the same loss channel."""
-    from flywheel.labeling.taxonomy import taxonomy
-
     return settings.FLYWHEEL_REVIEW_TASK_TYPES or taxonomy().type_names()
 
 
@@ -93,8 +93,6 @@ class AdjudicationKind(ReviewKind):
         return self.parent_kind(item).agreement_units(item.parent, decision)
 
     def apply_final(self, item, decision, user):
-        from flywheel.review.services import ReviewError, review_item_decide
-
         parent = ReviewItem.objects.select_for_update().get(id=item.parent_id)
         if parent.status != ReviewItem.Status.ADJUDICATING:
             raise ReviewError(f"the disputed item is {parent.status}, not waiting for adjudication")

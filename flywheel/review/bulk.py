@@ -19,7 +19,9 @@ from flywheel.accounts.services import audit_record
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 from flywheel.review.item_filters import ItemFilter
+from flywheel.review.kinds import review_kind_get
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.review.services import _resolve
 
 BULK_ACTIONS = {
     "reroute": "Re-route to another queue",
@@ -110,9 +112,6 @@ def _release_claims(ids: list[int], now) -> None:
 
 def _resolve_now_complete(ids: list[int]) -> None:
     """An item moved to a queue that needs fewer reviewers may already have enough decisions."""
-    from flywheel.review.kinds import review_kind_get
-    from flywheel.review.services import _resolve
-
     for item in ReviewItem.objects.filter(
         id__in=ids, submitted_count__gte=F("reviewers_required"), submitted_count__gt=0
     ).select_related("queue"):

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.review.models import QueueGuideline, ReviewQueue
 
@@ -24,8 +25,6 @@ def review_guideline_versions(*, queue: ReviewQueue) -> list[QueueGuideline]:
 def review_guideline_save(*, queue: ReviewQueue, user, body: str) -> QueueGuideline:
     """A new version of the queue's guidelines (the current one when nothing changed).
     ValueError says what is wrong with the text."""
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     if not user_has_any_role(user, ENGINEERS):
         raise PermissionDenied(_("Only engineers and admins edit guidelines."))
     if not isinstance(body, str):

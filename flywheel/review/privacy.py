@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flywheel.cleaning.pii import scrub_text
+from flywheel.cleaning.services import message_texts_for_llm
 
 HIDDEN = "[hidden: this text could not be cleared of personal data]"
 
@@ -20,8 +21,6 @@ HIDDEN = "[hidden: this text could not be cleared of personal data]"
 def review_texts_shown(*, message_ids: list[int]) -> dict[int, str]:
     """Each message's text as the dataset holds it; a message whose scrubbing failed is absent
     (show nothing of it). Scrubs are stored, so a page asks the scrubber once per message."""
-    from flywheel.cleaning.services import message_texts_for_llm
-
     return message_texts_for_llm(message_ids=message_ids)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
+from flywheel.accounts.models import AuditEvent
+from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 from flywheel.ingest.models import Message
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
+from flywheel.review.services import review_claimable_items
 from flywheel.ui.paging import keyset_page
 
 
@@ -66,8 +70,6 @@ def review_session_given_to(*, user, session_id: int) -> bool:
 
 
 def review_queues_for(*, user) -> list[ReviewQueue]:
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     queues = ReviewQueue.objects.filter(active=True)
     if not user_has_any_role(user, ENGINEERS):
         queues = queues.filter(audience=ReviewQueue.Audience.REVIEWERS)
@@ -85,10 +87,6 @@ def review_claimable_count(*, queue: ReviewQueue, user, cap: int = 10_000) -> di
     """What Start can give this reviewer in this queue, counted with the claim query itself
     (up to `cap`): {"count", "capped", "skipped" (of those, the ones they skipped, which come
     last), "held" (their own running claim, resumed first)}."""
-    from django.utils import timezone
-
-    from flywheel.review.services import review_claimable_items
-
     now = timezone.now()
     items = review_claimable_items(queue=queue, user=user, now=now)
     count = items[: cap + 1].count()
@@ -175,8 +173,6 @@ def review_queue_overview() -> list[ReviewQueue]:
 
 
 def review_my_day(*, user) -> dict:
-    from django.utils import timezone
-
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     done = ReviewAssignment.objects.filter(
         reviewer=user, state=ReviewAssignment.State.SUBMITTED, finished_at__gte=start, automatic=False
@@ -192,8 +188,6 @@ def review_my_recent(*, user, limit: int = RECENT_ITEMS) -> list[ReviewAssignmen
     """The reviewer's latest submissions, newest first, each with `progress`: "undo" (its undo
     period runs: `undo_until`), "final", "waiting" (for other reviewers), "adjudicating" or
     "withdrawn" (an engineer reopened the item)."""
-    from django.utils import timezone
-
     now = timezone.now()
     rows = list(
         ReviewAssignment.objects.filter(
@@ -220,8 +214,6 @@ def review_my_recent(*, user, limit: int = RECENT_ITEMS) -> list[ReviewAssignmen
 
 def review_my_undoable(*, user) -> ReviewAssignment | None:
     """The reviewer's latest submission that can still be undone (for the toast), or None."""
-    from django.utils import timezone
-
     return (
         ReviewAssignment.objects.filter(
             reviewer=user,
@@ -243,8 +235,6 @@ def audit_events_page(
     before_id: int | None = None,
     size: int = PAGE_SIZE,
 ) -> dict:
-    from flywheel.accounts.models import AuditEvent
-
     qs = AuditEvent.objects.select_related("actor")
     if actor:
         qs = qs.filter(actor__username=actor)

@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.ingest.models import ChatSession, Message
+from flywheel.jobs.services import job_create
 from flywheel.review.kinds import ReviewKind, review_kind_get
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.suggestions import review_suggestions
@@ -266,8 +269,6 @@ def _refresh_claim_counters(item: ReviewItem, now) -> None:
 
 
 def review_queue_can_review(*, queue: ReviewQueue, user) -> bool:
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     return queue.audience == ReviewQueue.Audience.REVIEWERS or user_has_any_role(user, ENGINEERS)
 
 
@@ -427,8 +428,6 @@ def review_item_release(*, item_id: int, user) -> ReviewItem:
 def review_item_reveal(*, item: ReviewItem, user, reason: str = "") -> None:
     """Record that `user` chose to read the original text of this item's conversation, personal
     data included (review pages otherwise show the scrubbed text). Engineers and admins only."""
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     if not user_has_any_role(user, ENGINEERS):
         raise PermissionDenied("Only engineers and admins may reveal the original text.")
     audit_record(
@@ -526,8 +525,6 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
 
 
 def _undo_seconds(*, automatic: bool) -> int:
-    from django.conf import settings
-
     # A program's decision has nobody to take it back; inline job mode (foreground scripts) has
     # nothing that would run the finalizing job later.
     if automatic or settings.FLYWHEEL_TASK_MODE == "sync":
@@ -539,8 +536,6 @@ FINALIZE_JOB = "review.finalize"
 
 
 def _finalize_later(*, item_id: int, seconds: float) -> None:
-    from flywheel.jobs.services import job_create
-
     # One waiting job per item (a second reviewer's submission shares it): a job that runs
     # before every undo period of the item is over puts itself back until the last one ends.
     job_create(
@@ -616,8 +611,6 @@ def review_item_reopen(*, item_id: int, user, reason: str = "") -> ReviewItem:
     """An engineer takes a final decision back: the item is open again for new reviews (its
     reviewers included), its decision withdrawn (kept in the audit log and on the assignments)
     until a new one is final and applied. Engineers and admins only; recorded."""
-    from flywheel.accounts.roles import ENGINEERS, user_has_any_role
-
     if not user_has_any_role(user, ENGINEERS):
         raise PermissionDenied(_("Only engineers and admins may reopen a decided item."))
     with transaction.atomic():

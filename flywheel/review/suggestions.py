@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from flywheel.datasets.facts import session_labels
 from flywheel.review.kinds import review_kind_get
 from flywheel.review.models import ReviewItem
 
@@ -63,8 +64,6 @@ def _labeler_name(label: dict) -> str:
 
 
 def review_suggestions(*, item: ReviewItem) -> Suggestions:
-    from flywheel.datasets.facts import session_labels
-
     kind = review_kind_get(item.kind)
     choices = {f.name: f.values for f in kind.fields_for(item)}
     found = Suggestions()
