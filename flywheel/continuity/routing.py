@@ -20,11 +20,13 @@ def uncertain_continuity_to_review(*, after: int, limit: int) -> tuple[int, int]
         asked = row["uncertain_message_ids"]
         if not asked:
             continue
-        probabilities = dict(
-            ContinuityPrediction.objects.filter(message_id__in=asked, model_version=row["model_version"]).values_list(
-                "message_id", "probability"
-            )
-        )
+        predictions = ContinuityPrediction.objects.filter(
+            message_id__in=asked, model_version=row["model_version"]
+        ).values_list("message_id", "probability", "continues")
+        probabilities = {message_id: p for message_id, p, _ in predictions}
+        # The model's own call at its threshold, so the review page can pre-select it without
+        # loading the model.
+        guesses = {str(message_id): continues for message_id, _, continues in predictions}
         review_item_enqueue(
             kind="continuity",
             subject_type="session",
@@ -34,6 +36,7 @@ def uncertain_continuity_to_review(*, after: int, limit: int) -> tuple[int, int]
                 "message_ids": asked,
                 "model_version": row["model_version"],
                 "probabilities": {str(k): round(v, 3) for k, v in probabilities.items()},
+                "guesses": guesses,
             },
         )
         routed += 1

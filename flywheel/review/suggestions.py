@@ -10,9 +10,10 @@ Where they come from, first one wins per answer:
   the session's label      the labeler's task type, quality and "usable" verdict
                            (flywheel/datasets/facts.py)
 
-Topic-continuity guesses are not pre-selected: reading them means loading the continuity model,
-which is far too slow for every item page and submission (a benchmark with 20 annotators showed
-it); the continuity item's own page shows the model's probabilities instead.
+  the topic model           a continuity item's `guesses` ({message id: continues?}), the model's
+                           own call at its threshold, stored when the item was routed: reading
+                           them loads no model (loading it on every item page and submission
+                           was far too slow with 20 annotators)
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def review_suggestions(*, item: ReviewItem) -> Suggestions:
         value = payload.get(name)
         if value is not None and str(value) in values:
             found.fields[name] = Suggestion(str(value), proposer)
+    guesses = payload.get("guesses")
+    if isinstance(guesses, dict):
+        for message_id, continues in guesses.items():
+            if isinstance(continues, bool):
+                found.turns[str(message_id)] = Suggestion("yes" if continues else "no", _("the topic model"))
     if item.session_id is not None and set(LABEL_FIELDS) & (set(choices) - set(found.fields)):
         label = session_labels(session_ids=[item.session_id]).get(item.session_id)
         for name in LABEL_FIELDS:

@@ -91,6 +91,22 @@ def test_uncertain_turns_go_to_continuity_review_and_the_answer_recuts_the_sessi
     assert list(Segment.objects.filter(session=session).values_list("first_seq", "last_seq")) == [(1, 6)]
 
 
+def test_the_topic_models_call_on_each_uncertain_turn_is_pre_selected_without_loading_the_model(predicted):
+    from flywheel.review.suggestions import review_suggestions
+
+    session = predicted["switched"]
+    switching = session.messages.get(seq=5)
+    summary = SessionContinuity.objects.get(session=session)
+    summary.uncertain_message_ids = [switching.id]
+    summary.save()
+    uncertain_continuity_to_review(after=0, limit=100)
+    item = ReviewItem.objects.get(kind="continuity")
+    continues = ContinuityPrediction.objects.get(message=switching).continues
+    assert item.payload["guesses"] == {str(switching.id): continues}
+    suggestion = review_suggestions(item=item).turns[str(switching.id)]
+    assert suggestion.value == ("yes" if continues else "no") and suggestion.source == "the topic model"
+
+
 def test_a_continuity_review_needs_at_least_one_answer(predicted, annotator):
     from flywheel.review.kinds import review_kind_get
 
