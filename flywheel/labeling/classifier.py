@@ -1,14 +1,29 @@
 """The offline task-type classifier: a calibrated softmax regression over the multilingual sentence
-embedding of a request, trained on labelled requests kept in the repository.
+embedding of a request and its character n-grams, trained on labelled requests kept in the
+repository.
+
+Features: the embedding says what a request is about in any language; the character n-grams
+(TF-IDF of 1-3 characters) keep the words that name a task ("总结", "改写", "翻译", "def ") that
+an embedding of a long request blurs. Together they beat the embedding alone in 5-fold
+cross-validation on the training split (accuracy 0.892 alone; with the n-grams weighted 0.5, 1, 2,
+3, 4: 0.898, 0.906, 0.913, 0.916, 0.912; NGRAM_WEIGHT is the best of these). The subtype, a
+choice inside the type, reads the embedding only, which keeps the weights small.
 
 Data: `data/task_types.jsonl` (one request a line: text, language, task_type, task_subtype),
-written by hand to cover how people ask in Chinese and English, plus the taxonomy's own examples.
+written by hand to cover how people ask in Chinese and English (short one-line requests, and
+requests as real instruction sets hold them: with their material, role prompts, constraints,
+colloquial and mixed-language), plus the taxonomy's own examples.
 A custom taxonomy (FLYWHEEL_LABEL_TAXONOMY) trains on its own examples only, and says how few
 they are.
 
 Held out means held out: each example goes to the held-out split by a salted hash of its text
 (the fixed seed), decided before anything else looks at the data, so adding examples never moves
 old ones across the split. Held-out examples that nearly copy a training example are dropped.
+
+A check set written apart: `data/task_types_check.jsonl` (900 requests in the style of real
+instruction sets, written by someone who never saw the training data) is never trained on; its
+figures are reported beside the held-out split's, as a second opinion on how far the written
+training data carries. Its requests that nearly copy a training example are dropped too.
 
 Calibration: the regression's logits are divided by one temperature, fitted on out-of-fold logits
 of the training split (so it never sees the held-out split either). A label whose probability is
@@ -38,20 +53,23 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from scipy import sparse
 from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.preprocessing import normalize
 
 from flywheel.labeling.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from flywheel.llm.embeddings import embed_texts, embedding_model_name, embedding_reads_chinese
 
 logger = logging.getLogger(__name__)
 
-CLASSIFIER_VERSION = "task-types-v1"
+CLASSIFIER_VERSION = "task-types-v2"
 DATA_DIR = Path(__file__).with_name("data")
 DATA_FILE = DATA_DIR / "task_types.jsonl"
 MODEL_FILE = DATA_DIR / "task_types_model.npz"
+CHECK_FILE = DATA_DIR / "task_types_check.jsonl"
 SPLIT_SALT = "flywheel-task-types-split-1"  # the fixed seed of the held-out split: never change it
 HELD_OUT_SHARE = 0.2
 NEAR_COPY_JACCARD = 0.6  # character-trigram Jaccard from which a held-out example copies a training one
@@ -62,6 +80,11 @@ ENOUGH_PER_TYPE = 40
 # ("summarise this: <article>", "<code> why does this fail?").
 HEAD_CHARS, TAIL_CHARS = 300, 200
 INSTRUCTION_CHARS = 200
+# Character n-grams: 1-3 characters inside word boundaries, the most frequent NGRAM_MAX of those
+# seen in at least two training requests, weighted against the embedding (see above).
+NGRAM_RANGE = (1, 3)
+NGRAM_MAX = 30000
+NGRAM_WEIGHT = 3.0
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Embed = Callable[[list[str]], np.ndarray]
@@ -117,6 +140,40 @@ def features(texts: list[str], embed: Embed) -> np.ndarray:
     vectors = embed(distinct)
     row = {text: i for i, text in enumerate(distinct)}
     return np.hstack([vectors[[row[t] for t in whole]], vectors[[row[t] for t in instruction]]])
+
+
+@dataclass(frozen=True)
+class Ngrams:
+    """The character n-gram features of requests: a fixed vocabulary and its inverse document
+    frequencies, fitted on the training split and stored with the weights."""
+
+    vocabulary: list[str]
+    idf: np.ndarray
+
+    @classmethod
+    def fit(cls, texts: list[str]) -> Ngrams:
+        views = [request_view(t) for t in texts]
+        # A small custom taxonomy has few examples: every n-gram counts there.
+        min_df = 2 if len(views) >= 100 else 1
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=NGRAM_RANGE, min_df=min_df, max_features=NGRAM_MAX, sublinear_tf=True
+        )
+        try:
+            vectorizer.fit(views)
+        except ValueError:  # no n-gram at all (empty requests): the embedding decides alone
+            return cls([], np.zeros(0))
+        vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+        return cls(vocabulary, vectorizer.idf_.astype(np.float64))
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        """(N, V): sublinear TF-IDF, L2-normalised, times NGRAM_WEIGHT. Computed here, the same way
+        when fitting and when predicting, so stored weights always meet the features they were fit on."""
+        if not self.vocabulary:
+            return sparse.csr_matrix((len(texts), 0))
+        counter = CountVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, vocabulary=self.vocabulary)
+        counts = counter.transform([request_view(t) for t in texts]).astype(np.float64)
+        counts.data = 1.0 + np.log(counts.data)
+        return NGRAM_WEIGHT * normalize(counts @ sparse.diags(self.idf), norm="l2", copy=False).tocsr()
 
 
 def text_language(text: str) -> str:
@@ -226,23 +283,29 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TaskTypeModel:
-    """Weights of a softmax regression over embeddings (types) and one over type/subtype pairs."""
+    """Weights of a softmax regression over embeddings and n-grams (types) and one over
+    embeddings (type/subtype pairs)."""
 
     types: list[str]
-    coef: np.ndarray  # (K, D)
+    coef: np.ndarray  # (K, D + V): D embedding features, then V n-grams
     intercept: np.ndarray  # (K,)
     temperature: float
     pairs: list[str]  # "type/subtype"
     pair_coef: np.ndarray  # (P, D)
     pair_intercept: np.ndarray  # (P,)
+    ngrams: Ngrams
     meta: dict
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """(N, D) embeddings -> (N, K) calibrated probabilities over `types`."""
-        return _softmax((vectors @ self.coef.T + self.intercept) / self.temperature)
+    def probabilities(self, texts: list[str], embed: Embed) -> np.ndarray:
+        """(N, K) calibrated probabilities over `types`."""
+        return self._probabilities(combined(features(texts, embed), self.ngrams.transform(texts)))
 
-    def predict(self, vectors: np.ndarray) -> list[Prediction]:
-        probabilities = self.probabilities(vectors)
+    def _probabilities(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        return _softmax((np.asarray(matrix @ self.coef.T) + self.intercept) / self.temperature)
+
+    def predict(self, texts: list[str], embed: Embed) -> list[Prediction]:
+        vectors = features(texts, embed)
+        probabilities = self._probabilities(combined(vectors, self.ngrams.transform(texts)))
         pair_scores = vectors @ self.pair_coef.T + self.pair_intercept  # (N, P)
         out = []
         for row, scores in zip(probabilities, pair_scores):
@@ -275,6 +338,8 @@ class TaskTypeModel:
                     pairs=np.array(self.pairs),
                     pair_coef=self.pair_coef.astype(np.float32),
                     pair_intercept=self.pair_intercept.astype(np.float32),
+                    ngram_vocabulary=np.array(self.ngrams.vocabulary, dtype=str),
+                    ngram_idf=self.ngrams.idf.astype(np.float32),
                     meta=np.array(json.dumps(self.meta, ensure_ascii=False, sort_keys=True)),
                 )
             os.replace(tmp, path)
@@ -293,6 +358,7 @@ class TaskTypeModel:
                 pairs=[str(p) for p in data["pairs"]],
                 pair_coef=data["pair_coef"].astype(np.float64),
                 pair_intercept=data["pair_intercept"].astype(np.float64),
+                ngrams=Ngrams([str(g) for g in data["ngram_vocabulary"]], data["ngram_idf"].astype(np.float64)),
                 meta=json.loads(str(data["meta"])),
             )
 
@@ -301,7 +367,12 @@ def _regression() -> LogisticRegression:
     return LogisticRegression(C=REGULARISATION_C, max_iter=5000)
 
 
-def _weights(vectors: np.ndarray, labels: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def combined(vectors: np.ndarray, ngrams: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The type model's input: embedding features, then n-gram features."""
+    return sparse.hstack([sparse.csr_matrix(vectors), ngrams], format="csr")
+
+
+def _weights(vectors, labels: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A softmax regression's classes, (K, D) weights and (K,) biases; one class gets a constant."""
     classes = sorted(set(labels))
     if len(classes) == 1:
@@ -314,7 +385,7 @@ def _weights(vectors: np.ndarray, labels: list[str]) -> tuple[list[str], np.ndar
     return [str(c) for c in model.classes_], coef, intercept
 
 
-def _temperature(vectors: np.ndarray, labels: list[str], classes: list[str]) -> float:
+def _temperature(vectors, labels: list[str], classes: list[str]) -> float:
     """The temperature that makes out-of-fold probabilities of the training split honest (least
     negative log-likelihood). 1.0 when there are too few examples to hold any fold out."""
     counts = Counter(labels)
@@ -335,12 +406,15 @@ def _temperature(vectors: np.ndarray, labels: list[str], classes: list[str]) -> 
 
 
 def fit(train: list[Example], *, embed: Embed, meta: dict) -> TaskTypeModel:
-    vectors = features([e.text for e in train], embed)
+    texts = [e.text for e in train]
+    vectors = features(texts, embed)
+    ngrams = Ngrams.fit(texts)
+    matrix = combined(vectors, ngrams.transform(texts))
     labels = [e.task_type for e in train]
-    types, coef, intercept = _weights(vectors, labels)
-    temperature = _temperature(vectors, labels, types)
+    types, coef, intercept = _weights(matrix, labels)
+    temperature = _temperature(matrix, labels, types)
     pairs, pair_coef, pair_intercept = _weights(vectors, [f"{e.task_type}/{e.task_subtype}" for e in train])
-    return TaskTypeModel(types, coef, intercept, temperature, pairs, pair_coef, pair_intercept, meta)
+    return TaskTypeModel(types, coef, intercept, temperature, pairs, pair_coef, pair_intercept, ngrams, meta)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -351,7 +425,7 @@ def held_out_outcomes(model: TaskTypeModel, held_out: list[Example], *, embed: E
     Kept with the weights, so the report can be read at any threshold without embedding again."""
     if not held_out:
         return []
-    predictions = model.predict(features([e.text for e in held_out], embed))
+    predictions = model.predict([e.text for e in held_out], embed)
     return [
         {
             "language": e.language,
@@ -423,10 +497,12 @@ def _calibration_error(confidences: list[float], right: list[bool], bins: int = 
 def fingerprint(taxonomy: Taxonomy) -> str:
     """What the weights depend on: change any of it and the weights are refitted."""
     digest = hashlib.sha256()
-    for part in (CLASSIFIER_VERSION, SPLIT_SALT, str(REGULARISATION_C), embedding_model_name(), taxonomy.version):
+    parts = (CLASSIFIER_VERSION, SPLIT_SALT, str(REGULARISATION_C), str(NGRAM_WEIGHT), embedding_model_name())
+    for part in (*parts, taxonomy.version):
         digest.update(part.encode() + b"\0")
     if is_default(taxonomy):
         digest.update(DATA_FILE.read_bytes())
+        digest.update(CHECK_FILE.read_bytes())  # its figures are stored with the weights
     return digest.hexdigest()[:16]
 
 
@@ -473,6 +549,11 @@ def train_and_report(taxonomy: Taxonomy, *, embed: Embed | None = None) -> TaskT
     }
     model = fit(split.train, embed=embed, meta=meta)
     model.meta["held_out_outcomes"] = held_out_outcomes(model, split.held_out, embed=embed)
+    if is_default(taxonomy):
+        check = load_examples(CHECK_FILE, taxonomy)
+        kept = _drop_near_copies(split.train, check)
+        model.meta["check_outcomes"] = held_out_outcomes(model, kept, embed=embed)
+        model.meta["check_near_copies_dropped"] = len(check) - len(kept)
     return model
 
 
@@ -480,8 +561,12 @@ def offline_report(model: TaskTypeModel) -> dict:
     """What `label --offline --report` prints and /labeling/ shows: the held-out figures at the
     current confidence threshold, with what the model was trained on and its warnings."""
     meta = model.meta
+    check = meta.get("check_outcomes")
     return {
         "held_out": summarise(meta.get("held_out_outcomes", []), types=model.types, min_confidence=min_confidence()),
+        # None for a custom taxonomy: the check set is labelled in the default one.
+        "check": summarise(check, types=model.types, min_confidence=min_confidence()) if check else None,
+        "check_near_copies_dropped": meta.get("check_near_copies_dropped", 0),
         "train": meta.get("train", {}),
         "near_copies_dropped": meta.get("near_copies_dropped", 0),
         "warnings": meta.get("warnings", []),

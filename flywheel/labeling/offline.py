@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flywheel.labeling.classifier import Prediction, features, min_confidence, task_type_model, text_language
+from flywheel.labeling.classifier import Prediction, min_confidence, task_type_model, text_language
 from flywheel.labeling.injection import steering_signals
 from flywheel.labeling.taxonomy import Taxonomy
 from flywheel.llm.embeddings import embed_texts, embedding_model_name
@@ -88,7 +88,7 @@ def label_offline(transcripts: list[dict], *, taxonomy: Taxonomy) -> list[Offlin
         return []
     model = task_type_model(taxonomy)
     requests = [request_of(item["messages"]) for item in transcripts]
-    predictions = model.predict(features(requests, embed_texts))
+    predictions = model.predict(requests, embed_texts)
     return [_label_one(item, request, p) for item, request, p in zip(transcripts, requests, predictions)]
 
 

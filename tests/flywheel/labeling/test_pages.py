@@ -82,6 +82,8 @@ def test_the_labels_page_shows_the_offline_labelers_held_out_figures_beside_revi
     assert f'<strong id="offline-accuracy">{report["accuracy"]:.3f}</strong>' in page
     assert 'id="offline-by-type"' in page and 'id="offline-confusion"' in page
     assert "Questions and knowledge" in page and "overstate" in page
+    check = offline_report(task_type_model(taxonomy()))["check"]
+    assert 'id="offline-check"' in page and f"{check['accuracy']:.3f}" in page
     assert page.count("<tr><th>") >= len(report["confusion"]["labels"])
 
 

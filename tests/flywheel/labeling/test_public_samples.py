@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from flywheel.labeling.classifier import features, task_type_model
+from flywheel.labeling.classifier import task_type_model
 from flywheel.labeling.taxonomy import taxonomy
 from flywheel.llm.embeddings import embed_texts
 from tests.support.datasets import SHARED_DATASETS
@@ -37,7 +37,7 @@ def crosswoz_openings() -> list[str]:
 )
 def test_real_chinese_questions_are_labelled_questions(name, openings, floor):
     texts = openings()
-    predictions = task_type_model(taxonomy()).predict(features(texts, embed_texts))
+    predictions = task_type_model(taxonomy()).predict(texts, embed_texts)
     counts = Counter(p.task_type for p in predictions)
     assert counts["qa"] / len(texts) >= floor, (name, counts.most_common())
     # What is not a question is chit-chat or left uncertain for a reviewer, rarely a wrong sure guess.

@@ -28,6 +28,9 @@ def test_the_report_prints_accuracy_per_type_and_language_and_the_confusion_matr
     text = "\n".join(lines[:-1])
     assert "confusion (rows: true type, columns: predicted)" in text and "calibration" in text
     assert all(t in text for t in types)
+    check = report["check"]
+    assert check["n"] >= 800 and set(check["by_language"]) == {"zh", "en"}
+    assert f"check set written apart, never trained on ({check['n']} requests" in text
 
 
 def test_the_report_reads_the_uncertain_share_at_the_threshold_in_force(settings):

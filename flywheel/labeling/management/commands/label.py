@@ -105,4 +105,21 @@ def report_lines(report: dict) -> list[str]:
         f"below {calibration['min_confidence']} confidence {calibration['uncertain_share']:.1%} are uncertain "
         f"(accuracy {calibration['accuracy_when_confident'] or 0:.3f} when confident)"
     )
+    check = report.get("check")
+    if check and check["n"]:
+        lines.append("")
+        lines.append(
+            f"check set written apart, never trained on ({check['n']} requests, "
+            f"{report['check_near_copies_dropped']} near copies of training requests dropped): accuracy "
+            f"{check['accuracy']:.3f}  "
+            + "  ".join(f"{lang} {v['accuracy']:.3f} (n={v['n']})" for lang, v in check["by_language"].items())
+        )
+        lines.append(
+            "  by type: "
+            + "  ".join(
+                f"{t} {row['all']['accuracy']:.2f} ({row['all']['n']})"
+                for t, row in check["by_type"].items()
+                if row["all"]["n"]
+            )
+        )
     return lines
