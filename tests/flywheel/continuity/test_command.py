@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -133,3 +134,52 @@ def test_the_evaluation_command_judges_the_packaged_model_on_the_test_side_it_he
     assert report["side"] == "test" and set(report["thresholds"]) == {"zh", "en"}
     assert {"kdconv-splice-cross", "crosswoz", "tiage", "all:zh", "all:en"} <= set(report["report"])
     assert "packaged model" in capsys.readouterr().out
+
+
+HOTLINE_CALLS = Path(__file__).resolve().parents[2] / "data" / "continuity" / "hotline_calls_written.jsonl"
+
+
+def test_labelled_conversations_of_ones_own_are_judged_beside_the_baseline(tmp_path, capsys, settings):
+    """150 Chinese hotline calls written with topic segments (no real segmented calls are public):
+    never trained on. The floor sits below the figure docs/continuity.md reports."""
+    settings.VAR_DIR = tmp_path
+    report_file = tmp_path / "report.json"
+    call_command("continuity_evaluate", "--labelled", str(HOTLINE_CALLS), "--json", str(report_file))
+    calls = json.loads(report_file.read_text())["report"]["labelled:hotline_calls_written"]
+    assert calls["language"] == "zh" and calls["model"]["n"] > 1000 and calls["model"]["switching"] > 100
+    assert calls["model"]["roc_auc"] >= 0.78
+    assert calls["model"]["roc_auc"] >= calls["baseline"]["roc_auc"] + 0.1
+    assert "| labelled:hotline_calls_written | zh |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("{not json", r"calls.jsonl:1: not valid JSON"),
+        ('{"messages": [{"role": "user", "content": "hi"}]}', r'calls.jsonl:1: "labels" must be a list'),
+        (
+            json.dumps({"messages": conversation("a", "b", "c", "d"), "labels": [None]}),
+            r"one entry per user turn \(2\)",
+        ),
+        (json.dumps({"messages": conversation("a", "b", "c", "d"), "labels": [None, 2]}), r"each label is null, 1"),
+        (json.dumps({"messages": conversation("a", "b", "c", "d"), "labels": [None, True]}), r"each label is null, 1"),
+        (
+            json.dumps({"messages": conversation("a", "b", "c", "d"), "labels": [None, 1]}),
+            r"no user turn is labelled 0",
+        ),
+    ],
+)
+def test_a_bad_labelled_file_is_refused_with_its_line(tmp_path, line, error):
+    path = tmp_path / "calls.jsonl"
+    write(path, [line])
+    with pytest.raises(CommandError, match=error):
+        call_command("continuity_evaluate", "--labelled", str(path))
+
+
+def test_the_evaluation_command_needs_something_to_judge_and_trains_only_on_public_samples(tmp_path):
+    with pytest.raises(CommandError, match="give --public-samples DIR, --labelled FILE"):
+        call_command("continuity_evaluate")
+    with pytest.raises(CommandError, match="--train learns from the public samples"):
+        call_command("continuity_evaluate", "--train", "--labelled", str(HOTLINE_CALLS))
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("continuity_evaluate", "--labelled", str(tmp_path / "missing.jsonl"))

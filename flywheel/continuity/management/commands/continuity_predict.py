@@ -8,6 +8,7 @@ from django.db import DatabaseError
 
 from flywheel.continuity.classifier import LANGUAGES
 from flywheel.continuity.engine import predict_conversations
+from flywheel.continuity.jsonl import BadLine, conversation_from_line
 from flywheel.continuity.models import ContinuityModelVersion
 from flywheel.continuity.services import (
     PACKAGED_DIR,
@@ -18,40 +19,6 @@ from flywheel.continuity.services import (
 )
 
 BATCH = 256
-# Other exports name the speakers differently (ShareGPT: "from": "human"/"gpt").
-ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant"}
-
-
-def _text(content, where: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI-style content parts: keep the text parts
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    raise CommandError(f"{where}: content must be text or a list of parts, not {type(content).__name__}")
-
-
-def _conversation(line: str, where: str) -> tuple[dict, list[dict]]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise CommandError(f'{where}: expected an object with a "messages" list')
-    messages = []
-    for index, message in enumerate(record["messages"]):
-        role = message.get("role", message.get("from")) if isinstance(message, dict) else None
-        if not isinstance(role, str):
-            raise CommandError(f'{where}: message {index} needs a "role"')
-        content = message.get("content", message.get("value"))
-        messages.append(
-            {
-                "role": ROLE_ALIASES.get(role.lower(), role.lower()),
-                "content": _text(content, f"{where}: message {index}"),
-            }
-        )
-    return record, messages
 
 
 class Command(BaseCommand):
@@ -84,7 +51,10 @@ class Command(BaseCommand):
                 for number, line in enumerate(lines, start=1):
                     if not line.strip():
                         continue
-                    batch.append(_conversation(line, f"{source}:{number}"))
+                    try:
+                        batch.append(conversation_from_line(line, f"{source}:{number}"))
+                    except BadLine as exc:
+                        raise CommandError(str(exc)) from None
                     if len(batch) >= BATCH:
                         self._write(batch, model, out, counts)
                         batch = []
