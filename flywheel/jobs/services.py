@@ -107,6 +107,28 @@ class _ThreadRunner:
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
         self._sweeper = jobs_sweeper_start()
+        self.resume_left_behind()
+
+    def resume_left_behind(self) -> int:
+        """Schedule the queued jobs that are due, or due within FLYWHEEL_JOB_REQUEUE_AFTER_S, each
+        at its due time. Their timers lived in a process that is gone (a restarted web process),
+        and the sweeper would send them only that long past due: an undo period's finalize would
+        be applied ten minutes late. A job another live process also holds a timer for is not run
+        twice: whichever delivery claims it first runs it (job_claim), the other finds it taken.
+        Jobs due later are left to the sweeper, so a long backlog does not become a timer each."""
+        now = timezone.now()
+        horizon = now + timedelta(seconds=settings.FLYWHEEL_JOB_REQUEUE_AFTER_S)
+        pending = (
+            Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=False)
+            .filter(Q(enqueued_at__lte=horizon) | Q(enqueued_at__isnull=True))
+            .order_by("id")
+            .values_list("id", "enqueued_at")
+        )
+        resumed = 0
+        for job_id, due in pending.iterator():
+            self.submit(job_id, max(0.0, (due - now).total_seconds()) if due else 0)
+            resumed += 1
+        return resumed
 
     def submit(self, job_id: int, countdown: float) -> None:
         if countdown:
@@ -121,7 +143,9 @@ class _ThreadRunner:
         try:
             outcome = job_execute(job_id=job_id)
             if outcome.retry_after_s is not None:
-                self.submit(job_id, outcome.retry_after_s)
+                # Through job_dispatch, so the row says when the retry is due: a restarted process
+                # resumes it then, and the sweeper does not count its back-off as lost time.
+                job_dispatch(job_id=job_id, countdown=outcome.retry_after_s)
         finally:
             connection.close()
 
@@ -144,6 +168,14 @@ def jobs_sweeper_start() -> threading.Thread:
     thread = threading.Thread(target=sweep_forever, name="flywheel-sweeper", daemon=True)
     thread.start()
     return thread
+
+
+def jobs_thread_runner_start() -> None:
+    """Start the embedded runner with the web process (flywheel/wsgi.py) rather than at its first
+    job: jobs a previous process left queued are then resumed at once, not when someone next
+    creates a job. Does nothing unless jobs run on threads of this process."""
+    if settings.FLYWHEEL_TASK_MODE == "thread":
+        _thread_runner()
 
 
 _runner: _ThreadRunner | None = None
