@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from flywheel.i18n import Text
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.services import APPENDED, CREATED, ERROR, ingest_batch
@@ -129,8 +130,12 @@ def import_wrote_something(report: dict) -> bool:
     return any(count for key, count in report["counts"].items() if key.endswith((f"_{CREATED}", f"_{APPENDED}")))
 
 
-def _records_note(report: dict) -> str:
-    return f"{report['records']} records, {report['records_with_errors']} with errors"
+def _records_note(report: dict) -> Text:
+    return Text(
+        "%(records)s records, %(errors)s with errors",
+        records=report["records"],
+        errors=report["records_with_errors"],
+    )
 
 
 def _position(stream, raw) -> int:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from flywheel.accounts.roles import user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.celery import app as celery_app
+from flywheel.i18n import Text, stored
 from flywheel.jobs.models import Job
 from flywheel.jobs.registry import (
     JobCancelled,
@@ -231,13 +232,14 @@ class JobContext:
         self.created_by_id = job.created_by_id
         self._worker = worker
 
-    def progress(self, done: int, total: int | None = None, note: str = "") -> None:
-        """Record progress, renew the lease, and stop if cancellation was asked for."""
+    def progress(self, done: int, total: int | None = None, note: str | Text = "") -> None:
+        """Record progress, renew the lease, and stop if cancellation was asked for. A Text note
+        is stored untranslated, to be read in each reader's language (flywheel/i18n.py)."""
         fields = {"progress_done": done, "heartbeat_at": timezone.now(), "lease_expires_at": _lease_deadline()}
         if total is not None:
             fields["progress_total"] = total
         if note:
-            fields["progress_note"] = note[:200]
+            fields["progress_note"] = stored(note, limit=200)
         Job.objects.filter(id=self.job_id, worker=self._worker).update(**fields)
         self.check_cancelled()
 
@@ -301,7 +303,7 @@ def job_execute(*, job_id: int) -> Outcome:
         _finish(job_id, worker, status=Job.Status.CANCELLED)
         return Outcome("cancelled")
     except PermanentJobError as exc:
-        _finish(job_id, worker, status=Job.Status.DEAD, error=str(exc)[:_ERROR_LIMIT])
+        _finish(job_id, worker, status=Job.Status.DEAD, error=stored(exc, limit=_ERROR_LIMIT))
         return Outcome("dead")
     except Exception as exc:  # the job row records every failure; nothing is swallowed
         retryable = isinstance(exc, RetryableJobError)
