@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -108,7 +108,12 @@ class _ThreadRunner:
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
         self._sweeper = jobs_sweeper_start()
-        self.resume_left_behind()
+        try:
+            self.resume_left_behind()
+        except DatabaseError:
+            # Not migrated yet, or the database is down: the web process must start all the same;
+            # the sweeper finds these jobs later.
+            logger.exception("could not resume the jobs a previous process left queued")
 
     def resume_left_behind(self) -> int:
         """Schedule the queued jobs that are due, or due within FLYWHEEL_JOB_REQUEUE_AFTER_S, each
