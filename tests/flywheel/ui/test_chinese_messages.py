@@ -136,6 +136,14 @@ def test_an_imports_progress_note_shows_in_each_readers_language(client, enginee
     english = client.get(f"/imports/{import_file.id}/").content.decode()
     assert "4 records, 1 with errors" in english and "条记录" not in english
 
+    # Once it has finished, the page lists the bad line's error, in the reader's language too.
+    report = import_file_run(path=str(path), fmt="openai")
+    ImportFile.objects.filter(id=import_file.id).update(report=report)
+    Job.objects.filter(id=job.id).update(status=Job.Status.SUCCEEDED)
+    assert "malformed JSON: " in client.get(f"/imports/{import_file.id}/").content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "JSON 格式错误：" in client.get(f"/imports/{import_file.id}/").content.decode()
+
 
 @pytest.mark.django_db
 def test_a_jobs_stored_error_shows_in_each_readers_language_and_an_old_plain_one_as_it_was(client, engineer):
