@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -44,12 +45,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             if len(parts) == 2 and parts[0].lower() == self.keyword:
                 raw = parts[1]
             elif parts and parts[0].lower() == self.keyword:
-                raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <key>'.")
+                raise exceptions.AuthenticationFailed(_("Malformed Authorization header: use 'Bearer <key>'."))
         if not raw:
             return None
         api_key = api_key_verify(raw)
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
             ApiKey.objects.filter(id=api_key.id).update(last_used_at=now)

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from flywheel.accounts.api_auth import ApiKeyPrincipal
@@ -10,7 +11,7 @@ class HasAllowedRole(BasePermission):
     """API views declare `allowed_roles` like pages do; `API_KEY` in it admits machine clients.
     A view that declares nothing admits nobody."""
 
-    message = "Your role does not give access to this endpoint."
+    message = gettext_lazy("Your role does not give access to this endpoint.")
 
     def has_permission(self, request, view):
         allowed = getattr(view, "allowed_roles", frozenset())

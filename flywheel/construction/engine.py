@@ -40,6 +40,7 @@ from flywheel.construction.verifiers import (
     verifier_unavailable_reason,
     verify,
 )
+from flywheel.i18n import Text
 from flywheel.llm.client import model_for
 from flywheel.review.services import review_item_enqueue
 
@@ -66,9 +67,17 @@ class RunConfig:
             try:
                 value = kind(value)
             except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a number, not {value!r}") from None
+                raise ValueError(Text("%(name)s must be a number, not %(value)r", name=name, value=value)) from None
             if not low <= value <= high:
-                raise ValueError(f"{name} must be between {low} and {high} (got {value})")
+                raise ValueError(
+                    Text(
+                        "%(name)s must be between %(low)s and %(high)s (got %(value)s)",
+                        name=name,
+                        low=low,
+                        high=high,
+                        value=value,
+                    )
+                )
             return value
 
         return cls(

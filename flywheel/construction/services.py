@@ -31,6 +31,7 @@ from flywheel.construction.selection import normalize_text
 from flywheel.construction.selectors import badcases_ready_for_construction
 from flywheel.construction.stats import length_bias, position_bias
 from flywheel.construction.verifiers import verifier_spec_clean
+from flywheel.i18n import Text
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
 from flywheel.jobs.services import job_create
@@ -54,7 +55,7 @@ def construction_run_create(
     setting, or nothing to construct."""
     run_config = RunConfig.from_dict(config)
     if limit < 1:
-        raise ValueError("the limit must be at least 1")
+        raise ValueError(Text("the limit must be at least 1"))
     with transaction.atomic():
         ready = badcases_ready_for_construction(limit=limit, ids=bad_case_ids)
         ids = list(ready.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True))
@@ -221,7 +222,9 @@ def badcase_settings_save(
             # The reference goes to the judge: it is scrubbed like everything else sent to an LLM.
             scrubbed = scrub_text(reference_text.strip()[:20_000])
             if not scrubbed.ok:
-                raise ValueError(f"the reference answer could not be checked for personal data: {scrubbed.error}")
+                raise ValueError(
+                    Text("the reference answer could not be checked for personal data: %(error)s", error=scrubbed.error)
+                )
             case.reference_text = scrubbed.text
             case.reference_source = f"engineer:{user.username}" if case.reference_text else ""
         if task_type is not None:
@@ -244,7 +247,7 @@ def badcase_proposed_tests_accept(*, bad_case_id: int, user) -> BadCase:
     with transaction.atomic():
         case = BadCase.objects.select_for_update().get(id=bad_case_id)
         if not case.proposed_tests.strip():
-            raise ValueError("no tests are proposed for this bad case")
+            raise ValueError(Text("no tests are proposed for this bad case"))
         spec = verifier_spec_clean({"kind": "code", "tests": case.proposed_tests})
         case.verifier = spec
         case.save(update_fields=["verifier"])
@@ -264,13 +267,13 @@ def badcase_reset(*, bad_case_id: int, user) -> BadCase:
     with transaction.atomic():
         case = BadCase.objects.select_for_update().get(id=bad_case_id)
         if case.status == BadCase.Status.CONSTRUCTING:
-            raise ValueError("this bad case is being constructed right now")
+            raise ValueError(Text("this bad case is being constructed right now"))
         accepted = Q(status=ReviewStatus.ACCEPTED)
         if (
             SftAnswer.objects.filter(accepted, bad_case=case).exists()
             or ConstructedPair.objects.filter(accepted, bad_case=case).exists()
         ):
-            raise ValueError("a result of this bad case was accepted in review; it cannot be rebuilt")
+            raise ValueError(Text("a result of this bad case was accepted in review; it cannot be rebuilt"))
         SftAnswer.objects.filter(bad_case=case).delete()
         ConstructedPair.objects.filter(bad_case=case).delete()
         Judgement.objects.filter(bad_case=case).delete()

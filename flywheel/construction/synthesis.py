@@ -34,6 +34,7 @@ from flywheel.construction import prompts
 from flywheel.construction.ledger import BudgetExhausted, JsonCall, Ledger
 from flywheel.construction.models import ConstructionRun, SeedPrompt, SftAnswer, SyntheticSample
 from flywheel.construction.selection import normalize_text, text_hash
+from flywheel.i18n import Text
 from flywheel.ingest.models import Message
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.registry import JobCancelled
@@ -71,9 +72,9 @@ FINAL = (
 def seed_prompt_add(*, task_type: str, text: str, user=None) -> SeedPrompt:
     task_type, text = task_type.strip(), text.strip()
     if not re.fullmatch(r"[\w-]{1,32}", task_type):
-        raise ValueError("a task type is a short word (letters, digits, - or _)")
+        raise ValueError(Text("a task type is a short word (letters, digits, - or _)"))
     if not 3 <= len(text) <= 8000:
-        raise ValueError("a seed prompt is between 3 and 8000 characters")
+        raise ValueError(Text("a seed prompt is between 3 and 8000 characters"))
     seed, created = SeedPrompt.objects.get_or_create(
         text_hash=text_hash(text), defaults={"task_type": task_type, "text": text, "created_by": user}
     )
@@ -127,7 +128,7 @@ def _sources(method: str, source: str, task_type: str, limit: int) -> list[dict]
                     }
                 )
         return out
-    raise ValueError(f"unknown source {source!r}")
+    raise ValueError(Text("unknown source %(source)r", source=source))
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -148,15 +149,24 @@ def synthesis_run_create(
 ) -> ConstructionRun:
     """Plan a synthesis run; ValueError says what is missing or wrong."""
     if method not in Method.values:
-        raise ValueError(f"unknown method {method!r}; use one of {', '.join(Method.values)}")
+        raise ValueError(
+            Text("unknown method %(method)r; use one of %(names)s", method=method, names=", ".join(Method.values))
+        )
     if not 1 <= count <= settings.FLYWHEEL_SYNTH_MAX_COUNT:
-        raise ValueError(f"count must be between 1 and {settings.FLYWHEEL_SYNTH_MAX_COUNT}")
+        raise ValueError(Text("count must be between 1 and %(maximum)s", maximum=settings.FLYWHEEL_SYNTH_MAX_COUNT))
     variants = [v for v in (variants or []) if v]
     allowed = VARIANTS.get(method, ())
     if allowed:
         unknown = set(variants) - set(allowed)
         if unknown:
-            raise ValueError(f"unknown {method} variants {sorted(unknown)}; use {', '.join(allowed)}")
+            raise ValueError(
+                Text(
+                    "unknown %(method)s variants %(variants)s; use %(names)s",
+                    method=method,
+                    variants=", ".join(sorted(unknown)),
+                    names=", ".join(allowed),
+                )
+            )
         variants = variants or list(allowed)
     config = {
         "method": method,
@@ -168,7 +178,7 @@ def synthesis_run_create(
         "max_cost_usd": max_cost_usd or settings.FLYWHEEL_CONSTRUCTION_MAX_COST_USD,
     }
     if not 0.0 <= config["temperature"] <= 2.0:
-        raise ValueError("temperature must be between 0 and 2")
+        raise ValueError(Text("temperature must be between 0 and 2"))
     if method == Method.SELF_INSTRUCT:
         seeds = list(
             SeedPrompt.objects.filter(active=True, **({"task_type": task_type} if task_type else {}))
@@ -176,15 +186,19 @@ def synthesis_run_create(
             .values_list("id", flat=True)[:500]
         )
         if not seeds:
-            raise ValueError(f"add seed prompts{' of task type ' + task_type if task_type else ''} first")
+            if task_type:
+                raise ValueError(Text("add seed prompts of task type %(task_type)s first", task_type=task_type))
+            raise ValueError(Text("add seed prompts first"))
         config["seed_ids"] = seeds
     else:
         source = source or SOURCES[method][0]
         if source not in SOURCES[method]:
-            raise ValueError(f"{method} starts from one of {', '.join(SOURCES[method])}")
+            raise ValueError(
+                Text("%(method)s starts from one of %(names)s", method=method, names=", ".join(SOURCES[method]))
+            )
         found = _sources(method, source, config["task_type"], limit=max(count, 50))
         if not found:
-            raise ValueError(f"there is nothing to start from in {source!r}")
+            raise ValueError(Text("there is nothing to start from in %(source)r", source=source))
         config["source"], config["sources"] = source, found
     with transaction.atomic():
         run = ConstructionRun.objects.create(

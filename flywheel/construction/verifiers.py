@@ -23,6 +23,7 @@ from django.conf import settings
 
 from flywheel.construction.sandbox import SandboxUnavailable, run_python_sandboxed, sandbox_unavailable_reason
 from flywheel.construction.verifier_service import run_remote
+from flywheel.i18n import Text
 
 # The refusal reason (and the start of the result's detail) when code cannot be run safely here.
 VERIFIER_UNAVAILABLE = "verifier_unavailable"
@@ -193,23 +194,25 @@ def verifier_spec_clean(spec) -> dict | None:
     if spec in (None, "", {}):
         return None
     if not isinstance(spec, dict):
-        raise ValueError('a verifier is an object such as {"kind": "math", "expected": "42"}')
+        raise ValueError(Text('a verifier is an object such as {"kind": "math", "expected": "42"}'))
     kind = spec.get("kind")
     if kind == "math":
         expected = str(spec.get("expected", "")).strip()
         if not expected:
-            raise ValueError("a math verifier needs the expected answer")
+            raise ValueError(Text("a math verifier needs the expected answer"))
         return {"kind": "math", "expected": expected[:200]}
     if kind == "code":
         tests = str(spec.get("tests", "")).strip()
         if "assert" not in tests:
-            raise ValueError("a code verifier needs tests with at least one assert statement")
+            raise ValueError(Text("a code verifier needs tests with at least one assert statement"))
         try:
             ast.parse(tests)
         except SyntaxError as exc:
-            raise ValueError(f"the tests are not valid Python: {exc.msg} (line {exc.lineno})") from None
+            raise ValueError(
+                Text("the tests are not valid Python: %(reason)s (line %(line)s)", reason=exc.msg, line=exc.lineno)
+            ) from None
         return {"kind": "code", "tests": tests[:20_000]}
-    raise ValueError(f"unknown verifier kind {kind!r}; use math or code")
+    raise ValueError(Text("unknown verifier kind %(kind)r; use math or code", kind=kind))
 
 
 def verifier_unavailable_reason(spec: dict) -> str | None:

@@ -25,6 +25,14 @@ from flywheel.llm.client import llm_is_configured, model_for, usage_for_job
 from flywheel.ui.paging import page_key
 
 
+def _form_errors(form) -> str:
+    """A form's errors on one line, each after its field's label (in the page's language)."""
+    return "; ".join(
+        f"{form.fields[name].label or name}: {' '.join(errors)}" if name in form.fields else " ".join(errors)
+        for name, errors in form.errors.items()
+    )
+
+
 @role_required(ENGINEERS)
 def index(request):
     reason = request.GET.get("reason", "")
@@ -85,7 +93,7 @@ def badcase_settings(request, bad_case_id: int):
         except ValueError as exc:
             flash.error(request, str(exc))
     else:
-        flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        flash.error(request, _form_errors(form))
     return redirect("construction:badcase", bad_case_id=case.id)
 
 
@@ -128,7 +136,7 @@ def run_list(request):
 def run_start(request):
     form = RunStartForm(request.POST)
     if not form.is_valid():
-        flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        flash.error(request, _form_errors(form))
         return redirect("construction:index")
     if not llm_is_configured():
         flash.error(
@@ -191,7 +199,7 @@ def synthesis(request):
 def synthesis_start(request):
     form = SynthesisForm(request.POST)
     if not form.is_valid():
-        flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        flash.error(request, _form_errors(form))
         return redirect("construction:synthesis")
     if not llm_is_configured():
         flash.error(request, _("No LLM is configured (OPENAI_BASE_URL is empty): synthesis needs a teacher."))
@@ -225,7 +233,7 @@ def seed_add(request):
         except ValueError as exc:
             flash.error(request, str(exc))
     else:
-        flash.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        flash.error(request, _form_errors(form))
     return redirect("construction:synthesis")
 
 
@@ -238,5 +246,5 @@ def synthetic_detail(request, sample_id: int):
         .first()
     )
     if sample is None:
-        raise Http404("no such synthetic sample")
+        raise Http404(_("no such synthetic sample"))
     return render(request, "construction/synthetic.html", {"sample": sample, "calls": sample.calls.order_by("id")})

@@ -34,6 +34,7 @@ from flywheel.curation.models import NecessityScore
 from flywheel.curation.services import CurationError, curation_model_check, model_fingerprint, run_trainer_command
 from flywheel.datasets.models import DatasetSample
 from flywheel.env import private_dir
+from flywheel.i18n import Text
 from flywheel.jobs.models import Job
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create, job_dispatch, job_redrive
@@ -72,10 +73,12 @@ def necessity_models(*, run_id: int, reward_model: str) -> NecessityModels:
     tokenizer) and fingerprinted."""
     run = TrainingRun.objects.filter(id=run_id).first()
     if run is None:
-        raise CurationError(f"necessity_run: no training run {run_id}")
+        raise CurationError(Text("necessity_run: no training run %(run)s", run=run_id))
     final = (run.result or {}).get("final_model") or ""
     if not final:
-        raise CurationError(f"necessity_run: run {run_id} has no final model yet (status {run.status})")
+        raise CurationError(
+            Text("necessity_run: run %(run)s has no final model yet (status %(status)s)", run=run_id, status=run.status)
+        )
     seed = curation_model_check(final)
     reward = curation_model_check(reward_model)
     return NecessityModels(
@@ -162,10 +165,10 @@ def necessity_scoring_run(
     """The seed model answers every prompt of the file not scored yet; the reward model scores each
     prompt with its answer; every score is stored (a failed one as NULL, counted)."""
     if not _KEY.match(prompts_key or ""):
-        raise CurationError("necessity: the prompts file key is not a content hash")
+        raise CurationError(Text("necessity: the prompts file key is not a content hash"))
     path = _prompts_dir() / f"{prompts_key}.jsonl"
     if not path.is_file():
-        raise CurationError("necessity: the prompts file is gone; build again to write it")
+        raise CurationError(Text("necessity: the prompts file is gone; build again to write it"))
     models = necessity_models(run_id=run_id, reward_model=reward_model)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     done = necessity_scores(prompt_hashes=[line["id"] for line in lines], models=models)
@@ -180,7 +183,7 @@ def necessity_scoring_run(
             "".join(json.dumps({"messages": line["messages"]}, ensure_ascii=False) + "\n" for line in todo),
             encoding="utf-8",
         )
-        progress(0, len(todo), f"the seed model answers {len(todo)} prompts")
+        progress(0, len(todo), Text("the seed model answers %(count)s prompts", count=len(todo)))
         run_trainer_command(
             "generate",
             ["--model", models.seed_model, "--data", str(asked), "--output", str(answered)]
@@ -201,7 +204,7 @@ def necessity_scoring_run(
             ),
             encoding="utf-8",
         )
-        progress(0, len(todo), f"the reward model scores {len(todo)} answers")
+        progress(0, len(todo), Text("the reward model scores %(count)s answers", count=len(todo)))
         run_trainer_command(
             "reward",
             ["--model", models.reward_model, "--data", str(pairs), "--output", str(rewards)]

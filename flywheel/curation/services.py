@@ -15,11 +15,12 @@ from django.db import transaction
 
 from flywheel.curation.models import TurnScore
 from flywheel.datasets.models import DatasetSample, DatasetVersion
+from flywheel.i18n import Text
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 from flywheel.runs.conf import model_roots
 
-MODEL_REFUSED = "model: choose a model directory inside the model roots (FLYWHEEL_MODEL_ROOTS)"
+MODEL_REFUSED = Text("model: choose a model directory inside the model roots (FLYWHEEL_MODEL_ROOTS)")
 HEARTBEAT_S = 20.0
 
 
@@ -37,9 +38,9 @@ def curation_model_check(path: str) -> str:
     if not any(root.resolve() in resolved.parents for root in model_roots()):
         raise CurationError(MODEL_REFUSED)
     if not (resolved / "config.json").is_file():
-        raise CurationError(f"model: {path} is not a Hugging Face model directory (no config.json)")
+        raise CurationError(Text("model: %(path)s is not a Hugging Face model directory (no config.json)", path=path))
     if not (resolved / "tokenizer_config.json").is_file():
-        raise CurationError(f"model: {path} has no tokenizer (no tokenizer_config.json)")
+        raise CurationError(Text("model: %(path)s has no tokenizer (no tokenizer_config.json)", path=path))
     return str(resolved)
 
 
@@ -61,7 +62,7 @@ def curation_ifd_request(*, version_id: int, model: str, user=None, batch_size: 
     waits returns the waiting job."""
     model_dir = curation_model_check(model)
     if not DatasetVersion.objects.filter(id=version_id).exists():
-        raise CurationError(f"dataset version {version_id} does not exist")
+        raise CurationError(Text("dataset version %(version)s does not exist", version=version_id))
     return job_create(
         kind="curation.ifd",
         created_by=user,
@@ -88,7 +89,7 @@ def curation_ifd_run(
     fingerprint = model_fingerprint(model_dir)
     samples = _sft_samples(version_id)
     if not samples:
-        raise CurationError(f"dataset version {version_id} holds no SFT conversation to score")
+        raise CurationError(Text("dataset version %(version)s holds no SFT conversation to score", version=version_id))
     already = set(
         TurnScore.objects.filter(version_id=version_id, metric=TurnScore.Metric.IFD, model_version=fingerprint)
         .values_list("sample_id", flat=True)
@@ -153,7 +154,7 @@ def curation_reward_request(*, version_id: int, model: str, user=None, batch_siz
     reward model."""
     model_dir = curation_model_check(model)
     if not DatasetVersion.objects.filter(id=version_id).exists():
-        raise CurationError(f"dataset version {version_id} does not exist")
+        raise CurationError(Text("dataset version %(version)s does not exist", version=version_id))
     return job_create(
         kind="curation.reward",
         created_by=user,
@@ -176,7 +177,7 @@ def curation_reward_run(
     fingerprint = model_fingerprint(model_dir)
     samples = _sft_samples(version_id)
     if not samples:
-        raise CurationError(f"dataset version {version_id} holds no SFT conversation to score")
+        raise CurationError(Text("dataset version %(version)s holds no SFT conversation to score", version=version_id))
     already = set(
         TurnScore.objects.filter(
             version_id=version_id, metric=TurnScore.Metric.REWARD, model_version=fingerprint
@@ -266,7 +267,7 @@ def run_trainer_command(subcommand: str, arguments: list[str], progress: Progres
     try:
         while True:
             # Heartbeats keep the job's lease while the trainer works (and let a cancel stop it).
-            progress(0, None, f"scoring (python -m training {subcommand})")
+            progress(0, None, Text("scoring (python -m training %(subcommand)s)", subcommand=subcommand))
             try:
                 stdout, stderr = process.communicate(timeout=HEARTBEAT_S)
                 break
@@ -277,7 +278,7 @@ def run_trainer_command(subcommand: str, arguments: list[str], progress: Progres
         process.wait()
         raise
     if process.returncode == 2:
-        raise CurationError(stderr.strip().removeprefix("error: ")[-2000:] or "the trainer refused the input")
+        raise CurationError(stderr.strip().removeprefix("error: ")[-2000:] or Text("the trainer refused the input"))
     if process.returncode != 0:
         raise RuntimeError(
             f"python -m training {subcommand} failed (exit {process.returncode}): {stderr.strip()[-2000:]}"

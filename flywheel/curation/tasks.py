@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flywheel.curation.necessity import necessity_scoring_run, necessity_wake
 from flywheel.curation.services import CurationError, curation_ifd_run, curation_reward_run
+from flywheel.i18n import message_of
 from flywheel.jobs.registry import PermanentJobError
 from flywheel.jobs.services import JobContext
 
@@ -19,7 +20,7 @@ def score_ifd(ctx: JobContext) -> dict:
         )
     except CurationError as exc:
         # A model without a chat template, an empty version: running again gives the same answer.
-        raise PermanentJobError(str(exc)) from exc
+        raise PermanentJobError(message_of(exc)) from exc
 
 
 def score_reward(ctx: JobContext) -> dict:
@@ -32,7 +33,7 @@ def score_reward(ctx: JobContext) -> dict:
             progress=ctx.progress,
         )
     except CurationError as exc:
-        raise PermanentJobError(str(exc)) from exc
+        raise PermanentJobError(message_of(exc)) from exc
 
 
 def score_necessity(ctx: JobContext) -> dict:
@@ -44,7 +45,7 @@ def score_necessity(ctx: JobContext) -> dict:
             progress=ctx.progress,
         )
     except CurationError as exc:
-        raise PermanentJobError(str(exc)) from exc
+        raise PermanentJobError(message_of(exc)) from exc
     # The build that asked for these scores goes on now.
     necessity_wake(job_id=ctx.payload.get("wake_job_id"))
     return report

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.translation import gettext_noop
 
 from flywheel.datasets.curate import DIVERSITY_METHODS, IFD_MODES
+from flywheel.i18n import Text
 
 SUPERVISION_MODES = {
     "all": gettext_noop("every assistant answer (except ones known to be bad or unticked by a reviewer)"),
@@ -133,7 +134,7 @@ def _bool(data: dict, name: str, default: bool) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
         return value.lower() in ("1", "true", "yes", "on")
-    raise ValueError(f"{name} must be true or false, not {value!r}")
+    raise ValueError(Text("%(name)s must be true or false, not %(value)r", name=name, value=value))
 
 
 def _share(data: dict, name: str, default: float, maximum: float) -> float:
@@ -141,9 +142,18 @@ def _share(data: dict, name: str, default: float, maximum: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number between 0 and {maximum}, not {value!r}") from None
+        raise ValueError(
+            Text(
+                "%(name)s must be a number between 0 and %(maximum)s, not %(value)r",
+                name=name,
+                maximum=maximum,
+                value=value,
+            )
+        ) from None
     if not math.isfinite(number) or not 0 <= number <= maximum:
-        raise ValueError(f"{name} must be between 0 and {maximum}, not {value!r}")
+        raise ValueError(
+            Text("%(name)s must be between 0 and %(maximum)s, not %(value)r", name=name, maximum=maximum, value=value)
+        )
     return number
 
 
@@ -154,10 +164,21 @@ def _optional_int(data: dict, name: str, minimum: int, maximum: int | None = Non
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+        raise ValueError(Text("%(name)s must be a whole number, not %(value)r", name=name, value=value)) from None
     if number < minimum or (maximum is not None and number > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ValueError(f"{name} must be {bound}, not {number}")
+        if maximum is None:
+            raise ValueError(
+                Text("%(name)s must be at least %(minimum)s, not %(number)s", name=name, minimum=minimum, number=number)
+            )
+        raise ValueError(
+            Text(
+                "%(name)s must be between %(minimum)s and %(maximum)s, not %(number)s",
+                name=name,
+                minimum=minimum,
+                maximum=maximum,
+                number=number,
+            )
+        )
     return number
 
 
@@ -166,11 +187,11 @@ def _names(data: dict, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",")]
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{name} must be a list of names")
+        raise ValueError(Text("%(name)s must be a list of names", name=name))
     names = []
     for item in value:
         if not isinstance(item, str) or len(item) > 64:
-            raise ValueError(f"{name}: {item!r} is not a name")
+            raise ValueError(Text("%(name)s: %(item)r is not a name", name=name, item=item))
         if item.strip():
             names.append(item.strip())
     return tuple(sorted(set(names)))
@@ -181,17 +202,29 @@ def _mix(data: dict) -> dict[str, float]:
     if isinstance(value, str):
         value = parse_mix(value)
     if not isinstance(value, dict):
-        raise ValueError('mix must map task types to weights, e.g. {"coding": 2, "chitchat": 0.5}')
+        raise ValueError(Text('mix must map task types to weights, e.g. {"coding": 2, "chitchat": 0.5}'))
     mix = {}
     for task_type, weight in value.items():
         if not isinstance(task_type, str) or not task_type.strip() or len(task_type) > 64:
-            raise ValueError(f"mix: {task_type!r} is not a task type")
+            raise ValueError(Text("mix: %(task_type)r is not a task type", task_type=task_type))
         try:
             number = float(weight)
         except (TypeError, ValueError):
-            raise ValueError(f"mix: the weight of {task_type} must be a number, not {weight!r}") from None
+            raise ValueError(
+                Text(
+                    "mix: the weight of %(task_type)s must be a number, not %(weight)r",
+                    task_type=task_type,
+                    weight=weight,
+                )
+            ) from None
         if not math.isfinite(number) or not 0 <= number <= 100:
-            raise ValueError(f"mix: the weight of {task_type} must be between 0 and 100, not {weight!r}")
+            raise ValueError(
+                Text(
+                    "mix: the weight of %(task_type)s must be between 0 and 100, not %(weight)r",
+                    task_type=task_type,
+                    weight=weight,
+                )
+            )
         if number != 1.0:
             mix[task_type.strip()] = number
     return mix
@@ -203,7 +236,7 @@ def parse_mix(text: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in text.replace("\n", ",").split(","))):
         task_type, sep, weight = part.partition("=")
         if not sep or not task_type.strip():
-            raise ValueError(f"mix: write each entry as task_type=weight, not {part!r}")
+            raise ValueError(Text("mix: write each entry as task_type=weight, not %(part)r", part=part))
         mix[task_type.strip()] = weight.strip()
     return mix
 
@@ -211,38 +244,52 @@ def parse_mix(text: str) -> dict[str, str]:
 def build_config_from_dict(data: dict[str, Any], *, known_sources: list[str]) -> BuildConfig:
     """A validated config; ValueError says which field is wrong and why."""
     if not isinstance(data, dict):
-        raise ValueError("the build config must be an object")
+        raise ValueError(Text("the build config must be an object"))
     allowed = set(BuildConfig.__dataclass_fields__)
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValueError(f"unknown build setting(s): {', '.join(unknown)}")
+        raise ValueError(Text("unknown build setting(s): %(names)s", names=", ".join(unknown)))
     sources = _names(data, "sources") if "sources" in data else tuple(known_sources)
     if not sources:
-        raise ValueError("choose at least one sample source")
+        raise ValueError(Text("choose at least one sample source"))
     missing = [name for name in sources if name not in known_sources]
     if missing:
-        raise ValueError(f"unknown or unavailable sample source(s): {', '.join(missing)}")
+        raise ValueError(Text("unknown or unavailable sample source(s): %(names)s", names=", ".join(missing)))
     statuses = _names(data, "cleaning_statuses") if "cleaning_statuses" in data else ("kept",)
     if not statuses or set(statuses) - set(CLEANING_STATUSES):
-        raise ValueError(f"cleaning_statuses must be some of {', '.join(CLEANING_STATUSES)}")
+        raise ValueError(Text("cleaning_statuses must be some of %(names)s", names=", ".join(CLEANING_STATUSES)))
     continuity = data.get("continuity", "split")
     if continuity not in CONTINUITY_MODES:
-        raise ValueError(f"continuity must be one of {', '.join(CONTINUITY_MODES)}, not {continuity!r}")
+        raise ValueError(
+            Text(
+                "continuity must be one of %(names)s, not %(value)r",
+                names=", ".join(CONTINUITY_MODES),
+                value=continuity,
+            )
+        )
     supervision = data.get("supervision", "all")
     if supervision not in SUPERVISION_MODES:
-        raise ValueError(f"supervision must be one of {', '.join(SUPERVISION_MODES)}, not {supervision!r}")
+        raise ValueError(
+            Text(
+                "supervision must be one of %(names)s, not %(value)r",
+                names=", ".join(SUPERVISION_MODES),
+                value=supervision,
+            )
+        )
     replay_file = str(data.get("replay_file") or "")
     replay_share = _share(data, "replay_share", 0.0, SHARE_MAX)
     if replay_share and not replay_file:
-        raise ValueError("replay_share needs a replay_file")
+        raise ValueError(Text("replay_share needs a replay_file"))
     if replay_file and ("/" in replay_file or "\\" in replay_file or replay_file.startswith(".")):
-        raise ValueError("replay_file is the name of a file in the replay directory, not a path")
+        raise ValueError(Text("replay_file is the name of a file in the replay directory, not a path"))
     pseudo = _share(data, "pseudo_multi_turn_share", 0.0, SHARE_MAX)
     if pseudo + replay_share > SHARE_MAX:
-        raise ValueError(f"pseudo_multi_turn_share + replay_share must stay at most {SHARE_MAX}")
+        raise ValueError(
+            Text("pseudo_multi_turn_share + replay_share must stay at most %(maximum)s", maximum=SHARE_MAX)
+        )
     excluded = data.get("exclude_versions") or ()
     if not isinstance(excluded, (list, tuple)) or not all(str(v).isdigit() for v in excluded):
-        raise ValueError("exclude_versions must be a list of version ids")
+        raise ValueError(Text("exclude_versions must be a list of version ids"))
     tokenizer = str(data.get("tokenizer") or "")
     return BuildConfig(
         sources=sources,
@@ -272,16 +319,26 @@ def _curation_settings(data: dict) -> dict:
     ifd_model = str(data.get("ifd_model") or "")
     ifd_mode = data.get("ifd_mode") or "drop_above_1"
     if ifd_mode not in IFD_MODES:
-        raise ValueError(f"ifd_mode must be one of {', '.join(IFD_MODES)}, not {ifd_mode!r}")
+        raise ValueError(
+            Text("ifd_mode must be one of %(names)s, not %(value)r", names=", ".join(IFD_MODES), value=ifd_mode)
+        )
     share = _share(data, "ifd_top_share", 0.5, 1.0)
     if ifd_mode == "top_share" and share == 0:
-        raise ValueError("ifd_top_share must be above 0")
+        raise ValueError(Text("ifd_top_share must be above 0"))
     diversity = data.get("diversity") or ""
     if diversity not in DIVERSITY_METHODS:
-        raise ValueError(f"diversity must be one of {', '.join(m for m in DIVERSITY_METHODS if m)}, not {diversity!r}")
+        raise ValueError(
+            Text(
+                "diversity must be one of %(names)s, not %(value)r",
+                names=", ".join(m for m in DIVERSITY_METHODS if m),
+                value=diversity,
+            )
+        )
     k = _optional_int(data, "diversity_k", 1)
     if diversity and k is None:
-        raise ValueError(f"diversity {diversity} needs diversity_k, the number of conversations to keep")
+        raise ValueError(
+            Text("diversity %(method)s needs diversity_k, the number of conversations to keep", method=diversity)
+        )
     clusters = _optional_int(data, "diversity_clusters", 1, 1000) or 20
     quality_model = str(data.get("quality_model") or "")
     quality_min = data.get("quality_min")
@@ -291,21 +348,23 @@ def _curation_settings(data: dict) -> dict:
         try:
             quality_min = float(quality_min)
         except (TypeError, ValueError):
-            raise ValueError(f"quality_min must be a number, not {quality_min!r}") from None
+            raise ValueError(Text("quality_min must be a number, not %(value)r", value=quality_min)) from None
         if not math.isfinite(quality_min):
-            raise ValueError("quality_min must be a finite number")
+            raise ValueError(Text("quality_min must be a finite number"))
     if bool(quality_model) != (quality_min is not None):
-        raise ValueError("quality_model and quality_min go together: a reward model and the least reward kept")
+        raise ValueError(Text("quality_model and quality_min go together: a reward model and the least reward kept"))
     necessity_run = _optional_int(data, "necessity_run", 1)
     necessity_reward_model = str(data.get("necessity_reward_model") or "")
     necessity_max = _optional_float(data, "necessity_max")
     if necessity_run is not None:
         if necessity_max is None:
-            raise ValueError("necessity_run needs necessity_max: the reward below which a prompt is added")
+            raise ValueError(Text("necessity_run needs necessity_max: the reward below which a prompt is added"))
         if not (necessity_reward_model or quality_model):
-            raise ValueError("necessity_run needs a reward model: necessity_reward_model (or quality_model)")
+            raise ValueError(Text("necessity_run needs a reward model: necessity_reward_model (or quality_model)"))
     elif necessity_reward_model or necessity_max is not None:
-        raise ValueError("necessity_reward_model and necessity_max need necessity_run, the run trained on the seed")
+        raise ValueError(
+            Text("necessity_reward_model and necessity_max need necessity_run, the run trained on the seed")
+        )
     return {
         "quality_model": quality_model,
         "quality_min": quality_min,
@@ -328,7 +387,7 @@ def _optional_float(data: dict, name: str) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+        raise ValueError(Text("%(name)s must be a number, not %(value)r", name=name, value=value)) from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number")
+        raise ValueError(Text("%(name)s must be a finite number", name=name))
     return number

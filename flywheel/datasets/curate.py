@@ -34,6 +34,7 @@ from django.utils.translation import gettext_noop
 from flywheel.curation.kcenter import k_center_greedy
 from flywheel.curation.necessity import necessity_prompt, necessity_prompt_hash
 from flywheel.curation.sampling import log_proportional_per_cluster, top_n_by_score, uniform_per_cluster
+from flywheel.i18n import Text
 
 IFD_MODES = {
     "drop_above_1": gettext_noop("stop supervising turns with IFD above 1 (Cherry)"),
@@ -186,7 +187,13 @@ def apply_diversity(
     seeded = [index for index, sample in enumerate(ordered) if id(sample) in seed]
     others = [index for index, sample in enumerate(ordered) if id(sample) not in seed]
     if k > len(others):
-        raise ValueError(f"diversity_k={k} is larger than the {len(others)} conversations left to choose from")
+        raise ValueError(
+            Text(
+                "diversity_k=%(k)s is larger than the %(count)s conversations left to choose from",
+                k=k,
+                count=len(others),
+            )
+        )
     vectors = np.asarray(embed([sample_text(s) for s in ordered]), dtype=np.float32)
     report: dict = {"method": config.diversity, "k": k, "candidates": len(others), "seed": len(seeded)}
     if config.diversity == "kcenter":

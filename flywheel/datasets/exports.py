@@ -29,6 +29,7 @@ import json
 from collections.abc import Callable, Iterator
 
 from flywheel.datasets.models import DatasetSample, DatasetVersion
+from flywheel.i18n import Text
 
 PAGE = 500
 SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
@@ -120,9 +121,11 @@ SPLITS = ("train", "eval", "all")
 
 def export_check(format_name: str, split: str) -> None:
     if format_name not in FORMATS:
-        raise ValueError(f"unknown export format {format_name!r}; use one of {', '.join(FORMATS)}")
+        raise ValueError(
+            Text("unknown export format %(name)r; use one of %(names)s", name=format_name, names=", ".join(FORMATS))
+        )
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        raise ValueError(Text("unknown split %(name)r; use one of %(names)s", name=split, names=", ".join(SPLITS)))
 
 
 def export_lines(*, version: DatasetVersion, format_name: str, split: str = "train") -> Iterator[str]:

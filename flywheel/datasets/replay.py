@@ -11,6 +11,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from flywheel.i18n import Text
+
 SHAREGPT_ROLES = {
     "system": "system",
     "human": "user",
@@ -42,7 +44,9 @@ def replay_path(name: str) -> Path:
     directory = Path(settings.FLYWHEEL_REPLAY_DIR).resolve()
     path = (directory / name).resolve()
     if path.parent != directory or not path.is_file():
-        raise ReplayError(f"there is no replay file {name!r} in {directory}")
+        raise ReplayError(
+            Text("there is no replay file %(name)r in %(directory)s", name=name, directory=str(directory))
+        )
     return path
 
 
@@ -58,14 +62,16 @@ def _messages(record: dict, where: str) -> list[dict]:
             for m in record["conversations"]
         ]
     else:
-        raise ReplayError(f'{where}: expected "messages" (OpenAI) or "conversations" (ShareGPT)')
+        raise ReplayError(Text('%(where)s: expected "messages" (OpenAI) or "conversations" (ShareGPT)', where=where))
     messages = []
     for index, (role, content, train) in enumerate(raw):
         if role not in ROLES or not isinstance(content, str):
-            raise ReplayError(f"{where}: message {index} needs a known role and text content")
+            raise ReplayError(
+                Text("%(where)s: message %(index)s needs a known role and text content", where=where, index=index)
+            )
         messages.append({"role": role, "content": content, "mark": "unticked" if train is False else None})
     if not messages:
-        raise ReplayError(f"{where}: the conversation is empty")
+        raise ReplayError(Text("%(where)s: the conversation is empty", where=where))
     return messages
 
 
@@ -78,16 +84,16 @@ def replay_records_read(name: str) -> tuple[list[dict], dict]:
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if number > MAX_LINES:
-                raise ReplayError(f"{name} has more than {MAX_LINES} lines")
+                raise ReplayError(Text("%(name)s has more than %(limit)s lines", name=name, limit=MAX_LINES))
             if not line.strip():
                 continue
             where = f"{name}:{number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ReplayError(f"{where}: not valid JSON ({exc.msg})") from exc
+                raise ReplayError(Text("%(where)s: not valid JSON (%(reason)s)", where=where, reason=exc.msg)) from exc
             if not isinstance(record, dict):
-                raise ReplayError(f"{where}: expected an object")
+                raise ReplayError(Text("%(where)s: expected an object", where=where))
             task_type = record.get("task_type")
             records.append(
                 {

@@ -26,6 +26,7 @@ from flywheel.datasets.models import DatasetBuild, DatasetSample, DatasetVersion
 from flywheel.datasets.replay import replay_path, replay_records_read
 from flywheel.datasets.sources import sample_source_get, sample_sources
 from flywheel.datasets.tokens import TokenCounter
+from flywheel.i18n import Text, message_of, stored
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.jobs.services import job_create
 from flywheel.llm.embeddings import embed_texts
@@ -45,7 +46,7 @@ class BuildWaiting(Exception):
     """The build needs scores a job is computing (the necessity stage): it goes on when woken."""
 
 
-TOKENIZER_REFUSED = (
+TOKENIZER_REFUSED = Text(
     "tokenizer: give a tokenizer or model directory inside the model directories "
     "(FLYWHEEL_MODEL_ROOTS) or the configured FLYWHEEL_DATASET_TOKENIZER"
 )
@@ -67,7 +68,7 @@ def dataset_tokenizer_check(path: str) -> str:
     if not any(root in resolved.parents for root in roots):
         raise BuildError(TOKENIZER_REFUSED)
     if not (resolved / "tokenizer_config.json").is_file():
-        raise BuildError(f"tokenizer: {path} is not a directory with a Hugging Face tokenizer")
+        raise BuildError(Text("tokenizer: %(path)s is not a directory with a Hugging Face tokenizer", path=path))
     return str(resolved)
 
 
@@ -90,15 +91,17 @@ def dataset_build_config_clean(data: dict) -> BuildConfig:
             try:
                 config = dataclasses.replace(config, **{name: curation_model_check(getattr(config, name))})
             except CurationError as exc:
-                raise BuildError(f"{name}: {exc}") from exc
+                raise BuildError(Text("%(setting)s: %(error)s", setting=name, error=message_of(exc))) from exc
     if config.necessity_run is not None:
         if not TrainingRun.objects.filter(id=config.necessity_run).exists():
-            raise BuildError(f"necessity_run: no training run {config.necessity_run}")
+            raise BuildError(Text("necessity_run: no training run %(run)s", run=config.necessity_run))
     missing = set(config.exclude_versions) - set(
         DatasetVersion.objects.filter(id__in=config.exclude_versions).values_list("id", flat=True)
     )
     if missing:
-        raise BuildError(f"exclude_versions: no version {', '.join(map(str, sorted(missing)))}")
+        raise BuildError(
+            Text("exclude_versions: no version %(versions)s", versions=", ".join(map(str, sorted(missing))))
+        )
     return config
 
 
@@ -182,11 +185,13 @@ def dataset_build_run(*, build_id: int, progress: Progress = progress_ignored) -
     try:
         report = _build(build, progress)
     except BuildWaiting as exc:
-        DatasetBuild.objects.filter(id=build.id).update(status=DatasetBuild.Status.QUEUED, error=str(exc)[:5000])
+        DatasetBuild.objects.filter(id=build.id).update(
+            status=DatasetBuild.Status.QUEUED, error=stored(exc, limit=5000)
+        )
         raise
     except Exception as exc:
         DatasetBuild.objects.filter(id=build.id).update(
-            status=DatasetBuild.Status.FAILED, error=str(exc)[:5000], finished_at=timezone.now()
+            status=DatasetBuild.Status.FAILED, error=stored(exc, limit=5000), finished_at=timezone.now()
         )
         raise
     return report
@@ -199,11 +204,13 @@ def _ifd_scores(config) -> tuple[dict | None, str]:
     try:
         fingerprint, scores = curation_ifd_scores_by_hash(model=config.ifd_model)
     except CurationError as exc:
-        raise BuildError(f"ifd_model: {exc}") from exc
+        raise BuildError(Text("%(setting)s: %(error)s", setting="ifd_model", error=message_of(exc))) from exc
     if not scores:
         raise BuildError(
-            f"ifd_model: no IFD scores from {config.ifd_model} yet; score a version with it first "
-            "(the version's IFD page)"
+            Text(
+                "ifd_model: no IFD scores from %(model)s yet; score a version with it first (the version's IFD page)",
+                model=config.ifd_model,
+            )
         )
     return scores, fingerprint
 
@@ -215,9 +222,14 @@ def _rewards(config) -> tuple[dict | None, str]:
     try:
         fingerprint, rewards = curation_rewards_by_hash(model=config.quality_model)
     except CurationError as exc:
-        raise BuildError(f"quality_model: {exc}") from exc
+        raise BuildError(Text("%(setting)s: %(error)s", setting="quality_model", error=message_of(exc))) from exc
     if not rewards:
-        raise BuildError(f"quality_model: no rewards from {config.quality_model} yet; score a version with it first")
+        raise BuildError(
+            Text(
+                "quality_model: no rewards from %(model)s yet; score a version with it first",
+                model=config.quality_model,
+            )
+        )
     return rewards, fingerprint
 
 
@@ -228,10 +240,12 @@ def _necessity(config):
     try:
         models = necessity_models(run_id=config.necessity_run, reward_model=config.necessity_reward_model)
     except CurationError as exc:
-        raise BuildError(str(exc)) from exc
+        raise BuildError(message_of(exc)) from exc
     seed = necessity_seed_prompts(run_id=config.necessity_run)
     if not seed:
-        raise BuildError(f"necessity_run: run {config.necessity_run}'s dataset version holds no SFT conversation")
+        raise BuildError(
+            Text("necessity_run: run %(run)s's dataset version holds no SFT conversation", run=config.necessity_run)
+        )
     return (seed, lambda hashes: necessity_scores(prompt_hashes=hashes, models=models)), models
 
 
@@ -245,9 +259,11 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
     for name in config.sources:
         source = sample_source_get(name)
         if not source.available():
-            raise BuildError(f"the sample source {name!r} is not available in this installation")
+            raise BuildError(Text("the sample source %(name)r is not available in this installation", name=name))
         candidates.extend(source.candidates(config=config, progress=progress))
-        progress(len(candidates), None, f"{name}: {len(candidates)} candidates so far")
+        progress(
+            len(candidates), None, Text("%(source)s: %(count)s candidates so far", source=name, count=len(candidates))
+        )
     seen = set(
         DatasetSample.objects.filter(version_id__in=config.exclude_versions).values_list("sample_hash", flat=True)
     )
@@ -256,7 +272,7 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
     ifd_scores, ifd_model_version = _ifd_scores(config)
     rewards, reward_model_version = _rewards(config)
     necessity, necessity_models = _necessity(config)
-    progress(len(candidates), None, "curating, mixing, splitting and counting tokens")
+    progress(len(candidates), None, Text("curating, mixing, splitting and counting tokens"))
     try:
         outcome = build_samples(
             candidates,
@@ -270,14 +286,18 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
             necessity=necessity,
         )
     except ValueError as exc:  # k larger than the conversations left, and the like
-        raise BuildError(str(exc)) from exc
+        raise BuildError(message_of(exc)) from exc
     if outcome.necessity_missing:
         job = necessity_scoring_request(
             prompts=outcome.necessity_missing, models=necessity_models, wake_job_id=build.job_id, user=build.created_by
         )
         raise BuildWaiting(
-            f"necessity: the seed model's answers to {len(outcome.necessity_missing)} prompts are being scored "
-            f"(job {job.id}, gpu queue); the build goes on when they are"
+            Text(
+                "necessity: the seed model's answers to %(count)s prompts are being scored (job %(job)s, gpu queue); "
+                "the build goes on when they are",
+                count=len(outcome.necessity_missing),
+                job=job.id,
+            )
         )
     if "necessity" in outcome.curation:
         outcome.curation["necessity"].update(
@@ -292,10 +312,16 @@ def _build(build: DatasetBuild, progress: Progress) -> dict:
     if "diversity" in outcome.curation:
         outcome.curation["diversity"]["embedding_model"] = settings.FLYWHEEL_EMBEDDING_MODEL
     if not outcome.samples:
-        excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items())) or "no candidates"
-        raise BuildError(f"no sample is left to put in a version ({len(candidates)} candidates; left out: {excluded})")
+        excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(outcome.excluded.items()))
+        raise BuildError(
+            Text(
+                "no sample is left to put in a version (%(count)s candidates; left out: %(excluded)s)",
+                count=len(candidates),
+                excluded=excluded or Text("no candidates"),
+            )
+        )
     manifest = manifest_build(outcome, config=config.as_dict(), token_method=counter.method, replay_file=replay_file)
-    progress(len(candidates), None, f"storing {len(outcome.samples)} samples")
+    progress(len(candidates), None, Text("storing %(count)s samples", count=len(outcome.samples)))
     version, reused = _store_version(build, outcome, manifest)
     report = {
         "version_id": version.id,

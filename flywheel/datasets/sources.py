@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flywheel.i18n import Text
 from flywheel.jobs.progress import Progress
 from flywheel.registry import Registry
 
@@ -115,5 +116,5 @@ def sample_source_get(name: str) -> SampleSource:
     try:
         return _SOURCES[name]
     except KeyError:
-        known = ", ".join(sorted(_SOURCES)) or "none"
-        raise ValueError(f"unknown sample source {name!r} (known: {known})") from None
+        known = ", ".join(sorted(_SOURCES)) or "-"
+        raise ValueError(Text("unknown sample source %(name)r (known: %(known)s)", name=name, known=known)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flywheel.datasets.replay import ReplayError
 from flywheel.datasets.services import BuildError, BuildWaiting, dataset_build_run
+from flywheel.i18n import message_of
 from flywheel.jobs.registry import PermanentJobError, RetryableJobError
 from flywheel.jobs.services import JobContext
 
@@ -15,8 +16,9 @@ def build_dataset_version(ctx: JobContext) -> dict:
         return dataset_build_run(build_id=int(ctx.payload["build_id"]), progress=ctx.progress)
     except BuildWaiting as exc:
         # The necessity stage's scoring job wakes the build when it is done; the hour is a backstop.
-        raise RetryableJobError(str(exc), retry_after_s=WAIT_FOR_SCORES_S) from exc
+        raise RetryableJobError(message_of(exc), retry_after_s=WAIT_FOR_SCORES_S) from exc
     except (BuildError, ReplayError, ValueError) as exc:
         # The inputs or the config are wrong (a tokenizer without a chat template, a replay line
         # that does not parse...): running again gives the same answer.
-        raise PermanentJobError(str(exc)) from exc
+        # Kept as a Text where it is one, so the job page shows it in the reader's language.
+        raise PermanentJobError(message_of(exc)) from exc

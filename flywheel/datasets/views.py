@@ -122,7 +122,7 @@ def version_diff(request, version_id: int):
     version = get_object_or_404(DatasetVersion, id=version_id)
     other_id = page_key(request, "against")
     if other_id is None:
-        raise Http404("choose a version to compare with (?against=ID)")
+        raise Http404(_("choose a version to compare with (?against=ID)"))
     other = get_object_or_404(DatasetVersion, id=other_id)
     return render(
         request, "datasets/diff.html", {"old": other, "new": version, **dataset_version_diff(old=other, new=version)}

@@ -17,6 +17,7 @@ from django.conf import settings
 from flywheel.datasets.models import DatasetBuild
 from flywheel.datasets.services import dataset_build_request
 from flywheel.demo.replay_corpus import GENERAL_CONVERSATIONS
+from flywheel.i18n import shown
 from flywheel.jobs.models import Job
 from flywheel.runs.models import TrainingRun
 from flywheel.runs.services import training_run_create
@@ -96,7 +97,7 @@ def demo_dataset_build(*, seed: int, user, timeout_s: float = 600):
     job = job_wait(job_id=build.job_id, timeout_s=timeout_s)
     build = DatasetBuild.objects.select_related("version").get(id=build.id)
     if build.version is None:
-        raise DemoError(f"the dataset build failed: {build.error or job.error}")
+        raise DemoError(f"the dataset build failed: {shown(build.error or job.error)}")
     return build
 
 
@@ -121,5 +122,5 @@ def demo_training_run(
     job = job_wait(job_id=run.job_id, timeout_s=timeout_s, on_tick=tick)
     run.refresh_from_db()
     if run.status != TrainingRun.Status.COMPLETED:
-        raise DemoError(f"the training run ended {run.status}: {run.error or job.error}")
+        raise DemoError(f"the training run ended {run.status}: {shown(run.error or job.error)}")
     return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -24,6 +25,8 @@ LISTS = ("sessions", "feedback", "pairs")
 
 
 def _error(status: int, code: str, detail: str) -> Response:
+    # `error` is a code for programs and stays as it is; `detail` is for the person reading it,
+    # in the request's language (Accept-Language, through LocaleMiddleware, like the pages).
     return Response({"error": code, "detail": detail}, status=status)
 
 
@@ -55,41 +58,62 @@ class IngestView(APIView):
         raw_request = request._request
         content_type = raw_request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return _error(415, "unsupported_media_type", "send the batch as application/json")
+            return _error(415, "unsupported_media_type", _("send the batch as application/json"))
         length = raw_request.META.get("CONTENT_LENGTH") or ""
         if not length.isdigit():
-            return _error(411, "length_required", "a Content-Length header is required")
+            return _error(411, "length_required", _("a Content-Length header is required"))
         limit = settings.FLYWHEEL_INGEST_MAX_BYTES
         if int(length) > limit:
-            return _error(413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}")
+            return _error(
+                413,
+                "payload_too_large",
+                _("the body is %(length)s bytes; the limit is %(limit)s") % {"length": length, "limit": limit},
+            )
         body = raw_request.read(limit + 1)
         if len(body) < int(length):
-            return _error(400, "incomplete_body", f"received {len(body)} of {length} bytes")
+            return _error(
+                400,
+                "incomplete_body",
+                _("received %(received)s of %(length)s bytes") % {"received": len(body), "length": length},
+            )
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return _error(400, "invalid_utf8", f"the body is not valid UTF-8 (byte {exc.start})")
+            return _error(400, "invalid_utf8", _("the body is not valid UTF-8 (byte %(byte)s)") % {"byte": exc.start})
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
-            return _error(400, "malformed_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+            return _error(
+                400,
+                "malformed_json",
+                _("%(reason)s at line %(line)s column %(column)s")
+                % {"reason": exc.msg, "line": exc.lineno, "column": exc.colno},
+            )
         except RecursionError:
             # The parser recurses once per level: a body of nothing but `[` reaches Python's
             # recursion limit. Nothing valid nests that deep (metadata stops at
             # FLYWHEEL_JSON_MAX_DEPTH, schema.py).
-            return _error(400, "too_deep", "the JSON is nested too deeply")
+            return _error(400, "too_deep", _("the JSON is nested too deeply"))
         if not isinstance(payload, dict):
-            return _error(400, "invalid_body", 'the body must be an object: {"sessions": [...], "feedback": [...]}')
+            return _error(400, "invalid_body", _('the body must be an object: {"sessions": [...], "feedback": [...]}'))
         unknown = sorted(set(payload) - set(LISTS))
         if unknown:
-            return _error(400, "invalid_body", f"unknown keys: {', '.join(unknown)}; expected {', '.join(LISTS)}")
+            return _error(
+                400,
+                "invalid_body",
+                _("unknown keys: %(unknown)s; expected %(expected)s")
+                % {"unknown": ", ".join(unknown), "expected": ", ".join(LISTS)},
+            )
         for key in LISTS:
             if not isinstance(payload.get(key, []), list):
-                return _error(400, "invalid_body", f'"{key}" must be a list')
+                return _error(400, "invalid_body", _('"%(key)s" must be a list') % {"key": key})
         items = sum(len(payload.get(key, [])) for key in LISTS)
         if items > settings.FLYWHEEL_INGEST_MAX_ITEMS:
             return _error(
-                413, "too_many_items", f"{items} items; send at most {settings.FLYWHEEL_INGEST_MAX_ITEMS} per batch"
+                413,
+                "too_many_items",
+                _("%(items)s items; send at most %(limit)s per batch")
+                % {"items": items, "limit": settings.FLYWHEEL_INGEST_MAX_ITEMS},
             )
         source = "api"
         result = ingest_batch(**{key: payload.get(key, []) for key in LISTS}, source=source)

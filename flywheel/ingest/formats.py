@@ -21,6 +21,8 @@ from typing import IO, Any
 
 import ijson
 
+from flywheel.i18n import Text, message_of
+
 FORMATS = ("openai", "sharegpt", "hh-rlhf", "sessions")
 
 
@@ -32,7 +34,8 @@ class RecordError(ValueError):
 class Record:
     number: int  # line number (JSONL) or item number (JSON array), from 1
     batch: dict[str, list] | None
-    error: str | None = None
+    # A Text, stored untranslated in the import's report and read in each reader's language.
+    error: Text | str | None = None
     stops: bool = False  # the file cannot be read past this record (its error is the file's)
 
 
@@ -76,14 +79,19 @@ class _CountingReader(io.RawIOBase):
         try:
             data = self.inner.read(wanted)
         except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
-            raise _StopReading(f"the file cannot be decompressed past this point: {exc}") from exc
+            raise _StopReading(
+                Text("the file cannot be decompressed past this point: %(reason)s", reason=str(exc))
+            ) from exc
         count = len(data)
         self.total += count
         self.since_mark += count
         if self.total_cap is not None and self.total > self.total_cap:
             raise _StopReading(
-                f"the file expands to more than {self.total_cap} bytes once decompressed "
-                "(FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES); reading stopped here"
+                Text(
+                    "the file expands to more than %(limit)s bytes once decompressed "
+                    "(FLYWHEEL_IMPORT_MAX_DECOMPRESSED_BYTES); reading stopped here",
+                    limit=self.total_cap,
+                )
             )
         if self.mark_cap is not None and self.since_mark > self.mark_cap:
             raise _ItemTooLarge()
@@ -120,10 +128,10 @@ def _feedback_from_ratings(messages: list[dict[str, Any]]) -> list[dict[str, Any
 
 def convert_openai(record: Any, raw: bytes) -> dict[str, list]:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise RecordError('expected an object with a "messages" list')
+        raise RecordError(Text('expected an object with a "messages" list'))
     session_id = record.get("id") or record.get("session_id") or f"openai:{_digest(raw)}"
     if not isinstance(session_id, str):
-        raise RecordError('"id" must be a string')
+        raise RecordError(Text('"id" must be a string'))
     messages = _messages_with_ids(
         session_id, [m if isinstance(m, dict) else {"invalid": m} for m in record["messages"]]
     )
@@ -158,17 +166,19 @@ _SHAREGPT_ROLES = {
 def convert_sharegpt(record: Any, raw: bytes) -> dict[str, list]:
     turns = record.get("conversations") if isinstance(record, dict) else None
     if not isinstance(turns, list):
-        raise RecordError('expected an object with a "conversations" list')
+        raise RecordError(Text('expected an object with a "conversations" list'))
     session_id = record.get("id") or f"sharegpt:{_digest(raw)}"
     if not isinstance(session_id, str):
-        raise RecordError('"id" must be a string')
+        raise RecordError(Text('"id" must be a string'))
     messages = []
     for position, turn in enumerate(turns):
         if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
-            raise RecordError(f'turn {position + 1}: expected {{"from": ..., "value": ...}}')
+            raise RecordError(Text('turn %(turn)s: expected {"from": ..., "value": ...}', turn=position + 1))
         role = _SHAREGPT_ROLES.get(str(turn["from"]).lower())
         if role is None:
-            raise RecordError(f"turn {position + 1}: unknown speaker {turn['from']!r}")
+            raise RecordError(
+                Text("turn %(turn)s: unknown speaker %(speaker)r", turn=position + 1, speaker=str(turn["from"]))
+            )
         messages.append({"role": role, "content": turn["value"]})
     session = {"id": session_id, "messages": _messages_with_ids(session_id, messages)}
     if "system" in record and isinstance(record["system"], str) and record["system"]:
@@ -182,7 +192,7 @@ _HH_TURN = re.compile(r"\n\n(Human|Assistant): ?")
 def _hh_turns(transcript: str) -> list[dict[str, str]]:
     parts = _HH_TURN.split(transcript)
     if parts[0].strip():
-        raise RecordError("transcript does not start with a Human: or Assistant: turn")
+        raise RecordError(Text("transcript does not start with a Human: or Assistant: turn"))
     turns = []
     for speaker, text in zip(parts[1::2], parts[2::2]):
         turns.append({"role": "user" if speaker == "Human" else "assistant", "content": text})
@@ -199,13 +209,13 @@ def convert_hh_rlhf(record: Any, raw: bytes) -> dict[str, list]:
         or not isinstance(record.get("chosen"), str)
         or not isinstance(record.get("rejected"), str)
     ):
-        raise RecordError('expected {"chosen": "...", "rejected": "..."} transcripts')
+        raise RecordError(Text('expected {"chosen": "...", "rejected": "..."} transcripts'))
     chosen, rejected = _hh_turns(record["chosen"]), _hh_turns(record["rejected"])
     split = next((i for i, (a, b) in enumerate(zip(chosen, rejected)) if a != b), min(len(chosen), len(rejected)))
     if split >= len(chosen) or split >= len(rejected):
-        raise RecordError("chosen and rejected transcripts do not differ in an answer")
+        raise RecordError(Text("chosen and rejected transcripts do not differ in an answer"))
     if chosen[split]["role"] != "assistant" or rejected[split]["role"] != "assistant":
-        raise RecordError("chosen and rejected transcripts differ in a Human turn, not in an answer")
+        raise RecordError(Text("chosen and rejected transcripts differ in a Human turn, not in an answer"))
     session_id = f"hh:{_digest(raw)}"
     messages = _messages_with_ids(session_id, chosen)
     chosen_id = messages[split]["id"]
@@ -226,12 +236,12 @@ def convert_hh_rlhf(record: Any, raw: bytes) -> dict[str, list]:
 def convert_sessions(record: Any, raw: bytes) -> dict[str, list]:
     """Flywheel's own shape: one API batch (`{"sessions": [...], "feedback": [...]}`) a line."""
     if not isinstance(record, dict) or not any(k in record for k in ("sessions", "feedback", "pairs")):
-        raise RecordError('expected an ingest batch {"sessions": [...], "feedback": [...]}')
+        raise RecordError(Text('expected an ingest batch {"sessions": [...], "feedback": [...]}'))
     batch = {}
     for key in ("sessions", "feedback", "pairs"):
         value = record.get(key, [])
         if not isinstance(value, list):
-            raise RecordError(f'"{key}" must be a list')
+            raise RecordError(Text('"%(key)s" must be a list', key=key))
         batch[key] = value
     return batch
 
@@ -274,7 +284,7 @@ def read_records(stream: IO[bytes], fmt: str, limits: ReadLimits = ReadLimits())
     try:
         array = _first_significant_byte(buffered) == b"["
     except _StopReading as exc:
-        yield Record(1, None, str(exc), stops=True)
+        yield Record(1, None, message_of(exc), stops=True)
         return
     if array:
         yield from _read_array(buffered, counter, convert, limits)
@@ -295,13 +305,17 @@ def _read_lines(stream: io.BufferedReader, convert, limits: ReadLimits) -> Itera
                 while (rest := stream.readline(_BUFFER)) and not rest.endswith(b"\n"):
                     pass
         except _StopReading as exc:
-            yield Record(number, None, str(exc), stops=True)
+            yield Record(number, None, message_of(exc), stops=True)
             return
         if not line:
             return
         if too_long:
             yield Record(
-                number, None, f"the line is longer than {limits.line_bytes} bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)"
+                number,
+                None,
+                Text(
+                    "the line is longer than %(limit)s bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)", limit=limits.line_bytes
+                ),
             )
             continue
         if not line.strip():
@@ -309,15 +323,17 @@ def _read_lines(stream: io.BufferedReader, convert, limits: ReadLimits) -> Itera
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield Record(number, None, f"not valid UTF-8 at byte {exc.start}")
+            yield Record(number, None, Text("not valid UTF-8 at byte %(byte)s", byte=exc.start))
             continue
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield Record(number, None, f"malformed JSON: {exc.msg} (column {exc.colno})")
+            yield Record(
+                number, None, Text("malformed JSON: %(reason)s (column %(column)s)", reason=exc.msg, column=exc.colno)
+            )
             continue
         except RecursionError:
-            yield Record(number, None, "the JSON is nested too deeply")
+            yield Record(number, None, Text("the JSON is nested too deeply"))
             continue
         yield _convert(number, record, line.strip(), convert)
 
@@ -361,32 +377,43 @@ def _read_array(stream: io.BufferedReader, counter: _CountingReader, convert, li
         yield Record(
             number + 1,
             None,
-            f"item {number + 1} is larger than {limits.item_bytes} bytes "
-            "(FLYWHEEL_IMPORT_MAX_ITEM_BYTES); a JSON array cannot be read past it, "
-            "reading stopped here",
+            Text(
+                "item %(item)s is larger than %(limit)s bytes (FLYWHEEL_IMPORT_MAX_ITEM_BYTES); "
+                "a JSON array cannot be read past it, reading stopped here",
+                item=number + 1,
+                limit=limits.item_bytes,
+            ),
             stops=True,
         )
     except _StopReading as exc:
-        yield Record(number + 1, None, str(exc), stops=True)
+        yield Record(number + 1, None, message_of(exc), stops=True)
     except _TooDeep:
         yield Record(
             number + 1,
             None,
-            f"item {number + 1} is nested deeper than {limits.json_depth} levels "
-            "(FLYWHEEL_JSON_MAX_DEPTH); a JSON array cannot be read past it, "
-            "reading stopped here",
+            Text(
+                "item %(item)s is nested deeper than %(limit)s levels (FLYWHEEL_JSON_MAX_DEPTH); "
+                "a JSON array cannot be read past it, reading stopped here",
+                item=number + 1,
+                limit=limits.json_depth,
+            ),
             stops=True,
         )
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         # A broken array cannot be resynchronised: report where reading stopped.
-        yield Record(number + 1, None, f"malformed JSON array after item {number}: {exc}", stops=True)
+        yield Record(
+            number + 1,
+            None,
+            Text("malformed JSON array after item %(item)s: %(reason)s", item=number, reason=str(exc)),
+            stops=True,
+        )
 
 
 def _convert(number: int, record: Any, raw: bytes, convert) -> Record:
     try:
         return Record(number, convert(record, raw))
     except RecordError as exc:
-        return Record(number, None, str(exc))
+        return Record(number, None, message_of(exc))
 
 
 def sniff_format(path: str) -> str:
@@ -401,4 +428,4 @@ def sniff_format(path: str) -> str:
     ):
         if marker in head:
             return fmt
-    raise RecordError("cannot tell the file's format; pass --format")
+    raise RecordError(Text("cannot tell the file's format; pass --format"))

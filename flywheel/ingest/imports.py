@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from flywheel.i18n import Text, stored
 from flywheel.ingest.formats import FORMATS, ReadLimits, RecordError, open_log_file, read_records, sniff_format
 from flywheel.ingest.models import ImportFile
 from flywheel.ingest.services import APPENDED, CREATED, ERROR, ingest_batch
@@ -38,7 +39,9 @@ def resolve_format(path: str, fmt: str) -> str:
     if fmt == "auto":
         return sniff_format(path)
     if fmt not in FORMATS:
-        raise RecordError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or auto")
+        raise RecordError(
+            Text("unknown format %(format)r; use one of %(names)s or auto", format=fmt, names=", ".join(FORMATS))
+        )
     return fmt
 
 
@@ -87,7 +90,7 @@ def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignore
     with open(path, "rb") as raw, open_log_file(path) as stream:
         for record in read_records(stream, fmt, read_limits()):
             if record.stops:
-                report["file_error"] = f"line {record.number}: {record.error}"
+                report["file_error"] = stored(Text("line %(line)s: %(error)s", line=record.number, error=record.error))
                 _note_error(report, record.number, record.error)
                 break
             report["records"] += 1
@@ -129,8 +132,12 @@ def import_wrote_something(report: dict) -> bool:
     return any(count for key, count in report["counts"].items() if key.endswith((f"_{CREATED}", f"_{APPENDED}")))
 
 
-def _records_note(report: dict) -> str:
-    return f"{report['records']} records, {report['records_with_errors']} with errors"
+def _records_note(report: dict) -> Text:
+    return Text(
+        "%(records)s records, %(errors)s with errors",
+        records=report["records"],
+        errors=report["records_with_errors"],
+    )
 
 
 def _position(stream, raw) -> int:
@@ -138,9 +145,11 @@ def _position(stream, raw) -> int:
     return (inner or stream).tell() if not raw.closed else 0
 
 
-def _note_error(report: dict, number: int, error: str) -> None:
+def _note_error(report: dict, number: int, error: Text | str) -> None:
+    """The report is stored (ImportFile.report): a Text goes in untranslated, so the import page
+    shows it in each reader's language (flywheel.i18n)."""
     if len(report["errors"]) < MAX_REPORTED_ERRORS:
-        report["errors"].append({"line": number, "error": error})
+        report["errors"].append({"line": number, "error": stored(error)})
 
 
 def import_file_store(*, source, name: str) -> tuple[Path, str, int]:

@@ -1,3 +1,4 @@
+from flywheel.i18n import shown
 from flywheel.ingest.imports import import_file_run, import_wrote_something
 from flywheel.ingest.models import ImportFile
 from flywheel.jobs.services import JobContext
@@ -13,4 +14,8 @@ def import_file(ctx: JobContext) -> dict:
         # The pipeline run that cleans and labels what was imported: shown on the import's page.
         report["follow_on_jobs"] = [pipeline_run_for_data_so_far().id]
     ImportFile.objects.filter(id=import_file.id).update(report=report)
-    return {key: report[key] for key in ("format", "records", "error_count", "counts", "file_error")}
+    # The job's result is a summary for programs and logs: the file's error in English, as text.
+    return {
+        **{key: report[key] for key in ("format", "records", "error_count", "counts")},
+        "file_error": shown(report["file_error"]),
+    }

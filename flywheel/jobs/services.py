@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.utils import timezone
 from flywheel.accounts.roles import user_has_any_role
 from flywheel.accounts.services import audit_record
 from flywheel.celery import app as celery_app
+from flywheel.i18n import Text, stored
 from flywheel.jobs.models import Job
 from flywheel.jobs.registry import (
     JobCancelled,
@@ -107,6 +108,33 @@ class _ThreadRunner:
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flywheel-job")
         self._sweeper = jobs_sweeper_start()
+        try:
+            self.resume_left_behind()
+        except DatabaseError:
+            # Not migrated yet, or the database is down: the web process must start all the same;
+            # the sweeper finds these jobs later.
+            logger.exception("could not resume the jobs a previous process left queued")
+
+    def resume_left_behind(self) -> int:
+        """Schedule the queued jobs that are due, or due within FLYWHEEL_JOB_REQUEUE_AFTER_S, each
+        at its due time. Their timers lived in a process that is gone (a restarted web process),
+        and the sweeper would send them only that long past due: an undo period's finalize would
+        be applied ten minutes late. A job another live process also holds a timer for is not run
+        twice: whichever delivery claims it first runs it (job_claim), the other finds it taken.
+        Jobs due later are left to the sweeper, so a long backlog does not become a timer each."""
+        now = timezone.now()
+        horizon = now + timedelta(seconds=settings.FLYWHEEL_JOB_REQUEUE_AFTER_S)
+        pending = (
+            Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=False)
+            .filter(Q(enqueued_at__lte=horizon) | Q(enqueued_at__isnull=True))
+            .order_by("id")
+            .values_list("id", "enqueued_at")
+        )
+        resumed = 0
+        for job_id, due in pending.iterator():
+            self.submit(job_id, max(0.0, (due - now).total_seconds()) if due else 0)
+            resumed += 1
+        return resumed
 
     def submit(self, job_id: int, countdown: float) -> None:
         if countdown:
@@ -121,7 +149,9 @@ class _ThreadRunner:
         try:
             outcome = job_execute(job_id=job_id)
             if outcome.retry_after_s is not None:
-                self.submit(job_id, outcome.retry_after_s)
+                # Through job_dispatch, so the row says when the retry is due: a restarted process
+                # resumes it then, and the sweeper does not count its back-off as lost time.
+                job_dispatch(job_id=job_id, countdown=outcome.retry_after_s)
         finally:
             connection.close()
 
@@ -144,6 +174,14 @@ def jobs_sweeper_start() -> threading.Thread:
     thread = threading.Thread(target=sweep_forever, name="flywheel-sweeper", daemon=True)
     thread.start()
     return thread
+
+
+def jobs_thread_runner_start() -> None:
+    """Start the embedded runner with the web process (flywheel/wsgi.py) rather than at its first
+    job: jobs a previous process left queued are then resumed at once, not when someone next
+    creates a job. Does nothing unless jobs run on threads of this process."""
+    if settings.FLYWHEEL_TASK_MODE == "thread":
+        _thread_runner()
 
 
 _runner: _ThreadRunner | None = None
@@ -199,13 +237,14 @@ class JobContext:
         self.created_by_id = job.created_by_id
         self._worker = worker
 
-    def progress(self, done: int, total: int | None = None, note: str = "") -> None:
-        """Record progress, renew the lease, and stop if cancellation was asked for."""
+    def progress(self, done: int, total: int | None = None, note: str | Text = "") -> None:
+        """Record progress, renew the lease, and stop if cancellation was asked for. A Text note
+        is stored untranslated, to be read in each reader's language (flywheel/i18n.py)."""
         fields = {"progress_done": done, "heartbeat_at": timezone.now(), "lease_expires_at": _lease_deadline()}
         if total is not None:
             fields["progress_total"] = total
         if note:
-            fields["progress_note"] = note[:200]
+            fields["progress_note"] = stored(note, limit=200)
         Job.objects.filter(id=self.job_id, worker=self._worker).update(**fields)
         self.check_cancelled()
 
@@ -269,7 +308,7 @@ def job_execute(*, job_id: int) -> Outcome:
         _finish(job_id, worker, status=Job.Status.CANCELLED)
         return Outcome("cancelled")
     except PermanentJobError as exc:
-        _finish(job_id, worker, status=Job.Status.DEAD, error=str(exc)[:_ERROR_LIMIT])
+        _finish(job_id, worker, status=Job.Status.DEAD, error=stored(exc, limit=_ERROR_LIMIT))
         return Outcome("dead")
     except Exception as exc:  # the job row records every failure; nothing is swallowed
         retryable = isinstance(exc, RetryableJobError)

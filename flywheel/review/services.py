@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from flywheel.accounts.roles import ENGINEERS, user_has_any_role
 from flywheel.accounts.services import audit_record
+from flywheel.i18n import Text
 from flywheel.ingest.models import ChatSession, Message
 from flywheel.jobs.services import job_create
 from flywheel.review.kinds import ReviewKind, review_kind_get
@@ -77,7 +78,13 @@ def queue_filters_clean(filters) -> dict:
     allowed = set(FILTER_SESSION_FIELDS) | {"subject_type", "payload"}
     unknown = set(filters) - allowed
     if unknown:
-        raise ValueError(f"unknown filter {', '.join(sorted(unknown))}; use {', '.join(sorted(allowed))}")
+        raise ValueError(
+            Text(
+                "unknown filter %(unknown)s; use %(allowed)s",
+                unknown=", ".join(sorted(unknown)),
+                allowed=", ".join(sorted(allowed)),
+            )
+        )
     for key, value in filters.items():
         if key == "payload":
             if not isinstance(value, dict):
@@ -134,11 +141,11 @@ def review_queue_save(
     review_kind_get(kind)
     filters = queue_filters_clean(filters)
     if reviewers_per_item < 1 or reviewers_per_item > 10:
-        raise ValueError("reviewers per item must be between 1 and 10")
+        raise ValueError(Text("reviewers per item must be between 1 and 10"))
     if lease_seconds < 10:
-        raise ValueError("the lease must be at least 10 seconds")
+        raise ValueError(Text("the lease must be at least 10 seconds"))
     if queue is not None and queue.kind != kind and queue.items.exists():
-        raise ValueError("a queue that holds items cannot change kind; create a new queue and re-route")
+        raise ValueError(Text("a queue that holds items cannot change kind; create a new queue and re-route"))
     fields = dict(
         slug=slug,
         name=name,
@@ -206,9 +213,11 @@ def review_item_enqueue(
     else:
         queue = ReviewQueue.objects.filter(slug=queue_slug).first()
         if queue is None:
-            raise ValueError(f"no review queue {queue_slug!r}")
+            raise ValueError(Text("no review queue %(queue)r", queue=queue_slug))
         if queue.kind != kind:
-            raise ValueError(f"queue {queue_slug!r} holds {queue.kind!r} items, not {kind!r}")
+            raise ValueError(
+                Text("queue %(queue)r holds %(held)r items, not %(kind)r", queue=queue_slug, held=queue.kind, kind=kind)
+            )
         existing = same_subject.filter(queue=queue).first()
         if existing is not None:
             return existing

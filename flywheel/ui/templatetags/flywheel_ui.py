@@ -6,6 +6,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
 from flywheel.accounts.roles import ROLE_NAMES
+from flywheel.i18n import shown as i18n_shown
 from flywheel.ui.markdown import render_markdown
 
 register = template.Library()
@@ -108,6 +109,13 @@ STATUS_NAMES = {
 def status_name(status: str) -> str:
     """A row's state in the page's language (an unknown code is shown as it is)."""
     return STATUS_NAMES.get(status, status)
+
+
+@register.filter
+def shown(value) -> str:
+    """A note or error a worker stored (flywheel.i18n.stored) in the reader's language; plain text,
+    such as rows written before notes were stored this way, as it is."""
+    return i18n_shown(value)
 
 
 @register.filter

@@ -53,7 +53,7 @@ def test_a_tokenizer_outside_the_model_directories_gets_one_message_and_nothing_
     }[kind]
     with pytest.raises(BuildError) as refused:
         dataset_build_request(config={"sources": ["sessions"], "tokenizer": str(path)}, name="probe")
-    assert str(refused.value) == TOKENIZER_REFUSED and str(path) not in str(refused.value)
+    assert str(refused.value) == str(TOKENIZER_REFUSED) and str(path) not in str(refused.value)
     assert not DatasetBuild.objects.exists() and not Job.objects.exists()
 
 

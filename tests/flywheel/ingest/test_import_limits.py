@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from flywheel.i18n import shown
 from flywheel.ingest.imports import UploadTooLarge, import_file_run, import_file_store
 from flywheel.ingest.models import ChatSession, ImportFile
 from flywheel.jobs.models import Job
@@ -102,8 +103,8 @@ def test_a_gzip_bomb_is_refused_with_a_per_file_error_and_memory_stays_bounded(t
     start = peak_rss_kb()
     report = import_file_run(path=str(bomb), fmt="openai")
     growth_mb = (peak_rss_kb() - start) / 1024
-    assert "more than 67108864 bytes once decompressed" in report["file_error"]
-    assert report["file_error"].startswith("line 1:") and report["errors"][0]["line"] == 1
+    assert "more than 67108864 bytes once decompressed" in shown(report["file_error"])
+    assert shown(report["file_error"]).startswith("line 1:") and report["errors"][0]["line"] == 1
     assert report["records"] == 0 and not ChatSession.objects.exists()
     # The line is 16 MB at most in memory (FLYWHEEL_IMPORT_MAX_LINE_BYTES), never 200 MB.
     assert growth_mb < 60, f"the import grew the process by {growth_mb:.0f} MB"
@@ -128,8 +129,8 @@ def test_an_over_long_line_is_refused_by_its_number_and_the_lines_around_it_are_
     long_line = json.dumps({"id": "long", "messages": [{"role": "user", "content": "y" * 5000}]}).encode() + b"\n"
     path.write_bytes(openai_line("before") + long_line + openai_line("after"))
     report = import_file_run(path=str(path), fmt="openai")
-    assert report["errors"] == [
-        {"line": 2, "error": "the line is longer than 1024 bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)"}
+    assert [(e["line"], shown(e["error"])) for e in report["errors"]] == [
+        (2, "the line is longer than 1024 bytes (FLYWHEEL_IMPORT_MAX_LINE_BYTES)")
     ]
     assert report["file_error"] == "" and report["error_count"] == 1
     assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"before", "after"}
@@ -141,7 +142,7 @@ def test_a_truncated_gzip_stops_with_a_file_error_instead_of_failing_the_job(tmp
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(whole[: len(whole) // 2])
     report = import_file_run(path=str(path), fmt="openai")
-    assert "cannot be decompressed" in report["file_error"]
+    assert "cannot be decompressed" in shown(report["file_error"])
 
 
 # --- JSON arrays and nesting ---------------------------------------------------------------------
@@ -158,8 +159,10 @@ def test_an_oversized_json_array_item_stops_the_import_at_its_number(tmp_path, s
     items = [sharegpt("one"), sharegpt("two"), sharegpt("huge", "z" * 400_000), sharegpt("four")]
     path.write_text(json.dumps(items))
     report = import_file_run(path=str(path), fmt="sharegpt")
-    assert report["errors"][-1]["line"] == 3 and "item 3 is larger than 1024 bytes" in report["errors"][-1]["error"]
-    assert report["file_error"].startswith("line 3:") and report["records"] == 2
+    assert report["errors"][-1]["line"] == 3 and "item 3 is larger than 1024 bytes" in shown(
+        report["errors"][-1]["error"]
+    )
+    assert shown(report["file_error"]).startswith("line 3:") and report["records"] == 2
     assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"one", "two"}
 
 
@@ -171,7 +174,7 @@ def test_a_deeply_nested_json_array_item_is_refused_before_it_is_built(tmp_path)
     start = peak_rss_kb()
     report = import_file_run(path=str(path), fmt="sharegpt")
     growth_mb = (peak_rss_kb() - start) / 1024
-    assert "item 2 is nested deeper than 64 levels" in report["file_error"]
+    assert "item 2 is nested deeper than 64 levels" in shown(report["file_error"])
     # ijson.parse alone spells out a path per event: 64 KB of `[` would cost it gigabytes.
     assert growth_mb < 60, f"the import grew the process by {growth_mb:.0f} MB"
     assert list(ChatSession.objects.values_list("external_id", flat=True)) == ["fine"]
@@ -182,7 +185,7 @@ def test_a_deeply_nested_jsonl_line_is_refused_by_its_number(tmp_path):
     path = tmp_path / "deep.jsonl"
     path.write_bytes(openai_line("before") + b"[" * 100_000 + b"]" * 100_000 + b"\n" + openai_line("after"))
     report = import_file_run(path=str(path), fmt="openai")
-    assert report["errors"] == [{"line": 2, "error": "the JSON is nested too deeply"}]
+    assert [(e["line"], shown(e["error"])) for e in report["errors"]] == [(2, "the JSON is nested too deeply")]
     assert ChatSession.objects.count() == 2
 
 
@@ -196,5 +199,5 @@ def test_session_metadata_nested_past_the_limit_is_refused_for_that_session_only
     line = json.dumps({"id": "deep", "metadata": deep, "messages": [{"role": "user", "content": "hi"}]}).encode()
     path.write_bytes(line + b"\n" + openai_line("flat"))
     report = import_file_run(path=str(path), fmt="openai")
-    assert report["errors"][0]["line"] == 1 and "nests deeper than 8 levels" in report["errors"][0]["error"]
+    assert report["errors"][0]["line"] == 1 and "nests deeper than 8 levels" in shown(report["errors"][0]["error"])
     assert list(ChatSession.objects.values_list("external_id", flat=True)) == ["flat"]

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from flywheel.i18n import shown
 from flywheel.ingest.imports import import_file_run
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 
@@ -63,8 +64,8 @@ def test_bad_lines_are_reported_with_their_line_numbers_and_good_lines_are_kept(
     report = import_file_run(path=str(path), fmt="openai")
     assert report["records"] == 5
     assert {e["line"] for e in report["errors"]} == {2, 3, 4}
-    assert "malformed JSON" in next(e["error"] for e in report["errors"] if e["line"] == 2)
-    assert "role" in next(e["error"] for e in report["errors"] if e["line"] == 3)
+    assert "malformed JSON" in shown(next(e["error"] for e in report["errors"] if e["line"] == 2))
+    assert "role" in shown(next(e["error"] for e in report["errors"] if e["line"] == 3))
     assert ChatSession.objects.count() == 2 and Feedback.objects.get().rating == 1
 
 
@@ -80,7 +81,7 @@ def test_invalid_utf8_on_a_line_is_reported_and_the_rest_imported(tmp_path):
         + b"\n"
     )
     report = import_file_run(path=str(path), fmt="openai")
-    assert [e["line"] for e in report["errors"]] == [2] and "UTF-8" in report["errors"][0]["error"]
+    assert [e["line"] for e in report["errors"]] == [2] and "UTF-8" in shown(report["errors"][0]["error"])
     assert ChatSession.objects.count() == 2
 
 
@@ -96,7 +97,9 @@ def test_a_sharegpt_json_array_is_streamed_and_speakers_are_mapped(tmp_path):
     path = tmp_path / "sharegpt.json"
     path.write_text(json.dumps(records, ensure_ascii=False))
     report = import_file_run(path=str(path), fmt="sharegpt")
-    assert report["records"] == 2 and report["errors"][0]["line"] == 2 and "speaker" in report["errors"][0]["error"]
+    assert (
+        report["records"] == 2 and report["errors"][0]["line"] == 2 and "speaker" in shown(report["errors"][0]["error"])
+    )
     assert list(Message.objects.order_by("seq").values_list("role", "content")) == [
         ("user", "你好"),
         ("assistant", "你好！有什么可以帮你？"),

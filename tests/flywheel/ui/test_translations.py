@@ -177,3 +177,36 @@ def test_the_catalogs_hold_every_marked_string_and_nothing_else(tmp_path):
     assert {p.relative_to(copy) for p in (copy / "flywheel" / "locale").glob("*/LC_MESSAGES/*.po")} == {
         p.relative_to(REPO) for p in catalogs()
     }
+
+
+def sentence_pieces(source: str) -> list[str]:
+    """{% translate %} strings that are pieces of a sentence glued around values: they open or
+    close a bracket the string does not hold the other end of, or start with the punctuation that
+    continues a sentence. Chinese puts the values elsewhere in the sentence; a piece cannot move
+    them. Such a sentence is one {% blocktranslate %} with its values as placeholders."""
+    pieces = []
+    for token in Lexer(source).tokenize():
+        if token.token_type != TokenType.BLOCK or not token.contents.startswith(("translate ", "trans ")):
+            continue
+        found = re.match(r'\w+ "(.*?)"', token.contents)
+        text = found.group(1) if found else ""
+        if text.count("(") != text.count(")") or re.match(r"[),;.]|, ", text):
+            pieces.append(text)
+    return pieces
+
+
+def test_the_sentence_piece_checker_finds_glued_pieces():
+    source = (
+        '{% translate "Replies (" %}{{ n }}{% translate ") with:" %} {% translate ", item" %} {{ i }}'
+        '{% translate "(edited)" %}{% blocktranslate %}Replies ({{ n }}) with:{% endblocktranslate %}'
+    )
+    assert sentence_pieces(source) == ["Replies (", ") with:", ", item"]
+
+
+def test_no_template_glues_a_sentence_from_translated_pieces():
+    glued = {
+        str(path.relative_to(REPO)): found
+        for path in TEMPLATES
+        if (found := sentence_pieces(path.read_text(encoding="utf-8")))
+    }
+    assert glued == {}, "make each of these sentences one {% blocktranslate %}: " + repr(glued)

@@ -5,6 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flywheel.i18n import shown
 from flywheel.ingest.formats import FORMATS, RecordError
 from flywheel.ingest.imports import import_file_run, resolve_format
 from flywheel.ingest.models import ImportFile
@@ -39,9 +40,9 @@ class Command(BaseCommand):
         if not quiet:
             sys.stderr.write("\n")
             for error in report["errors"][:20]:
-                sys.stderr.write(f"line {error['line']}: {error['error']}\n")
+                sys.stderr.write(f"line {error['line']}: {shown(error['error'])}\n")
             if report["file_error"]:
-                sys.stderr.write(f"the file was not read to its end: {report['file_error']}\n")
+                sys.stderr.write(f"the file was not read to its end: {shown(report['file_error'])}\n")
         ImportFile.objects.create(
             name=os.path.basename(file),
             path=os.path.abspath(file),
@@ -51,7 +52,12 @@ class Command(BaseCommand):
             report=report,
         )
         self.stdout.write(
-            json.dumps({k: report[k] for k in ("format", "records", "error_count", "counts", "file_error")})
+            json.dumps(
+                {
+                    **{k: report[k] for k in ("format", "records", "error_count", "counts")},
+                    "file_error": shown(report["file_error"]),
+                }
+            )
         )
 
 

@@ -35,6 +35,9 @@ class _MakeMessages(makemessages.Command):
     # A new string starts empty, never as a guess from a similar one: a guess would ship as a
     # fuzzy entry nobody looked at.
     msgmerge_options = [*makemessages.Command.msgmerge_options, "--no-fuzzy-matching"]
+    # Text("... %(name)s", name=...) marks a message that is translated when it is read, not when
+    # it is written (flywheel/i18n.py): its first argument is a message id like gettext's.
+    xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=Text"]
 
 
 def translated_locales() -> list[str]:
