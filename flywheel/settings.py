@@ -218,6 +218,19 @@ FLYWHEEL_LONGEST_TASK_S = jobs.int(
     "FLYWHEEL_LONGEST_TASK_S", 24 * 3600, minimum=60, doc="the broker's visibility timeout is set an hour above this"
 )
 
+# Readers of new rows (bad-case sources, routing rules) re-read the rows their cursor passed in
+# this many seconds before its last move: a row whose transaction was still open when the cursor
+# passed it is read once it commits (flywheel/pipeline/cursors.py). Must exceed the longest
+# transaction that writes their source tables (an import or ingest batch of feedback, a labeling
+# or continuity batch, a cleaning batch) plus one reader's run. 0 re-reads nothing: safe only on
+# SQLite, which has one writer at a time.
+FLYWHEEL_CURSOR_REREAD_S = jobs.int(
+    "FLYWHEEL_CURSOR_REREAD_S",
+    600,
+    minimum=0,
+    doc="readers of new rows re-read what they passed this long before; above the longest writing transaction",
+)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None  # job rows in the database are the source of truth
 CELERY_TASK_ACKS_LATE = True

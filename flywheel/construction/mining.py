@@ -14,7 +14,10 @@ its own ready():
         rows = Label.objects.filter(id__gt=after, quality__lte=2).order_by("id")[:limit]
         return (rows[-1].id if rows else after), [Signal(r.message_id, "label", {"label_ids": [r.id]}) for r in rows]
 
-A source must only move forward and may return the same signal twice (recording is an upsert).
+A source must only move forward and may return the same signal twice (recording is an upsert):
+each run starts a little behind its cursor (flywheel/pipeline/cursors.py: a row committed after
+the cursor passed its id is not lost), so recent rows are read again, and the counts reported are
+of what changed (new bad cases, new reasons, signals that added something), never of re-reads.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from flywheel.continuity.models import ContinuityPrediction
 from flywheel.ingest.models import Feedback, Message
 from flywheel.jobs.progress import Progress, progress_ignored
 from flywheel.labeling.models import Label
-from flywheel.pipeline.cursors import cursor_advance, cursor_position
+from flywheel.pipeline.cursors import cursor_read
 from flywheel.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -250,10 +253,12 @@ def _scrubbed_hint(hints: list[str]) -> str:
 
 
 def badcase_signals_record(*, signals: list[Signal]) -> dict:
-    """Upsert the bad cases and reasons these signals point at. Returns counts."""
+    """Upsert the bad cases and reasons these signals point at. Returns counts of what changed:
+    bad cases and reasons created, and signals that added something (to a new reason, or a
+    feedback id or the like to an existing one); a signal recorded before counts nothing."""
     signals = [s for s in signals if s.message_id]
     if not signals:
-        return {"bad_cases_new": 0, "reasons_new": 0}
+        return {"signals_new": 0, "bad_cases_new": 0, "reasons_new": 0}
     by_message: dict[int, list[Signal]] = defaultdict(list)
     for signal in signals:
         by_message[signal.message_id].append(signal)
@@ -262,7 +267,7 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
         Message.objects.filter(id__in=[m for m in by_message if m not in existing], role=Message.Role.ASSISTANT)
     )
     contexts = _contexts(fresh) if fresh else {}
-    created_cases = created_reasons = 0
+    created_cases = created_reasons = new_signals = 0
     with transaction.atomic():
         for message in fresh:
             built = contexts[message.id]
@@ -296,44 +301,46 @@ def badcase_signals_record(*, signals: list[Signal]) -> dict:
                 case.task_type = known_type[:32]
                 BadCase.objects.filter(id=case.id, task_type="").update(task_type=case.task_type)
             for source in sorted({s.source for s in group}):
+                same = [signal for signal in group if signal.source == source]
                 detail: dict = {}
-                for signal in group:
-                    if signal.source == source:
-                        detail = _merge_detail(detail, signal.detail)
+                for signal in same:
+                    detail = _merge_detail(detail, signal.detail)
                 reason = BadCaseReason.objects.select_for_update().filter(bad_case=case, source=source).first()
                 if reason is None:
                     try:
                         with transaction.atomic():
                             BadCaseReason.objects.create(bad_case=case, source=source, detail=detail)
                         created_reasons += 1
+                        new_signals += len(same)
                         continue
                     except IntegrityError:
                         reason = BadCaseReason.objects.select_for_update().get(bad_case=case, source=source)
+                new_signals += sum(_merge_detail(reason.detail, signal.detail) != reason.detail for signal in same)
                 merged = _merge_detail(reason.detail, detail)
                 if merged != reason.detail:
                     reason.detail = merged
                     reason.save(update_fields=["detail"])
-    return {"bad_cases_new": created_cases, "reasons_new": created_reasons}
+    return {"signals_new": new_signals, "bad_cases_new": created_cases, "reasons_new": created_reasons}
 
 
 def badcase_mine_pending(*, progress: Progress = progress_ignored, batch_size: int | None = None) -> dict:
-    """Run every source from its cursor until none has anything new. Returns counts per source."""
+    """Run every source from its cursor's window until none has anything new. Returns counts per
+    source, of what changed only (see badcase_signals_record)."""
     batch_size = batch_size or settings.FLYWHEEL_MINING_BATCH_SIZE
     report = {}
     for name in badcase_sources():
         source = _SOURCES[name]
-        cursor = f"badcase-source:{name}"
-        position, totals = cursor_position(cursor), {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
-        while True:
-            new_position, signals = source(after=position, limit=batch_size)
+        totals = {"signals": 0, "bad_cases_new": 0, "reasons_new": 0}
+
+        def step(after: int, name=name, source=source, totals=totals) -> int:
+            reached, signals = source(after=after, limit=batch_size)
             counts = badcase_signals_record(signals=signals)
-            totals["signals"] += len(signals)
+            totals["signals"] += counts["signals_new"]
             totals["bad_cases_new"] += counts["bad_cases_new"]
             totals["reasons_new"] += counts["reasons_new"]
-            if new_position <= position:
-                break
-            cursor_advance(cursor, new_position)
-            position = new_position
-            progress(totals["bad_cases_new"], None, f"{name}: {totals['bad_cases_new']} new bad cases, at {position}")
+            progress(totals["bad_cases_new"], None, f"{name}: {totals['bad_cases_new']} new bad cases, at {reached}")
+            return reached
+
+        cursor_read(f"badcase-source:{name}", step)
         report[name] = totals
     return report

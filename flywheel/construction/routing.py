@@ -1,14 +1,14 @@
 """Every thumbs-down answer goes to the bad-case answer queue (construction's "badcase_answer"
 kind, flywheel/construction/kinds.py): a routing rule run by the review stage (order 50), past a
-cursor over feedback ids; enqueueing is idempotent per answer."""
+cursor over feedback ids; enqueueing is idempotent per answer, and answers that already have an
+item are skipped and not counted (the rule re-reads a window behind its cursor)."""
 
 from __future__ import annotations
 
 from flywheel.cleaning.models import SessionCleaning
 from flywheel.cleaning.models import Status as CleaningStatus
 from flywheel.ingest.models import Feedback, Message
-from flywheel.review.models import ReviewItem
-from flywheel.review.services import review_item_enqueue
+from flywheel.review.services import review_item_enqueue, review_items_known
 
 
 def thumbs_down_to_badcase(*, after: int, limit: int) -> tuple[int, int]:
@@ -29,10 +29,8 @@ def thumbs_down_to_badcase(*, after: int, limit: int) -> tuple[int, int]:
         ).values_list("session_id", flat=True)
     )
     down = [r for r in down if r["message__session_id"] not in dropped]
-    known = set(
-        ReviewItem.objects.filter(
-            kind="badcase_answer", subject_type="message", subject_id__in=[str(r["message_id"]) for r in down]
-        ).values_list("subject_id", flat=True)
+    known = review_items_known(
+        kind="badcase_answer", subject_type="message", subject_ids=[r["message_id"] for r in down]
     )
     routed = 0
     for row in down:

@@ -4,7 +4,7 @@ user turns whose probability lies within FLYWHEEL_CONTINUITY_REVIEW_BAND of the 
 from __future__ import annotations
 
 from flywheel.continuity.models import ContinuityPrediction, SessionContinuity
-from flywheel.review.services import review_item_enqueue
+from flywheel.review.services import review_item_enqueue, review_items_known
 
 
 def uncertain_continuity_to_review(*, after: int, limit: int) -> tuple[int, int]:
@@ -15,11 +15,15 @@ def uncertain_continuity_to_review(*, after: int, limit: int) -> tuple[int, int]
     )
     if not rows:
         return after, 0
+    # Sessions that have an item already (routed before, or re-read from the window behind the
+    # cursor) get none again, so they are not counted.
+    known = review_items_known(kind="continuity", subject_type="session", subject_ids=[r["session_id"] for r in rows])
     routed = 0
     for row in rows:
         asked = row["uncertain_message_ids"]
-        if not asked:
+        if not asked or str(row["session_id"]) in known:
             continue
+        known.add(str(row["session_id"]))
         predictions = ContinuityPrediction.objects.filter(
             message_id__in=asked, model_version=row["model_version"]
         ).values_list("message_id", "probability", "continues")

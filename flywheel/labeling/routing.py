@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from flywheel.labeling.models import Label
-from flywheel.review.services import review_item_enqueue
+from flywheel.review.services import review_item_enqueue, review_items_known
 
 
 def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
@@ -30,9 +30,12 @@ def labels_to_review(*, after: int, limit: int) -> tuple[int, int]:
     )
     if not rows:
         return after, 0
+    # Labels routed before (the rule re-reads a window behind its cursor) are neither enqueued
+    # again nor counted.
+    known = review_items_known(kind="label", subject_type="label", subject_ids=[r["id"] for r in rows])
     routed = 0
     for row in rows:
-        if row["source"] == Label.Source.HUMAN:
+        if row["source"] == Label.Source.HUMAN or str(row["id"]) in known:
             continue
         flagged, uncertain = row["injection_flagged"], row["uncertain"]
         low = row["quality"] < settings.FLYWHEEL_LABEL_REVIEW_BELOW

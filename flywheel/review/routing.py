@@ -6,14 +6,18 @@ routing.py) and registers it in its AppConfig.ready():
 
     def low_quality_labels(*, after: int, limit: int) -> tuple[int, int]:
         rows = list(Label.objects.filter(id__gt=after, quality__lt=3).order_by("id")[:limit])
-        for label in rows:
+        known = review_items_known(kind="label", subject_type="label", subject_ids=[r.id for r in rows])
+        fresh = [label for label in rows if str(label.id) not in known]
+        for label in fresh:
             review_item_enqueue(kind="label", subject_type="label", subject_id=str(label.id), ...)
-        return (rows[-1].id if rows else after), len(rows)
+        return (rows[-1].id if rows else after), len(fresh)
 
     routing_rule_register("low-quality-labels", low_quality_labels)
 
-A rule returns (new cursor position, items routed) and must be idempotent (enqueueing is): a
-crash between enqueueing and saving the cursor routes the same rows again, changing nothing.
+A rule returns (new cursor position, items routed) and must be idempotent (enqueueing is): a run
+starts a little behind its cursor (flywheel/pipeline/cursors.py: rows committed late are not
+lost), and a crash between enqueueing and saving the cursor routes the same rows again. Both
+change nothing, and the count must say so: count only the items the call created.
 Disagreements between reviewers need no rule: the framework sends them to adjudication.
 """
 
@@ -23,7 +27,7 @@ import logging
 from collections.abc import Callable
 
 from flywheel.jobs.progress import Progress, progress_ignored
-from flywheel.pipeline.cursors import cursor_advance, cursor_position
+from flywheel.pipeline.cursors import cursor_read
 from flywheel.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -48,15 +52,15 @@ def routing_run(
     for name, rule in sorted(_RULES.items()):
         if only is not None and name not in only:
             continue
-        cursor = f"routing-rule:{name}"
-        position, routed = cursor_position(cursor), 0
-        while True:
-            new_position, count = rule(after=position, limit=batch_size)
+        routed = 0
+
+        def step(after: int, name=name, rule=rule) -> int:
+            nonlocal routed
+            reached, count = rule(after=after, limit=batch_size)
             routed += count
-            if new_position <= position:
-                break
-            cursor_advance(cursor, new_position)
-            position = new_position
-            progress(routed, None, f"{name}: {routed} routed, at {position}")
+            progress(routed, None, f"{name}: {routed} routed, at {reached}")
+            return reached
+
+        cursor_read(f"routing-rule:{name}", step)
         report[name] = routed
     return report

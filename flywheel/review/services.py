@@ -183,6 +183,16 @@ def review_queue_save(
 # --- enqueueing -----------------------------------------------------------------------------------
 
 
+def review_items_known(*, kind: str, subject_type: str, subject_ids) -> set[str]:
+    """Which of these subjects already have an item of this kind (in any queue), so that a
+    routing rule skips them and counts only what it routes for the first time."""
+    return set(
+        ReviewItem.objects.filter(
+            kind=kind, subject_type=subject_type, subject_id__in=[str(s) for s in subject_ids]
+        ).values_list("subject_id", flat=True)
+    )
+
+
 def review_item_enqueue(
     *,
     kind: str,
