@@ -1,7 +1,7 @@
 """The sessions list's full-text search at scale: the trigram GIN index against the same query
 without it (a sequential scan), with a primary-key lookup as the baseline, all in one run.
 
-    python bench/sessions_search.py [--sessions 20000] [--samples 15]
+    python bench/sessions_search.py [--sessions 20000] [--samples 15] [--choices-only]
 
 A throwaway PostgreSQL database (on DATABASE_URL's server) is created, filled with
 generate_series (sessions x 10 messages, English and Chinese text), measured through the same
@@ -9,6 +9,10 @@ selector the page calls (`sessions_page`, first page of 50), and dropped. Each s
 with the index (migration ingest.0003), then again after the index is dropped; the ratio is
 the speed-up the index brings. Rare terms (in 1 session of 2,000) are where an index matters:
 without it every message is read to find a page of matches.
+
+The app and model filters' choices (`session_filter_choices`, a loose index scan) are timed too,
+against the plain first page (no filter) and against a plain DISTINCT over the sessions, which
+reads every row. `--choices-only` times just those (run it with --sessions 200000).
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def fill(cursor, sessions: int) -> None:
         """
         INSERT INTO ingest_chatsession (external_id, app, channel, anon_user_id, model_version, started_at,
                                         metadata, source, ingested_at)
-        SELECT 'bench-' || i, CASE WHEN i %% 2 = 0 THEN 'shop' ELSE 'help' END, 'web', '', 'm1',
+        SELECT 'bench-' || i, CASE WHEN i %% 2 = 0 THEN 'shop' ELSE 'help-' || (i %% 23) END, 'web', '',
+               'model-' || (i %% 61),
                now() - (i || ' seconds')::interval, '{}', 'bench', now()
         FROM generate_series(1, %s) AS i""",
         [sessions],
@@ -68,10 +73,36 @@ def fill(cursor, sessions: int) -> None:
     cursor.execute("ANALYZE")
 
 
+def choices(args, page) -> None:
+    """The filters' choices against the page they are added to, and against a plain DISTINCT."""
+    from django.db import connection
+
+    from flywheel.ingest.selectors import session_filter_choices
+
+    plain = median_ms(lambda: page({}), args.samples)
+    print(f"{'plain first page (no filter)':<38} {plain:9.2f} ms")
+    for column in ("app", "model_version"):
+        listed = len(session_filter_choices(column))
+        ms = median_ms(lambda c=column: session_filter_choices(c), args.samples)
+
+        def distinct(c=column):
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT DISTINCT {c} FROM ingest_chatsession WHERE {c} > '' ORDER BY 1 LIMIT 100")
+                return cursor.fetchall()
+
+        scan = median_ms(distinct, args.samples)
+        print(
+            f"{column + ' choices (' + str(listed) + ' values)':<38} {ms:9.2f} ms  {ms / plain:5.2f}x the plain page;"
+            f" a plain DISTINCT: {scan:.2f} ms ({scan / ms:.0f}x slower)"
+        )
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20_000, help="sessions of 10 messages each")
     parser.add_argument("--samples", type=int, default=15, help="timed runs per query and variant")
+    parser.add_argument("--choices-only", action="store_true", help="time only the filters' choices")
     args = parser.parse_args()
 
     base = urllib.parse.urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -124,6 +155,10 @@ def run(args) -> int:
 
     def page(params):
         return len(sessions_page(filters=SessionFilters(**params)))
+
+    choices(args, page)
+    if args.choices_only:
+        return 0
 
     with_index = {
         label: (median_ms(lambda p=params: page(p), args.samples), page(params)) for label, params in SEARCHES

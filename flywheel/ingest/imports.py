@@ -83,7 +83,7 @@ def import_file_run(*, path: str, fmt: str, progress: Progress = progress_ignore
             for item in getattr(result, key):
                 if item["status"] == "error":
                     bad_records.add(owners[key][item["index"]])
-                    _note_error(report, owners[key][item["index"]], f"{key[:-1]} {item.get('id')}: {item['error']}")
+                    _note_error(report, owners[key][item["index"]], _item_error(key, item))
         report["records_with_errors"] += len(bad_records)
         pending.clear()
 
@@ -143,6 +143,18 @@ def _records_note(report: dict) -> Text:
 def _position(stream, raw) -> int:
     inner = getattr(stream, "fileobj", None)  # gzip: progress through the compressed file
     return (inner or stream).tell() if not raw.closed else 0
+
+
+# A refused item of a record, named by its list and id: `session s1: messages.0.role: ...`.
+_ITEM_ERRORS = {
+    "sessions": Text("session %(id)s: %(error)s"),
+    "feedback": Text("feedback %(id)s: %(error)s"),
+    "pairs": Text("pair %(id)s: %(error)s"),
+}
+
+
+def _item_error(key: str, item: dict) -> Text:
+    return Text(_ITEM_ERRORS[key].msgid, id=item.get("id"), error=item["error"])
 
 
 def _note_error(report: dict, number: int, error: Text | str) -> None:

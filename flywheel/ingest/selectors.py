@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -236,6 +237,36 @@ def sessions_page(*, filters: SessionFilters, before_id: int | None = None, size
             session.preview = preview[:PREVIEW_CHARS] + ("…" if len(preview) > PREVIEW_CHARS else "")
         session.facet_values = {name: values.get(session.id, "") for name, values in columns.items()}
     return page
+
+
+# The columns whose stored values the filters offer, each the first column of an index (models.py).
+CHOICE_COLUMNS = ("app", "model_version")
+CHOICES_MAX = 100
+
+
+def session_filter_choices(column: str, *, limit: int = CHOICES_MAX) -> list[str]:
+    """The distinct non-empty values of `column` (app, model_version), in order, at most `limit`:
+    what the sessions list offers beside its free-text app and model filters.
+
+    A plain DISTINCT reads every session. This walks the (column, started_at) index instead, one
+    index descent per value (a "loose index scan" as a recursive query), so its cost grows with
+    the number of values listed, not with the table: bench/sessions_search.py times it on
+    200,000 sessions. The same SQL runs on the embedded SQLite default."""
+    if column not in CHOICE_COLUMNS:  # a name from our code, never from a request
+        raise ValueError(f"no filter choices for {column!r}")
+    table = connection.ops.quote_name(ChatSession._meta.db_table)
+    name = connection.ops.quote_name(column)
+    sql = (
+        f"WITH RECURSIVE found(value) AS ("
+        f" SELECT MIN({name}) FROM {table} WHERE {name} > ''"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({name}) FROM {table} WHERE {name} > found.value) FROM found"
+        f" WHERE found.value IS NOT NULL"
+        f") SELECT value FROM found WHERE value IS NOT NULL LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [value for (value,) in cursor.fetchall()]
 
 
 def imports_recent(*, limit: int = 20) -> list[ImportFile]:

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
+from flywheel.i18n import Text
 from flywheel.ingest.models import ChatSession, Feedback, Message, PreferencePair
 from flywheel.ingest.schema import FeedbackIn, PairIn, SessionIn, describe_errors
 from flywheel.ingest.sql import insert_returning, select_in
@@ -50,7 +51,24 @@ class IngestResult:
         return dict(counts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "feedback": self.feedback, "pairs": self.pairs, "counts": self.counts()}
+        """The API's answer. An item's `error` is a Text until here: it becomes text in the active
+        language (the request's Accept-Language); its `code` and `fields` are the same in any."""
+
+        def said(item: dict[str, Any]) -> dict[str, Any]:
+            return {**item, "error": str(item["error"])} if "error" in item else item
+
+        return {
+            "sessions": [said(i) for i in self.sessions],
+            "feedback": [said(i) for i in self.feedback],
+            "pairs": [said(i) for i in self.pairs],
+            "counts": self.counts(),
+        }
+
+
+def refused(index: int, external_id: str | None, code: str, error: Text, **more: Any) -> dict[str, Any]:
+    """An item's result when it is refused: `code` (schema.ERROR_CODES) for programs, `error` for
+    people."""
+    return {"index": index, "id": external_id, "status": ERROR, "code": code, "error": error, **more}
 
 
 def anonymise_user_id(user_id: str | None) -> str:
@@ -72,30 +90,19 @@ def _validated(raw_items: Iterable[Any], model, results: list[dict[str, Any]]) -
             valid.append((index, model.model_validate(raw)))
         except ValidationError as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
+            error, fields = describe_errors(exc)
             results.append(
-                {
-                    "index": index,
-                    "id": raw_id if isinstance(raw_id, str) else None,
-                    "status": ERROR,
-                    "error": describe_errors(exc),
-                }
+                refused(index, raw_id if isinstance(raw_id, str) else None, "invalid_item", error, fields=fields)
             )
     return valid
 
 
-def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, Any]], what: str):
+def _refuse_repeated_ids(items: list[tuple[int, Any]], results: list[dict[str, Any]], what: Text):
     seen: set[str] = set()
     kept = []
     for index, item in items:
         if item.id in seen:
-            results.append(
-                {
-                    "index": index,
-                    "id": item.id,
-                    "status": ERROR,
-                    "error": f"{what} id {item.id!r} appears twice in this batch",
-                }
-            )
+            results.append(refused(index, item.id, "repeated_id", Text(what.msgid, id=item.id)))
             continue
         seen.add(item.id)
         kept.append((index, item))
@@ -115,11 +122,19 @@ def ingest_batch(
     loaders that run it themselves once at the end."""
     result = IngestResult()
     now = timezone.now()
-    valid_sessions = _refuse_repeated_ids(_validated(sessions, SessionIn, result.sessions), result.sessions, "session")
-    valid_feedback = _refuse_repeated_ids(
-        _validated(feedback, FeedbackIn, result.feedback), result.feedback, "feedback"
+    valid_sessions = _refuse_repeated_ids(
+        _validated(sessions, SessionIn, result.sessions),
+        result.sessions,
+        Text("session id %(id)r appears twice in this batch"),
     )
-    valid_pairs = _refuse_repeated_ids(_validated(pairs, PairIn, result.pairs), result.pairs, "pair")
+    valid_feedback = _refuse_repeated_ids(
+        _validated(feedback, FeedbackIn, result.feedback),
+        result.feedback,
+        Text("feedback id %(id)r appears twice in this batch"),
+    )
+    valid_pairs = _refuse_repeated_ids(
+        _validated(pairs, PairIn, result.pairs), result.pairs, Text("pair id %(id)r appears twice in this batch")
+    )
     session_pk, created = _upsert_sessions(valid_sessions, source=source, now=now)
     # One lookup, after the sessions are locked and before any message is written, for the
     # messages that may already be stored: those of sessions that existed, and references to
@@ -199,26 +214,30 @@ def _write_messages(
     not its session if this batch created it."""
     existing = [pk for ext, pk in session_pk.items() if ext not in created]
     last_seq = _last_positions(existing)
-    refused: list[tuple[int, SessionIn, str, MessagePlan | None]] = []
+    refusals: list[tuple[int, SessionIn, tuple[str, Text], MessagePlan | None]] = []
     plans, claimed = [], set()  # message ids planned by earlier items of this batch
     for index, item in items:
         own = session_pk[item.id]
         if foreign := [m.id for m in item.messages if m.id in stored and stored[m.id][0] != own]:
-            refused.append(
-                (index, item, f"message ids already belong to another session: {', '.join(foreign[:5])}", None)
-            )
+            refusals.append((index, item, _taken(foreign), None))
             continue
         plan = _plan_messages(item, own, stored, last_seq, now)
-        if isinstance(plan, str):
-            refused.append((index, item, plan, None))
+        if isinstance(plan, tuple):
+            refusals.append((index, item, plan, None))
             continue
         new_ids = [row["external_id"] for row in plan.rows()]
         if taken := [ext for ext in new_ids if ext in claimed]:
-            refused.append(
+            refusals.append(
                 (
                     index,
                     item,
-                    f"message ids already belong to another session of this batch: {', '.join(taken[:5])}",
+                    (
+                        "message_id_taken",
+                        Text(
+                            "message ids already belong to another session of this batch: %(ids)s",
+                            ids=", ".join(taken[:5]),
+                        ),
+                    ),
                     None,
                 )
             )
@@ -233,15 +252,15 @@ def _write_messages(
             returning=["external_id", "id"],
         )
     )
-    plans = _refuse_collisions(plans, inserted, refused, [row for _, _, plan in plans for row in plan.plain])
+    plans = _refuse_collisions(plans, inserted, refusals, [row for _, _, plan in plans for row in plan.plain])
     alternatives = [
         {**row, "alternative_to_id": inserted.get(target) or stored[target][2]}
         for _, _, plan in plans
         for row, target in plan.alternatives
     ]
     inserted.update(insert_returning(Message, alternatives, conflict=["external_id"], returning=["external_id", "id"]))
-    plans = _refuse_collisions(plans, inserted, refused, alternatives)
-    _undo(refused, inserted, created, stored, result)
+    plans = _refuse_collisions(plans, inserted, refusals, alternatives)
+    _undo(refusals, inserted, created, stored, result)
     written = {}
     for index, item, plan in plans:
         new = plan.rows()
@@ -279,30 +298,32 @@ def _last_positions(session_pks: list[int]) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def _refuse_collisions(plans, inserted: dict, refused: list, rows: list[dict]) -> list:
+def _taken(ids: list[str]) -> tuple[str, Text]:
+    return "message_id_taken", Text("message ids already belong to another session: %(ids)s", ids=", ".join(ids[:5]))
+
+
+def _refuse_collisions(plans, inserted: dict, refusals: list, rows: list[dict]) -> list:
     """Plans whose `rows` were all inserted. A row the insert skipped has an id that another
-    session holds (stored before, or written concurrently): its item joins `refused`."""
+    session holds (stored before, or written concurrently): its item joins `refusals`."""
     skipped = {row["external_id"] for row in rows if row["external_id"] not in inserted}
     if not skipped:
         return plans
     kept = []
     for index, item, plan in plans:
         if collided := [row["external_id"] for row in plan.rows() if row["external_id"] in skipped]:
-            refused.append(
-                (index, item, f"message ids already belong to another session: {', '.join(collided[:5])}", plan)
-            )
+            refusals.append((index, item, _taken(collided), plan))
         else:
             kept.append((index, item, plan))
     return kept
 
 
-def _undo(refused: list, inserted: dict, created: dict, stored: dict, result: IngestResult) -> None:
+def _undo(refusals: list, inserted: dict, created: dict, stored: dict, result: IngestResult) -> None:
     """Report the refused items and delete what was written of them."""
-    if not refused:
+    if not refusals:
         return
     messages, sessions, skipped = [], [], set()
-    for index, item, error, plan in refused:
-        result.sessions.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+    for index, item, (code, error), plan in refusals:
+        result.sessions.append(refused(index, item.id, code, error))
         for row in plan.rows() if plan else ():
             if row["external_id"] in inserted:
                 messages.append(inserted.pop(row["external_id"]))
@@ -329,8 +350,8 @@ class MessagePlan:
         return self.plain + [row for row, _ in self.alternatives]
 
 
-def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now) -> MessagePlan | str:
-    """The plan of one session item's new messages; or an error."""
+def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now) -> MessagePlan | tuple[str, Text]:
+    """The plan of one session item's new messages; or why it is refused (code, error)."""
     seq = last_seq.get(session_pk, 0)
     positions: dict[str, int] = {}  # external id -> seq, for alternatives sent in the same item
     plain, alts, unchanged, seen = [], [], 0, set()
@@ -351,13 +372,19 @@ def _plan_messages(item: SessionIn, session_pk: int, stored, last_seq, now) -> M
         if message.alternative_to:
             target = message.alternative_to
             if message.role != "assistant":
-                return f"message {message.id!r}: only assistant messages can be alternatives"
+                return "invalid_alternative", Text(
+                    "message %(id)r: only assistant messages can be alternatives", id=message.id
+                )
             if target in positions:
                 target_seq = positions[target]
             elif target in stored and stored[target][0] == session_pk:
                 target_seq = stored[target][1]
             else:
-                return f"message {message.id!r}: alternative_to {target!r} is not a message of this session"
+                return "invalid_alternative", Text(
+                    "message %(id)r: alternative_to %(target)r is not a message of this session",
+                    id=message.id,
+                    target=target,
+                )
             alts.append(({**row, "seq": target_seq}, target))
             continue
         seq += 1
@@ -374,9 +401,16 @@ def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, k
     for index, item in items:
         target = known.get(item.message_id)
         if target is None:
-            error = f"unknown message id {item.message_id!r}"
+            code, error = "unknown_message", Text("unknown message id %(id)r", id=item.message_id)
         elif target[2] != Message.Role.ASSISTANT:
-            error = f"message {item.message_id!r} is a {target[2]} message; feedback goes on assistant answers"
+            code, error = (
+                "not_an_answer",
+                Text(
+                    "message %(id)r is a %(role)s message; feedback goes on assistant answers",
+                    id=item.message_id,
+                    role=target[2],
+                ),
+            )
         else:
             rows.append(
                 {
@@ -390,7 +424,7 @@ def _write_feedback(items: list[tuple[int, FeedbackIn]], result: IngestResult, k
             )
             positions.append((index, item.id))
             continue
-        result.feedback.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+        result.feedback.append(refused(index, item.id, code, error))
     created = {ext for (ext,) in insert_returning(Feedback, rows, conflict=["external_id"], returning=["external_id"])}
     for index, external_id in positions:
         result.feedback.append(
@@ -404,17 +438,19 @@ def _write_pairs(items: list[tuple[int, PairIn]], result: IngestResult, known: d
     rows, positions = [], []
     for index, item in items:
         chosen, rejected = known.get(item.chosen_message_id), known.get(item.rejected_message_id)
-        error = None
+        code = error = None
         if chosen is None or rejected is None:
-            error = f"unknown message id {item.chosen_message_id if chosen is None else item.rejected_message_id!r}"
+            code = "unknown_message"
+            missing = item.chosen_message_id if chosen is None else item.rejected_message_id
+            error = Text("unknown message id %(id)r", id=missing)
         elif chosen[0] == rejected[0]:
-            error = "chosen and rejected are the same message"
+            code, error = "same_message", Text("chosen and rejected are the same message")
         elif chosen[1] != rejected[1]:
-            error = "chosen and rejected answers belong to different sessions"
+            code, error = "different_sessions", Text("chosen and rejected answers belong to different sessions")
         elif chosen[2] != Message.Role.ASSISTANT or rejected[2] != Message.Role.ASSISTANT:
-            error = "both sides of a pair must be assistant answers"
+            code, error = "not_an_answer", Text("both sides of a pair must be assistant answers")
         if error:
-            result.pairs.append({"index": index, "id": item.id, "status": ERROR, "error": error})
+            result.pairs.append(refused(index, item.id, code, error))
             continue
         rows.append(
             {

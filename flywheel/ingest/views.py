@@ -18,6 +18,7 @@ from flywheel.ingest.selectors import (
     THUMBS_CHOICES,
     SessionFilters,
     imports_recent,
+    session_filter_choices,
     session_get,
     session_texts_attach,
     session_transcript,
@@ -49,6 +50,10 @@ def session_list(request):
             "facets": [{"facet": f, "choices": f.choices(), "value": filters.facets.get(f.name, "")} for f in facets],
             "columns": [f for f in facets if f.column is not None],
             "thumbs_choices": THUMBS_CHOICES.items(),
+            # Offered under the free-text app and model boxes (a <datalist>: any other value can
+            # still be typed, e.g. one past the listed ones).
+            "app_choices": session_filter_choices("app"),
+            "model_version_choices": session_filter_choices("model_version"),
             # A pasted session id opens that session; the search still runs over message text.
             "exact_session": session_get(external_id=filters.q) if filters.q else None,
             "next_url": next_url,

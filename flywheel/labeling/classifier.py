@@ -60,6 +60,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import normalize
 
+from flywheel.i18n import Text
 from flywheel.labeling.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from flywheel.llm.embeddings import embed_texts, embedding_model_name, embedding_reads_chinese
 
@@ -507,24 +508,37 @@ def fingerprint(taxonomy: Taxonomy) -> str:
 
 
 def training_warnings(split: Split, taxonomy: Taxonomy) -> list[str]:
-    """What a data engineer should know before trusting these labels."""
-    warnings = list(split.notes)
+    """What a data engineer should know before trusting these labels. Each is stored with the
+    weights as a message id and its values (flywheel.i18n), so /labeling/ shows it in the
+    reader's language."""
+    # The types split_examples() kept wholly for training, found again from the examples it moved
+    # back (split.notes says the same in English only).
+    starved = sorted({e.task_type for e in split.train if is_held_out(e.text)})
+    warnings = [Text("%(type)s: too few examples to hold any out, so it is not measured", type=t) for t in starved]
     counts = Counter(e.task_type for e in split.train)
     if not is_default(taxonomy):
         fewest = min(taxonomy.type_names(), key=lambda t: counts.get(t, 0))
         warnings.insert(
             0,
-            f"custom taxonomy: the offline labeler learns from its {sum(counts.values())} example request(s) "
-            f"only ({', '.join(f'{t} {counts.get(t, 0)}' for t in taxonomy.type_names())}); the fewest is "
-            f"{fewest} with {counts.get(fewest, 0)}. Below {ENOUGH_PER_TYPE} per type, in each language you "
-            f"label, expect weak task types: add examples to the taxonomy file.",
+            Text(
+                "custom taxonomy: the offline labeler learns from its %(total)s example request(s) only "
+                "(%(counts)s); the fewest is %(fewest)s with %(fewest_count)s. Below %(enough)s per type, "
+                "in each language you label, expect weak task types: add examples to the taxonomy file.",
+                total=sum(counts.values()),
+                counts=", ".join(f"{t} {counts.get(t, 0)}" for t in taxonomy.type_names()),
+                fewest=fewest,
+                fewest_count=counts.get(fewest, 0),
+                enough=ENOUGH_PER_TYPE,
+            ),
         )
     missing = [t for t in taxonomy.type_names() if not counts.get(t)]
     if missing:
-        warnings.append(f"no example at all for {', '.join(missing)}: the offline labeler never chooses it")
+        warnings.append(
+            Text("no example at all for %(types)s: the offline labeler never chooses it", types=", ".join(missing))
+        )
     if not embedding_reads_chinese():
-        warnings.append("the embedding model reads no Chinese: Chinese requests will get poor task types")
-    return warnings
+        warnings.append(Text("the embedding model reads no Chinese: Chinese requests will get poor task types"))
+    return [warning.stored() for warning in warnings]
 
 
 def train_and_report(taxonomy: Taxonomy, *, embed: Embed | None = None) -> TaskTypeModel:

@@ -8,6 +8,7 @@ The field names `task_type` and `quality` are the ones the dataset builder reads
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.labeling.models import Label
@@ -40,7 +41,7 @@ class LabelReviewKind(ReviewKind):
         label = Label.objects.filter(id=int(item.subject_id)).first() if str(item.subject_id).isdigit() else None
         session_id = item.session_id or (label.session_id if label else None)
         if session_id is None:
-            raise ValueError("this label review item has no session")
+            raise ValueError(gettext("this label review item has no session"))
         label_human_record(session_id=session_id, decision=decision, user=user, based_on=label)
 
 

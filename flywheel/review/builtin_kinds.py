@@ -6,6 +6,7 @@ Every other kind belongs to the app that fills it: "label" (labeling), "continui
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from flywheel.ingest.models import PreferencePair
@@ -14,6 +15,7 @@ from flywheel.review.kinds import ChoiceField, ReviewKind, review_kind_get
 from flywheel.review.models import ReviewItem
 from flywheel.review.privacy import review_texts_shown, scrubbed_for_display
 from flywheel.review.services import ReviewError, review_item_decide
+from flywheel.ui.templatetags.flywheel_ui import status_name
 
 QUALITY_CHOICES = (
     ("1", _("1 unusable")),
@@ -95,7 +97,10 @@ class AdjudicationKind(ReviewKind):
     def apply_final(self, item, decision, user):
         parent = ReviewItem.objects.select_for_update().get(id=item.parent_id)
         if parent.status != ReviewItem.Status.ADJUDICATING:
-            raise ReviewError(f"the disputed item is {parent.status}, not waiting for adjudication")
+            raise ReviewError(
+                gettext("the disputed item is %(status)s, not waiting for adjudication")
+                % {"status": status_name(parent.status)}
+            )
         review_item_decide(item=parent, decision=decision, user=user)
 
     def context(self, item):

@@ -105,7 +105,7 @@ class ReviewKind:
     def validate(self, decision: dict) -> dict:
         """The cleaned decision, or ValueError with a message for the reviewer."""
         if not isinstance(decision, dict):
-            raise ValueError("a decision must be an object")
+            raise ValueError(_("a decision must be an object"))
         cleaned: dict[str, Any] = {}
         for field in self.fields:
             value = decision.get(field.name)
@@ -169,26 +169,26 @@ class ReviewKind:
 
     def validate_turns(self, turns: Any) -> dict:
         if not isinstance(turns, dict):
-            raise ValueError("turns must be an object keyed by message id")
+            raise ValueError(_("turns must be an object keyed by message id"))
         cleaned = {}
         for key, turn in turns.items():
             if not str(key).isdigit():
-                raise ValueError(f"turn key {key!r} is not a message id")
+                raise ValueError(_("turn key %(key)r is not a message id") % {"key": key})
             if not isinstance(turn, dict):
-                raise ValueError(f"turn {key}: expected an object")
+                raise ValueError(_("turn %(turn)s: expected an object") % {"turn": key})
             out = {}
             for control, value in turn.items():
                 if control == "train" and "train" in self.turn_controls:
                     if not isinstance(value, bool):
-                        raise ValueError(f"turn {key}: train must be true or false")
+                        raise ValueError(_("turn %(turn)s: train must be true or false") % {"turn": key})
                     out["train"] = value
                 elif control == "continuity" and "continuity" in self.turn_controls:
                     if not isinstance(value, bool):
-                        raise ValueError(f"turn {key}: continuity must be yes or no")
+                        raise ValueError(_("turn %(turn)s: continuity must be yes or no") % {"turn": key})
                     out["continuity"] = value
                 elif control == "edited" and "edit" in self.turn_controls:
                     if not isinstance(value, str):
-                        raise ValueError(f"turn {key}: the edited answer must be text")
+                        raise ValueError(_("turn %(turn)s: the edited answer must be text") % {"turn": key})
                     if len(value) > EDIT_MAX_CHARS:
                         raise ValueError(
                             _("turn %(turn)s: the edited answer is longer than %(max)s characters")
@@ -198,7 +198,10 @@ class ReviewKind:
                         raise ValueError(_("turn %(turn)s: the edited answer is empty") % {"turn": key})
                     out["edited"] = value
                 else:
-                    raise ValueError(f"turn {key}: {control!r} is not something this kind of review records")
+                    raise ValueError(
+                        _("turn %(turn)s: %(control)r is not something this kind of review records")
+                        % {"turn": key, "control": control}
+                    )
             if out:
                 cleaned[str(int(key))] = out
         return cleaned

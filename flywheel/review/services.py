@@ -28,6 +28,7 @@ from flywheel.jobs.services import job_create
 from flywheel.review.kinds import ReviewKind, review_kind_get
 from flywheel.review.models import ReviewAssignment, ReviewItem, ReviewQueue
 from flywheel.review.suggestions import review_suggestions
+from flywheel.ui.templatetags.flywheel_ui import message_role, status_name
 
 ADJUDICATION = "adjudication"
 FILTER_SESSION_FIELDS = ("app", "channel", "model_version")
@@ -466,7 +467,7 @@ def decision_clean(*, item: ReviewItem, kind: ReviewKind, decision: dict) -> dic
     turns = cleaned.get("turns") or {}
     if turns:
         if item.session_id is None:
-            raise ValueError("this item has no conversation, so it takes no per-turn answers")
+            raise ValueError(_("this item has no conversation, so it takes no per-turn answers"))
         roles = dict(
             Message.objects.filter(
                 session_id=item.session_id, id__in=[int(k) for k in turns], alternative_to__isnull=True
@@ -475,11 +476,17 @@ def decision_clean(*, item: ReviewItem, kind: ReviewKind, decision: dict) -> dic
         for key, turn in turns.items():
             role = roles.get(int(key))
             if role is None:
-                raise ValueError(f"message {key} is not a turn of this conversation")
+                raise ValueError(_("message %(message)s is not a turn of this conversation") % {"message": key})
             if ("train" in turn or "edited" in turn) and role != Message.Role.ASSISTANT:
-                raise ValueError(f"message {key} is a {role} turn; only assistant answers are trained on or edited")
+                raise ValueError(
+                    _("message %(message)s is a %(role)s turn; only assistant answers are trained on or edited")
+                    % {"message": key, "role": message_role(role)}
+                )
             if "continuity" in turn and role != Message.Role.USER:
-                raise ValueError(f"message {key} is a {role} turn; topic continuity is judged on user turns")
+                raise ValueError(
+                    _("message %(message)s is a %(role)s turn; topic continuity is judged on user turns")
+                    % {"message": key, "role": message_role(role)}
+                )
     return cleaned
 
 
@@ -492,7 +499,9 @@ def review_item_submit(*, item_id: int, user, decision: dict, automatic: bool = 
         item = ReviewItem.objects.select_for_update().select_related("queue").get(id=item_id)
         assignment = _own_claim(item_id=item_id, user=user)
         if item.status != ReviewItem.Status.OPEN:
-            raise ReviewError(_("this item is %(status)s; it takes no more decisions") % {"status": item.status})
+            raise ReviewError(
+                _("this item is %(status)s; it takes no more decisions") % {"status": status_name(item.status)}
+            )
         kind = review_kind_get(item.kind)
         cleaned = decision_clean(item=item, kind=kind, decision=decision)
         now = timezone.now()

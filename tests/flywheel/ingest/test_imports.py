@@ -157,3 +157,19 @@ def test_an_upload_runs_as_a_job_on_a_real_worker_and_reports_its_progress(clien
     assert ChatSession.objects.count() == 30
     page = client.get(f"/imports/{import_file.id}/")
     assert b"line" in page.content.lower() and page.status_code == 200
+
+
+def test_a_refused_item_of_an_imported_line_reads_in_each_readers_language(db, tmp_path):
+    from django.utils import translation
+
+    path = tmp_path / "log.jsonl"
+    line = {"sessions": [{"id": "s1", "messages": [{"id": "m1", "role": "robot", "content": "hi"}]}]}
+    path.write_text(json.dumps(line) + "\n")
+    report = import_file_run(path=str(path), fmt="sessions")
+    (error,) = report["errors"]
+    with translation.override("zh-hans"):
+        assert shown(error["error"]) == "会话 s1：messages.0.role：必须是 'system', 'user', 'assistant', 'tool' 之一"
+    with translation.override("en"):
+        assert (
+            shown(error["error"]) == "session s1: messages.0.role: must be one of 'system', 'user', 'assistant', 'tool'"
+        )

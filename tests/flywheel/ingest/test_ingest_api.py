@@ -371,3 +371,63 @@ def test_deeply_nested_metadata_is_refused_for_its_session_only(api_client):
     body = response.json()
     assert body["sessions"][0]["status"] == "error" and "nests deeper than 64 levels" in body["sessions"][0]["error"]
     assert body["sessions"][1]["status"] == "created"
+
+
+def test_every_refused_item_has_a_stable_code_and_its_error_in_the_requests_language(api_client):
+    post(api_client, {"sessions": [session("first")]})
+    body = {
+        "sessions": [
+            session("bad", messages=[{"id": "bad-1", "role": "robot", "content": "hi", "extra": 1}]),
+            session("twice"),
+            session("twice"),
+            session("thief", messages=[{"id": "first-u1", "role": "user", "content": "mine"}]),
+            session("alt", messages=[{"id": "alt-1", "role": "user", "content": "hi", "alternative_to": "x"}]),
+        ],
+        "feedback": [
+            {"id": "f-unknown", "message_id": "nope", "rating": 1},
+            {"id": "f-user", "message_id": "first-u1", "rating": 1},
+            {"id": "f-bad", "message_id": "first-a1", "rating": "1"},
+        ],
+        "pairs": [{"id": "p-same", "chosen_message_id": "first-a1", "rejected_message_id": "first-a1"}],
+    }
+    english = post(api_client, body, HTTP_ACCEPT_LANGUAGE="en").json()
+    # The same batch again, refused the same way (nothing of it was written), asked in Chinese.
+    chinese = post(api_client, body, HTTP_ACCEPT_LANGUAGE="zh-Hans").json()
+
+    def codes(result):
+        return [
+            (key, i["index"], i.get("code"), i.get("fields"))
+            for key in ("sessions", "feedback", "pairs")
+            for i in result[key]
+        ]
+
+    assert codes(english) == codes(chinese)
+    assert [i.get("code") for i in english["sessions"]] == [
+        "invalid_item",
+        None,  # the first "twice" is written
+        "repeated_id",
+        "message_id_taken",
+        "invalid_alternative",
+    ]
+    assert english["sessions"][0]["fields"] == [
+        {"field": "messages.0.role", "code": "literal_error"},
+        {"field": "messages.0.extra", "code": "extra_forbidden"},
+    ]
+    assert [i["code"] for i in english["feedback"]] == ["unknown_message", "not_an_answer", "invalid_item"]
+    assert english["feedback"][2]["fields"] == [{"field": "rating", "code": "value_error"}]
+    assert english["pairs"][0]["code"] == "same_message"
+
+    assert english["sessions"][0]["error"] == (
+        "messages.0.role: must be one of 'system', 'user', 'assistant', 'tool'; "
+        "messages.0.extra: is not a field of this item"
+    )
+    assert chinese["sessions"][0]["error"] == (
+        "messages.0.role：必须是 'system', 'user', 'assistant', 'tool' 之一；messages.0.extra：不是该条目的字段"
+    )
+    assert english["sessions"][2]["error"] == "session id 'twice' appears twice in this batch"
+    assert chinese["sessions"][2]["error"] == "会话 id 'twice' 在本批次中出现了两次"
+    assert chinese["sessions"][3]["error"] == "这些消息 id 已属于另一个会话：first-u1"
+    assert chinese["feedback"][0]["error"] == "未知的消息 id 'nope'"
+    assert chinese["feedback"][2]["error"] == "rating：必须是整数 1 或 -1"
+    assert chinese["pairs"][0]["error"] == "chosen 与 rejected 是同一条消息"
+    assert set(ChatSession.objects.values_list("external_id", flat=True)) == {"first", "twice"}

@@ -82,6 +82,35 @@ def test_filters_by_app_and_model_version(db, client):
     assert _listed(client, app="shop", model_version="m1") == ["shop-a"]
 
 
+def test_the_app_and_model_filters_offer_the_stored_values_and_still_take_any_text(db, client):
+    session_with_turns([("user", "a")], external_id="shop-a", app="shop", model_version="m2")
+    session_with_turns([("user", "a")], external_id="shop-b", app="shop", model_version="m1")
+    session_with_turns([("user", "a")], external_id="help-a", app="客服", model_version="m1")
+    session_with_turns([("user", "a")], external_id="bare", app="", model_version="")
+    response = client.get(reverse("ingest:session_list"))
+    # Each value once, in order, the empty one left out (it is no filter).
+    assert response.context["app_choices"] == sorted(["shop", "客服"])
+    assert response.context["model_version_choices"] == ["m1", "m2"]
+    page = response.content.decode()
+    assert 'list="app-choices"' in page and '<option value="客服">' in page
+    assert 'list="model-version-choices"' in page and '<option value="m2">' in page
+    # A value that is not offered is still a filter (free text), and matches nothing here.
+    assert _listed(client, app="not-listed") == []
+    assert _listed(client, app="客服") == ["help-a"]
+
+
+def test_filter_choices_stop_at_their_limit_and_escape_what_they_list(db, client):
+    from flywheel.ingest.selectors import session_filter_choices
+
+    for n in range(5):
+        session_with_turns([("user", "a")], external_id=f"s{n}", app=f"app-{n}", model_version='"><b>x')
+    assert session_filter_choices("app", limit=3) == ["app-0", "app-1", "app-2"]
+    page = client.get(reverse("ingest:session_list")).content.decode()
+    assert "<b>x" not in page and "&quot;&gt;&lt;b&gt;x" in page
+    with pytest.raises(ValueError):
+        session_filter_choices("external_id")
+
+
 def test_filters_by_thumbs(db, client):
     down = session_with_turns([("user", "q"), ("assistant", "a")], external_id="down")
     up = session_with_turns([("user", "q"), ("assistant", "a")], external_id="up")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from flywheel.i18n import shown
 from flywheel.labeling import classifier
 from flywheel.labeling.classifier import (
     CHECK_FILE,
@@ -185,7 +186,7 @@ def test_a_custom_taxonomy_retrains_from_its_own_examples_and_says_how_few_they_
     with caplog.at_level("WARNING", logger="flywheel.labeling.classifier"):
         model = task_type_model(custom_taxonomy)
     assert model.types == ["billing", "other", "shipping"]
-    (warning,) = [w for w in model.meta["warnings"] if w.startswith("custom taxonomy")]
+    (warning,) = [w for w in map(shown, model.meta["warnings"]) if w.startswith("custom taxonomy")]
     assert "billing" in warning and "shipping" in warning and "add examples" in warning
     assert "custom taxonomy" in caplog.text
     assert list((custom_taxonomy_var := classifier._cache_path(model.meta["fingerprint"])).parent.glob("*.npz"))
@@ -202,7 +203,7 @@ def test_a_taxonomy_with_a_single_example_per_type_still_labels_and_warns(tmp_pa
     settings.VAR_DIR = tmp_path / "var"
     model = task_type_model(Taxonomy(types=tiny))
     assert model.meta["held_out_outcomes"] == [] or len(model.meta["held_out_outcomes"]) <= 1
-    assert any("custom taxonomy" in w for w in model.meta["warnings"])
+    assert any("custom taxonomy" in shown(w) for w in model.meta["warnings"])
     (prediction,) = model.predict(["my python code crashes with a bug"], embed_texts)
     assert prediction.task_type == "b"
 

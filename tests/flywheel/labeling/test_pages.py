@@ -120,3 +120,38 @@ def test_a_custom_taxonomy_warns_on_the_labels_page_how_little_it_learnt_from(cl
     client.force_login(engineer)
     page = client.get(reverse("labeling:index")).content.decode()
     assert "custom taxonomy: the offline labeler learns from its" in page
+
+
+def test_the_offline_labelers_warnings_read_in_the_readers_language_and_old_english_ones_still_show(
+    client, engineer, tmp_path, settings, monkeypatch
+):
+    import json
+
+    from django.conf import settings as live_settings
+
+    from flywheel.labeling.classifier import task_type_model
+    from flywheel.labeling.taxonomy import taxonomy
+
+    path = tmp_path / "taxonomy.json"
+    types = {
+        "refund": {"subtypes": {"other": ["I want my money back", "退款", "refund please"]}},
+        "other": {"subtypes": {"other": ["hello", "你好", "what time do you open?"]}},
+    }
+    path.write_text(json.dumps(types), encoding="utf-8")
+    settings.FLYWHEEL_LABEL_TAXONOMY = str(path)
+    settings.VAR_DIR = tmp_path / "var"
+    client.force_login(engineer)
+    client.cookies[live_settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("labeling:index")).content.decode()
+    assert "自定义分类" in page and "custom taxonomy" not in page
+    client.cookies[live_settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert (
+        "custom taxonomy: the offline labeler learns from its" in client.get(reverse("labeling:index")).content.decode()
+    )
+
+    # Weights saved before warnings were stored as message ids hold plain English: shown as it is.
+    monkeypatch.setitem(
+        task_type_model(taxonomy()).meta, "warnings", ["an English warning written by an older version"]
+    )
+    client.cookies[live_settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "an English warning written by an older version" in client.get(reverse("labeling:index")).content.decode()

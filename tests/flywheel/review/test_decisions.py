@@ -151,3 +151,58 @@ def test_every_submission_and_the_final_decision_are_in_the_audit_log(engineer, 
         ("review.submit", second.username),
         ("review.decide", second.username),
     ]
+
+
+@pytest.mark.parametrize(
+    "turns, english, chinese",
+    [
+        ("not an object", "turns must be an object keyed by message id", "turns 必须是以消息 id 为键的对象"),
+        ({"abc": {"train": True}}, "turn key 'abc' is not a message id", "轮次键 'abc' 不是消息 id"),
+        (
+            {"{answer}": {"train": "yes"}},
+            "turn {answer}: train must be true or false",
+            "轮次 {answer}：train 必须是 true 或 false",
+        ),
+        (
+            {"{answer}": {"rating": 5}},
+            "turn {answer}: 'rating' is not something this kind of review records",
+            "轮次 {answer}：这类审核不记录 'rating'",
+        ),
+        (
+            {"{question}": {"train": True}},
+            "message {question} is a user turn; only assistant answers are trained on or edited",
+            "消息 {question} 是用户轮次；只有助手回答才能用于训练或被编辑",
+        ),
+        (
+            {"999999": {"train": True}},
+            "message 999999 is not a turn of this conversation",
+            "消息 999999 不是这段对话中的轮次",
+        ),
+    ],
+)
+def test_a_malformed_decision_is_refused_in_the_annotators_language(
+    badcase_item, annotator, conversation, turns, english, chinese
+):
+    from django.utils import translation
+
+    ids = {"answer": conversation.messages.get(seq=4).id, "question": conversation.messages.get(seq=3).id}
+    if isinstance(turns, dict):
+        turns = {key.format(**ids): value for key, value in turns.items()}
+    review_item_claim_next(queue=badcase_item.queue, user=annotator)
+    for language, expected in (("en", english), ("zh-hans", chinese)):
+        with translation.override(language), pytest.raises(ValueError) as refused:
+            review_item_submit(
+                item_id=badcase_item.id, user=annotator, decision=good_decision(conversation, turns=turns)
+            )
+        assert str(refused.value) == expected.format(**ids)
+    badcase_item.refresh_from_db()
+    assert (badcase_item.status, badcase_item.submitted_count) == (ReviewItem.Status.OPEN, 0)
+
+
+def test_a_decision_that_is_not_an_object_is_refused_in_chinese(badcase_item):
+    from django.utils import translation
+
+    from flywheel.review.kinds import review_kind_get
+
+    with translation.override("zh-hans"), pytest.raises(ValueError, match="决定必须是一个对象"):
+        review_kind_get("badcase_answer").validate(["verdict", "bad"])

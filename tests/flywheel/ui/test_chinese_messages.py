@@ -5,6 +5,9 @@ notes and errors a worker stores on a job, which are read later in the reader's 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -172,3 +175,54 @@ def test_sentences_with_values_read_as_whole_chinese_sentences(client, engineer,
 
     page = in_chinese(client, ops_user).get("/runs/new/").content.decode()
     assert '还没有含训练对话的数据集版本：请先<a href="/datasets/new/">构建一个</a>。' in page
+
+
+def _title(template: str, **context) -> str:
+    """A template's title block as the page renders it (titles are plain text: no markup)."""
+    from django.template import Context, Template
+    from django.template.loader import get_template
+
+    source = Path(get_template(template).origin.name).read_text(encoding="utf-8")
+    body = re.search(r"{% block title %}(.*?){% endblock %}", source, re.S).group(1)
+    return Template("{% load i18n %}" + body).render(Context(context))
+
+
+@pytest.mark.parametrize(
+    "template, english, chinese",
+    [
+        ("curation/diversity.html", "Diversity of dataset v12", "数据集 v12 的多样性"),
+        ("curation/ifd.html", "IFD of dataset v12", "数据集 v12 的 IFD"),
+        ("datasets/samples.html", "Samples of v12", "v12 的样本"),
+    ],
+)
+def test_a_title_naming_a_version_is_one_sentence_in_chinese_word_order(template, english, chinese):
+    version = SimpleNamespace(id=12)
+    with translation.override("en"):
+        assert _title(template, version=version) == english
+    with translation.override("zh-hans"):
+        assert _title(template, version=version) == chinese
+
+
+def test_a_runs_steps_and_an_evaluations_judge_calls_read_in_chinese_word_order():
+    from django.template.loader import render_to_string
+
+    run = SimpleNamespace(
+        id=3,
+        status="running",
+        current_step=4,
+        total_steps=10,
+        alerts=[{"alert": "rising_loss", "step": 7, "message": "the loss has risen"}],
+        checkpoints=[{"step": 5, "path": "/runs/3/step-5"}],
+        result={},
+    )
+    with translation.override("zh-hans"):
+        page = render_to_string("runs/_status.html", {"run": run})
+        assert "第 7 步 · <strong>rising_loss</strong>" in page and "<li>第 5 步 <small" in page
+        summary = {"pairwise": {"win": 3, "tie": 1, "loss": 2}, "judge_calls": 12, "judge_dead_letters": 0}
+        evaluation = SimpleNamespace(id=9, judge_repeats=1, run=None)
+        page = render_to_string("evaluation/detail.html", {"summary": summary, "evaluation": evaluation})
+        assert "评判调用 12 次" in page
+    with translation.override("en"):
+        assert "step 7 · <strong>rising_loss</strong>" in render_to_string("runs/_status.html", {"run": run})
+        page = render_to_string("evaluation/detail.html", {"summary": summary, "evaluation": evaluation})
+        assert "judge calls 12" in page

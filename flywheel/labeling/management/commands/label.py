@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flywheel.i18n import shown
 from flywheel.labeling.classifier import offline_report, task_type_model, task_type_model_refit
 from flywheel.labeling.services import labeling_foreground
 from flywheel.labeling.taxonomy import taxonomy
@@ -60,7 +61,9 @@ class Command(BaseCommand):
         if refit:
             self.stderr.write("fitting the offline task-type classifier from its labelled data...")
         model = task_type_model_refit(tax, save_to=save) if refit else task_type_model(tax)
+        # Warnings are stored as message ids (flywheel.i18n); a terminal reads them as text.
         report = offline_report(model)
+        report["warnings"] = [shown(w) for w in report["warnings"]]
         for line in report_lines(report):
             self.stdout.write(line)
         self.stdout.write(json.dumps(report, ensure_ascii=False))
