@@ -15,6 +15,18 @@ REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "pass-word-1"
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request in Chinese leaves Chinese active in its
+    thread (LocaleMiddleware activates a language and nothing resets it), and text stored as a
+    message id is shown in whatever language is active."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():

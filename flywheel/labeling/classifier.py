@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
@@ -60,7 +61,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import normalize
 
-from flywheel.i18n import Text
+from flywheel.i18n import Text, shown
 from flywheel.labeling.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from flywheel.llm.embeddings import embed_texts, embedding_model_name, embedding_reads_chinese
 
@@ -243,7 +244,7 @@ class Split:
     train: list[Example]
     held_out: list[Example]
     near_copies_dropped: int = 0
-    notes: list[str] = field(default_factory=list)
+    starved: list[str] = field(default_factory=list)  # types kept wholly for training: not measured
 
 
 def split_examples(examples: list[Example]) -> Split:
@@ -253,11 +254,10 @@ def split_examples(examples: list[Example]) -> Split:
     # training: it cannot be learnt otherwise, and the report says it is not measured.
     train_counts = Counter(e.task_type for e in train)
     starved = {e.task_type for e in held_out if train_counts[e.task_type] < 2}
-    notes = [f"{t}: too few examples to hold any out, so it is not measured" for t in sorted(starved)]
     train += [e for e in held_out if e.task_type in starved]
     held_out = [e for e in held_out if e.task_type not in starved]
     kept = _drop_near_copies(train, held_out)
-    return Split(train=train, held_out=kept, near_copies_dropped=len(held_out) - len(kept), notes=notes)
+    return Split(train=train, held_out=kept, near_copies_dropped=len(held_out) - len(kept), starved=sorted(starved))
 
 
 def _drop_near_copies(train: list[Example], held_out: list[Example]) -> list[Example]:
@@ -511,10 +511,9 @@ def training_warnings(split: Split, taxonomy: Taxonomy) -> list[str]:
     """What a data engineer should know before trusting these labels. Each is stored with the
     weights as a message id and its values (flywheel.i18n), so /labeling/ shows it in the
     reader's language."""
-    # The types split_examples() kept wholly for training, found again from the examples it moved
-    # back (split.notes says the same in English only).
-    starved = sorted({e.task_type for e in split.train if is_held_out(e.text)})
-    warnings = [Text("%(type)s: too few examples to hold any out, so it is not measured", type=t) for t in starved]
+    warnings = [
+        Text("%(type)s: too few examples to hold any out, so it is not measured", type=t) for t in split.starved
+    ]
     counts = Counter(e.task_type for e in split.train)
     if not is_default(taxonomy):
         fewest = min(taxonomy.type_names(), key=lambda t: counts.get(t, 0))
@@ -550,8 +549,9 @@ def train_and_report(taxonomy: Taxonomy, *, embed: Embed | None = None) -> TaskT
             "the taxonomy lists no example request: the offline labeler has nothing to learn task types from"
         )
     warnings = training_warnings(split, taxonomy)
-    for warning in warnings:
-        logger.warning("offline labeler: %s", warning)
+    with translation.override("en"):  # logs are read by engineers in one language
+        for warning in warnings:
+            logger.warning("offline labeler: %s", shown(warning))
     meta = {
         "fingerprint": fingerprint(taxonomy),
         "classifier": CLASSIFIER_VERSION,
