@@ -106,7 +106,9 @@ def test_an_uncertain_offline_label_is_marked_on_the_session_page(client, engine
     assert 'data-testid="uncertain"' in page and "0.42" in page
 
 
-def test_a_custom_taxonomy_warns_on_the_labels_page_how_little_it_learnt_from(client, engineer, tmp_path, settings):
+@pytest.fixture
+def tiny_custom_taxonomy(tmp_path, settings):
+    """A custom taxonomy of six examples, fitted under a fresh var dir."""
     import json
 
     path = tmp_path / "taxonomy.json"
@@ -117,29 +119,22 @@ def test_a_custom_taxonomy_warns_on_the_labels_page_how_little_it_learnt_from(cl
     path.write_text(json.dumps(types), encoding="utf-8")
     settings.FLYWHEEL_LABEL_TAXONOMY = str(path)
     settings.VAR_DIR = tmp_path / "var"
+
+
+def test_a_custom_taxonomy_warns_on_the_labels_page_how_little_it_learnt_from(client, engineer, tiny_custom_taxonomy):
     client.force_login(engineer)
     page = client.get(reverse("labeling:index")).content.decode()
     assert "custom taxonomy: the offline labeler learns from its" in page
 
 
 def test_the_offline_labelers_warnings_read_in_the_readers_language_and_old_english_ones_still_show(
-    client, engineer, tmp_path, settings, monkeypatch
+    client, engineer, tiny_custom_taxonomy, monkeypatch
 ):
-    import json
-
     from django.conf import settings as live_settings
 
     from flywheel.labeling.classifier import task_type_model
     from flywheel.labeling.taxonomy import taxonomy
 
-    path = tmp_path / "taxonomy.json"
-    types = {
-        "refund": {"subtypes": {"other": ["I want my money back", "退款", "refund please"]}},
-        "other": {"subtypes": {"other": ["hello", "你好", "what time do you open?"]}},
-    }
-    path.write_text(json.dumps(types), encoding="utf-8")
-    settings.FLYWHEEL_LABEL_TAXONOMY = str(path)
-    settings.VAR_DIR = tmp_path / "var"
     client.force_login(engineer)
     client.cookies[live_settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     page = client.get(reverse("labeling:index")).content.decode()

@@ -19,6 +19,7 @@ from flywheel.ingest.imports import import_file_run
 from flywheel.ingest.models import ImportFile
 from flywheel.jobs.models import Job
 from flywheel.jobs.services import JobContext, job_claim, job_execute
+from tests.flywheel.datasets.test_tokenizer_path import FORM as BUILD_FORM
 
 
 def in_chinese(client, user):
@@ -60,17 +61,7 @@ def test_a_stored_text_too_long_for_its_column_is_kept_as_english_text_cut_to_fi
 
 @pytest.mark.django_db
 def test_a_service_error_on_the_build_form_is_chinese_for_a_chinese_engineer(client, engineer):
-    form = {
-        "sources": ["sessions"],
-        "cleaning_statuses": ["kept"],
-        "continuity": "split",
-        "supervision": "all",
-        "pseudo_multi_turn_share": "0",
-        "replay_share": "0",
-        "eval_fraction": "0.1",
-        "seed": "0",
-        "tokenizer": "/etc",
-    }
+    form = {**BUILD_FORM, "tokenizer": "/etc"}
     page = in_chinese(client, engineer).post("/datasets/new/", form).content.decode()
     assert "tokenizer：请给出模型目录（FLYWHEEL_MODEL_ROOTS）内的分词器或模型目录" in page
     assert "give a tokenizer" not in page
